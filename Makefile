@@ -1,0 +1,41 @@
+# The public interface: make up · down · reset · test · demo · bench (see README.md).
+# Local mode needs no Docker: Kafka (Apache's jars from Maven Central) and PostgreSQL (Debian's
+# packages) run as local processes under $(COMPLAINTS_HOME) (default .local/).
+
+PY      := .venv/bin/python
+SYSPY   := $(shell command -v python3.11 || command -v python3)
+export COMPLAINTS_ENV ?= local
+
+.PHONY: up down reset status test test-unit test-e2e lint schemas bootstrap demo bench help
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+bootstrap:  ## install what is missing: PostgreSQL, Java/Maven, the Kafka jars, the virtualenv
+	@bash deploy/local/bootstrap.sh
+
+up: bootstrap  ## start Kafka, PostgreSQL and the four services; return once all are healthy
+	@$(PY) -m deploy.local.stack up
+
+down:  ## stop everything, keep the data
+	@$(SYSPY) -m deploy.local.stack down
+
+reset:  ## stop everything and wipe the data (the Kafka jar cache stays)
+	@$(SYSPY) -m deploy.local.stack reset
+
+status:  ## what is running
+	@$(SYSPY) -m deploy.local.stack status
+
+test: bootstrap  ## every test: unit, integration, end-to-end, faults (real Kafka and PostgreSQL)
+	@$(PY) -m pytest -q
+
+test-unit: bootstrap  ## the fast tests only (no broker, no database)
+	@$(PY) -m pytest -q tests/unit
+
+lint:  ## ruff and mypy
+	@.venv/bin/ruff check .
+	@.venv/bin/ruff format --check .
+	@.venv/bin/mypy contracts services
+
+schemas:  ## write the JSON Schema of new event versions into contracts/schemas
+	@$(PY) -m contracts.schemagen

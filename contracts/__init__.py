@@ -1,0 +1,33 @@
+"""The language the services share: the event envelope, the events, and the enums.
+
+Nothing here does I/O. Every service imports events from here and nowhere else.
+"""
+
+from contracts.enums import Channel, ServiceCategory, Validity
+from contracts.envelope import (
+    Envelope,
+    EventData,
+    UnknownEventError,
+    decode_event,
+    encode_event,
+    new_envelope,
+)
+from contracts.intake import Complainant, ComplaintReceived, complaint_id_for, received_event_id
+
+__all__ = [
+    "Channel",
+    "Complainant",
+    "ComplaintReceived",
+    "Envelope",
+    "EventData",
+    "ServiceCategory",
+    "UnknownEventError",
+    "Validity",
+    "complaint_id_for",
+    "decode_event",
+    "encode_event",
+    "new_envelope",
+    "received_event_id",
+]
+
+import contracts.lifecycle  # noqa: F401  (registers the lifecycle events)

@@ -1,0 +1,145 @@
+"""One envelope for every event, a registry of event types, and upcasting on read.
+
+Published events are never edited. Changing an event's shape means registering a new class
+with a higher ``schema_version`` and an upcaster from the previous version; ``decode_event``
+then lifts every old event in the log to the newest shape as it is read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, ClassVar, TypeVar
+from uuid import UUID
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+
+JsonDict = dict[str, Any]
+Upcaster = Callable[[JsonDict], JsonDict]
+
+
+class UnknownEventError(ValueError):
+    """An event type or version this code does not know (a newer producer, or a typo)."""
+
+
+class EventData(BaseModel):
+    """Base of every event's ``data``: immutable, and no field the contract does not name."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    event_type: ClassVar[str]
+    schema_version: ClassVar[int]
+
+
+class Envelope(BaseModel):
+    """The metadata every event carries; ``data`` is the event-specific body."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    event_id: UUID
+    type: str = Field(min_length=1)
+    schema_version: int = Field(ge=1)
+    complaint_id: UUID
+    occurred_at: AwareDatetime = Field(description="When the fact happened in the world.")
+    recorded_at: AwareDatetime = Field(description="When the platform recorded it.")
+    source: str = Field(min_length=1, description="Service or channel that recorded it.")
+    correlation_id: UUID | None = None
+    causation_id: UUID | None = None
+    data: JsonDict
+
+
+_E = TypeVar("_E", bound=type[EventData])
+
+_LATEST: dict[str, type[EventData]] = {}
+_ALL: dict[tuple[str, int], type[EventData]] = {}
+_UPCASTERS: dict[tuple[str, int], Upcaster] = {}
+
+
+def event(cls: _E) -> _E:
+    """Class decorator: register an event class under its (type, schema_version)."""
+    key = (cls.event_type, cls.schema_version)
+    if key in _ALL:
+        raise RuntimeError(f"event {key} registered twice")
+    _ALL[key] = cls
+    latest = _LATEST.get(cls.event_type)
+    if latest is None or latest.schema_version < cls.schema_version:
+        _LATEST[cls.event_type] = cls
+    return cls
+
+
+def upcaster(event_type: str, from_version: int) -> Callable[[Upcaster], Upcaster]:
+    """Register a function turning ``data`` of ``from_version`` into ``from_version + 1``."""
+
+    def register(fn: Upcaster) -> Upcaster:
+        _UPCASTERS[(event_type, from_version)] = fn
+        return fn
+
+    return register
+
+
+def registered_events() -> dict[tuple[str, int], type[EventData]]:
+    """Every registered event class, old versions included, keyed by (type, version)."""
+    return dict(_ALL)
+
+
+def latest_version(event_type: str) -> type[EventData]:
+    """The newest registered class of an event type."""
+    try:
+        return _LATEST[event_type]
+    except KeyError:
+        raise UnknownEventError(f"unknown event type {event_type!r}") from None
+
+
+def new_envelope(
+    data: EventData,
+    *,
+    event_id: UUID,
+    complaint_id: UUID,
+    occurred_at: datetime,
+    recorded_at: datetime,
+    source: str,
+    correlation_id: UUID | None = None,
+    causation_id: UUID | None = None,
+) -> Envelope:
+    """Wrap an event body in its envelope, taking type and version from the body's class."""
+    return Envelope(
+        event_id=event_id,
+        type=data.event_type,
+        schema_version=data.schema_version,
+        complaint_id=complaint_id,
+        occurred_at=occurred_at,
+        recorded_at=recorded_at,
+        source=source,
+        correlation_id=correlation_id,
+        causation_id=causation_id,
+        data=data.model_dump(mode="json"),
+    )
+
+
+def encode_event(envelope: Envelope) -> bytes:
+    """The bytes written to Kafka: the envelope as compact JSON."""
+    return envelope.model_dump_json().encode()
+
+
+def decode_event(raw: bytes | str) -> tuple[Envelope, EventData]:
+    """Parse bytes from the log into the envelope and the body in its newest shape.
+
+    Raises ``ValueError`` (``pydantic.ValidationError`` or ``UnknownEventError``) for anything
+    that is not a well-formed event of a known type: the caller dead-letters it.
+    """
+    try:
+        envelope = Envelope.model_validate_json(raw)
+    except ValidationError:
+        raise
+    except ValueError as exc:  # orjson/pydantic reject bytes that are not JSON at all
+        raise ValueError(f"event is not JSON: {exc}") from exc
+    target = latest_version(envelope.type)
+    version, data = envelope.schema_version, envelope.data
+    if (envelope.type, version) not in _ALL:
+        raise UnknownEventError(f"unknown version {version} of event type {envelope.type!r}")
+    while version < target.schema_version:
+        step = _UPCASTERS.get((envelope.type, version))
+        if step is None:
+            raise UnknownEventError(f"no upcaster for {envelope.type} v{version}")
+        data, version = step(data), version + 1
+    return envelope, target.model_validate(data)

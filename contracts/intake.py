@@ -1,0 +1,114 @@
+"""What a channel submits, and the ``ComplaintReceived`` event intake makes of it (step 1, 记录)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, ClassVar
+
+import phonenumbers
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+
+from contracts.enums import Channel
+from contracts.envelope import EventData, event
+
+# Fixed forever: changing it would give retried submissions new ids.
+ID_NAMESPACE = uuid.UUID("6f1c7d0e-2b1a-5c47-9a0e-6b8f3c2d9e10")
+
+
+def complaint_id_for(channel: Channel, submission_id: str) -> uuid.UUID:
+    """The complaint id of a channel's submission: the same submission always gets the same id."""
+    return uuid.uuid5(ID_NAMESPACE, f"complaint:{channel.value}:{submission_id}")
+
+
+def received_event_id(complaint_id: uuid.UUID) -> uuid.UUID:
+    """The id of a complaint's one ``ComplaintReceived`` event: a retry republishes the same id."""
+    return uuid.uuid5(ID_NAMESPACE, f"ComplaintReceived:{complaint_id}")
+
+
+def normalise_phone(value: str) -> str:
+    """A mainland China phone number in national form, digits only (``13812345678``).
+
+    Accepts spaces, dashes, ``+86``/``0086`` prefixes; refuses numbers that are not valid in
+    mainland China (a wrong length, a prefix no carrier or area uses).
+    """
+    try:
+        number = phonenumbers.parse(value, "CN")
+    except phonenumbers.NumberParseException as exc:
+        raise ValueError(f"not a phone number: {exc}") from None
+    if number.country_code != 86 or not phonenumbers.is_valid_number(number):
+        raise ValueError("not a valid mainland China mobile or landline number")
+    national = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
+    return "".join(ch for ch in national if ch.isdigit())
+
+
+def mask_phone(phone: str) -> str:
+    """``13812345678`` → ``138****5678``: enough to recognise, not enough to call."""
+    if len(phone) <= 7:
+        return "*" * len(phone)
+    return f"{phone[:3]}{'*' * (len(phone) - 7)}{phone[-4:]}"
+
+
+def mask_name(name: str) -> str:
+    """``何先生`` → ``何**``: keep the family name only."""
+    return name[:1] + "*" * (len(name) - 1) if name else name
+
+
+Phone = Annotated[str, Field(min_length=3, max_length=32), AfterValidator(normalise_phone)]
+Text = Annotated[str, Field(min_length=1)]
+
+
+class Complainant(BaseModel):
+    """The owner or resident who complains."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
+    name: Annotated[str, Field(min_length=1, max_length=50, description="姓名")]
+    phone: Annotated[Phone, Field(description="联系电话, mainland number, stored in national form")]
+
+
+class _ComplaintFacts(BaseModel):
+    """The facts of step 1 that a submission and the event both carry."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
+    office: Annotated[str, Field(min_length=1, max_length=50, description="管理处/项目, e.g. Y园")]
+    unit: Annotated[str, Field(min_length=1, max_length=50, description="房号, e.g. 3栋1单元502")]
+    complainant: Complainant
+    subject: Annotated[str, Field(min_length=1, max_length=100, description="投诉对象")]
+    description: Annotated[str, Field(min_length=1, max_length=4000, description="投诉内容")]
+    demand: Annotated[str, Field(max_length=2000, description="投诉要求 (may be empty)")] = ""
+    occurred_at: Annotated[AwareDatetime, Field(description="投诉时间, with its UTC offset")]
+
+
+class Submission(_ComplaintFacts):
+    """What a channel adapter sends to intake (HTTP body or submissions-topic message).
+
+    The channel is not part of it: it comes from the credential, so a channel cannot pretend
+    to be another.
+    """
+
+    submission_id: Annotated[
+        str,
+        Field(
+            min_length=1,
+            max_length=128,
+            pattern=r"^[A-Za-z0-9._:\-]+$",
+            description="The channel's own id of this submission; retries reuse it",
+        ),
+    ]
+
+
+@event
+class ComplaintReceived(_ComplaintFacts, EventData):
+    """A complaint was recorded in the register (客户投诉记录表)."""
+
+    event_type: ClassVar[str] = "ComplaintReceived"
+    schema_version: ClassVar[int] = 1
+
+    channel: Channel
+    submission_id: Annotated[str, Field(min_length=1, max_length=128)]
+
+    @classmethod
+    def from_submission(cls, channel: Channel, submission: Submission) -> ComplaintReceived:
+        """The event intake records for an accepted submission from ``channel``."""
+        return cls(channel=channel, **submission.model_dump())

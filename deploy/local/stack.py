@@ -1,0 +1,156 @@
+"""The whole system as local processes: Kafka and PostgreSQL (``infra``), then the four services.
+
+    python -m deploy.local.stack up       # start what is not running; return when all are healthy
+    python -m deploy.local.stack down     # stop everything, keep the data
+    python -m deploy.local.stack reset    # stop everything and wipe the data
+    python -m deploy.local.stack status
+
+Service logs go to ``$COMPLAINTS_HOME/logs/<service>.log`` (default ``.local/logs``).
+Standard library only: it runs before anything else is known to work.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Mapping
+from pathlib import Path
+
+from deploy.local import infra
+
+SERVICES = {"intake": 8001, "workflow": 8002, "sla": 8003, "reporting": 8004}
+REPO = Path(__file__).resolve().parents[2]
+
+
+def service_port(name: str, env: Mapping[str, str] = os.environ) -> int:
+    """The port a service listens on: ``COMPLAINTS_<NAME>_PORT`` or its default."""
+    return int(env.get(f"COMPLAINTS_{name.upper()}_PORT", SERVICES[name]))
+
+
+def healthy(port: int, host: str = "127.0.0.1", timeout: float = 1.0) -> bool:
+    """Whether ``/healthz`` answers 200 on ``port``."""
+    try:
+        with urllib.request.urlopen(f"http://{host}:{port}/healthz", timeout=timeout) as resp:
+            return bool(resp.status == 200)
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def start_service(
+    name: str, *, env: Mapping[str, str], log_path: Path, pid_path: Path | None = None
+) -> subprocess.Popen[bytes]:
+    """Start ``python -m services.<name>`` detached, its output appended to ``log_path``."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "ab") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", f"services.{name}"],
+            cwd=REPO,
+            env=dict(env),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    if pid_path is not None:
+        pid_path.parent.mkdir(parents=True, exist_ok=True)
+        pid_path.write_text(str(proc.pid))
+    return proc
+
+
+def wait_healthy(ports: Mapping[str, int], *, timeout: float, logs: Path) -> None:
+    """Return once every service answers ``/healthz``; else fail naming the ones that do not."""
+    deadline = time.monotonic() + timeout
+    waiting = dict(ports)
+    while waiting and time.monotonic() < deadline:
+        waiting = {n: p for n, p in waiting.items() if not healthy(p)}
+        if waiting:
+            time.sleep(0.3)
+    if waiting:
+        names = ", ".join(sorted(waiting))
+        raise SystemExit(f"not healthy after {timeout:.0f}s: {names} (see {logs}/<service>.log)")
+
+
+def _pid_alive(pid_path: Path) -> int | None:
+    try:
+        pid = int(pid_path.read_text())
+        os.kill(pid, 0)
+        return pid
+    except (OSError, ValueError):
+        return None
+
+
+def up(cfg: infra.InfraConfig) -> None:
+    """Start Kafka, PostgreSQL and every service that is not already answering."""
+    infra.ensure_kafka(cfg)
+    infra.ensure_postgres(cfg)
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    logs = cfg.home / "logs"
+    ports = {name: service_port(name) for name in SERVICES}
+    for name, port in ports.items():
+        if healthy(port):
+            print(f"{name}: already running on :{port}")
+            continue
+        start_service(
+            name, env=env, log_path=logs / f"{name}.log", pid_path=cfg.home / "run" / f"{name}.pid"
+        )
+        print(f"{name}: starting on :{port}")
+    wait_healthy(ports, timeout=90, logs=logs)
+    listening = ", ".join(f"{name} :{port}" for name, port in ports.items())
+    print(f"all services healthy: {listening}")
+    print(f"logs: {logs}")
+
+
+def down(cfg: infra.InfraConfig) -> None:
+    """Stop the services (SIGTERM, then SIGKILL after 15 s), then Kafka and PostgreSQL."""
+    procs = {}
+    for name in SERVICES:
+        pid_path = cfg.home / "run" / f"{name}.pid"
+        pid = _pid_alive(pid_path)
+        if pid is not None:
+            os.killpg(pid, signal.SIGTERM)
+            procs[name] = (pid, pid_path)
+    deadline = time.monotonic() + 15
+    for name, (pid, pid_path) in procs.items():
+        while _pid_alive(pid_path) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        if _pid_alive(pid_path):
+            os.killpg(pid, signal.SIGKILL)
+        pid_path.unlink(missing_ok=True)
+        print(f"{name}: stopped")
+    infra.stop_all(cfg)
+
+
+def status(cfg: infra.InfraConfig) -> dict[str, object]:
+    """What runs now: infrastructure and each service's health."""
+    state: dict[str, object] = dict(infra.status(cfg))
+    for name in SERVICES:
+        state[name] = "healthy" if healthy(service_port(name)) else "down"
+    return state
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point."""
+    parser = argparse.ArgumentParser(prog="python -m deploy.local.stack")
+    parser.add_argument("command", choices=["up", "down", "reset", "status"])
+    args = parser.parse_args(argv)
+    cfg = infra.InfraConfig.from_env()
+    if args.command == "up":
+        up(cfg)
+    elif args.command == "down":
+        down(cfg)
+    elif args.command == "reset":
+        down(cfg)
+        infra.reset(cfg)
+    else:
+        for key, value in status(cfg).items():
+            print(f"{key}: {value}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

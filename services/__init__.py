@@ -1,0 +1,1 @@
+"""The four services of the complaint platform, and the runtime they share."""

@@ -1,0 +1,339 @@
+"""A projection consumer: Kafka offsets stored with the rows, duplicates ignored, poison parked.
+
+Every service that reads the log uses this one class. For each batch of records it opens one
+PostgreSQL transaction that
+
+1. applies each event through the projection (each inside a savepoint),
+2. skips an event whose ``event_id`` it has already applied,
+3. dead-letters a record it cannot process (bad bytes, unknown type, a projection error) after
+   a few attempts, and moves on,
+4. stores the next offset of every partition in the batch,
+
+and commits. Nothing is committed to Kafka: on partition assignment the consumer seeks to the
+offsets stored in PostgreSQL, so a crash anywhere replays at most the uncommitted batch, whose
+effects were rolled back with it. Transient failures (the database restarting) are retried with
+backoff, without ever moving past an event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import asyncpg
+from aiokafka import ConsumerRebalanceListener, ConsumerRecord, TopicPartition
+from faststream import AckPolicy, Context
+from faststream.kafka import KafkaBroker
+from faststream.kafka.subscriber.usecase import BatchSubscriber
+
+from contracts import Envelope, EventData, decode_event
+from services.runtime.db import TRANSIENT_DB_ERRORS
+from services.runtime.metrics import (
+    BATCH_SECONDS,
+    CONSUMER_POSITION,
+    DEAD_LETTERS,
+    EVENTS_CONSUMED,
+    EVENTS_DUPLICATE,
+)
+
+log = logging.getLogger(__name__)
+
+_IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
+POISON_ATTEMPTS = 3
+
+
+class Projection(Protocol):
+    """What a consumer feeds: one ``apply`` for every event, and a way to start over."""
+
+    async def apply(self, conn: asyncpg.Connection, envelope: Envelope, data: EventData) -> None:
+        """Turn one event into rows, inside the consumer's transaction."""
+
+    async def clear(self, conn: asyncpg.Connection) -> None:
+        """Empty every table the projection writes (for a rebuild from offset 0)."""
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """A record the consumer could not process, with why."""
+
+    record: ConsumerRecord[bytes, bytes]
+    error: str
+
+
+def consumer_tables_sql(schema: str) -> str:
+    """DDL of the bookkeeping tables a consumer keeps in its service's schema."""
+    if not _IDENT.match(schema):
+        raise ValueError(f"bad schema name {schema!r}")
+    return f"""
+    CREATE SCHEMA IF NOT EXISTS {schema};
+    CREATE TABLE IF NOT EXISTS {schema}.consumer_offsets (
+        consumer    text    NOT NULL,
+        topic       text    NOT NULL,
+        partition   integer NOT NULL,
+        next_offset bigint  NOT NULL,
+        updated_at  timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (consumer, topic, partition)
+    );
+    CREATE TABLE IF NOT EXISTS {schema}.processed_events (
+        consumer text NOT NULL,
+        event_id uuid NOT NULL,
+        PRIMARY KEY (consumer, event_id)
+    );
+    CREATE TABLE IF NOT EXISTS {schema}.dead_letters (
+        consumer    text NOT NULL,
+        topic       text NOT NULL,
+        partition   integer NOT NULL,
+        "offset"    bigint NOT NULL,
+        error       text NOT NULL,
+        recorded_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (consumer, topic, partition, "offset")
+    );
+    """
+
+
+class ProjectionConsumer:
+    """Feeds a projection from the log, exactly once in effect, resuming from stored offsets."""
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        schema: str,
+        projection: Projection,
+        topic: str,
+        deadletter_topic: str,
+        pool: Callable[[], asyncpg.Pool],
+        max_records: int = 500,
+    ) -> None:
+        if not _IDENT.match(schema):
+            raise ValueError(f"bad schema name {schema!r}")
+        self.name = name
+        self.schema = schema
+        self.projection = projection
+        self.topic = topic
+        self.deadletter_topic = deadletter_topic
+        self._pool = pool
+        self._max_records = max_records
+        self._subscriber: BatchSubscriber | None = None
+        self._broker: KafkaBroker | None = None
+        self.assigned: set[TopicPartition] = set()
+        self.has_been_assigned = False
+
+    # -- wiring ---------------------------------------------------------------------------
+
+    def attach(self, broker: KafkaBroker) -> None:
+        """Register the batch subscriber on ``broker`` (before the broker starts)."""
+        self._broker = broker
+        subscriber = broker.subscriber(
+            self.topic,
+            group_id=self.name,
+            batch=True,
+            max_records=self._max_records,
+            batch_timeout_ms=50,
+            auto_offset_reset="earliest",
+            ack_policy=AckPolicy.MANUAL,  # nothing is committed to Kafka: offsets live in PG
+            listener=_SeekToStoredOffsets(self),
+            title=f"{self.name}:{self.topic}",
+            description=f"Projection consumer {self.name} (offsets stored in {self.schema})",
+        )
+
+        async def handle(message: Any = Context("message")) -> None:
+            await self.handle_batch(list(message.raw_message))
+
+        subscriber(handle)
+        self._subscriber = subscriber
+
+    def _consumer(self) -> Any:
+        assert self._subscriber is not None and self._subscriber.consumer is not None
+        return self._subscriber.consumer
+
+    # -- offsets --------------------------------------------------------------------------
+
+    async def stored_offsets(self) -> dict[int, int]:
+        """Partition → next offset to apply, as stored with the rows."""
+        async with self._pool().acquire() as conn:
+            rows = await conn.fetch(
+                f"SELECT partition, next_offset FROM {self.schema}.consumer_offsets "
+                "WHERE consumer = $1 AND topic = $2",
+                self.name,
+                self.topic,
+            )
+        return {r["partition"]: r["next_offset"] for r in rows}
+
+    async def seek_assigned(self, assigned: set[TopicPartition]) -> None:
+        """Position each newly assigned partition at its stored offset (or at the start)."""
+        self.assigned = set(assigned)
+        self.has_been_assigned = True
+        if not assigned:
+            return
+        while True:
+            try:
+                stored = await self.stored_offsets()
+                break
+            except TRANSIENT_DB_ERRORS as exc:
+                log.warning("%s: cannot read stored offsets (%s); retrying", self.name, exc)
+                await asyncio.sleep(1.0)
+        consumer = self._consumer()
+        for tp in assigned:
+            if tp.partition in stored:
+                consumer.seek(tp, stored[tp.partition])
+            else:
+                await consumer.seek_to_beginning(tp)
+        log.info(
+            "%s: assigned %s, resuming at %s",
+            self.name,
+            sorted(tp.partition for tp in assigned),
+            stored,
+        )
+
+    # -- the batch ------------------------------------------------------------------------
+
+    async def handle_batch(self, records: Sequence[ConsumerRecord[bytes, bytes]]) -> None:
+        """Apply a batch in one transaction; retry transient failures, never skip an event."""
+        delay = 0.2
+        while True:
+            try:
+                started = time.perf_counter()
+                letters = await self._apply_batch(records)
+                BATCH_SECONDS.labels(self.name).observe(time.perf_counter() - started)
+                for letter in letters:
+                    DEAD_LETTERS.labels(self.name).inc()
+                    log.error(
+                        "%s: dead-lettered %s[%d]@%d: %s",
+                        self.name,
+                        letter.record.topic,
+                        letter.record.partition,
+                        letter.record.offset,
+                        letter.error,
+                    )
+                return
+            except TRANSIENT_DB_ERRORS as exc:
+                log.warning(
+                    "%s: batch failed transiently (%s: %s); retrying in %.1fs",
+                    self.name,
+                    type(exc).__name__,
+                    exc,
+                    delay,
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    async def _apply_batch(
+        self, records: Sequence[ConsumerRecord[bytes, bytes]]
+    ) -> list[DeadLetter]:
+        letters: list[DeadLetter] = []
+        next_offsets: dict[int, int] = {}
+        async with self._pool().acquire() as conn, conn.transaction():
+            for record in records:
+                error = await self._apply_record(conn, record)
+                if error is not None:
+                    letter = DeadLetter(record, error)
+                    await self._dead_letter(conn, letter)
+                    letters.append(letter)
+                next_offsets[record.partition] = record.offset + 1
+            await conn.executemany(
+                f"""INSERT INTO {self.schema}.consumer_offsets
+                        (consumer, topic, partition, next_offset)
+                    VALUES ($1, $2, $3, $4)
+                    ON CONFLICT (consumer, topic, partition) DO UPDATE
+                    SET next_offset = GREATEST({self.schema}.consumer_offsets.next_offset,
+                                               EXCLUDED.next_offset),
+                        updated_at = now()""",
+                [(self.name, self.topic, p, o) for p, o in next_offsets.items()],
+            )
+        for partition, offset in next_offsets.items():
+            CONSUMER_POSITION.labels(self.name, self.topic, str(partition)).set(offset)
+        return letters
+
+    async def _apply_record(
+        self, conn: asyncpg.Connection, record: ConsumerRecord[bytes, bytes]
+    ) -> str | None:
+        """Apply one record in a savepoint; return the error text if it must be dead-lettered."""
+        error = ""
+        for _attempt in range(POISON_ATTEMPTS):
+            try:
+                async with conn.transaction():
+                    envelope, data = decode_event(record.value or b"")
+                    fresh = await conn.fetchval(
+                        f"INSERT INTO {self.schema}.processed_events (consumer, event_id) "
+                        "VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING true",
+                        self.name,
+                        envelope.event_id,
+                    )
+                    if not fresh:
+                        EVENTS_DUPLICATE.labels(self.name).inc()
+                        return None
+                    await self.projection.apply(conn, envelope, data)
+                EVENTS_CONSUMED.labels(self.name, envelope.type).inc()
+                return None
+            except TRANSIENT_DB_ERRORS:
+                raise
+            except Exception as exc:  # anything else is this record's fault: park it
+                error = f"{type(exc).__name__}: {exc}"
+                if isinstance(exc, ValueError):  # parsing is deterministic: no retry helps
+                    break
+        return error[:4000]
+
+    async def _dead_letter(self, conn: asyncpg.Connection, letter: DeadLetter) -> None:
+        """Publish the record to the dead-letter topic (acknowledged) and remember it."""
+        record = letter.record
+        assert self._broker is not None
+        await self._broker.publish(
+            record.value,
+            topic=self.deadletter_topic,
+            key=record.key,
+            headers={
+                "dlq-consumer": self.name,
+                "dlq-topic": record.topic,
+                "dlq-partition": str(record.partition),
+                "dlq-offset": str(record.offset),
+                "dlq-error": letter.error[:1000],
+            },
+        )
+        await conn.execute(
+            f"""INSERT INTO {self.schema}.dead_letters
+                    (consumer, topic, partition, "offset", error)
+                VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING""",
+            self.name,
+            record.topic,
+            record.partition,
+            record.offset,
+            letter.error,
+        )
+
+    # -- rebuild --------------------------------------------------------------------------
+
+    async def forget_everything(self) -> None:
+        """Drop the projection's rows and stored offsets: the next start replays from 0."""
+        async with self._pool().acquire() as conn, conn.transaction():
+            await self.projection.clear(conn)
+            for table in ("consumer_offsets", "processed_events", "dead_letters"):
+                await conn.execute(
+                    f"DELETE FROM {self.schema}.{table} WHERE consumer = $1", self.name
+                )
+
+    async def lag(self) -> dict[int, int]:
+        """Partition → events not yet applied (end offset − stored offset)."""
+        consumer = self._consumer()
+        ends: dict[TopicPartition, int] = await consumer.end_offsets(list(self.assigned))
+        stored = await self.stored_offsets()
+        return {tp.partition: end - stored.get(tp.partition, 0) for tp, end in ends.items()}
+
+
+class _SeekToStoredOffsets(ConsumerRebalanceListener):  # type: ignore[misc]
+    """On assignment, position every partition where the stored offsets say."""
+
+    def __init__(self, owner: ProjectionConsumer) -> None:
+        self.owner = owner
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        # Nothing to flush: each batch committed its offsets with its rows.
+        self.owner.assigned -= set(revoked)
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        await self.owner.seek_assigned(assigned)

@@ -1,0 +1,88 @@
+"""Kafka: the broker client every service uses, topic creation, and publishing an event."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
+from faststream.kafka import KafkaBroker
+
+from contracts import Envelope, encode_event
+from services.runtime.metrics import EVENTS_PUBLISHED
+from services.runtime.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# The log is the truth and is kept forever.
+KEEP_FOREVER = {"retention.ms": "-1", "retention.bytes": "-1"}
+
+
+def make_broker(settings: Settings, *, client_id: str) -> KafkaBroker:
+    """A FastStream broker whose producer cannot silently lose or double a write.
+
+    aiokafka defaults to ``acks=1`` without idempotence; both are set explicitly here.
+    """
+    return KafkaBroker(
+        settings.kafka_bootstrap,
+        client_id=client_id,
+        enable_idempotence=True,
+        acks="all",
+        request_timeout_ms=int(settings.publish_timeout_s * 1000),
+        linger_ms=1,
+    )
+
+
+async def ensure_topics(settings: Settings, *, timeout_s: float = 60.0) -> None:
+    """Create the platform's topics if missing (the broker does not auto-create topics)."""
+    wanted = [
+        NewTopic(settings.topic_events, settings.events_partitions, 1, topic_configs=KEEP_FOREVER),
+        NewTopic(
+            settings.topic_submissions, settings.events_partitions, 1, topic_configs=KEEP_FOREVER
+        ),
+        NewTopic(settings.topic_deadletter, 1, 1, topic_configs=KEEP_FOREVER),
+    ]
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while True:
+        admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+        try:
+            await admin.start()
+            existing = set(await admin.list_topics())
+            missing = [t for t in wanted if t.name not in existing]
+            if missing:
+                try:
+                    await admin.create_topics(missing)
+                except TopicAlreadyExistsError:  # another service created it meanwhile
+                    pass
+                log.info("created topics %s", [t.name for t in missing])
+            return
+        except (KafkaConnectionError, OSError) as exc:
+            if loop.time() > deadline:
+                raise
+            log.warning("Kafka not reachable yet (%s); retrying", exc)
+            await asyncio.sleep(1.0)
+        finally:
+            await admin.close()
+
+
+def event_headers(envelope: Envelope) -> dict[str, str]:
+    """Headers that let tools filter events without parsing the body."""
+    return {
+        "event-type": envelope.type,
+        "schema-version": str(envelope.schema_version),
+        "event-id": str(envelope.event_id),
+        "content-type": "application/json",
+    }
+
+
+async def publish_event(broker: KafkaBroker, topic: str, envelope: Envelope) -> None:
+    """Append one event to the log, keyed by complaint, returning once ``acks=all`` confirmed."""
+    await broker.publish(
+        encode_event(envelope),
+        topic=topic,
+        key=str(envelope.complaint_id).encode(),
+        headers=event_headers(envelope),
+    )
+    EVENTS_PUBLISHED.labels(envelope.type).inc()

@@ -1,0 +1,32 @@
+"""Prometheus metrics shared by every service (one registry per process)."""
+
+from prometheus_client import Counter, Gauge, Histogram
+
+EVENTS_PUBLISHED = Counter(
+    "complaints_events_published_total", "Events appended to the log", ["type"]
+)
+EVENTS_CONSUMED = Counter(
+    "complaints_events_consumed_total", "Events applied by a consumer", ["consumer", "type"]
+)
+EVENTS_DUPLICATE = Counter(
+    "complaints_events_duplicate_total", "Events ignored as already applied", ["consumer"]
+)
+DEAD_LETTERS = Counter(
+    "complaints_dead_letters_total", "Messages sent to the dead-letter topic", ["consumer"]
+)
+CONSUMER_POSITION = Gauge(
+    "complaints_consumer_next_offset",
+    "Next offset a consumer will apply",
+    ["consumer", "topic", "partition"],
+)
+BATCH_SECONDS = Histogram(
+    "complaints_consumer_batch_seconds",
+    "Time to apply one batch in one transaction",
+    ["consumer"],
+)
+HTTP_REQUESTS = Counter(
+    "complaints_http_requests_total", "HTTP requests", ["service", "method", "route", "status"]
+)
+HTTP_SECONDS = Histogram(
+    "complaints_http_request_seconds", "HTTP request latency", ["service", "route"]
+)

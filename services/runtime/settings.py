@@ -1,0 +1,34 @@
+"""One configuration surface: ``COMPLAINTS_*`` environment variables, the same names everywhere."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Environment(StrEnum):
+    """``local`` accepts the development credentials; ``production`` refuses them."""
+
+    LOCAL = "local"
+    PRODUCTION = "production"
+
+
+class Settings(BaseSettings):
+    """Settings every service reads. Each service subclasses it for its own port and knobs."""
+
+    model_config = SettingsConfigDict(env_prefix="COMPLAINTS_", extra="ignore")
+
+    env: Environment = Environment.LOCAL
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    database_url: str = "postgresql://complaints:complaints@127.0.0.1:55432/complaints"
+    topic_events: str = "complaints.events"
+    topic_submissions: str = "complaints.submissions"
+    topic_deadletter: str = "complaints.deadletter"
+    events_partitions: int = 6
+    host: str = "127.0.0.1"
+    log_level: str = "INFO"
+    db_pool_size: int = 10
+    # How long a producer may wait for the broker's acknowledgement before the caller is told
+    # the write failed (intake answers 503 then, never a false 202).
+    publish_timeout_s: float = 10.0

@@ -1,0 +1,103 @@
+"""Small helpers for tests that drive the running services over HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import httpx
+
+T = TypeVar("T")
+
+HOTLINE = {"X-Api-Key": "dev-hotline"}
+APP = {"X-Api-Key": "dev-app"}
+SUPERVISION = {"X-Api-Key": "dev-supervision"}
+
+
+def submission(**overrides: Any) -> dict[str, Any]:
+    """A valid hotline submission with a fresh submission id."""
+    body: dict[str, Any] = {
+        "submission_id": f"call-{uuid.uuid4().hex[:12]}",
+        "office": "Y园",
+        "unit": "3栋1单元502",
+        "complainant": {"name": "何先生", "phone": "13812345678"},
+        "subject": "高空抛物",
+        "description": "楼上经常有牛奶盒、麻将从上空坠下，阳台玻璃被打碎",
+        "demand": "安装高空抛物摄像头并查明责任人",
+        "occurred_at": "2026-01-05T09:12:00+08:00",
+    }
+    body.update(overrides)
+    return body
+
+
+async def eventually(
+    probe: Callable[[], Awaitable[T | None]], *, timeout: float = 15.0, interval: float = 0.1
+) -> T:
+    """Poll ``probe`` until it returns something truthy; fail with the last value at timeout."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    last: T | None = None
+    while asyncio.get_running_loop().time() < deadline:
+        last = await probe()
+        if last:
+            return last
+        await asyncio.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout}s; last value: {last!r}")
+
+
+async def get_json_or_none(client: httpx.AsyncClient, url: str) -> Any:
+    """The JSON body of a 200 answer, or ``None`` for a 404."""
+    resp = await client.get(url)
+    if resp.status_code == 404:
+        return None
+    resp.raise_for_status()
+    return resp.json()
+
+
+async def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
+    """Partition → offset after the last record of ``topic`` now."""
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    await consumer.start()
+    try:
+        partitions = consumer.partitions_for_topic(topic) or set()
+        if not partitions:
+            await consumer._client.force_metadata_update()
+            partitions = consumer.partitions_for_topic(topic) or set()
+        ends = await consumer.end_offsets([TopicPartition(topic, p) for p in partitions])
+        return {tp.partition: offset for tp, offset in ends.items()}
+    finally:
+        await consumer.stop()
+
+
+async def wait_caught_up(
+    database_url: str, bootstrap: str, topic: str, schema: str, *, timeout: float = 20.0
+) -> None:
+    """Wait until every consumer in ``schema`` has stored offsets up to the topic's end now.
+
+    A barrier that does not depend on timing: whatever was in the log before the call has been
+    applied (or dead-lettered) once this returns.
+    """
+    import asyncpg
+
+    ends = {p: o for p, o in (await end_offsets(bootstrap, topic)).items() if o > 0}
+
+    async def done() -> bool:
+        conn = await asyncpg.connect(database_url)
+        try:
+            rows = await conn.fetch(
+                f"SELECT consumer, partition, next_offset FROM {schema}.consumer_offsets "
+                "WHERE topic = $1",
+                topic,
+            )
+        finally:
+            await conn.close()
+        consumers = {r["consumer"] for r in rows}
+        stored = {(r["consumer"], r["partition"]): r["next_offset"] for r in rows}
+        return bool(consumers) and all(
+            stored.get((c, p), 0) >= end for c in consumers for p, end in ends.items()
+        )
+
+    await eventually(done, timeout=timeout)

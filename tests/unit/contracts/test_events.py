@@ -1,0 +1,170 @@
+"""The envelope, decoding, upcasting, and the facts of a complaint."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+import pytest
+from pydantic import ValidationError
+
+from contracts import (
+    Channel,
+    ComplaintReceived,
+    ServiceCategory,
+    UnknownEventError,
+    Validity,
+    complaint_id_for,
+    decode_event,
+    encode_event,
+    new_envelope,
+    received_event_id,
+)
+from contracts.envelope import _ALL, _LATEST, _UPCASTERS, EventData, event, upcaster
+from contracts.intake import Submission, mask_name, mask_phone, normalise_phone
+
+FACTS: dict[str, Any] = {
+    "submission_id": "call-20260105-0042",
+    "office": "Y园",
+    "unit": "3栋1单元502",
+    "complainant": {"name": "何先生", "phone": "138 1234 5678"},
+    "subject": "高空抛物",
+    "description": "楼上经常有牛奶盒、麻将从上空坠下",
+    "demand": "安装摄像头",
+    "occurred_at": "2026-01-05T09:12:00+08:00",
+}
+
+
+def received() -> ComplaintReceived:
+    return ComplaintReceived.from_submission(Channel.HOTLINE, Submission.model_validate(FACTS))
+
+
+def test_same_submission_of_same_channel_gets_same_ids() -> None:
+    a = complaint_id_for(Channel.HOTLINE, "call-1")
+    assert a == complaint_id_for(Channel.HOTLINE, "call-1")
+    assert a != complaint_id_for(Channel.APP, "call-1")
+    assert a != complaint_id_for(Channel.HOTLINE, "call-2")
+    assert received_event_id(a) == received_event_id(a) != a
+
+
+def test_event_round_trips_through_the_log_bytes() -> None:
+    data = received()
+    cid = complaint_id_for(Channel.HOTLINE, data.submission_id)
+    env = new_envelope(
+        data,
+        event_id=received_event_id(cid),
+        complaint_id=cid,
+        occurred_at=data.occurred_at,
+        recorded_at=datetime.now(UTC),
+        source="intake/hotline",
+    )
+    envelope, decoded = decode_event(encode_event(env))
+    assert envelope == env
+    assert decoded == data
+    assert envelope.type == "ComplaintReceived" and envelope.schema_version == 1
+
+
+@pytest.mark.parametrize("raw", [b"\xff\xfe not json", b"[]", b'{"type": "ComplaintReceived"}'])
+def test_bytes_that_are_not_an_event_are_refused(raw: bytes) -> None:
+    with pytest.raises(ValueError):
+        decode_event(raw)
+
+
+def test_unknown_event_type_is_refused() -> None:
+    env = new_envelope(
+        received(),
+        event_id=uuid.uuid4(),
+        complaint_id=uuid.uuid4(),
+        occurred_at=datetime.now(UTC),
+        recorded_at=datetime.now(UTC),
+        source="t",
+    )
+    raw = encode_event(env.model_copy(update={"type": "ComplaintTeleported"}))
+    with pytest.raises(UnknownEventError, match="ComplaintTeleported"):
+        decode_event(raw)
+
+
+def test_old_version_is_upcast_to_the_newest_shape_on_read() -> None:
+    @event
+    class V1(EventData):
+        event_type: ClassVar[str] = "UpcastProbe"
+        schema_version: ClassVar[int] = 1
+        address: str
+
+    @event
+    class V2(EventData):
+        event_type: ClassVar[str] = "UpcastProbe"
+        schema_version: ClassVar[int] = 2
+        building: str
+        room: str
+
+    @upcaster("UpcastProbe", 1)
+    def split(data: dict[str, Any]) -> dict[str, Any]:
+        building, room = data["address"].split("-")
+        return {"building": building, "room": room}
+
+    try:
+        old = new_envelope(
+            V1(address="3栋-502"),
+            event_id=uuid.uuid4(),
+            complaint_id=uuid.uuid4(),
+            occurred_at=datetime.now(UTC),
+            recorded_at=datetime.now(UTC),
+            source="t",
+        )
+        envelope, data = decode_event(encode_event(old))
+        assert envelope.schema_version == 1  # the stored event is not rewritten
+        assert data == V2(building="3栋", room="502")
+    finally:
+        del _ALL[("UpcastProbe", 1)], _ALL[("UpcastProbe", 2)], _LATEST["UpcastProbe"]
+        del _UPCASTERS[("UpcastProbe", 1)]
+
+
+@pytest.mark.parametrize(
+    ("given", "stored"),
+    [
+        ("13812345678", "13812345678"),
+        ("+86 138-1234-5678", "13812345678"),
+        ("0086 13812345678", "13812345678"),
+        ("0755-8888 1234", "075588881234"),
+    ],
+)
+def test_mainland_phone_numbers_are_normalised(given: str, stored: str) -> None:
+    assert normalise_phone(given) == stored
+
+
+@pytest.mark.parametrize("bad", ["12345", "1381234567", "+1 415 555 0100", "phone", "23812345678"])
+def test_phone_numbers_not_valid_in_mainland_china_are_refused(bad: str) -> None:
+    with pytest.raises(ValueError):
+        normalise_phone(bad)
+
+
+def test_personal_data_is_masked_for_reports() -> None:
+    assert mask_phone("13812345678") == "138****5678"
+    assert mask_name("何先生") == "何**"
+
+
+def test_submission_errors_name_each_field() -> None:
+    bad = {**FACTS, "complainant": {"name": "", "phone": "x"}, "office": ""}
+    del bad["occurred_at"]
+    with pytest.raises(ValidationError) as info:
+        Submission.model_validate(bad)
+    fields = {".".join(map(str, e["loc"])) for e in info.value.errors()}
+    assert fields == {"office", "complainant.name", "complainant.phone", "occurred_at"}
+
+
+def test_time_without_utc_offset_is_refused() -> None:
+    with pytest.raises(ValidationError, match="occurred_at"):
+        Submission.model_validate({**FACTS, "occurred_at": "2026-01-05T09:12:00"})
+
+
+def test_enums_carry_the_zh_cn_words_of_the_users() -> None:
+    assert len(ServiceCategory) == 11
+    assert ServiceCategory.FACILITIES.label == "设施设备维护"
+    assert Validity.labels() == {
+        "valid": "有效投诉",
+        "assist": "协助处理投诉",
+        "invalid": "无效投诉",
+    }
+    assert Channel.SUPERVISION.is_over_the_head and not Channel.HOTLINE.is_over_the_head

@@ -1,0 +1,79 @@
+"""docker-compose.yml cannot be run here (no Docker engine), so check what can be checked:
+every service's command exists in the package, and every variable it sets is one it reads."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from services.intake.settings import IntakeSettings
+from services.reporting.settings import ReportingSettings
+from services.runtime.settings import Settings
+from services.sla.settings import SlaSettings
+from services.workflow.settings import WorkflowSettings
+
+ROOT = Path(__file__).resolve().parents[2]
+COMPOSE: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+SETTINGS: dict[str, type[Settings]] = {
+    "intake": IntakeSettings,
+    "workflow": WorkflowSettings,
+    "sla": SlaSettings,
+    "reporting": ReportingSettings,
+}
+DEFAULT_PORTS = {"intake": 8001, "workflow": 8002, "sla": 8003, "reporting": 8004}
+
+
+def env_names(settings: type[Settings]) -> set[str]:
+    prefix = settings.model_config.get("env_prefix", "")
+    return {f"{prefix}{name}".upper() for name in settings.model_fields}
+
+
+def module_of(command: list[str]) -> str:
+    assert command[:2] == ["python", "-m"], command
+    return command[2]
+
+
+def test_compose_runs_every_service_and_the_infrastructure() -> None:
+    assert set(COMPOSE["services"]) == {"kafka", "postgres", *SETTINGS}
+    assert COMPOSE["services"]["kafka"]["image"].startswith("apache/kafka:4.")
+    assert "kafka-data" in COMPOSE["volumes"] and "pg-data" in COMPOSE["volumes"]
+
+
+@pytest.mark.parametrize("name", sorted(SETTINGS))
+def test_service_command_is_a_module_of_the_package(name: str) -> None:
+    service = COMPOSE["services"][name]
+    module = module_of(service["command"])
+    assert module == f"services.{name}"
+    assert importlib.util.find_spec(module) is not None
+    assert (ROOT / "deploy" / "Dockerfile").exists()
+    assert service["build"]["dockerfile"] == "deploy/Dockerfile"
+
+
+@pytest.mark.parametrize("name", sorted(SETTINGS))
+def test_every_variable_compose_sets_is_one_the_service_reads(name: str) -> None:
+    environment = COMPOSE["services"][name]["environment"]
+    unknown = set(environment) - env_names(SETTINGS[name])
+    assert not unknown, f"{name} sets variables its settings never read: {unknown}"
+
+
+@pytest.mark.parametrize("name", sorted(SETTINGS))
+def test_health_check_probes_the_port_the_service_listens_on(name: str) -> None:
+    service = COMPOSE["services"][name]
+    port = service["environment"][f"COMPLAINTS_{name.upper()}_PORT"]
+    assert int(port) == DEFAULT_PORTS[name]
+    check = service["healthcheck"]["test"]
+    assert module_of(check[1:]) == "services.runtime.probe"
+    assert importlib.util.find_spec("services.runtime.probe") is not None
+    assert check[-1] == port
+    assert service["ports"] == [f"{port}:{port}"]
+    assert service["depends_on"]["kafka"]["condition"] == "service_healthy"
+
+
+def test_postgres_gets_the_same_roles_as_local_mode() -> None:
+    mounts = COMPOSE["services"]["postgres"]["volumes"]
+    assert any(m.startswith("./deploy/postgres/init.sql:") for m in mounts)
+    assert (ROOT / "deploy" / "postgres" / "init.sql").exists()
