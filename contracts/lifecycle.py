@@ -1,1 +1,367 @@
-"""Lifecycle events of a complaint after it was received (steps 2-13 of the procedure)."""
+"""Lifecycle events of a complaint after it was received (steps 2-13 of the procedure).
+
+One event per fact, named in the past tense, each version published once (see
+``contracts.envelope``). The bodies hold plain values only: *whether* a fact may happen is the
+workflow's decision (``services.workflow.domain``), never the contract's. When a fact is caused
+by a person the event says who (``actor``); the automatic facts (a routing suggestion, a major
+complaint, an escalation) carry the rule or timer that produced them instead.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, ClassVar
+from uuid import UUID
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from contracts.enums import ServiceCategory, Validity
+from contracts.envelope import EventData, event
+
+Text = Annotated[str, Field(min_length=1, max_length=4000)]
+Note = Annotated[str, Field(max_length=2000, description="Free remark (may be empty)")]
+Department = Annotated[
+    str, Field(min_length=1, max_length=50, description="责任部门, e.g. 工程部, 秩序维护部")
+]
+PlanId = Annotated[
+    int, Field(ge=1, description="Sequence number of the plan within its complaint: 1, 2, ...")
+]
+
+
+class Role(StrEnum):
+    """What a member of staff acts as when they cause a lifecycle fact."""
+
+    CS_AGENT = "cs_agent"
+    CS_HEAD = "cs_head"
+    DEPARTMENT = "department"
+    SUPERVISOR = "supervisor"
+    PROJECT_MANAGER = "project_manager"
+    COMPANY = "company"
+    SYSTEM = "system"
+
+    @property
+    def label(self) -> str:
+        """The zh-CN label shown on pages and in reports."""
+        return _ROLE_LABELS[self]
+
+
+_ROLE_LABELS = {
+    Role.CS_AGENT: "客服专员",
+    Role.CS_HEAD: "客服主管",
+    Role.DEPARTMENT: "责任部门",
+    Role.SUPERVISOR: "主管领导",
+    Role.PROJECT_MANAGER: "项目经理",
+    Role.COMPANY: "品质管理部",
+    Role.SYSTEM: "系统",
+}
+
+
+class EscalationLevel(StrEnum):
+    """Who answers for an overdue complaint (升级): the chain from staff up to the company."""
+
+    STAFF = "staff"
+    CS_HEAD = "cs_head"
+    PROJECT_MANAGER = "project_manager"
+    COMPANY = "company"
+
+    @property
+    def label(self) -> str:
+        """The zh-CN label shown on pages and in reports."""
+        return _LEVEL_LABELS[self]
+
+
+_LEVEL_LABELS = {
+    EscalationLevel.STAFF: "经办人员",
+    EscalationLevel.CS_HEAD: "客服主管",
+    EscalationLevel.PROJECT_MANAGER: "项目经理",
+    EscalationLevel.COMPANY: "公司",
+}
+
+
+class MajorRule(StrEnum):
+    """Why a complaint counts as major (重大投诉)."""
+
+    OVER_THE_HEAD = "over_the_head"
+    REPEAT_OWNER = "repeat_owner"
+    REPEAT_UNIT = "repeat_unit"
+
+    @property
+    def label(self) -> str:
+        """The zh-CN label shown on pages and in reports."""
+        return _MAJOR_LABELS[self]
+
+
+_MAJOR_LABELS = {
+    MajorRule.OVER_THE_HEAD: "越级投诉",
+    MajorRule.REPEAT_OWNER: "同一业主连续投诉",
+    MajorRule.REPEAT_UNIT: "同一房号连续投诉",
+}
+
+
+class Actor(BaseModel):
+    """The member of staff who caused a fact (经办人)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
+    staff_id: Annotated[str, Field(min_length=1, max_length=64, description="工号")]
+    role: Role
+
+
+class AccountabilityRecord(BaseModel):
+    """One person held to account when a plan was carried out (责任追究)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
+    person: Annotated[str, Field(min_length=1, max_length=50, description="责任人")]
+    measure: Annotated[
+        str, Field(min_length=1, max_length=200, description="处罚措施, e.g. 扣罚绩效")
+    ]
+    reason: Text
+
+
+class _LifecycleEvent(EventData):
+    """Lifecycle bodies trim the whitespace around their texts, as intake's do."""
+
+    model_config = ConfigDict(str_strip_whitespace=True)
+
+
+@event
+class ComplaintAcknowledged(_LifecycleEvent):
+    """The first person reached took ownership of the complaint (首问责任)."""
+
+    event_type: ClassVar[str] = "ComplaintAcknowledged"
+    schema_version: ClassVar[int] = 1
+
+    actor: Annotated[Actor, Field(description="The first responder, who now owns the complaint")]
+
+
+@event
+class ComplaintJudged(_LifecycleEvent):
+    """Validity and service category were judged (判断投诉是否成立, 投诉内容分类)."""
+
+    event_type: ClassVar[str] = "ComplaintJudged"
+    schema_version: ClassVar[int] = 1
+
+    actor: Actor
+    validity: Validity
+    category: Annotated[
+        ServiceCategory | None,
+        Field(description="投诉内容分类; null only for an invalid complaint"),
+    ] = None
+    note: Note = ""
+
+
+@event
+class DepartmentProposed(_LifecycleEvent):
+    """The routing rules suggested a responsible department (责任部门建议); staff confirm it."""
+
+    event_type: ClassVar[str] = "DepartmentProposed"
+    schema_version: ClassVar[int] = 1
+
+    department: Department
+    reason: Annotated[Text, Field(description="The rule that matched, e.g. office override")]
+
+
+@event
+class DepartmentAssigned(_LifecycleEvent):
+    """A responsible department was given the complaint with a deadline (确定责任部门, 限期解决)."""
+
+    event_type: ClassVar[str] = "DepartmentAssigned"
+    schema_version: ClassVar[int] = 1
+
+    actor: Actor
+    department: Department
+    deadline: Annotated[AwareDatetime, Field(description="限期解决: when it must be solved")]
+    reason: Annotated[
+        Text, Field(description="'routing rule' when the proposal was taken, else 'manual'")
+    ]
+    note: Note = ""
+
+
+@event
+class CauseAnalysed(_LifecycleEvent):
+    """The department found the cause and who is responsible (分析投诉原因)."""
+
+    event_type: ClassVar[str] = "CauseAnalysed"
+    schema_version: ClassVar[int] = 1
+
+    actor: Actor
+    cause: Annotated[Text, Field(description="投诉原因")]
+    responsible_party: Annotated[
+        str, Field(min_length=1, max_length=200, description="责任方: person, team or contractor")
+    ]
+
+
+@event
+class ResolutionProposed(_LifecycleEvent):
+    """A resolution plan was proposed (提出处理方案); it awaits the supervisor's decision."""
+
+    event_type: ClassVar[str] = "ResolutionProposed"
+    schema_version: ClassVar[int] = 1
+
+    actor: Actor
+    plan_id: PlanId
+    plan: Annotated[Text, Field(description="处理方案")]
+
+
+@event
+class PlanApproved(_LifecycleEvent):
+    """The supervisor approved a plan (主管领导批示: 同意)."""
+
+    event_type: ClassVar[str] = "PlanApproved"
+    schema_version: ClassVar[int] = 1
+
+    actor: Actor
+    plan_id: PlanId
+    comment: Annotated[str, Field(max_length=2000, description="批示 (may be empty)")] = ""
+
+
+@event
+class PlanRejected(_LifecycleEvent):
+    """The supervisor rejected a plan (主管领导批示: 不同意); another must be proposed."""
+
+    event_type: ClassVar[str] = "PlanRejected"
+    schema_version: ClassVar[int] = 1
+
+    actor: Actor
+    plan_id: PlanId
+    reason: Text
+
+
+@event
+class PlanImplemented(_LifecycleEvent):
+    """An approved plan was carried out and the owner notified (实施处理方案)."""
+
+    event_type: ClassVar[str] = "PlanImplemented"
+    schema_version: ClassVar[int] = 1
+
+    actor: Actor
+    plan_id: PlanId
+    summary: Annotated[Text, Field(description="处理结果")]
+    accountability: Annotated[
+        tuple[AccountabilityRecord, ...],
+        Field(description="处罚/扣罚绩效 of those responsible (may be empty)"),
+    ] = ()
+
+
+@event
+class OwnerReplied(_LifecycleEvent):
+    """The owner was answered (答复业主)."""
+
+    event_type: ClassVar[str] = "OwnerReplied"
+    schema_version: ClassVar[int] = 1
+
+    actor: Actor
+    message: Annotated[Text, Field(description="答复内容")]
+    final: Annotated[
+        bool,
+        Field(description="True: the answer itself (答复结果); false: a progress update"),
+    ] = False
+
+
+@event
+class TimeCommitted(_LifecycleEvent):
+    """The owner was promised an answer by a given time (时间承诺)."""
+
+    event_type: ClassVar[str] = "TimeCommitted"
+    schema_version: ClassVar[int] = 1
+
+    actor: Actor
+    promised_at: Annotated[AwareDatetime, Field(description="When the owner will be answered")]
+    message: Annotated[Text, Field(description="What the owner was told")]
+
+
+@event
+class RevisitRecorded(_LifecycleEvent):
+    """The owner was visited or called back after the resolution (回访)."""
+
+    event_type: ClassVar[str] = "RevisitRecorded"
+    schema_version: ClassVar[int] = 1
+
+    actor: Actor
+    visit_no: Annotated[int, Field(ge=1, description="1 for the first revisit, then 2, ...")]
+    satisfied: Annotated[bool, Field(description="Whether the owner said they are satisfied")]
+    remarks: Note = ""
+
+
+@event
+class ComplaintClosed(_LifecycleEvent):
+    """The complaint was closed and archived (关闭/存档)."""
+
+    event_type: ClassVar[str] = "ComplaintClosed"
+    schema_version: ClassVar[int] = 1
+
+    actor: Actor
+    note: Note = ""
+
+
+@event
+class ComplaintReopened(_LifecycleEvent):
+    """The owner was not satisfied at the revisit, so handling starts again (重新处理)."""
+
+    event_type: ClassVar[str] = "ComplaintReopened"
+    schema_version: ClassVar[int] = 1
+
+    actor: Actor
+    reason: Text
+
+
+@event
+class PreventiveMeasureRecorded(_LifecycleEvent):
+    """The department recorded a measure against recurrence (预防措施)."""
+
+    event_type: ClassVar[str] = "PreventiveMeasureRecorded"
+    schema_version: ClassVar[int] = 1
+
+    actor: Actor
+    measure: Annotated[Text, Field(description="预防措施")]
+
+
+@event
+class MajorComplaintFlagged(_LifecycleEvent):
+    """The complaint was found to be major (重大投诉); the project manager takes it over."""
+
+    event_type: ClassVar[str] = "MajorComplaintFlagged"
+    schema_version: ClassVar[int] = 1
+
+    rule: MajorRule
+    reason: Annotated[Text, Field(description="What matched, in words, e.g. the earlier dates")]
+
+
+@event
+class ComplaintEscalated(_LifecycleEvent):
+    """An agreed time passed without the step done, so the complaint went up a level (升级)."""
+
+    event_type: ClassVar[str] = "ComplaintEscalated"
+    schema_version: ClassVar[int] = 1
+
+    level: Annotated[EscalationLevel, Field(description="The level that now answers for it")]
+    reason: Text
+    timer: Annotated[
+        str,
+        Field(min_length=1, max_length=64, description="The missed timer, e.g. first_response"),
+    ]
+    deadline: Annotated[AwareDatetime, Field(description="The missed deadline of that timer")]
+
+
+@event
+class ComplaintWithdrawn(_LifecycleEvent):
+    """The owner withdrew the complaint (撤诉); this also ends it, no closing follows."""
+
+    event_type: ClassVar[str] = "ComplaintWithdrawn"
+    schema_version: ClassVar[int] = 1
+
+    actor: Actor
+    reason: Text
+
+
+@event
+class ComplaintMerged(_LifecycleEvent):
+    """The complaint duplicated another and was merged into it (合并重复投诉); this one ends."""
+
+    event_type: ClassVar[str] = "ComplaintMerged"
+    schema_version: ClassVar[int] = 1
+
+    actor: Actor
+    into_complaint_id: Annotated[UUID, Field(description="The complaint that carries on")]
+    reason: Note = ""

@@ -1,0 +1,210 @@
+"""What staff ask the workflow to do, one command per step they take.
+
+A command is a request, not a fact: ``domain.decide`` turns it into lifecycle events or refuses
+it. Each carries the ``actor`` asking, and only what that person chooses; the numbers the
+complaint already knows (the next plan id, the next visit number) are filled in by ``decide``.
+``name`` is the command's word in URLs and logs.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, ClassVar
+from uuid import UUID
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from contracts.enums import ServiceCategory, Validity
+from contracts.lifecycle import AccountabilityRecord, Actor, Department, Note, PlanId, Text
+
+
+class _Command(BaseModel):
+    """Base of every command: immutable, no unknown field, and who asks."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
+    name: ClassVar[str]
+
+    actor: Actor
+
+
+class Acknowledge(_Command):
+    """Take ownership as the first person reached (首问责任)."""
+
+    name: ClassVar[str] = "acknowledge"
+
+
+class Classify(_Command):
+    """Judge validity and service category (判断投诉是否成立, 投诉内容分类)."""
+
+    name: ClassVar[str] = "classify"
+
+    validity: Validity
+    category: ServiceCategory | None = None
+    note: Note = ""
+
+
+class AssignDepartment(_Command):
+    """Give the complaint to a responsible department with a deadline (确定责任部门, 限期解决)."""
+
+    name: ClassVar[str] = "assign"
+
+    department: Department
+    deadline: AwareDatetime
+    note: Note = ""
+
+
+class AnalyseCause(_Command):
+    """Record the cause and who is responsible (分析投诉原因)."""
+
+    name: ClassVar[str] = "analyse"
+
+    cause: Text
+    responsible_party: Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class ProposePlan(_Command):
+    """Propose a resolution plan (提出处理方案)."""
+
+    name: ClassVar[str] = "propose"
+
+    plan: Text
+
+
+class ApprovePlan(_Command):
+    """Approve the pending plan (主管领导批示: 同意); names it, so a stale page cannot approve
+    a plan that was replaced meanwhile."""
+
+    name: ClassVar[str] = "approve"
+
+    plan_id: PlanId
+    comment: Annotated[str, Field(max_length=2000)] = ""
+
+
+class RejectPlan(_Command):
+    """Reject the pending plan (主管领导批示: 不同意)."""
+
+    name: ClassVar[str] = "reject"
+
+    plan_id: PlanId
+    reason: Text
+
+
+class ImplementPlan(_Command):
+    """Record that the approved plan was carried out (实施处理方案), with accountability."""
+
+    name: ClassVar[str] = "implement"
+
+    plan_id: PlanId
+    summary: Text
+    accountability: tuple[AccountabilityRecord, ...] = ()
+
+
+class ReplyToOwner(_Command):
+    """Answer the owner (答复): the answer itself (``final``) or a progress update."""
+
+    name: ClassVar[str] = "reply"
+
+    message: Text
+    final: bool = False
+
+
+class CommitTime(_Command):
+    """Promise the owner an answer by a given time (时间承诺)."""
+
+    name: ClassVar[str] = "commit"
+
+    promised_at: AwareDatetime
+    message: Text
+
+
+class RecordRevisit(_Command):
+    """Record a revisit and whether the owner is satisfied (回访)."""
+
+    name: ClassVar[str] = "revisit"
+
+    satisfied: bool
+    remarks: Note = ""
+
+
+class Close(_Command):
+    """Close and archive the complaint (关闭/存档)."""
+
+    name: ClassVar[str] = "close"
+
+    note: Note = ""
+
+
+class Reopen(_Command):
+    """Start handling again after an unsatisfied revisit (重新处理)."""
+
+    name: ClassVar[str] = "reopen"
+
+    reason: Text
+
+
+class RecordPreventiveMeasure(_Command):
+    """Record a measure against recurrence (预防措施)."""
+
+    name: ClassVar[str] = "prevent"
+
+    measure: Text
+
+
+class Withdraw(_Command):
+    """The owner withdraws the complaint (撤诉)."""
+
+    name: ClassVar[str] = "withdraw"
+
+    reason: Text
+
+
+class Merge(_Command):
+    """Merge this duplicate into another complaint (合并重复投诉)."""
+
+    name: ClassVar[str] = "merge"
+
+    into_complaint_id: UUID
+    reason: Note = ""
+
+
+Command = (
+    Acknowledge
+    | Classify
+    | AssignDepartment
+    | AnalyseCause
+    | ProposePlan
+    | ApprovePlan
+    | RejectPlan
+    | ImplementPlan
+    | ReplyToOwner
+    | CommitTime
+    | RecordRevisit
+    | Close
+    | Reopen
+    | RecordPreventiveMeasure
+    | Withdraw
+    | Merge
+)
+
+COMMANDS: dict[str, type[Command]] = {
+    cls.name: cls
+    for cls in (
+        Acknowledge,
+        Classify,
+        AssignDepartment,
+        AnalyseCause,
+        ProposePlan,
+        ApprovePlan,
+        RejectPlan,
+        ImplementPlan,
+        ReplyToOwner,
+        CommitTime,
+        RecordRevisit,
+        Close,
+        Reopen,
+        RecordPreventiveMeasure,
+        Withdraw,
+        Merge,
+    )
+}
+"""Every command class by its ``name``, for an API that takes ``/commands/{name}``."""

@@ -1,0 +1,770 @@
+"""The complaint lifecycle as a Decider: ``initial_state``, ``evolve`` and ``decide``.
+
+Pure: values in, values out. Time arrives as ``now``; the only I/O in this module is
+``load_routing_rules`` reading its YAML file, kept apart from the lookup it feeds.
+
+Statuses (``Status``) and the commands each one accepts (→ the status the event leads to):
+
+=============  ==============================================================================
+new            nothing; only ``ComplaintReceived`` (from intake) starts a complaint
+received       acknowledge → acknowledged
+acknowledged   classify → judged
+judged         classify (judge again) → judged; assign (valid/assist only) → assigned;
+               close (invalid, once answered) → closed
+assigned       assign (re-route, new deadline) → assigned; analyse → analysed
+analysed       assign → assigned; analyse (revise) → analysed; propose → plan_proposed
+plan_proposed  approve → plan_approved; reject → analysed
+plan_approved  implement → implemented; propose (the owner declined it) → plan_proposed
+implemented    revisit → revisited
+revisited      revisit (again) → revisited; close (last one satisfied) → closed;
+               reopen (last one unsatisfied) → reopened
+reopened       assign → assigned; analyse → analysed; propose → plan_proposed
+closed         prevent only (no reopening: a new complaint is recorded instead)
+withdrawn      nothing (withdrawing ends the complaint; no close follows)
+merged         nothing (the complaint it was merged into carries on)
+=============  ==============================================================================
+
+In every open status after ``received``: reply and commit (step 9 allows a time commitment
+whenever no answer can be given at once), withdraw and merge. ``prevent`` wherever a plan was
+implemented, closed complaints included. Role rules: only a supervisor, project manager or the
+company approve or reject a plan (主管领导批示); a major complaint is revisited by its project
+manager (DOMAIN: 重大投诉由项目经理回访).
+
+The automatic rules (``route``, ``detect_major``, ``escalate``) return events with their
+reason; the service appends them like any other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from enum import StrEnum
+from pathlib import Path
+from typing import NamedTuple, NoReturn, Self
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from contracts.enums import Channel, ServiceCategory, Validity
+from contracts.envelope import EventData
+from contracts.intake import ComplaintReceived, mask_phone
+from contracts.lifecycle import (
+    Actor,
+    CauseAnalysed,
+    ComplaintAcknowledged,
+    ComplaintClosed,
+    ComplaintEscalated,
+    ComplaintJudged,
+    ComplaintMerged,
+    ComplaintReopened,
+    ComplaintWithdrawn,
+    Department,
+    DepartmentAssigned,
+    DepartmentProposed,
+    EscalationLevel,
+    MajorComplaintFlagged,
+    MajorRule,
+    OwnerReplied,
+    PlanApproved,
+    PlanImplemented,
+    PlanRejected,
+    PreventiveMeasureRecorded,
+    ResolutionProposed,
+    RevisitRecorded,
+    Role,
+    TimeCommitted,
+)
+from services.workflow.commands import (
+    Acknowledge,
+    AnalyseCause,
+    ApprovePlan,
+    AssignDepartment,
+    Classify,
+    Close,
+    Command,
+    CommitTime,
+    ImplementPlan,
+    Merge,
+    ProposePlan,
+    RecordPreventiveMeasure,
+    RecordRevisit,
+    RejectPlan,
+    Reopen,
+    ReplyToOwner,
+    Withdraw,
+)
+
+# --------------------------------------------------------------------------------------------
+# State
+# --------------------------------------------------------------------------------------------
+
+
+class Status(StrEnum):
+    """Where a complaint stands in the procedure; see the module docstring for the moves."""
+
+    NEW = "new"
+    RECEIVED = "received"
+    ACKNOWLEDGED = "acknowledged"
+    JUDGED = "judged"
+    ASSIGNED = "assigned"
+    ANALYSED = "analysed"
+    PLAN_PROPOSED = "plan_proposed"
+    PLAN_APPROVED = "plan_approved"
+    IMPLEMENTED = "implemented"
+    REVISITED = "revisited"
+    REOPENED = "reopened"
+    CLOSED = "closed"
+    WITHDRAWN = "withdrawn"
+    MERGED = "merged"
+
+
+ENDED = frozenset({Status.CLOSED, Status.WITHDRAWN, Status.MERGED})
+"""Statuses in which the complaint is no longer handled."""
+
+
+class PlanStatus(StrEnum):
+    """What became of one resolution plan."""
+
+    PROPOSED = "proposed"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    SUPERSEDED = "superseded"  # a later plan replaced it before it was carried out
+    IMPLEMENTED = "implemented"
+
+
+@dataclass(frozen=True)
+class Plan:
+    """One resolution plan of a complaint, by its sequence number."""
+
+    plan_id: int
+    text: str
+    status: PlanStatus
+
+
+@dataclass(frozen=True)
+class State:
+    """What the workflow knows of one complaint, folded from its events.
+
+    ``version`` counts every event folded, known to this module or not, so that it equals the
+    stream position a store compares for optimistic concurrency.
+    """
+
+    status: Status = Status.NEW
+    version: int = 0
+    office: str | None = None
+    unit: str | None = None
+    channel: Channel | None = None
+    owner: Actor | None = None  # 首问责任人: whoever acknowledged it
+    validity: Validity | None = None
+    category: ServiceCategory | None = None
+    proposed_department: str | None = None
+    department: str | None = None
+    deadline: datetime | None = None
+    cause: str | None = None
+    responsible_party: str | None = None
+    plans: tuple[Plan, ...] = ()
+    replies: int = 0
+    answered: bool = False  # a final reply (答复结果) was given
+    commitments: tuple[datetime, ...] = ()
+    revisits: int = 0
+    satisfied: bool | None = None  # what the owner said at the latest revisit of this round
+    reopened: int = 0
+    preventive_measures: int = 0
+    major: bool = False
+    escalation_level: EscalationLevel = EscalationLevel.STAFF
+    escalations: frozenset[tuple[str, datetime]] = frozenset()  # (timer, deadline) escalated
+    merged_into: str | None = None
+
+    @property
+    def is_open(self) -> bool:
+        """Received and not yet closed, withdrawn or merged."""
+        return self.status is not Status.NEW and self.status not in ENDED
+
+    @property
+    def pending_plan(self) -> Plan | None:
+        """The plan awaiting the supervisor's decision, if any."""
+        return self._plan_in(PlanStatus.PROPOSED)
+
+    @property
+    def approved_plan(self) -> Plan | None:
+        """The approved plan not yet carried out, if any."""
+        return self._plan_in(PlanStatus.APPROVED)
+
+    @property
+    def implemented(self) -> bool:
+        """Whether any plan was carried out (preventive measures may follow)."""
+        return self._plan_in(PlanStatus.IMPLEMENTED) is not None
+
+    def _plan_in(self, status: PlanStatus) -> Plan | None:
+        return next((p for p in reversed(self.plans) if p.status is status), None)
+
+
+def initial_state() -> State:
+    """The state before any event: status ``new``, version 0."""
+    return State()
+
+
+# --------------------------------------------------------------------------------------------
+# evolve
+# --------------------------------------------------------------------------------------------
+
+
+def evolve(state: State, event: EventData) -> State:
+    """The state after one more event.
+
+    Events are facts, so nothing is refused here. Every intake and lifecycle event is handled;
+    an event of another contract (say, an SLA service's) only advances ``version``. A
+    redelivered ``ComplaintReceived`` never rewinds a complaint that already moved on.
+    """
+    return replace(_apply(state, event), version=state.version + 1)
+
+
+def replay(events: Iterable[EventData]) -> State:
+    """The state of a complaint from its whole stream of events, oldest first."""
+    state = initial_state()
+    for e in events:
+        state = evolve(state, e)
+    return state
+
+
+def _apply(s: State, e: EventData) -> State:
+    match e:
+        case ComplaintReceived():
+            if s.status is not Status.NEW:
+                return s
+            return replace(
+                s, status=Status.RECEIVED, office=e.office, unit=e.unit, channel=e.channel
+            )
+        case ComplaintAcknowledged():
+            return replace(s, status=Status.ACKNOWLEDGED, owner=e.actor)
+        case ComplaintJudged():
+            return replace(s, status=Status.JUDGED, validity=e.validity, category=e.category)
+        case DepartmentProposed():
+            return replace(s, proposed_department=e.department)
+        case DepartmentAssigned():
+            return replace(s, status=Status.ASSIGNED, department=e.department, deadline=e.deadline)
+        case CauseAnalysed():
+            return replace(
+                s, status=Status.ANALYSED, cause=e.cause, responsible_party=e.responsible_party
+            )
+        case ResolutionProposed():
+            # A new plan replaces any plan still waiting or approved but not carried out.
+            replaced = tuple(
+                replace(p, status=PlanStatus.SUPERSEDED)
+                if p.status in (PlanStatus.PROPOSED, PlanStatus.APPROVED)
+                else p
+                for p in s.plans
+            )
+            new = Plan(e.plan_id, e.plan, PlanStatus.PROPOSED)
+            return replace(s, status=Status.PLAN_PROPOSED, plans=(*replaced, new))
+        case PlanApproved():
+            plans = _mark(s.plans, e.plan_id, PlanStatus.APPROVED)
+            return replace(s, status=Status.PLAN_APPROVED, plans=plans)
+        case PlanRejected():
+            # Back to the analysed cause: the department proposes again.
+            plans = _mark(s.plans, e.plan_id, PlanStatus.REJECTED)
+            return replace(s, status=Status.ANALYSED, plans=plans)
+        case PlanImplemented():
+            plans = _mark(s.plans, e.plan_id, PlanStatus.IMPLEMENTED)
+            return replace(s, status=Status.IMPLEMENTED, plans=plans)
+        case OwnerReplied():
+            return replace(s, replies=s.replies + 1, answered=s.answered or e.final)
+        case TimeCommitted():
+            return replace(s, commitments=(*s.commitments, e.promised_at))
+        case RevisitRecorded():
+            return replace(
+                s, status=Status.REVISITED, revisits=s.revisits + 1, satisfied=e.satisfied
+            )
+        case ComplaintClosed():
+            return replace(s, status=Status.CLOSED)
+        case ComplaintReopened():
+            return replace(s, status=Status.REOPENED, satisfied=None, reopened=s.reopened + 1)
+        case PreventiveMeasureRecorded():
+            return replace(s, preventive_measures=s.preventive_measures + 1)
+        case MajorComplaintFlagged():
+            # The project manager takes a major complaint over at once, so it sits at that
+            # level of the escalation chain from now on (never lower).
+            level = max(s.escalation_level, EscalationLevel.PROJECT_MANAGER, key=_rank)
+            return replace(s, major=True, escalation_level=level)
+        case ComplaintEscalated():
+            return replace(
+                s,
+                escalation_level=e.level,
+                escalations=s.escalations | {(e.timer, e.deadline)},
+            )
+        case ComplaintWithdrawn():
+            return replace(s, status=Status.WITHDRAWN)
+        case ComplaintMerged():
+            return replace(s, status=Status.MERGED, merged_into=str(e.into_complaint_id))
+        case _:
+            return s
+
+
+def _mark(plans: tuple[Plan, ...], plan_id: int, status: PlanStatus) -> tuple[Plan, ...]:
+    return tuple(replace(p, status=status) if p.plan_id == plan_id else p for p in plans)
+
+
+# --------------------------------------------------------------------------------------------
+# decide
+# --------------------------------------------------------------------------------------------
+
+
+class CommandRejected(Exception):
+    """The procedure forbids this command now; ``reason`` says why, ``state`` is where it was."""
+
+    def __init__(self, reason: str, state: State) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.state = state
+
+
+APPROVER_ROLES = frozenset({Role.SUPERVISOR, Role.PROJECT_MANAGER, Role.COMPANY})
+"""Who may approve or reject a plan (主管领导批示)."""
+
+MAJOR_REVISIT_ROLES = frozenset({Role.PROJECT_MANAGER})
+"""Who may revisit a major complaint (重大投诉由项目经理回访)."""
+
+
+def decide(command: Command, state: State, *, now: datetime) -> list[EventData]:
+    """The events a command leads to in ``state``, or ``CommandRejected`` with the reason.
+
+    ``now`` (timezone-aware) is when the command is decided: deadlines and promised times
+    must lie after it.
+    """
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    _check_stage(command, state)
+    match command:
+        case Acknowledge():
+            return _acknowledge(command, state)
+        case Classify():
+            return _classify(command, state)
+        case AssignDepartment():
+            return _assign(command, state, now)
+        case AnalyseCause():
+            _require(
+                state.status in (Status.ASSIGNED, Status.ANALYSED, Status.REOPENED),
+                "analyse the cause once a department has the complaint",
+                state,
+            )
+            return [
+                CauseAnalysed(
+                    actor=command.actor,
+                    cause=command.cause,
+                    responsible_party=command.responsible_party,
+                )
+            ]
+        case ProposePlan():
+            return _propose(command, state)
+        case ApprovePlan():
+            plan_id = _pending_plan_for(command.plan_id, command.actor, state)
+            return [PlanApproved(actor=command.actor, plan_id=plan_id, comment=command.comment)]
+        case RejectPlan():
+            plan_id = _pending_plan_for(command.plan_id, command.actor, state)
+            return [PlanRejected(actor=command.actor, plan_id=plan_id, reason=command.reason)]
+        case ImplementPlan():
+            return _implement(command, state)
+        case ReplyToOwner():
+            return [OwnerReplied(actor=command.actor, message=command.message, final=command.final)]
+        case CommitTime():
+            _require(command.promised_at > now, "a promised time must lie in the future", state)
+            return [
+                TimeCommitted(
+                    actor=command.actor, promised_at=command.promised_at, message=command.message
+                )
+            ]
+        case RecordRevisit():
+            return _revisit(command, state)
+        case Close():
+            return _close(command, state)
+        case Reopen():
+            return _reopen(command, state)
+        case RecordPreventiveMeasure():
+            _require(state.implemented, "preventive measures follow an implemented plan", state)
+            return [PreventiveMeasureRecorded(actor=command.actor, measure=command.measure)]
+        case Withdraw():
+            return [ComplaintWithdrawn(actor=command.actor, reason=command.reason)]
+        case Merge():
+            return [
+                ComplaintMerged(
+                    actor=command.actor,
+                    into_complaint_id=command.into_complaint_id,
+                    reason=command.reason,
+                )
+            ]
+
+
+def _check_stage(command: Command, state: State) -> None:
+    """The refusals shared by every command: no complaint, an ended one, not yet owned."""
+    if state.status is Status.NEW:
+        _refuse("no such complaint: nothing was received", state)
+    if state.status is Status.WITHDRAWN:
+        _refuse("the complaint was withdrawn; nothing more happens to it", state)
+    if state.status is Status.MERGED:
+        _refuse(f"the complaint was merged into {state.merged_into}; act on that one", state)
+    if state.status is Status.CLOSED and not isinstance(command, RecordPreventiveMeasure):
+        # A closed complaint stays closed; if the owner complains again, that is a new
+        # complaint, and the repeat rule may make it a major one.
+        _refuse("the complaint is closed; record a new complaint instead", state)
+    if state.status is Status.RECEIVED and not isinstance(command, Acknowledge | Withdraw | Merge):
+        _refuse("acknowledge the complaint first: the first responder owns it (首问责任)", state)
+
+
+def _acknowledge(command: Acknowledge, state: State) -> list[EventData]:
+    if state.status is not Status.RECEIVED:
+        who = state.owner.staff_id if state.owner else "someone"
+        _refuse(f"already acknowledged by {who}, who owns the complaint", state)
+    return [ComplaintAcknowledged(actor=command.actor)]
+
+
+def _classify(command: Classify, state: State) -> list[EventData]:
+    _require(
+        state.status in (Status.ACKNOWLEDGED, Status.JUDGED),
+        "a complaint is judged before a department takes it, not after",
+        state,
+    )
+    _require(
+        command.category is not None or command.validity is Validity.INVALID,
+        f"a {command.validity.label} needs its service category (投诉内容分类)",
+        state,
+    )
+    return [
+        ComplaintJudged(
+            actor=command.actor,
+            validity=command.validity,
+            category=command.category,
+            note=command.note,
+        )
+    ]
+
+
+def _assign(command: AssignDepartment, state: State, now: datetime) -> list[EventData]:
+    if state.status is Status.ACKNOWLEDGED:
+        _refuse("judge the complaint before assigning a department", state)
+    _require(
+        state.status in (Status.JUDGED, Status.ASSIGNED, Status.ANALYSED, Status.REOPENED),
+        "a department cannot be changed while a plan is pending, approved or carried out",
+        state,
+    )
+    _require(
+        state.validity in (Validity.VALID, Validity.ASSIST),
+        "an invalid complaint is answered, not given to a department",
+        state,
+    )
+    _require(command.deadline > now, "the deadline (限期解决) must lie in the future", state)
+    reason = "routing rule" if command.department == state.proposed_department else "manual"
+    return [
+        DepartmentAssigned(
+            actor=command.actor,
+            department=command.department,
+            deadline=command.deadline,
+            reason=reason,
+            note=command.note,
+        )
+    ]
+
+
+def _propose(command: ProposePlan, state: State) -> list[EventData]:
+    pending = state.pending_plan
+    if pending is not None:
+        # One plan at a time before the supervisor, so approve/reject is never ambiguous.
+        _refuse(f"plan {pending.plan_id} awaits approval; approve or reject it first", state)
+    _require(
+        state.status in (Status.ANALYSED, Status.PLAN_APPROVED, Status.REOPENED),
+        "a plan follows the cause analysis (分析投诉原因)",
+        state,
+    )
+    return [
+        ResolutionProposed(actor=command.actor, plan_id=len(state.plans) + 1, plan=command.plan)
+    ]
+
+
+def _pending_plan_for(plan_id: int, actor: Actor, state: State) -> int:
+    pending = state.pending_plan
+    if pending is None:
+        _refuse("no plan awaits approval", state)
+    if pending.plan_id != plan_id:
+        _refuse(f"plan {plan_id} does not await approval; plan {pending.plan_id} does", state)
+    _require(
+        actor.role in APPROVER_ROLES,
+        f"a {actor.role.label} cannot approve or reject plans (主管领导批示)",
+        state,
+    )
+    return plan_id
+
+
+def _implement(command: ImplementPlan, state: State) -> list[EventData]:
+    approved = state.approved_plan
+    if approved is None:
+        _refuse("no approved plan to carry out", state)
+    _require(
+        approved.plan_id == command.plan_id,
+        f"plan {command.plan_id} is not the approved plan; plan {approved.plan_id} is",
+        state,
+    )
+    return [
+        PlanImplemented(
+            actor=command.actor,
+            plan_id=command.plan_id,
+            summary=command.summary,
+            accountability=command.accountability,
+        )
+    ]
+
+
+def _revisit(command: RecordRevisit, state: State) -> list[EventData]:
+    _require(
+        state.status in (Status.IMPLEMENTED, Status.REVISITED),
+        "a revisit follows an implemented plan (回访)",
+        state,
+    )
+    _require(
+        not state.major or command.actor.role in MAJOR_REVISIT_ROLES,
+        "a major complaint is revisited by the project manager",
+        state,
+    )
+    return [
+        RevisitRecorded(
+            actor=command.actor,
+            visit_no=state.revisits + 1,
+            satisfied=command.satisfied,
+            remarks=command.remarks,
+        )
+    ]
+
+
+def _close(command: Close, state: State) -> list[EventData]:
+    if state.status is Status.JUDGED and state.validity is Validity.INVALID:
+        # Step 3: an invalid complaint needs no department; answering the owner ends it.
+        _require(state.answered, "answer the owner before closing an invalid complaint", state)
+    elif state.status is Status.REVISITED:
+        _require(bool(state.satisfied), "the owner was not satisfied: reopen it instead", state)
+    else:
+        _refuse("close after a revisit in which the owner was satisfied (回访满意)", state)
+    return [ComplaintClosed(actor=command.actor, note=command.note)]
+
+
+def _reopen(command: Reopen, state: State) -> list[EventData]:
+    _require(
+        state.status is Status.REVISITED and state.satisfied is False,
+        "only a revisit in which the owner was not satisfied reopens a complaint",
+        state,
+    )
+    return [ComplaintReopened(actor=command.actor, reason=command.reason)]
+
+
+def _require(condition: bool, reason: str, state: State) -> None:
+    if not condition:
+        _refuse(reason, state)
+
+
+def _refuse(reason: str, state: State) -> NoReturn:
+    raise CommandRejected(reason, state)
+
+
+# --------------------------------------------------------------------------------------------
+# Automatic rule: routing (确定责任部门 suggestion)
+# --------------------------------------------------------------------------------------------
+
+DEFAULT_ROUTING_FILE = Path(__file__).with_name("routing.yaml")
+
+
+class RoutingRules(BaseModel):
+    """Which department handles a service category: a company default, and office overrides."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    default: dict[ServiceCategory, Department]
+    offices: dict[str, dict[ServiceCategory, Department]] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _default_covers_every_category(self) -> Self:
+        # Then every lookup finds a department: no complaint waits for a missing rule.
+        missing = [c.value for c in ServiceCategory if c not in self.default]
+        if missing:
+            raise ValueError(f"the default routing lacks categories: {', '.join(missing)}")
+        return self
+
+
+def parse_routing_rules(text: str) -> RoutingRules:
+    """Routing rules from the text of a routing YAML file (see ``routing.yaml``)."""
+    return RoutingRules.model_validate(yaml.safe_load(text))
+
+
+def load_routing_rules(path: Path = DEFAULT_ROUTING_FILE) -> RoutingRules:
+    """Read and parse a routing YAML file: the one I/O of this module."""
+    return parse_routing_rules(path.read_text(encoding="utf-8"))
+
+
+def route(category: ServiceCategory, office: str, rules: RoutingRules) -> DepartmentProposed:
+    """The department the rules suggest for a category at an office, with the rule that matched.
+
+    A suggestion, not an assignment: the assignment needs a deadline, which a person sets
+    (限期解决) when they confirm or change the department.
+    """
+    override = rules.offices.get(office, {}).get(category)
+    if override is not None:
+        return DepartmentProposed(
+            department=override, reason=f"{office}分派规则：{category.label} → {override}"
+        )
+    department = rules.default[category]
+    return DepartmentProposed(
+        department=department, reason=f"公司默认分派：{category.label} → {department}"
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Automatic rule: major complaints (重大投诉)
+# --------------------------------------------------------------------------------------------
+
+
+class PriorComplaint(NamedTuple):
+    """An earlier-recorded complaint, as far as the repeat rule needs it."""
+
+    occurred_at: datetime
+    owner_phone: str
+    unit: str
+    office: str
+
+
+class MajorPolicy(BaseModel):
+    """When repeated complaints make one major: the ``repeat_count``-th within ``window``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    repeat_count: int = Field(default=2, ge=2)
+    window: timedelta = Field(default=timedelta(days=7), gt=timedelta(0))
+
+
+def detect_major(
+    received: ComplaintReceived,
+    prior: Iterable[tuple[datetime, str, str, str]],
+    policy: MajorPolicy,
+) -> MajorComplaintFlagged | None:
+    """Whether a received complaint is major, and by which rule; ``None`` when it is not.
+
+    ``prior`` holds the complaints recorded before this one, as ``PriorComplaint`` or plain
+    ``(occurred_at, owner_phone, unit, office)`` tuples, this complaint itself excluded. Rules,
+    first match wins: over the head (the supervision line); the same owner (phone) complaining
+    for the ``repeat_count``-th time within ``window``; the same unit (office + unit) likewise.
+    Times are compared, not arrival order: a complaint recorded late still counts where it
+    happened, so neither of two close complaints falls through.
+    """
+    if received.channel.is_over_the_head:
+        return MajorComplaintFlagged(
+            rule=MajorRule.OVER_THE_HEAD,
+            reason=f"经{received.channel.label}越级投诉，未经管理处",
+        )
+    earlier = [PriorComplaint(*p) for p in prior]
+    at = received.occurred_at
+    by_owner = [p.occurred_at for p in earlier if p.owner_phone == received.complainant.phone]
+    hits = _closest_run(at, by_owner, policy.window)
+    if len(hits) + 1 >= policy.repeat_count:
+        who = f"同一业主（{mask_phone(received.complainant.phone)}）"
+        return MajorComplaintFlagged(
+            rule=MajorRule.REPEAT_OWNER, reason=_repeat_reason(who, at, hits, policy)
+        )
+    by_unit = [
+        p.occurred_at
+        for p in earlier
+        if p.office == received.office and p.unit.strip() == received.unit
+    ]
+    hits = _closest_run(at, by_unit, policy.window)
+    if len(hits) + 1 >= policy.repeat_count:
+        where = f"同一房号（{received.office} {received.unit}）"
+        return MajorComplaintFlagged(
+            rule=MajorRule.REPEAT_UNIT, reason=_repeat_reason(where, at, hits, policy)
+        )
+    return None
+
+
+def _closest_run(at: datetime, others: list[datetime], window: timedelta) -> list[datetime]:
+    """The largest set of ``others`` that fits with ``at`` into one span of length ``window``."""
+    near = sorted(t for t in others if abs(t - at) <= window)
+    best: list[datetime] = []
+    for start in [t for t in near if t <= at] + [at]:
+        run = [t for t in near if start <= t <= start + window]
+        if len(run) > len(best):
+            best = run
+    return best
+
+
+def _repeat_reason(who: str, at: datetime, hits: list[datetime], policy: MajorPolicy) -> str:
+    dates = "、".join(f"{t.astimezone(at.tzinfo):%Y-%m-%d %H:%M}" for t in hits)
+    return f"{who}{_span(policy.window)}内第{len(hits) + 1}次投诉（另见：{dates}）"
+
+
+def _span(window: timedelta) -> str:
+    if window % timedelta(days=1) == timedelta(0):
+        return f"{window.days}天"
+    return f"{window.total_seconds() / 3600:g}小时"
+
+
+# --------------------------------------------------------------------------------------------
+# Automatic rule: escalation (升级)
+# --------------------------------------------------------------------------------------------
+
+ESCALATION_CHAIN = (
+    EscalationLevel.STAFF,
+    EscalationLevel.CS_HEAD,
+    EscalationLevel.PROJECT_MANAGER,
+    EscalationLevel.COMPANY,
+)
+"""Who answers for an overdue complaint, lowest first."""
+
+
+def _rank(level: EscalationLevel) -> int:
+    return ESCALATION_CHAIN.index(level)
+
+
+def escalate(
+    state: State, *, timer: str, deadline: datetime, now: datetime
+) -> ComplaintEscalated | None:
+    """One level up the chain when ``timer``'s ``deadline`` passed; ``None`` when nothing to do.
+
+    ``None`` when: the complaint is not open; the deadline has not passed yet; this very
+    (timer, deadline) was escalated already (the SLA service may report a breach twice, and
+    a repeat must not climb two levels); or it already sits with the company, the top of the
+    chain — the breach then stays visible to the SLA service, but there is no one to escalate
+    to. A major complaint sits with its project manager from the moment it is flagged, so its
+    first escalation goes to the company.
+    """
+    if not state.is_open or now < deadline or (timer, deadline) in state.escalations:
+        return None
+    current = state.escalation_level
+    if current is EscalationLevel.COMPANY:
+        return None
+    higher = ESCALATION_CHAIN[_rank(current) + 1]
+    return ComplaintEscalated(
+        level=higher,
+        reason=f"{timer} 已于 {deadline:%Y-%m-%d %H:%M %z} 到期未完成：由{current.label}升级至"
+        f"{higher.label}",
+        timer=timer,
+        deadline=deadline,
+    )
+
+
+__all__ = [
+    "APPROVER_ROLES",
+    "ENDED",
+    "ESCALATION_CHAIN",
+    "MAJOR_REVISIT_ROLES",
+    "CommandRejected",
+    "MajorPolicy",
+    "Plan",
+    "PlanStatus",
+    "PriorComplaint",
+    "RoutingRules",
+    "State",
+    "Status",
+    "decide",
+    "detect_major",
+    "escalate",
+    "evolve",
+    "initial_state",
+    "load_routing_rules",
+    "parse_routing_rules",
+    "replay",
+    "route",
+]
