@@ -113,4 +113,4 @@ else
     fi
 fi
 
-log "done; start the stack with: $REPO_ROOT/.venv/bin/python -m deploy.local.infra up"
+log "done"

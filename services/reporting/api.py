@@ -22,6 +22,7 @@ def create_service(settings: ReportingSettings | None = None) -> ConsumingServic
         settings=settings or ReportingSettings(),
         schema="reporting",
         migrations=[HERE / "schema.sql"],
+        projection_tables=["complaints", "daily_intake"],
     )
     service.add_projection("complaints.v1", ComplaintsProjection())
     return service

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from pathlib import Path
 
 import asyncpg
 
@@ -38,18 +37,6 @@ async def create_pool(dsn: str, *, size: int, timeout_s: float = 60.0) -> asyncp
                 raise
             log.warning("database not reachable yet (%s); retrying", exc)
             await asyncio.sleep(1.0)
-
-
-async def migrate(pool: asyncpg.Pool, *sql_files: Path) -> None:
-    """Apply idempotent schema files in order, serialised across copies by an advisory lock.
-
-    Tables are projections of the log, so a schema change ships as a new projection version
-    that rebuilds itself; these files only ever ``CREATE ... IF NOT EXISTS``.
-    """
-    async with pool.acquire() as conn, conn.transaction():
-        await conn.execute("SELECT pg_advisory_xact_lock(hashtext('complaints.migrate'))")
-        for path in sql_files:
-            await conn.execute(path.read_text(encoding="utf-8"))
 
 
 async def ping(pool: asyncpg.Pool) -> bool:

@@ -30,3 +30,4 @@ HTTP_REQUESTS = Counter(
 HTTP_SECONDS = Histogram(
     "complaints_http_request_seconds", "HTTP request latency", ["service", "route"]
 )
+OUTBOX_BACKLOG = Gauge("complaints_outbox_backlog", "Decided events not yet published", ["schema"])

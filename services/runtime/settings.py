@@ -32,3 +32,5 @@ class Settings(BaseSettings):
     # How long a producer may wait for the broker's acknowledgement before the caller is told
     # the write failed (intake answers 503 then, never a false 202).
     publish_timeout_s: float = 10.0
+    # Signs staff bearer tokens. Empty in local mode means the development secret.
+    staff_token_secret: str = ""

@@ -21,6 +21,7 @@ def create_app(settings: SlaSettings | None = None) -> FastAPI:
         settings=settings or SlaSettings(),
         schema="sla",
         migrations=[HERE / "schema.sql"],
+        projection_tables=["clocks"],
     )
     service.add_projection("clocks.v1", ClockProjection())
     app = FastAPI(title="Complaints SLA", version="1", lifespan=service.lifespan)

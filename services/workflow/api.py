@@ -1,40 +1,242 @@
-"""Workflow's HTTP API (the staff commands arrive with the workflow issue)."""
+"""Workflow's staff API: a complaint's state and history, and one POST per command."""
 
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import FastAPI, HTTPException
+from fastapi import FastAPI, Header, HTTPException, Request, status
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 
-from services.runtime.http import install_common
+from contracts import decode_event
+from contracts.intake import mask_phone
+from services.runtime.auth import CurrentStaff, Staff
+from services.runtime.http import field_errors, install_common
 from services.runtime.service import ConsumingService
+from services.workflow import store
+from services.workflow.commands import COMMANDS, Command
+from services.workflow.domain import (
+    CommandRejected,
+    MajorPolicy,
+    evolve,
+    initial_state,
+    load_routing_rules,
+)
+from services.workflow.handlers import Context, Rules, handle_command
+from services.workflow.permissions import may_give
 from services.workflow.projection import StateProjection
 from services.workflow.settings import WorkflowSettings
 
 HERE = Path(__file__).parent
+CONSUMER = "state.v1"
+
+Clock = Callable[[], datetime]
 
 
-def create_app(settings: WorkflowSettings | None = None) -> FastAPI:
+def create_app(settings: WorkflowSettings | None = None, clock: Clock | None = None) -> FastAPI:
     """The workflow service's ASGI app."""
+    settings = settings or WorkflowSettings()
+    now = clock or (lambda: datetime.now(UTC))
     service = ConsumingService(
         name="workflow",
-        settings=settings or WorkflowSettings(),
+        settings=settings,
         schema="workflow",
         migrations=[HERE / "schema.sql"],
+        projection_tables=["complaints", "history"],
     )
-    service.add_projection("state.v1", StateProjection())
-    app = FastAPI(title="Complaints workflow", version="1", lifespan=service.lifespan)
+    ctx = Context(
+        consumer=f"workflow.{CONSUMER}",
+        topic=settings.topic_events,
+        rules=Rules(
+            routing=load_routing_rules(settings.workflow_routing_file),
+            major=MajorPolicy(
+                repeat_count=settings.workflow_major_repeat_count,
+                window=timedelta(days=settings.workflow_major_window_days),
+            ),
+        ),
+    )
+    service.add_projection(CONSUMER, StateProjection(ctx))
+    relay = service.add_outbox()
+
+    app = FastAPI(
+        title="Complaints workflow",
+        version="1",
+        description="The complaint lifecycle (投诉处理流程): staff commands and complaint state.",
+        lifespan=service.lifespan,
+    )
+    app.state.settings = settings
+    app.state.service = service
     install_common(app, service="workflow", readiness=service.readiness())
 
-    @app.get("/v1/complaints/{complaint_id}", summary="A complaint's current state")
-    async def get_complaint(complaint_id: UUID) -> dict[str, Any]:
+    async def view(complaint_id: UUID, staff: Staff) -> dict[str, Any]:
         async with service.pool.acquire() as conn:
-            row = await conn.fetchrow(
-                "SELECT * FROM workflow.complaints WHERE complaint_id = $1", complaint_id
-            )
-        if row is None:
-            raise HTTPException(404, detail=f"complaint_id: no complaint {complaint_id}")
-        return dict(row)
+            row = await store.summary(conn, complaint_id)
+            if row is None:
+                raise HTTPException(404, detail=f"complaint_id: no complaint {complaint_id}")
+            _check_office(staff, row["office"])
+            raw = await store.history(conn, complaint_id)
+        return render(row, raw, staff)
 
-    app.state.service = service
+    @app.get("/v1/complaints/{complaint_id}", summary="A complaint: state, next deadline, history")
+    async def get_complaint(complaint_id: UUID, staff: CurrentStaff) -> dict[str, Any]:
+        return await view(complaint_id, staff)
+
+    def add_command_route(name: str, command_type: type[Command]) -> None:
+        body_model = _body_model(command_type)
+
+        async def run(
+            complaint_id: UUID,
+            body: body_model,  # type: ignore[valid-type]
+            staff: CurrentStaff,
+            request: Request,
+            idempotency_key: Annotated[str | None, Header(max_length=128)] = None,
+        ) -> Any:
+            if not may_give(staff.role, name):
+                raise HTTPException(
+                    403, detail=f"role: a {staff.role.value} may not {name} a complaint"
+                )
+            try:
+                command = command_type.model_validate(
+                    {**body.model_dump(), "actor": staff.actor.model_dump()}  # type: ignore[attr-defined]
+                )
+            except ValidationError as exc:
+                raise HTTPException(422, detail=field_errors(exc.errors())) from None
+            try:
+                async with service.pool.acquire() as conn, conn.transaction():
+                    office = await conn.fetchval(
+                        "SELECT office FROM workflow.complaints WHERE complaint_id = $1",
+                        complaint_id,
+                    )
+                    if office is None:
+                        raise HTTPException(
+                            404, detail=f"complaint_id: no complaint {complaint_id}"
+                        )
+                    _check_office(staff, office)
+                    decided = await handle_command(
+                        conn,
+                        ctx,
+                        complaint_id,
+                        command,
+                        now=now(),
+                        idempotency_key=idempotency_key,
+                    )
+            except CommandRejected as rejected:
+                return _conflict(rejected)
+            assert decided is not None
+            relay.wake()
+            return {
+                "replayed": decided.replayed,
+                "events": [{"event_id": e.event_id, "type": e.type} for e in decided.events],
+                "complaint": await view(complaint_id, staff),
+            }
+
+        app.post(
+            f"/v1/complaints/{{complaint_id}}/{name}",
+            summary=(command_type.__doc__ or name).strip().splitlines()[0],
+            responses={
+                403: {"description": "Not this role's command, or not this staff's office"},
+                404: {"description": "No such complaint (yet)"},
+                409: {"description": "The procedure forbids it now; current state and reason"},
+                422: {"description": "Bad input; each field named"},
+            },
+            name=f"command_{name}",
+        )(run)
+
+    for name, command_type in COMMANDS.items():
+        add_command_route(name, command_type)
+
     return app
+
+
+def _body_model(command_type: type[Command]) -> type[BaseModel]:
+    """The request body of a command: its fields less ``actor``, which comes from the token."""
+    fields: dict[str, Any] = {
+        n: (f.annotation, f) for n, f in command_type.model_fields.items() if n != "actor"
+    }
+    return create_model(
+        f"{command_type.__name__}Request",
+        __config__=ConfigDict(extra="forbid", str_strip_whitespace=True),
+        __doc__=command_type.__doc__,
+        **fields,
+    )
+
+
+def _check_office(staff: Staff, office: str) -> None:
+    if not staff.may_see_office(office):
+        raise HTTPException(403, detail=f"office: {staff.staff_id} works for another office")
+
+
+def _conflict(rejected: CommandRejected) -> JSONResponse:
+    state = rejected.state
+    return JSONResponse(
+        status_code=status.HTTP_409_CONFLICT,
+        content={
+            "detail": rejected.reason,
+            "status": state.status.value,
+            "version": state.version,
+        },
+    )
+
+
+def render(row: dict[str, Any], raw_history: list[str], staff: Staff) -> dict[str, Any]:
+    """A complaint as staff see it; the owner's phone shown whole only to its own office."""
+    history: list[dict[str, Any]] = []
+    state = initial_state()
+    for raw in raw_history:
+        envelope, data = decode_event(raw)
+        state = evolve(state, data)
+        history.append(
+            {
+                "event_id": envelope.event_id,
+                "type": envelope.type,
+                "occurred_at": envelope.occurred_at,
+                "recorded_at": envelope.recorded_at,
+                "source": envelope.source,
+                "data": envelope.data,
+            }
+        )
+    own_office = staff.office == row["office"]
+    for item in history:
+        complainant = item["data"].get("complainant")
+        if complainant and not own_office:
+            item["data"] = {
+                **item["data"],
+                "complainant": {
+                    "name": complainant["name"][:1] + "**",
+                    "phone": mask_phone(complainant["phone"]),
+                },
+            }
+    deadline = (
+        {"kind": row["next_deadline_kind"], "at": row["next_deadline"]}
+        if row["next_deadline"]
+        else None
+    )
+    return {
+        "complaint_id": row["complaint_id"],
+        "office": row["office"],
+        "unit": row["unit"],
+        "channel": row["channel"],
+        "status": row["status"],
+        "major": row["major"],
+        "escalation_level": row["escalation_level"],
+        "version": row["version"],
+        "next_deadline": deadline,
+        "validity": state.validity,
+        "category": state.category,
+        "proposed_department": state.proposed_department,
+        "department": state.department,
+        "deadline": state.deadline,
+        "cause": state.cause,
+        "plans": [{"plan_id": p.plan_id, "plan": p.text, "status": p.status} for p in state.plans],
+        "replies": state.replies,
+        "answered": state.answered,
+        "commitments": list(state.commitments),
+        "revisits": state.revisits,
+        "satisfied": state.satisfied,
+        "reopened": state.reopened,
+        "preventive_measures": state.preventive_measures,
+        "owner": state.owner.model_dump() if state.owner else None,
+        "history": history,
+    }

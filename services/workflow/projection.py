@@ -1,30 +1,23 @@
-"""Workflow's state table, fed from the log: every received complaint enters as ``received``."""
+"""Workflow's projection: each complaint's history and state, fed from the log."""
 
 from __future__ import annotations
 
 import asyncpg
 
-from contracts import ComplaintReceived, Envelope, EventData
+from contracts import Envelope, EventData
+from services.workflow.handlers import Context, apply_logged
 
 
 class StateProjection:
-    """One row per complaint with its lifecycle status."""
+    """History and current state per complaint; automatic rules fire as events arrive."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
 
     async def apply(self, conn: asyncpg.Connection, envelope: Envelope, data: EventData) -> None:
-        """Project one event; lifecycle events arrive with the workflow issue."""
-        if isinstance(data, ComplaintReceived):
-            await conn.execute(
-                """INSERT INTO workflow.complaints
-                     (complaint_id, office, unit, channel, status, received_at, version)
-                   VALUES ($1, $2, $3, $4, 'received', $5, 1)
-                   ON CONFLICT (complaint_id) DO NOTHING""",
-                envelope.complaint_id,
-                data.office,
-                data.unit,
-                data.channel.value,
-                envelope.occurred_at,
-            )
+        """Append the event to its complaint and run the rules it triggers."""
+        await apply_logged(conn, self.ctx, envelope, data)
 
     async def clear(self, conn: asyncpg.Connection) -> None:
-        """Empty the state table (rebuild)."""
-        await conn.execute("TRUNCATE workflow.complaints")
+        """Empty the state tables (rebuild); the outbox stays: it records what was said."""
+        await conn.execute("TRUNCATE workflow.complaints, workflow.history")

@@ -1,9 +1,18 @@
-"""Workflow's settings: the shared ``COMPLAINTS_*`` ones plus its port."""
+"""Workflow's settings: the shared ``COMPLAINTS_*`` ones plus its port and rule data."""
+
+from pathlib import Path
 
 from services.runtime.settings import Settings
 
+HERE = Path(__file__).parent
+
 
 class WorkflowSettings(Settings):
-    """``COMPLAINTS_WORKFLOW_PORT`` (default 8002)."""
+    """``COMPLAINTS_WORKFLOW_*``: port, routing rules file, major-complaint policy."""
 
     workflow_port: int = 8002
+    # Category → department per office (data, not code); see routing.yaml.
+    workflow_routing_file: Path = HERE / "routing.yaml"
+    # The N-th complaint of the same owner or unit within the window is major.
+    workflow_major_repeat_count: int = 2
+    workflow_major_window_days: float = 7.0

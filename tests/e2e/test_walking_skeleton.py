@@ -8,6 +8,9 @@ from typing import Any
 import httpx
 import pytest
 
+from contracts.lifecycle import Role
+from services.runtime.auth import Staff, issue_token
+from services.runtime.settings import Settings
 from tests.conftest import RunningSystem
 from tests.e2e.helpers import (
     HOTLINE,
@@ -129,9 +132,16 @@ async def test_workflow_and_sla_consume_the_log(
 ) -> None:
     resp = await submit(http, system, submission(office="*湾花园"))
     complaint_id = resp.json()["complaint_id"]
-    state = await eventually(
-        lambda: get_json_or_none(http, f"{system.urls['workflow']}/v1/complaints/{complaint_id}")
-    )
+    staff = Staff(staff_id="A001", role=Role.CS_AGENT, office="*湾花园")
+    token = {"Authorization": f"Bearer {issue_token(Settings(), staff)}"}
+
+    async def workflow_state() -> dict[str, Any] | None:
+        resp = await http.get(
+            f"{system.urls['workflow']}/v1/complaints/{complaint_id}", headers=token
+        )
+        return dict(resp.json()) if resp.status_code == 200 else None
+
+    state = await eventually(workflow_state)
     assert state["status"] == "received"
 
     async def clocks() -> list[dict[str, Any]]:

@@ -1,0 +1,124 @@
+"""Staff credentials: signed bearer tokens naming who someone is, their role and office.
+
+Tokens are HS256 JWTs signed with ``COMPLAINTS_STAFF_TOKEN_SECRET``. In local mode a development
+secret is used when none is set; outside local mode a token signed with that development secret
+is refused, so a token minted on a laptop never opens a production system.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
+
+import jwt
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, ConfigDict, Field
+
+from contracts.lifecycle import Actor, Role
+from services.runtime.settings import Environment, Settings
+
+DEV_SECRET = "dev-staff-secret-only-for-local-mode"
+ALGORITHM = "HS256"
+ISSUER = "complaints"
+
+COMPANY_ROLES = frozenset({Role.COMPANY, Role.SYSTEM})
+"""Roles that act for the whole company rather than one office."""
+
+
+class Staff(BaseModel):
+    """An authenticated member of staff."""
+
+    model_config = ConfigDict(frozen=True)
+
+    staff_id: str = Field(min_length=1)
+    role: Role
+    office: str | None = Field(None, description="管理处; None for company-wide roles")
+
+    @property
+    def actor(self) -> Actor:
+        """The actor recorded on events this person causes."""
+        return Actor(staff_id=self.staff_id, role=self.role)
+
+    def may_see_office(self, office: str) -> bool:
+        """Company roles see every office; everyone else only their own."""
+        return self.role in COMPANY_ROLES or self.office == office
+
+
+def signing_secret(settings: Settings) -> str:
+    """The secret tokens are signed with; refuses to run outside local mode without one."""
+    secret = settings.staff_token_secret
+    if secret:
+        if settings.env is not Environment.LOCAL and secret == DEV_SECRET:
+            raise RuntimeError("COMPLAINTS_STAFF_TOKEN_SECRET is the development secret")
+        return secret
+    if settings.env is Environment.LOCAL:
+        return DEV_SECRET
+    raise RuntimeError("COMPLAINTS_STAFF_TOKEN_SECRET must be set outside local mode")
+
+
+def issue_token(
+    settings: Settings,
+    staff: Staff,
+    *,
+    ttl: timedelta = timedelta(hours=12),
+    now: datetime | None = None,
+) -> str:
+    """A signed token for ``staff``, valid for ``ttl``."""
+    if staff.role not in COMPANY_ROLES and not staff.office:
+        raise ValueError(f"office: a {staff.role.value} belongs to one office")
+    issued = now or datetime.now(UTC)
+    claims = {
+        "sub": staff.staff_id,
+        "role": staff.role.value,
+        "office": staff.office,
+        "iss": ISSUER,
+        "iat": int(issued.timestamp()),
+        "exp": int((issued + ttl).timestamp()),
+    }
+    return jwt.encode(claims, signing_secret(settings), algorithm=ALGORITHM)
+
+
+def verify_token(settings: Settings, token: str) -> Staff:
+    """The staff member a token names; ``ValueError`` with the reason when it is not valid."""
+    try:
+        claims = jwt.decode(
+            token,
+            signing_secret(settings),
+            algorithms=[ALGORITHM],
+            issuer=ISSUER,
+            options={"require": ["sub", "role", "exp", "iss"]},
+        )
+    except jwt.PyJWTError as exc:
+        raise ValueError(str(exc)) from None
+    try:
+        return Staff(staff_id=claims["sub"], role=Role(claims["role"]), office=claims.get("office"))
+    except ValueError as exc:
+        raise ValueError(f"token names no valid staff member: {exc}") from None
+
+
+_bearer = HTTPBearer(auto_error=False, description="A staff token from `complaints token`")
+
+
+def current_staff(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Staff:
+    """FastAPI dependency: the staff member of the ``Authorization: Bearer`` header, or 401."""
+    if credentials is None:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            detail="Authorization: a staff bearer token is required",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    try:
+        return verify_token(request.app.state.settings, credentials.credentials)
+    except ValueError as exc:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            detail=f"Authorization: {exc}",
+            headers={"WWW-Authenticate": "Bearer"},
+        ) from None
+
+
+CurrentStaff = Annotated[Staff, Depends(current_staff)]

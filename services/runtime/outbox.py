@@ -1,0 +1,172 @@
+"""The transactional outbox: decide in PostgreSQL, publish to Kafka afterwards, lose nothing.
+
+A service that decides something writes the new event into ``<schema>.outbox`` in the same
+transaction as its state change. ``OutboxRelay`` publishes unpublished rows in order and marks
+them published. A crash between publishing and marking republishes the same event (same
+``event_id``), which every consumer ignores; a crash before publishing leaves the row for the
+next round. Only one relay per schema publishes at a time (a PostgreSQL advisory lock), so the
+order of one complaint's events is the order they were decided in, even with N copies.
+
+Rows are kept after publishing: the outbox doubles as the record of what this service said, and
+its ``event_id`` uniqueness lets rules that re-run on a replay recognise events already made.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Callable
+
+import asyncpg
+from faststream.kafka import KafkaBroker
+
+from contracts import Envelope, encode_event
+from services.runtime.db import TRANSIENT_DB_ERRORS
+from services.runtime.kafka import event_headers
+from services.runtime.metrics import EVENTS_PUBLISHED, OUTBOX_BACKLOG
+
+log = logging.getLogger(__name__)
+
+
+def outbox_table_sql(schema: str) -> str:
+    """DDL of the outbox in ``schema``."""
+    return f"""
+    CREATE TABLE IF NOT EXISTS {schema}.outbox (
+        seq          bigserial PRIMARY KEY,
+        event_id     uuid NOT NULL UNIQUE,
+        complaint_id uuid NOT NULL,
+        topic        text NOT NULL,
+        payload      bytea NOT NULL,
+        headers      jsonb NOT NULL,
+        created_at   timestamptz NOT NULL DEFAULT now(),
+        published_at timestamptz
+    );
+    CREATE INDEX IF NOT EXISTS outbox_unpublished ON {schema}.outbox (seq)
+        WHERE published_at IS NULL;
+    """
+
+
+async def enqueue(conn: asyncpg.Connection, schema: str, topic: str, envelope: Envelope) -> bool:
+    """Add an event to the outbox in the caller's transaction.
+
+    Returns ``False`` when an event with this id is already there (decided before: a rule
+    re-running on a replay, or a retried command), in which case nothing is written.
+    """
+    inserted = await conn.fetchval(
+        f"""INSERT INTO {schema}.outbox (event_id, complaint_id, topic, payload, headers)
+            VALUES ($1, $2, $3, $4, $5::jsonb)
+            ON CONFLICT (event_id) DO NOTHING
+            RETURNING true""",
+        envelope.event_id,
+        envelope.complaint_id,
+        topic,
+        encode_event(envelope),
+        json.dumps(event_headers(envelope)),
+    )
+    return bool(inserted)
+
+
+class OutboxRelay:
+    """Publishes a schema's outbox to Kafka, in order, one relay at a time."""
+
+    def __init__(
+        self,
+        *,
+        schema: str,
+        pool: Callable[[], asyncpg.Pool],
+        broker: KafkaBroker,
+        batch_size: int = 500,
+        poll_interval_s: float = 0.5,
+    ) -> None:
+        self.schema = schema
+        self._pool = pool
+        self._broker = broker
+        self._batch_size = batch_size
+        self._poll = poll_interval_s
+        self._wake = asyncio.Event()
+        self.is_leader = False
+
+    def wake(self) -> None:
+        """Publish now rather than at the next poll (called after a commit in this process)."""
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Publish forever: take the leader lock, drain the outbox, wait for more."""
+        lock_key = f"outbox:{self.schema}"
+        while True:
+            try:
+                async with self._pool().acquire() as lock_conn:
+                    while not await lock_conn.fetchval(  # noqa: ASYNC110 (a PostgreSQL lock)
+                        "SELECT pg_try_advisory_lock(hashtext($1))", lock_key
+                    ):
+                        await asyncio.sleep(2.0)  # another copy relays; stand by
+                    self.is_leader = True
+                    try:
+                        while True:
+                            if await self.publish_pending() < self._batch_size:
+                                await self._sleep()
+                            # a lost lock connection shows up here as an error
+                            await lock_conn.fetchval("SELECT 1")
+                    finally:
+                        self.is_leader = False
+                        await lock_conn.execute("SELECT pg_advisory_unlock(hashtext($1))", lock_key)
+            except asyncio.CancelledError:
+                raise
+            except TRANSIENT_DB_ERRORS as exc:
+                log.warning("outbox %s: database unavailable (%s); retrying", self.schema, exc)
+                await asyncio.sleep(1.0)
+            except Exception:
+                log.exception("outbox %s: publishing failed; retrying", self.schema)
+                await asyncio.sleep(1.0)
+
+    async def _sleep(self) -> None:
+        try:
+            await asyncio.wait_for(self._wake.wait(), timeout=self._poll)
+        except TimeoutError:
+            pass
+        self._wake.clear()
+
+    async def publish_pending(self) -> int:
+        """Publish one batch of unpublished events in decision order; return how many."""
+        async with self._pool().acquire() as conn:
+            rows = await conn.fetch(
+                f"""SELECT seq, event_id, complaint_id, topic, payload, headers
+                    FROM {self.schema}.outbox WHERE published_at IS NULL
+                    ORDER BY seq LIMIT $1""",
+                self._batch_size,
+            )
+        if not rows:
+            OUTBOX_BACKLOG.labels(self.schema).set(0)
+            return 0
+        # Send all, then await every acknowledgement: one complaint's events share a key,
+        # hence a partition, and the idempotent producer keeps their order within it.
+        futures = []
+        for row in rows:
+            headers = json.loads(row["headers"])
+            futures.append(
+                await self._broker.publish(
+                    bytes(row["payload"]),
+                    topic=row["topic"],
+                    key=str(row["complaint_id"]).encode(),
+                    headers=headers,
+                    no_confirm=True,
+                )
+            )
+        await asyncio.gather(*futures)
+        for row in rows:
+            EVENTS_PUBLISHED.labels(json.loads(row["headers"])["event-type"]).inc()
+        await self._mark_published([row["seq"] for row in rows])
+        async with self._pool().acquire() as conn:
+            backlog = await conn.fetchval(
+                f"SELECT count(*) FROM {self.schema}.outbox WHERE published_at IS NULL"
+            )
+        OUTBOX_BACKLOG.labels(self.schema).set(backlog)
+        return len(rows)
+
+    async def _mark_published(self, seqs: list[int]) -> None:
+        async with self._pool().acquire() as conn:
+            await conn.execute(
+                f"UPDATE {self.schema}.outbox SET published_at = now() WHERE seq = ANY($1)",
+                seqs,
+            )

@@ -1,0 +1,156 @@
+"""The outbox relay against the real broker and database: a crash between publishing and
+marking the rows loses nothing, and the republished copies change nothing downstream."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import asyncpg
+import pytest
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from faststream.kafka import KafkaBroker
+
+from contracts import Channel, ComplaintReceived, Envelope, EventData, new_envelope
+from contracts.intake import Submission
+from services.runtime.consumer import ProjectionConsumer, consumer_tables_sql
+from services.runtime.outbox import OutboxRelay, enqueue, outbox_table_sql
+from tests.conftest import RUN, Infra
+from tests.faults.test_intake_broker_down import read_all
+
+pytestmark = pytest.mark.infra
+SCHEMA = "relaytest"
+
+
+class Crash(Exception):
+    """Stands for the process dying at this exact point."""
+
+
+class CrashingRelay(OutboxRelay):
+    """A relay that dies after Kafka acknowledged the batch, before marking it published."""
+
+    async def _mark_published(self, seqs: list[int]) -> None:
+        raise Crash
+
+
+class CountingProjection:
+    """Counts each complaint's events: doubles would show as counts above 1."""
+
+    async def apply(self, conn: asyncpg.Connection, envelope: Envelope, data: EventData) -> None:
+        await conn.execute(
+            f"INSERT INTO {SCHEMA}.seen (event_id, n) VALUES ($1, 1) "
+            "ON CONFLICT (event_id) DO UPDATE SET n = seen.n + 1",
+            envelope.event_id,
+        )
+
+    async def clear(self, conn: asyncpg.Connection) -> None:
+        await conn.execute(f"TRUNCATE {SCHEMA}.seen")
+
+
+@pytest.fixture
+async def pool(test_database: str) -> AsyncIterator[asyncpg.Pool]:
+    pool = await asyncpg.create_pool(test_database, min_size=1, max_size=5)
+    async with pool.acquire() as conn:
+        await conn.execute(consumer_tables_sql(SCHEMA))
+        await conn.execute(outbox_table_sql(SCHEMA))
+        await conn.execute(
+            f"CREATE TABLE IF NOT EXISTS {SCHEMA}.seen (event_id uuid PRIMARY KEY, n int)"
+        )
+    yield pool
+    await pool.close()
+
+
+@pytest.fixture
+async def topic(real_infra: Infra) -> AsyncIterator[str]:
+    name = f"test.{RUN}.outbox.{uuid.uuid4().hex[:6]}"
+    admin = AIOKafkaAdminClient(bootstrap_servers=real_infra.kafka_bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(name, 3, 1)])
+        yield name
+        await admin.delete_topics([name])
+    finally:
+        await admin.close()
+
+
+def event(n: int) -> Envelope:
+    data = ComplaintReceived.from_submission(
+        Channel.APP,
+        Submission.model_validate(
+            {
+                "submission_id": f"app-{n}",
+                "office": "Y园",
+                "unit": f"{n}栋",
+                "subject": "噪音",
+                "complainant": {"name": "业主", "phone": "13812345678"},
+                "description": "夜间施工噪音",
+                "occurred_at": "2026-02-01T22:00:00+08:00",
+            }
+        ),
+    )
+    now = datetime.now(UTC)
+    return new_envelope(
+        data,
+        event_id=uuid.uuid4(),
+        complaint_id=uuid.uuid4(),
+        occurred_at=now,
+        recorded_at=now,
+        source="test",
+    )
+
+
+async def test_crash_between_publish_and_mark_loses_nothing_and_doubles_nothing(
+    real_infra: Infra, pool: asyncpg.Pool, topic: str
+) -> None:
+    decided = [event(n) for n in range(120)]
+    async with pool.acquire() as conn, conn.transaction():
+        for env in decided:
+            assert await enqueue(conn, SCHEMA, topic, env)
+        assert not await enqueue(conn, SCHEMA, topic, decided[0])  # same id: not twice
+
+    broker = KafkaBroker(real_infra.kafka_bootstrap, enable_idempotence=True)
+    await broker.connect()
+    try:
+        with pytest.raises(Crash):
+            await CrashingRelay(
+                schema=SCHEMA, pool=lambda: pool, broker=broker, batch_size=50
+            ).publish_pending()
+        relay = OutboxRelay(schema=SCHEMA, pool=lambda: pool, broker=broker, batch_size=50)
+        while await relay.publish_pending():
+            pass
+    finally:
+        await broker.stop()
+
+    keys = Counter(await read_all(real_infra.kafka_bootstrap, topic))
+    ids = {str(e.complaint_id) for e in decided}
+    assert set(keys) == ids  # nothing lost
+    assert sum(keys.values()) == 120 + 50  # the crashed batch of 50 went out twice
+
+    # Downstream, the republished copies are ignored: every event applied exactly once.
+    consumer_broker = KafkaBroker(real_infra.kafka_bootstrap)
+    consumer = ProjectionConsumer(
+        name=f"relaytest.{uuid.uuid4().hex[:6]}",
+        schema=SCHEMA,
+        projection=CountingProjection(),
+        topic=topic,
+        deadletter_topic=topic,
+        pool=lambda: pool,
+    )
+    consumer.attach(consumer_broker)
+    await consumer_broker.start()
+    try:
+
+        async def applied() -> int:
+            return int(await pool.fetchval(f"SELECT count(*) FROM {SCHEMA}.seen"))
+
+        for _ in range(200):
+            if await applied() == 120 and await consumer.lag() == dict.fromkeys(range(3), 0):
+                break
+            await asyncio.sleep(0.1)
+    finally:
+        await consumer_broker.stop()
+    counts = await pool.fetch(f"SELECT n, count(*) AS c FROM {SCHEMA}.seen GROUP BY n")
+    assert {r["n"]: r["c"] for r in counts} == {1: 120}
