@@ -26,8 +26,11 @@ __all__ = [
     "complaint_id_for",
     "decode_event",
     "encode_event",
+    "lifecycle",
     "new_envelope",
     "received_event_id",
+    "sla",
 ]
 
-import contracts.lifecycle  # noqa: F401  (registers the lifecycle events)
+# Importing these modules registers their events with the envelope's registry.
+from contracts import lifecycle, sla
