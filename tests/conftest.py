@@ -65,6 +65,12 @@ class RunningSystem:
         proc.kill()
         proc.wait(timeout=10)
 
+    def stop(self, name: str) -> None:
+        """SIGTERM one service and wait: it leaves its consumer group cleanly."""
+        proc = self.procs.pop(name)
+        proc.terminate()
+        proc.wait(timeout=20)
+
     def stop_all(self) -> None:
         """Terminate every service this session started."""
         for proc in self.procs.values():

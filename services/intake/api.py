@@ -14,7 +14,7 @@ from pydantic import BaseModel
 from contracts import Channel, ComplaintReceived, complaint_id_for, new_envelope, received_event_id
 from contracts.intake import Submission
 from services.intake.settings import IntakeSettings
-from services.runtime.http import install_common
+from services.runtime.http import FieldErrors, install_common
 from services.runtime.kafka import ensure_topics, make_broker, publish_event
 
 log = logging.getLogger(__name__)
@@ -80,13 +80,16 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
         channel: Annotated[Channel, Depends(channel_of)],
         request: Request,
     ) -> Accepted:
+        received_at = datetime.now(UTC)
+        if submission.occurred_at > received_at + settings.intake_clock_skew:
+            raise FieldErrors([{"field": "occurred_at", "reason": "lies in the future"}])
         complaint_id = complaint_id_for(channel, submission.submission_id)
         envelope = new_envelope(
             ComplaintReceived.from_submission(channel, submission),
             event_id=received_event_id(complaint_id),
             complaint_id=complaint_id,
             occurred_at=submission.occurred_at,
-            recorded_at=datetime.now(UTC),
+            recorded_at=received_at,
             source=f"intake/{channel.value}",
             correlation_id=complaint_id,
         )

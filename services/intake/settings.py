@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+from datetime import timedelta
 
 from contracts import Channel
 from services.runtime.settings import Environment, Settings
@@ -19,6 +20,8 @@ class IntakeSettings(Settings):
 
     intake_port: int = 8001
     intake_api_keys: dict[Channel, str] = {}
+    # How far a channel's clock may run ahead before its complaint time counts as future.
+    intake_clock_skew: timedelta = timedelta(minutes=5)
 
     def channel_for_key(self, key: str | None) -> Channel | None:
         """The channel a credential belongs to; development keys only in local mode."""

@@ -23,6 +23,7 @@ import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
 
 import asyncpg
@@ -79,6 +80,8 @@ def consumer_tables_sql(schema: str) -> str:
         updated_at  timestamptz NOT NULL DEFAULT now(),
         PRIMARY KEY (consumer, topic, partition)
     );
+    -- the latest recorded_at applied from the partition: how far in time it has been read
+    ALTER TABLE {schema}.consumer_offsets ADD COLUMN IF NOT EXISTS watermark timestamptz;
     CREATE TABLE IF NOT EXISTS {schema}.processed_events (
         consumer text NOT NULL,
         event_id uuid NOT NULL,
@@ -228,9 +231,14 @@ class ProjectionConsumer:
     ) -> list[DeadLetter]:
         letters: list[DeadLetter] = []
         next_offsets: dict[int, int] = {}
+        seen_until: dict[int, datetime] = {}
         async with self._pool().acquire() as conn, conn.transaction():
             for record in records:
-                error = await self._apply_record(conn, record)
+                error, recorded_at = await self._apply_record(conn, record)
+                if recorded_at is not None:
+                    seen_until[record.partition] = max(
+                        recorded_at, seen_until.get(record.partition, recorded_at)
+                    )
                 if error is not None:
                     letter = DeadLetter(record, error)
                     await self._dead_letter(conn, letter)
@@ -238,13 +246,15 @@ class ProjectionConsumer:
                 next_offsets[record.partition] = record.offset + 1
             await conn.executemany(
                 f"""INSERT INTO {self.schema}.consumer_offsets
-                        (consumer, topic, partition, next_offset)
-                    VALUES ($1, $2, $3, $4)
+                        (consumer, topic, partition, next_offset, watermark)
+                    VALUES ($1, $2, $3, $4, $5)
                     ON CONFLICT (consumer, topic, partition) DO UPDATE
                     SET next_offset = GREATEST({self.schema}.consumer_offsets.next_offset,
                                                EXCLUDED.next_offset),
+                        watermark = GREATEST({self.schema}.consumer_offsets.watermark,
+                                             EXCLUDED.watermark),
                         updated_at = now()""",
-                [(self.name, self.topic, p, o) for p, o in next_offsets.items()],
+                [(self.name, self.topic, p, o, seen_until.get(p)) for p, o in next_offsets.items()],
             )
         for partition, offset in next_offsets.items():
             CONSUMER_POSITION.labels(self.name, self.topic, str(partition)).set(offset)
@@ -252,13 +262,19 @@ class ProjectionConsumer:
 
     async def _apply_record(
         self, conn: asyncpg.Connection, record: ConsumerRecord[bytes, bytes]
-    ) -> str | None:
-        """Apply one record in a savepoint; return the error text if it must be dead-lettered."""
+    ) -> tuple[str | None, datetime | None]:
+        """Apply one record in a savepoint.
+
+        Returns the error text if it must be dead-lettered, and the event's ``recorded_at``
+        when it could be read.
+        """
         error = ""
+        recorded_at: datetime | None = None
         for _attempt in range(POISON_ATTEMPTS):
             try:
                 async with conn.transaction():
                     envelope, data = decode_event(record.value or b"")
+                    recorded_at = envelope.recorded_at
                     fresh = await conn.fetchval(
                         f"INSERT INTO {self.schema}.processed_events (consumer, event_id) "
                         "VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING true",
@@ -267,17 +283,17 @@ class ProjectionConsumer:
                     )
                     if not fresh:
                         EVENTS_DUPLICATE.labels(self.name).inc()
-                        return None
+                        return None, recorded_at
                     await self.projection.apply(conn, envelope, data)
                 EVENTS_CONSUMED.labels(self.name, envelope.type).inc()
-                return None
+                return None, recorded_at
             except TRANSIENT_DB_ERRORS:
                 raise
             except Exception as exc:  # anything else is this record's fault: park it
                 error = f"{type(exc).__name__}: {exc}"
                 if isinstance(exc, ValueError):  # parsing is deterministic: no retry helps
                     break
-        return error[:4000]
+        return error[:4000], recorded_at
 
     async def _dead_letter(self, conn: asyncpg.Connection, letter: DeadLetter) -> None:
         """Publish the record to the dead-letter topic (acknowledged) and remember it."""
@@ -316,6 +332,41 @@ class ProjectionConsumer:
                 await conn.execute(
                     f"DELETE FROM {self.schema}.{table} WHERE consumer = $1", self.name
                 )
+
+    async def applied_until(self, now: datetime) -> datetime | None:
+        """The instant up to which the whole log has been applied (by every copy), or ``None``.
+
+        A partition applied up to its end contributes ``now``; one still behind contributes
+        the ``recorded_at`` of the last event applied from it. The minimum is the instant
+        before which no unapplied event was recorded: the latest moment a timer may be judged
+        without missing the event that stopped it. ``None`` when a partition is behind and
+        nothing of it was applied yet (a rebuild starting), or before the consumer started.
+        """
+        if self._subscriber is None or self._subscriber.consumer is None:
+            return None
+        consumer = self._subscriber.consumer
+        partitions = consumer.partitions_for_topic(self.topic) or set()
+        if not partitions:
+            return None
+        ends = await consumer.end_offsets([TopicPartition(self.topic, p) for p in partitions])
+        async with self._pool().acquire() as conn:
+            rows = await conn.fetch(
+                f"SELECT partition, next_offset, watermark FROM {self.schema}.consumer_offsets "
+                "WHERE consumer = $1 AND topic = $2",
+                self.name,
+                self.topic,
+            )
+        stored = {r["partition"]: r for r in rows}
+        until = now
+        for tp, end in ends.items():
+            row = stored.get(tp.partition)
+            applied = row["next_offset"] if row else 0
+            if applied >= end:
+                continue
+            if row is None or row["watermark"] is None:
+                return None
+            until = min(until, row["watermark"])
+        return until
 
     async def lag(self) -> dict[int, int]:
         """Partition → events not yet applied (end offset − stored offset)."""

@@ -16,6 +16,19 @@ from services.runtime.metrics import HTTP_REQUESTS, HTTP_SECONDS
 ReadinessCheck = Callable[[], Awaitable[bool]]
 
 
+class FieldErrors(Exception):
+    """Bad input found after parsing (a rule across fields, a time in the future): a 422."""
+
+    def __init__(self, errors: list[dict[str, str]]) -> None:
+        super().__init__("; ".join(f"{e['field']}: {e['reason']}" for e in errors))
+        self.errors = errors
+
+
+def _unprocessable(errors: list[dict[str, str]]) -> JSONResponse:
+    summary = "; ".join(f"{e['field']}: {e['reason']}" for e in errors)
+    return JSONResponse({"detail": summary, "errors": errors}, status_code=422)
+
+
 def field_errors(errors: Any) -> list[dict[str, str]]:
     """Pydantic's error list as ``{"field": "complainant.phone", "reason": "..."}`` items."""
     out = []
@@ -51,9 +64,11 @@ def install_common(app: FastAPI, *, service: str, readiness: dict[str, Readiness
 
     @app.exception_handler(RequestValidationError)
     async def unprocessable(_: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = field_errors(exc.errors())
-        summary = "; ".join(f"{e['field']}: {e['reason']}" for e in errors)
-        return JSONResponse({"detail": summary, "errors": errors}, status_code=422)
+        return _unprocessable(field_errors(exc.errors()))
+
+    @app.exception_handler(FieldErrors)
+    async def bad_fields(_: Request, exc: FieldErrors) -> JSONResponse:
+        return _unprocessable(exc.errors)
 
     @app.middleware("http")
     async def observe(request: Request, call_next: Any) -> Response:

@@ -6,9 +6,10 @@ import asyncio
 import contextlib
 import hashlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 from fastapi import FastAPI
@@ -50,6 +51,7 @@ class ConsumingService:
         self.relay: OutboxRelay | None = None
         self._pool: asyncpg.Pool | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        self._background: list[tuple[str, Callable[[], Coroutine[Any, Any, None]]]] = []
 
     @property
     def pool(self) -> asyncpg.Pool:
@@ -72,6 +74,10 @@ class ConsumingService:
         self.consumers.append(consumer)
         return consumer
 
+    def add_task(self, name: str, run: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        """Run ``run()`` in the background while the service runs (started after the broker)."""
+        self._background.append((name, run))
+
     def add_outbox(self) -> OutboxRelay:
         """Give the service an outbox and a relay that publishes it to the log."""
         self.relay = OutboxRelay(schema=self.schema, pool=lambda: self.pool, broker=self.broker)
@@ -86,6 +92,8 @@ class ConsumingService:
         await self.broker.start()
         if self.relay is not None:
             self._tasks.append(asyncio.create_task(self.relay.run(), name=f"{self.name}-relay"))
+        for name, run in self._background:
+            self._tasks.append(asyncio.create_task(run(), name=f"{self.name}-{name}"))
         log.info("%s started", self.name)
         try:
             yield
@@ -94,6 +102,7 @@ class ConsumingService:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            self._tasks.clear()
             await self.broker.stop()
             await self._pool.close()
             self._pool = None

@@ -1,34 +1,35 @@
-"""SLA clocks fed from the log: a received complaint starts its first-response clock."""
+"""The SLA projection: each complaint's timer-relevant history, fed from the log.
+
+Applying an event only records it and asks the scheduler to look at the complaint; judging
+deadlines (and publishing alerts) is the scheduler's, which knows how far the log was read.
+"""
 
 from __future__ import annotations
-
-from datetime import timedelta
 
 import asyncpg
 
 from contracts import ComplaintReceived, Envelope, EventData
-
-# 首问责任制: the first person reached responds within 30 minutes (wall clock).
-FIRST_RESPONSE = timedelta(minutes=30)
+from services.sla import store
+from services.sla.scheduler import SlaRules
 
 
 class ClockProjection:
-    """One row per (complaint, timer) with its deadline and state."""
+    """History per complaint; the scheduler turns it into clocks."""
+
+    def __init__(self, rules: SlaRules) -> None:
+        self.rules = rules
 
     async def apply(self, conn: asyncpg.Connection, envelope: Envelope, data: EventData) -> None:
-        """Start or stop clocks; the other timers arrive with the SLA issue."""
+        """Record an event that moves a timer; ignore the others."""
+        if not self.rules.relevant(envelope.type):
+            return
         if isinstance(data, ComplaintReceived):
-            await conn.execute(
-                """INSERT INTO sla.clocks
-                     (complaint_id, timer, office, started_at, deadline, state)
-                   VALUES ($1, 'first_response', $2, $3, $4, 'running')
-                   ON CONFLICT (complaint_id, timer) DO NOTHING""",
-                envelope.complaint_id,
-                data.office,
-                envelope.occurred_at,
-                envelope.occurred_at + FIRST_RESPONSE,
-            )
+            await store.insert_complaint(conn, envelope, data)
+        if await store.lock(conn, envelope.complaint_id) is None:
+            raise LookupError(f"{envelope.type} for unknown complaint {envelope.complaint_id}")
+        await store.add_history(conn, envelope)
+        await store.request_check(conn, envelope.complaint_id)
 
     async def clear(self, conn: asyncpg.Connection) -> None:
-        """Empty the clocks (rebuild)."""
-        await conn.execute("TRUNCATE sla.clocks")
+        """Empty the projection (rebuild); the outbox keeps the alerts already published."""
+        await conn.execute("TRUNCATE sla.complaints, sla.history, sla.clocks")

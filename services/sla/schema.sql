@@ -1,13 +1,40 @@
--- The SLA schema: one clock per complaint and timer kind, a projection of the log.
+-- The SLA schema: every complaint's timer-relevant history and its clocks, projections of the
+-- log. Alerts already published live in sla.outbox (created by services.runtime, never
+-- dropped), whose unique event ids keep a breach from being published twice.
 CREATE SCHEMA IF NOT EXISTS sla;
 
-CREATE TABLE IF NOT EXISTS sla.clocks (
+CREATE TABLE IF NOT EXISTS sla.complaints (
+    complaint_id  uuid PRIMARY KEY,
+    office        text NOT NULL,
+    occurred_at   timestamptz NOT NULL,
+    next_check_at timestamptz,  -- when the scheduler must look at this complaint again
+    updated_at    timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX IF NOT EXISTS complaints_next_check ON sla.complaints (next_check_at)
+    WHERE next_check_at IS NOT NULL;
+
+CREATE TABLE IF NOT EXISTS sla.history (
     complaint_id uuid NOT NULL,
-    timer        text NOT NULL,
-    office       text NOT NULL,
-    started_at   timestamptz NOT NULL,
-    deadline     timestamptz NOT NULL,
-    state        text NOT NULL,  -- running, met, breached
+    seq          integer NOT NULL,
+    event_id     uuid NOT NULL UNIQUE,
+    occurred_at  timestamptz NOT NULL,
+    envelope     jsonb NOT NULL,
+    PRIMARY KEY (complaint_id, seq)
+);
+
+-- The clocks as last computed (for the API and the overdue list).
+CREATE TABLE IF NOT EXISTS sla.clocks (
+    complaint_id  uuid NOT NULL,
+    timer         text NOT NULL,
+    office        text NOT NULL,
+    description   text NOT NULL,
+    started_at    timestamptz NOT NULL,
+    warning_at    timestamptz,
+    deadline      timestamptz,
+    hard_deadline timestamptz,
+    ended_at      timestamptz,  -- stopped or cancelled
+    state         text NOT NULL,  -- running, paused, met, breached, cancelled (when computed)
     PRIMARY KEY (complaint_id, timer)
 );
-CREATE INDEX IF NOT EXISTS clocks_running_deadline ON sla.clocks (deadline) WHERE state = 'running';
+CREATE INDEX IF NOT EXISTS clocks_open_by_deadline ON sla.clocks (deadline)
+    WHERE ended_at IS NULL;

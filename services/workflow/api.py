@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 from contracts import decode_event
 from contracts.intake import mask_phone
 from services.runtime.auth import CurrentStaff, Staff
-from services.runtime.http import field_errors, install_common
+from services.runtime.http import FieldErrors, field_errors, install_common
 from services.runtime.service import ConsumingService
 from services.workflow import store
 from services.workflow.commands import COMMANDS, Command
@@ -102,7 +102,7 @@ def create_app(settings: WorkflowSettings | None = None, clock: Clock | None = N
                     {**body.model_dump(), "actor": staff.actor.model_dump()}  # type: ignore[attr-defined]
                 )
             except ValidationError as exc:
-                raise HTTPException(422, detail=field_errors(exc.errors())) from None
+                raise FieldErrors(field_errors(exc.errors())) from None
             try:
                 async with service.pool.acquire() as conn, conn.transaction():
                     office = await conn.fetchval(

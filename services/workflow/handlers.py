@@ -18,6 +18,7 @@ import asyncpg
 from contracts import ComplaintReceived, Envelope, EventData, Validity, new_envelope
 from contracts.intake import ID_NAMESPACE
 from contracts.lifecycle import ComplaintJudged
+from contracts.sla import SlaBreached
 from services.runtime.outbox import enqueue
 from services.workflow import store
 from services.workflow.commands import Command
@@ -28,6 +29,7 @@ from services.workflow.domain import (
     Status,
     decide,
     detect_major,
+    escalate,
     evolve,
     route,
 )
@@ -206,7 +208,7 @@ async def _first_evaluation(conn: asyncpg.Connection, cause: UUID, rule: str) ->
 async def _rules(
     conn: asyncpg.Connection, ctx: Context, envelope: Envelope, data: EventData, state: State
 ) -> list[tuple[Envelope, EventData]]:
-    """The automatic rules: major complaints on receipt, routing on judgement.
+    """The automatic rules: major on receipt, routing on judgement, escalation on a breach.
 
     Each rule is evaluated once per causing event, ever: on a replay its decision is already
     in the log, and deciding again (against another arrival order) could differ.
@@ -228,6 +230,15 @@ async def _rules(
         and await _first_evaluation(conn, envelope.event_id, "routing")
     ):
         derived.append(route(data.category, state.office, ctx.rules.routing))
+    elif isinstance(data, SlaBreached) and await _first_evaluation(
+        conn, envelope.event_id, "escalation"
+    ):
+        # The breach happened at its deadline: judge the escalation at that instant.
+        escalation = escalate(
+            state, timer=data.timer, deadline=data.deadline, now=envelope.occurred_at
+        )
+        if escalation is not None:
+            derived.append(escalation)
     return [
         (
             new_envelope(

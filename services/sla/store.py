@@ -1,0 +1,151 @@
+"""SQL of the SLA schema (parameters always)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from contracts import ComplaintReceived, Envelope, EventData, decode_event
+from services.sla.policy import Timer, TimerState
+
+SCHEMA = "sla"
+
+
+async def insert_complaint(
+    conn: asyncpg.Connection, envelope: Envelope, data: ComplaintReceived
+) -> None:
+    """Start following a complaint."""
+    await conn.execute(
+        """INSERT INTO sla.complaints (complaint_id, office, occurred_at)
+           VALUES ($1, $2, $3) ON CONFLICT (complaint_id) DO NOTHING""",
+        envelope.complaint_id,
+        data.office,
+        data.occurred_at,
+    )
+
+
+async def lock(conn: asyncpg.Connection, complaint_id: UUID) -> asyncpg.Record | None:
+    """The complaint's row, locked until the transaction ends."""
+    return await conn.fetchrow(
+        "SELECT complaint_id, office FROM sla.complaints WHERE complaint_id = $1 FOR UPDATE",
+        complaint_id,
+    )
+
+
+async def add_history(conn: asyncpg.Connection, envelope: Envelope) -> None:
+    """Append an event to the complaint's timer history."""
+    await conn.execute(
+        """INSERT INTO sla.history (complaint_id, seq, event_id, occurred_at, envelope)
+           SELECT $1, coalesce(max(seq), 0) + 1, $2, $3, $4::jsonb
+           FROM sla.history WHERE complaint_id = $1
+           ON CONFLICT (event_id) DO NOTHING""",
+        envelope.complaint_id,
+        envelope.event_id,
+        envelope.occurred_at,
+        envelope.model_dump_json(),
+    )
+
+
+async def history(conn: asyncpg.Connection, complaint_id: UUID) -> list[tuple[EventData, datetime]]:
+    """The complaint's timer-relevant events with their instants, oldest first."""
+    rows = await conn.fetch(
+        "SELECT envelope FROM sla.history WHERE complaint_id = $1 ORDER BY seq", complaint_id
+    )
+    out = []
+    for row in rows:
+        envelope, data = decode_event(row["envelope"])
+        out.append((data, envelope.occurred_at))
+    return out
+
+
+async def due_complaints(
+    conn: asyncpg.Connection, until: datetime, limit: int
+) -> list[asyncpg.Record]:
+    """Complaints whose next check is due by ``until``, locked; others' locks are skipped."""
+    rows: list[asyncpg.Record] = await conn.fetch(
+        """SELECT complaint_id, office FROM sla.complaints
+           WHERE next_check_at <= $1 ORDER BY next_check_at LIMIT $2
+           FOR UPDATE SKIP LOCKED""",
+        until,
+        limit,
+    )
+    return rows
+
+
+async def earliest_check(conn: asyncpg.Connection) -> datetime | None:
+    """The soonest next check of any complaint."""
+    value: datetime | None = await conn.fetchval("SELECT min(next_check_at) FROM sla.complaints")
+    return value
+
+
+async def save_clocks(
+    conn: asyncpg.Connection,
+    complaint_id: UUID,
+    office: str,
+    timers: dict[str, Timer],
+    at: datetime,
+    next_check_at: datetime | None,
+) -> None:
+    """Write the complaint's clocks as they stand at ``at``, and its next check."""
+    rows = []
+    for kind, timer in timers.items():
+        state = timer.state_at(at) if at >= timer.started_at else TimerState.RUNNING
+        rows.append(
+            (
+                complaint_id,
+                kind,
+                office,
+                timer.description,
+                timer.started_at,
+                timer.warning_at,
+                timer.deadline,
+                timer.hard_deadline,
+                timer.stopped_at or timer.cancelled_at,
+                state.value,
+            )
+        )
+    await conn.executemany(
+        """INSERT INTO sla.clocks (complaint_id, timer, office, description, started_at,
+                                   warning_at, deadline, hard_deadline, ended_at, state)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+           ON CONFLICT (complaint_id, timer) DO UPDATE SET
+               description = EXCLUDED.description, started_at = EXCLUDED.started_at,
+               warning_at = EXCLUDED.warning_at, deadline = EXCLUDED.deadline,
+               hard_deadline = EXCLUDED.hard_deadline, ended_at = EXCLUDED.ended_at,
+               state = EXCLUDED.state""",
+        rows,
+    )
+    await conn.execute(
+        "UPDATE sla.complaints SET next_check_at = $2, updated_at = now() WHERE complaint_id = $1",
+        complaint_id,
+        next_check_at,
+    )
+
+
+async def request_check(conn: asyncpg.Connection, complaint_id: UUID) -> None:
+    """Ask the scheduler to look at the complaint now (a new event arrived)."""
+    await conn.execute(
+        "UPDATE sla.complaints SET next_check_at = now() WHERE complaint_id = $1", complaint_id
+    )
+
+
+async def office_of(conn: asyncpg.Connection, complaint_id: UUID) -> str | None:
+    """The office a complaint belongs to, or ``None`` for an unknown complaint."""
+    office: str | None = await conn.fetchval(
+        "SELECT office FROM sla.complaints WHERE complaint_id = $1", complaint_id
+    )
+    return office
+
+
+async def overdue(conn: asyncpg.Connection, now: datetime) -> list[dict[str, Any]]:
+    """Every running clock past its deadline, by office then deadline."""
+    rows = await conn.fetch(
+        """SELECT office, complaint_id, timer, description, deadline, hard_deadline
+           FROM sla.clocks WHERE ended_at IS NULL AND deadline < $1
+           ORDER BY office, deadline""",
+        now,
+    )
+    return [dict(r) for r in rows]
