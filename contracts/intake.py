@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import re
 import uuid
-from typing import Annotated, ClassVar
+from typing import Annotated, Any, ClassVar
 
 import phonenumbers
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 from contracts.enums import Channel
-from contracts.envelope import EventData, event
+from contracts.envelope import EventData, event, upcaster
 
 # Fixed forever: changing it would give retried submissions new ids.
 ID_NAMESPACE = uuid.UUID("6f1c7d0e-2b1a-5c47-9a0e-6b8f3c2d9e10")
@@ -99,8 +100,12 @@ class Submission(_ComplaintFacts):
 
 
 @event
-class ComplaintReceived(_ComplaintFacts, EventData):
+class ComplaintReceivedV1(_ComplaintFacts, EventData):
     """A complaint was recorded in the register (客户投诉记录表)."""
+
+    # Version 1 exactly as published (title and description are part of its schema): kept so
+    # that the old events in the log are read forever, upcast to the newest version.
+    model_config = ConfigDict(title="ComplaintReceived")
 
     event_type: ClassVar[str] = "ComplaintReceived"
     schema_version: ClassVar[int] = 1
@@ -108,7 +113,62 @@ class ComplaintReceived(_ComplaintFacts, EventData):
     channel: Channel
     submission_id: Annotated[str, Field(min_length=1, max_length=128)]
 
+
+# 3栋1单元502, 12幢2单元1101室, A座1603, 5号楼302: building, then entrance, then room.
+_ADDRESS = re.compile(
+    r"^(?P<building>[0-9A-Za-z一二三四五六七八九十]+(?:栋|幢|座|号楼))?"
+    r"(?P<entrance>[0-9一二三四五六七八九十]+单元)?"
+    r"(?P<room>[0-9A-Za-z]+室?)?$"
+)
+
+
+class Address(BaseModel):
+    """Where in the estate: building (楼栋), entrance (单元), room (房号); parts may be unknown."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    building: Annotated[str | None, Field(max_length=20, description="楼栋, e.g. 3栋")] = None
+    entrance: Annotated[str | None, Field(max_length=20, description="单元, e.g. 1单元")] = None
+    room: Annotated[str | None, Field(max_length=20, description="房号, e.g. 502")] = None
+
+    @classmethod
+    def parse(cls, unit: str) -> Address:
+        """The parts of a unit written the usual way; unknown parts stay ``None``."""
+        match = _ADDRESS.match(unit.replace(" ", ""))
+        if match is None:
+            return cls()
+        room = match["room"]
+        return cls(
+            building=match["building"],
+            entrance=match["entrance"],
+            room=room.removesuffix("室") if room else None,
+        )
+
+
+@event
+class ComplaintReceived(_ComplaintFacts, EventData):
+    """A complaint was recorded in the register (客户投诉记录表).
+
+    Version 2 adds the structured ``address`` (楼栋/单元/房号), so that repeats can be found per
+    building. ``unit`` keeps the text as the channel sent it.
+    """
+
+    event_type: ClassVar[str] = "ComplaintReceived"
+    schema_version: ClassVar[int] = 2
+
+    channel: Channel
+    submission_id: Annotated[str, Field(min_length=1, max_length=128)]
+    address: Address
+
     @classmethod
     def from_submission(cls, channel: Channel, submission: Submission) -> ComplaintReceived:
         """The event intake records for an accepted submission from ``channel``."""
-        return cls(channel=channel, **submission.model_dump())
+        return cls(
+            channel=channel, address=Address.parse(submission.unit), **submission.model_dump()
+        )
+
+
+@upcaster("ComplaintReceived", 1)
+def _received_v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
+    """v1 had only the unit text: the address is parsed from it, as intake now does."""
+    return {**data, "address": Address.parse(data["unit"]).model_dump()}

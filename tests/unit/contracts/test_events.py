@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
@@ -21,8 +22,24 @@ from contracts import (
     new_envelope,
     received_event_id,
 )
-from contracts.envelope import _ALL, _LATEST, _UPCASTERS, EventData, event, upcaster
-from contracts.intake import Submission, mask_name, mask_phone, normalise_phone
+from contracts.envelope import (
+    _ALL,
+    _LATEST,
+    _UPCASTERS,
+    EventData,
+    event,
+    latest_version,
+    registered_events,
+    upcaster,
+)
+from contracts.intake import (
+    Address,
+    ComplaintReceivedV1,
+    Submission,
+    mask_name,
+    mask_phone,
+    normalise_phone,
+)
 
 FACTS: dict[str, Any] = {
     "submission_id": "call-20260105-0042",
@@ -62,7 +79,7 @@ def test_event_round_trips_through_the_log_bytes() -> None:
     envelope, decoded = decode_event(encode_event(env))
     assert envelope == env
     assert decoded == data
-    assert envelope.type == "ComplaintReceived" and envelope.schema_version == 1
+    assert envelope.type == "ComplaintReceived" and envelope.schema_version == 2
 
 
 @pytest.mark.parametrize("raw", [b"\xff\xfe not json", b"[]", b'{"type": "ComplaintReceived"}'])
@@ -168,3 +185,58 @@ def test_enums_carry_the_zh_cn_words_of_the_users() -> None:
         "invalid": "无效投诉",
     }
     assert Channel.SUPERVISION.is_over_the_head and not Channel.HOTLINE.is_over_the_head
+
+
+STORED = Path(__file__).parent / "stored_events"
+
+
+def test_every_old_event_version_has_a_stored_sample_that_still_decodes() -> None:
+    old = [
+        (event_type, version)
+        for (event_type, version) in registered_events()
+        if version < latest_version(event_type).schema_version
+    ]
+    assert old, "no event has an old version yet"
+    for event_type, version in old:
+        raw = (STORED / f"{event_type}.v{version}.json").read_bytes()
+        envelope, data = decode_event(raw)
+        assert envelope.schema_version == version  # read as stored, never rewritten
+        assert type(data) is latest_version(event_type)
+
+
+def test_stored_v1_complaint_is_upcast_with_its_address_parsed_from_the_unit() -> None:
+    raw = (STORED / "ComplaintReceived.v1.json").read_bytes()
+    _, data = decode_event(raw)
+    assert isinstance(data, ComplaintReceived)
+    assert data.address == Address(building="3栋", entrance="1单元", room="502")
+    assert data.unit == "3栋1单元502" and data.channel is Channel.HOTLINE
+
+
+def test_intake_writes_the_newest_version_with_the_same_facts_as_v1_had() -> None:
+    v2 = received()
+    v1 = ComplaintReceivedV1.model_validate(v2.model_dump(exclude={"address"}))
+    env = new_envelope(
+        v1,
+        event_id=uuid.uuid4(),
+        complaint_id=uuid.uuid4(),
+        occurred_at=v1.occurred_at,
+        recorded_at=datetime.now(UTC),
+        source="t",
+    )
+    assert decode_event(encode_event(env))[1] == v2
+
+
+@pytest.mark.parametrize(
+    ("unit", "building", "entrance", "room"),
+    [
+        ("3栋1单元502", "3栋", "1单元", "502"),
+        ("12幢2单元1101室", "12幢", "2单元", "1101"),
+        ("A座1603", "A座", None, "1603"),
+        ("5号楼 302", "5号楼", None, "302"),
+        ("别墅区B12号", None, None, None),
+    ],
+)
+def test_unit_text_is_parsed_into_building_entrance_and_room(
+    unit: str, building: str | None, entrance: str | None, room: str | None
+) -> None:
+    assert Address.parse(unit) == Address(building=building, entrance=entrance, room=room)

@@ -15,7 +15,7 @@ import pytest
 
 from contracts.enums import Channel
 from contracts.envelope import EventData
-from contracts.intake import ComplaintReceived
+from contracts.intake import Address, ComplaintReceived
 from contracts.lifecycle import (
     Actor,
     ComplaintAcknowledged,
@@ -88,6 +88,7 @@ def received(office: str = OFFICE) -> ComplaintReceived:
         {
             "office": office,
             "unit": "3栋1单元502",
+            "address": Address.parse("3栋1单元502").model_dump(),
             "complainant": {"name": "何先生", "phone": "13812345678"},
             "subject": "电梯",
             "description": "电梯停运两天无人处理",

@@ -14,6 +14,7 @@ import pytest
 from contracts import ComplaintReceived, EventData, decode_event, encode_event, new_envelope
 from contracts.enums import Channel, ServiceCategory, Validity
 from contracts.envelope import registered_events
+from contracts.intake import Address
 from contracts.lifecycle import (
     AccountabilityRecord,
     Actor,
@@ -87,6 +88,7 @@ RECEIVED = ComplaintReceived.model_validate(
     {
         "office": "Y园",
         "unit": "3栋1单元502",
+        "address": Address.parse("3栋1单元502").model_dump(),
         "complainant": {"name": "何先生", "phone": "13812345678"},
         "subject": "电梯",
         "description": "3栋电梯一周坏了两次",

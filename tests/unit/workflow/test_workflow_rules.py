@@ -10,6 +10,7 @@ from pydantic import ValidationError
 
 from contracts import ComplaintReceived, EventData
 from contracts.enums import Channel, ServiceCategory
+from contracts.intake import Address
 from contracts.lifecycle import (
     Actor,
     ComplaintAcknowledged,
@@ -119,6 +120,7 @@ def received(
         {
             "office": office,
             "unit": unit,
+            "address": Address.parse(unit).model_dump(),
             "complainant": {"name": "何先生", "phone": phone},
             "subject": "漏水",
             "description": "楼上漏水到客厅",
