@@ -8,6 +8,7 @@ is refused, so a token minted on a laptop never opens a production system.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from typing import Annotated
 
 import jwt
@@ -22,8 +23,26 @@ DEV_SECRET = "dev-staff-secret-only-for-local-mode"
 ALGORITHM = "HS256"
 ISSUER = "complaints"
 
-COMPANY_ROLES = frozenset({Role.COMPANY, Role.SYSTEM})
-"""Roles that act for the whole company rather than one office."""
+
+class StaffRole(StrEnum):
+    """What a token lets someone be: every acting role of the procedure, and the analyst.
+
+    The analyst reads and never acts, so it is no ``Role`` of the events (adding it there
+    would change every published event schema that names an actor).
+    """
+
+    CS_AGENT = Role.CS_AGENT.value
+    CS_HEAD = Role.CS_HEAD.value
+    DEPARTMENT = Role.DEPARTMENT.value
+    SUPERVISOR = Role.SUPERVISOR.value
+    PROJECT_MANAGER = Role.PROJECT_MANAGER.value
+    COMPANY = Role.COMPANY.value
+    SYSTEM = Role.SYSTEM.value
+    ANALYST = "analyst"
+
+
+COMPANY_ROLES = frozenset({StaffRole.COMPANY, StaffRole.SYSTEM, StaffRole.ANALYST})
+"""Roles that work for the whole company rather than one office."""
 
 
 class Staff(BaseModel):
@@ -32,13 +51,13 @@ class Staff(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     staff_id: str = Field(min_length=1)
-    role: Role
+    role: StaffRole
     office: str | None = Field(None, description="管理处; None for company-wide roles")
 
     @property
     def actor(self) -> Actor:
-        """The actor recorded on events this person causes."""
-        return Actor(staff_id=self.staff_id, role=self.role)
+        """The actor recorded on events this person causes (an analyst causes none)."""
+        return Actor(staff_id=self.staff_id, role=Role(self.role.value))
 
     def may_see_office(self, office: str) -> bool:
         """Company roles see every office; everyone else only their own."""
@@ -92,7 +111,9 @@ def verify_token(settings: Settings, token: str) -> Staff:
     except jwt.PyJWTError as exc:
         raise ValueError(str(exc)) from None
     try:
-        return Staff(staff_id=claims["sub"], role=Role(claims["role"]), office=claims.get("office"))
+        return Staff(
+            staff_id=claims["sub"], role=StaffRole(claims["role"]), office=claims.get("office")
+        )
     except ValueError as exc:
         raise ValueError(f"token names no valid staff member: {exc}") from None
 

@@ -29,6 +29,9 @@ ALLOWED: dict[str, frozenset[Role]] = {
 }
 
 
-def may_give(role: Role, command: str) -> bool:
-    """Whether ``role`` may give ``command`` at all (the office is checked separately)."""
-    return role in ALLOWED.get(command, frozenset())
+def may_give(role: str, command: str) -> bool:
+    """Whether ``role`` may give ``command`` at all (the office is checked separately).
+
+    Roles outside the procedure (the analyst, who only reads) may give none.
+    """
+    return role in {r.value for r in ALLOWED.get(command, frozenset())}
