@@ -13,21 +13,19 @@ real processes (``python -m services.<name>``) on free ports.
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
-import asyncpg
 import httpx
 import pytest
 
-from deploy.local import infra, stack
+from deploy.local import infra, sandbox, stack
+from deploy.local.sandbox import RunningSystem, free_port
 
 RUN = uuid.uuid4().hex[:8]
+__all__ = ["RUN", "Infra", "RunningSystem", "free_port"]  # tests import these from here
 
 
 @dataclass
@@ -37,62 +35,6 @@ class Infra:
     kafka_bootstrap: str
     admin_database_url: str  # the database the test databases are created from
     home: Path
-
-
-@dataclass
-class RunningSystem:
-    """The environment of this session's services, and how to reach them."""
-
-    env: dict[str, str]
-    database_url: str
-    topics: dict[str, str]
-    urls: dict[str, str] = field(default_factory=dict)
-    procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
-    logs: Path = Path()
-
-    def start(self, name: str) -> None:
-        """Start (or restart) one service and wait for its health check."""
-        port = int(self.env[f"COMPLAINTS_{name.upper()}_PORT"])
-        self.procs[name] = stack.start_service(
-            name, env=self.env, log_path=self.logs / f"{name}.log"
-        )
-        stack.wait_healthy({name: port}, timeout=60, logs=self.logs)
-        self.urls[name] = f"http://127.0.0.1:{port}"
-
-    def kill(self, name: str) -> None:
-        """SIGKILL one service: no shutdown hooks, no flushing (a crash)."""
-        proc = self.procs.pop(name)
-        proc.kill()
-        proc.wait(timeout=10)
-
-    def stop(self, name: str) -> None:
-        """SIGTERM one service and wait: it leaves its consumer group cleanly."""
-        proc = self.procs.pop(name)
-        proc.terminate()
-        proc.wait(timeout=20)
-
-    def stop_all(self) -> None:
-        """Terminate every service this session started."""
-        for proc in self.procs.values():
-            proc.terminate()
-        for proc in self.procs.values():
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-        self.procs.clear()
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _with_database(url: str, name: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(path=f"/{name}"))
 
 
 @pytest.fixture(scope="session")
@@ -147,35 +89,16 @@ def _testcontainers_infra() -> Iterator[Infra]:
 async def test_database(real_infra: Infra) -> AsyncIterator[str]:
     """A fresh database for this session, dropped at the end."""
     name = f"complaints_test_{RUN}"
-    admin = await asyncpg.connect(real_infra.admin_database_url)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    yield _with_database(real_infra.admin_database_url, name)
-    admin = await asyncpg.connect(real_infra.admin_database_url)
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
+    yield await sandbox.create_database(real_infra.admin_database_url, name)
+    await sandbox.drop_database(real_infra.admin_database_url, name)
 
 
 @pytest.fixture(scope="session")
 async def test_topics(real_infra: Infra) -> AsyncIterator[dict[str, str]]:
     """This session's topic names; the topics are deleted at the end."""
-    topics = {
-        kind: f"test.{RUN}.complaints.{kind}" for kind in ("events", "submissions", "deadletter")
-    }
+    topics = sandbox.topic_names(f"test.{RUN}")
     yield topics
-    from aiokafka.admin import AIOKafkaAdminClient
-
-    admin = AIOKafkaAdminClient(bootstrap_servers=real_infra.kafka_bootstrap)
-    await admin.start()
-    try:
-        existing = set(await admin.list_topics())
-        await admin.delete_topics([t for t in topics.values() if t in existing])
-    finally:
-        await admin.close()
+    await sandbox.delete_topics(real_infra.kafka_bootstrap, topics.values())
 
 
 @pytest.fixture(scope="session")
@@ -183,20 +106,12 @@ def system_env(
     real_infra: Infra, test_database: str, test_topics: dict[str, str]
 ) -> dict[str, str]:
     """The ``COMPLAINTS_*`` environment of this session's services."""
-    env = {
-        **os.environ,
-        "PYTHONUNBUFFERED": "1",
-        "COMPLAINTS_ENV": "local",
-        "COMPLAINTS_KAFKA_BOOTSTRAP": real_infra.kafka_bootstrap,
-        "COMPLAINTS_DATABASE_URL": test_database,
-        "COMPLAINTS_TOPIC_EVENTS": test_topics["events"],
-        "COMPLAINTS_TOPIC_SUBMISSIONS": test_topics["submissions"],
-        "COMPLAINTS_TOPIC_DEADLETTER": test_topics["deadletter"],
-        "COMPLAINTS_PUBLISH_TIMEOUT_S": "5",
-    }
-    for name in stack.SERVICES:
-        env[f"COMPLAINTS_{name.upper()}_PORT"] = str(free_port())
-    return env
+    return sandbox.environment(
+        bootstrap=real_infra.kafka_bootstrap,
+        database_url=test_database,
+        topics=test_topics,
+        COMPLAINTS_PUBLISH_TIMEOUT_S="5",
+    )
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,135 @@
+"""An isolated copy of the whole system on the real broker and database: its own database,
+its own topics, the four services as processes on free ports. Used by the tests and by the
+benchmark, so that neither touches the data of ``make up``.
+
+Unlike ``infra`` and ``stack`` this needs the virtualenv (asyncpg, aiokafka).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+from aiokafka.admin import AIOKafkaAdminClient
+
+from deploy.local import stack
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def with_database(url: str, name: str) -> str:
+    """``url`` pointing at database ``name`` instead."""
+    return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
+
+
+async def create_database(admin_url: str, name: str) -> str:
+    """Create database ``name`` (fresh) next to ``admin_url``'s; return its URL."""
+    conn = await asyncpg.connect(admin_url)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    return with_database(admin_url, name)
+
+
+async def drop_database(admin_url: str, name: str) -> None:
+    """Drop database ``name``, disconnecting whoever is still connected."""
+    conn = await asyncpg.connect(admin_url)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+def topic_names(prefix: str) -> dict[str, str]:
+    """The events, submissions and dead-letter topic names under ``prefix``."""
+    return {kind: f"{prefix}.complaints.{kind}" for kind in ("events", "submissions", "deadletter")}
+
+
+async def delete_topics(bootstrap: str, topics: Iterable[str]) -> None:
+    """Delete those of ``topics`` that exist."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        doomed = [t for t in topics if t in existing]
+        if doomed:
+            await admin.delete_topics(doomed)
+    finally:
+        await admin.close()
+
+
+def environment(
+    *, bootstrap: str, database_url: str, topics: Mapping[str, str], **extra: str
+) -> dict[str, str]:
+    """The ``COMPLAINTS_*`` environment of a sandboxed system, with a free port per service."""
+    env = {
+        **os.environ,
+        "PYTHONUNBUFFERED": "1",
+        "COMPLAINTS_ENV": "local",
+        "COMPLAINTS_KAFKA_BOOTSTRAP": bootstrap,
+        "COMPLAINTS_DATABASE_URL": database_url,
+        "COMPLAINTS_TOPIC_EVENTS": topics["events"],
+        "COMPLAINTS_TOPIC_SUBMISSIONS": topics["submissions"],
+        "COMPLAINTS_TOPIC_DEADLETTER": topics["deadletter"],
+        **extra,
+    }
+    for name in stack.SERVICES:
+        env[f"COMPLAINTS_{name.upper()}_PORT"] = str(free_port())
+    return env
+
+
+@dataclass
+class RunningSystem:
+    """A sandboxed system's environment, and how to reach, crash and restart its services."""
+
+    env: dict[str, str]
+    database_url: str
+    topics: dict[str, str]
+    urls: dict[str, str] = field(default_factory=dict)
+    procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    logs: Path = Path()
+
+    def start(self, name: str) -> None:
+        """Start (or restart) one service and wait for its health check."""
+        port = int(self.env[f"COMPLAINTS_{name.upper()}_PORT"])
+        self.procs[name] = stack.start_service(
+            name, env=self.env, log_path=self.logs / f"{name}.log"
+        )
+        stack.wait_healthy({name: port}, timeout=60, logs=self.logs)
+        self.urls[name] = f"http://127.0.0.1:{port}"
+
+    def kill(self, name: str) -> None:
+        """SIGKILL one service: no shutdown hooks, no flushing (a crash)."""
+        proc = self.procs.pop(name)
+        proc.kill()
+        proc.wait(timeout=10)
+
+    def stop(self, name: str) -> None:
+        """SIGTERM one service and wait: it leaves its consumer group cleanly."""
+        proc = self.procs.pop(name)
+        proc.terminate()
+        proc.wait(timeout=20)
+
+    def stop_all(self) -> None:
+        """Terminate every service this system started."""
+        for proc in self.procs.values():
+            proc.terminate()
+        for proc in self.procs.values():
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        self.procs.clear()
