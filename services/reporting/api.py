@@ -1,18 +1,121 @@
-"""Reporting's HTTP API: complaints and figures, all read from projections of the log."""
+"""Reporting's HTTP API: complaints, figures, the monthly report and the dashboard.
 
+Everything is read from projections of the log and can be asked "as of" a past instant
+(``as_of``, ISO 8601; without an offset it is China Standard Time): the answer is what the
+platform had recorded by then.
+
+=====================================  ===========================================================
+``GET /v1/complaints/{id}``            one complaint (personal data masked) and its state
+``GET /v1/stats``                      complaints received per office, channel and day
+``GET /v1/reports/monthly``            the monthly report (客户投诉工作月报) as JSON
+``GET /v1/reports/monthly.xlsx``       the same as a workbook: 汇总, 附件1, 附件2
+``GET /v1/reports/monthly.csv``        one sheet as CSV: ``sheet=summary|attachment1|attachment2``
+``GET /reports/monthly``               the same as an HTML page with charts
+``GET /v1/dashboard``                  the live dashboard (投诉实时看板) as JSON
+``GET /dashboard``                     the same as an HTML page
+=====================================  ===========================================================
+
+The report takes ``from`` and ``to`` (dates, both inclusive; default: the month of ``as_of``)
+and ``office`` (default: the whole company); the dashboard takes ``office``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
+from urllib.parse import quote
 from uuid import UUID
 
-from fastapi import FastAPI, HTTPException
+from fastapi import Depends, FastAPI, HTTPException, Query
+from fastapi.responses import HTMLResponse, Response
 
-from services.reporting import store
-from services.reporting.projection import ComplaintsProjection
+from services.reporting import reports, store
+from services.reporting.dashboard import Dashboard, render_dashboard_html
+from services.reporting.monthly import MonthlyReport
+from services.reporting.projection import PROJECTION_TABLES, ComplaintsProjection
+from services.reporting.render import render_csv, render_html, render_xlsx
 from services.reporting.settings import ReportingSettings
-from services.runtime.http import install_common
+from services.runtime.http import FieldErrors, install_common
 from services.runtime.service import ConsumingService
 
 HERE = Path(__file__).parent
+
+AsOf = Annotated[
+    datetime | None,
+    Query(
+        description="Answer as the log stood at this instant (ISO 8601; no offset: China time). "
+        "Default: now.",
+    ),
+]
+Office = Annotated[
+    str | None,
+    Query(
+        min_length=1,
+        max_length=50,
+        pattern=r"^[^\x00-\x1f\x7f]+$",
+        description="One management office (管理处); default: all",
+    ),
+]
+EARLIEST_YEAR, LATEST_YEAR = 1900, 9998
+"""Dates and instants outside these years are refused (they could not be stored anyway)."""
+
+
+def checked_instant(as_of: datetime | None) -> datetime:
+    """The instant asked about (``as_of``, default now), or a 422 naming ``as_of``."""
+    if as_of is not None and not EARLIEST_YEAR <= as_of.year <= LATEST_YEAR:
+        raise FieldErrors(
+            [{"field": "as_of", "reason": f"must lie in the years {EARLIEST_YEAR}-{LATEST_YEAR}"}]
+        )
+    return reports.instant(as_of, datetime.now(UTC))
+
+
+@dataclass(frozen=True)
+class ReportQuery:
+    """The parameters of a monthly report, checked."""
+
+    period_from: date
+    period_to: date
+    office: str | None
+    as_of: datetime
+
+
+def report_query(
+    period_from: Annotated[
+        date | None,
+        Query(alias="from", description="First day of the period (default: the month of as_of)"),
+    ] = None,
+    period_to: Annotated[
+        date | None,
+        Query(alias="to", description="Last day of the period, inclusive"),
+    ] = None,
+    office: Office = None,
+    as_of: AsOf = None,
+) -> ReportQuery:
+    """Parse and check the report's query parameters (a 422 names the bad one)."""
+    for name, day in (("from", period_from), ("to", period_to)):
+        if day is not None and not EARLIEST_YEAR <= day.year <= LATEST_YEAR:
+            raise FieldErrors(
+                [{"field": name, "reason": f"must lie in the years {EARLIEST_YEAR}-{LATEST_YEAR}"}]
+            )
+    at = checked_instant(as_of)
+    if period_from is None and period_to is None:
+        period_from, period_to = reports.month_of(at)
+    elif period_to is None:
+        assert period_from is not None
+        period_to = reports.month_of(reports.day_start(period_from))[1]
+    elif period_from is None:
+        period_from = period_to.replace(day=1)
+    query = ReportQuery(period_from=period_from, period_to=period_to, office=office, as_of=at)
+    if query.period_from > query.period_to:
+        raise FieldErrors(
+            [{"field": "from", "reason": f"the period starts after it ends ({query.period_to})"}]
+        )
+    return query
+
+
+ReportParams = Annotated[ReportQuery, Depends(report_query)]
 
 
 def create_service(settings: ReportingSettings | None = None) -> ConsumingService:
@@ -22,7 +125,7 @@ def create_service(settings: ReportingSettings | None = None) -> ConsumingServic
         settings=settings or ReportingSettings(),
         schema="reporting",
         migrations=[HERE / "schema.sql"],
-        projection_tables=["complaints", "daily_intake"],
+        projection_tables=PROJECTION_TABLES,
     )
     service.add_projection("complaints.v1", ComplaintsProjection())
     return service
@@ -30,19 +133,43 @@ def create_service(settings: ReportingSettings | None = None) -> ConsumingServic
 
 def create_app(settings: ReportingSettings | None = None) -> FastAPI:
     """The reporting service's ASGI app."""
+    settings = settings or ReportingSettings()
     service = create_service(settings)
     app = FastAPI(
         title="Complaints reporting",
         version="1",
-        description="Projections of the complaint log: complaints, figures, reports (投诉统计).",
+        description="Projections of the complaint log: complaints, figures, the monthly report "
+        "(客户投诉工作月报) and the live dashboard (投诉实时看板), each as of any instant.",
         lifespan=service.lifespan,
     )
     install_common(app, service="reporting", readiness=service.readiness())
 
-    @app.get("/v1/complaints/{complaint_id}", summary="One complaint as reporting sees it")
-    async def get_complaint(complaint_id: UUID) -> dict[str, Any]:
+    async def monthly(query: ReportQuery) -> MonthlyReport:
         async with service.pool.acquire() as conn:
-            found = await store.complaint(conn, complaint_id)
+            return await reports.monthly_report(
+                conn,
+                period_from=query.period_from,
+                period_to=query.period_to,
+                office=query.office,
+                as_of=query.as_of,
+                offices=settings.reporting_offices,
+            )
+
+    async def live(office: str | None, as_of: datetime | None) -> Dashboard:
+        async with service.pool.acquire() as conn:
+            return await reports.dashboard(
+                conn,
+                office=office,
+                as_of=checked_instant(as_of),
+                hotspot_days=settings.reporting_hotspot_days,
+                hotspot_min=settings.reporting_hotspot_min,
+            )
+
+    @app.get("/v1/complaints/{complaint_id}", summary="One complaint and its state (as of T)")
+    async def get_complaint(complaint_id: UUID, as_of: AsOf = None) -> dict[str, Any]:
+        at = checked_instant(as_of)
+        async with service.pool.acquire() as conn:
+            found = await reports.complaint(conn, complaint_id, at)
         if found is None:
             raise HTTPException(404, detail=f"complaint_id: no complaint {complaint_id}")
         return found
@@ -52,5 +179,85 @@ def create_app(settings: ReportingSettings | None = None) -> FastAPI:
         async with service.pool.acquire() as conn:
             return await store.stats(conn)
 
+    @app.get("/v1/reports/monthly", summary="The monthly report (客户投诉工作月报) as JSON")
+    async def get_monthly(query: ReportParams) -> MonthlyReport:
+        return await monthly(query)
+
+    @app.get(
+        "/v1/reports/monthly.xlsx",
+        summary="The monthly report as an Excel workbook (汇总, 附件1, 附件2)",
+        response_class=Response,
+    )
+    async def get_monthly_xlsx(query: ReportParams) -> Response:
+        report = await monthly(query)
+        return Response(
+            render_xlsx(report),
+            media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            headers=_attachment(query, "xlsx"),
+        )
+
+    @app.get(
+        "/v1/reports/monthly.csv",
+        summary="One sheet of the monthly report as CSV (UTF-8 with a byte-order mark)",
+        response_class=Response,
+    )
+    async def get_monthly_csv(
+        query: ReportParams,
+        sheet: Annotated[
+            Literal["summary", "attachment1", "attachment2"],
+            Query(description="汇总 (summary), 附件1 (attachment1) or 附件2 (attachment2)"),
+        ] = "summary",
+    ) -> Response:
+        report = await monthly(query)
+        return Response(
+            render_csv(report, sheet).encode("utf-8"),
+            media_type="text/csv; charset=utf-8",
+            headers=_attachment(query, "csv", sheet),
+        )
+
+    @app.get(
+        "/reports/monthly",
+        summary="The monthly report as an HTML page with charts",
+        response_class=HTMLResponse,
+    )
+    async def get_monthly_page(query: ReportParams) -> HTMLResponse:
+        return HTMLResponse(render_html(await monthly(query)))
+
+    @app.get("/v1/dashboard", summary="The live dashboard (投诉实时看板) as JSON")
+    async def get_dashboard(office: Office = None, as_of: AsOf = None) -> Dashboard:
+        return await live(office, as_of)
+
+    @app.get(
+        "/dashboard",
+        summary="The live dashboard as an HTML page",
+        response_class=HTMLResponse,
+    )
+    async def get_dashboard_page(office: Office = None, as_of: AsOf = None) -> HTMLResponse:
+        board = await live(office, as_of)
+        return HTMLResponse(
+            render_dashboard_html(board, refresh_seconds=None if as_of is not None else 60)
+        )
+
     app.state.service = service
+    app.state.settings = settings
     return app
+
+
+def _attachment(query: ReportQuery, ext: str, sheet: str | None = None) -> dict[str, str]:
+    """A Content-Disposition naming the file after the period (and scope, in UTF-8)."""
+    parts = [
+        "客户投诉工作月报",
+        query.office or "全公司",
+        str(query.period_from),
+        str(query.period_to),
+    ]
+    if sheet is not None:
+        parts.append(sheet)
+    name = "_".join(parts) + f".{ext}"
+    fallback = f"monthly-report_{query.period_from}_{query.period_to}" + (
+        f"_{sheet}" if sheet else ""
+    )
+    return {
+        "Content-Disposition": f'attachment; filename="{fallback}.{ext}"; '
+        f"filename*=UTF-8''{quote(name)}"
+    }

@@ -1,4 +1,10 @@
-"""The first reporting projection: received complaints, and intake counts per day."""
+"""Reporting's projection: every event of a complaint kept as one fact row, nothing overwritten.
+
+``apply`` computes the rows (``services.reporting.domain``) and ``store`` writes them, all in
+the consumer's transaction, with the offsets: a received complaint (masked), the daily intake
+counter, the event's fact row, and what the event did to each SLA timer. Every report and the
+dashboard are answered from these rows "as of" an instant (see ``schema.sql``).
+"""
 
 from __future__ import annotations
 
@@ -7,57 +13,31 @@ from zoneinfo import ZoneInfo
 import asyncpg
 
 from contracts import ComplaintReceived, Envelope, EventData
-from contracts.intake import mask_name, mask_phone
+from services.reporting import store
+from services.reporting.domain import event_fact, place_of, timer_effects
 
 CHINA = ZoneInfo("Asia/Shanghai")
 
+PROJECTION_TABLES = ["complaints", "daily_intake", "events", "timer_events"]
+"""The tables this projection fills (dropped and rebuilt when the schema changes)."""
+
 
 class ComplaintsProjection:
-    """One row per complaint with its received facts; a counter per (day, office, channel)."""
+    """Received complaints, intake counts per day, and one fact row per event of each."""
 
     async def apply(self, conn: asyncpg.Connection, envelope: Envelope, data: EventData) -> None:
-        """Project one event (events this projection does not follow are ignored)."""
+        """Project one event of the log (inside the consumer's transaction)."""
         if isinstance(data, ComplaintReceived):
-            await self._received(conn, envelope, data)
-
-    async def _received(
-        self, conn: asyncpg.Connection, envelope: Envelope, data: ComplaintReceived
-    ) -> None:
-        day = data.occurred_at.astimezone(CHINA).date()
-        inserted = await conn.fetchval(
-            """INSERT INTO reporting.complaints
-                 (complaint_id, channel, submission_id, office, unit, complainant_name,
-                  complainant_phone, subject, description, demand, occurred_at, received_at,
-                  received_day, received_event_id)
-               VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14)
-               ON CONFLICT (complaint_id) DO NOTHING
-               RETURNING true""",
-            envelope.complaint_id,
-            data.channel.value,
-            data.submission_id,
-            data.office,
-            data.unit,
-            mask_name(data.complainant.name),
-            mask_phone(data.complainant.phone),
-            data.subject,
-            data.description,
-            data.demand,
-            data.occurred_at,
-            envelope.recorded_at,
-            day,
-            envelope.event_id,
-        )
-        if inserted:  # a second ComplaintReceived for one complaint must not count twice
-            await conn.execute(
-                """INSERT INTO reporting.daily_intake (day, office, channel, received)
-                   VALUES ($1, $2, $3, 1)
-                   ON CONFLICT (day, office, channel)
-                   DO UPDATE SET received = reporting.daily_intake.received + 1""",
-                day,
-                data.office,
-                data.channel.value,
-            )
+            day = data.occurred_at.astimezone(CHINA).date()
+            inserted = await store.add_complaint(conn, envelope, data, place_of(data), day)
+            if not inserted:  # a second ComplaintReceived for one complaint must not count twice
+                return
+            await store.count_intake(conn, day, data.office, data.channel.value)
+        fact = event_fact(envelope, data)
+        seq = await store.add_event(conn, fact)
+        if seq is not None:
+            await store.add_timer_effects(conn, fact, seq, timer_effects(data))
 
     async def clear(self, conn: asyncpg.Connection) -> None:
-        """Empty the projection's tables (rebuild)."""
-        await conn.execute("TRUNCATE reporting.complaints, reporting.daily_intake")
+        """Empty the projection's tables (rebuild from offset 0)."""
+        await store.clear(conn)

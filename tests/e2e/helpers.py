@@ -11,6 +11,8 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
+from deploy.local.sandbox import end_offsets
+
 T = TypeVar("T")
 
 CHINA = ZoneInfo("Asia/Shanghai")
@@ -63,23 +65,6 @@ async def get_json_or_none(client: httpx.AsyncClient, url: str) -> Any:
         return None
     resp.raise_for_status()
     return resp.json()
-
-
-async def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
-    """Partition → offset after the last record of ``topic`` now."""
-    from aiokafka import AIOKafkaConsumer, TopicPartition
-
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
-    await consumer.start()
-    try:
-        partitions = consumer.partitions_for_topic(topic) or set()
-        if not partitions:
-            await consumer._client.force_metadata_update()
-            partitions = consumer.partitions_for_topic(topic) or set()
-        ends = await consumer.end_offsets([TopicPartition(topic, p) for p in partitions])
-        return {tp.partition: offset for tp, offset in ends.items()}
-    finally:
-        await consumer.stop()
 
 
 async def wait_caught_up(

@@ -1,0 +1,325 @@
+"""The live dashboard (投诉实时看板): what needs attention now, or as of any past instant.
+
+``build_dashboard`` turns the rows the store read as of T into a ``Dashboard`` (no database
+here); ``render_dashboard_html`` draws it as one self-contained zh-CN page with an SVG chart.
+
+* **Open complaints** by status and by office: received and not closed, withdrawn or merged.
+* **Overdue** (已超时) and **about to breach** (即将超时): the SLA service's ``SlaBreached`` and
+  ``SlaWarning`` events whose timer has not stopped since (``reporting.timer_alerts``).
+* **Major complaints** (重大投诉) still open, with the rule that made them major.
+* **Today's intake** by channel: complaints that occurred on T's day (China Standard Time).
+* **Repeat hot spots** (星星之火): a unit, a building or a topic of one office complained about
+  at least ``min_count`` times in the ``days`` before T. The building comes from the unit text
+  (``domain.building_of``: "3栋1单元502" → "3栋"); the topic is the complaint's subject.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any, Literal
+from uuid import UUID
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from pydantic import AwareDatetime, BaseModel, ConfigDict
+
+from contracts.enums import Channel
+from contracts.lifecycle import MajorRule
+from services.reporting.domain import STATUS_LABELS, status_label, timer_label
+from services.reporting.monthly import REPORT_TIMEZONE
+
+LIST_LIMIT = 200
+"""At most this many complaints in each list (the totals count them all)."""
+
+HotSpotKind = Literal["unit", "building", "topic"]
+HOT_SPOT_LABELS: dict[str, str] = {"unit": "同一房号", "building": "同一楼栋", "topic": "同一问题"}
+
+Row = Mapping[str, Any]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class StatusCount(_Frozen):
+    """Open complaints in one status."""
+
+    status: str
+    label: str
+    count: int
+
+
+class OfficeOpen(_Frozen):
+    """One office's open complaints, per status."""
+
+    office: str
+    total: int
+    by_status: dict[str, int]
+
+
+class OpenComplaints(_Frozen):
+    """Open complaints, by status (in the order of the procedure) and by office."""
+
+    total: int
+    by_status: tuple[StatusCount, ...]
+    by_office: tuple[OfficeOpen, ...]
+
+
+class TimerAlert(_Frozen):
+    """One SLA timer overdue or about to breach, and its complaint."""
+
+    complaint_id: UUID
+    office: str
+    unit: str
+    subject: str
+    status: str
+    status_label: str
+    timer: str
+    timer_label: str
+    deadline: AwareDatetime | None
+    hard: bool
+    alerted_at: AwareDatetime
+
+
+class AlertList(_Frozen):
+    """Alerts, the most urgent (earliest deadline) first; ``total`` counts beyond the limit."""
+
+    total: int
+    items: tuple[TimerAlert, ...]
+
+
+class MajorComplaint(_Frozen):
+    """An open major complaint (重大投诉)."""
+
+    complaint_id: UUID
+    office: str
+    unit: str
+    subject: str
+    status: str
+    status_label: str
+    rule: str | None
+    rule_label: str
+    flagged_at: AwareDatetime | None
+    occurred_at: AwareDatetime
+
+
+class MajorList(_Frozen):
+    """Open major complaints, oldest first."""
+
+    total: int
+    items: tuple[MajorComplaint, ...]
+
+
+class ChannelCount(_Frozen):
+    """Complaints of one channel."""
+
+    channel: str
+    label: str
+    count: int
+
+
+class Intake(_Frozen):
+    """Complaints that occurred on one day, by channel (every channel listed, zeros too)."""
+
+    day: date
+    total: int
+    by_channel: tuple[ChannelCount, ...]
+
+
+class HotSpot(_Frozen):
+    """A unit, building or topic of one office complained about again and again."""
+
+    kind: HotSpotKind
+    kind_label: str
+    office: str
+    key: str
+    count: int
+    latest_at: AwareDatetime
+    complaint_ids: tuple[UUID, ...]
+
+
+class HotSpots(_Frozen):
+    """Repeat hot spots (星星之火) within ``days`` before T, ``min_count`` complaints or more."""
+
+    days: int
+    min_count: int
+    units: tuple[HotSpot, ...]
+    buildings: tuple[HotSpot, ...]
+    topics: tuple[HotSpot, ...]
+
+
+class Dashboard(_Frozen):
+    """The dashboard as of ``as_of``, for one office or (``office`` None) the whole company."""
+
+    as_of: AwareDatetime
+    office: str | None
+    open: OpenComplaints
+    overdue: AlertList
+    due_soon: AlertList
+    major: MajorList
+    today: Intake
+    hot_spots: HotSpots
+
+
+def build_dashboard(
+    *,
+    as_of: datetime,
+    office: str | None,
+    open_rows: Sequence[Row],
+    alert_rows: Sequence[Row],
+    intake: Mapping[str, int],
+    hot_rows: Sequence[Row],
+    days: int,
+    min_count: int,
+) -> Dashboard:
+    """Compose the dashboard from the store's rows as of ``as_of``.
+
+    ``open_rows``: the open complaints; ``alert_rows``: the open timer alerts (earliest deadline
+    first); ``intake``: channel → complaints of T's day; ``hot_rows``: the repeat groups.
+    """
+    status_of = {row["complaint_id"]: row["status"] for row in open_rows}
+    per_status: Counter[str] = Counter(row["status"] for row in open_rows)
+    per_office: dict[str, Counter[str]] = {}
+    for row in open_rows:
+        per_office.setdefault(row["office"], Counter())[row["status"]] += 1
+    statuses = [s for s in STATUS_LABELS if per_status[s]]
+    statuses += sorted(s for s in per_status if s not in STATUS_LABELS)
+    open_complaints = OpenComplaints(
+        total=len(open_rows),
+        by_status=tuple(
+            StatusCount(status=s, label=status_label(s), count=per_status[s]) for s in statuses
+        ),
+        by_office=tuple(
+            OfficeOpen(
+                office=name,
+                total=sum(counts.values()),
+                by_status={s: counts[s] for s in statuses if counts[s]},
+            )
+            for name, counts in sorted(
+                per_office.items(), key=lambda kv: (-sum(kv[1].values()), kv[0])
+            )
+        ),
+    )
+
+    def alert(row: Row) -> TimerAlert:
+        status = status_of.get(row["complaint_id"], "received")
+        return TimerAlert(
+            complaint_id=row["complaint_id"],
+            office=row["office"],
+            unit=row["unit"],
+            subject=row["subject"],
+            status=status,
+            status_label=status_label(status),
+            timer=row["timer"],
+            timer_label=timer_label(row["timer"]),
+            deadline=row["deadline"],
+            hard=row["hard"],
+            alerted_at=row["alerted_at"],
+        )
+
+    overdue = [row for row in alert_rows if row["overdue"]]
+    due_soon = [row for row in alert_rows if not row["overdue"]]
+    majors = [row for row in open_rows if row["major"]]
+    channels = [c.value for c in Channel] + sorted(set(intake) - {c.value for c in Channel})
+    hot = [_hot_spot(row) for row in hot_rows]
+    return Dashboard(
+        as_of=as_of,
+        office=office,
+        open=open_complaints,
+        overdue=AlertList(total=len(overdue), items=tuple(alert(r) for r in overdue[:LIST_LIMIT])),
+        due_soon=AlertList(
+            total=len(due_soon), items=tuple(alert(r) for r in due_soon[:LIST_LIMIT])
+        ),
+        major=MajorList(total=len(majors), items=tuple(_major(r) for r in majors[:LIST_LIMIT])),
+        today=Intake(
+            day=as_of.astimezone(REPORT_TIMEZONE).date(),
+            total=sum(intake.values()),
+            by_channel=tuple(
+                ChannelCount(channel=c, label=_channel_label(c), count=intake.get(c, 0))
+                for c in channels
+            ),
+        ),
+        hot_spots=HotSpots(
+            days=days,
+            min_count=min_count,
+            units=tuple(h for h in hot if h.kind == "unit")[:LIST_LIMIT],
+            buildings=tuple(h for h in hot if h.kind == "building")[:LIST_LIMIT],
+            topics=tuple(h for h in hot if h.kind == "topic")[:LIST_LIMIT],
+        ),
+    )
+
+
+def _channel_label(channel: str) -> str:
+    try:
+        return Channel(channel).label
+    except ValueError:
+        return channel
+
+
+def _major(row: Row) -> MajorComplaint:
+    rule = row["major_rule"]
+    try:
+        rule_label = MajorRule(rule).label if rule is not None else "重大投诉"
+    except ValueError:
+        rule_label = str(rule)
+    return MajorComplaint(
+        complaint_id=row["complaint_id"],
+        office=row["office"],
+        unit=row["unit"],
+        subject=row["subject"],
+        status=row["status"],
+        status_label=status_label(row["status"]),
+        rule=rule,
+        rule_label=rule_label,
+        flagged_at=row["major_at"],
+        occurred_at=row["occurred_at"],
+    )
+
+
+def _hot_spot(row: Row) -> HotSpot:
+    kind: HotSpotKind = row["kind"]
+    return HotSpot(
+        kind=kind,
+        kind_label=HOT_SPOT_LABELS[kind],
+        office=row["office"],
+        key=row["key"],
+        count=row["n"],
+        latest_at=row["latest_at"],
+        complaint_ids=tuple(row["ids"]),
+    )
+
+
+# ------------------------------------------------------------------------------------------
+# HTML
+# ------------------------------------------------------------------------------------------
+
+_ENV = Environment(
+    loader=FileSystemLoader(Path(__file__).parent / "templates"),
+    autoescape=select_autoescape(default=True, default_for_string=True),
+    undefined=StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+def _local(at: datetime | None) -> str:
+    return at.astimezone(REPORT_TIMEZONE).strftime("%Y-%m-%d %H:%M") if at is not None else "—"
+
+
+def render_dashboard_html(dashboard: Dashboard, *, refresh_seconds: int | None = 60) -> str:
+    """The dashboard as one zh-CN HTML page (an SVG bar chart of open complaints by status).
+
+    A live page (no ``as_of`` asked) reloads itself every ``refresh_seconds``.
+    """
+    largest = max((s.count for s in dashboard.open.by_status), default=0)
+    bars = [(s, 330 * s.count / largest if largest else 0.0) for s in dashboard.open.by_status]
+    return _ENV.get_template("dashboard.html").render(
+        d=dashboard,
+        bars=bars,
+        local=_local,
+        refresh_seconds=refresh_seconds,
+        as_of=_local(dashboard.as_of),
+        scope=dashboard.office if dashboard.office is not None else "全公司",
+    )

@@ -1,0 +1,312 @@
+"""What reporting reads out of each event, and the few rules it applies to the facts (pure).
+
+Reporting keeps one append-only row per event (``EventFact``) and answers every question "as of"
+an instant from those rows (see ``schema.sql``). This module decides what goes into a row:
+
+* **Status.** An event either moves a complaint to a status of the procedure or leaves it where
+  it is (``STATUS_AFTER``, the same moves as the workflow's Decider). The status as of T is the
+  status set by the last such event recorded by T.
+* **Timers.** The SLA service's timers (``services/sla/policy.yaml``) start and stop on lifecycle
+  events (``TIMERS``); its ``SlaWarning`` / ``SlaBreached`` events report on them. Reporting never
+  recomputes a calendar: it only remembers which event started, stopped, warned or breached
+  which timer (``timer_effects``), so that "overdue" can be read from the log as of any instant.
+* **Where.** The building of a complaint (its address's, else ``building_of`` its unit text)
+  and the normalised unit and topic keys that the repeat hot spots (星星之火) group by.
+* **Service levels.** How the SLA events turn into the report's yes / no / not yet known
+  (``service_levels``).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, replace
+from datetime import datetime
+from enum import StrEnum
+from uuid import UUID
+
+from contracts import ComplaintReceived, Envelope, EventData
+from contracts.lifecycle import (
+    ComplaintJudged,
+    MajorComplaintFlagged,
+    OwnerReplied,
+    RevisitRecorded,
+)
+from contracts.sla import SlaBreached, SlaWarning
+
+# ------------------------------------------------------------------------------------------
+# statuses
+# ------------------------------------------------------------------------------------------
+
+STATUS_AFTER: dict[str, str] = {
+    "ComplaintReceived": "received",
+    "ComplaintAcknowledged": "acknowledged",
+    "ComplaintJudged": "judged",
+    "DepartmentAssigned": "assigned",
+    "CauseAnalysed": "analysed",
+    "ResolutionProposed": "plan_proposed",
+    "PlanApproved": "plan_approved",
+    "PlanRejected": "analysed",  # back to the cause: the department proposes again
+    "PlanImplemented": "implemented",
+    "RevisitRecorded": "revisited",
+    "ComplaintReopened": "reopened",
+    "ComplaintClosed": "closed",
+    "ComplaintWithdrawn": "withdrawn",
+    "ComplaintMerged": "merged",
+}
+"""The status an event leads to; events not listed leave the status unchanged."""
+
+ENDED_STATUSES = ("closed", "withdrawn", "merged")
+"""Statuses in which a complaint is no longer handled (not open, no timer runs)."""
+
+STATUS_LABELS: dict[str, str] = {
+    "received": "已登记",
+    "acknowledged": "已响应",
+    "judged": "已判定",
+    "assigned": "已派单",
+    "analysed": "已分析原因",
+    "plan_proposed": "方案待批",
+    "plan_approved": "方案已批",
+    "implemented": "已实施",
+    "revisited": "已回访",
+    "reopened": "重新处理",
+    "closed": "已关闭",
+    "withdrawn": "已撤诉",
+    "merged": "已合并",
+}
+"""The zh-CN word for each status, in the order of the procedure."""
+
+
+def status_label(status: str) -> str:
+    """The zh-CN label of a status (the status itself when unknown)."""
+    return STATUS_LABELS.get(status, status)
+
+
+# ------------------------------------------------------------------------------------------
+# timers
+# ------------------------------------------------------------------------------------------
+
+
+class Effect(StrEnum):
+    """What an event does to one SLA timer."""
+
+    START = "start"  # the timer (re)starts: an earlier warning or breach no longer applies
+    STOP = "stop"  # the step the timer waits for was done
+    WARNING = "warning"  # SlaWarning: about to breach (即将超时)
+    BREACH = "breach"  # SlaBreached: the deadline passed without the step (超时)
+
+
+@dataclass(frozen=True)
+class TimerRule:
+    """The events that start and stop one timer of the SLA policy, and its zh-CN name."""
+
+    label: str
+    starts_on: frozenset[str]
+    stops_on: frozenset[str]
+
+
+TIMERS: dict[str, TimerRule] = {
+    "first_response": TimerRule(
+        "首问响应", frozenset({"ComplaintReceived"}), frozenset({"ComplaintAcknowledged"})
+    ),
+    "reply": TimerRule(
+        "答复业主",
+        frozenset({"ComplaintReceived", "ComplaintReopened"}),
+        frozenset({"OwnerReplied", "TimeCommitted"}),
+    ),
+    "department": TimerRule(
+        "限期解决", frozenset({"DepartmentAssigned"}), frozenset({"PlanImplemented"})
+    ),
+    "promise": TimerRule("时间承诺", frozenset({"TimeCommitted"}), frozenset({"OwnerReplied"})),
+    "revisit": TimerRule("回访", frozenset({"PlanImplemented"}), frozenset({"RevisitRecorded"})),
+}
+"""The timers of ``services/sla/policy.yaml`` (a unit test keeps the two in step).
+
+Closing, withdrawing or merging a complaint ends every timer (the policy's ``cancels_on``);
+reporting reads that from the complaint's status instead of a row per timer.
+"""
+
+
+def timer_label(timer: str) -> str:
+    """The zh-CN name of a timer (the timer's own name when the policy grew a new one)."""
+    rule = TIMERS.get(timer)
+    return rule.label if rule is not None else timer
+
+
+def timer_effects(data: EventData) -> list[tuple[str, Effect]]:
+    """``(timer, effect)`` for every timer this event starts, stops, warns about or breaches.
+
+    An event that both stops and starts the same timer stops it (no policy does that today).
+    """
+    if isinstance(data, SlaWarning):
+        return [(data.timer, Effect.WARNING)]
+    if isinstance(data, SlaBreached):
+        return [(data.timer, Effect.BREACH)]
+    effects: list[tuple[str, Effect]] = []
+    for timer, rule in TIMERS.items():
+        if data.event_type in rule.stops_on:
+            effects.append((timer, Effect.STOP))
+        elif data.event_type in rule.starts_on:
+            effects.append((timer, Effect.START))
+    return effects
+
+
+# ------------------------------------------------------------------------------------------
+# one row per event
+# ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EventFact:
+    """The few fields of one event the reports need (one row of ``reporting.events``)."""
+
+    event_id: UUID
+    complaint_id: UUID
+    type: str
+    occurred_at: datetime
+    recorded_at: datetime
+    status: str | None = None  # the status the event leads to; None: unchanged
+    validity: str | None = None
+    category: str | None = None
+    final: bool | None = None  # OwnerReplied: the answer itself (答复结果)
+    satisfied: bool | None = None  # RevisitRecorded
+    major_rule: str | None = None  # MajorComplaintFlagged
+    timer: str | None = None  # SlaWarning / SlaBreached
+    deadline: datetime | None = None
+    hard: bool | None = None  # SlaBreached: the hard limit was missed
+
+
+def event_fact(envelope: Envelope, data: EventData) -> EventFact:
+    """The row reporting keeps for one event of the log."""
+    fact = EventFact(
+        event_id=envelope.event_id,
+        complaint_id=envelope.complaint_id,
+        type=envelope.type,
+        occurred_at=envelope.occurred_at,
+        recorded_at=envelope.recorded_at,
+        status=STATUS_AFTER.get(envelope.type),
+    )
+    match data:
+        case ComplaintJudged():
+            category = data.category.value if data.category is not None else None
+            return replace(fact, validity=data.validity.value, category=category)
+        case OwnerReplied():
+            return replace(fact, final=data.final)
+        case RevisitRecorded():
+            return replace(fact, satisfied=data.satisfied)
+        case MajorComplaintFlagged():
+            return replace(fact, major_rule=data.rule.value)
+        case SlaWarning():
+            return replace(fact, timer=data.timer, deadline=data.deadline)
+        case SlaBreached():
+            return replace(fact, timer=data.timer, deadline=data.deadline, hard=data.hard)
+        case _:
+            return fact
+
+
+# ------------------------------------------------------------------------------------------
+# where: unit, building, topic (星星之火)
+# ------------------------------------------------------------------------------------------
+
+_SPACES = re.compile(r"\s+")
+# The building is everything up to and including the first building word: 栋, 幢, 座 or 号楼
+# ("3栋1单元502" → "3栋", "B区12幢301" → "B区12幢", "5号楼2单元" → "5号楼", "A座1203" → "A座").
+# A bare 楼 is not one: "12楼" names a floor.
+_BUILDING = re.compile(r"^(.{1,20}?(?:号楼|栋|幢|座))")
+
+
+def normalise_place(text: str) -> str:
+    """A unit or topic as a grouping key: full-width letters and digits made plain (NFKC),
+    whitespace removed, Latin letters in upper case (``"３栋 1单元502"`` → ``"3栋1单元502"``)."""
+    return _SPACES.sub("", unicodedata.normalize("NFKC", text)).upper()
+
+
+def building_of(unit: str) -> str | None:
+    """The building (楼栋) of a unit as the register writes it, or ``None`` when it names none.
+
+    The rule: normalise the unit (``normalise_place``), then take the shortest beginning that
+    ends in 栋, 幢, 座 or 号楼 (at most 20 characters before it). Where the contract's own
+    parser (``contracts.intake.Address``) finds a building, this finds the same one; it also
+    reads units that parser leaves alone, such as "B区12幢301" or full-width digits.
+    """
+    match = _BUILDING.match(normalise_place(unit))
+    return match.group(1) if match else None
+
+
+def topic_of(subject: str) -> str:
+    """The topic a complaint is grouped under for hot spots: its subject (投诉对象), normalised."""
+    return _SPACES.sub(" ", unicodedata.normalize("NFKC", subject)).strip()
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where a received complaint is, as the hot spots group it."""
+
+    unit_key: str
+    building: str | None
+    topic: str
+
+
+def place_of(data: ComplaintReceived) -> Place:
+    """The unit, building and topic keys of a received complaint.
+
+    The building is the one the complaint's address names (``address.building``, parsed by
+    intake from the unit text; old v1 events get it from the upcaster), normalised; when the
+    address names none, ``building_of`` reads it from the unit text.
+    """
+    named = data.address.building
+    return Place(
+        unit_key=normalise_place(data.unit),
+        building=normalise_place(named) if named else building_of(data.unit),
+        topic=topic_of(data.subject),
+    )
+
+
+# ------------------------------------------------------------------------------------------
+# service levels (derived from the SLA service's events, never from a calendar here)
+# ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ServiceLevelFacts:
+    """What the log says of one complaint's first response and reply, as of some instant."""
+
+    acknowledged: bool
+    first_response_breached: bool
+    replied: bool  # OwnerReplied or TimeCommitted
+    reply_breached: bool  # SlaBreached(timer="reply", hard=False)
+    reply_hard_breached: bool  # SlaBreached(timer="reply", hard=True)
+
+
+@dataclass(frozen=True)
+class ServiceLevels:
+    """Yes, no, or not known yet (``None``) for each time limit of the procedure."""
+
+    first_response_within_30min: bool | None
+    replied_within_1_day: bool | None
+    replied_within_3_days: bool | None
+
+
+def service_levels(facts: ServiceLevelFacts) -> ServiceLevels:
+    """The report's time-limit answers for one complaint.
+
+    * first response within 30 minutes: no if the timer breached; yes if acknowledged without a
+      breach; not known while neither.
+    * replied within 1 working day: no if the reply timer breached (either limit: missing the
+      hard one misses the target too); yes if replied without a breach; else not known.
+    * replied within 3 working days: no if the hard limit breached; yes if replied without
+      that; else not known.
+    """
+
+    def verdict(met: bool, missed: bool) -> bool | None:
+        if missed:
+            return False
+        return True if met else None
+
+    return ServiceLevels(
+        first_response_within_30min=verdict(facts.acknowledged, facts.first_response_breached),
+        replied_within_1_day=verdict(
+            facts.replied, facts.reply_breached or facts.reply_hard_breached
+        ),
+        replied_within_3_days=verdict(facts.replied, facts.reply_hard_breached),
+    )

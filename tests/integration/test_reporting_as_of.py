@@ -1,0 +1,412 @@
+"""Reporting's projection and its as-of SQL against the real PostgreSQL (no Kafka).
+
+Events are fed straight into ``ComplaintsProjection.apply`` in a database of this module's own,
+with the times each test chooses, then read back through the use cases the HTTP API calls.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+from zoneinfo import ZoneInfo
+
+import asyncpg
+import pytest
+
+import services.reporting as reporting_package
+from contracts import Channel, ComplaintReceived, EventData, ServiceCategory, Validity, new_envelope
+from contracts.intake import Submission
+from contracts.lifecycle import (
+    Actor,
+    ComplaintAcknowledged,
+    ComplaintClosed,
+    ComplaintJudged,
+    ComplaintReopened,
+    DepartmentAssigned,
+    MajorComplaintFlagged,
+    MajorRule,
+    OwnerReplied,
+    PlanImplemented,
+    RevisitRecorded,
+    Role,
+    TimeCommitted,
+)
+from contracts.sla import AlertKind, SlaBreached, SlaWarning, sla_event_id
+from services.reporting import reports
+from services.reporting.projection import ComplaintsProjection
+from tests.conftest import RUN, Infra
+
+pytestmark = pytest.mark.infra
+
+CHINA = ZoneInfo("Asia/Shanghai")
+SCHEMA_SQL = (Path(reporting_package.__file__).parent / "schema.sql").read_text(encoding="utf-8")
+AGENT = Actor(staff_id="A001", role=Role.CS_AGENT)
+T0 = datetime(2025, 7, 10, 9, 0, tzinfo=CHINA)
+
+
+def at(minutes: float) -> datetime:
+    """``minutes`` after T0."""
+    return T0 + timedelta(minutes=minutes)
+
+
+@pytest.fixture(scope="module")
+async def pool(real_infra: Infra) -> AsyncIterator[asyncpg.Pool]:
+    """A database of this module's own with the reporting schema migrated."""
+    name = f"complaints_test_{RUN}_reporting"
+    admin = await asyncpg.connect(real_infra.admin_database_url)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    parts = urlsplit(real_infra.admin_database_url)
+    pool = await asyncpg.create_pool(
+        urlunsplit(parts._replace(path=f"/{name}")), min_size=1, max_size=4
+    )
+    async with pool.acquire() as conn:
+        await conn.execute(SCHEMA_SQL)
+    yield pool
+    await pool.close()
+    admin = await asyncpg.connect(real_infra.admin_database_url)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+@dataclass
+class Story:
+    """One complaint's events, fed to the projection in the order they are told."""
+
+    pool: asyncpg.Pool
+    office: str
+    unit: str = "3栋1单元502"
+    subject: str = "垃圾桶破损"
+    channel: Channel = Channel.HOTLINE
+    occurred_at: datetime = T0
+    complaint_id: uuid.UUID = field(default_factory=uuid.uuid4)
+
+    async def received(self, recorded: datetime | None = None) -> Story:
+        data = ComplaintReceived.from_submission(
+            self.channel,
+            Submission.model_validate(
+                {
+                    "submission_id": f"s-{self.complaint_id.hex[:12]}",
+                    "office": self.office,
+                    "unit": self.unit,
+                    "complainant": {"name": "何先生", "phone": "13812345678"},
+                    "subject": self.subject,
+                    "description": f"{self.subject}，多次反映未解决",
+                    "occurred_at": self.occurred_at.isoformat(),
+                }
+            ),
+        )
+        await self.tell(data, self.occurred_at, recorded or self.occurred_at)
+        return self
+
+    async def tell(
+        self, data: EventData, occurred: datetime, recorded: datetime | None = None
+    ) -> uuid.UUID:
+        event_id = uuid.uuid4()
+        if isinstance(data, SlaBreached | SlaWarning):
+            kind = AlertKind.WARNING if isinstance(data, SlaWarning) else AlertKind.BREACHED
+            event_id = sla_event_id(self.complaint_id, data.timer, data.deadline, kind)
+        envelope = new_envelope(
+            data,
+            event_id=event_id,
+            complaint_id=self.complaint_id,
+            occurred_at=occurred,
+            recorded_at=recorded or occurred,
+            source="test",
+        )
+        async with self.pool.acquire() as conn, conn.transaction():
+            await ComplaintsProjection().apply(conn, envelope, data)
+        return event_id
+
+
+def office() -> str:
+    return f"集成{uuid.uuid4().hex[:6]}园"
+
+
+async def state(pool: asyncpg.Pool, story: Story, as_of: datetime) -> dict[str, Any] | None:
+    async with pool.acquire() as conn:
+        return await reports.complaint(conn, story.complaint_id, as_of)
+
+
+def breach(timer: str, deadline: datetime, *, hard: bool = False) -> SlaBreached:
+    return SlaBreached(timer=timer, deadline=deadline, hard=hard)
+
+
+async def test_state_as_of_an_instant_between_two_steps_is_the_earlier_state(
+    pool: asyncpg.Pool,
+) -> None:
+    story = await Story(pool, office()).received()
+    await story.tell(ComplaintAcknowledged(actor=AGENT), at(5))
+    await story.tell(
+        ComplaintJudged(actor=AGENT, validity=Validity.VALID, category=ServiceCategory.FEES),
+        at(10),
+    )
+    await story.tell(
+        ComplaintJudged(actor=AGENT, validity=Validity.ASSIST, category=ServiceCategory.SECURITY),
+        at(20),
+    )
+
+    assert await state(pool, story, at(-1)) is None  # not recorded yet
+    received = await state(pool, story, at(1))
+    assert received is not None and received["state"]["status"] == "received"
+    acknowledged = await state(pool, story, at(7))
+    assert acknowledged is not None
+    assert acknowledged["state"]["status"] == "acknowledged"
+    assert acknowledged["state"]["validity"] is None
+    assert acknowledged["state"]["steps"]["acknowledged_at"] == at(5)
+    judged = await state(pool, story, at(15))
+    assert judged is not None
+    assert (judged["state"]["validity"], judged["state"]["category"]) == ("valid", "fees")
+    now = await state(pool, story, at(60))
+    assert now is not None
+    assert (now["state"]["validity"], now["state"]["category"]) == ("assist", "security")
+    assert now["state"]["steps"]["judged_at"] == at(10)  # the first judgement
+    assert now["state"]["events"] == 4
+    assert now["complainant"] == {"name": "何**", "phone": "138****5678"}
+
+
+async def test_breach_is_overdue_until_its_timer_stops(pool: asyncpg.Pool) -> None:
+    story = await Story(pool, office()).received()
+    await story.tell(ComplaintAcknowledged(actor=AGENT), at(5))
+    deadline = at(60)
+    await story.tell(
+        DepartmentAssigned(actor=AGENT, department="环境部", deadline=deadline, reason="manual"),
+        at(10),
+    )
+    await story.tell(breach("department", deadline), at(61))
+    await story.tell(PlanImplemented(actor=AGENT, plan_id=1, summary="已完成"), at(90))
+
+    before = await state(pool, story, at(30))
+    assert before is not None and before["state"]["alerts"] == []
+    during = await state(pool, story, at(70))
+    assert during is not None
+    assert during["state"]["service_levels"]["overdue"] is True
+    [alert] = during["state"]["alerts"]
+    assert (alert["timer"], alert["kind"], alert["deadline"]) == ("department", "overdue", deadline)
+    after = await state(pool, story, at(95))
+    assert after is not None
+    assert after["state"]["service_levels"]["overdue"] is False
+    assert after["state"]["alerts"] == []
+
+
+async def test_breach_published_after_the_stop_counts_as_missed_but_not_overdue(
+    pool: asyncpg.Pool,
+) -> None:
+    story = await Story(pool, office()).received()
+    await story.tell(ComplaintAcknowledged(actor=AGENT), at(45))
+    # The SLA service saw the history late: the breach arrives after the acknowledgement.
+    await story.tell(breach("first_response", at(30)), at(30), recorded=at(46))
+
+    found = await state(pool, story, at(50))
+    assert found is not None
+    levels = found["state"]["service_levels"]
+    assert levels["first_response_within_30min"] is False
+    assert levels["overdue"] is False
+
+
+async def test_late_breach_of_an_earlier_run_does_not_make_the_restarted_timer_overdue(
+    pool: asyncpg.Pool,
+) -> None:
+    story = await Story(pool, office()).received()
+    await story.tell(OwnerReplied(actor=AGENT, message="已处理", final=True), at(10))
+    await story.tell(RevisitRecorded(actor=AGENT, visit_no=1, satisfied=False), at(20))
+    await story.tell(ComplaintReopened(actor=AGENT, reason="业主不满意"), at(30))
+    # A breach of the first run's deadline, published only now: that run had stopped.
+    await story.tell(breach("reply", at(5)), at(5), recorded=at(31))
+    stale = await state(pool, story, at(40))
+    assert stale is not None and stale["state"]["alerts"] == []
+    assert stale["state"]["service_levels"]["replied_within_1_day"] is False
+    assert stale["state"]["revisit_satisfied"] is False
+
+    # The restarted run misses its own deadline: now it is overdue.
+    await story.tell(breach("reply", at(50)), at(50))
+    late = await state(pool, story, at(55))
+    assert late is not None
+    assert [a["timer"] for a in late["state"]["alerts"]] == ["reply"]
+
+
+async def test_warning_is_due_soon_until_the_stop_and_closing_ends_every_timer(
+    pool: asyncpg.Pool,
+) -> None:
+    story = await Story(pool, office()).received()
+    await story.tell(
+        SlaWarning(timer="first_response", deadline=at(30), target="首问响应：30分钟", share=0.8),
+        at(24),
+    )
+    await story.tell(ComplaintAcknowledged(actor=AGENT), at(26))
+    await story.tell(breach("reply", at(100)), at(100))
+    await story.tell(ComplaintClosed(actor=AGENT), at(120))
+
+    warned = await state(pool, story, at(25))
+    assert warned is not None
+    [alert] = warned["state"]["alerts"]
+    assert (alert["timer"], alert["kind"]) == ("first_response", "due_soon")
+    assert warned["state"]["service_levels"]["overdue"] is False
+    acknowledged = await state(pool, story, at(27))
+    assert acknowledged is not None and acknowledged["state"]["alerts"] == []
+    overdue = await state(pool, story, at(110))
+    assert overdue is not None and [a["kind"] for a in overdue["state"]["alerts"]] == ["overdue"]
+    closed = await state(pool, story, at(121))
+    assert closed is not None
+    assert closed["state"]["alerts"] == [] and closed["state"]["open"] is False
+
+
+async def test_an_event_applied_twice_and_a_second_receipt_change_nothing(
+    pool: asyncpg.Pool,
+) -> None:
+    story = await Story(pool, office()).received()
+    data = ComplaintAcknowledged(actor=AGENT)
+    envelope = new_envelope(
+        data,
+        event_id=uuid.uuid4(),
+        complaint_id=story.complaint_id,
+        occurred_at=at(5),
+        recorded_at=at(5),
+        source="test",
+    )
+    for _ in range(2):
+        async with pool.acquire() as conn, conn.transaction():
+            await ComplaintsProjection().apply(conn, envelope, data)
+    story.unit = "9栋"  # a second, different ComplaintReceived for the same complaint
+    await story.received(recorded=at(6))
+
+    found = await state(pool, story, at(10))
+    assert found is not None
+    assert found["state"]["events"] == 2 and found["unit"] == "3栋1单元502"
+    async with pool.acquire() as conn:
+        counted = await conn.fetchval(
+            "SELECT sum(received) FROM reporting.daily_intake WHERE office = $1", story.office
+        )
+    assert counted == 1
+
+
+async def test_monthly_report_counts_by_occurrence_day_in_china_time_and_as_of(
+    pool: asyncpg.Pool,
+) -> None:
+    name = office()
+    july_end = datetime(2025, 7, 31, 23, 30, tzinfo=CHINA)  # 15:30 UTC: July in China
+    aug_start = datetime(2025, 7, 31, 16, 10, tzinfo=UTC)  # 00:10 on 1 August in China
+    late = datetime(2025, 9, 1, 9, 0, tzinfo=CHINA)
+    a = await Story(pool, name, occurred_at=july_end).received()
+    await Story(pool, name, occurred_at=aug_start).received(recorded=late)
+    await a.tell(ComplaintAcknowledged(actor=AGENT), july_end + timedelta(minutes=5))
+    await a.tell(
+        ComplaintJudged(actor=AGENT, validity=Validity.VALID, category=ServiceCategory.FEES),
+        july_end + timedelta(minutes=6),
+    )
+    await a.tell(OwnerReplied(actor=AGENT, message="已答复", final=True), late)
+
+    async def report(first: date, last: date, as_of: datetime) -> Any:
+        async with pool.acquire() as conn:
+            return await reports.monthly_report(
+                conn, period_from=first, period_to=last, office=name, as_of=as_of, offices=[]
+            )
+
+    july = await report(date(2025, 7, 1), date(2025, 7, 31), late)
+    august = await report(date(2025, 8, 1), date(2025, 8, 31), late)
+    assert (july.received, july.valid, august.received, august.pending) == (1, 1, 1, 1)
+    # As of 31 August, b was not recorded yet and a not yet answered.
+    before = await report(date(2025, 7, 1), date(2025, 8, 31), datetime(2025, 8, 31, tzinfo=CHINA))
+    assert before.received == 1
+    levels = before.service_levels
+    assert (levels.first_response_within_30min.hits, levels.first_response_within_30min.base) == (
+        1,
+        1,
+    )
+    assert levels.replied_within_1_day.base == 0
+    after = await report(date(2025, 7, 1), date(2025, 8, 31), late)
+    assert after.received == 2 and after.service_levels.replied_within_1_day.hits == 1
+
+
+async def test_hot_spots_group_repeats_by_unit_building_and_topic_within_the_window(
+    pool: asyncpg.Pool,
+) -> None:
+    name, other = office(), office()
+    start = datetime(2025, 10, 1, 9, 0, tzinfo=CHINA)
+    for n, (unit, subject) in enumerate(
+        [
+            ("3栋1单元502", "地漏堵塞"),
+            ("3栋 1单元502", "垃圾桶破损"),  # the same unit, written with a space
+            ("3栋2单元101", "地漏堵塞"),
+            ("５号楼201", "地漏堵塞"),  # full-width digit: building 5号楼
+        ]
+    ):
+        await Story(
+            pool, name, unit=unit, subject=subject, occurred_at=start + timedelta(days=n)
+        ).received()
+    await Story(pool, other, unit="3栋1单元502", occurred_at=start).received()
+    await Story(pool, name, unit="3栋9单元909", occurred_at=start - timedelta(days=40)).received()
+
+    async with pool.acquire() as conn:
+        board = await reports.dashboard(
+            conn,
+            office=name,
+            as_of=start + timedelta(days=5),
+            hotspot_days=30,
+            hotspot_min=2,
+        )
+    spots = board.hot_spots
+    assert [(h.key, h.count) for h in spots.units] == [("3栋1单元502", 2)]
+    assert [(h.key, h.count) for h in spots.buildings] == [("3栋", 3)]
+    assert [(h.key, h.count) for h in spots.topics] == [("地漏堵塞", 3)]
+    assert {h.office for h in (*spots.units, *spots.buildings, *spots.topics)} == {name}
+
+
+async def test_major_complaints_and_open_counts_on_the_dashboard_as_of(pool: asyncpg.Pool) -> None:
+    name = office()
+    major = await Story(pool, name, channel=Channel.SUPERVISION).received()
+    await major.tell(
+        MajorComplaintFlagged(rule=MajorRule.OVER_THE_HEAD, reason="服务监督热线"), at(0)
+    )
+    done = await Story(pool, name).received()
+    await done.tell(ComplaintAcknowledged(actor=AGENT), at(1))
+    await done.tell(ComplaintJudged(actor=AGENT, validity=Validity.INVALID), at(2))
+    await done.tell(TimeCommitted(actor=AGENT, promised_at=at(100), message="明日答复"), at(3))
+    await done.tell(ComplaintClosed(actor=AGENT), at(4))
+
+    async def board(as_of: datetime) -> Any:
+        async with pool.acquire() as conn:
+            return await reports.dashboard(
+                conn, office=name, as_of=as_of, hotspot_days=30, hotspot_min=2
+            )
+
+    early = await board(at(1.5))
+    assert {s.status: s.count for s in early.open.by_status} == {"received": 1, "acknowledged": 1}
+    assert [m.complaint_id for m in early.major.items] == [major.complaint_id]
+    assert early.major.items[0].rule_label == "越级投诉"
+    assert {c.channel: c.count for c in early.today.by_channel}["supervision"] == 1
+    late = await board(at(10))
+    assert late.open.total == 1 and late.open.by_office[0].office == name
+
+
+async def test_a_new_promise_replaces_the_one_warned_about(pool: asyncpg.Pool) -> None:
+    story = await Story(pool, office()).received()
+    await story.tell(TimeCommitted(actor=AGENT, promised_at=at(60), message="一小时内答复"), at(5))
+    await story.tell(
+        SlaWarning(timer="promise", deadline=at(60), target="时间承诺", share=0.8), at(48)
+    )
+    warned = await state(pool, story, at(49))
+    assert warned is not None and [a["timer"] for a in warned["state"]["alerts"]] == ["promise"]
+    # A new time commitment before the old one ran out: the warning was about the old one.
+    await story.tell(TimeCommitted(actor=AGENT, promised_at=at(240), message="下午答复"), at(50))
+    renewed = await state(pool, story, at(51))
+    assert renewed is not None and renewed["state"]["alerts"] == []
+
+
+async def test_warning_published_after_the_stop_is_not_due_soon(pool: asyncpg.Pool) -> None:
+    story = await Story(pool, office()).received()
+    await story.tell(ComplaintAcknowledged(actor=AGENT), at(25))
+    warning = SlaWarning(timer="first_response", deadline=at(30), target="首问响应", share=0.8)
+    await story.tell(warning, at(24), recorded=at(26))  # warned at 24 min, logged after the stop
+    found = await state(pool, story, at(27))
+    assert found is not None and found["state"]["alerts"] == []
+    assert found["state"]["service_levels"]["first_response_within_30min"] is True
