@@ -30,7 +30,8 @@ __all__ = [
     "new_envelope",
     "received_event_id",
     "sla",
+    "submissions",
 ]
 
 # Importing these modules registers their events with the envelope's registry.
-from contracts import lifecycle, sla
+from contracts import lifecycle, sla, submissions

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any, ClassVar, TypeVar
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationInfo
 
 JsonDict = dict[str, Any]
 Upcaster = Callable[[JsonDict], JsonDict]
@@ -49,6 +49,15 @@ class Envelope(BaseModel):
 
 
 _E = TypeVar("_E", bound=type[EventData])
+
+FROM_LOG = {"from_log": True}
+"""Validation context of events read back from the log (see ``decode_event``)."""
+
+
+def read_from_log(info: ValidationInfo) -> bool:
+    """Whether a validator runs on an event read back from the log."""
+    return bool(info.context and info.context.get("from_log"))
+
 
 _LATEST: dict[str, type[EventData]] = {}
 _ALL: dict[tuple[str, int], type[EventData]] = {}
@@ -137,4 +146,6 @@ def decode_event(raw: bytes | str) -> tuple[Envelope, EventData]:
         if step is None:
             raise UnknownEventError(f"no upcaster for {envelope.type} v{version}")
         data, version = step(data), version + 1
-    return envelope, target.model_validate(data)
+    # FROM_LOG lets validators skip work a published event already had done (normalising a
+    # phone number): what the log holds was validated when it was accepted, and never changes.
+    return envelope, target.model_validate(data, context=FROM_LOG)

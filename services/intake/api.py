@@ -1,23 +1,46 @@
-"""Intake's HTTP API: channels submit complaints; ``202`` only once Kafka has the event."""
+"""Intake's HTTP API: channels submit complaints; ``202`` only once Kafka has the event.
+
+One generic endpoint (``POST /v1/complaints``, any channel) and one per channel format; the
+channel always comes from the ``X-Api-Key`` credential, never from the body. The same adapters
+judge these payloads and the records of the submissions topic, which intake also consumes.
+"""
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import Depends, FastAPI, Header, HTTPException, Request, status
-from pydantic import BaseModel
+from fastapi import Depends, FastAPI, Header, HTTPException, Query, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import AwareDatetime, BaseModel, Field
 
-from contracts import Channel, ComplaintReceived, complaint_id_for, new_envelope, received_event_id
+from contracts import Channel
 from contracts.intake import Submission
+from contracts.submissions import (
+    AppComplaint,
+    HotlineCall,
+    Reason,
+    RecordRef,
+    SupervisionCase,
+)
+from services.intake import store
+from services.intake.adapters import Caller, Payload, Refused, judge_payload
+from services.intake.consumer import SubmissionsProcessor, decode_record
+from services.intake.projection import CallerDirectory, RejectedSubmissions
 from services.intake.settings import IntakeSettings
+from services.runtime.auth import verify_token
+from services.runtime.db import TRANSIENT_DB_ERRORS
 from services.runtime.http import FieldErrors, install_common
-from services.runtime.kafka import ensure_topics, make_broker, publish_event
+from services.runtime.kafka import publish_event
+from services.runtime.service import ConsumingService
 
 log = logging.getLogger(__name__)
+
+HERE = Path(__file__).parent
+Clock = Callable[[], datetime]
 
 
 class Accepted(BaseModel):
@@ -27,31 +50,65 @@ class Accepted(BaseModel):
     event_id: UUID
 
 
-def create_app(settings: IntakeSettings | None = None) -> FastAPI:
+class RejectedSubmission(BaseModel):
+    """A submissions-topic record intake refused: every reason, and where the record is."""
+
+    rejection_id: UUID
+    channel: Channel | None = Field(description="None when the signature did not verify")
+    submission_id: str | None = Field(description="The channel's id, when it could be read")
+    format: str | None = Field(description="The record's x-submission-format, as sent")
+    reasons: list[Reason]
+    record: RecordRef
+    submitted_at: datetime = Field(description="The record's timestamp")
+    rejected_at: datetime
+
+
+class Rejections(BaseModel):
+    """Refused submissions-topic records, newest first."""
+
+    total: int = Field(description="How many match, beyond the items returned")
+    items: list[RejectedSubmission]
+
+
+ANSWERS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "No valid channel credential"},
+    403: {"description": "The credential's channel does not speak this format"},
+    422: {"description": "A field is missing or invalid; each is named with the reason"},
+    503: {"description": "The log could not confirm the write; retry with the same id"},
+}
+
+
+def create_app(settings: IntakeSettings | None = None, clock: Clock | None = None) -> FastAPI:
     """The intake service's ASGI app."""
     settings = settings or IntakeSettings()
-    broker = make_broker(settings, client_id="intake")
-    connected = asyncio.Event()
-
-    @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        await ensure_topics(settings)
-        await broker.start()
-        connected.set()
-        yield
-        await broker.stop()
+    now = clock or (lambda: datetime.now(UTC))
+    service = ConsumingService(
+        name="intake",
+        settings=settings,
+        schema="intake",
+        migrations=[HERE / "schema.sql"],
+        projection_tables=store.PROJECTION_TABLES,
+    )
+    service.add_projection("callers.v1", CallerDirectory())
+    service.add_projection(
+        "submissions.v1",
+        SubmissionsProcessor(settings, now),
+        topic=settings.topic_submissions,
+        decode=decode_record,
+    )
+    service.add_projection("rejections.v1", RejectedSubmissions(), topic=settings.rejections_topic)
+    service.add_outbox()
 
     app = FastAPI(
         title="Complaints intake",
         version="1",
         description="Channel adapters submit complaints here (物业客户投诉登记).",
-        lifespan=lifespan,
+        lifespan=service.lifespan,
     )
-
-    async def broker_ready() -> bool:
-        return connected.is_set() and await broker.ping(timeout=2)
-
-    install_common(app, service="intake", readiness={"kafka": broker_ready})
+    app.state.settings = settings
+    app.state.service = service
+    app.state.broker = service.broker
+    install_common(app, service="intake", readiness=service.readiness())
 
     def channel_of(
         x_api_key: Annotated[str | None, Header(description="One key per channel")] = None,
@@ -64,49 +121,152 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
             )
         return channel
 
+    ChannelDep = Annotated[Channel, Depends(channel_of)]
+
+    def channel_must_be(owner: Channel) -> Callable[[Channel], Channel]:
+        """A dependency: the credential's channel, which must be ``owner`` (else 403)."""
+
+        def check(channel: ChannelDep) -> Channel:
+            if channel is not owner:
+                raise HTTPException(
+                    status.HTTP_403_FORBIDDEN,
+                    detail=f"X-Api-Key: this is the {owner.value} channel's endpoint; "
+                    f"the key is the {channel.value} channel's",
+                )
+            return channel
+
+        return check
+
+    Hotline = Annotated[Channel, Depends(channel_must_be(Channel.HOTLINE))]
+    App = Annotated[Channel, Depends(channel_must_be(Channel.APP))]
+    Supervision = Annotated[Channel, Depends(channel_must_be(Channel.SUPERVISION))]
+
+    async def lookup(phone: str) -> Caller | None:
+        try:
+            async with service.pool.acquire() as conn:
+                return await store.find_caller(conn, phone)
+        except TRANSIENT_DB_ERRORS as exc:
+            raise HTTPException(
+                status.HTTP_503_SERVICE_UNAVAILABLE,
+                detail="the caller directory is unavailable; retry, or give the caller's "
+                "name, office and unit",
+                headers={"Retry-After": "5"},
+            ) from exc
+
+    async def accept(channel: Channel, payload: Payload) -> Accepted:
+        received_at = now()
+        verdict = await judge_payload(
+            channel,
+            payload,
+            received_at=received_at,
+            clock_skew=settings.intake_clock_skew,
+            lookup=lookup,
+        )
+        if isinstance(verdict, Refused):
+            raise FieldErrors(verdict.errors())
+        envelope = verdict.envelope(recorded_at=received_at)
+        try:
+            await asyncio.wait_for(
+                publish_event(service.broker, settings.topic_events, envelope),
+                timeout=settings.publish_timeout_s,
+            )
+        except Exception as exc:  # any failure to get the ack must not become a 202
+            log.warning(
+                "publish of %s failed: %s: %s", verdict.complaint_id, type(exc).__name__, exc
+            )
+            raise HTTPException(
+                status.HTTP_503_SERVICE_UNAVAILABLE,
+                detail="the event log did not confirm the write; retry with the same id",
+                headers={"Retry-After": "5"},
+            ) from exc
+        return Accepted(complaint_id=verdict.complaint_id, event_id=verdict.event_id)
+
     @app.post(
         "/v1/complaints",
         status_code=status.HTTP_202_ACCEPTED,
         response_model=Accepted,
         summary="Submit a complaint (the channel comes from the X-Api-Key credential)",
-        responses={
-            401: {"description": "No valid channel credential"},
-            422: {"description": "A field is missing or invalid; each is named"},
-            503: {"description": "The log could not confirm the write; retry with the same id"},
-        },
+        responses={k: v for k, v in ANSWERS.items() if k != 403},
     )
-    async def submit(
-        submission: Submission,
-        channel: Annotated[Channel, Depends(channel_of)],
-        request: Request,
-    ) -> Accepted:
-        received_at = datetime.now(UTC)
-        if submission.occurred_at > received_at + settings.intake_clock_skew:
-            raise FieldErrors([{"field": "occurred_at", "reason": "lies in the future"}])
-        complaint_id = complaint_id_for(channel, submission.submission_id)
-        envelope = new_envelope(
-            ComplaintReceived.from_submission(channel, submission),
-            event_id=received_event_id(complaint_id),
-            complaint_id=complaint_id,
-            occurred_at=submission.occurred_at,
-            recorded_at=received_at,
-            source=f"intake/{channel.value}",
-            correlation_id=complaint_id,
-        )
-        try:
-            await asyncio.wait_for(
-                publish_event(broker, settings.topic_events, envelope),
-                timeout=settings.publish_timeout_s,
-            )
-        except Exception as exc:  # any failure to get the ack must not become a 202
-            log.warning("publish of %s failed: %s: %s", complaint_id, type(exc).__name__, exc)
-            raise HTTPException(
-                status.HTTP_503_SERVICE_UNAVAILABLE,
-                detail="the event log did not confirm the write; retry with the same submission_id",
-                headers={"Retry-After": "5"},
-            ) from exc
-        return Accepted(complaint_id=complaint_id, event_id=envelope.event_id)
+    async def submit(submission: Submission, channel: ChannelDep) -> Accepted:
+        return await accept(channel, submission)
 
-    app.state.settings = settings
-    app.state.broker = broker
+    @app.post(
+        "/v1/channels/hotline/calls",
+        status_code=status.HTTP_202_ACCEPTED,
+        response_model=Accepted,
+        summary="客服热线: a call as the agent recorded it (name, office and unit may come "
+        "from the caller directory)",
+        responses=ANSWERS,
+    )
+    async def hotline_call(call: HotlineCall, channel: Hotline) -> Accepted:
+        return await accept(channel, call)
+
+    @app.post(
+        "/v1/channels/app/complaints",
+        status_code=status.HTTP_202_ACCEPTED,
+        response_model=Accepted,
+        summary="业主APP: an owner's complaint with photo references and the chosen category",
+        responses=ANSWERS,
+    )
+    async def app_complaint(complaint: AppComplaint, channel: App) -> Accepted:
+        return await accept(channel, complaint)
+
+    @app.post(
+        "/v1/channels/supervision/cases",
+        status_code=status.HTTP_202_ACCEPTED,
+        response_model=Accepted,
+        summary="服务监督热线: a case taken over the office's head (marked over_the_head)",
+        responses=ANSWERS,
+    )
+    async def supervision_case(case: SupervisionCase, channel: Supervision) -> Accepted:
+        return await accept(channel, case)
+
+    bearer = HTTPBearer(auto_error=False, description="A staff token from `complaints token`")
+
+    def rejections_viewer(
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+        x_api_key: Annotated[str | None, Header(description="A channel's key")] = None,
+    ) -> Channel | None:
+        """The channel whose rejections the caller may see; ``None``: staff, every channel."""
+        channel = settings.channel_for_key(x_api_key)
+        if channel is not None:
+            return channel
+        if credentials is not None:
+            try:
+                verify_token(settings, credentials.credentials)
+            except ValueError:
+                pass
+            else:
+                return None
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            detail="a channel's X-Api-Key or a staff bearer token is required",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+
+    @app.get(
+        "/v1/submissions/rejected",
+        response_model=Rejections,
+        summary="Submissions-topic records intake refused, each with every reason",
+        description="A channel's key sees its own channel's; a staff token sees every "
+        "channel's (and records whose signature failed, with channel null). No personal data: "
+        "reasons name fields, never their values.",
+    )
+    async def rejected(
+        viewer: Annotated[Channel | None, Depends(rejections_viewer)],
+        channel: Annotated[Channel | None, Query(description="Only this channel's")] = None,
+        since: Annotated[AwareDatetime | None, Query(description="Rejected at or after")] = None,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    ) -> Rejections:
+        if viewer is not None:
+            if channel not in (None, viewer):
+                raise HTTPException(
+                    status.HTTP_403_FORBIDDEN, detail="channel: a channel sees only its own"
+                )
+            channel = viewer
+        async with service.pool.acquire() as conn:
+            total, items = await store.rejections(conn, channel=channel, since=since, limit=limit)
+        return Rejections(total=total, items=[RejectedSubmission.model_validate(i) for i in items])
+
     return app

@@ -53,7 +53,7 @@ async def read_all(bootstrap: str, topic: str) -> list[str]:
 
 
 async def test_broker_killed_and_restarted_under_intake_load_loses_no_202_and_fakes_none(
-    private_broker: infra.InfraConfig, tmp_path: Path
+    private_broker: infra.InfraConfig, tmp_path: Path, test_database: str
 ) -> None:
     port = free_port()
     bootstrap = f"127.0.0.1:{private_broker.kafka_port}"
@@ -63,6 +63,8 @@ async def test_broker_killed_and_restarted_under_intake_load_loses_no_202_and_fa
         "COMPLAINTS_ENV": "local",
         "COMPLAINTS_INTAKE_PORT": str(port),
         "COMPLAINTS_PUBLISH_TIMEOUT_S": "3",
+        # intake keeps its schema (caller directory, offsets): never in the developer's database
+        "COMPLAINTS_DATABASE_URL": test_database,
     }
     proc = stack.start_service("intake", env=env, log_path=tmp_path / "intake.log")
     url = f"http://127.0.0.1:{port}/v1/complaints"

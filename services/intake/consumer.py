@@ -1,0 +1,240 @@
+"""The submissions topic: each record a channel published becomes exactly one decision.
+
+A record (protocol in ``contracts.submissions``) is authenticated by its HMAC signature, then
+validated by the same adapters as an HTTP submission. In the consumer's transaction, with the
+offset, intake writes into its outbox either the ``ComplaintReceived`` (events topic; ids from
+(channel, submission id), so a re-published submission is one complaint) or a
+``SubmissionRejected`` naming every reason and the record's offset (rejections topic), and
+notes the decision against the record. Bytes that are not even JSON are rejections too.
+
+"In the future" is judged against the record's timestamp (when the channel published it), not
+the moment intake reads it, so reading the topic again reaches the same decisions.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import ClassVar
+
+import asyncpg
+from aiokafka import ConsumerRecord
+
+from contracts import Channel, Envelope, EventData, complaint_id_for, new_envelope
+from contracts.intake import ID_NAMESPACE
+from contracts.submissions import (
+    HEADER_CHANNEL,
+    HEADER_FORMAT,
+    HEADER_SIGNATURE,
+    Reason,
+    RecordRef,
+    SubmissionFormat,
+    SubmissionRejected,
+    rejection_id,
+    signature_matches,
+)
+from services.intake import store
+from services.intake.adapters import (
+    Accepted,
+    Caller,
+    Refused,
+    Verdict,
+    id_in,
+    judge,
+    parse,
+)
+from services.intake.settings import IntakeSettings
+from services.runtime.outbox import enqueue
+
+SCHEMA = "intake"
+CHANNELS = ", ".join(c.value for c in Channel)
+FORMATS = ", ".join(f.value for f in SubmissionFormat)
+
+
+class InboundRecord(EventData):
+    """A submissions-topic record as the consumer hands it on.
+
+    Not an event of the log (never registered, never published): the records of this topic
+    are the channels' payloads, not envelopes, and this is how the shared consumer carries one.
+    """
+
+    event_type: ClassVar[str] = "InboundSubmission"
+    schema_version: ClassVar[int] = 1
+
+    ref: RecordRef
+    published_at: datetime
+    headers: dict[str, bytes]
+    value: bytes
+
+
+def decode_record(record: ConsumerRecord[bytes, bytes]) -> tuple[Envelope, InboundRecord]:
+    """The shared consumer's view of a record: an envelope-shaped wrapper, never failing.
+
+    Its id derives from the record's place in the topic, so the consumer's duplicate guard
+    skips a record applied already; judging the bytes is the processor's work.
+    """
+    ref = RecordRef(topic=record.topic, partition=record.partition, offset=record.offset)
+    published_at = datetime.fromtimestamp(record.timestamp / 1000, UTC)
+    record_id = uuid.uuid5(ID_NAMESPACE, f"record:{ref.topic}:{ref.partition}:{ref.offset}")
+    headers = {key.lower(): value for key, value in (record.headers or ())}
+    inbound = InboundRecord(
+        ref=ref, published_at=published_at, headers=headers, value=record.value or b""
+    )
+    envelope = Envelope(
+        event_id=record_id,
+        type=inbound.event_type,
+        schema_version=inbound.schema_version,
+        complaint_id=record_id,
+        occurred_at=published_at,
+        recorded_at=published_at,
+        source=ref.topic,
+        data={},
+    )
+    return envelope, inbound
+
+
+def _header(record: InboundRecord, name: str) -> str | None:
+    raw = record.headers.get(name)
+    return raw.decode("utf-8", errors="replace").strip() if raw is not None else None
+
+
+def _claimed(record: InboundRecord) -> Channel | None:
+    try:
+        return Channel(_header(record, HEADER_CHANNEL) or "")
+    except ValueError:
+        return None
+
+
+def authenticate(settings: IntakeSettings, record: InboundRecord) -> Channel | list[Reason]:
+    """The channel that signed the record, or why it cannot be believed."""
+    named, signature = _header(record, HEADER_CHANNEL), _header(record, HEADER_SIGNATURE)
+    reasons = []
+    if not named:
+        reasons.append(Reason(field=f"header {HEADER_CHANNEL}", reason="missing"))
+    if not signature:
+        reasons.append(
+            Reason(
+                field=f"header {HEADER_SIGNATURE}",
+                reason="missing: sha256=<HMAC-SHA256 of the value under the channel's key>",
+            )
+        )
+    if reasons or named is None or signature is None:
+        return reasons
+    try:
+        channel = Channel(named)
+    except ValueError:
+        return [Reason(field=f"header {HEADER_CHANNEL}", reason=f"not one of {CHANNELS}")]
+    key = settings.key_of(channel)
+    if key is None or not signature_matches(key, record.value, signature):
+        why = "does not verify with the key of the channel named in x-channel"
+        return [Reason(field=f"header {HEADER_SIGNATURE}", reason=why)]
+    return channel
+
+
+def format_of(
+    record: InboundRecord, channel: Channel | None
+) -> tuple[SubmissionFormat | None, list[Reason]]:
+    """The payload format the record declares, and why it may not be used, if so."""
+    named = _header(record, HEADER_FORMAT) or SubmissionFormat.SUBMISSION.value
+    field = f"header {HEADER_FORMAT}"
+    try:
+        fmt = SubmissionFormat(named)
+    except ValueError:
+        return None, [Reason(field=field, reason=f"not one of {FORMATS}")]
+    if channel is not None and fmt.channel not in (None, channel):
+        why = f"{fmt.value} is the {fmt.channel} channel's format; {channel.value} may not send it"
+        return fmt, [Reason(field=field, reason=why)]
+    return fmt, []
+
+
+async def judge_record(
+    settings: IntakeSettings, record: InboundRecord, conn: asyncpg.Connection
+) -> tuple[Channel | None, str | None, Verdict]:
+    """Authenticate and validate one record: (verified channel, declared format, verdict)."""
+    signed = authenticate(settings, record)
+    channel = signed if isinstance(signed, Channel) else None
+    reasons = [] if isinstance(signed, Channel) else list(signed)
+    claimed = channel or _claimed(record)  # unverified, but enough to judge the format
+    fmt, wrong_format = format_of(record, claimed)
+    reasons += wrong_format
+    declared = _header(record, HEADER_FORMAT)
+    if channel is None or fmt is None or reasons:
+        # Say everything that is wrong at once: the payload's own faults too where its format
+        # applies (no directory lookup for a sender that is not believed).
+        if fmt is not None and not wrong_format:
+            payload = parse(fmt, record.value)
+            if isinstance(payload, Refused):
+                return channel, declared, Refused(reasons + payload.reasons, payload.submission_id)
+        return channel, declared, Refused(reasons, id_in(fmt, record.value))
+
+    async def lookup(phone: str) -> Caller | None:
+        return await store.find_caller(conn, phone)
+
+    verdict = await judge(
+        channel,
+        fmt,
+        record.value,
+        received_at=record.published_at,
+        clock_skew=settings.intake_clock_skew,
+        lookup=lookup,
+    )
+    return channel, declared, verdict
+
+
+class SubmissionsProcessor:
+    """Decides each record of the submissions topic (the consumer's ``Projection``)."""
+
+    def __init__(
+        self, settings: IntakeSettings, clock: Callable[[], datetime] | None = None
+    ) -> None:
+        self.settings = settings
+        self.clock = clock or (lambda: datetime.now(UTC))
+
+    async def apply(self, conn: asyncpg.Connection, envelope: Envelope, data: EventData) -> None:
+        """Turn one record into its event, in the consumer's transaction; once per record."""
+        if not isinstance(data, InboundRecord):
+            raise TypeError(f"not a submissions-topic record: {type(data).__name__}")
+        if await store.decision_of(conn, data.ref) is not None:
+            return  # decided before a rebuild reset the offsets: the decision stands
+        channel, declared, verdict = await judge_record(self.settings, data, conn)
+        if isinstance(verdict, Accepted):
+            event = verdict.envelope(recorded_at=self.clock())
+            topic = self.settings.topic_events
+        else:
+            event = self._rejection(data, channel, declared, verdict)
+            topic = self.settings.rejections_topic
+        await enqueue(conn, SCHEMA, topic, event)
+        await store.record_decision(
+            conn, data.ref, event.event_id, accepted=isinstance(verdict, Accepted)
+        )
+
+    def _rejection(
+        self,
+        record: InboundRecord,
+        channel: Channel | None,
+        declared: str | None,
+        refused: Refused,
+    ) -> Envelope:
+        event_id = rejection_id(record.ref)
+        sid = refused.submission_id
+        # Keyed like the complaint it would have been, so a corrected retry follows it.
+        complaint_id = complaint_id_for(channel, sid) if channel and sid else event_id
+        return new_envelope(
+            SubmissionRejected(
+                channel=channel,
+                submission_id=sid,
+                format=declared[:64] if declared else None,
+                reasons=refused.reasons,
+                record=record.ref,
+            ),
+            event_id=event_id,
+            complaint_id=complaint_id,
+            occurred_at=record.published_at,
+            recorded_at=self.clock(),
+            source="intake/submissions",
+            correlation_id=complaint_id,
+        )
+
+    async def clear(self, conn: asyncpg.Connection) -> None:
+        """Nothing to empty: decisions and the outbox are kept across rebuilds."""

@@ -1,0 +1,42 @@
+"""Intake's projections: the caller directory and the list of rejected submissions."""
+
+from __future__ import annotations
+
+import asyncpg
+
+from contracts import ComplaintReceived, Envelope, EventData
+from contracts.submissions import SubmissionRejected
+from services.intake import store
+from services.intake.adapters import Caller
+
+
+class CallerDirectory:
+    """Phone number → who complained from it last (name, office, unit), from every channel.
+
+    A hotline call that leaves out the caller's name, office or unit is completed from here.
+    It lags the log by a moment: a number's first complaint must be read before a second call
+    from it can rely on the directory.
+    """
+
+    async def apply(self, conn: asyncpg.Connection, envelope: Envelope, data: EventData) -> None:
+        """Remember the complainant of a received complaint; ignore every other event."""
+        if isinstance(data, ComplaintReceived):
+            caller = Caller(name=data.complainant.name, office=data.office, unit=data.unit)
+            await store.remember_caller(conn, data.complainant.phone, caller, data.occurred_at)
+
+    async def clear(self, conn: asyncpg.Connection) -> None:
+        """Empty the directory (rebuild)."""
+        await conn.execute("TRUNCATE intake.callers")
+
+
+class RejectedSubmissions:
+    """Every ``SubmissionRejected``, for ``GET /v1/submissions/rejected``."""
+
+    async def apply(self, conn: asyncpg.Connection, envelope: Envelope, data: EventData) -> None:
+        """List a rejection."""
+        if isinstance(data, SubmissionRejected):
+            await store.add_rejection(conn, envelope, data)
+
+    async def clear(self, conn: asyncpg.Connection) -> None:
+        """Empty the list (rebuild)."""
+        await conn.execute("TRUNCATE intake.rejected_submissions")
