@@ -7,6 +7,7 @@ SYSPY   := $(shell command -v python3.11 || command -v python3)
 export COMPLAINTS_ENV ?= local
 
 .PHONY: up down reset status test test-unit test-e2e lint schemas bootstrap demo bench help
+.PHONY: docs observability
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -39,3 +40,15 @@ lint:  ## ruff and mypy
 
 schemas:  ## write the JSON Schema of new event versions into contracts/schemas
 	@$(PY) -m contracts.schemagen
+
+demo:  ## on a running system (make up): a month of complaints from the 3 channels (MONTH=YYYY-MM SEED=n)
+	@$(PY) -m services.simulator $(if $(MONTH),--month $(MONTH)) $(if $(SEED),--seed $(SEED))
+
+docs:  ## write the interface documents from the code: docs/openapi/<service>.json, docs/asyncapi.json
+	@$(PY) -m services.apidocs
+
+observability:  ## Docker: the stack plus Prometheus (:9090) and Grafana (:3000, dashboard provisioned)
+	@docker compose --profile observability up -d --build
+
+bench: bootstrap  ## measure the system beside raw baselines; table + bench/results/latest.json (see bench/README.md)
+	@$(PY) -m bench

@@ -1,31 +1,879 @@
-"""``complaints``: the operator's command line.
+"""``complaints``: the operator's command line (``complaints --help``, ``complaints X --help``).
 
 complaints token --staff-id 1001 --role cs_agent --office Y园
+complaints lag [reporting] [--watch 2]
 complaints rebuild reporting
+complaints deadletters list | replay [--consumer C] [--offset N] [--dry-run]
+complaints report monthly --from 2026-01-01 --to 2026-01-31 --format xlsx --output jan.xlsx
+complaints repartition --to complaints.events.v2 --partitions 12
+complaints docs [--check]
+
+It reads the same ``COMPLAINTS_*`` variables as the services (broker, database, topic names);
+``report`` talks to the reporting service at ``COMPLAINTS_REPORTING_URL``.
 """
 
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
-from typing import Annotated
+import importlib
+import json
+import logging
+import sys
+import time
+from collections.abc import AsyncIterator, Coroutine, Iterator
+from contextlib import asynccontextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
 
 import asyncpg
+import httpx
 import typer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.coordinator.protocol import (
+    ConsumerProtocolMemberAssignment,
+    ConsumerProtocolMemberMetadata,
+)
+from aiokafka.errors import KafkaError
 
-from contracts.lifecycle import Role
-from services.runtime.auth import Staff, issue_token
+from contracts import Envelope
+from services.runtime.auth import Staff, StaffRole, issue_token
+from services.runtime.kafka import event_headers
 from services.runtime.settings import Settings
 
-app = typer.Typer(help="Operate the complaint platform (投诉处理平台).", no_args_is_help=True)
+app = typer.Typer(
+    help="Operate the complaint platform (投诉处理平台). Reads the same COMPLAINTS_* "
+    "variables as the services.",
+    no_args_is_help=True,
+)
+deadletters_app = typer.Typer(
+    help="What the consumers could not apply (the dead-letter topic), and replaying it.",
+    no_args_is_help=True,
+)
+report_app = typer.Typer(help="Reports from the reporting service.", no_args_is_help=True)
+app.add_typer(deadletters_app, name="deadletters")
+app.add_typer(report_app, name="report")
 
-SERVICES = ("workflow", "sla", "reporting")
+
+@app.callback()
+def _quiet() -> None:
+    """The client libraries' own retry chatter stays out: a failure is one ``error:`` line."""
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
+
+
+SERVICES = ("intake", "workflow", "sla", "reporting")
+DEFAULT_REPORTING_URL = "http://127.0.0.1:8004"
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    """Print ``error: message`` on stderr; the caller raises the returned Exit."""
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code)
+
+
+# The broker or the database not answering, or refusing: one line, exit status 1.
+UNREACHABLE = (OSError, KafkaError, asyncpg.PostgresError, asyncpg.InterfaceError)
+T = TypeVar("T")
+
+
+def run(work: Coroutine[Any, Any, T], doing: str) -> T:
+    """Run ``work``; a broker or database failure becomes ``error: <doing>: …``."""
+    try:
+        return asyncio.run(work)
+    except UNREACHABLE as exc:
+        raise fail(f"{doing}: {type(exc).__name__}: {exc}") from None
+
+
+# -- the consumer groups, as the code defines them ------------------------------------------
+
+
+@dataclass(frozen=True)
+class Group:
+    """One consumer group: the service it belongs to, its topic and the schema of its offsets."""
+
+    service: str
+    name: str  # as its offsets are stored
+    topic: str
+    schema: str
+    kafka_group: str  # the Kafka consumer group its copies join
+
+
+def consumer_groups(services: tuple[str, ...] = SERVICES) -> list[Group]:
+    """The consumer groups of ``services``, from the services' own wiring and settings."""
+    from services.runtime.service import ConsumingService
+
+    groups = []
+    for service in services:
+        api = importlib.import_module(f"services.{service}.api")
+        settings_cls = getattr(
+            importlib.import_module(f"services.{service}.settings"),
+            f"{service.capitalize()}Settings",
+        )
+        built = api.create_app(settings_cls())  # never started: the wiring only
+        runtime = getattr(built.state, "service", None)
+        if isinstance(runtime, ConsumingService):
+            for consumer in runtime.consumers:
+                groups.append(
+                    Group(
+                        service, consumer.name, consumer.topic, consumer.schema, consumer.group_id
+                    )
+                )
+    return groups
+
+
+def _check_service(service: str | None) -> tuple[str, ...]:
+    if service is None:
+        return SERVICES
+    if service not in SERVICES:
+        raise fail(f"service must be one of {', '.join(SERVICES)}", 2)
+    return (service,)
+
+
+# -- Kafka and PostgreSQL helpers -----------------------------------------------------------
+
+
+@asynccontextmanager
+async def _kafka_reader(settings: Settings) -> AsyncIterator[AIOKafkaConsumer]:
+    """A consumer outside any group (it never joins, never commits): for reading offsets."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        request_timeout_ms=15000,
+    )
+    try:
+        await consumer.start()
+        yield consumer
+    finally:
+        await consumer.stop()
+
+
+async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> list[TopicPartition]:
+    partitions = consumer.partitions_for_topic(topic)
+    if not partitions:
+        await consumer._client.force_metadata_update()
+        partitions = consumer.partitions_for_topic(topic) or set()
+    return [TopicPartition(topic, p) for p in sorted(partitions)]
+
+
+@dataclass
+class Member:
+    """A live copy of a service in a consumer group, and the partitions it holds."""
+
+    member_id: str
+    host: str
+    partitions: list[int] = field(default_factory=list)
+
+    @property
+    def short(self) -> str:
+        """``reporting-1e70728c@127.0.0.1``."""
+        return f"{'-'.join(self.member_id.split('-')[:2])}@{self.host.lstrip('/')}"
+
+
+REBALANCING = frozenset({"PreparingRebalance", "CompletingRebalance"})
+
+
+@dataclass
+class GroupView:
+    """Kafka's view of a consumer group: its live copies, and whether it is rebalancing."""
+
+    rebalancing: bool
+    members: list[Member]
+
+
+async def describe_group(
+    settings: Settings, group: str, topic: str, *, wait_s: float = 10.0
+) -> GroupView:
+    """The copies in ``group`` that read ``topic`` now.
+
+    A group in the middle of a rebalance is asked again for up to ``wait_s``: its members'
+    subscriptions and assignments are only known once it is stable.
+    """
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait_s
+    try:
+        await admin.start()
+        while True:
+            described = [g for r in await admin.describe_consumer_groups([group]) for g in r.groups]
+            rebalancing = any(g[2] in REBALANCING for g in described)
+            if not rebalancing or loop.time() > deadline:
+                break
+            await asyncio.sleep(0.5)
+    finally:
+        await admin.close()
+    members = []
+    for group_state in described:
+        for member_id, _client, host, metadata, assignment in group_state[5]:
+            subscribed = (
+                ConsumerProtocolMemberMetadata.decode(metadata).subscription if metadata else []
+            )
+            if topic not in subscribed:
+                continue  # the same group name on another topic (a test session's, say)
+            member = Member(member_id, host)
+            if assignment:
+                for name, partitions in ConsumerProtocolMemberAssignment.decode(
+                    assignment
+                ).assignment:
+                    if name == topic:
+                        member.partitions.extend(sorted(partitions))
+            members.append(member)
+    return GroupView(rebalancing, members)
+
+
+async def _stored_offsets(
+    conn: asyncpg.Connection, group: Group
+) -> dict[int, tuple[int, datetime]]:
+    try:
+        rows = await conn.fetch(
+            f"SELECT partition, next_offset, updated_at FROM {group.schema}.consumer_offsets "
+            "WHERE consumer = $1 AND topic = $2",
+            group.name,
+            group.topic,
+        )
+    except (asyncpg.UndefinedTableError, asyncpg.InvalidSchemaNameError):
+        return {}  # the service never started against this database
+    return {r["partition"]: (r["next_offset"], r["updated_at"]) for r in rows}
+
+
+# -- lag ------------------------------------------------------------------------------------
+
+
+@dataclass
+class LagRow:
+    """One partition of one consumer group: how far it has applied the log."""
+
+    consumer: str
+    topic: str
+    partition: int
+    applied: int
+    end: int
+    lag: int
+    owner: str | None
+    updated_at: str | None
+
+
+async def measure_lag(settings: Settings, groups: list[Group]) -> list[LagRow]:
+    """End offset (Kafka) − next offset stored with the projection (PostgreSQL), per partition."""
+    rows: list[LagRow] = []
+    conn = await asyncpg.connect(settings.database_url)
+    try:
+        async with _kafka_reader(settings) as reader:
+            for group in groups:
+                tps = await _partitions(reader, group.topic)
+                ends = await reader.end_offsets(tps) if tps else {}
+                stored = await _stored_offsets(conn, group)
+                view = await describe_group(settings, group.kafka_group, group.topic, wait_s=3.0)
+                owners = {p: m.short for m in view.members for p in m.partitions}
+                for tp in tps:
+                    applied, updated = stored.get(tp.partition, (0, None))
+                    end = ends[tp]
+                    rows.append(
+                        LagRow(
+                            consumer=group.name,
+                            topic=group.topic,
+                            partition=tp.partition,
+                            applied=applied,
+                            end=end,
+                            lag=max(end - applied, 0),
+                            owner=owners.get(
+                                tp.partition, "(rebalancing)" if view.rebalancing else None
+                            ),
+                            updated_at=updated.isoformat() if updated else None,
+                        )
+                    )
+    finally:
+        await conn.close()
+    return rows
+
+
+def format_lag(rows: list[LagRow]) -> Iterator[str]:
+    """A table: one line per partition, a total line per consumer group."""
+    yield f"{'CONSUMER':<26} {'PARTITION':>9} {'APPLIED':>9} {'END':>9} {'LAG':>7}  OWNER"
+    by_consumer: dict[str, list[LagRow]] = {}
+    for row in rows:
+        by_consumer.setdefault(row.consumer, []).append(row)
+    for consumer, parts in by_consumer.items():
+        for r in parts:
+            yield (
+                f"{consumer:<26} {r.partition:>9} {r.applied:>9} {r.end:>9} {r.lag:>7}  "
+                f"{r.owner or '-'}"
+            )
+        applied = sum(min(r.applied, r.end) for r in parts)
+        end = sum(r.end for r in parts)
+        copies = len({r.owner for r in parts if r.owner and r.owner != "(rebalancing)"})
+        share = f"{100 * applied / end:.1f}%" if end else "100%"
+        yield (
+            f"{consumer:<26} {'total':>9} {applied:>9} {end:>9} {sum(r.lag for r in parts):>7}  "
+            f"{copies} cop{'y' if copies == 1 else 'ies'} running, {share} applied"
+        )
+
+
+@app.command()
+def lag(
+    service: Annotated[
+        str | None, typer.Argument(help="intake, workflow, sla or reporting; default: all")
+    ] = None,
+    watch: Annotated[
+        float | None,
+        typer.Option(help="Print again every this many seconds until Ctrl-C", min=0.5),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per partition")] = False,
+) -> None:
+    """Show each consumer group's lag: events in Kafka not yet applied to its projection.
+
+    Lag = Kafka's end offset − the offset stored with the projection in PostgreSQL (offsets are
+    never committed to Kafka). OWNER is the copy of the service Kafka assigned the partition
+    to; a partition without an owner is read by nobody now.
+    """
+    settings = Settings()
+    groups = consumer_groups(_check_service(service))
+    while True:
+        rows = run(measure_lag(settings, groups), "cannot read offsets")
+        if as_json:
+            for row in rows:
+                typer.echo(json.dumps(asdict(row), ensure_ascii=False))
+        else:
+            if watch:
+                typer.echo(f"-- {datetime.now().isoformat(timespec='seconds')}")
+            for line in format_lag(rows):
+                typer.echo(line)
+        if not watch:
+            return
+        time.sleep(watch)
+
+
+# -- rebuild --------------------------------------------------------------------------------
+
+
+@app.command()
+def rebuild(
+    service: Annotated[str, typer.Argument(help="intake, workflow, sla or reporting")],
+) -> None:
+    """Rebuild a service's projections from offset 0 at its next start.
+
+    Marks the stored projection version stale; when the service starts, it drops its
+    projection tables and replays the whole log. Kafka is the source of truth, so nothing is
+    lost. Stop EVERY copy of the service first and start them after: a copy still running
+    while another drops the tables would store offsets past rows that no longer exist.
+    Watch the replay with `complaints lag <service> --watch 2`.
+    """
+    _check_service(service)
+    settings = Settings()
+
+    async def running_copies() -> tuple[int, bool]:
+        views = [
+            await describe_group(settings, g.kafka_group, g.topic)
+            for g in consumer_groups((service,))
+        ]
+        return sum(len(v.members) for v in views), any(v.rebalancing for v in views)
+
+    async def mark() -> int:
+        conn = await asyncpg.connect(settings.database_url)
+        try:
+            status = await conn.execute(
+                f"UPDATE {service}.projection_version SET version = 'rebuild-requested' "
+                "WHERE service = $1",
+                service,
+            )
+        except (asyncpg.UndefinedTableError, asyncpg.InvalidSchemaNameError):
+            return 0
+        finally:
+            await conn.close()
+        return int(status.split()[-1])
+
+    try:
+        copies, rebalancing = asyncio.run(running_copies())
+    except UNREACHABLE as exc:
+        copies, rebalancing = 0, False
+        typer.echo(f"warning: cannot ask Kafka which copies run ({exc}): stop them all", err=True)
+    if rebalancing:
+        typer.echo(
+            f"warning: {service}'s consumer groups are rebalancing: make sure every copy is "
+            "stopped",
+            err=True,
+        )
+    if run(mark(), "cannot mark the projection version") == 0:
+        typer.echo(f"{service} has never started here: it will build from offset 0 anyway")
+        return
+    if copies:
+        typer.echo(
+            f"warning: {copies} cop{'y' if copies == 1 else 'ies'} of {service} still "
+            "running: stop every copy, then start them again (see docs/operations.md)",
+            err=True,
+        )
+    typer.echo(
+        f"{service}: marked for rebuild; it replays the log from offset 0 at its next start "
+        f"(watch: complaints lag {service} --watch 2)"
+    )
+
+
+# -- dead letters ---------------------------------------------------------------------------
+
+
+@dataclass
+class DeadLetterRow:
+    """One record of the dead-letter topic, and whether its consumer has applied it since."""
+
+    dlq_partition: int
+    dlq_offset: int
+    consumer: str
+    topic: str
+    partition: int | None
+    offset: int | None
+    error: str
+    event_type: str | None
+    event_id: str | None
+    complaint_id: str | None
+    status: str  # applied (since: a replay or a rebuild), pending, unknown
+    key: bytes | None = field(repr=False, default=None)
+    value: bytes | None = field(repr=False, default=None)
+
+    def public(self) -> dict[str, Any]:
+        """What ``list --json`` shows (no payload: it may hold personal data)."""
+        out = asdict(self)
+        out.pop("key")
+        out.pop("value")
+        return out
+
+
+def _int(value: str | None) -> int | None:
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+async def read_deadletters(settings: Settings) -> list[DeadLetterRow]:
+    """Every record of the dead-letter topic (it is kept forever), with its status."""
+    rows: list[DeadLetterRow] = []
+    async with _kafka_reader(settings) as reader:
+        tps = await _partitions(reader, settings.topic_deadletter)
+        if not tps:
+            return []
+        ends = await reader.end_offsets(tps)
+        reader.assign(tps)
+        await reader.seek_to_beginning(*tps)
+        remaining = {tp for tp in tps if ends[tp] > 0}
+        while remaining:
+            batches = await reader.getmany(*remaining, timeout_ms=1000)
+            for tp, records in batches.items():
+                for record in records:
+                    if record.offset < ends[tp]:
+                        rows.append(_dead_letter_row(record))
+                if await reader.position(tp) >= ends[tp]:
+                    remaining.discard(tp)
+    await _mark_applied(settings, rows)
+    return rows
+
+
+def _dead_letter_row(record: Any) -> DeadLetterRow:
+    headers = {k: v.decode("utf-8", "replace") for k, v in record.headers or ()}
+    envelope: Envelope | None
+    try:
+        envelope = Envelope.model_validate_json(record.value or b"")
+    except ValueError:
+        envelope = None
+    return DeadLetterRow(
+        dlq_partition=record.partition,
+        dlq_offset=record.offset,
+        consumer=headers.get("dlq-consumer", "?"),
+        topic=headers.get("dlq-topic", "?"),
+        partition=_int(headers.get("dlq-partition")),
+        offset=_int(headers.get("dlq-offset")),
+        error=headers.get("dlq-error", ""),
+        event_type=envelope.type if envelope else None,
+        event_id=str(envelope.event_id) if envelope else None,
+        complaint_id=str(envelope.complaint_id) if envelope else None,
+        status="pending" if envelope else "unknown",
+        key=record.key,
+        value=record.value,
+    )
+
+
+async def _mark_applied(settings: Settings, rows: list[DeadLetterRow]) -> None:
+    """Set ``status = applied`` where the consumer has applied the event since."""
+    wanted = [r for r in rows if r.event_id is not None]
+    if not wanted:
+        return
+    conn = await asyncpg.connect(settings.database_url)
+    try:
+        for row in wanted:
+            schema = row.consumer.split(".")[0]
+            if schema not in SERVICES:
+                continue
+            try:
+                applied = await conn.fetchval(
+                    f"SELECT true FROM {schema}.processed_events "
+                    "WHERE consumer = $1 AND event_id = $2",
+                    row.consumer,
+                    row.event_id,
+                )
+            except (asyncpg.UndefinedTableError, asyncpg.InvalidSchemaNameError):
+                applied = False
+            if applied:
+                row.status = "applied"
+    finally:
+        await conn.close()
+
+
+def _first_line(text: str, width: int = 70) -> str:
+    line = text.splitlines()[0] if text else ""
+    return line if len(line) <= width else line[: width - 1] + "…"
+
+
+def _select(
+    rows: list[DeadLetterRow], consumer: str | None, offsets: list[int] | None
+) -> list[DeadLetterRow]:
+    return [
+        r
+        for r in rows
+        if (consumer is None or r.consumer == consumer) and (not offsets or r.dlq_offset in offsets)
+    ]
+
+
+@deadletters_app.command("list")
+def deadletters_list(
+    consumer: Annotated[
+        str | None, typer.Option(help="Only this consumer group, e.g. reporting.complaints.v1")
+    ] = None,
+    pending: Annotated[bool, typer.Option(help="Only records not applied since")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per record")] = False,
+) -> None:
+    """List the dead-letter topic: which consumer gave up on which record, and why.
+
+    STATUS is "applied" once the consumer has applied that event since (after a replay or a
+    rebuild), "pending" while it has not, "unknown" for a record that is not an event at all.
+    The error is shortened to its first line (the full text is in --json).
+    """
+    settings = Settings()
+    rows = _select(run(read_deadletters(settings), "cannot read dead letters"), consumer, None)
+    if pending:
+        rows = [r for r in rows if r.status != "applied"]
+    if as_json:
+        for row in rows:
+            typer.echo(json.dumps(row.public(), ensure_ascii=False))
+        return
+    if not rows:
+        typer.echo(f"no dead letters in {settings.topic_deadletter}")
+        return
+    typer.echo(f"{'DLQ@':>5} {'CONSUMER':<24} {'FROM':<28} {'EVENT':<22} {'STATUS':<8} ERROR")
+    for r in rows:
+        origin = f"{r.topic}[{r.partition}]@{r.offset}"
+        typer.echo(
+            f"{r.dlq_offset:>5} {r.consumer:<24} {origin:<28} {r.event_type or '-':<22} "
+            f"{r.status:<8} {_first_line(r.error)}"
+        )
+
+
+@deadletters_app.command("replay")
+def deadletters_replay(
+    consumer: Annotated[
+        str | None, typer.Option(help="Only what this consumer group dead-lettered")
+    ] = None,
+    offset: Annotated[
+        list[int] | None,
+        typer.Option(help="Only the dead letter at this DLQ offset (repeatable)"),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option(help="Show what would be replayed; send nothing")
+    ] = False,
+    topic: Annotated[
+        str | None,
+        typer.Option(help="Publish here instead of the original topic (after a repartition)"),
+    ] = None,
+) -> None:
+    """Re-publish dead-lettered records to their original topic, after the fix is deployed.
+
+    Takes every record not applied since (or those selected), once each even when several
+    consumers dead-lettered it, and appends it unchanged (same key, same bytes, same event_id)
+    to the topic it came from. Safe to repeat: every consumer ignores an event_id it has
+    already applied, so only the consumers that failed apply it.
+    """
+    settings = Settings()
+    rows = _select(run(read_deadletters(settings), "cannot read dead letters"), consumer, offset)
+    chosen: dict[tuple[str, int | None, int | None], DeadLetterRow] = {}
+    for row in rows:
+        if row.status != "applied" and row.topic != "?":
+            chosen.setdefault((row.topic, row.partition, row.offset), row)
+    if not chosen:
+        typer.echo("nothing to replay")
+        return
+    for row in chosen.values():
+        typer.echo(
+            f"{'would replay' if dry_run else 'replaying'} DLQ@{row.dlq_offset} → "
+            f"{topic or row.topic} "
+            f"({row.event_type or 'not an event'}, first dead-lettered by {row.consumer})"
+        )
+    if dry_run:
+        return
+    run(_republish(settings, list(chosen.values()), topic), "cannot publish")
+    typer.echo(
+        f"replayed {len(chosen)} record(s); `complaints deadletters list` shows them as "
+        "applied once the consumers have read them"
+    )
+
+
+async def _republish(settings: Settings, rows: list[DeadLetterRow], topic: str | None) -> None:
+    producer = AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap, enable_idempotence=True, acks="all"
+    )
+    try:
+        await producer.start()
+        for row in rows:
+            headers = {"replay-of": f"{row.topic}/{row.partition}/{row.offset}"}
+            try:
+                headers |= event_headers(Envelope.model_validate_json(row.value or b""))
+            except ValueError:
+                pass
+            await producer.send_and_wait(
+                topic or row.topic,
+                row.value,
+                key=row.key,
+                headers=[(k, v.encode()) for k, v in headers.items()],
+            )
+    finally:
+        await producer.stop()
+
+
+# -- repartitioning the log ----------------------------------------------------------------
+
+
+@app.command()
+def repartition(
+    to: Annotated[
+        str, typer.Option("--to", help="The new events topic, e.g. complaints.events.v2")
+    ],
+    partitions: Annotated[int, typer.Option(help="Its number of partitions", min=1)],
+) -> None:
+    """Copy the events topic into a new topic with more partitions, each complaint's order kept.
+
+    Adding partitions to the events topic in place would send a complaint's later events to
+    another partition than its earlier ones, and a rebuild reads partitions side by side: it
+    could apply them out of order. The copy instead re-appends every record (same key, same
+    bytes, same headers) to a new topic, reading each old partition in order, so each
+    complaint's events stay together and in order under the new partitioning.
+
+    Every service must be stopped and the outboxes empty (it refuses otherwise). Afterwards,
+    set COMPLAINTS_TOPIC_EVENTS to the new topic for every service and start them: each
+    consumer reads the new topic from offset 0 and skips every event as already applied, so
+    no projection changes. The old topic is left as it was.
+    """
+    settings = Settings()
+    source = settings.topic_events
+    if to == source:
+        raise fail("--to must name a new topic, not the current COMPLAINTS_TOPIC_EVENTS", 2)
+    try:
+        copied = run(_repartition(settings, source, to, partitions), "cannot repartition")
+    except RuntimeError as exc:
+        raise fail(str(exc)) from None
+    typer.echo(
+        f"copied {copied} records from {source} to {to} ({partitions} partitions).\n"
+        f"next: set COMPLAINTS_TOPIC_EVENTS={to} for every service (and for this command), "
+        "start them, and watch `complaints lag` reach 0."
+    )
+
+
+async def _repartition(settings: Settings, source: str, target: str, partitions: int) -> int:
+    from aiokafka.admin import NewTopic
+
+    from services.runtime.kafka import KEEP_FOREVER
+
+    groups = [g for g in consumer_groups() if g.topic == source]
+    running = []
+    for g in groups:
+        view = await describe_group(settings, g.kafka_group, g.topic)
+        running += [f"{g.name}: {m.short}" for m in view.members]
+        if view.rebalancing:
+            running.append(f"{g.name}: rebalancing")
+    if running:
+        raise RuntimeError(
+            "stop every service first; still reading " + source + ": " + ", ".join(running)
+        )
+    conn = await asyncpg.connect(settings.database_url)
+    try:
+        for schema in dict.fromkeys(g.schema for g in groups):
+            try:
+                waiting = await conn.fetchval(
+                    f"SELECT count(*) FROM {schema}.outbox "
+                    "WHERE published_at IS NULL AND topic = $1",
+                    source,
+                )
+            except (asyncpg.UndefinedTableError, asyncpg.InvalidSchemaNameError):
+                continue
+            if waiting:
+                raise RuntimeError(
+                    f"{schema}.outbox still holds {waiting} unpublished events for {source}: "
+                    f"start {schema} until its outbox backlog is 0, stop it, and run this again"
+                )
+    finally:
+        await conn.close()
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    try:
+        await admin.start()
+        (old,) = await admin.describe_topics([source])
+        if not old["partitions"]:
+            raise RuntimeError(f"topic {source} does not exist")
+        (new,) = await admin.describe_topics([target])
+        if new["partitions"]:
+            raise RuntimeError(f"topic {target} exists already: choose a new name")
+        if partitions < len(old["partitions"]):
+            raise RuntimeError(f"{source} has {len(old['partitions'])} partitions already")
+        replication = len(old["partitions"][0]["replicas"])
+        await admin.create_topics(
+            [NewTopic(target, partitions, replication, topic_configs=KEEP_FOREVER)]
+        )
+    finally:
+        await admin.close()
+
+    producer = AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap, enable_idempotence=True, acks="all"
+    )
+    copied = 0
+    async with _kafka_reader(settings) as reader:
+        try:
+            await producer.start()
+            tps = await _partitions(reader, source)
+            ends = await reader.end_offsets(tps)
+            reader.assign(tps)
+            await reader.seek_to_beginning(*tps)
+            remaining = {tp for tp in tps if ends[tp] > 0}
+            while remaining:
+                batches = await reader.getmany(*remaining, timeout_ms=1000)
+                sent = []
+                for tp, records in batches.items():
+                    for record in records:
+                        if record.offset < ends[tp]:
+                            sent.append(
+                                await producer.send(
+                                    target,
+                                    record.value,
+                                    key=record.key,
+                                    headers=list(record.headers or ()),
+                                )
+                            )
+                    if await reader.position(tp) >= ends[tp]:
+                        remaining.discard(tp)
+                await asyncio.gather(*sent)
+                copied += len(sent)
+                if sent:
+                    typer.echo(f"  {copied} / {sum(ends.values())}", err=True)
+        finally:
+            await producer.stop()
+    async with _kafka_reader(settings) as checker:  # a reader that has not narrowed its metadata
+        written = sum((await checker.end_offsets(await _partitions(checker, target))).values())
+    if written != copied or copied != sum(ends.values()):
+        raise RuntimeError(f"copied {copied} of {sum(ends.values())}, {target} holds {written}")
+    return copied
+
+
+# -- reports --------------------------------------------------------------------------------
+
+
+class ReportFormat(StrEnum):
+    """What ``report monthly`` asks the reporting service for."""
+
+    json = "json"
+    csv = "csv"
+    xlsx = "xlsx"
+
+
+class Sheet(StrEnum):
+    """The sheets of the monthly report (for CSV)."""
+
+    summary = "summary"
+    attachment1 = "attachment1"
+    attachment2 = "attachment2"
+
+
+@report_app.command("monthly")
+def report_monthly(
+    period_from: Annotated[
+        datetime | None,
+        typer.Option("--from", formats=["%Y-%m-%d"], help="First day (default: this month)"),
+    ] = None,
+    period_to: Annotated[
+        datetime | None,
+        typer.Option("--to", formats=["%Y-%m-%d"], help="Last day, inclusive"),
+    ] = None,
+    office: Annotated[str | None, typer.Option(help="One 管理处; default: the company")] = None,
+    as_of: Annotated[
+        str | None, typer.Option(help="As the log stood at this instant (ISO 8601)")
+    ] = None,
+    fmt: Annotated[ReportFormat, typer.Option("--format", help="json, csv or xlsx")] = (
+        ReportFormat.json
+    ),
+    sheet: Annotated[Sheet, typer.Option(help="For csv: which sheet")] = Sheet.summary,
+    output: Annotated[
+        Path | None, typer.Option(help="Write to this file (default: standard output)")
+    ] = None,
+    url: Annotated[
+        str, typer.Option(envvar="COMPLAINTS_REPORTING_URL", help="The reporting service")
+    ] = DEFAULT_REPORTING_URL,
+) -> None:
+    """The monthly report (客户投诉工作月报) for a period, from the reporting service."""
+    path = {"json": "/v1/reports/monthly", "csv": "/v1/reports/monthly.csv"}.get(
+        fmt.value, "/v1/reports/monthly.xlsx"
+    )
+    params: dict[str, str] = {}
+    if period_from is not None:
+        params["from"] = period_from.date().isoformat()
+    if period_to is not None:
+        params["to"] = period_to.date().isoformat()
+    if office:
+        params["office"] = office
+    if as_of:
+        params["as_of"] = as_of
+    if fmt is ReportFormat.csv:
+        params["sheet"] = sheet.value
+    if fmt is ReportFormat.xlsx and output is None and sys.stdout.isatty():
+        raise fail("an xlsx workbook is binary: give --output FILE", 2)
+    body = fetch(url, path, params)
+    if output is not None:
+        output.write_bytes(body)
+        typer.echo(f"wrote {output} ({len(body)} bytes)", err=True)
+    else:
+        sys.stdout.buffer.write(body)
+        if fmt is ReportFormat.json and not body.endswith(b"\n"):
+            sys.stdout.buffer.write(b"\n")
+        sys.stdout.buffer.flush()
+
+
+def fetch(base: str, path: str, params: dict[str, str]) -> bytes:
+    """GET ``base + path``; any failure becomes one clear line and exit status 1."""
+    target = base.rstrip("/") + path
+    try:
+        resp = httpx.get(target, params=params, timeout=120)
+    except httpx.HTTPError as exc:
+        raise fail(
+            f"cannot reach the reporting service at {base} ({type(exc).__name__}: {exc}); "
+            "is it running? set COMPLAINTS_REPORTING_URL or --url"
+        ) from None
+    if resp.status_code >= 400:
+        detail = resp.text[:500]
+        try:
+            detail = str(resp.json().get("detail", detail))
+        except (ValueError, AttributeError):
+            pass
+        hint = " (this reporting service does not offer it: is it up to date?)"
+        raise fail(
+            f"reporting answered {resp.status_code} {resp.reason_phrase} for GET {resp.url}: "
+            f"{detail}{hint if resp.status_code == 404 else ''}"
+        )
+    return resp.content
+
+
+# -- credentials and documents --------------------------------------------------------------
 
 
 @app.command()
 def token(
     staff_id: Annotated[str, typer.Option(help="工号 of the staff member")],
-    role: Annotated[Role, typer.Option(help="What they act as")],
+    role: Annotated[StaffRole, typer.Option(help="What they act as (analyst: reads only)")],
     office: Annotated[str | None, typer.Option(help="管理处; omit for company-wide roles")] = None,
     hours: Annotated[float, typer.Option(help="How long the token is valid")] = 12.0,
 ) -> None:
@@ -34,37 +882,22 @@ def token(
         staff = Staff(staff_id=staff_id, role=role, office=office)
         typer.echo(issue_token(Settings(), staff, ttl=timedelta(hours=hours)))
     except (ValueError, RuntimeError) as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
+        raise fail(str(exc), 2) from None
 
 
 @app.command()
-def rebuild(
-    service: Annotated[str, typer.Argument(help="workflow, sla or reporting")],
+def docs(
+    check: Annotated[
+        bool, typer.Option(help="Write nothing; exit 1 if a document is out of date")
+    ] = False,
 ) -> None:
-    """Rebuild a service's projections from offset 0 at its next start.
+    """Write the interface documents from the code (what `make docs` runs).
 
-    Marks the stored projection version stale; when the service starts (restart it), it drops
-    its projection tables and replays the whole log. Kafka is the source of truth, so nothing
-    is lost.
+    docs/openapi/<service>.json: each HTTP service's OpenAPI document; docs/asyncapi.json:
+    FastStream's AsyncAPI document of the topics and events.
     """
-    if service not in SERVICES:
-        typer.echo(f"error: service must be one of {', '.join(SERVICES)}", err=True)
-        raise typer.Exit(2)
+    from services import apidocs
 
-    async def mark() -> int:
-        conn = await asyncpg.connect(Settings().database_url)
-        try:
-            status = await conn.execute(
-                f"UPDATE {service}.projection_version SET version = 'rebuild-requested' "
-                "WHERE service = $1",
-                service,
-            )
-        finally:
-            await conn.close()
-        return int(status.split()[-1])
-
-    if asyncio.run(mark()) == 0:
-        typer.echo(f"{service} has never started here: it will build from offset 0 anyway")
-    else:
-        typer.echo(f"{service}: restart it to rebuild from offset 0 (make down && make up)")
+    code = apidocs.main(["--check"] if check else [])
+    if code:
+        raise typer.Exit(code)

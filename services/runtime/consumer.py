@@ -3,11 +3,14 @@
 Every service that reads the log uses this one class. For each batch of records it opens one
 PostgreSQL transaction that
 
-1. applies each event through the projection (each inside a savepoint),
-2. skips an event whose ``event_id`` it has already applied,
+1. claims the batch's event ids in ``processed_events`` with one statement, skipping every
+   event already applied,
+2. applies the new ones at once, through the projection's ``apply_batch`` when it has one,
+   inside one savepoint; only when that fails, each in a savepoint of its own, to find the one
+   at fault,
 3. dead-letters a record it cannot process (bad bytes, unknown type, a projection error) after
    a few attempts, and moves on,
-4. stores the next offset of every partition in the batch,
+4. stores the next offset and time watermark of every partition in the batch,
 
 and commits. Nothing is committed to Kafka: on partition assignment the consumer seeks to the
 offsets stored in PostgreSQL, so a crash anywhere replays at most the uncommitted batch, whose
@@ -34,6 +37,7 @@ from faststream.kafka.subscriber.usecase import BatchSubscriber
 
 from contracts import Envelope, EventData, decode_event
 from services.runtime.db import TRANSIENT_DB_ERRORS
+from services.runtime.logs import bound
 from services.runtime.metrics import (
     BATCH_SECONDS,
     CONSUMER_POSITION,
@@ -49,13 +53,29 @@ POISON_ATTEMPTS = 3
 
 
 class Projection(Protocol):
-    """What a consumer feeds: one ``apply`` for every event, and a way to start over."""
+    """What a consumer feeds: one ``apply`` for every event, and a way to start over.
+
+    A projection may also offer ``apply_batch(conn, [(envelope, data), ...])`` writing the same
+    rows as ``apply`` for each event in turn, with fewer statements; the consumer then uses it.
+    """
 
     async def apply(self, conn: asyncpg.Connection, envelope: Envelope, data: EventData) -> None:
         """Turn one event into rows, inside the consumer's transaction."""
 
     async def clear(self, conn: asyncpg.Connection) -> None:
         """Empty every table the projection writes (for a rebuild from offset 0)."""
+
+
+Decoder = Callable[[ConsumerRecord[bytes, bytes]], tuple[Envelope, EventData]]
+"""Turns a record into (envelope, body); raises ``ValueError`` for a record to dead-letter."""
+
+
+def decode_record(record: ConsumerRecord[bytes, bytes]) -> tuple[Envelope, EventData]:
+    """The default decoder: the record's value is an event envelope (``decode_event``)."""
+    return decode_event(record.value or b"")
+
+
+Decoded = tuple[ConsumerRecord[bytes, bytes], Envelope, EventData]
 
 
 @dataclass(frozen=True)
@@ -112,6 +132,7 @@ class ProjectionConsumer:
         deadletter_topic: str,
         pool: Callable[[], asyncpg.Pool],
         max_records: int = 500,
+        decode: Decoder | None = None,
     ) -> None:
         if not _IDENT.match(schema):
             raise ValueError(f"bad schema name {schema!r}")
@@ -122,6 +143,7 @@ class ProjectionConsumer:
         self.deadletter_topic = deadletter_topic
         self._pool = pool
         self._max_records = max_records
+        self._decode = decode or decode_record
         self._subscriber: BatchSubscriber | None = None
         self._broker: KafkaBroker | None = None
         self.assigned: set[TopicPartition] = set()
@@ -129,18 +151,28 @@ class ProjectionConsumer:
 
     # -- wiring ---------------------------------------------------------------------------
 
+    @property
+    def group_id(self) -> str:
+        """The Kafka consumer group its copies share (``name`` is what offsets are stored as)."""
+        return f"{self.name}@{self.topic}"
+
     def attach(self, broker: KafkaBroker) -> None:
         """Register the batch subscriber on ``broker`` (before the broker starts)."""
         self._broker = broker
         subscriber = broker.subscriber(
             self.topic,
-            group_id=self.name,
+            # Kafka's group only splits partitions between copies (offsets live in
+            # PostgreSQL), so it is per topic: systems sharing a broker never rebalance
+            # each other's consumers.
+            group_id=self.group_id,
             batch=True,
             max_records=self._max_records,
             batch_timeout_ms=50,
             auto_offset_reset="earliest",
             ack_policy=AckPolicy.MANUAL,  # nothing is committed to Kafka: offsets live in PG
             listener=_SeekToStoredOffsets(self),
+            # The handler reads the raw records; FastStream need not decode every body.
+            decoder=_raw_body,
             title=f"{self.name}:{self.topic}",
             description=f"Projection consumer {self.name} (offsets stored in {self.schema})",
         )
@@ -206,13 +238,14 @@ class ProjectionConsumer:
                 BATCH_SECONDS.labels(self.name).observe(time.perf_counter() - started)
                 for letter in letters:
                     DEAD_LETTERS.labels(self.name).inc()
+                    # The first line only: a validation error goes on to quote the input.
                     log.error(
                         "%s: dead-lettered %s[%d]@%d: %s",
                         self.name,
                         letter.record.topic,
                         letter.record.partition,
                         letter.record.offset,
-                        letter.error,
+                        letter.error.splitlines()[0] if letter.error else "",
                     )
                 return
             except TRANSIENT_DB_ERRORS as exc:
@@ -229,21 +262,32 @@ class ProjectionConsumer:
     async def _apply_batch(
         self, records: Sequence[ConsumerRecord[bytes, bytes]]
     ) -> list[DeadLetter]:
+        """One transaction: skip duplicates, apply the rest, park what fails, store offsets.
+
+        The fast path applies the whole batch at once (through the projection's
+        ``apply_batch`` when it has one) inside one savepoint; only if that fails does each
+        event get a savepoint of its own, to find and park the one at fault.
+        """
         letters: list[DeadLetter] = []
         next_offsets: dict[int, int] = {}
         seen_until: dict[int, datetime] = {}
+        decoded: list[Decoded] = []
+        for record in records:
+            next_offsets[record.partition] = record.offset + 1
+            try:
+                envelope, data = self._decode(record)
+            except Exception as exc:  # not an event at all: deterministic, park it
+                letters.append(DeadLetter(record, f"{type(exc).__name__}: {exc}"[:4000]))
+                continue
+            seen_until[record.partition] = max(
+                envelope.recorded_at, seen_until.get(record.partition, envelope.recorded_at)
+            )
+            decoded.append((record, envelope, data))
         async with self._pool().acquire() as conn, conn.transaction():
-            for record in records:
-                error, recorded_at = await self._apply_record(conn, record)
-                if recorded_at is not None:
-                    seen_until[record.partition] = max(
-                        recorded_at, seen_until.get(record.partition, recorded_at)
-                    )
-                if error is not None:
-                    letter = DeadLetter(record, error)
-                    await self._dead_letter(conn, letter)
-                    letters.append(letter)
-                next_offsets[record.partition] = record.offset + 1
+            fresh = await self._claim(conn, decoded)
+            letters += await self._apply_fresh(conn, fresh)
+            for letter in letters:
+                await self._dead_letter(conn, letter)
             await conn.executemany(
                 f"""INSERT INTO {self.schema}.consumer_offsets
                         (consumer, topic, partition, next_offset, watermark)
@@ -260,40 +304,116 @@ class ProjectionConsumer:
             CONSUMER_POSITION.labels(self.name, self.topic, str(partition)).set(offset)
         return letters
 
-    async def _apply_record(
-        self, conn: asyncpg.Connection, record: ConsumerRecord[bytes, bytes]
-    ) -> tuple[str | None, datetime | None]:
-        """Apply one record in a savepoint.
+    async def _claim(self, conn: asyncpg.Connection, decoded: list[Decoded]) -> list[Decoded]:
+        """Mark the batch's events processed in one statement; the ones not seen before."""
+        if not decoded:
+            return []
+        claimed = {
+            r["event_id"]
+            for r in await conn.fetch(
+                f"INSERT INTO {self.schema}.processed_events (consumer, event_id) "
+                "SELECT $1, unnest($2::uuid[]) ON CONFLICT DO NOTHING RETURNING event_id",
+                self.name,
+                [envelope.event_id for _, envelope, _ in decoded],
+            )
+        }
+        fresh = []
+        for record, envelope, data in decoded:
+            if envelope.event_id in claimed:
+                claimed.discard(envelope.event_id)  # a copy later in this batch is a duplicate
+                fresh.append((record, envelope, data))
+            else:
+                EVENTS_DUPLICATE.labels(self.name).inc()
+                self._log_event(record, envelope, duplicate=True)
+        return fresh
 
-        Returns the error text if it must be dead-lettered, and the event's ``recorded_at``
-        when it could be read.
-        """
+    async def _apply_fresh(
+        self, conn: asyncpg.Connection, fresh: list[Decoded]
+    ) -> list[DeadLetter]:
+        """Apply new events: all at once, or one by one to park the one that fails."""
+        if not fresh:
+            return []
+        try:
+            async with conn.transaction():
+                apply_batch = getattr(self.projection, "apply_batch", None)
+                if apply_batch is not None:
+                    await apply_batch(conn, [(envelope, data) for _, envelope, data in fresh])
+                else:
+                    for _, envelope, data in fresh:
+                        with bound(
+                            correlation_id=envelope.correlation_id,
+                            complaint_id=envelope.complaint_id,
+                        ):
+                            await self.projection.apply(conn, envelope, data)
+        except TRANSIENT_DB_ERRORS:
+            raise
+        except Exception:  # some event of the batch cannot be applied: find it
+            return await self._apply_one_by_one(conn, fresh)
+        for record, envelope, _ in fresh:
+            EVENTS_CONSUMED.labels(self.name, envelope.type).inc()
+            self._log_event(record, envelope, duplicate=False)
+        return []
+
+    async def _apply_one_by_one(
+        self, conn: asyncpg.Connection, fresh: list[Decoded]
+    ) -> list[DeadLetter]:
+        letters = []
+        for record, envelope, data in fresh:
+            error = await self._apply_record(conn, envelope, data)
+            if error is None:
+                EVENTS_CONSUMED.labels(self.name, envelope.type).inc()
+                self._log_event(record, envelope, duplicate=False)
+                continue
+            letters.append(DeadLetter(record, error))
+            # Not processed after all: replaying the dead letter after a fix must apply it.
+            await conn.execute(
+                f"DELETE FROM {self.schema}.processed_events WHERE consumer = $1 AND event_id = $2",
+                self.name,
+                envelope.event_id,
+            )
+        return letters
+
+    async def _apply_record(
+        self, conn: asyncpg.Connection, envelope: Envelope, data: EventData
+    ) -> str | None:
+        """Apply one event in a savepoint, a few times; the error text if it keeps failing."""
         error = ""
-        recorded_at: datetime | None = None
         for _attempt in range(POISON_ATTEMPTS):
             try:
                 async with conn.transaction():
-                    envelope, data = decode_event(record.value or b"")
-                    recorded_at = envelope.recorded_at
-                    fresh = await conn.fetchval(
-                        f"INSERT INTO {self.schema}.processed_events (consumer, event_id) "
-                        "VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING true",
-                        self.name,
-                        envelope.event_id,
-                    )
-                    if not fresh:
-                        EVENTS_DUPLICATE.labels(self.name).inc()
-                        return None, recorded_at
-                    await self.projection.apply(conn, envelope, data)
-                EVENTS_CONSUMED.labels(self.name, envelope.type).inc()
-                return None, recorded_at
+                    with bound(
+                        correlation_id=envelope.correlation_id, complaint_id=envelope.complaint_id
+                    ):
+                        await self.projection.apply(conn, envelope, data)
+                return None
             except TRANSIENT_DB_ERRORS:
                 raise
-            except Exception as exc:  # anything else is this record's fault: park it
+            except Exception as exc:  # anything else is this event's fault: park it
                 error = f"{type(exc).__name__}: {exc}"
-                if isinstance(exc, ValueError):  # parsing is deterministic: no retry helps
-                    break
-        return error[:4000], recorded_at
+        return error[:4000]
+
+    def _log_event(
+        self, record: ConsumerRecord[bytes, bytes], envelope: Envelope, *, duplicate: bool
+    ) -> None:
+        """One debug line per event handled: ids and type only, never the event's data."""
+        if not log.isEnabledFor(logging.DEBUG):
+            return
+        with bound(correlation_id=envelope.correlation_id, complaint_id=envelope.complaint_id):
+            log.debug(
+                "%s: %s %s",
+                self.name,
+                "skipped duplicate" if duplicate else "applied",
+                envelope.type,
+                extra={
+                    "consumer": self.name,
+                    "event_type": envelope.type,
+                    "event_id": str(envelope.event_id),
+                    "schema_version": envelope.schema_version,
+                    "partition": record.partition,
+                    "offset": record.offset,
+                    "duplicate": duplicate,
+                },
+            )
 
     async def _dead_letter(self, conn: asyncpg.Connection, letter: DeadLetter) -> None:
         """Publish the record to the dead-letter topic (acknowledged) and remember it."""
@@ -368,12 +488,31 @@ class ProjectionConsumer:
             until = min(until, row["watermark"])
         return until
 
+    async def progress(self) -> dict[int, tuple[int, int]] | None:
+        """Partition → (stored next offset, end offset), over every partition of the topic.
+
+        ``None`` before the consumer has started. Unlike :meth:`lag`, not only the partitions
+        assigned to this copy: the stored offsets are the whole group's.
+        """
+        if self._subscriber is None or self._subscriber.consumer is None:
+            return None
+        consumer = self._subscriber.consumer
+        partitions = consumer.partitions_for_topic(self.topic) or set()
+        ends = await consumer.end_offsets([TopicPartition(self.topic, p) for p in partitions])
+        stored = await self.stored_offsets()
+        return {tp.partition: (stored.get(tp.partition, 0), end) for tp, end in ends.items()}
+
     async def lag(self) -> dict[int, int]:
         """Partition → events not yet applied (end offset − stored offset)."""
         consumer = self._consumer()
         ends: dict[TopicPartition, int] = await consumer.end_offsets(list(self.assigned))
         stored = await self.stored_offsets()
         return {tp.partition: end - stored.get(tp.partition, 0) for tp, end in ends.items()}
+
+
+async def _raw_body(message: Any) -> Any:
+    """FastStream decoder that leaves the bodies alone (the consumer decodes the records)."""
+    return None
 
 
 class _SeekToStoredOffsets(ConsumerRebalanceListener):  # type: ignore[misc]

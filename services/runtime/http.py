@@ -1,8 +1,12 @@
-"""What every service's HTTP side shares: health, readiness, metrics, and clear 422 errors."""
+"""What every service's HTTP side shares: health, readiness, metrics, request logs, clear 422s."""
 
 from __future__ import annotations
 
+import json
+import logging
+import re
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -10,8 +14,13 @@ from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from services.runtime.logs import bound
 from services.runtime.metrics import HTTP_REQUESTS, HTTP_SECONDS
+
+log = logging.getLogger("complaints.http")
 
 ReadinessCheck = Callable[[], Awaitable[bool]]
 
@@ -40,7 +49,7 @@ def field_errors(errors: Any) -> list[dict[str, str]]:
 
 
 def install_common(app: FastAPI, *, service: str, readiness: dict[str, ReadinessCheck]) -> None:
-    """Add ``/healthz``, ``/readyz``, ``/metrics``, request metrics and the 422 format."""
+    """Add ``/healthz``, ``/readyz``, ``/metrics``, request metrics and logs, the 422 format."""
     router = APIRouter(tags=["operations"])
 
     @router.get("/healthz", summary="The process is alive")
@@ -70,12 +79,90 @@ def install_common(app: FastAPI, *, service: str, readiness: dict[str, Readiness
     async def bad_fields(_: Request, exc: FieldErrors) -> JSONResponse:
         return _unprocessable(exc.errors)
 
-    @app.middleware("http")
-    async def observe(request: Request, call_next: Any) -> Response:
+    app.add_middleware(RequestObserver, service=service)
+
+
+_OPERATIONS = frozenset({"/healthz", "/readyz", "/metrics"})
+_COMPLAINT_IN_PATH = re.compile(r"/complaints/([0-9a-fA-F-]{36})(?:/|$)")
+_CORRELATION = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
+_PEEK_LIMIT = 64 * 1024  # a JSON answer this small may name the complaint it created
+
+
+class RequestObserver:
+    """Per request: bind the log ids, count and time it, and log one line at info.
+
+    ``correlation_id`` is the caller's ``X-Correlation-Id`` (or a new one), echoed in the
+    answer; ``complaint_id`` comes from the path, or else from a small JSON answer that names
+    one (intake's 202). Health, readiness and metrics requests are logged at debug only.
+    """
+
+    def __init__(self, app: ASGIApp, service: str) -> None:
+        self.app = app
+        self.service = service
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope["path"]
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        asked = headers.get("x-correlation-id", "")
+        correlation_id = asked if _CORRELATION.match(asked) else uuid.uuid4().hex
+        found = _COMPLAINT_IN_PATH.search(path)
+        status = 500
+        peek: list[bytes] = []
+        json_answer = False
+
+        async def observe_send(message: Message) -> None:
+            nonlocal status, json_answer
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+                answer = MutableHeaders(scope=message)
+                answer["X-Correlation-Id"] = correlation_id
+                size = answer.get("content-length", "")
+                json_answer = (
+                    answer.get("content-type", "").startswith("application/json")
+                    and size.isdigit()
+                    and int(size) < _PEEK_LIMIT
+                )
+            elif message["type"] == "http.response.body" and json_answer and found is None:
+                peek.append(message.get("body", b""))
+            await send(message)
+
         started = time.perf_counter()
-        response: Response = await call_next(request)
-        route = request.scope.get("route")
-        path = getattr(route, "path", "unmatched")
-        HTTP_REQUESTS.labels(service, request.method, path, str(response.status_code)).inc()
-        HTTP_SECONDS.labels(service, path).observe(time.perf_counter() - started)
-        return response
+        with bound(correlation_id=correlation_id, complaint_id=found and found.group(1)):
+            try:
+                await self.app(scope, receive, observe_send)
+            finally:
+                elapsed = time.perf_counter() - started
+                route = getattr(scope.get("route"), "path", "unmatched")
+                HTTP_REQUESTS.labels(self.service, scope["method"], route, str(status)).inc()
+                HTTP_SECONDS.labels(self.service, route).observe(elapsed)
+                complaint_id = None if found else _complaint_in(peek)
+                with bound(complaint_id=complaint_id):
+                    log.log(
+                        logging.DEBUG if path in _OPERATIONS else logging.INFO,
+                        "%s %s %d",
+                        scope["method"],
+                        path,
+                        status,
+                        extra={
+                            "method": scope["method"],
+                            "route": route,
+                            "path": path,
+                            "status": status,
+                            "duration_ms": round(elapsed * 1000, 1),
+                        },
+                    )
+
+
+def _complaint_in(chunks: list[bytes]) -> str | None:
+    """The ``complaint_id`` a JSON answer names at its top level, if it is small and does."""
+    body = b"".join(chunks)
+    if not body or len(body) >= _PEEK_LIMIT or b'"complaint_id"' not in body:
+        return None
+    try:
+        found = json.loads(body).get("complaint_id")
+    except (ValueError, AttributeError):
+        return None
+    return str(found) if found is not None else None

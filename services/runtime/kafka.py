@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Iterable
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
@@ -31,11 +32,19 @@ def make_broker(settings: Settings, *, client_id: str) -> KafkaBroker:
         acks="all",
         request_timeout_ms=int(settings.publish_timeout_s * 1000),
         linger_ms=1,
+        # FastStream's "Received"/"Processed" per batch: through our JSON handler, at debug.
+        logger=logging.getLogger("faststream.kafka"),
+        log_level=logging.DEBUG,
     )
 
 
-async def ensure_topics(settings: Settings, *, timeout_s: float = 60.0) -> None:
-    """Create the platform's topics if missing (the broker does not auto-create topics)."""
+async def ensure_topics(
+    settings: Settings, *, extra: Iterable[str] = (), timeout_s: float = 60.0
+) -> None:
+    """Create the platform's topics if missing (the broker does not auto-create topics).
+
+    ``extra`` names more topics a service uses, made like the events topic (kept forever).
+    """
     wanted = [
         NewTopic(settings.topic_events, settings.events_partitions, 1, topic_configs=KEEP_FOREVER),
         NewTopic(
@@ -43,6 +52,10 @@ async def ensure_topics(settings: Settings, *, timeout_s: float = 60.0) -> None:
         ),
         NewTopic(settings.topic_deadletter, 1, 1, topic_configs=KEEP_FOREVER),
     ]
+    known = {t.name for t in wanted}
+    for name in dict.fromkeys(extra):
+        if name not in known:
+            wanted.append(NewTopic(name, settings.events_partitions, 1, topic_configs=KEEP_FOREVER))
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout_s
     while True:

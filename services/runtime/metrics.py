@@ -31,3 +31,32 @@ HTTP_SECONDS = Histogram(
     "complaints_http_request_seconds", "HTTP request latency", ["service", "route"]
 )
 OUTBOX_BACKLOG = Gauge("complaints_outbox_backlog", "Decided events not yet published", ["schema"])
+
+# Refreshed every COMPLAINTS_METRICS_INTERVAL_S by services.runtime.monitor (consuming services).
+# Offsets live in PostgreSQL, shared by every copy, so each copy reports the whole group's lag:
+# aggregate with max by (consumer, partition), not sum.
+CONSUMER_LAG = Gauge(
+    "complaints_consumer_lag",
+    "Events in the log not yet applied by the consumer group (end offset - stored offset)",
+    ["consumer", "topic", "partition"],
+)
+CONSUMER_ASSIGNED = Gauge(
+    "complaints_consumer_assigned_partitions",
+    "Partitions Kafka assigned to this copy of the service",
+    ["consumer"],
+)
+CONSUMER_PROGRESS = Gauge(
+    "complaints_consumer_progress_ratio",
+    "Share of the log the consumer group has applied (1 = caught up); rebuild progress",
+    ["consumer"],
+)
+REBUILDING = Gauge(
+    "complaints_projection_rebuilding",
+    "1 while the projections replay the log from offset 0 after a new version or a rebuild",
+    ["service"],
+)
+DEAD_LETTERS_RECORDED = Gauge(
+    "complaints_dead_letters_recorded",
+    "Records the consumer dead-lettered, as recorded in its schema (survives restarts)",
+    ["consumer"],
+)

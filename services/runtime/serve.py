@@ -2,20 +2,37 @@
 
 from __future__ import annotations
 
-import logging
+import sys
 
 import uvicorn
 from fastapi import FastAPI
 
+from services.runtime.logs import configure_logging
 from services.runtime.settings import Settings
 
 
+def service_name(app: FastAPI) -> str:
+    """``intake`` for ``python -m services.intake``; else the app's service, else its title."""
+    spec = getattr(sys.modules.get("__main__"), "__spec__", None)
+    parts = (spec.name if spec is not None else "").split(".")
+    if len(parts) >= 2 and parts[0] == "services":
+        return parts[1]
+    service = getattr(app.state, "service", None)
+    return str(getattr(service, "name", app.title))
+
+
 def serve(app: FastAPI, settings: Settings, *, port: int) -> None:
-    """Serve ``app`` until SIGTERM/SIGINT; uvicorn runs the app's lifespan (broker, pool)."""
-    logging.basicConfig(
-        level=settings.log_level,
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-    )
+    """Serve ``app`` until SIGTERM/SIGINT; uvicorn runs the app's lifespan (broker, pool).
+
+    Logs are JSON lines on stderr (``COMPLAINTS_LOG_FORMAT=text`` for plain lines); uvicorn's
+    own logging configuration is switched off so its lines are JSON too.
+    """
+    configure_logging(service=service_name(app), level=settings.log_level, fmt=settings.log_format)
     uvicorn.run(
-        app, host=settings.host, port=port, log_level=settings.log_level.lower(), access_log=False
+        app,
+        host=settings.host,
+        port=port,
+        log_level=settings.log_level.lower(),
+        log_config=None,
+        access_log=False,  # one line per request comes from services.runtime.http instead
     )

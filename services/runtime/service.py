@@ -14,10 +14,16 @@ from typing import Any
 import asyncpg
 from fastapi import FastAPI
 
-from services.runtime.consumer import Projection, ProjectionConsumer, consumer_tables_sql
+from services.runtime.consumer import (
+    Decoder,
+    Projection,
+    ProjectionConsumer,
+    consumer_tables_sql,
+)
 from services.runtime.db import create_pool, ping
 from services.runtime.http import ReadinessCheck
 from services.runtime.kafka import ensure_topics, make_broker
+from services.runtime.monitor import Monitor
 from services.runtime.outbox import OutboxRelay, outbox_table_sql
 from services.runtime.settings import Settings
 
@@ -52,6 +58,9 @@ class ConsumingService:
         self._pool: asyncpg.Pool | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._background: list[tuple[str, Callable[[], Coroutine[Any, Any, None]]]] = []
+        self.monitor = Monitor(self)  # consumer lag, rebuild progress, backlogs (metrics)
+        self.migrated = False
+        self.rebuilding = False  # replaying the log from offset 0 since this start
 
     @property
     def pool(self) -> asyncpg.Pool:
@@ -60,15 +69,27 @@ class ConsumingService:
             raise RuntimeError(f"{self.name}: the database pool is not open yet")
         return self._pool
 
-    def add_projection(self, name: str, projection: Projection) -> ProjectionConsumer:
-        """Feed ``projection`` from the events topic as consumer group ``<service>.<name>``."""
+    def add_projection(
+        self,
+        name: str,
+        projection: Projection,
+        *,
+        topic: str | None = None,
+        decode: Decoder | None = None,
+    ) -> ProjectionConsumer:
+        """Feed ``projection`` from the events topic as consumer group ``<service>.<name>``.
+
+        ``topic`` (created at start if missing) and ``decode`` serve a consumer of another
+        topic, whose records may not even be event envelopes (intake's submissions).
+        """
         consumer = ProjectionConsumer(
             name=f"{self.name}.{name}",
             schema=self.schema,
             projection=projection,
-            topic=self.settings.topic_events,
+            topic=topic or self.settings.topic_events,
             deadletter_topic=self.settings.topic_deadletter,
             pool=lambda: self.pool,
+            decode=decode,
         )
         consumer.attach(self.broker)
         self.consumers.append(consumer)
@@ -88,12 +109,13 @@ class ConsumingService:
         """Open the pool, migrate, make sure topics exist, start consuming; undo on exit."""
         self._pool = await create_pool(self.settings.database_url, size=self.settings.db_pool_size)
         await self.migrate()
-        await ensure_topics(self.settings)
+        await ensure_topics(self.settings, extra=[c.topic for c in self.consumers])
         await self.broker.start()
         if self.relay is not None:
             self._tasks.append(asyncio.create_task(self.relay.run(), name=f"{self.name}-relay"))
         for name, run in self._background:
             self._tasks.append(asyncio.create_task(run(), name=f"{self.name}-{name}"))
+        self._tasks.append(asyncio.create_task(self.monitor.run(), name=f"{self.name}-monitor"))
         log.info("%s started", self.name)
         try:
             yield
@@ -131,6 +153,7 @@ class ConsumingService:
                 f"SELECT version FROM {self.schema}.projection_version WHERE service = $1",
                 self.name,
             )
+            self.rebuilding = stored != version  # a first start builds from offset 0 too
             if stored is not None and stored != version:
                 log.warning(
                     "%s: projection changed (%s → %s): rebuilding from offset 0",
@@ -154,9 +177,13 @@ class ConsumingService:
                 self.name,
                 version,
             )
+        self.migrated = True
 
     def readiness(self) -> dict[str, ReadinessCheck]:
-        """Checks for ``/readyz``: database, broker, every consumer assigned at least once."""
+        """Checks for ``/readyz``: migrations done, database, broker, consumers assigned once."""
+
+        async def migrations() -> bool:
+            return self.migrated
 
         async def database() -> bool:
             return self._pool is not None and await ping(self._pool)
@@ -167,4 +194,9 @@ class ConsumingService:
         async def consumers() -> bool:
             return all(c.has_been_assigned for c in self.consumers)
 
-        return {"database": database, "kafka": kafka, "consumers": consumers}
+        return {
+            "migrations": migrations,
+            "database": database,
+            "kafka": kafka,
+            "consumers": consumers,
+        }

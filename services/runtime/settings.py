@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Literal
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -28,6 +29,10 @@ class Settings(BaseSettings):
     events_partitions: int = 6
     host: str = "127.0.0.1"
     log_level: str = "INFO"
+    # ``json`` (one object per line, for log collectors) or ``text`` (for a person reading).
+    log_format: Literal["json", "text"] = "json"
+    # How often each service refreshes the gauges it computes (consumer lag, backlogs, timers).
+    metrics_interval_s: float = 5.0
     db_pool_size: int = 10
     # How long a producer may wait for the broker's acknowledgement before the caller is told
     # the write failed (intake answers 503 then, never a false 202).

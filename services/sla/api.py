@@ -14,7 +14,7 @@ from services.sla import store
 from services.sla.calendar import load_calendar
 from services.sla.policy import WorkingClock, load_policy
 from services.sla.projection import ClockProjection
-from services.sla.scheduler import Scheduler, SlaRules
+from services.sla.scheduler import Scheduler, SlaRules, timer_gauges
 from services.sla.settings import SlaSettings
 from services.sla.timers import fold
 
@@ -50,6 +50,7 @@ def create_app(settings: SlaSettings | None = None, clock: Clock | None = None) 
         clock=now,
     )
     service.add_task("scheduler", scheduler.run)
+    service.monitor.add("timers", timer_gauges)
 
     app = FastAPI(
         title="Complaints SLA",

@@ -18,7 +18,7 @@ from functools import cached_property
 from uuid import UUID
 
 import asyncpg
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 from contracts import Envelope, new_envelope
 from services.runtime.consumer import ProjectionConsumer
@@ -37,6 +37,33 @@ LATENESS = Histogram(
     "Time from an alert falling due to its decision",
     buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 30, 300, 3600),
 )
+OPEN_TIMERS = Gauge(
+    "complaints_sla_timers_open", "Clocks not yet stopped, by state when last judged", ["state"]
+)
+OVERDUE_TIMERS = Gauge("complaints_sla_timers_overdue", "Running clocks past their deadline")
+CHECKS_DUE = Gauge(
+    "complaints_sla_checks_due", "Complaints whose timers are due to be judged now (backlog)"
+)
+TIMER_STATES = ("running", "paused", "breached")
+
+
+async def timer_gauges(conn: asyncpg.Connection) -> None:
+    """Refresh the timer gauges (run by the service's metrics monitor)."""
+    rows = await conn.fetch(
+        "SELECT state, count(*) AS n FROM sla.clocks WHERE ended_at IS NULL GROUP BY state"
+    )
+    counts = {r["state"]: r["n"] for r in rows}
+    for state in sorted({*TIMER_STATES, *counts}):
+        OPEN_TIMERS.labels(state).set(counts.get(state, 0))
+    OVERDUE_TIMERS.set(
+        await conn.fetchval(
+            "SELECT count(*) FROM sla.clocks WHERE ended_at IS NULL AND deadline < now()"
+        )
+    )
+    CHECKS_DUE.set(
+        await conn.fetchval("SELECT count(*) FROM sla.complaints WHERE next_check_at <= now()")
+    )
+
 
 Clock = Callable[[], datetime]
 

@@ -1,0 +1,124 @@
+"""Gauges a scrape cannot read from memory: consumer lag, rebuild progress, backlogs.
+
+Every consuming service runs one ``Monitor`` in the background. Every
+``COMPLAINTS_METRICS_INTERVAL_S`` it asks Kafka for the end offset of each partition, reads
+the offsets stored in PostgreSQL, and sets
+
+- ``complaints_consumer_lag{consumer, topic, partition}`` = end offset − stored next offset,
+- ``complaints_consumer_progress_ratio{consumer}`` = applied / written over all partitions,
+- ``complaints_consumer_assigned_partitions{consumer}`` = partitions Kafka gave this copy,
+- ``complaints_projection_rebuilding{service}`` = 1 from a start that replays the log until
+  the lag first reaches 0,
+- ``complaints_dead_letters_recorded{consumer}`` and ``complaints_outbox_backlog{schema}``,
+
+plus whatever a service adds (the SLA service's timers). Failures are logged and retried at
+the next round: a monitor never stops a service.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
+
+import asyncpg
+
+from services.runtime.metrics import (
+    CONSUMER_ASSIGNED,
+    CONSUMER_LAG,
+    CONSUMER_PROGRESS,
+    DEAD_LETTERS_RECORDED,
+    OUTBOX_BACKLOG,
+    REBUILDING,
+)
+
+if TYPE_CHECKING:
+    from services.runtime.consumer import ProjectionConsumer
+    from services.runtime.service import ConsumingService
+
+log = logging.getLogger(__name__)
+
+GaugeRefresh = Callable[[asyncpg.Connection], Awaitable[None]]
+
+
+class Monitor:
+    """Refreshes a consuming service's computed gauges in the background."""
+
+    def __init__(self, service: ConsumingService) -> None:
+        self.service = service
+        self._extra: list[tuple[str, GaugeRefresh]] = []
+        self._started = time.monotonic()
+        self._failing = False
+
+    def add(self, name: str, refresh: GaugeRefresh) -> None:
+        """Also run ``refresh(conn)`` every round (it sets the service's own gauges)."""
+        self._extra.append((name, refresh))
+
+    async def run(self) -> None:
+        """Refresh forever, every ``metrics_interval_s``."""
+        interval = self.service.settings.metrics_interval_s
+        while True:
+            try:
+                await self.refresh()
+                if self._failing:
+                    log.info("%s: metrics refresh works again", self.service.name)
+                self._failing = False
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # report, never stop the service
+                if not self._failing:
+                    log.warning(
+                        "%s: metrics refresh failed (%s: %s); retrying",
+                        self.service.name,
+                        type(exc).__name__,
+                        exc,
+                    )
+                self._failing = True
+            await asyncio.sleep(interval)
+
+    async def refresh(self) -> None:
+        """One round: every gauge, once."""
+        service = self.service
+        caught_up = True
+        for consumer in service.consumers:
+            caught_up = await self._consumer_gauges(consumer) and caught_up
+        if service.rebuilding and caught_up:
+            service.rebuilding = False
+            log.info(
+                "%s: projections caught up with the log (%.0f s after start)",
+                service.name,
+                time.monotonic() - self._started,
+            )
+        REBUILDING.labels(service.name).set(1 if service.rebuilding else 0)
+        async with service.pool.acquire() as conn:
+            rows = await conn.fetch(
+                f"SELECT consumer, count(*) AS n FROM {service.schema}.dead_letters "
+                "GROUP BY consumer"
+            )
+            recorded = {r["consumer"]: r["n"] for r in rows}
+            for consumer in service.consumers:
+                DEAD_LETTERS_RECORDED.labels(consumer.name).set(recorded.get(consumer.name, 0))
+            if service.relay is not None:
+                backlog = await conn.fetchval(
+                    f"SELECT count(*) FROM {service.schema}.outbox WHERE published_at IS NULL"
+                )
+                OUTBOX_BACKLOG.labels(service.schema).set(backlog)
+            for _name, extra in self._extra:
+                await extra(conn)
+
+    async def _consumer_gauges(self, consumer: ProjectionConsumer) -> bool:
+        """Set one consumer's gauges; whether it has applied everything written so far."""
+        CONSUMER_ASSIGNED.labels(consumer.name).set(len(consumer.assigned))
+        progress = await consumer.progress()
+        if not progress:
+            return False
+        applied = written = 0
+        for partition, (stored, end) in progress.items():
+            lag = max(end - stored, 0)
+            CONSUMER_LAG.labels(consumer.name, consumer.topic, str(partition)).set(lag)
+            applied += min(stored, end)
+            written += end
+        CONSUMER_PROGRESS.labels(consumer.name).set(applied / written if written else 1.0)
+        return applied >= written
