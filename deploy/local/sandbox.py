@@ -7,6 +7,7 @@ Unlike ``infra`` and ``stack`` this needs the virtualenv (asyncpg, aiokafka).
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import subprocess
@@ -45,11 +46,22 @@ async def create_database(admin_url: str, name: str) -> str:
     return with_database(admin_url, name)
 
 
-async def drop_database(admin_url: str, name: str) -> None:
-    """Drop database ``name``, disconnecting whoever is still connected."""
+async def drop_database(admin_url: str, name: str, *, attempts: int = 20) -> None:
+    """Drop database ``name``, disconnecting whoever is still connected.
+
+    An autovacuum worker (woken by a bulk load) runs as the superuser and cannot be forced
+    off by the application's role: wait for it to finish, a few times.
+    """
     conn = await asyncpg.connect(admin_url)
     try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        for attempt in range(attempts):
+            try:
+                await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                return
+            except (asyncpg.InsufficientPrivilegeError, asyncpg.ObjectInUseError):
+                if attempt == attempts - 1:
+                    raise
+                await asyncio.sleep(0.5)
     finally:
         await conn.close()
 

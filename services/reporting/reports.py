@@ -67,7 +67,9 @@ def report_row(row: Mapping[str, Any]) -> ReportRow:
             reply_hard_breached=row["reply_hard_breached"],
         )
     )
-    return ReportRow(
+    # model_construct: every value comes from the projection's own columns, already typed;
+    # validating 40,000 of them again was a third of a company-wide report's time.
+    return ReportRow.model_construct(
         complaint_id=row["complaint_id"],
         office=row["office"],
         channel=Channel(row["channel"]),

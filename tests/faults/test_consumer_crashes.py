@@ -41,7 +41,7 @@ async def test_reporting_killed_mid_stream_of_5000_events_ends_exact(
     office = f"故障园{run}"
     events = [complaint_event(office, n, run=run) for n in range(N)]
     bootstrap, topic = system.env["COMPLAINTS_KAFKA_BOOTSTRAP"], system.topics["events"]
-    producing = asyncio.create_task(publish(bootstrap, topic, events, pace=0.05))
+    producing = asyncio.create_task(publish(bootstrap, topic, events, pace=0.25))
 
     async def partly_applied() -> bool:
         n = await office_count(http, system, office)
@@ -80,7 +80,7 @@ async def test_two_reporting_copies_one_killed_mid_stream_end_exact(
         events = [complaint_event(office, n, run=run) for n in range(N)]
         producing = asyncio.create_task(
             publish(
-                system.env["COMPLAINTS_KAFKA_BOOTSTRAP"], system.topics["events"], events, pace=0.05
+                system.env["COMPLAINTS_KAFKA_BOOTSTRAP"], system.topics["events"], events, pace=0.25
             )
         )
 

@@ -1,0 +1,95 @@
+"""``python -m bench``: run every measurement, print a table, write bench/results/latest.json."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from bench import intake, latency, rebuild, report, timers
+from bench.common import Bench
+
+RESULTS = Path(__file__).parent / "results"
+
+
+def versions() -> dict[str, str]:
+    """The versions the figures were measured with."""
+    out = {"python": platform.python_version()}
+    for package in ("fastapi", "faststream", "aiokafka", "asyncpg", "pydantic", "uvicorn"):
+        out[package] = metadata.version(package)
+    from deploy.local.infra import KAFKA_VERSION
+
+    out["kafka"] = KAFKA_VERSION
+    try:
+        pg = subprocess.run(["psql", "--version"], capture_output=True, text=True, check=True)
+        out["postgresql"] = pg.stdout.split()[-1]
+    except (OSError, subprocess.CalledProcessError):
+        out["postgresql"] = "unknown"
+    return out
+
+
+async def run(selected: list[str]) -> dict[str, Any]:
+    """Every selected measurement, in order."""
+    bench = Bench(logs=Path(".local/logs/bench"))
+    bench.ensure_infra()
+    figures: dict[str, Any] = {}
+
+    async def e2e(b: Bench) -> dict[str, Any]:
+        top = figures.get("intake", {}).get("intake_per_s", 200)
+        return await latency.measure(b, rate=top / 2)
+
+    measurements = {
+        "intake": intake.measure,
+        "e2e_latency": e2e,
+        "rebuild": rebuild.measure,
+        "sla_timers": timers.measure,
+        "report": report.measure,
+    }
+    for name, measure in measurements.items():
+        if selected and name not in selected:
+            continue
+        started = time.perf_counter()
+        figures[name] = await measure(bench)
+        figures[name]["seconds"] = round(time.perf_counter() - started, 1)
+        Console().print(f"[bold]{name}[/bold]: {figures[name]}")
+    return figures
+
+
+def main() -> int:
+    """Command-line entry point."""
+    parser = argparse.ArgumentParser(prog="python -m bench")
+    parser.add_argument("only", nargs="*", help="run only these measurements")
+    args = parser.parse_args()
+    started = time.perf_counter()
+    figures = asyncio.run(run(args.only))
+    result = {
+        "machine": {"cores": os.cpu_count(), "platform": platform.platform()},
+        "versions": versions(),
+        "figures": figures,
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "latest.json").write_text(json.dumps(result, indent=2, ensure_ascii=False))
+    table = Table(title=f"make bench — {os.cpu_count()} cores")
+    for col in ("measurement", "figure", "value", "target"):
+        table.add_column(col)
+    for name, values in figures.items():
+        for key, value in values.items():
+            table.add_row(name, key, str(value), "")
+    Console().print(table)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

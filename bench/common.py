@@ -1,0 +1,110 @@
+"""What every measurement needs: a sandboxed system, payloads, percentiles."""
+
+from __future__ import annotations
+
+import statistics
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from contracts import Channel, ComplaintReceived, Envelope, new_envelope
+from contracts.intake import Submission, complaint_id_for, received_event_id
+from deploy.local import infra, sandbox
+
+OFFICES = ["Y园", "G小城", "*湾花园", "金域华府", "翠湖山庄", "滨江一号", "锦绣园", "紫荆苑"]
+SUBJECTS = ["高空抛物", "楼上漏水", "电梯故障", "垃圾清运", "停车收费", "夜间施工噪音", "宠物扰民"]
+
+
+def submission_body(n: int, run: str, *, minutes_ago: float = 1.0) -> dict[str, Any]:
+    """The ``n``-th hotline submission of a run, as JSON."""
+    at = datetime.now(UTC) - timedelta(minutes=minutes_ago)
+    return {
+        "submission_id": f"bench-{run}-{n}",
+        "office": OFFICES[n % len(OFFICES)],
+        "unit": f"{n % 30 + 1}栋{n % 4 + 1}单元{n % 2000 + 101}",
+        "complainant": {"name": "业主", "phone": f"139{n % 10**8:08d}"},
+        "subject": SUBJECTS[n % len(SUBJECTS)],
+        "description": "楼上经常有杂物坠下，请物业尽快处理并查明责任人",
+        "demand": "查明责任人",
+        "occurred_at": at.isoformat(),
+    }
+
+
+def received_event(body: dict[str, Any], channel: Channel = Channel.HOTLINE) -> Envelope:
+    """The event intake makes of a submission body."""
+    submission = Submission.model_validate(body)
+    cid = complaint_id_for(channel, submission.submission_id)
+    return new_envelope(
+        ComplaintReceived.from_submission(channel, submission),
+        event_id=received_event_id(cid),
+        complaint_id=cid,
+        occurred_at=submission.occurred_at,
+        recorded_at=datetime.now(UTC),
+        source="bench",
+    )
+
+
+def percentile(values: Sequence[float], p: float) -> float:
+    """The ``p``-th percentile (0–100) of ``values``."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(p / 100 * (len(ordered) - 1))))]
+
+
+def summary_ms(values_s: Sequence[float]) -> dict[str, float]:
+    """p50/p95/p99/max of seconds, in milliseconds."""
+    return {
+        "p50_ms": round(percentile(values_s, 50) * 1000, 1),
+        "p95_ms": round(percentile(values_s, 95) * 1000, 1),
+        "p99_ms": round(percentile(values_s, 99) * 1000, 1),
+        "max_ms": round(max(values_s, default=float("nan")) * 1000, 1),
+        "mean_ms": round(statistics.fmean(values_s) * 1000, 1) if values_s else float("nan"),
+    }
+
+
+class Bench:
+    """The real broker and database, and sandboxed systems on them, one per measurement."""
+
+    def __init__(self, logs: Path) -> None:
+        self.cfg = infra.InfraConfig.from_env()
+        self.run = uuid.uuid4().hex[:6]
+        self.logs = logs
+        self.bootstrap = f"127.0.0.1:{self.cfg.kafka_port}"
+
+    def ensure_infra(self) -> None:
+        """Start Kafka and PostgreSQL if they are not running."""
+        infra.ensure_kafka(self.cfg)
+        infra.ensure_postgres(self.cfg)
+
+    @asynccontextmanager
+    async def system(
+        self, phase: str, services: Sequence[str], **env: str
+    ) -> AsyncIterator[sandbox.RunningSystem]:
+        """A fresh database and topics for ``phase``, with ``services`` running."""
+        name = f"complaints_bench_{phase}_{self.run}"
+        url = await sandbox.create_database(self.cfg.database_url, name)
+        topics = sandbox.topic_names(f"bench.{self.run}.{phase}")
+        system = sandbox.RunningSystem(
+            env=sandbox.environment(
+                bootstrap=self.bootstrap,
+                database_url=url,
+                topics=topics,
+                COMPLAINTS_LOG_LEVEL="WARNING",
+                **env,
+            ),
+            database_url=url,
+            topics=topics,
+            logs=self.logs / phase,
+        )
+        try:
+            for service in services:
+                system.start(service)
+            yield system
+        finally:
+            system.stop_all()
+            await sandbox.delete_topics(self.bootstrap, topics.values())
+            await sandbox.drop_database(self.cfg.database_url, name)

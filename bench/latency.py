@@ -1,0 +1,72 @@
+"""End-to-end latency: from intake's 202 to the complaint visible in the reporting projection,
+at a steady rate of half the measured intake maximum, with all four services running.
+
+Visibility is read where it becomes true: the reporting consumer's ``processed_events`` row
+for the event id intake returned, committed in the same transaction as the projection rows.
+One query every few milliseconds asks for all pending ids at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+from uuid import UUID
+
+import aiohttp
+import asyncpg
+
+from bench.common import Bench, submission_body, summary_ms
+
+POLL_S = 0.003
+
+
+async def measure(bench: Bench, *, rate: float, seconds: float = 15.0) -> dict[str, Any]:
+    """p50/p95/p99 of 202 → visible, at ``rate`` complaints per second."""
+    async with bench.system("latency", ["intake", "workflow", "sla", "reporting"]) as system:
+        url = f"{system.urls['intake']}/v1/complaints"
+        accepted: dict[UUID, float] = {}
+        visible: dict[UUID, float] = {}
+        done = asyncio.Event()
+        pool = await asyncpg.create_pool(system.database_url, min_size=1, max_size=2)
+
+        async def watch() -> None:
+            while not (done.is_set() and len(visible) == len(accepted)):
+                pending = [e for e in accepted if e not in visible]
+                if pending:
+                    rows = await pool.fetch(
+                        "SELECT event_id FROM reporting.processed_events "
+                        "WHERE consumer LIKE 'reporting.%' AND event_id = ANY($1::uuid[])",
+                        pending,
+                    )
+                    now = time.perf_counter()
+                    for row in rows:
+                        visible.setdefault(row["event_id"], now)
+                await asyncio.sleep(POLL_S)
+
+        watcher = asyncio.create_task(watch())
+        total = int(rate * seconds)
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=64)) as http:
+            started = time.perf_counter()
+
+            async def one(i: int) -> None:
+                body = submission_body(i, bench.run)
+                async with http.post(url, json=body, headers={"X-Api-Key": "dev-hotline"}) as resp:
+                    if resp.status == 202:
+                        accepted[UUID((await resp.json())["event_id"])] = time.perf_counter()
+
+            tasks = []
+            for i in range(total):  # an open-loop load: send on schedule, whatever the answers
+                await asyncio.sleep(max(0.0, started + i / rate - time.perf_counter()))
+                tasks.append(asyncio.create_task(one(i)))
+            await asyncio.gather(*tasks)
+        done.set()
+        await asyncio.wait_for(watcher, timeout=120)
+        await pool.close()
+    latencies = [visible[e] - accepted[e] for e in accepted]
+    return {
+        "rate_per_s": round(rate),
+        "complaints": len(latencies),
+        **summary_ms(latencies),
+        "target_p99_ms": 250,
+    }

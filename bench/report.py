@@ -1,0 +1,221 @@
+"""Monthly report query time over 1,000,000 complaints.
+
+A million complaints cannot go through the log within the benchmark's ten minutes, so the
+reporting projection's own tables are loaded with COPY in the shape the projection writes
+(a received, a judged and, for most, a closed fact per complaint), 24 months over 25 offices.
+Then the real service's HTTP endpoint is timed: one office and the whole company, one month.
+"""
+
+from __future__ import annotations
+
+import random
+import statistics
+import time
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import asyncpg
+import httpx
+
+from bench.common import Bench
+from contracts import ServiceCategory, Validity
+
+OFFICES = [f"第{i:02d}管理处" for i in range(1, 25)] + ["Y园"]
+CATEGORIES = [c.value for c in ServiceCategory]
+START = datetime(2024, 12, 1, tzinfo=UTC)
+MONTHS = 24
+
+
+def _rows(n: int, seed: int = 11) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    rng = random.Random(seed)
+    span = (timedelta(days=30.4) * MONTHS).total_seconds()
+    complaints, events = [], []
+    for i in range(n):
+        cid = uuid.UUID(int=rng.getrandbits(128))
+        office = OFFICES[i % len(OFFICES)]
+        at = START + timedelta(seconds=rng.uniform(0, span))
+        channel = "supervision" if i % 16 == 0 else ("app" if i % 3 else "hotline")
+        unit = f"{i % 40 + 1}栋{i % 3 + 1}单元{i % 900 + 101}"
+        complaints.append(
+            (
+                cid,
+                channel,
+                f"s-{i}",
+                office,
+                unit,
+                "业*",
+                "138****0000",
+                "噪音",
+                "夜间施工噪音",
+                "",
+                at,
+                at,
+                (at + timedelta(hours=8)).date(),
+                uuid.uuid4(),
+                unit,
+                unit.split("栋")[0] + "栋",
+                "噪音",
+            )
+        )
+        r = rng.random()
+        validity = (
+            Validity.VALID if r < 0.185 else (Validity.ASSIST if r < 0.862 else Validity.INVALID)
+        )
+        category = rng.choice(CATEGORIES) if validity is not Validity.INVALID else None
+        judged = at + timedelta(minutes=rng.uniform(5, 120))
+        events.append(
+            (
+                uuid.uuid4(),
+                cid,
+                "ComplaintReceived",
+                at,
+                at,
+                "received",
+                None,
+                None,
+                None,
+                None,
+                None,
+                None,
+                None,
+                None,
+            )
+        )
+        events.append(
+            (
+                uuid.uuid4(),
+                cid,
+                "ComplaintJudged",
+                judged,
+                judged,
+                "judged",
+                validity.value,
+                category,
+                None,
+                None,
+                None,
+                None,
+                None,
+                None,
+            )
+        )
+        if rng.random() < 0.8:
+            closed = judged + timedelta(days=rng.uniform(1, 5))
+            events.append(
+                (
+                    uuid.uuid4(),
+                    cid,
+                    "ComplaintClosed",
+                    closed,
+                    closed,
+                    "closed",
+                    None,
+                    None,
+                    None,
+                    None,
+                    None,
+                    None,
+                    None,
+                    None,
+                )
+            )
+    return complaints, events
+
+
+async def load(database_url: str, n: int) -> float:
+    """COPY ``n`` complaints and their facts into the projection; return seconds taken."""
+    started = time.perf_counter()
+    complaints, events = _rows(n)
+    conn = await asyncpg.connect(database_url)
+    try:
+        # Throwaway data: no autovacuum worker (it runs as the superuser, and the sandbox's
+        # role could not force it off to drop the database afterwards). ANALYZE below
+        # gives the planner its statistics.
+        await conn.execute(
+            "ALTER TABLE reporting.complaints SET (autovacuum_enabled = off);"
+            "ALTER TABLE reporting.events SET (autovacuum_enabled = off)"
+        )
+        async with conn.transaction():
+            await conn.copy_records_to_table(
+                "complaints",
+                schema_name="reporting",
+                records=complaints,
+                columns=[
+                    "complaint_id",
+                    "channel",
+                    "submission_id",
+                    "office",
+                    "unit",
+                    "complainant_name",
+                    "complainant_phone",
+                    "subject",
+                    "description",
+                    "demand",
+                    "occurred_at",
+                    "received_at",
+                    "received_day",
+                    "received_event_id",
+                    "unit_key",
+                    "building",
+                    "topic",
+                ],
+            )
+            await conn.copy_records_to_table(
+                "events",
+                schema_name="reporting",
+                records=events,
+                columns=[
+                    "event_id",
+                    "complaint_id",
+                    "type",
+                    "occurred_at",
+                    "recorded_at",
+                    "status",
+                    "validity",
+                    "category",
+                    "final",
+                    "satisfied",
+                    "major_rule",
+                    "timer",
+                    "deadline",
+                    "hard",
+                ],
+            )
+        await conn.execute("ANALYZE reporting.complaints; ANALYZE reporting.events")
+    finally:
+        await conn.close()
+    return time.perf_counter() - started
+
+
+async def _time(http: httpx.AsyncClient, url: str, params: dict[str, str]) -> float:
+    runs = []
+    for _ in range(5):
+        started = time.perf_counter()
+        resp = await http.get(url, params=params)
+        runs.append(time.perf_counter() - started)
+        resp.raise_for_status()
+    return statistics.median(runs[1:])  # the first run warms the caches
+
+
+async def measure(bench: Bench, *, n: int = 1_000_000) -> dict[str, Any]:
+    """Median time of the monthly report, one office and company-wide, over ``n`` complaints."""
+    async with bench.system("report", ["reporting"]) as system:
+        load_s = await load(system.database_url, n)
+        month = date(2026, 10, 1)
+        params = {"from": month.isoformat(), "to": "2026-10-31"}
+        url = f"{system.urls['reporting']}/v1/reports/monthly"
+        async with httpx.AsyncClient(timeout=120) as http:
+            office = await _time(http, url, {**params, "office": "Y园"})
+            company = await _time(http, url, params)
+            report = (await http.get(url, params=params)).json()
+        in_month = report.get("received")
+    return {
+        "complaints": n,
+        "load_s": round(load_s, 1),
+        "complaints_in_month": in_month,
+        "office_ms": round(office * 1000, 1),
+        "company_ms": round(company * 1000, 1),
+        "target_office_ms": 200,
+        "target_company_ms": 1000,
+    }

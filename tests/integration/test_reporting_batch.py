@@ -1,0 +1,125 @@
+"""The reporting projection's batch path writes exactly the rows its per-event path writes."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import asyncpg
+import pytest
+
+from contracts import Channel, ComplaintReceived, Envelope, EventData, Validity, new_envelope
+from contracts.enums import ServiceCategory
+from contracts.intake import Submission
+from contracts.lifecycle import Actor, ComplaintAcknowledged, ComplaintClosed, ComplaintJudged, Role
+from contracts.sla import AlertKind, SlaBreached, SlaWarning, sla_event_id
+from deploy.local import sandbox
+from services.reporting import store
+from services.reporting.projection import ComplaintsProjection
+from tests.conftest import RUN, Infra
+
+pytestmark = pytest.mark.infra
+
+SCHEMA = Path(store.__file__).with_name("schema.sql").read_text(encoding="utf-8")
+CHINA = ZoneInfo("Asia/Shanghai")
+T0 = datetime(2025, 9, 1, 9, 0, tzinfo=CHINA)
+AGENT = Actor(staff_id="A1", role=Role.CS_AGENT)
+TABLES = {
+    "complaints": "complaint_id",
+    "daily_intake": "day, office, channel",
+    "events": "seq",
+    "timer_events": "complaint_id, timer, seq",
+}
+
+
+@pytest.fixture
+async def pool(real_infra: Infra) -> AsyncIterator[asyncpg.Pool]:
+    name = f"complaints_test_{RUN}_batch"
+    url = await sandbox.create_database(real_infra.admin_database_url, name)
+    pool = await asyncpg.create_pool(url, min_size=1, max_size=2)
+    async with pool.acquire() as conn:
+        await conn.execute(SCHEMA)
+    yield pool
+    await pool.close()
+    await sandbox.drop_database(real_infra.admin_database_url, name)
+
+
+def story(n: int) -> list[tuple[Envelope, EventData]]:
+    cid = uuid.uuid4()
+    at = T0 + timedelta(hours=n)
+
+    def wrap(data: EventData, minutes: float, event_id: uuid.UUID | None = None) -> Any:
+        when = at + timedelta(minutes=minutes)
+        return new_envelope(
+            data,
+            event_id=event_id or uuid.uuid4(),
+            complaint_id=cid,
+            occurred_at=when,
+            recorded_at=when,
+            source="t",
+        ), data
+
+    received = ComplaintReceived.from_submission(
+        Channel.APP,
+        Submission.model_validate(
+            {
+                "submission_id": f"b-{cid.hex[:10]}",
+                "office": f"批量{n % 3}园",
+                "unit": f"{n}栋1单元{n}01",
+                "complainant": {"name": "何先生", "phone": "13812345678"},
+                "subject": "漏水",
+                "description": "楼上漏水",
+                "occurred_at": at.isoformat(),
+            }
+        ),
+    )
+    deadline = at + timedelta(minutes=30)
+    warning = SlaWarning(timer="first_response", deadline=deadline, target="30分钟", share=0.8)
+    breach = SlaBreached(timer="first_response", deadline=deadline, hard=False)
+    return [
+        wrap(received, 0),
+        wrap(received, 1),  # a second receipt of the same complaint counts nothing
+        wrap(warning, 24, sla_event_id(cid, "first_response", deadline, AlertKind.WARNING)),
+        wrap(breach, 30, sla_event_id(cid, "first_response", deadline, AlertKind.BREACHED)),
+        wrap(ComplaintAcknowledged(actor=AGENT), 40),
+        wrap(
+            ComplaintJudged(
+                actor=AGENT, validity=Validity.VALID, category=ServiceCategory.FACILITIES
+            ),
+            50,
+        ),
+        wrap(ComplaintClosed(actor=AGENT), 600),
+    ]
+
+
+async def snapshot(conn: asyncpg.Connection) -> dict[str, list[tuple[Any, ...]]]:
+    return {
+        table: [
+            tuple(r.values())
+            for r in await conn.fetch(f"SELECT * FROM reporting.{table} ORDER BY {order}")
+        ]
+        for table, order in TABLES.items()
+    }
+
+
+async def test_batch_path_writes_the_same_rows_as_one_event_at_a_time(pool: asyncpg.Pool) -> None:
+    events = [e for n in range(6) for e in story(n)]
+    projection = ComplaintsProjection()
+    async with pool.acquire() as conn:
+        async with conn.transaction():
+            for envelope, data in events:
+                await projection.apply(conn, envelope, data)
+        one_by_one = await snapshot(conn)
+        await store.clear(conn)
+        async with conn.transaction():
+            await projection.apply_batch(conn, events[:17])  # batches cut mid-complaint
+            await projection.apply_batch(conn, events[17:])
+        batched = await snapshot(conn)
+    assert len(one_by_one["complaints"]) == 6
+    assert sum(r[3] for r in one_by_one["daily_intake"]) == 6
+    assert len(one_by_one["events"]) == 6 * 6
+    assert batched == one_by_one
