@@ -12,9 +12,7 @@ from uuid import UUID
 
 import asyncpg
 import httpx
-import orjson
 import pytest
-from aiokafka import AIOKafkaConsumer
 
 from contracts import Channel
 from contracts.lifecycle import Role
@@ -23,7 +21,7 @@ from services.runtime.settings import Settings
 from services.simulator.plan import CHINA, Planned, plan
 from services.simulator.send import Channels, send_all
 from tests.conftest import RunningSystem
-from tests.e2e.helpers import eventually, wait_caught_up
+from tests.e2e.helpers import eventually, read_events, wait_caught_up
 
 pytestmark = pytest.mark.infra
 
@@ -67,24 +65,13 @@ async def rejected_since(
 
 async def received_events(system: RunningSystem, keys: set[UUID]) -> Counter[tuple[UUID, str]]:
     """(complaint, event id) → copies of ComplaintReceived in the log, for ``keys``."""
-    consumer = AIOKafkaConsumer(
-        system.topics["events"],
-        bootstrap_servers=system.env["COMPLAINTS_KAFKA_BOOTSTRAP"],
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-    )
-    await consumer.start()
     found: Counter[tuple[UUID, str]] = Counter()
-    try:
-        while batch := await consumer.getmany(timeout_ms=1000):
-            for records in batch.values():
-                for r in records:
-                    event = orjson.loads(r.value)
-                    cid = UUID(event["complaint_id"])
-                    if cid in keys and event["type"] == "ComplaintReceived":
-                        found[(cid, event["event_id"])] += 1
-    finally:
-        await consumer.stop()
+    for event in await read_events(
+        system.env["COMPLAINTS_KAFKA_BOOTSTRAP"], system.topics["events"]
+    ):
+        cid = UUID(event["complaint_id"])
+        if cid in keys and event["type"] == "ComplaintReceived":
+            found[(cid, event["event_id"])] += 1
     return found
 
 

@@ -11,10 +11,10 @@ from typing import Any
 import httpx
 import orjson
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaProducer
 
 from tests.conftest import RunningSystem
-from tests.e2e.helpers import eventually, get_json_or_none, minutes_ago
+from tests.e2e.helpers import eventually, get_json_or_none, minutes_ago, read_events
 from tests.e2e.test_workflow_lifecycle import AGENT, received, unique_phone
 
 pytestmark = pytest.mark.infra
@@ -75,21 +75,7 @@ async def test_v1_and_v2_complaints_in_one_log_are_both_followed_and_v1_is_not_r
     )
 
     # The old event is still in the log exactly as it was written.
-    consumer = AIOKafkaConsumer(
-        system.topics["events"],
-        bootstrap_servers=system.env["COMPLAINTS_KAFKA_BOOTSTRAP"],
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-    )
-    await consumer.start()
-    stored: list[dict[str, Any]] = []
-    try:
-        while batch := await consumer.getmany(timeout_ms=1000):
-            for records in batch.values():
-                stored += [
-                    orjson.loads(r.value) for r in records if r.key == v1["complaint_id"].encode()
-                ]
-    finally:
-        await consumer.stop()
+    events = await read_events(system.env["COMPLAINTS_KAFKA_BOOTSTRAP"], system.topics["events"])
+    stored = [e for e in events if e["complaint_id"] == v1["complaint_id"]]
     received_events = [e for e in stored if e["type"] == "ComplaintReceived"]
     assert received_events == [v1]

@@ -9,12 +9,10 @@ from typing import Any
 
 import asyncpg
 import httpx
-import orjson
 import pytest
-from aiokafka import AIOKafkaConsumer
 
 from tests.conftest import RunningSystem
-from tests.e2e.helpers import eventually, minutes_ago, wait_caught_up
+from tests.e2e.helpers import eventually, minutes_ago, read_events, wait_caught_up
 from tests.e2e.test_workflow_lifecycle import AGENT, received, unique_phone
 
 pytestmark = pytest.mark.infra
@@ -22,24 +20,8 @@ pytestmark = pytest.mark.infra
 
 async def logged_sla_events(system: RunningSystem) -> list[dict[str, Any]]:
     """Every SLA event in the session's log."""
-    consumer = AIOKafkaConsumer(
-        system.topics["events"],
-        bootstrap_servers=system.env["COMPLAINTS_KAFKA_BOOTSTRAP"],
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-    )
-    await consumer.start()
-    out = []
-    try:
-        while batch := await consumer.getmany(timeout_ms=1000):
-            for records in batch.values():
-                for r in records:
-                    event = orjson.loads(r.value)
-                    if event["type"] in ("SlaWarning", "SlaBreached"):
-                        out.append(event)
-    finally:
-        await consumer.stop()
-    return out
+    events = await read_events(system.env["COMPLAINTS_KAFKA_BOOTSTRAP"], system.topics["events"])
+    return [e for e in events if e["type"] in ("SlaWarning", "SlaBreached")]
 
 
 async def clocks(http: httpx.AsyncClient, system: RunningSystem, cid: str) -> dict[str, Any]:

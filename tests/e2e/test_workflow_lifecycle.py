@@ -15,7 +15,14 @@ from contracts.lifecycle import Role
 from services.runtime.auth import Staff, issue_token
 from services.runtime.settings import Settings
 from tests.conftest import RunningSystem
-from tests.e2e.helpers import HOTLINE, SUPERVISION, eventually, minutes_ago, submission
+from tests.e2e.helpers import (
+    HOTLINE,
+    SUPERVISION,
+    eventually,
+    minutes_ago,
+    read_events,
+    submission,
+)
 
 pytestmark = pytest.mark.infra
 
@@ -145,7 +152,6 @@ async def test_valid_complaint_goes_the_whole_way_to_closed(
 
 
 async def _logged_types(system: RunningSystem, cid: str, expected: int) -> Counter[str]:
-    import orjson
 
     async def probe() -> Counter[str] | None:
         keys_and_types = await _read_typed(system)
@@ -153,23 +159,10 @@ async def _logged_types(system: RunningSystem, cid: str, expected: int) -> Count
         return mine if sum(mine.values()) >= expected else None
 
     async def _read_typed(system: RunningSystem) -> list[tuple[str, str]]:
-        from aiokafka import AIOKafkaConsumer
-
-        consumer = AIOKafkaConsumer(
-            system.topics["events"],
-            bootstrap_servers=system.env["COMPLAINTS_KAFKA_BOOTSTRAP"],
-            auto_offset_reset="earliest",
-            enable_auto_commit=False,
+        events = await read_events(
+            system.env["COMPLAINTS_KAFKA_BOOTSTRAP"], system.topics["events"]
         )
-        await consumer.start()
-        out: list[tuple[str, str]] = []
-        try:
-            while batch := await consumer.getmany(timeout_ms=1000):
-                for records in batch.values():
-                    out += [(r.key.decode(), orjson.loads(r.value)["type"]) for r in records]
-        finally:
-            await consumer.stop()
-        return out
+        return [(e["complaint_id"], e["type"]) for e in events]
 
     return await eventually(probe, timeout=20, interval=0.5)
 

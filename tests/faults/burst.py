@@ -7,11 +7,11 @@ import uuid
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
-import orjson
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaProducer
 
 from contracts import Channel, ComplaintReceived, Envelope, encode_event, new_envelope
 from contracts.intake import Submission, complaint_id_for, received_event_id
+from tests.e2e.helpers import read_events
 
 
 def complaint_event(office: str, n: int, *, run: str, minutes_ago: float = 1.0) -> Envelope:
@@ -60,25 +60,11 @@ async def publish(bootstrap: str, topic: str, events: list[Envelope], *, pace: f
 
 async def log_counts(bootstrap: str, topic: str, event_type: str) -> Counter[str]:
     """How many times each complaint has an event of ``event_type`` in the log (from 0)."""
-    consumer = AIOKafkaConsumer(
-        topic,
-        bootstrap_servers=bootstrap,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        max_partition_fetch_bytes=8 * 1024 * 1024,
+    return Counter(
+        e["complaint_id"]
+        for e in await read_events(bootstrap, topic)
+        if e.get("type") == event_type
     )
-    await consumer.start()
-    counts: Counter[str] = Counter()
-    try:
-        while batch := await consumer.getmany(timeout_ms=1500, max_records=5000):
-            for records in batch.values():
-                for r in records:
-                    event = orjson.loads(r.value)
-                    if event.get("type") == event_type:
-                        counts[event["complaint_id"]] += 1
-    finally:
-        await consumer.stop()
-    return counts
 
 
 def run_id() -> str:

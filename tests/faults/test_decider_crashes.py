@@ -9,12 +9,10 @@ from collections import Counter
 from typing import Any
 
 import httpx
-import orjson
 import pytest
-from aiokafka import AIOKafkaConsumer
 
 from tests.conftest import RunningSystem
-from tests.e2e.helpers import eventually, wait_caught_up
+from tests.e2e.helpers import eventually, read_events, wait_caught_up
 from tests.e2e.test_workflow_lifecycle import AGENT, OFFICE, Desk
 from tests.faults.burst import complaint_event, publish, run_id
 
@@ -22,22 +20,7 @@ pytestmark = pytest.mark.infra
 
 
 async def logged(system: RunningSystem) -> list[dict[str, Any]]:
-    consumer = AIOKafkaConsumer(
-        system.topics["events"],
-        bootstrap_servers=system.env["COMPLAINTS_KAFKA_BOOTSTRAP"],
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        max_partition_fetch_bytes=8 * 1024 * 1024,
-    )
-    await consumer.start()
-    out = []
-    try:
-        while batch := await consumer.getmany(timeout_ms=1500, max_records=5000):
-            for records in batch.values():
-                out += [orjson.loads(r.value) for r in records]
-    finally:
-        await consumer.stop()
-    return out
+    return await read_events(system.env["COMPLAINTS_KAFKA_BOOTSTRAP"], system.topics["events"])
 
 
 async def test_workflow_killed_while_deciding_loses_no_answered_command(

@@ -14,11 +14,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer
 
 from deploy.local import infra, stack
 from tests.conftest import Infra, free_port
-from tests.e2e.helpers import HOTLINE, eventually, submission
+from tests.e2e.helpers import HOTLINE, eventually, read_topic, submission
 
 pytestmark = pytest.mark.infra
 
@@ -39,17 +38,7 @@ def private_broker(real_infra: Infra, tmp_path: Path) -> Iterator[infra.InfraCon
 
 async def read_all(bootstrap: str, topic: str) -> list[str]:
     """Every key in ``topic`` from offset 0."""
-    consumer = AIOKafkaConsumer(
-        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False
-    )
-    await consumer.start()
-    try:
-        keys: list[str] = []
-        while batch := await consumer.getmany(timeout_ms=2000):
-            keys += [r.key.decode() for records in batch.values() for r in records if r.key]
-        return keys
-    finally:
-        await consumer.stop()
+    return [r.key.decode() for r in await read_topic(bootstrap, topic) if r.key]
 
 
 async def test_broker_killed_and_restarted_under_intake_load_loses_no_202_and_fakes_none(

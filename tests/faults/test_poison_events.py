@@ -6,33 +6,26 @@ from __future__ import annotations
 import httpx
 import orjson
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaProducer
 
 from tests.conftest import RunningSystem
-from tests.e2e.helpers import eventually, wait_caught_up
+from tests.e2e.helpers import eventually, read_topic, wait_caught_up
 from tests.faults.burst import complaint_event, publish, run_id
 
 pytestmark = pytest.mark.infra
 
 
 async def dead_letters(system: RunningSystem) -> list[dict[str, str]]:
-    consumer = AIOKafkaConsumer(
-        system.topics["deadletter"],
-        bootstrap_servers=system.env["COMPLAINTS_KAFKA_BOOTSTRAP"],
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
+    records = await read_topic(
+        system.env["COMPLAINTS_KAFKA_BOOTSTRAP"], system.topics["deadletter"]
     )
-    await consumer.start()
-    out = []
-    try:
-        while batch := await consumer.getmany(timeout_ms=1000):
-            for records in batch.values():
-                for r in records:
-                    headers = {k: v.decode() for k, v in r.headers}
-                    out.append({**headers, "value": (r.value or b"").decode(errors="replace")})
-    finally:
-        await consumer.stop()
-    return out
+    return [
+        {
+            **{k: v.decode() for k, v in r.headers},
+            "value": (r.value or b"").decode(errors="replace"),
+        }
+        for r in records
+    ]
 
 
 async def test_wrong_shape_and_non_json_go_to_the_dead_letter_topic_and_the_stream_goes_on(
