@@ -15,7 +15,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from bench.common import Bench, received_event, submission_body
 from contracts.intake import mask_name, mask_phone
-from deploy.local.sandbox import end_offsets
+from services.runtime.kafka import end_offsets
 
 
 async def fill(bootstrap: str, topic: str, n: int, run: str) -> None:

@@ -31,7 +31,7 @@ from typing import Annotated, Any, TypeVar
 import asyncpg
 import httpx
 import typer
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.coordinator.protocol import (
     ConsumerProtocolMemberAssignment,
@@ -41,7 +41,7 @@ from aiokafka.errors import KafkaError
 
 from contracts import Envelope
 from services.runtime.auth import Staff, StaffRole, issue_token
-from services.runtime.kafka import event_headers
+from services.runtime.kafka import end_offsets, event_headers, read_to_end, topic_partitions
 from services.runtime.settings import Settings
 
 app = typer.Typer(
@@ -151,14 +151,6 @@ async def _kafka_reader(settings: Settings) -> AsyncIterator[AIOKafkaConsumer]:
         await consumer.stop()
 
 
-async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> list[TopicPartition]:
-    partitions = consumer.partitions_for_topic(topic)
-    if not partitions:
-        await consumer._client.force_metadata_update()
-        partitions = consumer.partitions_for_topic(topic) or set()
-    return [TopicPartition(topic, p) for p in sorted(partitions)]
-
-
 @dataclass
 class Member:
     """A live copy of a service in a consumer group, and the partitions it holds."""
@@ -263,7 +255,7 @@ async def measure_lag(settings: Settings, groups: list[Group]) -> list[LagRow]:
     try:
         async with _kafka_reader(settings) as reader:
             for group in groups:
-                tps = await _partitions(reader, group.topic)
+                tps = await topic_partitions(reader, group.topic)
                 ends = await reader.end_offsets(tps) if tps else {}
                 stored = await _stored_offsets(conn, group)
                 view = await describe_group(settings, group.kafka_group, group.topic, wait_s=3.0)
@@ -450,22 +442,8 @@ def _int(value: str | None) -> int | None:
 async def read_deadletters(settings: Settings) -> list[DeadLetterRow]:
     """Every record of the dead-letter topic (it is kept forever), with its status."""
     rows: list[DeadLetterRow] = []
-    async with _kafka_reader(settings) as reader:
-        tps = await _partitions(reader, settings.topic_deadletter)
-        if not tps:
-            return []
-        ends = await reader.end_offsets(tps)
-        reader.assign(tps)
-        await reader.seek_to_beginning(*tps)
-        remaining = {tp for tp in tps if ends[tp] > 0}
-        while remaining:
-            batches = await reader.getmany(*remaining, timeout_ms=1000)
-            for tp, records in batches.items():
-                for record in records:
-                    if record.offset < ends[tp]:
-                        rows.append(_dead_letter_row(record))
-                if await reader.position(tp) >= ends[tp]:
-                    remaining.discard(tp)
+    async for batch in read_to_end(settings.kafka_bootstrap, settings.topic_deadletter):
+        rows += [_dead_letter_row(record) for record in batch]
     await _mark_applied(settings, rows)
     return rows
 
@@ -733,41 +711,28 @@ async def _repartition(settings: Settings, source: str, target: str, partitions:
     producer = AIOKafkaProducer(
         bootstrap_servers=settings.kafka_bootstrap, enable_idempotence=True, acks="all"
     )
+    total = sum((await end_offsets(settings.kafka_bootstrap, source)).values())
     copied = 0
-    async with _kafka_reader(settings) as reader:
-        try:
-            await producer.start()
-            tps = await _partitions(reader, source)
-            ends = await reader.end_offsets(tps)
-            reader.assign(tps)
-            await reader.seek_to_beginning(*tps)
-            remaining = {tp for tp in tps if ends[tp] > 0}
-            while remaining:
-                batches = await reader.getmany(*remaining, timeout_ms=1000)
-                sent = []
-                for tp, records in batches.items():
-                    for record in records:
-                        if record.offset < ends[tp]:
-                            sent.append(
-                                await producer.send(
-                                    target,
-                                    record.value,
-                                    key=record.key,
-                                    headers=list(record.headers or ()),
-                                )
-                            )
-                    if await reader.position(tp) >= ends[tp]:
-                        remaining.discard(tp)
-                await asyncio.gather(*sent)
-                copied += len(sent)
-                if sent:
-                    typer.echo(f"  {copied} / {sum(ends.values())}", err=True)
-        finally:
-            await producer.stop()
-    async with _kafka_reader(settings) as checker:  # a reader that has not narrowed its metadata
-        written = sum((await checker.end_offsets(await _partitions(checker, target))).values())
-    if written != copied or copied != sum(ends.values()):
-        raise RuntimeError(f"copied {copied} of {sum(ends.values())}, {target} holds {written}")
+    try:
+        await producer.start()
+        # Each complaint's events keep their order: they are read partition by partition in
+        # order and sent with their key, and every send of a batch is acknowledged before
+        # the next batch is read.
+        async for batch in read_to_end(settings.kafka_bootstrap, source):
+            sent = [
+                await producer.send(
+                    target, record.value, key=record.key, headers=list(record.headers or ())
+                )
+                for record in batch
+            ]
+            await asyncio.gather(*sent)
+            copied += len(sent)
+            typer.echo(f"  {copied} / {total}", err=True)
+    finally:
+        await producer.stop()
+    written = sum((await end_offsets(settings.kafka_bootstrap, target)).values())
+    if written != copied or copied != total:
+        raise RuntimeError(f"copied {copied} of {total}, {target} holds {written}")
     return copied
 
 

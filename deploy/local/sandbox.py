@@ -17,7 +17,6 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
-from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from deploy.local import stack
@@ -82,21 +81,6 @@ async def delete_topics(bootstrap: str, topics: Iterable[str]) -> None:
             await admin.delete_topics(doomed)
     finally:
         await admin.close()
-
-
-async def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
-    """Partition → offset after the last record of ``topic`` now."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
-    await consumer.start()
-    try:
-        partitions = consumer.partitions_for_topic(topic) or set()
-        if not partitions:  # the client has no metadata of this topic yet
-            await consumer._client.force_metadata_update()
-            partitions = consumer.partitions_for_topic(topic) or set()
-        ends = await consumer.end_offsets([TopicPartition(topic, p) for p in partitions])
-        return {tp.partition: offset for tp, offset in ends.items()}
-    finally:
-        await consumer.stop()
 
 
 def environment(

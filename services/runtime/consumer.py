@@ -28,6 +28,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
+from uuid import UUID
 
 import asyncpg
 from aiokafka import ConsumerRebalanceListener, ConsumerRecord, TopicPartition
@@ -73,6 +74,24 @@ Decoder = Callable[[ConsumerRecord[bytes, bytes]], tuple[Envelope, EventData]]
 def decode_record(record: ConsumerRecord[bytes, bytes]) -> tuple[Envelope, EventData]:
     """The default decoder: the record's value is an event envelope (``decode_event``)."""
     return decode_event(record.value or b"")
+
+
+async def mark_applied(
+    conn: asyncpg.Connection, schema: str, consumer: str, event_id: UUID
+) -> None:
+    """Record, in the caller's transaction, that ``consumer`` has applied ``event_id``.
+
+    For a service that applies an event it decided itself before publishing it (through its
+    outbox): when the event comes back from the log, the consumer skips it.
+    """
+    if not _IDENT.match(schema):
+        raise ValueError(f"bad schema name {schema!r}")
+    await conn.execute(
+        f"INSERT INTO {schema}.processed_events (consumer, event_id) VALUES ($1, $2) "
+        "ON CONFLICT DO NOTHING",
+        consumer,
+        event_id,
+    )
 
 
 Decoded = tuple[ConsumerRecord[bytes, bytes], Envelope, EventData]

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
 
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
 from faststream.kafka import KafkaBroker
@@ -99,3 +100,58 @@ async def publish_event(broker: KafkaBroker, topic: str, envelope: Envelope) -> 
         headers=event_headers(envelope),
     )
     EVENTS_PUBLISHED.labels(envelope.type).inc()
+
+
+async def topic_partitions(consumer: AIOKafkaConsumer, topic: str) -> list[TopicPartition]:
+    """The partitions of ``topic``, asking the broker when the client has no metadata yet."""
+    partitions = consumer.partitions_for_topic(topic)
+    if not partitions:
+        await consumer._client.force_metadata_update()
+        partitions = consumer.partitions_for_topic(topic) or set()
+    return [TopicPartition(topic, p) for p in sorted(partitions)]
+
+
+async def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
+    """Partition → offset after the last record of ``topic`` now."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        ends = await consumer.end_offsets(await topic_partitions(consumer, topic))
+        return {tp.partition: offset for tp, offset in ends.items()}
+    finally:
+        await consumer.stop()
+
+
+async def read_to_end(
+    bootstrap: str, topic: str, *, max_records: int = 5000
+) -> AsyncIterator[list[ConsumerRecord[bytes, bytes]]]:
+    """Batches of every record of ``topic`` from offset 0 up to its end offsets at the call.
+
+    Outside any consumer group (it never joins, never commits): for tools that read the log
+    (dead letters, repartitioning, tests), not for services.
+    """
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap,
+        enable_auto_commit=False,
+        request_timeout_ms=15000,
+        max_partition_fetch_bytes=8 * 1024 * 1024,
+    )
+    await consumer.start()
+    try:
+        partitions = await topic_partitions(consumer, topic)
+        ends = await consumer.end_offsets(partitions)
+        remaining = {tp for tp in partitions if ends[tp] > 0}
+        if not remaining:
+            return
+        consumer.assign(list(remaining))
+        await consumer.seek_to_beginning(*remaining)
+        while remaining:
+            fetched = await consumer.getmany(*remaining, timeout_ms=1000, max_records=max_records)
+            batch = [r for tp, got in fetched.items() for r in got if r.offset < ends[tp]]
+            for tp in list(remaining):
+                if await consumer.position(tp) >= ends[tp]:
+                    remaining.discard(tp)
+            if batch:
+                yield batch
+    finally:
+        await consumer.stop()

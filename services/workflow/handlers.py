@@ -19,6 +19,7 @@ from contracts import ComplaintReceived, Envelope, EventData, Validity, new_enve
 from contracts.intake import ID_NAMESPACE
 from contracts.lifecycle import ComplaintJudged
 from contracts.sla import SlaBreached
+from services.runtime.consumer import mark_applied
 from services.runtime.outbox import enqueue
 from services.workflow import store
 from services.workflow.commands import Command
@@ -147,7 +148,7 @@ async def handle_command(
     ]
     for env in envelopes:
         await enqueue(conn, store.SCHEMA, ctx.topic, env)
-        await _mark_processed(conn, ctx, env.event_id)
+        await mark_applied(conn, store.SCHEMA, ctx.consumer, env.event_id)
     state = await _append(
         conn, ctx, row["occurred_at"], state, list(zip(envelopes, decided, strict=True))
     )
@@ -160,16 +161,6 @@ def command_event_id(complaint_id: UUID, idempotency_key: str | None, n: int) ->
     if idempotency_key is None:
         return uuid.uuid4()
     return uuid.uuid5(ID_NAMESPACE, f"command:{complaint_id}:{idempotency_key}:{n}")
-
-
-async def _mark_processed(conn: asyncpg.Connection, ctx: Context, event_id: UUID) -> None:
-    # When this event comes back from the log, the consumer must not apply it a second time.
-    await conn.execute(
-        f"INSERT INTO {store.SCHEMA}.processed_events (consumer, event_id) VALUES ($1, $2) "
-        "ON CONFLICT DO NOTHING",
-        ctx.consumer,
-        event_id,
-    )
 
 
 async def _append(
@@ -188,7 +179,7 @@ async def _append(
         for derived_env, derived in await _rules(conn, ctx, envelope, data, state):
             # Already in the outbox: decided before this replay; its logged copy will come.
             if await enqueue(conn, store.SCHEMA, ctx.topic, derived_env):
-                await _mark_processed(conn, ctx, derived_env.event_id)
+                await mark_applied(conn, store.SCHEMA, ctx.consumer, derived_env.event_id)
                 queue.append((derived_env, derived))
     return state
 

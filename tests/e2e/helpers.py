@@ -11,9 +11,9 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import orjson
-from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka import ConsumerRecord
 
-from deploy.local.sandbox import end_offsets
+from services.runtime.kafka import end_offsets, read_to_end
 
 T = TypeVar("T")
 
@@ -102,40 +102,18 @@ async def wait_caught_up(
 
 async def read_topic(bootstrap: str, topic: str) -> list[ConsumerRecord[bytes, bytes]]:
     """Every record of ``topic`` from offset 0 up to its end offsets as they are now."""
-    ends = {p: end for p, end in (await end_offsets(bootstrap, topic)).items() if end > 0}
-    if not ends:
-        return []
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap,
-        enable_auto_commit=False,
-        max_partition_fetch_bytes=8 * 1024 * 1024,
-    )
-    await consumer.start()
-    records: list[ConsumerRecord[bytes, bytes]] = []
-    try:
-        partitions = [TopicPartition(topic, p) for p in ends]
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        while True:
-            positions = [await consumer.position(tp) for tp in partitions]
-            if all(
-                pos >= ends[tp.partition] for pos, tp in zip(positions, partitions, strict=True)
-            ):
-                break
-            batch = await consumer.getmany(timeout_ms=1000, max_records=5000)
-            for tp, got in batch.items():
-                records += [r for r in got if r.offset < ends[tp.partition]]
-    finally:
-        await consumer.stop()
-    return records
+    return [record async for batch in read_to_end(bootstrap, topic) for record in batch]
 
 
 async def read_events(bootstrap: str, topic: str) -> list[dict[str, Any]]:
-    """Every event of ``topic`` from offset 0 as JSON (records that are not JSON skipped)."""
+    """Every event of ``topic`` from offset 0 as JSON; records that are not event-shaped (the
+    poison test's bytes and wrong-shaped JSON) are skipped."""
     events = []
     for record in await read_topic(bootstrap, topic):
         try:
-            events.append(orjson.loads(record.value or b""))
+            event = orjson.loads(record.value or b"")
         except orjson.JSONDecodeError:
             continue
+        if isinstance(event, dict) and "type" in event and "complaint_id" in event:
+            events.append(event)
     return events
