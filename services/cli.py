@@ -15,12 +15,14 @@ It reads the same ``COMPLAINTS_*`` variables as the services (broker, database, 
 from __future__ import annotations
 
 import asyncio
+import getpass
 import importlib
 import json
 import logging
+import socket
 import sys
 import time
-from collections.abc import AsyncIterator, Coroutine, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
@@ -38,9 +40,12 @@ from aiokafka.coordinator.protocol import (
     ConsumerProtocolMemberMetadata,
 )
 from aiokafka.errors import KafkaError
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from contracts import Envelope
 from services.runtime.auth import Staff, StaffRole, issue_token
+from services.runtime.generations import AlreadyBuilding, Generation, Generations
 from services.runtime.kafka import end_offsets, event_headers, read_to_end, topic_partitions
 from services.runtime.settings import Settings
 
@@ -220,9 +225,15 @@ async def _stored_offsets(
     conn: asyncpg.Connection, group: Group
 ) -> dict[int, tuple[int, datetime]]:
     try:
+        # A projection's offsets are its live generation's; a durable consumer's are in the
+        # service's own schema.
         rows = await conn.fetch(
-            f"SELECT partition, next_offset, updated_at FROM {group.schema}.consumer_offsets "
-            "WHERE consumer = $1 AND topic = $2",
+            f"""SELECT partition, next_offset, updated_at FROM {group.schema}.consumer_offsets
+                WHERE consumer = $1 AND topic = $2
+                UNION ALL
+                SELECT partition, next_offset, updated_at
+                FROM {group.schema}.live_consumer_offsets
+                WHERE consumer = $1 AND topic = $2""",
             group.name,
             group.topic,
         )
@@ -344,63 +355,126 @@ def lag(
 @app.command()
 def rebuild(
     service: Annotated[str, typer.Argument(help="intake, workflow, sla or reporting")],
+    no_wait: Annotated[
+        bool, typer.Option("--no-wait", help="Ask for the rebuild and return at once")
+    ] = False,
+    status: Annotated[
+        bool, typer.Option("--status", help="Where the service's generations stand; no change")
+    ] = False,
+    poll: Annotated[float, typer.Option(help="Seconds between progress reads")] = 0.5,
 ) -> None:
-    """Rebuild a service's projections from offset 0 at its next start.
+    """Rebuild a service's projections from offset 0 beside the live ones, then swap them in.
 
-    Marks the stored projection version stale; when the service starts, it drops its
-    projection tables and replays the whole log. Kafka is the source of truth, so nothing is
-    lost. Stop EVERY copy of the service first and start them after: a copy still running
-    while another drops the tables would store offsets past rows that no longer exist.
-    Watch the replay with `complaints lag <service> --watch 2`.
+    A new generation of the projection tables is built by one running copy of the service
+    (whichever takes the builder lease) while every copy goes on answering from the live
+    generation; once it has caught up with the log it is swapped in atomically and the old one
+    is dropped. Shows a progress bar until the swap (exit 0) or a failure (exit 1, with the
+    reason). Asking while a rebuild runs says so and changes nothing (exit 1).
     """
     _check_service(service)
     settings = Settings()
+    registry = Generations(schema=service, version="", tables=[])
 
-    async def running_copies() -> tuple[int, bool]:
-        views = [
-            await describe_group(settings, g.kafka_group, g.topic)
-            for g in consumer_groups((service,))
-        ]
-        return sum(len(v.members) for v in views), any(v.rebalancing for v in views)
-
-    async def mark() -> int:
+    async def read() -> tuple[Generation | None, Generation | None, list[Generation]]:
         conn = await asyncpg.connect(settings.database_url)
         try:
-            status = await conn.execute(
-                f"UPDATE {service}.projection_version SET version = 'rebuild-requested' "
-                "WHERE service = $1",
-                service,
+            if not await conn.fetchval("SELECT to_regclass($1)", f"{service}.generations"):
+                return None, None, []
+            return (
+                await registry.live(conn),
+                await registry.building(conn),
+                await registry.all(conn),
             )
-        except (asyncpg.UndefinedTableError, asyncpg.InvalidSchemaNameError):
-            return 0
         finally:
             await conn.close()
-        return int(status.split()[-1])
+
+    if status:
+        live, _, every = run(read(), "cannot read the generations")
+        if live is None:
+            raise fail(f"{service} has never started here: no generation yet")
+        for line in format_generations(every):
+            typer.echo(line)
+        return
+
+    async def request() -> Generation:
+        conn = await asyncpg.connect(settings.database_url)
+        try:
+            return await registry.request(
+                conn, f"complaints rebuild {service} ({getpass.getuser()}@{socket.gethostname()})"
+            )
+        finally:
+            await conn.close()
 
     try:
-        copies, rebalancing = asyncio.run(running_copies())
-    except UNREACHABLE as exc:
-        copies, rebalancing = 0, False
-        typer.echo(f"warning: cannot ask Kafka which copies run ({exc}): stop them all", err=True)
-    if rebalancing:
-        typer.echo(
-            f"warning: {service}'s consumer groups are rebalancing: make sure every copy is "
-            "stopped",
-            err=True,
-        )
-    if run(mark(), "cannot mark the projection version") == 0:
-        typer.echo(f"{service} has never started here: it will build from offset 0 anyway")
+        gen = run(request(), "cannot ask for the rebuild")
+    except AlreadyBuilding as running:
+        raise fail(
+            f"{service}: {running}; nothing changed (watch: complaints rebuild {service} --status)"
+        ) from None
+    except LookupError as exc:
+        raise fail(str(exc)) from None
+    typer.echo(f"{service}: generation {gen.gen} will be built beside the live one")
+    if no_wait:
         return
-    if copies:
-        typer.echo(
-            f"warning: {copies} cop{'y' if copies == 1 else 'ies'} of {service} still "
-            "running: stop every copy, then start them again (see docs/operations.md)",
-            err=True,
-        )
-    typer.echo(
-        f"{service}: marked for rebuild; it replays the log from offset 0 at its next start "
-        f"(watch: complaints lag {service} --watch 2)"
+    final = _follow_build(service, gen.gen, read, poll)
+    if final.state != "live":
+        raise fail(f"{service}: generation {final.gen} failed: {final.error or final.state}")
+    took = (final.swapped_at or final.updated_at) - final.created_at
+    typer.echo(f"{service}: generation {final.gen} is live ({took.total_seconds():.1f} s)")
+
+
+def format_generations(generations: list[Generation]) -> list[str]:
+    """``complaints rebuild --status``: one line per generation, newest first."""
+    lines = []
+    for g in generations:
+        line = f"generation {g.gen:>3}  {g.state:<8}  version {g.version}  {g.reason}"
+        if g.state == "building":
+            done, total = g.events_done or 0, g.events_total or 0
+            eta = f"{(g.lag or 0) / g.rate:.0f} s" if g.rate else "?"
+            line += (
+                f"\n               {done:,}/{total:,} events, {g.rate or 0:,.0f}/s, "
+                f"lag {g.lag or 0:,}, ETA {eta}, builder {g.builder or '(none yet)'}"
+            )
+        if g.error:
+            line += f"\n               error: {g.error}"
+        lines.append(line)
+    return lines
+
+
+def _follow_build(
+    service: str,
+    gen: int,
+    read: Callable[[], Coroutine[Any, Any, tuple[Any, Any, list[Generation]]]],
+    poll: float,
+) -> Generation:
+    """Show the build of ``gen`` as a progress bar until it is live or failed."""
+    columns = (
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]:>10} ev/s"),
+        TextColumn("lag {task.fields[lag]}"),
+        TextColumn("ETA {task.fields[eta]}"),
     )
+    with Progress(*columns, console=Console(stderr=True)) as progress:
+        task = progress.add_task(f"{service} g{gen}", total=None, rate="-", lag="-", eta="-")
+        while True:
+            _, _, every = run(read(), "cannot read the generations")
+            mine = next((g for g in every if g.gen == gen), None)
+            if mine is None:
+                raise fail(f"{service}: generation {gen} is gone from the registry")
+            rate = mine.rate or 0.0
+            progress.update(
+                task,
+                completed=mine.events_done or 0,
+                total=mine.events_total or None,
+                rate=f"{rate:,.0f}",
+                lag=f"{mine.lag or 0:,}",
+                eta=f"{(mine.lag or 0) / rate:.0f} s" if rate else "?",
+            )
+            if mine.state != "building":
+                return mine
+            time.sleep(poll)
 
 
 # -- dead letters ---------------------------------------------------------------------------
@@ -485,8 +559,11 @@ async def _mark_applied(settings: Settings, rows: list[DeadLetterRow]) -> None:
                 continue
             try:
                 applied = await conn.fetchval(
-                    f"SELECT true FROM {schema}.processed_events "
-                    "WHERE consumer = $1 AND event_id = $2",
+                    f"""SELECT true FROM {schema}.processed_events
+                        WHERE consumer = $1 AND event_id = $2
+                        UNION ALL
+                        SELECT true FROM {schema}.live_processed_events
+                        WHERE consumer = $1 AND event_id = $2""",
                     row.consumer,
                     row.event_id,
                 )

@@ -88,6 +88,7 @@ def create_app(settings: IntakeSettings | None = None, clock: Clock | None = Non
         schema="intake",
         migrations=[HERE / "schema.sql"],
         projection_tables=store.PROJECTION_TABLES,
+        durable=[HERE / "durable.sql"],
     )
     service.add_projection("callers.v1", CallerDirectory())
     service.add_projection(
@@ -95,6 +96,7 @@ def create_app(settings: IntakeSettings | None = None, clock: Clock | None = Non
         SubmissionsProcessor(settings, now),
         topic=settings.topic_submissions,
         decode=decode_record,
+        durable=True,  # its effects are events and decisions: never rebuilt
     )
     service.add_projection("rejections.v1", RejectedSubmissions(), topic=settings.rejections_topic)
     service.add_outbox()

@@ -235,6 +235,3 @@ class SubmissionsProcessor:
             source="intake/submissions",
             correlation_id=complaint_id,
         )
-
-    async def clear(self, conn: asyncpg.Connection) -> None:
-        """Nothing to empty: decisions and the outbox are kept across rebuilds."""

@@ -24,10 +24,6 @@ class CallerDirectory:
             caller = Caller(name=data.complainant.name, office=data.office, unit=data.unit)
             await store.remember_caller(conn, data.complainant.phone, caller, data.occurred_at)
 
-    async def clear(self, conn: asyncpg.Connection) -> None:
-        """Empty the directory (rebuild)."""
-        await conn.execute("TRUNCATE intake.callers")
-
 
 class RejectedSubmissions:
     """Every ``SubmissionRejected``, for ``GET /v1/submissions/rejected``."""
@@ -36,7 +32,3 @@ class RejectedSubmissions:
         """List a rejection."""
         if isinstance(data, SubmissionRejected):
             await store.add_rejection(conn, envelope, data)
-
-    async def clear(self, conn: asyncpg.Connection) -> None:
-        """Empty the list (rebuild)."""
-        await conn.execute("TRUNCATE intake.rejected_submissions")

@@ -4,7 +4,7 @@
 -- Not a projection, never dropped: submission_decisions (what each submissions-topic record
 -- became; with the outbox it makes a record's decision final, even across a rebuild).
 
-CREATE TABLE IF NOT EXISTS intake.callers (
+CREATE TABLE IF NOT EXISTS callers (
     phone        text PRIMARY KEY,          -- national form, digits only
     name         text NOT NULL,
     office       text NOT NULL,
@@ -12,7 +12,7 @@ CREATE TABLE IF NOT EXISTS intake.callers (
     last_seen_at timestamptz NOT NULL        -- occurred_at of the complaint that said so
 );
 
-CREATE TABLE IF NOT EXISTS intake.rejected_submissions (
+CREATE TABLE IF NOT EXISTS rejected_submissions (
     rejection_id  uuid PRIMARY KEY,
     channel       text,                      -- NULL when the record's signature failed
     submission_id text,
@@ -25,14 +25,4 @@ CREATE TABLE IF NOT EXISTS intake.rejected_submissions (
     rejected_at   timestamptz NOT NULL
 );
 CREATE INDEX IF NOT EXISTS rejected_submissions_newest
-    ON intake.rejected_submissions (rejected_at DESC, rejection_id);
-
-CREATE TABLE IF NOT EXISTS intake.submission_decisions (
-    topic      text NOT NULL,
-    partition  integer NOT NULL,
-    "offset"   bigint NOT NULL,
-    event_id   uuid NOT NULL,                -- the ComplaintReceived or SubmissionRejected it became
-    accepted   boolean NOT NULL,
-    decided_at timestamptz NOT NULL DEFAULT now(),
-    PRIMARY KEY (topic, partition, "offset")
-);
+    ON rejected_submissions (rejected_at DESC, rejection_id);

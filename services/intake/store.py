@@ -19,9 +19,7 @@ PROJECTION_TABLES = ["callers", "rejected_submissions"]
 
 async def find_caller(conn: asyncpg.Connection, phone: str) -> Caller | None:
     """The directory's entry for a phone number, if any complaint was made from it."""
-    row = await conn.fetchrow(
-        "SELECT name, office, unit FROM intake.callers WHERE phone = $1", phone
-    )
+    row = await conn.fetchrow("SELECT name, office, unit FROM callers WHERE phone = $1", phone)
     return Caller(name=row["name"], office=row["office"], unit=row["unit"]) if row else None
 
 
@@ -30,12 +28,12 @@ async def remember_caller(
 ) -> None:
     """Record who called from ``phone``; the latest complaint (by its time) wins."""
     await conn.execute(
-        """INSERT INTO intake.callers (phone, name, office, unit, last_seen_at)
+        """INSERT INTO callers (phone, name, office, unit, last_seen_at)
            VALUES ($1, $2, $3, $4, $5)
            ON CONFLICT (phone) DO UPDATE
            SET name = EXCLUDED.name, office = EXCLUDED.office, unit = EXCLUDED.unit,
                last_seen_at = EXCLUDED.last_seen_at
-           WHERE intake.callers.last_seen_at <= EXCLUDED.last_seen_at""",
+           WHERE callers.last_seen_at <= EXCLUDED.last_seen_at""",
         phone,
         caller.name,
         caller.office,
@@ -49,7 +47,7 @@ async def add_rejection(
 ) -> None:
     """Add a rejection to the list (a second copy of the same event changes nothing)."""
     await conn.execute(
-        """INSERT INTO intake.rejected_submissions
+        """INSERT INTO rejected_submissions
              (rejection_id, channel, submission_id, format, reasons, topic, partition, "offset",
               submitted_at, rejected_at)
            VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7, $8, $9, $10)
@@ -77,13 +75,11 @@ async def rejections(
     """How many rejections match, and the newest ``limit`` of them."""
     where = "($1::text IS NULL OR channel = $1) AND ($2::timestamptz IS NULL OR rejected_at >= $2)"
     args = (channel.value if channel else None, since)
-    total = await conn.fetchval(
-        f"SELECT count(*) FROM intake.rejected_submissions WHERE {where}", *args
-    )
+    total = await conn.fetchval(f"SELECT count(*) FROM rejected_submissions WHERE {where}", *args)
     rows = await conn.fetch(
         f"""SELECT rejection_id, channel, submission_id, format, reasons, topic, partition,
                    "offset", submitted_at, rejected_at
-            FROM intake.rejected_submissions WHERE {where}
+            FROM rejected_submissions WHERE {where}
             ORDER BY rejected_at DESC, rejection_id LIMIT $3""",
         *args,
         limit,

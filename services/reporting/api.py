@@ -126,6 +126,7 @@ def create_service(settings: ReportingSettings | None = None) -> ConsumingServic
         schema="reporting",
         migrations=[HERE / "schema.sql"],
         projection_tables=PROJECTION_TABLES,
+        functions=[HERE / "functions.sql"],
     )
     service.add_projection("complaints.v1", ComplaintsProjection())
     return service

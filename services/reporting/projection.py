@@ -80,7 +80,3 @@ class ComplaintsProjection:
                 for timer, effect in timer_effects(data)
             ],
         )
-
-    async def clear(self, conn: asyncpg.Connection) -> None:
-        """Empty the projection's tables (rebuild from offset 0)."""
-        await store.clear(conn)

@@ -67,7 +67,7 @@ async def count_intake(conn: asyncpg.Connection, day: date, office: str, channel
 async def add_event(conn: asyncpg.Connection, fact: EventFact) -> int | None:
     """Append an event's fact row; its ``seq``, or ``None`` if the event was there already."""
     seq: int | None = await conn.fetchval(
-        """INSERT INTO reporting.events
+        """INSERT INTO events
              (event_id, complaint_id, type, occurred_at, recorded_at, status, validity,
               category, final, satisfied, major_rule, timer, deadline, hard)
            VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14)
@@ -92,7 +92,7 @@ async def add_event(conn: asyncpg.Connection, fact: EventFact) -> int | None:
 
 
 def timer_effect_row(fact: EventFact, seq: int, timer: str, effect: str) -> tuple[Any, ...]:
-    """What event ``seq`` did to ``timer``, in ``reporting.timer_events``' column order."""
+    """What event ``seq`` did to ``timer``, in ``timer_events``' column order."""
     return (
         fact.complaint_id,
         timer,
@@ -123,7 +123,7 @@ async def add_complaints(conn: asyncpg.Connection, rows: Sequence[tuple[Any, ...
         return set()
     columns = list(zip(*rows, strict=True))
     inserted = await conn.fetch(
-        """INSERT INTO reporting.complaints
+        """INSERT INTO complaints
              (complaint_id, channel, submission_id, office, unit, complainant_name,
               complainant_phone, subject, description, demand, occurred_at, received_at,
               received_day, received_event_id, unit_key, building, topic)
@@ -143,10 +143,10 @@ async def count_intakes(
 ) -> None:
     """Add to the intake counters of several (day, office, channel) at once."""
     await conn.executemany(
-        """INSERT INTO reporting.daily_intake (day, office, channel, received)
+        """INSERT INTO daily_intake (day, office, channel, received)
            VALUES ($1, $2, $3, $4)
            ON CONFLICT (day, office, channel)
-           DO UPDATE SET received = reporting.daily_intake.received + EXCLUDED.received""",
+           DO UPDATE SET received = daily_intake.received + EXCLUDED.received""",
         [(day, office, channel, n) for (day, office, channel), n in counts.items()],
     )
 
@@ -175,7 +175,7 @@ async def add_events(conn: asyncpg.Connection, facts: Sequence[EventFact]) -> di
         for f in facts
     ]
     inserted = await conn.fetch(
-        """INSERT INTO reporting.events
+        """INSERT INTO events
              (event_id, complaint_id, type, occurred_at, recorded_at, status, validity,
               category, final, satisfied, major_rule, timer, deadline, hard)
            SELECT event_id, complaint_id, type, occurred_at, recorded_at, status, validity,
@@ -198,20 +198,12 @@ async def add_timer_effects_many(conn: asyncpg.Connection, rows: Sequence[tuple[
     """Record what several events did to SLA timers (rows as in ``add_timer_effects``)."""
     if rows:
         await conn.executemany(
-            """INSERT INTO reporting.timer_events
+            """INSERT INTO timer_events
                  (complaint_id, timer, seq, effect, occurred_at, recorded_at, deadline, hard)
                VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
                ON CONFLICT DO NOTHING""",
             rows,
         )
-
-
-async def clear(conn: asyncpg.Connection) -> None:
-    """Empty every table of the projection (a rebuild from offset 0 follows)."""
-    await conn.execute(
-        "TRUNCATE reporting.complaints, reporting.daily_intake, reporting.events, "
-        "reporting.timer_events RESTART IDENTITY"
-    )
 
 
 # ------------------------------------------------------------------------------------------
@@ -257,7 +249,7 @@ async def complaint(
         f"""SELECT c.complaint_id, c.channel, c.submission_id, c.office, c.unit, c.building,
                    c.complainant_name, c.complainant_phone, c.subject, c.description, c.demand,
                    c.occurred_at, c.received_at, {_STATE_COLUMNS}
-            FROM reporting.complaints c
+            FROM complaints c
             JOIN reporting.complaint_states($2) s USING (complaint_id)
             WHERE c.complaint_id = $1""",
         complaint_id,
@@ -281,7 +273,7 @@ async def complaint(
 
 async def stats(conn: asyncpg.Connection) -> dict[str, Any]:
     """Complaints received, in total and per office, channel and day (from one table)."""
-    rows = await conn.fetch("SELECT day, office, channel, received FROM reporting.daily_intake")
+    rows = await conn.fetch("SELECT day, office, channel, received FROM daily_intake")
     by_office: dict[str, int] = {}
     by_channel: dict[str, int] = {}
     by_day: dict[str, int] = {}
@@ -347,14 +339,14 @@ async def offices_seen(conn: asyncpg.Connection, as_of: datetime) -> list[str]:
     """
     rows = await conn.fetch(
         """WITH RECURSIVE offices(office) AS (
-               SELECT min(office) FROM reporting.complaints
+               SELECT min(office) FROM complaints
                UNION ALL
-               SELECT (SELECT min(c.office) FROM reporting.complaints c WHERE c.office > o.office)
+               SELECT (SELECT min(c.office) FROM complaints c WHERE c.office > o.office)
                FROM offices o WHERE o.office IS NOT NULL
            )
            SELECT office FROM offices o
            WHERE office IS NOT NULL
-             AND EXISTS (SELECT 1 FROM reporting.complaints c
+             AND EXISTS (SELECT 1 FROM complaints c
                          WHERE c.office = o.office AND c.received_at <= $1)
            ORDER BY office""",
         as_of,
@@ -394,7 +386,7 @@ async def timer_alerts(
             """SELECT t.complaint_id, c.office, c.unit, c.subject, t.timer, t.overdue, t.hard,
                       t.deadline, t.alerted_at
                FROM reporting.timer_alerts($1) t
-               JOIN reporting.complaints c USING (complaint_id)
+               JOIN complaints c USING (complaint_id)
                WHERE ($2::text IS NULL OR c.office = $2)
                ORDER BY t.deadline, t.complaint_id, t.timer""",
             as_of,
@@ -413,7 +405,7 @@ async def intake_by_channel(
 ) -> dict[str, int]:
     """Complaints per channel that occurred in [from, before) and were recorded by T."""
     rows = await conn.fetch(
-        """SELECT channel, count(*) AS n FROM reporting.complaints
+        """SELECT channel, count(*) AS n FROM complaints
            WHERE occurred_at >= $1 AND occurred_at < $2 AND received_at <= $3
              AND ($4::text IS NULL OR office = $4)
            GROUP BY channel""",
@@ -445,7 +437,7 @@ async def hot_spots(
                       count(*) AS n,
                       max(c.occurred_at) AS latest_at,
                       array_agg(c.complaint_id ORDER BY c.occurred_at, c.complaint_id) AS ids
-               FROM reporting.complaints c
+               FROM complaints c
                WHERE c.received_at <= $1 AND c.occurred_at > $2 AND c.occurred_at <= $1
                  AND ($3::text IS NULL OR c.office = $3)
                GROUP BY GROUPING SETS ((c.office, c.unit_key), (c.office, c.building),

@@ -38,6 +38,7 @@ from faststream.kafka.subscriber.usecase import BatchSubscriber
 
 from contracts import Envelope, EventData, decode_event
 from services.runtime.db import TRANSIENT_DB_ERRORS
+from services.runtime.generations import LiveGate
 from services.runtime.logs import bound
 from services.runtime.metrics import (
     BATCH_SECONDS,
@@ -54,7 +55,7 @@ POISON_ATTEMPTS = 3
 
 
 class Projection(Protocol):
-    """What a consumer feeds: one ``apply`` for every event, and a way to start over.
+    """What a consumer feeds: one ``apply`` for every event.
 
     A projection may also offer ``apply_batch(conn, [(envelope, data), ...])`` writing the same
     rows as ``apply`` for each event in turn, with fewer statements; the consumer then uses it.
@@ -62,9 +63,6 @@ class Projection(Protocol):
 
     async def apply(self, conn: asyncpg.Connection, envelope: Envelope, data: EventData) -> None:
         """Turn one event into rows, inside the consumer's transaction."""
-
-    async def clear(self, conn: asyncpg.Connection) -> None:
-        """Empty every table the projection writes (for a rebuild from offset 0)."""
 
 
 Decoder = Callable[[ConsumerRecord[bytes, bytes]], tuple[Envelope, EventData]]
@@ -76,19 +74,16 @@ def decode_record(record: ConsumerRecord[bytes, bytes]) -> tuple[Envelope, Event
     return decode_event(record.value or b"")
 
 
-async def mark_applied(
-    conn: asyncpg.Connection, schema: str, consumer: str, event_id: UUID
-) -> None:
+async def mark_applied(conn: asyncpg.Connection, consumer: str, event_id: UUID) -> None:
     """Record, in the caller's transaction, that ``consumer`` has applied ``event_id``.
 
     For a service that applies an event it decided itself before publishing it (through its
-    outbox): when the event comes back from the log, the consumer skips it.
+    outbox): when the event comes back from the log, the consumer skips it. The caller's
+    transaction writes a generation (``ConsumingService.write``): the mark goes to that
+    generation's ``processed_events``, found through the ``search_path``.
     """
-    if not _IDENT.match(schema):
-        raise ValueError(f"bad schema name {schema!r}")
     await conn.execute(
-        f"INSERT INTO {schema}.processed_events (consumer, event_id) VALUES ($1, $2) "
-        "ON CONFLICT DO NOTHING",
+        "INSERT INTO processed_events (consumer, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
         consumer,
         event_id,
     )
@@ -152,11 +147,21 @@ class ProjectionConsumer:
         pool: Callable[[], asyncpg.Pool],
         max_records: int = 500,
         decode: Decoder | None = None,
+        durable: bool = False,
+        broker: KafkaBroker | None = None,
     ) -> None:
         if not _IDENT.match(schema):
             raise ValueError(f"bad schema name {schema!r}")
         self.name = name
         self.schema = schema
+        # A projection keeps its bookkeeping in the generation it writes (set by the service
+        # when it knows the live generation, or by a builder); a durable consumer (one whose
+        # effects are events and decisions, never rebuilt) keeps it in the service's schema.
+        self.durable = durable
+        self.book_schema = schema
+        self.gate: LiveGate | None = None  # a live projection's writes pass the live lock
+        self.gen: int | None = None  # the generation this consumer writes
+        self.search_path: str | None = None  # a builder's writes go to its generation
         self.projection = projection
         self.topic = topic
         self.deadletter_topic = deadletter_topic
@@ -164,11 +169,33 @@ class ProjectionConsumer:
         self._max_records = max_records
         self._decode = decode or decode_record
         self._subscriber: BatchSubscriber | None = None
-        self._broker: KafkaBroker | None = None
+        self._broker: KafkaBroker | None = broker
         self.assigned: set[TopicPartition] = set()
         self.has_been_assigned = False
 
     # -- wiring ---------------------------------------------------------------------------
+
+    def write_to(self, gen: int, schema: str) -> None:
+        """Apply into generation ``gen`` (its bookkeeping is in ``schema``) from now on."""
+        self.gen = gen
+        self.book_schema = schema
+
+    def builder_copy(self, gen: int, schema: str) -> ProjectionConsumer:
+        """The same projection, writing generation ``gen`` (in ``schema``) for a builder."""
+        copy = ProjectionConsumer(
+            name=self.name,
+            schema=self.schema,
+            projection=self.projection,
+            topic=self.topic,
+            deadletter_topic=self.deadletter_topic,
+            pool=self._pool,
+            max_records=self._max_records,
+            decode=self._decode,
+            broker=self._broker,
+        )
+        copy.write_to(gen, schema)
+        copy.search_path = schema
+        return copy
 
     @property
     def group_id(self) -> str:
@@ -208,16 +235,38 @@ class ProjectionConsumer:
 
     # -- offsets --------------------------------------------------------------------------
 
-    async def stored_offsets(self) -> dict[int, int]:
-        """Partition → next offset to apply, as stored with the rows."""
-        async with self._pool().acquire() as conn:
-            rows = await conn.fetch(
-                f"SELECT partition, next_offset FROM {self.schema}.consumer_offsets "
-                "WHERE consumer = $1 AND topic = $2",
-                self.name,
-                self.topic,
-            )
+    async def stored_offsets(self, conn: asyncpg.Connection | None = None) -> dict[int, int]:
+        """Partition → next offset to apply, as stored with the rows (of the generation this
+        consumer writes)."""
+        if conn is None:
+            async with self._pool().acquire() as own:
+                return await self.stored_offsets(own)
+        rows = await conn.fetch(
+            f"SELECT partition, next_offset FROM {self.book_schema}.consumer_offsets "
+            "WHERE consumer = $1 AND topic = $2",
+            self.name,
+            self.topic,
+        )
         return {r["partition"]: r["next_offset"] for r in rows}
+
+    async def _stored_for_seek(self) -> dict[int, int]:
+        """The stored offsets to resume from, following the live generation if it changed."""
+        async with self._pool().acquire() as conn:
+            if self.gate is not None:
+                live = await self.gate.current(conn)
+                if live is not None and live.gen != self.gen:
+                    self.write_to(live.gen, live.schema)
+            return await self.stored_offsets(conn)
+
+    async def _reseek(self, conn: asyncpg.Connection) -> None:
+        """Position every assigned partition at the stored offsets again (after a swap)."""
+        stored = await self.stored_offsets(conn)
+        consumer = self._consumer()
+        for tp in self.assigned:
+            if tp.partition in stored:
+                consumer.seek(tp, stored[tp.partition])
+            else:
+                await consumer.seek_to_beginning(tp)
 
     async def seek_assigned(self, assigned: set[TopicPartition]) -> None:
         """Position each newly assigned partition at its stored offset (or at the start)."""
@@ -227,7 +276,7 @@ class ProjectionConsumer:
             return
         while True:
             try:
-                stored = await self.stored_offsets()
+                stored = await self._stored_for_seek()
                 break
             except TRANSIENT_DB_ERRORS as exc:
                 log.warning("%s: cannot read stored offsets (%s); retrying", self.name, exc)
@@ -254,6 +303,8 @@ class ProjectionConsumer:
             try:
                 started = time.perf_counter()
                 letters = await self._apply_batch(records)
+                if letters is None:  # the live generation changed: repositioned, not applied
+                    return
                 BATCH_SECONDS.labels(self.name).observe(time.perf_counter() - started)
                 for letter in letters:
                     DEAD_LETTERS.labels(self.name).inc()
@@ -280,12 +331,16 @@ class ProjectionConsumer:
 
     async def _apply_batch(
         self, records: Sequence[ConsumerRecord[bytes, bytes]]
-    ) -> list[DeadLetter]:
+    ) -> list[DeadLetter] | None:
         """One transaction: skip duplicates, apply the rest, park what fails, store offsets.
 
         The fast path applies the whole batch at once (through the projection's
         ``apply_batch`` when it has one) inside one savepoint; only if that fails does each
         event get a savepoint of its own, to find and park the one at fault.
+
+        A live projection's transaction first passes the service's live gate: when another
+        generation went live since the last batch, nothing is applied (``None``): the
+        consumer writes the new generation from then on, from that generation's offsets.
         """
         letters: list[DeadLetter] = []
         next_offsets: dict[int, int] = {}
@@ -303,25 +358,46 @@ class ProjectionConsumer:
             )
             decoded.append((record, envelope, data))
         async with self._pool().acquire() as conn, conn.transaction():
+            if not await self._enter(conn):
+                return None
             fresh = await self._claim(conn, decoded)
             letters += await self._apply_fresh(conn, fresh)
             for letter in letters:
                 await self._dead_letter(conn, letter)
             await conn.executemany(
-                f"""INSERT INTO {self.schema}.consumer_offsets
+                f"""INSERT INTO {self.book_schema}.consumer_offsets AS o
                         (consumer, topic, partition, next_offset, watermark)
                     VALUES ($1, $2, $3, $4, $5)
                     ON CONFLICT (consumer, topic, partition) DO UPDATE
-                    SET next_offset = GREATEST({self.schema}.consumer_offsets.next_offset,
-                                               EXCLUDED.next_offset),
-                        watermark = GREATEST({self.schema}.consumer_offsets.watermark,
-                                             EXCLUDED.watermark),
+                    SET next_offset = GREATEST(o.next_offset, EXCLUDED.next_offset),
+                        watermark = GREATEST(o.watermark, EXCLUDED.watermark),
                         updated_at = now()""",
                 [(self.name, self.topic, p, o, seen_until.get(p)) for p, o in next_offsets.items()],
             )
         for partition, offset in next_offsets.items():
             CONSUMER_POSITION.labels(self.name, self.topic, str(partition)).set(offset)
         return letters
+
+    async def _enter(self, conn: asyncpg.Connection) -> bool:
+        """Open the batch's transaction on the right generation; ``False``: apply nothing."""
+        if self.search_path is not None:  # a builder: its own generation, no live lock
+            await conn.execute(f"SET LOCAL search_path TO {self.search_path}, {self.schema}")
+            return True
+        if self.gate is None:  # a durable consumer: the service's own schema
+            return True
+        live = await self.gate.enter(conn)
+        if live.version != self.gate.version:
+            # This copy runs another projection version than the live one: it must not write
+            # tables of a shape it does not know. It waits for the swap to its own version.
+            await self._reseek(conn)
+            await asyncio.sleep(1.0)
+            return False
+        if live.gen != self.gen:
+            log.info("%s: generation %s is live now (was %s)", self.name, live.gen, self.gen)
+            self.write_to(live.gen, live.schema)
+            await self._reseek(conn)
+            return False
+        return True
 
     async def _claim(self, conn: asyncpg.Connection, decoded: list[Decoded]) -> list[Decoded]:
         """Mark the batch's events processed in one statement; the ones not seen before."""
@@ -330,7 +406,7 @@ class ProjectionConsumer:
         claimed = {
             r["event_id"]
             for r in await conn.fetch(
-                f"INSERT INTO {self.schema}.processed_events (consumer, event_id) "
+                f"INSERT INTO {self.book_schema}.processed_events (consumer, event_id) "
                 "SELECT $1, unnest($2::uuid[]) ON CONFLICT DO NOTHING RETURNING event_id",
                 self.name,
                 [envelope.event_id for _, envelope, _ in decoded],
@@ -386,7 +462,8 @@ class ProjectionConsumer:
             letters.append(DeadLetter(record, error))
             # Not processed after all: replaying the dead letter after a fix must apply it.
             await conn.execute(
-                f"DELETE FROM {self.schema}.processed_events WHERE consumer = $1 AND event_id = $2",
+                f"DELETE FROM {self.book_schema}.processed_events "
+                "WHERE consumer = $1 AND event_id = $2",
                 self.name,
                 envelope.event_id,
             )
@@ -437,21 +514,21 @@ class ProjectionConsumer:
     async def _dead_letter(self, conn: asyncpg.Connection, letter: DeadLetter) -> None:
         """Publish the record to the dead-letter topic (acknowledged) and remember it."""
         record = letter.record
-        assert self._broker is not None
-        await self._broker.publish(
-            record.value,
-            topic=self.deadletter_topic,
-            key=record.key,
-            headers={
-                "dlq-consumer": self.name,
-                "dlq-topic": record.topic,
-                "dlq-partition": str(record.partition),
-                "dlq-offset": str(record.offset),
-                "dlq-error": letter.error[:1000],
-            },
-        )
+        if self._broker is not None:  # a scratch replay (no broker) only records it
+            await self._broker.publish(
+                record.value,
+                topic=self.deadletter_topic,
+                key=record.key,
+                headers={
+                    "dlq-consumer": self.name,
+                    "dlq-topic": record.topic,
+                    "dlq-partition": str(record.partition),
+                    "dlq-offset": str(record.offset),
+                    "dlq-error": letter.error[:1000],
+                },
+            )
         await conn.execute(
-            f"""INSERT INTO {self.schema}.dead_letters
+            f"""INSERT INTO {self.book_schema}.dead_letters
                     (consumer, topic, partition, "offset", error)
                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING""",
             self.name,
@@ -461,16 +538,7 @@ class ProjectionConsumer:
             letter.error,
         )
 
-    # -- rebuild --------------------------------------------------------------------------
-
-    async def forget_everything(self) -> None:
-        """Drop the projection's rows and stored offsets: the next start replays from 0."""
-        async with self._pool().acquire() as conn, conn.transaction():
-            await self.projection.clear(conn)
-            for table in ("consumer_offsets", "processed_events", "dead_letters"):
-                await conn.execute(
-                    f"DELETE FROM {self.schema}.{table} WHERE consumer = $1", self.name
-                )
+    # -- where it stands ---------------------------------------------------------------
 
     async def applied_until(self, now: datetime) -> datetime | None:
         """The instant up to which the whole log has been applied (by every copy), or ``None``.
@@ -490,8 +558,8 @@ class ProjectionConsumer:
         ends = await consumer.end_offsets([TopicPartition(self.topic, p) for p in partitions])
         async with self._pool().acquire() as conn:
             rows = await conn.fetch(
-                f"SELECT partition, next_offset, watermark FROM {self.schema}.consumer_offsets "
-                "WHERE consumer = $1 AND topic = $2",
+                "SELECT partition, next_offset, watermark "
+                f"FROM {self.book_schema}.consumer_offsets WHERE consumer = $1 AND topic = $2",
                 self.name,
                 self.topic,
             )

@@ -25,13 +25,21 @@ TRANSIENT_DB_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
-async def create_pool(dsn: str, *, size: int, timeout_s: float = 60.0) -> asyncpg.Pool:
-    """A connection pool, waiting for the database to accept connections (it may be starting)."""
+async def create_pool(
+    dsn: str, *, size: int, timeout_s: float = 60.0, search_path: str | None = None
+) -> asyncpg.Pool:
+    """A connection pool, waiting for the database to accept connections (it may be starting).
+
+    ``search_path``: where the connections' unqualified names are looked up by default.
+    """
+    settings = {"search_path": search_path} if search_path else None
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout_s
     while True:
         try:
-            return await asyncpg.create_pool(dsn, min_size=1, max_size=size, command_timeout=30)
+            return await asyncpg.create_pool(
+                dsn, min_size=1, max_size=size, command_timeout=30, server_settings=settings
+            )
         except TRANSIENT_DB_ERRORS as exc:
             if loop.time() > deadline:
                 raise

@@ -52,8 +52,25 @@ CONSUMER_PROGRESS = Gauge(
 )
 REBUILDING = Gauge(
     "complaints_projection_rebuilding",
-    "1 while the projections replay the log from offset 0 after a new version or a rebuild",
+    "1 while a new projection generation is built beside the live one",
     ["service"],
+)
+GENERATION = Gauge(
+    "complaints_projection_generation", "The live projection generation", ["service"]
+)
+REBUILD_DONE = Gauge(
+    "complaints_rebuild_events_done", "Events the generation being built has applied", ["service"]
+)
+REBUILD_TOTAL = Gauge(
+    "complaints_rebuild_events_total",
+    "Events in the log for the generation being built",
+    ["service"],
+)
+REBUILD_RATE = Gauge(
+    "complaints_rebuild_events_per_second", "How fast the generation is being built", ["service"]
+)
+REBUILD_LAG = Gauge(
+    "complaints_rebuild_lag", "Events the generation being built still has to apply", ["service"]
 )
 DEAD_LETTERS_RECORDED = Gauge(
     "complaints_dead_letters_recorded",

@@ -7,8 +7,11 @@ the offsets stored in PostgreSQL, and sets
 - ``complaints_consumer_lag{consumer, topic, partition}`` = end offset − stored next offset,
 - ``complaints_consumer_progress_ratio{consumer}`` = applied / written over all partitions,
 - ``complaints_consumer_assigned_partitions{consumer}`` = partitions Kafka gave this copy,
-- ``complaints_projection_rebuilding{service}`` = 1 from a start that replays the log until
-  the lag first reaches 0,
+- ``complaints_projection_rebuilding{service}`` = 1 while a new generation is being built
+  beside the live one, with its progress: ``complaints_rebuild_events_done``,
+  ``…_events_total``, ``…_events_per_second`` and ``…_lag`` (from the registry of
+  generations, so every copy exports what the building copy reports), and
+  ``complaints_projection_generation{service}``, the live generation,
 - ``complaints_dead_letters_recorded{consumer}`` and ``complaints_outbox_backlog{schema}``,
 
 plus whatever a service adds (the SLA service's timers). Failures are logged and retried at
@@ -30,7 +33,12 @@ from services.runtime.metrics import (
     CONSUMER_LAG,
     CONSUMER_PROGRESS,
     DEAD_LETTERS_RECORDED,
+    GENERATION,
     OUTBOX_BACKLOG,
+    REBUILD_DONE,
+    REBUILD_LAG,
+    REBUILD_RATE,
+    REBUILD_TOTAL,
     REBUILDING,
 )
 
@@ -81,25 +89,26 @@ class Monitor:
     async def refresh(self) -> None:
         """One round: every gauge, once."""
         service = self.service
-        caught_up = True
         for consumer in service.consumers:
-            caught_up = await self._consumer_gauges(consumer) and caught_up
-        if service.rebuilding and caught_up:
-            service.rebuilding = False
-            log.info(
-                "%s: projections caught up with the log (%.0f s after start)",
-                service.name,
-                time.monotonic() - self._started,
-            )
-        REBUILDING.labels(service.name).set(1 if service.rebuilding else 0)
+            await self._consumer_gauges(consumer)
         async with service.pool.acquire() as conn:
-            rows = await conn.fetch(
-                f"SELECT consumer, count(*) AS n FROM {service.schema}.dead_letters "
-                "GROUP BY consumer"
-            )
-            recorded = {r["consumer"]: r["n"] for r in rows}
+            live = await service.generations.live(conn)
+            building = await service.generations.building(conn)
+        if live is not None:
+            GENERATION.labels(service.name).set(live.gen)
+        REBUILDING.labels(service.name).set(1 if building is not None else 0)
+        if building is not None:
+            REBUILD_DONE.labels(service.name).set(building.events_done or 0)
+            REBUILD_TOTAL.labels(service.name).set(building.events_total or 0)
+            REBUILD_RATE.labels(service.name).set(building.rate or 0.0)
+            REBUILD_LAG.labels(service.name).set(building.lag or 0)
+        async with service.pool.acquire() as conn:
             for consumer in service.consumers:
-                DEAD_LETTERS_RECORDED.labels(consumer.name).set(recorded.get(consumer.name, 0))
+                recorded = await conn.fetchval(
+                    f"SELECT count(*) FROM {consumer.book_schema}.dead_letters WHERE consumer = $1",
+                    consumer.name,
+                )
+                DEAD_LETTERS_RECORDED.labels(consumer.name).set(recorded)
             if service.relay is not None:
                 backlog = await conn.fetchval(
                     f"SELECT count(*) FROM {service.schema}.outbox WHERE published_at IS NULL"
@@ -108,12 +117,12 @@ class Monitor:
             for _name, extra in self._extra:
                 await extra(conn)
 
-    async def _consumer_gauges(self, consumer: ProjectionConsumer) -> bool:
-        """Set one consumer's gauges; whether it has applied everything written so far."""
+    async def _consumer_gauges(self, consumer: ProjectionConsumer) -> None:
+        """Set one consumer's gauges."""
         CONSUMER_ASSIGNED.labels(consumer.name).set(len(consumer.assigned))
         progress = await consumer.progress()
         if not progress:
-            return False
+            return
         applied = written = 0
         for partition, (stored, end) in progress.items():
             lag = max(end - stored, 0)
@@ -121,4 +130,3 @@ class Monitor:
             applied += min(stored, end)
             written += end
         CONSUMER_PROGRESS.labels(consumer.name).set(applied / written if written else 1.0)
-        return applied >= written

@@ -14,6 +14,7 @@ from typing import Any
 import asyncpg
 from fastapi import FastAPI
 
+from services.runtime.builder import Builder
 from services.runtime.consumer import (
     Decoder,
     Projection,
@@ -21,6 +22,7 @@ from services.runtime.consumer import (
     consumer_tables_sql,
 )
 from services.runtime.db import create_pool, ping
+from services.runtime.generations import Generations, LiveGate, Rebuilding
 from services.runtime.http import ReadinessCheck
 from services.runtime.kafka import ensure_topics, make_broker
 from services.runtime.monitor import Monitor
@@ -33,9 +35,13 @@ log = logging.getLogger(__name__)
 class ConsumingService:
     """A service that owns one PostgreSQL schema and feeds projections from the log.
 
-    ``projection_tables`` are the tables its ``migrations`` create and its consumers fill.
-    When the migration files change, those tables are dropped and the consumers start again
-    from offset 0: a projection change ships as a new projection version that rebuilds itself.
+    ``migrations`` create the projection's tables, with unqualified names: they run in a
+    generation's schema (``services.runtime.generations``). ``functions`` are the stable
+    objects over the service's views (SQL functions, derived views), ``durable`` the SQL of
+    tables that are not projections (never dropped, in the service's own schema).
+    ``projection_tables`` name the tables an earlier release kept in the service's schema
+    itself (dropped once, when the first generation is made). When the migration files
+    change, a new generation is built beside the live one and swapped in when it caught up.
     """
 
     def __init__(
@@ -46,12 +52,23 @@ class ConsumingService:
         schema: str,
         migrations: list[Path],
         projection_tables: list[str],
+        functions: list[Path] | None = None,
+        durable: list[Path] | None = None,
     ):
         self.name = name
         self.settings = settings
         self.schema = schema
         self.migrations = migrations
         self.projection_tables = projection_tables
+        self.durable_sql = durable or []
+        self.generations = Generations(
+            schema=schema,
+            version=self.projection_version(),
+            tables=migrations,
+            functions=functions or [],
+            legacy_tables=projection_tables,
+        )
+        self.gate = LiveGate(self.generations)
         self.broker = make_broker(settings, client_id=name)
         self.consumers: list[ProjectionConsumer] = []
         self.relay: OutboxRelay | None = None
@@ -59,8 +76,8 @@ class ConsumingService:
         self._tasks: list[asyncio.Task[None]] = []
         self._background: list[tuple[str, Callable[[], Coroutine[Any, Any, None]]]] = []
         self.monitor = Monitor(self)  # consumer lag, rebuild progress, backlogs (metrics)
+        self.builder = Builder(self)
         self.migrated = False
-        self.rebuilding = False  # replaying the log from offset 0 since this start
 
     @property
     def pool(self) -> asyncpg.Pool:
@@ -76,11 +93,15 @@ class ConsumingService:
         *,
         topic: str | None = None,
         decode: Decoder | None = None,
+        durable: bool = False,
     ) -> ProjectionConsumer:
         """Feed ``projection`` from the events topic as consumer group ``<service>.<name>``.
 
         ``topic`` (created at start if missing) and ``decode`` serve a consumer of another
         topic, whose records may not even be event envelopes (intake's submissions).
+        ``durable``: its effects are events and decisions, not rebuildable rows (intake's
+        submissions processor): it is never rebuilt, and keeps its offsets in the service's
+        own schema.
         """
         consumer = ProjectionConsumer(
             name=f"{self.name}.{name}",
@@ -90,7 +111,10 @@ class ConsumingService:
             deadletter_topic=self.settings.topic_deadletter,
             pool=lambda: self.pool,
             decode=decode,
+            durable=durable,
         )
+        if not durable:
+            consumer.gate = self.gate
         consumer.attach(self.broker)
         self.consumers.append(consumer)
         return consumer
@@ -107,7 +131,10 @@ class ConsumingService:
     @asynccontextmanager
     async def lifespan(self, _: FastAPI) -> AsyncIterator[None]:
         """Open the pool, migrate, make sure topics exist, start consuming; undo on exit."""
-        self._pool = await create_pool(self.settings.database_url, size=self.settings.db_pool_size)
+        # Readers' unqualified names are the stable views of the service's schema.
+        self._pool = await create_pool(
+            self.settings.database_url, size=self.settings.db_pool_size, search_path=self.schema
+        )
         await self.migrate()
         await ensure_topics(self.settings, extra=[c.topic for c in self.consumers])
         await self.broker.start()
@@ -116,6 +143,8 @@ class ConsumingService:
         for name, run in self._background:
             self._tasks.append(asyncio.create_task(run(), name=f"{self.name}-{name}"))
         self._tasks.append(asyncio.create_task(self.monitor.run(), name=f"{self.name}-monitor"))
+        if self.projections:
+            self._tasks.append(asyncio.create_task(self.builder.run(), name=f"{self.name}-builder"))
         log.info("%s started", self.name)
         try:
             yield
@@ -129,6 +158,11 @@ class ConsumingService:
             await self._pool.close()
             self._pool = None
 
+    @property
+    def projections(self) -> list[ProjectionConsumer]:
+        """The consumers whose rows are a projection (rebuilt by generations)."""
+        return [c for c in self.consumers if not c.durable]
+
     def projection_version(self) -> str:
         """A digest of the migration files: it changes whenever the projection's shape does."""
         digest = hashlib.sha256()
@@ -137,47 +171,48 @@ class ConsumingService:
         return digest.hexdigest()[:16]
 
     async def migrate(self) -> None:
-        """Create the schema; on a new projection version, drop the old tables to rebuild."""
-        version = self.projection_version()
+        """Create the schema and the durable tables; find (or make) the live generation."""
         async with self.pool.acquire() as conn, conn.transaction():
             # Copies starting together: one migrates, the others wait and find it done.
             await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", self.schema)
             await conn.execute(consumer_tables_sql(self.schema))
             await conn.execute(outbox_table_sql(self.schema))
-            await conn.execute(
-                f"""CREATE TABLE IF NOT EXISTS {self.schema}.projection_version (
-                        service text PRIMARY KEY, version text NOT NULL,
-                        migrated_at timestamptz NOT NULL DEFAULT now())"""
-            )
-            stored = await conn.fetchval(
-                f"SELECT version FROM {self.schema}.projection_version WHERE service = $1",
-                self.name,
-            )
-            self.rebuilding = stored != version  # a first start builds from offset 0 too
-            if stored is not None and stored != version:
-                log.warning(
-                    "%s: projection changed (%s → %s): rebuilding from offset 0",
-                    self.name,
-                    stored,
-                    version,
-                )
-                for table in self.projection_tables:
-                    await conn.execute(f"DROP TABLE IF EXISTS {self.schema}.{table} CASCADE")
+            for path in self.durable_sql:
+                await conn.execute(path.read_text(encoding="utf-8"))
+            first = await self.generations.live(conn) if await self._has_registry(conn) else None
+            live = await self.generations.prepare(conn, consumer_tables_sql)
+            if first is None:
+                # Offsets an earlier release stored for its projections in the service's own
+                # schema belong to tables that are gone now.
                 for table in ("consumer_offsets", "processed_events", "dead_letters"):
                     await conn.execute(
-                        f"DELETE FROM {self.schema}.{table} WHERE consumer LIKE $1",
-                        f"{self.name}.%",
+                        f"DELETE FROM {self.schema}.{table} WHERE consumer = ANY($1::text[])",
+                        [c.name for c in self.projections],
                     )
-            for path in self.migrations:
-                await conn.execute(path.read_text(encoding="utf-8"))
-            await conn.execute(
-                f"""INSERT INTO {self.schema}.projection_version (service, version)
-                    VALUES ($1, $2) ON CONFLICT (service)
-                    DO UPDATE SET version = EXCLUDED.version, migrated_at = now()""",
-                self.name,
-                version,
-            )
+        for consumer in self.projections:
+            consumer.write_to(live.gen, self.generations.schema_of(live.gen))
         self.migrated = True
+
+    async def _has_registry(self, conn: asyncpg.Connection) -> bool:
+        return bool(
+            await conn.fetchval("SELECT to_regclass($1) IS NOT NULL", f"{self.schema}.generations")
+        )
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[asyncpg.Connection]:
+        """A transaction that writes the live generation (a command, the scheduler).
+
+        Unqualified table names are the live generation's tables; a swap waits until it
+        ends. Raises ``Rebuilding`` when this copy's projection version is not the live one
+        (a new version is being built and swapped in: retry shortly).
+        """
+        async with self.pool.acquire() as conn, conn.transaction():
+            live = await self.gate.enter(conn)
+            if live.version != self.gate.version:
+                raise Rebuilding(
+                    f"{self.name}: a new projection version is being built; retry shortly"
+                )
+            yield conn
 
     def readiness(self) -> dict[str, ReadinessCheck]:
         """Checks for ``/readyz``: migrations done, database, broker, consumers assigned once."""

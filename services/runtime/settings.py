@@ -34,6 +34,12 @@ class Settings(BaseSettings):
     # How often each service refreshes the gauges it computes (consumer lag, backlogs, timers).
     metrics_interval_s: float = 5.0
     db_pool_size: int = 10
+    # Rebuilds (services.runtime.builder): how often each copy looks for a generation to
+    # build, how many records a batch of the builder holds, and how close to the log's end
+    # the new generation must be before the swap (which then catches up under the live lock).
+    rebuild_poll_s: float = 1.0
+    rebuild_batch: int = 5000
+    rebuild_swap_lag: int = 2000
     # How long a producer may wait for the broker's acknowledgement before the caller is told
     # the write failed (intake answers 503 then, never a false 202).
     publish_timeout_s: float = 10.0

@@ -41,7 +41,7 @@ def create_app(settings: SlaSettings | None = None, clock: Clock | None = None) 
     relay = service.add_outbox()
     scheduler = Scheduler(
         rules=rules,
-        pool=lambda: service.pool,
+        write=service.write,
         consumer=consumer,
         relay=relay,
         topic=settings.topic_events,

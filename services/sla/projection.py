@@ -29,7 +29,3 @@ class ClockProjection:
             raise LookupError(f"{envelope.type} for unknown complaint {envelope.complaint_id}")
         await store.add_history(conn, envelope)
         await store.request_check(conn, envelope.complaint_id)
-
-    async def clear(self, conn: asyncpg.Connection) -> None:
-        """Empty the projection (rebuild); the outbox keeps the alerts already published."""
-        await conn.execute("TRUNCATE sla.complaints, sla.history, sla.clocks")

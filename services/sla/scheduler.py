@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cached_property
@@ -23,6 +24,7 @@ from prometheus_client import Counter, Gauge, Histogram
 from contracts import Envelope, new_envelope
 from services.runtime.consumer import ProjectionConsumer
 from services.runtime.db import TRANSIENT_DB_ERRORS
+from services.runtime.generations import Rebuilding
 from services.runtime.outbox import OutboxRelay, enqueue
 from services.sla import store
 from services.sla.calendar import BusinessCalendar
@@ -50,18 +52,18 @@ TIMER_STATES = ("running", "paused", "breached")
 async def timer_gauges(conn: asyncpg.Connection) -> None:
     """Refresh the timer gauges (run by the service's metrics monitor)."""
     rows = await conn.fetch(
-        "SELECT state, count(*) AS n FROM sla.clocks WHERE ended_at IS NULL GROUP BY state"
+        "SELECT state, count(*) AS n FROM clocks WHERE ended_at IS NULL GROUP BY state"
     )
     counts = {r["state"]: r["n"] for r in rows}
     for state in sorted({*TIMER_STATES, *counts}):
         OPEN_TIMERS.labels(state).set(counts.get(state, 0))
     OVERDUE_TIMERS.set(
         await conn.fetchval(
-            "SELECT count(*) FROM sla.clocks WHERE ended_at IS NULL AND deadline < now()"
+            "SELECT count(*) FROM clocks WHERE ended_at IS NULL AND deadline < now()"
         )
     )
     CHECKS_DUE.set(
-        await conn.fetchval("SELECT count(*) FROM sla.complaints WHERE next_check_at <= now()")
+        await conn.fetchval("SELECT count(*) FROM complaints WHERE next_check_at <= now()")
     )
 
 
@@ -135,7 +137,7 @@ class Scheduler:
         self,
         *,
         rules: SlaRules,
-        pool: Callable[[], asyncpg.Pool],
+        write: Callable[[], AbstractAsyncContextManager[asyncpg.Connection]],
         consumer: ProjectionConsumer,
         relay: OutboxRelay,
         topic: str,
@@ -145,7 +147,7 @@ class Scheduler:
         batch: int = 200,
     ) -> None:
         self.rules = rules
-        self._pool = pool
+        self._write = write
         self._consumer = consumer
         self._relay = relay
         self._topic = topic
@@ -166,6 +168,8 @@ class Scheduler:
             except TRANSIENT_DB_ERRORS as exc:
                 log.warning("sla scheduler: database unavailable (%s); retrying", exc)
                 await asyncio.sleep(1.0)
+            except Rebuilding:  # this copy's version is being built: the swap comes first
+                await asyncio.sleep(1.0)
             except Exception:
                 log.exception("sla scheduler: round failed; retrying")
                 await asyncio.sleep(1.0)
@@ -178,7 +182,7 @@ class Scheduler:
             return 0  # the log is being replayed from a point with nothing applied yet
         until = min(now, applied) - self._grace
         published = 0
-        async with self._pool().acquire() as conn, conn.transaction():
+        async with self._write() as conn:  # the live generation, never one being built
             rows = await store.due_complaints(conn, until, self._batch)
             for row in rows:
                 published += len(

@@ -1,19 +1,18 @@
 -- The SLA schema: every complaint's timer-relevant history and its clocks, projections of the
 -- log. Alerts already published live in sla.outbox (created by services.runtime, never
 -- dropped), whose unique event ids keep a breach from being published twice.
-CREATE SCHEMA IF NOT EXISTS sla;
 
-CREATE TABLE IF NOT EXISTS sla.complaints (
+CREATE TABLE IF NOT EXISTS complaints (
     complaint_id  uuid PRIMARY KEY,
     office        text NOT NULL,
     occurred_at   timestamptz NOT NULL,
     next_check_at timestamptz,  -- when the scheduler must look at this complaint again
     updated_at    timestamptz NOT NULL DEFAULT now()
 );
-CREATE INDEX IF NOT EXISTS complaints_next_check ON sla.complaints (next_check_at)
+CREATE INDEX IF NOT EXISTS complaints_next_check ON complaints (next_check_at)
     WHERE next_check_at IS NOT NULL;
 
-CREATE TABLE IF NOT EXISTS sla.history (
+CREATE TABLE IF NOT EXISTS history (
     complaint_id uuid NOT NULL,
     seq          integer NOT NULL,
     event_id     uuid NOT NULL UNIQUE,
@@ -23,7 +22,7 @@ CREATE TABLE IF NOT EXISTS sla.history (
 );
 
 -- The clocks as last computed (for the API and the overdue list).
-CREATE TABLE IF NOT EXISTS sla.clocks (
+CREATE TABLE IF NOT EXISTS clocks (
     complaint_id  uuid NOT NULL,
     timer         text NOT NULL,
     office        text NOT NULL,
@@ -36,5 +35,5 @@ CREATE TABLE IF NOT EXISTS sla.clocks (
     state         text NOT NULL,  -- running, paused, met, breached, cancelled (when computed)
     PRIMARY KEY (complaint_id, timer)
 );
-CREATE INDEX IF NOT EXISTS clocks_open_by_deadline ON sla.clocks (deadline)
+CREATE INDEX IF NOT EXISTS clocks_open_by_deadline ON clocks (deadline)
     WHERE ended_at IS NULL;

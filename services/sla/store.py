@@ -19,7 +19,7 @@ async def insert_complaint(
 ) -> None:
     """Start following a complaint."""
     await conn.execute(
-        """INSERT INTO sla.complaints (complaint_id, office, occurred_at)
+        """INSERT INTO complaints (complaint_id, office, occurred_at)
            VALUES ($1, $2, $3) ON CONFLICT (complaint_id) DO NOTHING""",
         envelope.complaint_id,
         data.office,
@@ -30,7 +30,7 @@ async def insert_complaint(
 async def lock(conn: asyncpg.Connection, complaint_id: UUID) -> asyncpg.Record | None:
     """The complaint's row, locked until the transaction ends."""
     return await conn.fetchrow(
-        "SELECT complaint_id, office FROM sla.complaints WHERE complaint_id = $1 FOR UPDATE",
+        "SELECT complaint_id, office FROM complaints WHERE complaint_id = $1 FOR UPDATE",
         complaint_id,
     )
 
@@ -38,9 +38,9 @@ async def lock(conn: asyncpg.Connection, complaint_id: UUID) -> asyncpg.Record |
 async def add_history(conn: asyncpg.Connection, envelope: Envelope) -> None:
     """Append an event to the complaint's timer history."""
     await conn.execute(
-        """INSERT INTO sla.history (complaint_id, seq, event_id, occurred_at, envelope)
+        """INSERT INTO history (complaint_id, seq, event_id, occurred_at, envelope)
            SELECT $1, coalesce(max(seq), 0) + 1, $2, $3, $4::jsonb
-           FROM sla.history WHERE complaint_id = $1
+           FROM history WHERE complaint_id = $1
            ON CONFLICT (event_id) DO NOTHING""",
         envelope.complaint_id,
         envelope.event_id,
@@ -52,7 +52,7 @@ async def add_history(conn: asyncpg.Connection, envelope: Envelope) -> None:
 async def history(conn: asyncpg.Connection, complaint_id: UUID) -> list[tuple[EventData, datetime]]:
     """The complaint's timer-relevant events with their instants, oldest first."""
     rows = await conn.fetch(
-        "SELECT envelope FROM sla.history WHERE complaint_id = $1 ORDER BY seq", complaint_id
+        "SELECT envelope FROM history WHERE complaint_id = $1 ORDER BY seq", complaint_id
     )
     out = []
     for row in rows:
@@ -66,7 +66,7 @@ async def due_complaints(
 ) -> list[asyncpg.Record]:
     """Complaints whose next check is due by ``until``, locked; others' locks are skipped."""
     rows: list[asyncpg.Record] = await conn.fetch(
-        """SELECT complaint_id, office FROM sla.complaints
+        """SELECT complaint_id, office FROM complaints
            WHERE next_check_at <= $1 ORDER BY next_check_at LIMIT $2
            FOR UPDATE SKIP LOCKED""",
         until,
@@ -77,7 +77,7 @@ async def due_complaints(
 
 async def earliest_check(conn: asyncpg.Connection) -> datetime | None:
     """The soonest next check of any complaint."""
-    value: datetime | None = await conn.fetchval("SELECT min(next_check_at) FROM sla.complaints")
+    value: datetime | None = await conn.fetchval("SELECT min(next_check_at) FROM complaints")
     return value
 
 
@@ -108,7 +108,7 @@ async def save_clocks(
             )
         )
     await conn.executemany(
-        """INSERT INTO sla.clocks (complaint_id, timer, office, description, started_at,
+        """INSERT INTO clocks (complaint_id, timer, office, description, started_at,
                                    warning_at, deadline, hard_deadline, ended_at, state)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
            ON CONFLICT (complaint_id, timer) DO UPDATE SET
@@ -119,7 +119,7 @@ async def save_clocks(
         rows,
     )
     await conn.execute(
-        "UPDATE sla.complaints SET next_check_at = $2, updated_at = now() WHERE complaint_id = $1",
+        "UPDATE complaints SET next_check_at = $2, updated_at = now() WHERE complaint_id = $1",
         complaint_id,
         next_check_at,
     )
@@ -128,14 +128,14 @@ async def save_clocks(
 async def request_check(conn: asyncpg.Connection, complaint_id: UUID) -> None:
     """Ask the scheduler to look at the complaint now (a new event arrived)."""
     await conn.execute(
-        "UPDATE sla.complaints SET next_check_at = now() WHERE complaint_id = $1", complaint_id
+        "UPDATE complaints SET next_check_at = now() WHERE complaint_id = $1", complaint_id
     )
 
 
 async def office_of(conn: asyncpg.Connection, complaint_id: UUID) -> str | None:
     """The office a complaint belongs to, or ``None`` for an unknown complaint."""
     office: str | None = await conn.fetchval(
-        "SELECT office FROM sla.complaints WHERE complaint_id = $1", complaint_id
+        "SELECT office FROM complaints WHERE complaint_id = $1", complaint_id
     )
     return office
 
@@ -144,7 +144,7 @@ async def overdue(conn: asyncpg.Connection, now: datetime) -> list[dict[str, Any
     """Every running clock past its deadline, by office then deadline."""
     rows = await conn.fetch(
         """SELECT office, complaint_id, timer, description, deadline, hard_deadline
-           FROM sla.clocks WHERE ended_at IS NULL AND deadline < $1
+           FROM clocks WHERE ended_at IS NULL AND deadline < $1
            ORDER BY office, deadline""",
         now,
     )

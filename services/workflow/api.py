@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 from contracts import decode_event
 from contracts.intake import mask_phone
 from services.runtime.auth import CurrentStaff, Staff
+from services.runtime.generations import Rebuilding
 from services.runtime.http import FieldErrors, field_errors, install_common
 from services.runtime.service import ConsumingService
 from services.workflow import store
@@ -45,6 +46,7 @@ def create_app(settings: WorkflowSettings | None = None, clock: Clock | None = N
         schema="workflow",
         migrations=[HERE / "schema.sql"],
         projection_tables=["complaints", "history"],
+        durable=[HERE / "durable.sql"],
     )
     ctx = Context(
         consumer=f"workflow.{CONSUMER}",
@@ -104,9 +106,9 @@ def create_app(settings: WorkflowSettings | None = None, clock: Clock | None = N
             except ValidationError as exc:
                 raise FieldErrors(field_errors(exc.errors())) from None
             try:
-                async with service.pool.acquire() as conn, conn.transaction():
+                async with service.write() as conn:
                     office = await conn.fetchval(
-                        "SELECT office FROM workflow.complaints WHERE complaint_id = $1",
+                        "SELECT office FROM complaints WHERE complaint_id = $1",
                         complaint_id,
                     )
                     if office is None:
@@ -124,6 +126,8 @@ def create_app(settings: WorkflowSettings | None = None, clock: Clock | None = N
                     )
             except CommandRejected as rejected:
                 return _conflict(rejected)
+            except Rebuilding as exc:
+                raise HTTPException(503, detail=str(exc), headers={"Retry-After": "5"}) from None
             assert decided is not None
             relay.wake()
             return {

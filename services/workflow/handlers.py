@@ -148,7 +148,7 @@ async def handle_command(
     ]
     for env in envelopes:
         await enqueue(conn, store.SCHEMA, ctx.topic, env)
-        await mark_applied(conn, store.SCHEMA, ctx.consumer, env.event_id)
+        await mark_applied(conn, ctx.consumer, env.event_id)
     state = await _append(
         conn, ctx, row["occurred_at"], state, list(zip(envelopes, decided, strict=True))
     )
@@ -179,7 +179,7 @@ async def _append(
         for derived_env, derived in await _rules(conn, ctx, envelope, data, state):
             # Already in the outbox: decided before this replay; its logged copy will come.
             if await enqueue(conn, store.SCHEMA, ctx.topic, derived_env):
-                await mark_applied(conn, store.SCHEMA, ctx.consumer, derived_env.event_id)
+                await mark_applied(conn, ctx.consumer, derived_env.event_id)
                 queue.append((derived_env, derived))
     return state
 

@@ -17,7 +17,3 @@ class StateProjection:
     async def apply(self, conn: asyncpg.Connection, envelope: Envelope, data: EventData) -> None:
         """Append the event to its complaint and run the rules it triggers."""
         await apply_logged(conn, self.ctx, envelope, data)
-
-    async def clear(self, conn: asyncpg.Connection) -> None:
-        """Empty the state tables (rebuild); the outbox stays: it records what was said."""
-        await conn.execute("TRUNCATE workflow.complaints, workflow.history")

@@ -19,7 +19,7 @@ async def insert_complaint(
 ) -> bool:
     """Create a complaint's row from its ``ComplaintReceived``; ``False`` if it exists."""
     inserted = await conn.fetchval(
-        """INSERT INTO workflow.complaints
+        """INSERT INTO complaints
              (complaint_id, office, unit, channel, owner_phone, occurred_at, status,
               escalation_level, version)
            VALUES ($1, $2, $3, $4, $5, $6, 'new', 'staff', 0)
@@ -38,14 +38,14 @@ async def insert_complaint(
 async def lock_complaint(conn: asyncpg.Connection, complaint_id: UUID) -> asyncpg.Record | None:
     """The complaint's row, locked until the transaction ends (commands on it queue up)."""
     return await conn.fetchrow(
-        "SELECT * FROM workflow.complaints WHERE complaint_id = $1 FOR UPDATE", complaint_id
+        "SELECT * FROM complaints WHERE complaint_id = $1 FOR UPDATE", complaint_id
     )
 
 
 async def history(conn: asyncpg.Connection, complaint_id: UUID) -> list[str]:
     """Every event of a complaint as stored (envelope JSON), oldest first."""
     rows = await conn.fetch(
-        "SELECT envelope FROM workflow.history WHERE complaint_id = $1 ORDER BY seq",
+        "SELECT envelope FROM history WHERE complaint_id = $1 ORDER BY seq",
         complaint_id,
     )
     return [r["envelope"] for r in rows]
@@ -58,15 +58,13 @@ async def load_state(conn: asyncpg.Connection, complaint_id: UUID) -> State:
 
 async def has_event(conn: asyncpg.Connection, event_id: UUID) -> bool:
     """Whether the history already holds this event."""
-    return bool(
-        await conn.fetchval("SELECT true FROM workflow.history WHERE event_id = $1", event_id)
-    )
+    return bool(await conn.fetchval("SELECT true FROM history WHERE event_id = $1", event_id))
 
 
 async def add_history(conn: asyncpg.Connection, envelope: Envelope, seq: int) -> None:
     """Append one event to the complaint's history at position ``seq``."""
     await conn.execute(
-        """INSERT INTO workflow.history (complaint_id, seq, event_id, type, envelope)
+        """INSERT INTO history (complaint_id, seq, event_id, type, envelope)
            VALUES ($1, $2, $3, $4, $5::jsonb)""",
         envelope.complaint_id,
         seq,
@@ -85,7 +83,7 @@ async def save_summary(
     """Write the columns staff list and filter by."""
     kind, at = next_deadline if next_deadline else (None, None)
     await conn.execute(
-        """UPDATE workflow.complaints
+        """UPDATE complaints
            SET status = $2, major = $3, escalation_level = $4, version = $5,
                next_deadline = $6, next_deadline_kind = $7, updated_at = now()
            WHERE complaint_id = $1""",
@@ -104,7 +102,7 @@ async def prior_complaints(
 ) -> list[tuple[datetime, str, str, str]]:
     """Other complaints of the same owner or unit within ``window`` of this one."""
     rows = await conn.fetch(
-        """SELECT occurred_at, owner_phone, unit, office FROM workflow.complaints
+        """SELECT occurred_at, owner_phone, unit, office FROM complaints
            WHERE complaint_id <> $1
              AND (owner_phone = $2 OR (office = $3 AND unit = $4))
              AND occurred_at BETWEEN $5 AND $6""",
@@ -120,7 +118,5 @@ async def prior_complaints(
 
 async def summary(conn: asyncpg.Connection, complaint_id: UUID) -> dict[str, Any] | None:
     """The complaint's row as a dict, or ``None``."""
-    row = await conn.fetchrow(
-        "SELECT * FROM workflow.complaints WHERE complaint_id = $1", complaint_id
-    )
+    row = await conn.fetchrow("SELECT * FROM complaints WHERE complaint_id = $1", complaint_id)
     return dict(row) if row else None

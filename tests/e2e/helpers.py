@@ -84,9 +84,14 @@ async def wait_caught_up(
     async def done() -> bool:
         conn = await asyncpg.connect(database_url)
         try:
+            # Projections keep their offsets in the live generation, durable consumers in
+            # the service's schema.
             rows = await conn.fetch(
-                f"SELECT consumer, partition, next_offset FROM {schema}.consumer_offsets "
-                "WHERE topic = $1",
+                f"""SELECT consumer, partition, next_offset FROM {schema}.live_consumer_offsets
+                    WHERE topic = $1
+                    UNION ALL
+                    SELECT consumer, partition, next_offset FROM {schema}.consumer_offsets
+                    WHERE topic = $1""",
                 topic,
             )
         finally:

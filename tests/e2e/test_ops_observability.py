@@ -238,6 +238,10 @@ async def test_a_dead_letter_is_replayed_after_the_fix_and_applied_once(
     # The "bug": reporting's projection cannot record this one complaint (its apply raises).
     conn = await asyncpg.connect(system.database_url)
     trigger = f"ops_refuse_{uuid.uuid4().hex[:8]}"
+    # The live generation's table (reporting.complaints is the stable view over it).
+    live = await conn.fetchval(
+        "SELECT 'reporting_g' || gen FROM reporting.generations WHERE state = 'live'"
+    )
     try:
         await conn.execute(
             f"""CREATE FUNCTION reporting.{trigger}() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -247,7 +251,7 @@ async def test_a_dead_letter_is_replayed_after_the_fix_and_applied_once(
                   END IF;
                   RETURN NEW;
                 END $$;
-                CREATE TRIGGER {trigger} BEFORE INSERT ON reporting.complaints
+                CREATE TRIGGER {trigger} BEFORE INSERT ON {live}.complaints
                   FOR EACH ROW EXECUTE FUNCTION reporting.{trigger}();"""
         )
         resp = await http.post(f"{system.urls['intake']}/v1/complaints", json=body, headers=HOTLINE)
@@ -266,7 +270,7 @@ async def test_a_dead_letter_is_replayed_after_the_fix_and_applied_once(
         await caught_up(system, "workflow", "sla")
     finally:
         # The "fix".
-        await conn.execute(f"DROP TRIGGER IF EXISTS {trigger} ON reporting.complaints")
+        await conn.execute(f"DROP TRIGGER IF EXISTS {trigger} ON {live}.complaints")
         await conn.execute(f"DROP FUNCTION IF EXISTS reporting.{trigger}() CASCADE")
         await conn.close()
 
@@ -295,7 +299,8 @@ async def test_a_dead_letter_is_replayed_after_the_fix_and_applied_once(
     try:
         for schema in ("workflow", "sla", "reporting"):
             count = await conn.fetchval(
-                f"SELECT count(*) FROM {schema}.processed_events WHERE event_id = $1", event_id
+                f"SELECT count(*) FROM {schema}.live_processed_events WHERE event_id = $1",
+                event_id,
             )
             assert count == 1, schema
     finally:

@@ -91,7 +91,7 @@ async def applied(box: RunningSystem) -> int:
     try:
         return int(
             await conn.fetchval(
-                "SELECT count(*) FROM reporting.processed_events "
+                "SELECT count(*) FROM reporting.live_processed_events "
                 "WHERE consumer = 'reporting.complaints.v1'"
             )
         )

@@ -1,0 +1,317 @@
+"""The builder: one running copy builds a new generation beside the live one, then swaps it in.
+
+Every copy of a consuming service runs a ``Builder`` in the background. It looks for a
+``building`` generation of its own projection version (``services.runtime.generations``); the
+copy that wins the builder lease — a session advisory lock, which PostgreSQL releases when the
+copy dies — builds it:
+
+1. creates the generation's schema and tables (if a copy killed earlier had not already),
+2. reads each projection's topic outside any consumer group, from the generation's own stored
+   offsets, in large batches, fetching and decoding the next batch while the current one is
+   written (the same ``ProjectionConsumer`` code as the live path: offsets with the rows,
+   duplicates skipped, poison dead-lettered),
+3. records its progress in the registry every second (the CLI's progress bar and ``/metrics``),
+4. once within ``swap_lag`` events of the log's end, swaps: under the live lock (held
+   exclusively, so the live generation stands still) it catches up to the log's end offsets
+   at that moment — at least as far as the live generation, so no figure goes backwards —
+   then makes the new generation live and points every view at it, in one transaction.
+
+The live consumers notice the swap in their next batch and go on from the new generation's
+offsets. The old generation's schema is dropped after the swap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import asyncpg
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+
+from services.runtime.consumer import ProjectionConsumer, consumer_tables_sql
+from services.runtime.db import TRANSIENT_DB_ERRORS
+from services.runtime.generations import Generation, builder_lock_key, live_lock_key
+from services.runtime.kafka import topic_partitions
+from services.runtime.settings import Settings
+
+if TYPE_CHECKING:
+    from services.runtime.service import ConsumingService
+
+log = logging.getLogger(__name__)
+
+Records = list[ConsumerRecord[bytes, bytes]]
+
+
+@dataclass
+class _Part:
+    """One projection being built: its consumer (writing the new generation) and its reader."""
+
+    consumer: ProjectionConsumer
+    reader: AIOKafkaConsumer
+    partitions: list[TopicPartition]
+    applied: dict[int, int] = field(default_factory=dict)  # partition → next offset written
+    ends: dict[int, int] = field(default_factory=dict)
+
+    @property
+    def done(self) -> int:
+        return sum(self.applied.values())
+
+    @property
+    def total(self) -> int:
+        return sum(max(end, self.applied.get(p, 0)) for p, end in self.ends.items())
+
+    @property
+    def lag(self) -> int:
+        return max(self.total - self.done, 0)
+
+    def behind(self, targets: dict[int, int]) -> bool:
+        return any(self.applied.get(p, 0) < end for p, end in targets.items())
+
+
+class Builder:
+    """Builds a service's ``building`` generation when this copy holds the lease."""
+
+    def __init__(self, service: ConsumingService) -> None:
+        self.service = service
+        self.identity = f"{socket.gethostname()}:{os.getpid()}"
+        self.building: int | None = None  # the generation this copy builds now
+
+    async def run(self) -> None:
+        """Look for a generation to build, every ``rebuild_poll_s``, forever."""
+        while True:
+            try:
+                await self.round()
+            except asyncio.CancelledError:
+                raise
+            except TRANSIENT_DB_ERRORS as exc:
+                log.warning("%s builder: database unavailable (%s); retrying", self.name, exc)
+            except Exception:
+                log.exception("%s builder: round failed; retrying", self.name)
+            await asyncio.sleep(self.service.settings.rebuild_poll_s)
+
+    @property
+    def name(self) -> str:
+        return self.service.name
+
+    async def round(self) -> None:
+        """Build the generation that is due, if this copy gets the lease."""
+        gens = self.service.generations
+        async with self.service.pool.acquire() as lease:
+            building = await gens.building(lease)
+            if building is None or building.version != gens.version:
+                return
+            key = builder_lock_key(gens.schema)
+            if not await lease.fetchval("SELECT pg_try_advisory_lock(hashtext($1))", key):
+                return  # another copy builds it; this one goes on serving
+            try:
+                self.building = building.gen
+                await self.build(building)
+            except asyncio.CancelledError:
+                raise  # the lease goes with the connection; a copy resumes from the offsets
+            except TRANSIENT_DB_ERRORS:
+                raise
+            except Exception as exc:
+                log.exception("%s builder: generation %d failed", self.name, building.gen)
+                async with self.service.pool.acquire() as conn:
+                    await gens.fail(conn, building.gen, f"{type(exc).__name__}: {exc}")
+            finally:
+                self.building = None
+                await lease.execute("SELECT pg_advisory_unlock(hashtext($1))", key)
+
+    async def build(self, gen: Generation) -> None:
+        """Build ``gen`` from its stored offsets to the log's end, then swap it in."""
+        service = self.service
+        gens = service.generations
+        target = gens.schema_of(gen.gen)
+        async with service.pool.acquire() as conn, conn.transaction():
+            await gens.create_tables(conn, gen.gen, consumer_tables_sql)
+        log.info("%s builder: building generation %d (%s)", self.name, gen.gen, gen.reason)
+        parts = [
+            await open_part(service.settings, consumer.builder_copy(gen.gen, target))
+            for consumer in service.projections
+        ]
+        try:
+            await self._follow(gen, parts)
+            await self._swap(gen, parts)
+        finally:
+            for part in parts:
+                await part.reader.stop()
+
+    async def _follow(self, gen: Generation, parts: Sequence[_Part]) -> None:
+        """Apply until every projection is within ``rebuild_swap_lag`` events of the end.
+
+        The next batch is fetched (and its bytes parsed by the client) while the current one
+        is written, so reading the log overlaps writing PostgreSQL.
+        """
+        settings = self.service.settings
+        started = last_report = time.monotonic()
+        done_at_start = sum(p.done for p in parts)
+        done_at_report = done_at_start
+        batch = settings.rebuild_batch
+        pending = {id(p): asyncio.ensure_future(fetch(p, batch)) for p in parts}
+        try:
+            while True:
+                for part in parts:
+                    fetched = await pending[id(part)]
+                    pending[id(part)] = asyncio.ensure_future(fetch(part, batch))
+                    await step(part, fetched)
+                now = time.monotonic()
+                if now - last_report >= 1.0:
+                    for part in parts:
+                        await refresh_ends(part)
+                    done = sum(p.done for p in parts)
+                    rate = (done - done_at_report) / (now - last_report)
+                    await self._report(gen, parts, rate)
+                    last_report, done_at_report = now, done
+                    if all(p.lag <= settings.rebuild_swap_lag for p in parts):
+                        break
+        finally:
+            for future in pending.values():
+                future.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await future
+            # A batch fetched but not written must be delivered again.
+            for part in parts:
+                for tp in part.partitions:
+                    part.reader.seek(tp, part.applied.get(tp.partition, 0))
+        elapsed = time.monotonic() - started
+        log.info(
+            "%s builder: generation %d caught up: %d events in %.1f s",
+            self.name,
+            gen.gen,
+            sum(p.done for p in parts) - done_at_start,
+            elapsed,
+        )
+
+    async def _outbox_drained(self, conn: asyncpg.Connection, timeout_s: float = 10.0) -> None:
+        """Wait (a little) until every event the live side decided is in the log: the new
+        generation must have it when it goes live, or a command right after the swap would be
+        decided against a state that lacks it. No new ones come: the live lock is held."""
+        if self.service.relay is None:
+            return
+        deadline = time.monotonic() + timeout_s
+        while await conn.fetchval(
+            f"SELECT count(*) FROM {self.service.schema}.outbox WHERE published_at IS NULL"
+        ):
+            if time.monotonic() > deadline:
+                log.warning("%s builder: the outbox is not drained; swapping anyway", self.name)
+                return
+            self.service.relay.wake()
+            await asyncio.sleep(0.02)
+
+    async def _report(self, gen: Generation, parts: Sequence[_Part], rate: float) -> None:
+        async with self.service.pool.acquire() as conn:
+            await self.service.generations.progress(
+                conn,
+                gen.gen,
+                done=sum(p.done for p in parts),
+                total=sum(p.total for p in parts),
+                rate=rate,
+                lag=sum(p.lag for p in parts),
+                builder=self.identity,
+            )
+
+    async def _swap(self, gen: Generation, parts: Sequence[_Part]) -> None:
+        """Catch up under the live lock, then make ``gen`` live in the same transaction."""
+        service = self.service
+        gens = service.generations
+        async with service.pool.acquire() as conn, conn.transaction():
+            # Every live writer holds this lock shared: from here on the live generation
+            # stands still, so catching up to the log's end now passes everything it has.
+            await conn.execute(
+                "SELECT pg_advisory_xact_lock(hashtext($1))", live_lock_key(gens.schema)
+            )
+            await self._outbox_drained(conn)
+            for part in parts:
+                await refresh_ends(part)
+                await catch_up(part, dict(part.ends), service.settings.rebuild_batch)
+            await self._report(gen, parts, 0.0)
+            retired = await gens.swap(conn, gen.gen)
+        log.info("%s builder: generation %d is live", self.name, gen.gen)
+        if retired is not None:
+            async with service.pool.acquire() as conn:
+                await gens.drop(conn, retired)
+
+
+async def open_part(settings: Settings, consumer: ProjectionConsumer) -> _Part:
+    """A reader of ``consumer``'s topic outside any group, at the offsets its schema stores."""
+    reader = AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap,
+        client_id=f"{consumer.name}-builder",
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        max_partition_fetch_bytes=8 * 1024 * 1024,
+        fetch_max_bytes=64 * 1024 * 1024,
+        request_timeout_ms=30000,
+    )
+    await reader.start()
+    partitions = await topic_partitions(reader, consumer.topic)
+    reader.assign(partitions)
+    stored = await consumer.stored_offsets()
+    for tp in partitions:
+        if tp.partition in stored:
+            reader.seek(tp, stored[tp.partition])
+        else:
+            await reader.seek_to_beginning(tp)
+    part = _Part(consumer, reader, partitions, applied=dict(stored))
+    await refresh_ends(part)
+    log.info(
+        "%s builder: %s resumes at %d stored events of %d",
+        consumer.schema,
+        consumer.name,
+        part.done,
+        part.total,
+    )
+    return part
+
+
+async def refresh_ends(part: _Part) -> None:
+    """Ask the broker where each partition of the part's topic ends now."""
+    ends = await part.reader.end_offsets(part.partitions)
+    part.ends = {tp.partition: end for tp, end in ends.items()}
+
+
+async def fetch(part: _Part, batch: int) -> Records:
+    """The next records of the part's topic (up to ``batch``; none after a short wait)."""
+    got = await part.reader.getmany(timeout_ms=200, max_records=batch)
+    return [record for records in got.values() for record in records]
+
+
+async def step(part: _Part, fetched: Records) -> int:
+    """Write one fetched batch into the part's schema; how many records it held."""
+    if not fetched:
+        return 0
+    await part.consumer.handle_batch(fetched)
+    for record in fetched:
+        part.applied[record.partition] = max(
+            part.applied.get(record.partition, 0), record.offset + 1
+        )
+    return len(fetched)
+
+
+async def catch_up(part: _Part, targets: dict[int, int], batch: int) -> None:
+    """Apply until every partition has reached its target offset."""
+    while part.behind(targets):
+        await step(part, await fetch(part, batch))
+
+
+async def replay_to_end(settings: Settings, consumers: Sequence[ProjectionConsumer]) -> int:
+    """Apply every record of the consumers' topics, up to where the log ends now, into the
+    schemas they write (builder copies, ``ProjectionConsumer.builder_copy``); no lease, no swap.
+    For scratch projections (what-if replays). Returns how many records were applied."""
+    parts = [await open_part(settings, consumer) for consumer in consumers]
+    try:
+        start = sum(p.done for p in parts)
+        for part in parts:
+            await catch_up(part, dict(part.ends), settings.rebuild_batch)
+        return sum(p.done for p in parts) - start
+    finally:
+        for part in parts:
+            await part.reader.stop()

@@ -1,0 +1,338 @@
+"""Live (blue/green) rebuilds: `complaints rebuild <service>` on a running system.
+
+While complaints flow in and readers poll, the new generation is built beside the live one and
+swapped in: every answer is a 200, no total ever goes down, a backlog applied before the rebuild
+is never seen half-built, and the final figures equal a recount from the log. A builder killed
+with SIGKILL is succeeded by another copy, which resumes from the generation's stored offsets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+
+from deploy.local import stack
+from tests.conftest import RunningSystem, free_port
+from tests.e2e.helpers import eventually, read_events, submission, wait_caught_up
+from tests.faults.burst import complaint_event, publish, run_id
+
+pytestmark = pytest.mark.infra
+
+COMPLAINTS = str(Path(sys.executable).parent / "complaints")
+
+
+async def complaints(
+    env: dict[str, str], *args: str, timeout: float = 180
+) -> subprocess.CompletedProcess[str]:
+    """Run the operator's command against this session's system."""
+    return await asyncio.to_thread(
+        subprocess.run,
+        [COMPLAINTS, *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+async def caught_up(system: RunningSystem, schema: str) -> None:
+    await wait_caught_up(
+        system.database_url,
+        system.env["COMPLAINTS_KAFKA_BOOTSTRAP"],
+        system.topics["events"],
+        schema,
+        timeout=120,
+    )
+
+
+async def registry(system: RunningSystem, schema: str) -> list[dict[str, Any]]:
+    conn = await asyncpg.connect(system.database_url)
+    try:
+        rows = await conn.fetch(f"SELECT * FROM {schema}.generations ORDER BY gen")
+        return [dict(r) for r in rows]
+    finally:
+        await conn.close()
+
+
+async def schemas(system: RunningSystem, prefix: str) -> set[str]:
+    conn = await asyncpg.connect(system.database_url)
+    try:
+        rows = await conn.fetch(
+            "SELECT nspname FROM pg_namespace WHERE nspname LIKE $1", f"{prefix}\\_g%"
+        )
+        return {r["nspname"] for r in rows}
+    finally:
+        await conn.close()
+
+
+def live_gen(rows: list[dict[str, Any]]) -> int:
+    (live,) = [r["gen"] for r in rows if r["state"] == "live"]
+    return int(live)
+
+
+async def recount(system: RunningSystem) -> Counter[str]:
+    """Complaints per office, counted from the log itself (each complaint once)."""
+    seen: dict[str, str] = {}
+    for event in await read_events(
+        system.env["COMPLAINTS_KAFKA_BOOTSTRAP"], system.topics["events"]
+    ):
+        if event.get("type") == "ComplaintReceived":
+            seen.setdefault(event["complaint_id"], event["data"]["office"])
+    return Counter(seen.values())
+
+
+class Traffic:
+    """Complaints submitted through intake and readers polling reporting, until stopped."""
+
+    def __init__(self, http: httpx.AsyncClient, system: RunningSystem, office: str) -> None:
+        self.http, self.system, self.office = http, system, office
+        self.accepted = 0
+        self.codes: Counter[int] = Counter()
+        self.totals: list[int] = []
+        self.backlog_seen: list[int] = []
+        self.stopping = asyncio.Event()
+
+    async def submit(self) -> None:
+        while not self.stopping.is_set():
+            resp = await self.http.post(
+                f"{self.system.urls['intake']}/v1/complaints",
+                json=submission(office=self.office),
+                headers={"X-Api-Key": "dev-hotline"},
+            )
+            assert resp.status_code == 202, resp.text
+            self.accepted += 1
+            await asyncio.sleep(0.05)
+
+    async def read(self, backlog_office: str) -> None:
+        base = self.system.urls["reporting"]
+        while not self.stopping.is_set():
+            stats = await self.http.get(f"{base}/v1/stats")
+            self.codes[stats.status_code] += 1
+            if stats.status_code == 200:
+                body = stats.json()
+                self.totals.append(int(body["total"]))
+                self.backlog_seen.append(int(body["by_office"].get(backlog_office, 0)))
+            report = await self.http.get(f"{base}/v1/reports/monthly")
+            self.codes[report.status_code] += 1
+            await asyncio.sleep(0.02)
+
+
+async def test_reporting_rebuilds_live_while_complaints_flow_and_readers_poll(
+    http: httpx.AsyncClient, system: RunningSystem
+) -> None:
+    run = run_id()
+    backlog_office, flow_office = f"重建存量{run}", f"重建新增{run}"
+    bootstrap, topic = system.env["COMPLAINTS_KAFKA_BOOTSTRAP"], system.topics["events"]
+    await publish(
+        bootstrap, topic, [complaint_event(backlog_office, n, run=run) for n in range(3000)]
+    )
+    await caught_up(system, "reporting")
+    before = await registry(system, "reporting")
+
+    traffic = Traffic(http, system, flow_office)
+    tasks = [
+        asyncio.create_task(traffic.submit()),
+        asyncio.create_task(traffic.read(backlog_office)),
+        asyncio.create_task(traffic.read(backlog_office)),
+    ]
+    await asyncio.sleep(1.0)
+    result = await complaints(system.env, "rebuild", "reporting")
+    await asyncio.sleep(1.0)  # readers and writers go on across the swap
+    traffic.stopping.set()
+    await asyncio.gather(*tasks)
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "is live" in result.stdout
+    after = await registry(system, "reporting")
+    assert live_gen(after) > live_gen(before)
+    assert await schemas(system, "reporting") == {f"reporting_g{live_gen(after)}"}
+
+    assert set(traffic.codes) == {200}, traffic.codes
+    assert traffic.totals == sorted(traffic.totals), "a total went down"
+    # The backlog was applied before the rebuild began: no answer may show it half-built.
+    assert set(traffic.backlog_seen) == {3000}
+    assert traffic.accepted > 0
+
+    await caught_up(system, "reporting")
+    stats = (await http.get(f"{system.urls['reporting']}/v1/stats")).json()
+    counted = await recount(system)
+    assert stats["by_office"][backlog_office] == counted[backlog_office] == 3000
+    assert stats["by_office"][flow_office] == counted[flow_office] == traffic.accepted
+    assert stats["total"] == sum(counted.values())
+
+
+async def test_a_second_rebuild_while_one_runs_says_so_and_changes_nothing(
+    system: RunningSystem,
+) -> None:
+    first = await complaints(system.env, "rebuild", "sla", "--no-wait")
+    assert first.returncode == 0, first.stderr
+    second = await complaints(system.env, "rebuild", "sla", "--no-wait")
+    rows = await registry(system, "sla")
+    building = [r for r in rows if r["state"] == "building"]
+    if building:  # the first may already be live on a fast machine
+        assert second.returncode == 1
+        assert "already being built" in second.stderr
+        assert len(building) == 1
+    status = await complaints(system.env, "rebuild", "sla", "--status")
+    assert status.returncode == 0 and "live" in status.stdout
+
+    async def swapped() -> bool:
+        return not any(r["state"] == "building" for r in await registry(system, "sla"))
+
+    await eventually(swapped, timeout=120, interval=0.5)
+    assert [r["state"] for r in await registry(system, "sla")].count("failed") == 0
+
+
+async def workflow_snapshot(database_url: str) -> dict[str, Any]:
+    conn = await asyncpg.connect(database_url)
+    try:
+        states = await conn.fetch(
+            "SELECT complaint_id, office, unit, channel, status, major, escalation_level, "
+            "version, next_deadline, next_deadline_kind FROM workflow.complaints"
+        )
+        history = await conn.fetch("SELECT complaint_id, event_id, type FROM workflow.history")
+    finally:
+        await conn.close()
+    return {
+        "states": sorted((tuple(r.values()) for r in states), key=str),
+        "history": sorted((tuple(r.values()) for r in history), key=str),
+    }
+
+
+async def test_workflow_rebuilds_live_while_staff_work(
+    http: httpx.AsyncClient, system: RunningSystem
+) -> None:
+    from tests.e2e.test_workflow_lifecycle import AGENT, received
+
+    cases = [await received(http, system) for _ in range(6)]
+    await caught_up(system, "workflow")
+    codes: Counter[int] = Counter()
+
+    async def staff_work() -> None:
+        for case in cases:  # acknowledge each one during the rebuild, reading it back
+            await case.do("acknowledge", AGENT)
+            for _ in range(5):
+                resp = await http.get(
+                    f"{system.urls['workflow']}/v1/complaints/{case.id}", headers=AGENT
+                )
+                codes[resp.status_code] += 1
+                await asyncio.sleep(0.05)
+
+    work = asyncio.create_task(staff_work())
+    result = await complaints(system.env, "rebuild", "workflow")
+    await work
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert set(codes) == {200}, codes
+    for case in cases:
+        assert (await case.get())["status"] == "acknowledged"
+
+    # The generation built while staff worked equals one built from a quiet log.
+    await caught_up(system, "workflow")
+    first = await workflow_snapshot(system.database_url)
+    again = await complaints(system.env, "rebuild", "workflow")
+    assert again.returncode == 0, again.stdout + again.stderr
+    await caught_up(system, "workflow")
+    assert await workflow_snapshot(system.database_url) == first
+
+
+async def test_a_builder_killed_mid_rebuild_is_resumed_from_its_offsets_by_another_copy(
+    http: httpx.AsyncClient, system: RunningSystem
+) -> None:
+    run = run_id()
+    office = f"续建{run}"
+    bootstrap, topic = system.env["COMPLAINTS_KAFKA_BOOTSTRAP"], system.topics["events"]
+    await publish(bootstrap, topic, [complaint_event(office, n, run=run) for n in range(12000)])
+    await caught_up(system, "reporting")
+    # Only slow copies may take the lease: the session's copy steps aside for this test.
+    system.stop("reporting")
+    slow = {**system.env, "COMPLAINTS_REBUILD_BATCH": "20", "COMPLAINTS_LOG_LEVEL": "INFO"}
+    copies: list[subprocess.Popen[bytes]] = []
+
+    def start_copy(name: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
+        port = free_port()
+        proc = stack.start_service(
+            "reporting",
+            env={**env, "COMPLAINTS_REPORTING_PORT": str(port)},
+            log_path=system.logs / f"{name}.log",
+        )
+        copies.append(proc)
+        stack.wait_healthy({"reporting": port}, timeout=60, logs=system.logs)
+        return proc
+
+    try:
+        builder = start_copy("reporting-builder-a", slow)
+        asked = await complaints(system.env, "rebuild", "reporting", "--no-wait")
+        assert asked.returncode == 0, asked.stderr
+        gen = live_gen(await registry(system, "reporting")) + 1
+        target = f"reporting_g{gen}"
+
+        async def stored() -> int:
+            conn = await asyncpg.connect(system.database_url)
+            try:
+                if not await conn.fetchval("SELECT to_regclass($1)", f"{target}.consumer_offsets"):
+                    return 0
+                return int(
+                    await conn.fetchval(
+                        f"SELECT coalesce(sum(next_offset), 0) FROM {target}.consumer_offsets"
+                    )
+                )
+            finally:
+                await conn.close()
+
+        async def well_begun() -> bool:
+            return await stored() >= 3000
+
+        await eventually(well_begun, timeout=60, interval=0.02)
+        builder.kill()  # SIGKILL mid-build: no shutdown hook, the lease dies with it
+        builder.wait(timeout=10)
+        kept = await stored()
+        rows = {r["gen"]: r for r in await registry(system, "reporting")}
+        assert rows[gen]["state"] == "building"
+        total = sum((await read_offsets(bootstrap, topic)).values())
+        assert 0 < kept < total
+
+        start_copy("reporting-builder-b", system.env)
+
+        async def live() -> bool:
+            return live_gen(await registry(system, "reporting")) == gen
+
+        await eventually(live, timeout=120, interval=0.5)
+        log_b = (system.logs / "reporting-builder-b.log").read_text(encoding="utf-8")
+        resumed_at = next(
+            int(line.split(" resumes at ")[1].split(" stored")[0])
+            for line in log_b.splitlines()
+            if "reporting.complaints.v1 resumes at" in line
+        )
+        assert resumed_at == kept  # from the offsets the killed builder stored, not from 0
+        applied = next(
+            int(line.split("caught up: ")[1].split(" events")[0])
+            for line in log_b.splitlines()
+            if f"generation {gen} caught up" in line
+        )
+        assert applied <= sum((await read_offsets(bootstrap, topic)).values()) - kept
+        for proc in copies:
+            proc.terminate()
+            proc.wait(timeout=20)
+    finally:
+        for proc in copies:
+            if proc.poll() is None:
+                proc.kill()
+        system.start("reporting")
+    await caught_up(system, "reporting")
+    counted = await recount(system)
+    stats = (await http.get(f"{system.urls['reporting']}/v1/stats")).json()
+    assert stats["by_office"][office] == counted[office] == 12000
+
+
+async def read_offsets(bootstrap: str, topic: str) -> dict[int, int]:
+    from services.runtime.kafka import end_offsets
+
+    return await end_offsets(bootstrap, topic)
