@@ -84,7 +84,8 @@ class Builder:
         self.building: int | None = None  # the generation this copy builds now
 
     async def run(self) -> None:
-        """Look for a generation to build, every ``rebuild_poll_s``, forever."""
+        """Every ``rebuild_poll_s``, forever: follow a swap made by another copy, and build
+        the generation that is due."""
         while True:
             try:
                 await self.round()
@@ -102,6 +103,8 @@ class Builder:
 
     async def round(self) -> None:
         """Build the generation that is due, if this copy gets the lease."""
+        for consumer in self.service.projections:
+            await consumer.follow_live()
         gens = self.service.generations
         async with self.service.pool.acquire() as lease:
             building = await gens.building(lease)

@@ -162,6 +162,8 @@ class ProjectionConsumer:
         self.gate: LiveGate | None = None  # a live projection's writes pass the live lock
         self.gen: int | None = None  # the generation this consumer writes
         self.search_path: str | None = None  # a builder's writes go to its generation
+        self._batch_lock = asyncio.Lock()  # a batch, or following a swap: one at a time
+        self._waiting = False  # this copy's version is not the live one: wait for the swap
         self.projection = projection
         self.topic = topic
         self.deadletter_topic = deadletter_topic
@@ -249,6 +251,23 @@ class ProjectionConsumer:
         )
         return {r["partition"]: r["next_offset"] for r in rows}
 
+    async def follow_live(self) -> None:
+        """Write the live generation from now on, if another went live since the last batch.
+
+        A consumer with nothing to read gets no batch that would notice a swap: the service
+        calls this every few seconds, so its stored offsets, lag and watermark (which the SLA
+        scheduler judges by) are always the live generation's.
+        """
+        if self.gate is None or not self.has_been_assigned:
+            return
+        async with self._batch_lock, self._pool().acquire() as conn:
+            live = await self.gate.current(conn)
+            if live is None or live.gen == self.gen or live.version != self.gate.version:
+                return
+            log.info("%s: generation %s is live now (was %s)", self.name, live.gen, self.gen)
+            self.write_to(live.gen, live.schema)
+            await self._reseek(conn)
+
     async def _stored_for_seek(self) -> dict[int, int]:
         """The stored offsets to resume from, following the live generation if it changed."""
         async with self._pool().acquire() as conn:
@@ -304,6 +323,9 @@ class ProjectionConsumer:
                 started = time.perf_counter()
                 letters = await self._apply_batch(records)
                 if letters is None:  # the live generation changed: repositioned, not applied
+                    if self._waiting:
+                        self._waiting = False
+                        await asyncio.sleep(1.0)
                     return
                 BATCH_SECONDS.labels(self.name).observe(time.perf_counter() - started)
                 for letter in letters:
@@ -357,7 +379,7 @@ class ProjectionConsumer:
                 envelope.recorded_at, seen_until.get(record.partition, envelope.recorded_at)
             )
             decoded.append((record, envelope, data))
-        async with self._pool().acquire() as conn, conn.transaction():
+        async with self._batch_lock, self._pool().acquire() as conn, conn.transaction():
             if not await self._enter(conn):
                 return None
             fresh = await self._claim(conn, decoded)
@@ -390,7 +412,7 @@ class ProjectionConsumer:
             # This copy runs another projection version than the live one: it must not write
             # tables of a shape it does not know. It waits for the swap to its own version.
             await self._reseek(conn)
-            await asyncio.sleep(1.0)
+            self._waiting = True  # handle_batch pauses, outside the transaction
             return False
         if live.gen != self.gen:
             log.info("%s: generation %s is live now (was %s)", self.name, live.gen, self.gen)

@@ -9,8 +9,10 @@ with SIGKILL is succeeded by another copy, which resumes from the generation's s
 from __future__ import annotations
 
 import asyncio
+import re
 import subprocess
 import sys
+import uuid
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -21,7 +23,7 @@ import pytest
 
 from deploy.local import stack
 from tests.conftest import RunningSystem, free_port
-from tests.e2e.helpers import eventually, read_events, submission, wait_caught_up
+from tests.e2e.helpers import HOTLINE, eventually, read_events, submission, wait_caught_up
 from tests.faults.burst import complaint_event, publish, run_id
 
 pytestmark = pytest.mark.infra
@@ -170,25 +172,37 @@ async def test_reporting_rebuilds_live_while_complaints_flow_and_readers_poll(
 
 
 async def test_a_second_rebuild_while_one_runs_says_so_and_changes_nothing(
-    system: RunningSystem,
+    http: httpx.AsyncClient, system: RunningSystem
 ) -> None:
-    first = await complaints(system.env, "rebuild", "sla", "--no-wait")
-    assert first.returncode == 0, first.stderr
-    second = await complaints(system.env, "rebuild", "sla", "--no-wait")
-    rows = await registry(system, "sla")
-    building = [r for r in rows if r["state"] == "building"]
-    if building:  # the first may already be live on a fast machine
+    # With no copy running, the requested generation waits for the next start to build it.
+    system.stop("sla")
+    try:
+        first = await complaints(system.env, "rebuild", "sla", "--no-wait")
+        assert first.returncode == 0, first.stderr
+        before = await registry(system, "sla")
+        second = await complaints(system.env, "rebuild", "sla", "--no-wait")
         assert second.returncode == 1
-        assert "already being built" in second.stderr
+        assert "already being built" in second.stderr and "nothing changed" in second.stderr
+        assert await registry(system, "sla") == before  # changed nothing
+        building = [r for r in before if r["state"] == "building"]
         assert len(building) == 1
-    status = await complaints(system.env, "rebuild", "sla", "--status")
-    assert status.returncode == 0 and "live" in status.stdout
+        status = await complaints(system.env, "rebuild", "sla", "--status")
+        assert status.returncode == 0
+        assert f"generation {building[0]['gen']:>3}  building" in status.stdout
+    finally:
+        system.start("sla")
 
     async def swapped() -> bool:
-        return not any(r["state"] == "building" for r in await registry(system, "sla"))
+        return live_gen(await registry(system, "sla")) == building[0]["gen"]
 
     await eventually(swapped, timeout=120, interval=0.5)
     assert [r["state"] for r in await registry(system, "sla")].count("failed") == 0
+
+    async def exported() -> bool:  # the copy's /metrics follows the registry
+        text = (await http.get(f"{system.urls['sla']}/metrics")).text
+        return f'complaints_projection_generation{{service="sla"}} {building[0]["gen"]}.0' in text
+
+    await eventually(exported, timeout=30, interval=0.5)
 
 
 async def workflow_snapshot(database_url: str) -> dict[str, Any]:
@@ -237,10 +251,24 @@ async def test_workflow_rebuilds_live_while_staff_work(
     # The generation built while staff worked equals one built from a quiet log.
     await caught_up(system, "workflow")
     first = await workflow_snapshot(system.database_url)
+    journal = await durable_counts(system.database_url)
     again = await complaints(system.env, "rebuild", "workflow")
     assert again.returncode == 0, again.stdout + again.stderr
     await caught_up(system, "workflow")
     assert await workflow_snapshot(system.database_url) == first
+    # The rule journal and the outbox are durable: a rebuild neither drops nor re-decides.
+    assert await durable_counts(system.database_url) == journal
+
+
+async def durable_counts(database_url: str) -> tuple[int, int]:
+    conn = await asyncpg.connect(database_url)
+    try:
+        return (
+            int(await conn.fetchval("SELECT count(*) FROM workflow.rule_runs")),
+            int(await conn.fetchval("SELECT count(*) FROM workflow.outbox")),
+        )
+    finally:
+        await conn.close()
 
 
 async def test_a_builder_killed_mid_rebuild_is_resumed_from_its_offsets_by_another_copy(
@@ -336,3 +364,85 @@ async def read_offsets(bootstrap: str, topic: str) -> dict[int, int]:
     from services.runtime.kafka import end_offsets
 
     return await end_offsets(bootstrap, topic)
+
+
+async def intake_tables(database_url: str) -> dict[str, list[tuple[Any, ...]]]:
+    conn = await asyncpg.connect(database_url)
+    try:
+        return {
+            table: sorted((tuple(r.values()) for r in await conn.fetch(sql)), key=str)
+            for table, sql in {
+                "callers": "SELECT * FROM intake.callers",
+                "rejected": "SELECT * FROM intake.rejected_submissions",
+                "decisions": "SELECT * FROM intake.submission_decisions",
+            }.items()
+        }
+    finally:
+        await conn.close()
+
+
+async def test_intake_rebuilds_its_directory_and_rejections_and_keeps_its_decisions(
+    http: httpx.AsyncClient, system: RunningSystem
+) -> None:
+    intake = system.urls["intake"]
+    number = f"139{uuid.uuid4().int % 10**8:08d}"
+    call = {
+        "call_id": f"CC-{uuid.uuid4().hex[:10]}",
+        "caller_number": number,
+        "agent_id": "KF002",
+        "call_started_at": "2026-11-01T09:00:00+08:00",
+        "caller_name": "吴女士",
+        "office": "Y园",
+        "unit": "9栋1单元101",
+        "subject": "电梯",
+        "summary": "电梯异响",
+    }
+    resp = await http.post(f"{intake}/v1/channels/hotline/calls", json=call, headers=HOTLINE)
+    assert resp.status_code == 202, resp.text
+    await caught_up(system, "intake")
+    before = await intake_tables(system.database_url)
+    assert any(row[0] == number for row in before["callers"])
+
+    result = await complaints(system.env, "rebuild", "intake")
+    assert result.returncode == 0, result.stdout + result.stderr
+    await caught_up(system, "intake")
+    assert await intake_tables(system.database_url) == before
+
+    # The rebuilt directory still completes a call that gives only the number.
+    lean = {k: v for k, v in call.items() if k not in ("caller_name", "office", "unit")}
+    lean["call_id"] = f"CC-{uuid.uuid4().hex[:10]}"
+    again = await http.post(f"{intake}/v1/channels/hotline/calls", json=lean, headers=HOTLINE)
+    assert again.status_code == 202, again.text
+
+
+async def test_the_analyst_reads_the_same_stable_names_across_a_rebuild(
+    system: RunningSystem,
+) -> None:
+    analyst_url = re.sub(r"//[^@]+@", "//analyst:analyst@", system.database_url)
+
+    async def analyst_counts() -> tuple[int, int]:
+        conn = await asyncpg.connect(analyst_url)
+        try:
+            return (
+                int(await conn.fetchval("SELECT count(*) FROM reporting.complaints")),
+                int(await conn.fetchval("SELECT count(*) FROM reporting.current_states")),
+            )
+        finally:
+            await conn.close()
+
+    await caught_up(system, "reporting")
+    before = await analyst_counts()
+    assert before[0] > 0 and before[0] == before[1]
+    result = await complaints(system.env, "rebuild", "reporting")
+    assert result.returncode == 0, result.stdout + result.stderr
+    await caught_up(system, "reporting")
+    after = await analyst_counts()
+    assert after[0] >= before[0] and after[0] == after[1]
+    conn = await asyncpg.connect(analyst_url)
+    try:  # read-only, and only reporting
+        with pytest.raises(asyncpg.InsufficientPrivilegeError):
+            await conn.execute("DELETE FROM reporting.complaints")
+        with pytest.raises(asyncpg.InsufficientPrivilegeError):
+            await conn.fetchval("SELECT count(*) FROM workflow.complaints")
+    finally:
+        await conn.close()

@@ -10,7 +10,6 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
@@ -18,7 +17,6 @@ from zoneinfo import ZoneInfo
 import asyncpg
 import pytest
 
-import services.reporting as reporting_package
 from contracts import Channel, ComplaintReceived, EventData, ServiceCategory, Validity, new_envelope
 from contracts.intake import Submission
 from contracts.lifecycle import (
@@ -40,11 +38,11 @@ from contracts.sla import AlertKind, SlaBreached, SlaWarning, sla_event_id
 from services.reporting import reports
 from services.reporting.projection import ComplaintsProjection
 from tests.conftest import RUN, Infra
+from tests.integration.reporting_db import install_reporting
 
 pytestmark = pytest.mark.infra
 
 CHINA = ZoneInfo("Asia/Shanghai")
-SCHEMA_SQL = (Path(reporting_package.__file__).parent / "schema.sql").read_text(encoding="utf-8")
 AGENT = Actor(staff_id="A001", role=Role.CS_AGENT)
 T0 = datetime(2025, 7, 10, 9, 0, tzinfo=CHINA)
 
@@ -64,11 +62,12 @@ async def pool(real_infra: Infra) -> AsyncIterator[asyncpg.Pool]:
     finally:
         await admin.close()
     parts = urlsplit(real_infra.admin_database_url)
+    url = urlunsplit(parts._replace(path=f"/{name}"))
+    live = await install_reporting(url)
+    # The projection writes the live generation; the reports read the stable names over it.
     pool = await asyncpg.create_pool(
-        urlunsplit(parts._replace(path=f"/{name}")), min_size=1, max_size=4
+        url, min_size=1, max_size=4, server_settings={"search_path": f"{live}, reporting"}
     )
-    async with pool.acquire() as conn:
-        await conn.execute(SCHEMA_SQL)
     yield pool
     await pool.close()
     admin = await asyncpg.connect(real_infra.admin_database_url)

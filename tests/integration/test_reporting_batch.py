@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -18,13 +17,12 @@ from contracts.intake import Submission
 from contracts.lifecycle import Actor, ComplaintAcknowledged, ComplaintClosed, ComplaintJudged, Role
 from contracts.sla import AlertKind, SlaBreached, SlaWarning, sla_event_id
 from deploy.local import sandbox
-from services.reporting import store
 from services.reporting.projection import ComplaintsProjection
 from tests.conftest import RUN, Infra
+from tests.integration.reporting_db import install_reporting
 
 pytestmark = pytest.mark.infra
 
-SCHEMA = Path(store.__file__).with_name("schema.sql").read_text(encoding="utf-8")
 CHINA = ZoneInfo("Asia/Shanghai")
 T0 = datetime(2025, 9, 1, 9, 0, tzinfo=CHINA)
 AGENT = Actor(staff_id="A1", role=Role.CS_AGENT)
@@ -40,9 +38,10 @@ TABLES = {
 async def pool(real_infra: Infra) -> AsyncIterator[asyncpg.Pool]:
     name = f"complaints_test_{RUN}_batch"
     url = await sandbox.create_database(real_infra.admin_database_url, name)
-    pool = await asyncpg.create_pool(url, min_size=1, max_size=2)
-    async with pool.acquire() as conn:
-        await conn.execute(SCHEMA)
+    live = await install_reporting(url)
+    pool = await asyncpg.create_pool(
+        url, min_size=1, max_size=2, server_settings={"search_path": f"{live}, reporting"}
+    )
     yield pool
     await pool.close()
     await sandbox.drop_database(real_infra.admin_database_url, name)
@@ -114,7 +113,9 @@ async def test_batch_path_writes_the_same_rows_as_one_event_at_a_time(pool: asyn
             for envelope, data in events:
                 await projection.apply(conn, envelope, data)
         one_by_one = await snapshot(conn)
-        await store.clear(conn)
+        await conn.execute(  # start over (the live generation's own tables)
+            "TRUNCATE complaints, daily_intake, events, timer_events RESTART IDENTITY"
+        )
         async with conn.transaction():
             await projection.apply_batch(conn, events[:17])  # batches cut mid-complaint
             await projection.apply_batch(conn, events[17:])
