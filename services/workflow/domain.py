@@ -690,9 +690,16 @@ def _closest_run(at: datetime, others: list[datetime], window: timedelta) -> lis
     return best
 
 
+REASON_DATES = 10
+"""How many earlier dates a repeat's reason lists: a serial complainer's hundreds would not fit
+an event's text, and the latest few say what matters."""
+
+
 def _repeat_reason(who: str, at: datetime, hits: list[datetime], policy: MajorPolicy) -> str:
-    dates = "、".join(f"{t.astimezone(at.tzinfo):%Y-%m-%d %H:%M}" for t in hits)
-    return f"{who}{_span(policy.window)}内第{len(hits) + 1}次投诉（另见：{dates}）"
+    shown = sorted(hits, key=lambda t: abs(t - at))[:REASON_DATES]
+    dates = "、".join(f"{t.astimezone(at.tzinfo):%Y-%m-%d %H:%M}" for t in sorted(shown))
+    more = f"等{len(hits)}次" if len(hits) > len(shown) else ""
+    return f"{who}{_span(policy.window)}内第{len(hits) + 1}次投诉（另见：{dates}{more}）"
 
 
 def _span(window: timedelta) -> str:

@@ -335,3 +335,14 @@ def test_ended_complaint_is_not_escalated(end: EventData) -> None:
 
 def test_complaint_never_received_is_not_escalated() -> None:
     assert escalate(initial_state(), timer="reply", deadline=DEADLINE, now=NOW) is None
+
+
+def test_a_serial_complainers_repeat_still_fits_one_event_and_counts_every_complaint() -> None:
+    # 600 earlier complaints of one owner within the week: listing every date would overflow
+    # the event's reason (4000 characters) and the complaint would be dead-lettered.
+    earlier = [prior(n / 100) for n in range(1, 601)]
+    flagged = detect_major(received(unit="5栋201"), earlier, POLICY)
+    assert flagged is not None and flagged.rule is MajorRule.REPEAT_OWNER
+    assert "第601次投诉" in flagged.reason and "等600次" in flagged.reason
+    assert flagged.reason.count("、") == 9  # the ten closest dates
+    assert len(flagged.reason) < 4000
