@@ -920,7 +920,10 @@ class RejudgePolicy(_PolicyPart):
 
     @model_validator(mode="after")
     def _known_zone(self) -> Self:
-        ZoneInfo(self.zone)  # raises for an unknown zone
+        try:
+            ZoneInfo(self.zone)
+        except (KeyError, ValueError):
+            raise ValueError(f"zone: unknown time zone {self.zone!r}") from None
         return self
 
     def last_instant(self, received_at: datetime) -> datetime:
