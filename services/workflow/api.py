@@ -22,11 +22,11 @@ from services.workflow.domain import (
     MajorPolicy,
     evolve,
     initial_state,
-    load_office_policy,
     load_routing_rules,
 )
 from services.workflow.handlers import Context, Rules, handle_command
 from services.workflow.permissions import may_give, role_refusal
+from services.workflow.policy import load_office_policy
 from services.workflow.projection import StateProjection
 from services.workflow.settings import WorkflowSettings
 

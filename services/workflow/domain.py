@@ -39,7 +39,7 @@ implemented, closed complaints included. Role rules: only a supervisor, project 
 company approve or reject a plan (主管领导批示); a major complaint is revisited by its project
 manager (DOMAIN: 重大投诉由项目经理回访).
 
-The office's own rules that are data, not code (``OfficePolicy``, ``policy.yaml``): the
+The office's own rules that are data, not code (``services.workflow.policy``): the
 priority a judgment gets by default, which on-the-spot resolutions are revisited, how many
 unreached revisit attempts allow closing as unreachable, and how long after closing the
 company may still re-judge.
@@ -56,7 +56,6 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import NamedTuple, NoReturn, Self
-from zoneinfo import ZoneInfo
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -120,6 +119,7 @@ from services.workflow.commands import (
     Suspend,
     Withdraw,
 )
+from services.workflow.policy import OfficePolicy
 
 # --------------------------------------------------------------------------------------------
 # State
@@ -877,82 +877,6 @@ def _refuse(reason: str, state: State) -> NoReturn:
 
 
 # --------------------------------------------------------------------------------------------
-# The office's rules as data (policy.yaml)
-# --------------------------------------------------------------------------------------------
-
-DEFAULT_POLICY_FILE = Path(__file__).with_name("policy.yaml")
-
-
-class _PolicyPart(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class PriorityPolicy(_PolicyPart):
-    """The priority (轻重缓急) a judgment gets when the person leaves it out."""
-
-    default: Priority = Priority.NORMAL
-    major: Priority | None = Priority.URGENT  # a major complaint (None: as its category)
-    categories: dict[ServiceCategory, Priority] = Field(default_factory=dict)
-
-    def default_for(self, category: ServiceCategory | None, major: bool) -> Priority:
-        """Major first, then the category's, then the company default."""
-        if major and self.major is not None:
-            return self.major
-        if category is not None and category in self.categories:
-            return self.categories[category]
-        return self.default
-
-
-class RevisitPolicy(_PolicyPart):
-    """When a revisit (回访) is owed, and when the owner counts as unreachable."""
-
-    after_on_the_spot: frozenset[Validity] = frozenset({Validity.VALID})
-    unreachable_after_attempts: int = Field(default=3, ge=1)
-
-
-class RejudgePolicy(_PolicyPart):
-    """How long after closing the company may still re-judge (复核): until the monthly report
-    that counts the complaint (the month it was received in, in ``zone``) is final, i.e. the
-    end of that month plus ``report_grace_days``."""
-
-    zone: str = "Asia/Shanghai"
-    report_grace_days: int = Field(default=10, ge=0, le=60)
-
-    @model_validator(mode="after")
-    def _known_zone(self) -> Self:
-        try:
-            ZoneInfo(self.zone)
-        except (KeyError, ValueError):
-            raise ValueError(f"zone: unknown time zone {self.zone!r}") from None
-        return self
-
-    def last_instant(self, received_at: datetime) -> datetime:
-        """The last instant a closed complaint received at ``received_at`` may be re-judged."""
-        local = received_at.astimezone(ZoneInfo(self.zone))
-        first = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-        next_month = (first + timedelta(days=32)).replace(day=1)
-        return next_month + timedelta(days=self.report_grace_days)
-
-
-class OfficePolicy(_PolicyPart):
-    """The office's procedure rules that are data (``policy.yaml``)."""
-
-    priority: PriorityPolicy = PriorityPolicy()
-    revisit: RevisitPolicy = RevisitPolicy()
-    rejudge: RejudgePolicy = RejudgePolicy()
-
-
-def parse_office_policy(text: str) -> OfficePolicy:
-    """An office policy from the text of a policy YAML file (see ``policy.yaml``)."""
-    return OfficePolicy.model_validate(yaml.safe_load(text) or {})
-
-
-def load_office_policy(path: Path = DEFAULT_POLICY_FILE) -> OfficePolicy:
-    """Read and parse the office policy file (I/O, kept apart from the rules)."""
-    return parse_office_policy(path.read_text(encoding="utf-8"))
-
-
-# --------------------------------------------------------------------------------------------
 # The next deadline the workflow itself knows of
 # --------------------------------------------------------------------------------------------
 
@@ -1185,9 +1109,6 @@ __all__ = [
     "Plan",
     "PlanStatus",
     "PriorComplaint",
-    "PriorityPolicy",
-    "RejudgePolicy",
-    "RevisitPolicy",
     "RoutingRules",
     "State",
     "Status",
@@ -1197,10 +1118,8 @@ __all__ = [
     "escalate",
     "evolve",
     "initial_state",
-    "load_office_policy",
     "load_routing_rules",
     "next_deadline",
-    "parse_office_policy",
     "parse_routing_rules",
     "replay",
     "route",

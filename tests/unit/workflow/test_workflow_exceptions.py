@@ -50,16 +50,14 @@ from services.workflow.commands import (
     Suspend,
     Withdraw,
 )
-from services.workflow.domain import (
+from services.workflow.domain import Status, decide, next_deadline
+from services.workflow.policy import (
     DEFAULT_POLICY_FILE,
     OfficePolicy,
     PriorityPolicy,
     RejudgePolicy,
     RevisitPolicy,
-    Status,
-    decide,
     load_office_policy,
-    next_deadline,
     parse_office_policy,
 )
 from tests.unit.workflow.test_workflow_domain import (
