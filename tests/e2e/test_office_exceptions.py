@@ -278,3 +278,40 @@ async def test_promise_is_kept_only_by_a_fulfilling_reply_and_urgent_shortens_th
     kept = await desk.do("reply", AGENT, message="已查明并处理", fulfils_commitment=True)
     assert kept["open_commitment"] is None
     await clocks_when(http, system, desk.id, promise="met")
+
+
+async def test_a_missed_promise_is_a_breach_and_escalates(
+    http: httpx.AsyncClient, system: RunningSystem
+) -> None:
+    desk = await new_complaint(http, system, "周女士")
+    await desk.do("acknowledge", AGENT)
+    promised = datetime.now(UTC) + timedelta(seconds=2)
+    await desk.do("commit", AGENT, promised_at=promised.isoformat(), message="稍后答复")
+    await desk.do("reply", AGENT, message="还在核实")  # a progress update keeps no promise
+
+    async def escalated() -> dict[str, Any] | None:
+        state = await desk.get()
+        return state if state["escalation_level"] == "cs_head" else None
+
+    state = await eventually(escalated, timeout=30, interval=0.3)
+    [escalation] = [e for e in state["history"] if e["type"] == "ComplaintEscalated"]
+    assert escalation["data"]["timer"] == "promise"
+    assert datetime.fromisoformat(escalation["data"]["deadline"]) == promised
+    assert (await clocks(http, system, desk.id))["promise"]["state"] == "breached"
+
+
+async def test_roles_outside_the_procedure_may_not_resolve_suspend_or_resume(
+    http: httpx.AsyncClient, system: RunningSystem
+) -> None:
+    desk = await new_complaint(http, system, "吴先生")
+    await desk.do("acknowledge", AGENT)
+    body = {"validity": "valid", "category": "facilities", "summary": "x"}
+    for command, payload in (
+        ("resolve", body),
+        ("suspend", {"reason": "x", "awaiting": "owner"}),
+        ("resume", {}),
+    ):
+        refused = await desk.try_(command, DEPT, **payload)
+        assert refused.status_code == 403, (command, refused.text)
+        assert "role" in refused.json()["detail"]
+    assert (await desk.get())["status"] == "acknowledged"
