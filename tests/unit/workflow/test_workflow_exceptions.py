@@ -70,6 +70,7 @@ from tests.unit.workflow.test_workflow_domain import (
     AT_JUDGED,
     AT_JUDGED_INVALID,
     AT_PROPOSED,
+    AT_RECEIVED,
     AT_REOPENED,
     AT_SATISFIED,
     AT_UNSATISFIED,
@@ -616,3 +617,12 @@ def test_a_bad_office_policy_is_refused_naming_what_is_wrong(text: str, error: s
 def test_priority_policy_defaults_without_a_file() -> None:
     assert PriorityPolicy().default_for(ServiceCategory.SECURITY, major=True) is Priority.URGENT
     assert OfficePolicy().revisit.unreachable_after_attempts == 3
+
+
+def test_next_deadline_is_the_first_response_until_acknowledged_and_none_once_ended() -> None:
+    occurred = RECEIVED.occurred_at
+    assert next_deadline(given(*AT_RECEIVED), occurred) == (
+        "first_response",
+        occurred + timedelta(minutes=30),
+    )
+    assert next_deadline(given(*AT_CLOSED), occurred) is None
