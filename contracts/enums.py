@@ -55,6 +55,15 @@ class ServiceCategory(_Labelled):
     INTERNAL_MANAGEMENT = "internal_management"
 
 
+class Priority(_Labelled):
+    """How urgent a complaint is (轻重缓急): decides the order of the queue and may shorten its
+    time limits (the SLA policy's ``priorities``)."""
+
+    URGENT = "urgent"
+    NORMAL = "normal"
+    LOW = "low"
+
+
 _LABELS: dict[StrEnum, str] = {
     Channel.HOTLINE: "客服热线",
     Channel.APP: "业主APP",
@@ -74,4 +83,7 @@ _LABELS: dict[StrEnum, str] = {
     ServiceCategory.CUSTOMER_SERVICE: "客户服务",
     ServiceCategory.HOME_SERVICE: "上门服务",
     ServiceCategory.INTERNAL_MANAGEMENT: "内部管理",
+    Priority.URGENT: "紧急",
+    Priority.NORMAL: "一般",
+    Priority.LOW: "缓办",
 }

@@ -9,14 +9,16 @@ complaint, an escalation) carry the rule or timer that produced them instead.
 
 from __future__ import annotations
 
+import uuid
+from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated, ClassVar
+from typing import Annotated, Any, ClassVar
 from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from contracts.enums import ServiceCategory, Validity
-from contracts.envelope import EventData, event
+from contracts.enums import Priority, ServiceCategory, Validity
+from contracts.envelope import EventData, event, upcaster
 
 Text = Annotated[str, Field(min_length=1, max_length=4000)]
 Note = Annotated[str, Field(max_length=2000, description="Free remark (may be empty)")]
@@ -98,6 +100,48 @@ _MAJOR_LABELS = {
 }
 
 
+class Awaiting(StrEnum):
+    """Whom a suspended complaint waits for (暂缓: 等待业主、开发商、政府部门或其他)."""
+
+    OWNER = "owner"
+    DEVELOPER = "developer"
+    GOVERNMENT = "government"
+    OTHER = "other"
+
+    @property
+    def label(self) -> str:
+        """The zh-CN label shown on pages and in reports."""
+        return _AWAITING_LABELS[self]
+
+
+_AWAITING_LABELS = {
+    Awaiting.OWNER: "业主",
+    Awaiting.DEVELOPER: "开发商",
+    Awaiting.GOVERNMENT: "政府部门",
+    Awaiting.OTHER: "其他",
+}
+
+
+class CloseOutcome(StrEnum):
+    """How a complaint ended when it was closed; counted apart in the report."""
+
+    SATISFIED = "satisfied"  # the procedure's own end: revisit satisfied (or invalid, answered)
+    UNSATISFIED = "unsatisfied"  # the owner stays unsatisfied after every reasonable effort
+    UNREACHABLE = "unreachable"  # the owner could not be reached for the revisit
+
+    @property
+    def label(self) -> str:
+        """The zh-CN label shown on pages and in reports."""
+        return _OUTCOME_LABELS[self]
+
+
+_OUTCOME_LABELS = {
+    CloseOutcome.SATISFIED: "满意关闭",
+    CloseOutcome.UNSATISFIED: "不满意关闭",
+    CloseOutcome.UNREACHABLE: "无法联系关闭",
+}
+
+
 class Actor(BaseModel):
     """The member of staff who caused a fact (经办人)."""
 
@@ -136,8 +180,12 @@ class ComplaintAcknowledged(_LifecycleEvent):
 
 
 @event
-class ComplaintJudged(_LifecycleEvent):
+class ComplaintJudgedV1(_LifecycleEvent):
     """Validity and service category were judged (判断投诉是否成立, 投诉内容分类)."""
+
+    # Version 1 exactly as published (title and description are part of its schema): kept so
+    # that the old events in the log are read forever, upcast to the newest version.
+    model_config = ConfigDict(title="ComplaintJudged")
 
     event_type: ClassVar[str] = "ComplaintJudged"
     schema_version: ClassVar[int] = 1
@@ -149,6 +197,55 @@ class ComplaintJudged(_LifecycleEvent):
         Field(description="投诉内容分类; null only for an invalid complaint"),
     ] = None
     note: Note = ""
+
+
+@event
+class ComplaintJudged(_LifecycleEvent):
+    """Validity, service category and priority were judged (判断投诉是否成立, 投诉内容分类,
+    轻重缓急).
+
+    Version 2 adds ``priority``: set at judgment, by the person or by the policy's defaults
+    (per category; major complaints).
+    """
+
+    event_type: ClassVar[str] = "ComplaintJudged"
+    schema_version: ClassVar[int] = 2
+
+    actor: Actor
+    validity: Validity
+    category: Annotated[
+        ServiceCategory | None,
+        Field(description="投诉内容分类; null only for an invalid complaint"),
+    ] = None
+    priority: Annotated[
+        Priority, Field(description="轻重缓急: urgent, normal or low (normal unless judged)")
+    ] = Priority.NORMAL
+    note: Note = ""
+
+
+@upcaster("ComplaintJudged", 1)
+def _judged_v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
+    """v1 knew no priority: every complaint judged then was handled as a normal one."""
+    return {**data, "priority": Priority.NORMAL.value}
+
+
+@event
+class ComplaintRejudged(_LifecycleEvent):
+    """Validity and category were judged again (复核), after investigation or by the quality
+    department; the earlier judgment stays in the history, and the report counts the latest."""
+
+    event_type: ClassVar[str] = "ComplaintRejudged"
+    schema_version: ClassVar[int] = 1
+
+    actor: Actor
+    validity: Validity
+    category: Annotated[
+        ServiceCategory | None,
+        Field(description="投诉内容分类; null only for an invalid complaint"),
+    ] = None
+    previous_validity: Annotated[Validity, Field(description="The judgment this one corrects")]
+    previous_category: ServiceCategory | None = None
+    reason: Annotated[Text, Field(description="复核理由")]
 
 
 @event
@@ -245,8 +342,11 @@ class PlanImplemented(_LifecycleEvent):
 
 
 @event
-class OwnerReplied(_LifecycleEvent):
+class OwnerRepliedV1(_LifecycleEvent):
     """The owner was answered (答复业主)."""
+
+    # Version 1 exactly as published, read forever and upcast to the newest version.
+    model_config = ConfigDict(title="OwnerReplied")
 
     event_type: ClassVar[str] = "OwnerReplied"
     schema_version: ClassVar[int] = 1
@@ -257,6 +357,36 @@ class OwnerReplied(_LifecycleEvent):
         bool,
         Field(description="True: the answer itself (答复结果); false: a progress update"),
     ] = False
+
+
+@event
+class OwnerReplied(_LifecycleEvent):
+    """The owner was answered (答复业主).
+
+    Version 2 adds ``fulfils_commitment``: a time commitment (时间承诺) is kept by the reply
+    that says it answers it, not by any reply.
+    """
+
+    event_type: ClassVar[str] = "OwnerReplied"
+    schema_version: ClassVar[int] = 2
+
+    actor: Actor
+    message: Annotated[Text, Field(description="答复内容")]
+    final: Annotated[
+        bool,
+        Field(description="True: the answer itself (答复结果); false: a progress update"),
+    ] = False
+    fulfils_commitment: Annotated[
+        bool,
+        Field(description="True: this is the answer promised by the open time commitment"),
+    ] = False
+
+
+@upcaster("OwnerReplied", 1)
+def _replied_v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
+    """Under v1 any reply kept an open time commitment; upcast so, old clocks stay the same
+    on every rebuild (a reply without an open commitment fulfils nothing either way)."""
+    return {**data, "fulfils_commitment": True}
 
 
 @event
@@ -285,14 +415,129 @@ class RevisitRecorded(_LifecycleEvent):
 
 
 @event
-class ComplaintClosed(_LifecycleEvent):
+class ComplaintClosedV1(_LifecycleEvent):
     """The complaint was closed and archived (关闭/存档)."""
+
+    # Version 1 exactly as published, read forever and upcast to the newest version.
+    model_config = ConfigDict(title="ComplaintClosed")
 
     event_type: ClassVar[str] = "ComplaintClosed"
     schema_version: ClassVar[int] = 1
 
     actor: Actor
     note: Note = ""
+
+
+@event
+class ComplaintClosed(_LifecycleEvent):
+    """The complaint was closed and archived (关闭/存档).
+
+    Version 2 adds the ``outcome``: closed the procedure's way (satisfied), or without the
+    owner's satisfaction (unsatisfied, with the ``reason``), or because the owner could not be
+    reached for the revisit (unreachable). The report counts them apart.
+    """
+
+    event_type: ClassVar[str] = "ComplaintClosed"
+    schema_version: ClassVar[int] = 2
+
+    actor: Actor
+    outcome: Annotated[CloseOutcome, Field(description="satisfied, unsatisfied or unreachable")] = (
+        CloseOutcome.SATISFIED
+    )
+    reason: Annotated[
+        str,
+        Field(max_length=2000, description="Why it closed without satisfaction (may be empty)"),
+    ] = ""
+    note: Note = ""
+
+
+@upcaster("ComplaintClosed", 1)
+def _closed_v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
+    """v1 closed only the procedure's way: after a satisfied revisit, or an invalid complaint
+    once answered."""
+    return {**data, "outcome": CloseOutcome.SATISFIED.value, "reason": ""}
+
+
+@event
+class OwnerNotReached(_LifecycleEvent):
+    """A revisit was attempted but the owner could not be reached (回访未联系上)."""
+
+    event_type: ClassVar[str] = "OwnerNotReached"
+    schema_version: ClassVar[int] = 1
+
+    actor: Actor
+    attempt_no: Annotated[
+        int, Field(ge=1, description="1 for the first failed attempt of this round, then 2, ...")
+    ]
+    remarks: Note = ""
+
+
+@event
+class ComplaintResolvedOnTheSpot(_LifecycleEvent):
+    """The first responder solved the complaint at first contact and answered the owner at
+    once (当场解决, 能解决的应马上答复): no department, plan or approval."""
+
+    event_type: ClassVar[str] = "ComplaintResolvedOnTheSpot"
+    schema_version: ClassVar[int] = 1
+
+    actor: Actor
+    summary: Annotated[Text, Field(description="What was done and answered (处理结果)")]
+    revisit: Annotated[
+        bool, Field(description="Whether a revisit (回访) follows, per the policy at the time")
+    ]
+
+
+@event
+class ComplaintSuspended(_LifecycleEvent):
+    """Handling was suspended (暂缓) while waiting for the owner, the developer, the government
+    or someone else; the clocks the SLA policy names pause until it resumes."""
+
+    event_type: ClassVar[str] = "ComplaintSuspended"
+    schema_version: ClassVar[int] = 1
+
+    actor: Actor
+    suspension_no: Annotated[int, Field(ge=1, description="1 for the first suspension, then 2")]
+    awaiting: Awaiting
+    reason: Annotated[Text, Field(description="暂缓原因")]
+    until: Annotated[
+        AwareDatetime | None,
+        Field(description="When it resumes by itself (null: only when someone resumes it)"),
+    ] = None
+
+
+@event
+class ComplaintResumed(_LifecycleEvent):
+    """Handling resumed after a suspension (恢复处理); the paused clocks count again with the
+    time they had left."""
+
+    event_type: ClassVar[str] = "ComplaintResumed"
+    schema_version: ClassVar[int] = 1
+
+    actor: Actor
+    suspension_no: Annotated[int, Field(ge=1, description="The suspension this ends")]
+    scheduled: Annotated[
+        bool, Field(description="True: resumed by itself at the suspension's `until`")
+    ] = False
+    note: Note = ""
+
+
+# Fixed forever: changing it would give a republished scheduled resume a new id.
+RESUME_NAMESPACE = uuid.UUID("6c1d2e8a-4f3b-5a97-b2c4-91e0d7f5a3b8")
+
+SCHEDULER = Actor(staff_id="sla-scheduler", role=Role.SYSTEM)
+"""Who resumes a suspension by itself at its ``until``."""
+
+
+def scheduled_resume_id(complaint_id: UUID, suspension_no: int, until: datetime) -> UUID:
+    """The id of the resume that ends suspension ``suspension_no`` at ``until`` by itself.
+
+    Derived from exactly those, so the SLA service publishing it again (a restart, a second
+    copy, a rebuild) republishes the same id and consumers drop the duplicate.
+    """
+    if until.tzinfo is None or until.utcoffset() is None:
+        raise ValueError("until must be timezone-aware")
+    instant = until.astimezone(UTC).isoformat()
+    return uuid.uuid5(RESUME_NAMESPACE, f"resume:{complaint_id}:{suspension_no}:{instant}")
 
 
 @event

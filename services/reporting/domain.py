@@ -50,6 +50,8 @@ STATUS_AFTER: dict[str, str] = {
     "PlanImplemented": "implemented",
     "RevisitRecorded": "revisited",
     "ComplaintReopened": "reopened",
+    "ComplaintResolvedOnTheSpot": "resolved",
+    "ComplaintSuspended": "suspended",
     "ComplaintClosed": "closed",
     "ComplaintWithdrawn": "withdrawn",
     "ComplaintMerged": "merged",
@@ -70,6 +72,8 @@ STATUS_LABELS: dict[str, str] = {
     "implemented": "已实施",
     "revisited": "已回访",
     "reopened": "重新处理",
+    "resolved": "当场解决",
+    "suspended": "暂缓",
     "closed": "已关闭",
     "withdrawn": "已撤诉",
     "merged": "已合并",
@@ -112,13 +116,17 @@ TIMERS: dict[str, TimerRule] = {
     "reply": TimerRule(
         "答复业主",
         frozenset({"ComplaintReceived", "ComplaintReopened"}),
-        frozenset({"OwnerReplied", "TimeCommitted"}),
+        frozenset({"OwnerReplied", "TimeCommitted", "ComplaintResolvedOnTheSpot"}),
     ),
     "department": TimerRule(
         "限期解决", frozenset({"DepartmentAssigned"}), frozenset({"PlanImplemented"})
     ),
     "promise": TimerRule("时间承诺", frozenset({"TimeCommitted"}), frozenset({"OwnerReplied"})),
-    "revisit": TimerRule("回访", frozenset({"PlanImplemented"}), frozenset({"RevisitRecorded"})),
+    "revisit": TimerRule(
+        "回访",
+        frozenset({"PlanImplemented", "ComplaintResolvedOnTheSpot"}),
+        frozenset({"RevisitRecorded"}),
+    ),
 }
 """The timers of ``services/sla/policy.yaml`` (a unit test keeps the two in step).
 

@@ -54,7 +54,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 import contracts  # noqa: F401  (importing registers every event the policy may name)
-from contracts.envelope import EventData, registered_events
+from contracts.enums import Priority
+from contracts.envelope import EventData, latest_version, registered_events
+from contracts.lifecycle import ComplaintResumed
 from contracts.sla import AlertKind, SlaBreached, SlaWarning, sla_event_id
 from services.sla.calendar import BusinessCalendar
 
@@ -187,11 +189,12 @@ class TimerState(StrEnum):
 
 
 class SlaAlert(NamedTuple):
-    """An SLA event due for a timer: its deterministic id, when it became due, and its body."""
+    """An event the SLA service owes at an instant: its deterministic id, when it became due,
+    and its body (a warning or breach of a timer, or the scheduled end of a suspension)."""
 
     event_id: UUID
     due_at: datetime
-    data: SlaWarning | SlaBreached
+    data: SlaWarning | SlaBreached | ComplaintResumed
 
 
 Pause = tuple[datetime, datetime | None]
@@ -291,6 +294,34 @@ class Timer:
         """The timer ended at ``at`` without its event (complaint closed, withdrawn, merged)."""
         self._check_change(at)
         return replace(self._resumed(at), cancelled_at=at)
+
+    def retarget(
+        self,
+        at: datetime,
+        target: timedelta,
+        *,
+        hard_limit: timedelta | None,
+        warning_share: float,
+        description: str,
+    ) -> Timer:
+        """The timer with another target from ``at`` on (a priority set at judgment).
+
+        Counted from the same start, but a deadline never moves before ``at``: a complaint
+        found urgent after its shorter target had passed is overdue from that instant, not
+        retroactively.
+        """
+        self._check_change(at)
+        used = self.elapsed(at)
+        target = max(target, used)
+        if hard_limit is not None:
+            hard_limit = max(hard_limit, target)
+        return replace(
+            self,
+            target=target,
+            hard_limit=hard_limit,
+            warning_share=warning_share,
+            description=description,
+        )
 
     def _resumed(self, at: datetime) -> Timer:
         # Ending while paused closes the pause at the same instant, so the history stays a
@@ -475,6 +506,7 @@ class _TimerDoc(_Doc):
     stops_on: Annotated[list[str], Field(min_length=1)]
     pauses_on: EventNames
     resumes_on: EventNames
+    where: dict[str, dict[str, bool | str | int]] = Field(default_factory=dict)
     target: str | None = None
     deadline_from: str | None = None
     hard_limit: str | None = None
@@ -494,7 +526,9 @@ class _TimerDoc(_Doc):
 class _PolicyDoc(_Doc):
     warning_share: Share = 0.8
     cancels_on: EventNames
+    priority_from: EventNames
     timers: dict[str, _TimerDoc]
+    priorities: dict[Priority, dict[str, _OfficeTimerDoc]] = Field(default_factory=dict)
     offices: dict[str, dict[str, _OfficeTimerDoc]] = Field(default_factory=dict)
 
 
@@ -521,6 +555,33 @@ class TimerPolicy:
     deadline_from: str | None
     hard_limit: Span | None
     warning_share: float
+    where: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
+
+    def counts(self, event: EventData) -> bool:
+        """Whether ``event`` counts for this timer: it does unless ``where`` asks its fields
+        for values it does not have (a reply that does not fulfil a promise, say)."""
+        wanted = self.where.get(event.event_type, {})
+        return all(getattr(event, name, None) == value for name, value in wanted.items())
+
+    def retargeted(
+        self, timer: Timer, at: datetime, *, calendar: BusinessCalendar, office: str
+    ) -> Timer:
+        """A running ``timer`` of this kind given this policy's target from ``at`` on."""
+        if self.target is None or not timer.active:
+            return timer
+        day = calendar.working_day_length(office)
+        target = self.target.duration(day)
+        hard = self.hard_limit.duration(day) if self.hard_limit else None
+        description = f"{self.label}：{self.target.label}"
+        if (target, hard, description) == (timer.target, timer.hard_limit, timer.description):
+            return timer
+        return timer.retarget(
+            max(at, timer.last_change),
+            target,
+            hard_limit=hard,
+            warning_share=self.warning_share,
+            description=description,
+        )
 
     @property
     def clock(self) -> ClockKind:
@@ -578,32 +639,56 @@ class SlaPolicy:
         *,
         cancels_on: Iterable[str] = (),
         offices: Mapping[str, Mapping[str, OfficeChange]] | None = None,
+        priority_from: Iterable[str] = (),
+        priorities: Mapping[Priority, Mapping[str, OfficeChange]] | None = None,
     ) -> None:
         """A policy from its parts; ``parse_policy`` builds one from YAML text."""
         self._timers = dict(timers)
         self.cancels_on = frozenset(cancels_on)
         self._offices = {name: dict(kinds) for name, kinds in (offices or {}).items()}
+        self.priority_from = frozenset(priority_from)
+        self._priorities = {p: dict(kinds) for p, kinds in (priorities or {}).items()}
+
+    @property
+    def events(self) -> frozenset[str]:
+        """Every event type the policy reacts to (offices and priorities change targets only)."""
+        names = {"ComplaintReceived", *self.cancels_on, *self.priority_from}
+        for rules in self._timers.values():
+            names |= rules.starts_on | rules.stops_on | rules.pauses_on | rules.resumes_on
+        return frozenset(names)
 
     @property
     def kinds(self) -> tuple[str, ...]:
         """The timer kinds, in the order the policy lists them."""
         return tuple(self._timers)
 
-    def timer(self, kind: str, office: str) -> TimerPolicy:
-        """Timer ``kind`` as ``office`` runs it: the company's, with the office's changes."""
-        base = self._timers[kind]
-        change = self._offices.get(office, {}).get(kind)
-        if change is None:
-            return base
-        return _checked(
-            replace(
-                base,
-                target=change.target or base.target,
-                hard_limit=change.hard_limit or base.hard_limit,
-                warning_share=change.warning_share or base.warning_share,
+    def timer(self, kind: str, office: str, priority: Priority | None = None) -> TimerPolicy:
+        """Timer ``kind`` as ``office`` runs it for a complaint of ``priority``: the company's,
+        with the office's changes, then the priority's (an urgent complaint's shorter target
+        applies in every office)."""
+        rules = self._timers[kind]
+        for change, where in (
+            (self._offices.get(office, {}).get(kind), f"offices.{office}.{kind}"),
+            (
+                self._priorities.get(priority, {}).get(kind) if priority else None,
+                f"priorities.{priority}.{kind}",
             ),
-            where=f"offices.{office}.{kind}",
-        )
+        ):
+            if change is not None:
+                rules = _changed(rules, change, where)
+        return rules
+
+
+def _changed(base: TimerPolicy, change: OfficeChange, where: str) -> TimerPolicy:
+    return _checked(
+        replace(
+            base,
+            target=change.target or base.target,
+            hard_limit=change.hard_limit or base.hard_limit,
+            warning_share=change.warning_share or base.warning_share,
+        ),
+        where=where,
+    )
 
 
 def _checked(policy: TimerPolicy, *, where: str) -> TimerPolicy:
@@ -625,17 +710,29 @@ def parse_policy(text: str) -> SlaPolicy:
     """
     doc = _PolicyDoc.model_validate(yaml.safe_load(text))
     known = {event_type for event_type, _ in registered_events()}
-    fields = {t: set(cls.model_fields) for (t, _), cls in registered_events().items()}
     _known_events(doc.cancels_on, known, "cancels_on")
+    _known_events(doc.priority_from, known, "priority_from")
+    lacking = [t for t in doc.priority_from if "priority" not in _fields_of(t)]
+    if lacking:
+        raise ValueError(f"priority_from: {', '.join(lacking)} has no field 'priority'")
     timers: dict[str, TimerPolicy] = {}
     for kind, item in doc.timers.items():
         for name in ("starts_on", "stops_on", "pauses_on", "resumes_on"):
             _known_events(getattr(item, name), known, f"timers.{kind}.{name}")
         if item.deadline_from is not None:
-            lacking = [t for t in item.starts_on if item.deadline_from not in fields[t]]
+            lacking = [t for t in item.starts_on if item.deadline_from not in _fields_of(t)]
             if lacking:
                 raise ValueError(
                     f"timers.{kind}: {', '.join(lacking)} has no field {item.deadline_from!r}"
+                )
+        named = set(item.starts_on + item.stops_on + item.pauses_on + item.resumes_on)
+        for event_type, wanted in item.where.items():
+            if event_type not in named:
+                raise ValueError(f"timers.{kind}.where: {event_type} is not one of its events")
+            missing = sorted(set(wanted) - _fields_of(event_type))
+            if missing:
+                raise ValueError(
+                    f"timers.{kind}.where: {event_type} has no field(s) {', '.join(missing)}"
                 )
         timers[kind] = _checked(
             TimerPolicy(
@@ -649,6 +746,7 @@ def parse_policy(text: str) -> SlaPolicy:
                 deadline_from=item.deadline_from,
                 hard_limit=Span.parse(item.hard_limit) if item.hard_limit else None,
                 warning_share=item.warning_share or doc.warning_share,
+                where={t: dict(w) for t, w in item.where.items()},
             ),
             where=f"timers.{kind}",
         )
@@ -664,11 +762,38 @@ def parse_policy(text: str) -> SlaPolicy:
                 hard_limit=Span.parse(change.hard_limit) if change.hard_limit else None,
                 warning_share=change.warning_share,
             )
-    policy = SlaPolicy(timers, cancels_on=doc.cancels_on, offices=offices)
-    for office in offices:
-        for kind in offices[office]:
-            policy.timer(kind, office)  # raises when the office's change is inconsistent
+    priorities: dict[Priority, dict[str, OfficeChange]] = {}
+    for priority, kinds in doc.priorities.items():
+        for kind, change in kinds.items():
+            where = f"priorities.{priority.value}.{kind}"
+            if kind not in timers:
+                raise ValueError(f"{where}: no timer kind {kind!r}")
+            if timers[kind].deadline_from is not None:
+                raise ValueError(f"{where}: its deadline comes from the event")
+            priorities.setdefault(priority, {})[kind] = OfficeChange(
+                target=Span.parse(change.target) if change.target else None,
+                hard_limit=Span.parse(change.hard_limit) if change.hard_limit else None,
+                warning_share=change.warning_share,
+            )
+    if priorities and not doc.priority_from:
+        raise ValueError("priorities: name the events that carry the priority (priority_from)")
+    policy = SlaPolicy(
+        timers,
+        cancels_on=doc.cancels_on,
+        offices=offices,
+        priority_from=doc.priority_from,
+        priorities=priorities,
+    )
+    for office in [*offices, ""]:
+        for kind in timers:
+            for level in [None, *priorities]:
+                policy.timer(kind, office, level)  # raises when a change is inconsistent
     return policy
+
+
+def _fields_of(event_type: str) -> set[str]:
+    """The fields of the newest version of an event type (what the policy sees of it)."""
+    return set(latest_version(event_type).model_fields)
 
 
 def _known_events(names: Iterable[str], known: set[str], where: str) -> None:
@@ -695,20 +820,26 @@ def apply_event(
     office: str,
     policy: SlaPolicy,
     calendar: BusinessCalendar,
+    priority: Priority | None = None,
 ) -> dict[str, Timer]:
     """A complaint's timers (by kind) after ``event`` happened at ``at`` at ``office``.
 
     In this order: ``cancels_on`` ends every active timer; otherwise each active timer stops,
-    pauses or resumes as its kind says; then every kind the event starts is started afresh,
-    replacing an earlier timer of that kind (a re-assignment's new deadline, a new promise).
-    An event stamped before a timer's last change counts as happening at that change: the
-    log's order is the truth, and a clock that refused it would stop counting altogether.
+    pauses or resumes as its kind says (an event counts only where its fields match the
+    kind's ``where``); an event of ``priority_from`` gives the running timers the targets of
+    its priority; then every kind the event starts is started afresh, replacing an earlier
+    timer of that kind (a re-assignment's new deadline, a new promise). ``priority`` is the
+    complaint's priority before this event. An event stamped before a timer's last change
+    counts as happening at that change: the log's order is the truth, and a clock that
+    refused it would stop counting altogether.
 
     A replaced or ended timer owes no further alerts, so a caller that publishes alerts
     collects ``alerts_due(complaint_id, at)`` of the timers it holds *before* applying the
     event: a breach that happened just before a re-assignment is then still reported.
     """
     event_type = event.event_type
+    if event_type in policy.priority_from:
+        priority = getattr(event, "priority", None) or priority
     result = dict(timers)
     for kind, timer in timers.items():
         if not timer.active:
@@ -719,16 +850,20 @@ def apply_event(
             continue
         if kind not in policy.kinds:
             continue  # a kind dropped from the policy keeps its history but follows no event
-        rules = policy.timer(kind, office)
+        rules = policy.timer(kind, office, priority)
+        if not rules.counts(event):
+            continue
         if event_type in rules.stops_on:
             result[kind] = timer.stop(when)
         elif event_type in rules.pauses_on and not timer.paused:
             result[kind] = timer.pause(when)
         elif event_type in rules.resumes_on and timer.paused:
             result[kind] = timer.resume(when)
+        elif event_type in policy.priority_from:
+            result[kind] = rules.retargeted(timer, at, calendar=calendar, office=office)
     if event_type not in policy.cancels_on:
         for kind in policy.kinds:
-            rules = policy.timer(kind, office)
-            if event_type in rules.starts_on:
+            rules = policy.timer(kind, office, priority)
+            if event_type in rules.starts_on and rules.counts(event):
                 result[kind] = rules.start(at, office=office, calendar=calendar, event=event)
     return result

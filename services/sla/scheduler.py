@@ -29,7 +29,7 @@ from services.runtime.outbox import OutboxRelay, enqueue
 from services.sla import store
 from services.sla.calendar import BusinessCalendar
 from services.sla.policy import SlaPolicy
-from services.sla.timers import alert_kind, fold, next_check, owed
+from services.sla.timers import alert_labels, fold, next_check, owed
 
 log = logging.getLogger(__name__)
 
@@ -84,11 +84,7 @@ class SlaRules:
     @cached_property
     def events(self) -> frozenset[str]:
         """Every event type the policy names (offices change targets, never events)."""
-        names = {"ComplaintReceived", *self.policy.cancels_on}
-        for kind in self.policy.kinds:
-            rules = self.policy.timer(kind, "")
-            names |= rules.starts_on | rules.stops_on | rules.pauses_on | rules.resumes_on
-        return frozenset(names)
+        return self.policy.events
 
 
 async def refresh(
@@ -122,7 +118,7 @@ async def refresh(
         )
         if await enqueue(conn, store.SCHEMA, topic, envelope):
             published.append(envelope)
-            ALERTS.labels(alert.data.timer, alert_kind(alert).value).inc()
+            ALERTS.labels(*alert_labels(alert)).inc()
             LATENESS.observe(max((now - alert.due_at).total_seconds(), 0.0))
     await store.save_clocks(
         conn, complaint_id, office, folded.timers, until, next_check(folded, complaint_id, until)

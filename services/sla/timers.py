@@ -1,10 +1,20 @@
-"""A complaint's timers folded from its events, and the SLA alerts it owes (pure).
+"""A complaint's timers folded from its events, and the events it owes (pure).
 
 ``fold`` replays a complaint's history through the policy. Before each event it collects the
 alerts its timers already owed at that event's instant: a breach that happened before a
 re-assignment or a reply is a fact, even though the event then replaced or stopped the timer.
 ``owed`` adds what the timers still running owe by ``until``; ``next_check`` says when the
 next alert could fall due.
+
+Suspensions (暂缓) are followed here as well as by the policy's ``pauses_on``/``resumes_on``:
+
+* a timer that starts while the complaint is suspended starts paused, if its kind pauses on
+  the event that suspended it;
+* a ``ComplaintResumed`` of another suspension than the open one (a scheduled resume that
+  crossed a staff resume and a new suspension) resumes nothing;
+* a suspension with an ``until`` owes a ``ComplaintResumed`` at that instant: the SLA service
+  publishes it (``scheduled_resume_id`` makes a republication the same event), the workflow
+  and every other reader see the complaint resume, and the timers resume at exactly ``until``.
 """
 
 from __future__ import annotations
@@ -15,6 +25,13 @@ from datetime import datetime
 from uuid import UUID
 
 from contracts import EventData
+from contracts.enums import Priority
+from contracts.lifecycle import (
+    SCHEDULER,
+    ComplaintResumed,
+    ComplaintSuspended,
+    scheduled_resume_id,
+)
 from contracts.sla import AlertKind, SlaBreached, SlaWarning, sla_event_id
 from services.sla.calendar import BusinessCalendar
 from services.sla.policy import SlaAlert, SlaPolicy, Timer, apply_event
@@ -22,10 +39,15 @@ from services.sla.policy import SlaAlert, SlaPolicy, Timer, apply_event
 
 @dataclass(frozen=True)
 class Folded:
-    """A complaint's timers after its history, and the alerts owed at its events' instants."""
+    """A complaint's timers after its history, and the events owed at its events' instants.
+
+    ``resume`` is the scheduled end of the open suspension, when it has an ``until``.
+    """
 
     timers: dict[str, Timer]
     owed_before: list[SlaAlert]
+    priority: Priority | None = None
+    resume: SlaAlert | None = None
 
 
 def fold(
@@ -39,29 +61,94 @@ def fold(
     """Replay ``(event, occurred_at)`` pairs, oldest first, into timers and owed alerts."""
     timers: dict[str, Timer] = {}
     owed: dict[UUID, SlaAlert] = {}
+    priority: Priority | None = None
+    suspension: ComplaintSuspended | None = None
+    paused_by: str | None = None  # the event type of the open pause, if any
     for event, at in history:
+        if isinstance(event, ComplaintResumed) and (
+            suspension is None or event.suspension_no != suspension.suspension_no
+        ):
+            continue  # resumes another suspension than the open one: nothing to resume
         for timer in timers.values():
             if at < timer.started_at:  # stamped before the timer began: it owed nothing yet
                 continue
             for alert in timer.alerts_due(complaint_id, at):
                 owed.setdefault(alert.event_id, alert)
-        timers = apply_event(timers, event, at=at, office=office, policy=policy, calendar=calendar)
-    return Folded(timers=timers, owed_before=list(owed.values()))
+        before = timers
+        timers = apply_event(
+            timers,
+            event,
+            at=at,
+            office=office,
+            policy=policy,
+            calendar=calendar,
+            priority=priority,
+        )
+        if event.event_type in policy.priority_from:
+            priority = getattr(event, "priority", None) or priority
+        if paused_by is not None:
+            # A timer started while suspended starts paused, as it would have been paused.
+            for kind, timer in timers.items():
+                started = before.get(kind) is not timer and timer.active and not timer.pauses
+                if started and paused_by in policy.timer(kind, office, priority).pauses_on:
+                    timers[kind] = timer.pause(at)
+        if isinstance(event, ComplaintSuspended):
+            suspension = suspension or event
+        elif isinstance(event, ComplaintResumed):
+            suspension = None
+        if event.event_type in policy.cancels_on:
+            suspension = paused_by = None
+        elif _pauses(policy, event.event_type):
+            paused_by = paused_by or event.event_type
+        elif _resumes(policy, event.event_type):
+            paused_by = None
+    return Folded(
+        timers=timers,
+        owed_before=list(owed.values()),
+        priority=priority,
+        resume=_scheduled_resume(complaint_id, suspension),
+    )
+
+
+def _pauses(policy: SlaPolicy, event_type: str) -> bool:
+    return any(event_type in policy.timer(k, "").pauses_on for k in policy.kinds)
+
+
+def _resumes(policy: SlaPolicy, event_type: str) -> bool:
+    return any(event_type in policy.timer(k, "").resumes_on for k in policy.kinds)
+
+
+def _scheduled_resume(complaint_id: UUID, suspension: ComplaintSuspended | None) -> SlaAlert | None:
+    if suspension is None or suspension.until is None:
+        return None
+    return SlaAlert(
+        scheduled_resume_id(complaint_id, suspension.suspension_no, suspension.until),
+        suspension.until,
+        ComplaintResumed(
+            actor=SCHEDULER,
+            suspension_no=suspension.suspension_no,
+            scheduled=True,
+            note="暂缓期满，自动恢复处理",
+        ),
+    )
 
 
 def owed(folded: Folded, complaint_id: UUID, until: datetime) -> list[SlaAlert]:
-    """Every alert due by ``until``, oldest first, each once."""
+    """Every event due by ``until``, oldest first, each once (a scheduled resume included)."""
     alerts = {a.event_id: a for a in folded.owed_before if a.due_at <= until}
     for timer in folded.timers.values():
         if until < timer.started_at:
             continue
         for alert in timer.alerts_due(complaint_id, until):
             alerts.setdefault(alert.event_id, alert)
+    if folded.resume is not None and folded.resume.due_at <= until:
+        alerts.setdefault(folded.resume.event_id, folded.resume)
     return sorted(alerts.values(), key=lambda a: a.due_at)
 
 
 def next_check(folded: Folded, complaint_id: UUID, after: datetime) -> datetime | None:
-    """The earliest instant after ``after`` at which a running timer may owe a new alert."""
+    """The earliest instant after ``after`` at which a running timer may owe a new alert, or
+    the open suspension ends by itself."""
     moments: list[datetime] = []
     for timer in folded.timers.values():
         if not timer.active or timer.paused:
@@ -69,15 +156,32 @@ def next_check(folded: Folded, complaint_id: UUID, after: datetime) -> datetime 
         for moment in (timer.warning_at, timer.deadline, timer.hard_deadline):
             if moment is not None and moment > after:
                 moments.append(moment)
+    if folded.resume is not None and folded.resume.due_at > after:
+        moments.append(folded.resume.due_at)
     return min(moments, default=None)
 
 
 def alert_kind(alert: SlaAlert) -> AlertKind:
-    """Warning, breach or hard breach."""
+    """Warning, breach or hard breach (of a timer's alert; not of a scheduled resume)."""
     if isinstance(alert.data, SlaWarning):
         return AlertKind.WARNING
     assert isinstance(alert.data, SlaBreached)
     return AlertKind.HARD_BREACHED if alert.data.hard else AlertKind.BREACHED
 
 
-__all__ = ["Folded", "alert_kind", "fold", "next_check", "owed", "sla_event_id"]
+def alert_labels(alert: SlaAlert) -> tuple[str, str]:
+    """``(timer, kind)`` for the alerts metric; a scheduled resume is ``(suspension, resumed)``."""
+    if isinstance(alert.data, ComplaintResumed):
+        return "suspension", "resumed"
+    return alert.data.timer, alert_kind(alert).value
+
+
+__all__ = [
+    "Folded",
+    "alert_kind",
+    "alert_labels",
+    "fold",
+    "next_check",
+    "owed",
+    "sla_event_id",
+]

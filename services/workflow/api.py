@@ -26,7 +26,8 @@ from services.workflow.domain import (
     load_routing_rules,
 )
 from services.workflow.handlers import Context, Rules, handle_command
-from services.workflow.permissions import may_give
+from services.workflow.permissions import may_give, role_refusal
+from services.workflow.policy import load_office_policy
 from services.workflow.projection import StateProjection
 from services.workflow.settings import WorkflowSettings
 
@@ -57,6 +58,7 @@ def create_app(settings: WorkflowSettings | None = None, clock: Clock | None = N
                 repeat_count=settings.workflow_major_repeat_count,
                 window=timedelta(days=settings.workflow_major_window_days),
             ),
+            office=load_office_policy(settings.workflow_policy_file),
         ),
     )
     service.add_projection(CONSUMER, StateProjection(ctx))
@@ -105,6 +107,9 @@ def create_app(settings: WorkflowSettings | None = None, clock: Clock | None = N
                 )
             except ValidationError as exc:
                 raise FieldErrors(field_errors(exc.errors())) from None
+            refusal = role_refusal(staff.role, command)
+            if refusal is not None:
+                raise HTTPException(403, detail=refusal)
             try:
                 async with service.write() as conn:
                     office = await conn.fetchval(
@@ -229,6 +234,8 @@ def render(row: dict[str, Any], raw_history: list[str], staff: Staff) -> dict[st
         "next_deadline": deadline,
         "validity": state.validity,
         "category": state.category,
+        "priority": state.priority,
+        "rejudged": state.rejudged,
         "proposed_department": state.proposed_department,
         "department": state.department,
         "deadline": state.deadline,
@@ -237,8 +244,24 @@ def render(row: dict[str, Any], raw_history: list[str], staff: Staff) -> dict[st
         "replies": state.replies,
         "answered": state.answered,
         "commitments": list(state.commitments),
+        "open_commitment": state.open_commitment,
         "revisits": state.revisits,
+        "revisit_attempts": state.revisit_attempts,
         "satisfied": state.satisfied,
+        "resolved_on_the_spot": state.resolved_on_the_spot,
+        "revisit_due": state.revisit_due,
+        "suspension": (
+            {
+                "suspension_no": state.suspension.suspension_no,
+                "awaiting": state.suspension.awaiting,
+                "reason": state.suspension.reason,
+                "until": state.suspension.until,
+                "since": state.suspension.since,
+            }
+            if state.suspension
+            else None
+        ),
+        "outcome": state.outcome,
         "reopened": state.reopened,
         "preventive_measures": state.preventive_measures,
         "owner": state.owner.model_dump() if state.owner else None,

@@ -11,10 +11,19 @@ from __future__ import annotations
 from typing import Annotated, ClassVar
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from contracts.enums import ServiceCategory, Validity
-from contracts.lifecycle import AccountabilityRecord, Actor, Department, Note, PlanId, Text
+from contracts.enums import Priority, ServiceCategory, Validity
+from contracts.lifecycle import (
+    AccountabilityRecord,
+    Actor,
+    Awaiting,
+    CloseOutcome,
+    Department,
+    Note,
+    PlanId,
+    Text,
+)
 
 
 class _Command(BaseModel):
@@ -40,6 +49,56 @@ class Classify(_Command):
 
     validity: Validity
     category: ServiceCategory | None = None
+    priority: Annotated[
+        Priority | None,
+        Field(description="轻重缓急; left out: the policy's default for the category"),
+    ] = None
+    note: Note = ""
+
+
+class Resolve(_Command):
+    """Solve at first contact and answer at once (当场解决): judgment and reply in one step."""
+
+    name: ClassVar[str] = "resolve"
+
+    validity: Validity
+    category: ServiceCategory | None = None
+    priority: Annotated[
+        Priority | None,
+        Field(description="轻重缓急; left out: the policy's default for the category"),
+    ] = None
+    summary: Text
+    note: Note = ""
+
+
+class Rejudge(_Command):
+    """Judge validity and category again (复核), with the reason."""
+
+    name: ClassVar[str] = "rejudge"
+
+    validity: Validity
+    category: ServiceCategory | None = None
+    reason: Text
+
+
+class Suspend(_Command):
+    """Suspend handling while waiting for someone (暂缓); the clocks pause."""
+
+    name: ClassVar[str] = "suspend"
+
+    reason: Text
+    awaiting: Awaiting
+    until: Annotated[
+        AwareDatetime | None,
+        Field(description="Resume by itself at this time (left out: only when resumed)"),
+    ] = None
+
+
+class Resume(_Command):
+    """Resume handling after a suspension (恢复处理); the clocks count on."""
+
+    name: ClassVar[str] = "resume"
+
     note: Note = ""
 
 
@@ -106,6 +165,9 @@ class ReplyToOwner(_Command):
 
     message: Text
     final: bool = False
+    fulfils_commitment: Annotated[
+        bool, Field(description="True: this is the answer promised by the open time commitment")
+    ] = False
 
 
 class CommitTime(_Command):
@@ -118,20 +180,54 @@ class CommitTime(_Command):
 
 
 class RecordRevisit(_Command):
-    """Record a revisit and whether the owner is satisfied (回访)."""
+    """Record a revisit and whether the owner is satisfied (回访), or an attempt that did not
+    reach the owner (``reached: false``)."""
 
     name: ClassVar[str] = "revisit"
 
-    satisfied: bool
+    reached: Annotated[bool, Field(description="False: the owner could not be reached")] = True
+    satisfied: Annotated[
+        bool | None,
+        Field(
+            description="Whether the owner is satisfied; only when reached",
+            validate_default=True,
+        ),
+    ] = None
     remarks: Note = ""
+
+    @field_validator("satisfied")
+    @classmethod
+    def _satisfied_only_when_reached(cls, value: bool | None, info: ValidationInfo) -> bool | None:
+        reached = info.data.get("reached", True)
+        if reached and value is None:
+            raise ValueError("say whether the owner is satisfied (回访满意与否)")
+        if not reached and value is not None:
+            raise ValueError("an owner who was not reached said nothing: leave it out")
+        return value
 
 
 class Close(_Command):
-    """Close and archive the complaint (关闭/存档)."""
+    """Close and archive the complaint (关闭/存档): satisfied, unsatisfied or unreachable."""
 
     name: ClassVar[str] = "close"
 
+    outcome: CloseOutcome = CloseOutcome.SATISFIED
+    reason: Annotated[
+        str,
+        Field(
+            max_length=2000,
+            description="Why, when closing unsatisfied (required then)",
+            validate_default=True,
+        ),
+    ] = ""
     note: Note = ""
+
+    @field_validator("reason")
+    @classmethod
+    def _unsatisfied_needs_a_reason(cls, value: str, info: ValidationInfo) -> str:
+        if info.data.get("outcome") is CloseOutcome.UNSATISFIED and not value:
+            raise ValueError("closing without the owner's satisfaction needs the reason")
+        return value
 
 
 class Reopen(_Command):
@@ -170,6 +266,10 @@ class Merge(_Command):
 Command = (
     Acknowledge
     | Classify
+    | Resolve
+    | Rejudge
+    | Suspend
+    | Resume
     | AssignDepartment
     | AnalyseCause
     | ProposePlan
@@ -191,6 +291,10 @@ COMMANDS: dict[str, type[Command]] = {
     for cls in (
         Acknowledge,
         Classify,
+        Resolve,
+        Rejudge,
+        Suspend,
+        Resume,
         AssignDepartment,
         AnalyseCause,
         ProposePlan,

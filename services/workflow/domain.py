@@ -8,27 +8,43 @@ Statuses (``Status``) and the commands each one accepts (→ the status the even
 =============  ==============================================================================
 new            nothing; only ``ComplaintReceived`` (from intake) starts a complaint
 received       acknowledge → acknowledged
-acknowledged   classify → judged
+acknowledged   classify → judged; resolve (当场解决, by the first responder) → resolved
 judged         classify (judge again) → judged; assign (valid/assist only) → assigned;
                close (invalid, once answered) → closed
+resolved       revisit (when the policy wants one after an on-the-spot resolution) → revisited;
+               close (when it does not) → closed
 assigned       assign (re-route, new deadline) → assigned; analyse → analysed
 analysed       assign → assigned; analyse (revise) → analysed; propose → plan_proposed
 plan_proposed  approve → plan_approved; reject → analysed
 plan_approved  implement → implemented; propose (the owner declined it) → plan_proposed
 implemented    revisit → revisited
 revisited      revisit (again) → revisited; close (last one satisfied) → closed;
-               reopen (last one unsatisfied) → reopened
+               reopen (last one unsatisfied) → reopened; close unsatisfied (project manager
+               or company, with a reason) → closed
 reopened       assign → assigned; analyse → analysed; propose → plan_proposed
-closed         prevent only (no reopening: a new complaint is recorded instead)
+suspended      resume → the status it was suspended in (also by itself at ``until``)
+closed         prevent; rejudge by the company within the report's month (no reopening: a
+               new complaint is recorded instead)
 withdrawn      nothing (withdrawing ends the complaint; no close follows)
 merged         nothing (the complaint it was merged into carries on)
 =============  ==============================================================================
 
 In every open status after ``received``: reply and commit (step 9 allows a time commitment
-whenever no answer can be given at once), withdraw and merge. ``prevent`` wherever a plan was
-implemented, closed complaints included. Role rules: only a supervisor, project manager or the
-company approve or reject a plan (主管领导批示); a major complaint is revisited by its project
-manager (DOMAIN: 重大投诉由项目经理回访).
+whenever no answer can be given at once), withdraw and merge; suspend (暂缓) when not
+suspended; rejudge (复核) once judged. A revisit that did not reach the owner
+(``reached: false``) is recorded as an attempt; after the policy's number of attempts the
+complaint may close as ``unreachable``. While suspended only resume, reply, commit, rejudge,
+prevent, withdraw and merge are taken: the procedure itself waits. ``prevent`` wherever a
+plan was implemented, closed complaints included. Role rules: only a supervisor, project
+manager or the company approve or reject a plan (主管领导批示); a major complaint is revisited
+by its project manager (DOMAIN: 重大投诉由项目经理回访); only the project manager or the
+company close a complaint unsatisfied; the customer-service head, the project manager or the
+company re-judge, and after closing only the company.
+
+The office's own rules that are data, not code (``services.workflow.policy``): the
+priority a judgment gets by default, which on-the-spot resolutions are revisited, how many
+unreached revisit attempts allow closing as unreachable, and how long after closing the
+company may still re-judge.
 
 The automatic rules (``route``, ``detect_major``, ``escalate``) return events with their
 reason; the service appends them like any other.
@@ -46,18 +62,24 @@ from typing import NamedTuple, NoReturn, Self
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from contracts.enums import Channel, ServiceCategory, Validity
+from contracts.enums import Channel, Priority, ServiceCategory, Validity
 from contracts.envelope import EventData
 from contracts.intake import ComplaintReceived, mask_phone
 from contracts.lifecycle import (
     Actor,
+    Awaiting,
     CauseAnalysed,
+    CloseOutcome,
     ComplaintAcknowledged,
     ComplaintClosed,
     ComplaintEscalated,
     ComplaintJudged,
     ComplaintMerged,
+    ComplaintRejudged,
     ComplaintReopened,
+    ComplaintResolvedOnTheSpot,
+    ComplaintResumed,
+    ComplaintSuspended,
     ComplaintWithdrawn,
     Department,
     DepartmentAssigned,
@@ -65,6 +87,7 @@ from contracts.lifecycle import (
     EscalationLevel,
     MajorComplaintFlagged,
     MajorRule,
+    OwnerNotReached,
     OwnerReplied,
     PlanApproved,
     PlanImplemented,
@@ -90,10 +113,15 @@ from services.workflow.commands import (
     RecordPreventiveMeasure,
     RecordRevisit,
     RejectPlan,
+    Rejudge,
     Reopen,
     ReplyToOwner,
+    Resolve,
+    Resume,
+    Suspend,
     Withdraw,
 )
+from services.workflow.policy import OfficePolicy
 
 # --------------------------------------------------------------------------------------------
 # State
@@ -114,6 +142,8 @@ class Status(StrEnum):
     IMPLEMENTED = "implemented"
     REVISITED = "revisited"
     REOPENED = "reopened"
+    RESOLVED = "resolved"  # 当场解决: solved and answered at first contact
+    SUSPENDED = "suspended"  # 暂缓: waiting for the owner, the developer, the government, ...
     CLOSED = "closed"
     WITHDRAWN = "withdrawn"
     MERGED = "merged"
@@ -143,6 +173,17 @@ class Plan:
 
 
 @dataclass(frozen=True)
+class Suspension:
+    """An open suspension (暂缓): whom it waits for, until when, and where it resumes."""
+
+    suspension_no: int
+    awaiting: Awaiting
+    reason: str
+    until: datetime | None
+    since: Status  # the status it was suspended in, and resumes to
+
+
+@dataclass(frozen=True)
 class State:
     """What the workflow knows of one complaint, folded from its events.
 
@@ -156,8 +197,11 @@ class State:
     unit: str | None = None
     channel: Channel | None = None
     owner: Actor | None = None  # 首问责任人: whoever acknowledged it
+    received_at: datetime | None = None
     validity: Validity | None = None
     category: ServiceCategory | None = None
+    priority: Priority | None = None
+    rejudged: int = 0  # how many times the judgment was corrected (复核)
     proposed_department: str | None = None
     department: str | None = None
     deadline: datetime | None = None
@@ -167,8 +211,15 @@ class State:
     replies: int = 0
     answered: bool = False  # a final reply (答复结果) was given
     commitments: tuple[datetime, ...] = ()
+    open_commitment: datetime | None = None  # the promise not yet kept by a fulfilling reply
     revisits: int = 0
+    revisit_attempts: int = 0  # revisits that did not reach the owner, this round
     satisfied: bool | None = None  # what the owner said at the latest revisit of this round
+    resolved_on_the_spot: bool = False
+    revisit_due: bool = False  # an on-the-spot resolution that the policy wants revisited
+    suspension: Suspension | None = None
+    suspensions: int = 0
+    outcome: CloseOutcome | None = None
     reopened: int = 0
     preventive_measures: int = 0
     major: bool = False
@@ -234,12 +285,48 @@ def _apply(s: State, e: EventData) -> State:
             if s.status is not Status.NEW:
                 return s
             return replace(
-                s, status=Status.RECEIVED, office=e.office, unit=e.unit, channel=e.channel
+                s,
+                status=Status.RECEIVED,
+                office=e.office,
+                unit=e.unit,
+                channel=e.channel,
+                received_at=e.occurred_at,
             )
         case ComplaintAcknowledged():
             return replace(s, status=Status.ACKNOWLEDGED, owner=e.actor)
         case ComplaintJudged():
-            return replace(s, status=Status.JUDGED, validity=e.validity, category=e.category)
+            return replace(
+                s,
+                status=Status.JUDGED,
+                validity=e.validity,
+                category=e.category,
+                priority=e.priority,
+            )
+        case ComplaintRejudged():
+            # A correction of the judgment, not a step: the complaint stays where it is.
+            return replace(s, validity=e.validity, category=e.category, rejudged=s.rejudged + 1)
+        case ComplaintResolvedOnTheSpot():
+            return replace(
+                s,
+                status=Status.RESOLVED,
+                answered=True,
+                resolved_on_the_spot=True,
+                revisit_due=e.revisit,
+                revisit_attempts=0,
+            )
+        case ComplaintSuspended():
+            if s.suspension is not None:
+                return s  # suspended already: the first suspension still says where to resume
+            suspension = Suspension(e.suspension_no, e.awaiting, e.reason, e.until, s.status)
+            return replace(
+                s, status=Status.SUSPENDED, suspension=suspension, suspensions=e.suspension_no
+            )
+        case ComplaintResumed():
+            # A resume of another suspension (a scheduled one that crossed a staff resume and a
+            # new suspension) changes nothing: the current suspension still holds.
+            if s.suspension is None or s.suspension.suspension_no != e.suspension_no:
+                return s
+            return replace(s, status=s.suspension.since, suspension=None)
         case DepartmentProposed():
             return replace(s, proposed_department=e.department)
         case DepartmentAssigned():
@@ -267,19 +354,37 @@ def _apply(s: State, e: EventData) -> State:
             return replace(s, status=Status.ANALYSED, plans=plans)
         case PlanImplemented():
             plans = _mark(s.plans, e.plan_id, PlanStatus.IMPLEMENTED)
-            return replace(s, status=Status.IMPLEMENTED, plans=plans)
+            return replace(s, status=Status.IMPLEMENTED, plans=plans, revisit_attempts=0)
         case OwnerReplied():
-            return replace(s, replies=s.replies + 1, answered=s.answered or e.final)
+            kept = e.fulfils_commitment and s.open_commitment is not None
+            return replace(
+                s,
+                replies=s.replies + 1,
+                answered=s.answered or e.final,
+                open_commitment=None if kept else s.open_commitment,
+            )
         case TimeCommitted():
-            return replace(s, commitments=(*s.commitments, e.promised_at))
+            # A new promise replaces the one still open.
+            return replace(
+                s, commitments=(*s.commitments, e.promised_at), open_commitment=e.promised_at
+            )
         case RevisitRecorded():
             return replace(
                 s, status=Status.REVISITED, revisits=s.revisits + 1, satisfied=e.satisfied
             )
+        case OwnerNotReached():
+            return replace(s, revisit_attempts=s.revisit_attempts + 1)
         case ComplaintClosed():
-            return replace(s, status=Status.CLOSED)
+            return replace(s, status=Status.CLOSED, outcome=e.outcome, suspension=None)
         case ComplaintReopened():
-            return replace(s, status=Status.REOPENED, satisfied=None, reopened=s.reopened + 1)
+            return replace(
+                s,
+                status=Status.REOPENED,
+                satisfied=None,
+                reopened=s.reopened + 1,
+                revisit_attempts=0,
+                revisit_due=False,
+            )
         case PreventiveMeasureRecorded():
             return replace(s, preventive_measures=s.preventive_measures + 1)
         case MajorComplaintFlagged():
@@ -294,9 +399,11 @@ def _apply(s: State, e: EventData) -> State:
                 escalations=s.escalations | {(e.timer, e.deadline)},
             )
         case ComplaintWithdrawn():
-            return replace(s, status=Status.WITHDRAWN)
+            return replace(s, status=Status.WITHDRAWN, suspension=None)
         case ComplaintMerged():
-            return replace(s, status=Status.MERGED, merged_into=str(e.into_complaint_id))
+            return replace(
+                s, status=Status.MERGED, merged_into=str(e.into_complaint_id), suspension=None
+            )
         case _:
             return s
 
@@ -326,20 +433,58 @@ MAJOR_REVISIT_ROLES = frozenset({Role.PROJECT_MANAGER})
 """Who may revisit a major complaint (重大投诉由项目经理回访)."""
 
 
-def decide(command: Command, state: State, *, now: datetime) -> list[EventData]:
+UNSATISFIED_CLOSE_ROLES = frozenset({Role.PROJECT_MANAGER, Role.COMPANY})
+"""Who may close a complaint the owner stays unsatisfied with."""
+
+REJUDGE_ROLES = frozenset({Role.CS_HEAD, Role.PROJECT_MANAGER, Role.COMPANY})
+"""Who may re-judge (复核) an open complaint; after closing only the company."""
+
+WHILE_SUSPENDED = (
+    Resume,
+    ReplyToOwner,
+    CommitTime,
+    Rejudge,
+    RecordPreventiveMeasure,
+    Withdraw,
+    Merge,
+)
+"""What may be done while a complaint is suspended: the procedure itself waits, but the owner
+may still be answered or promised a time, the judgment corrected, and the complaint ended."""
+
+
+def decide(
+    command: Command, state: State, *, now: datetime, policy: OfficePolicy | None = None
+) -> list[EventData]:
     """The events a command leads to in ``state``, or ``CommandRejected`` with the reason.
 
-    ``now`` (timezone-aware) is when the command is decided: deadlines and promised times
-    must lie after it.
+    ``now`` (timezone-aware) is when the command is decided: deadlines, promised times and a
+    suspension's ``until`` must lie after it. ``policy`` holds the office's rules as data
+    (the shipped defaults when left out).
     """
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
-    _check_stage(command, state)
+    policy = policy or OfficePolicy()
+    _check_stage(command, state, now, policy)
     match command:
         case Acknowledge():
             return _acknowledge(command, state)
         case Classify():
-            return _classify(command, state)
+            return _classify(command, state, policy)
+        case Resolve():
+            return _resolve(command, state, policy)
+        case Rejudge():
+            return _rejudge(command, state)
+        case Suspend():
+            return _suspend(command, state, now)
+        case Resume():
+            suspension = state.suspension
+            _require(suspension is not None, "the complaint is not suspended", state)
+            assert suspension is not None
+            return [
+                ComplaintResumed(
+                    actor=command.actor, suspension_no=suspension.suspension_no, note=command.note
+                )
+            ]
         case AssignDepartment():
             return _assign(command, state, now)
         case AnalyseCause():
@@ -366,7 +511,19 @@ def decide(command: Command, state: State, *, now: datetime) -> list[EventData]:
         case ImplementPlan():
             return _implement(command, state)
         case ReplyToOwner():
-            return [OwnerReplied(actor=command.actor, message=command.message, final=command.final)]
+            _require(
+                not command.fulfils_commitment or state.open_commitment is not None,
+                "no time commitment (时间承诺) is open for this reply to fulfil",
+                state,
+            )
+            return [
+                OwnerReplied(
+                    actor=command.actor,
+                    message=command.message,
+                    final=command.final,
+                    fulfils_commitment=command.fulfils_commitment,
+                )
+            ]
         case CommitTime():
             _require(command.promised_at > now, "a promised time must lie in the future", state)
             return [
@@ -377,7 +534,7 @@ def decide(command: Command, state: State, *, now: datetime) -> list[EventData]:
         case RecordRevisit():
             return _revisit(command, state)
         case Close():
-            return _close(command, state)
+            return _close(command, state, policy)
         case Reopen():
             return _reopen(command, state)
         case RecordPreventiveMeasure():
@@ -395,20 +552,49 @@ def decide(command: Command, state: State, *, now: datetime) -> list[EventData]:
             ]
 
 
-def _check_stage(command: Command, state: State) -> None:
-    """The refusals shared by every command: no complaint, an ended one, not yet owned."""
+def _check_stage(command: Command, state: State, now: datetime, policy: OfficePolicy) -> None:
+    """The refusals shared by every command: no complaint, an ended one, not yet owned, and
+    a suspended one."""
     if state.status is Status.NEW:
         _refuse("no such complaint: nothing was received", state)
     if state.status is Status.WITHDRAWN:
         _refuse("the complaint was withdrawn; nothing more happens to it", state)
     if state.status is Status.MERGED:
         _refuse(f"the complaint was merged into {state.merged_into}; act on that one", state)
-    if state.status is Status.CLOSED and not isinstance(command, RecordPreventiveMeasure):
-        # A closed complaint stays closed; if the owner complains again, that is a new
-        # complaint, and the repeat rule may make it a major one.
-        _refuse("the complaint is closed; record a new complaint instead", state)
+    if state.status is Status.CLOSED:
+        if isinstance(command, Rejudge):
+            _check_rejudge_after_close(command, state, now, policy)
+        elif not isinstance(command, RecordPreventiveMeasure):
+            # A closed complaint stays closed; if the owner complains again, that is a new
+            # complaint, and the repeat rule may make it a major one.
+            _refuse("the complaint is closed; record a new complaint instead", state)
     if state.status is Status.RECEIVED and not isinstance(command, Acknowledge | Withdraw | Merge):
         _refuse("acknowledge the complaint first: the first responder owns it (首问责任)", state)
+    if state.suspension is not None and not isinstance(command, WHILE_SUSPENDED):
+        s = state.suspension
+        until = f" until {s.until.isoformat()}" if s.until else ""
+        _refuse(
+            f"the complaint is suspended (暂缓){until}, awaiting the {s.awaiting.value} "
+            f"({s.awaiting.label}): resume it first",
+            state,
+        )
+
+
+def _check_rejudge_after_close(
+    command: Rejudge, state: State, now: datetime, policy: OfficePolicy
+) -> None:
+    _require(
+        command.actor.role is Role.COMPANY,
+        "the complaint is closed: after closing only the company (品质管理部) re-judges it",
+        state,
+    )
+    assert state.received_at is not None  # a closed complaint was received
+    last = policy.rejudge.last_instant(state.received_at)
+    _require(
+        now <= last,
+        f"the report's month of this complaint is over: re-judging ended {last.isoformat()}",
+        state,
+    )
 
 
 def _acknowledge(command: Acknowledge, state: State) -> list[EventData]:
@@ -418,23 +604,102 @@ def _acknowledge(command: Acknowledge, state: State) -> list[EventData]:
     return [ComplaintAcknowledged(actor=command.actor)]
 
 
-def _classify(command: Classify, state: State) -> list[EventData]:
+def _classify(command: Classify, state: State, policy: OfficePolicy) -> list[EventData]:
     _require(
         state.status in (Status.ACKNOWLEDGED, Status.JUDGED),
-        "a complaint is judged before a department takes it, not after",
+        "a complaint is judged before a department takes it, not after; re-judge it instead",
         state,
     )
+    return [_judgment(command, state, policy)]
+
+
+def _judgment(command: Classify | Resolve, state: State, policy: OfficePolicy) -> ComplaintJudged:
+    _require_category(command.validity, command.category, state)
+    return ComplaintJudged(
+        actor=command.actor,
+        validity=command.validity,
+        category=command.category,
+        priority=command.priority or policy.priority.default_for(command.category, state.major),
+        note=command.note,
+    )
+
+
+def _require_category(validity: Validity, category: ServiceCategory | None, state: State) -> None:
     _require(
-        command.category is not None or command.validity is Validity.INVALID,
-        f"a {command.validity.label} needs its service category (投诉内容分类)",
+        category is not None or validity is Validity.INVALID,
+        f"a {validity.label} needs its service category (投诉内容分类)",
+        state,
+    )
+
+
+def _resolve(command: Resolve, state: State, policy: OfficePolicy) -> list[EventData]:
+    _require(
+        state.status is Status.ACKNOWLEDGED,
+        "only a complaint not yet judged is resolved on the spot (当场解决 is judgment and "
+        "answer in one step)",
+        state,
+    )
+    owner = state.owner
+    _require(
+        owner is not None and owner.staff_id == command.actor.staff_id,
+        f"only the first responder ({owner.staff_id if owner else '-'}) resolves it on the spot",
+        state,
+    )
+    judged = _judgment(command, state, policy)
+    return [
+        judged,
+        ComplaintResolvedOnTheSpot(
+            actor=command.actor,
+            summary=command.summary,
+            revisit=command.validity in policy.revisit.after_on_the_spot,
+        ),
+    ]
+
+
+def _rejudge(command: Rejudge, state: State) -> list[EventData]:
+    _require(
+        state.validity is not None,
+        "judge the complaint first (classify); 复核 corrects a judgment",
+        state,
+    )
+    assert state.validity is not None
+    _require(
+        command.actor.role in REJUDGE_ROLES,
+        f"a {command.actor.role.label} cannot re-judge; the customer-service head, the project "
+        "manager or the company can",
+        state,
+    )
+    _require_category(command.validity, command.category, state)
+    _require(
+        (command.validity, command.category) != (state.validity, state.category),
+        "the re-judgment is the same as the judgment: nothing to correct",
         state,
     )
     return [
-        ComplaintJudged(
+        ComplaintRejudged(
             actor=command.actor,
             validity=command.validity,
             category=command.category,
-            note=command.note,
+            previous_validity=state.validity,
+            previous_category=state.category,
+            reason=command.reason,
+        )
+    ]
+
+
+def _suspend(command: Suspend, state: State, now: datetime) -> list[EventData]:
+    _require(
+        command.until is None or command.until > now,
+        "a suspension's until must lie in the future",
+        state,
+    )
+    return [
+        ComplaintSuspended(
+            actor=command.actor,
+            suspension_no=state.suspensions + 1,
+            awaiting=command.awaiting,
+            reason=command.reason,
+            until=command.until,
         )
     ]
 
@@ -515,8 +780,11 @@ def _implement(command: ImplementPlan, state: State) -> list[EventData]:
 
 def _revisit(command: RecordRevisit, state: State) -> list[EventData]:
     _require(
-        state.status in (Status.IMPLEMENTED, Status.REVISITED),
-        "a revisit follows an implemented plan (回访)",
+        state.status in (Status.IMPLEMENTED, Status.REVISITED)
+        or (state.status is Status.RESOLVED and state.revisit_due),
+        "a revisit follows an implemented plan (回访)"
+        if not state.resolved_on_the_spot
+        else "this on-the-spot resolution is not revisited (policy); close it",
         state,
     )
     _require(
@@ -524,6 +792,15 @@ def _revisit(command: RecordRevisit, state: State) -> list[EventData]:
         "a major complaint is revisited by the project manager",
         state,
     )
+    if not command.reached:
+        return [
+            OwnerNotReached(
+                actor=command.actor,
+                attempt_no=state.revisit_attempts + 1,
+                remarks=command.remarks,
+            )
+        ]
+    assert command.satisfied is not None  # the command's validator: reached says it
     return [
         RevisitRecorded(
             actor=command.actor,
@@ -534,15 +811,53 @@ def _revisit(command: RecordRevisit, state: State) -> list[EventData]:
     ]
 
 
-def _close(command: Close, state: State) -> list[EventData]:
+def _close(command: Close, state: State, policy: OfficePolicy) -> list[EventData]:
+    match command.outcome:
+        case CloseOutcome.SATISFIED:
+            _check_close_satisfied(state)
+        case CloseOutcome.UNSATISFIED:
+            _require(
+                command.actor.role in UNSATISFIED_CLOSE_ROLES,
+                "only the project manager or the company close a complaint the owner is not "
+                "satisfied with",
+                state,
+            )
+            _require(
+                (state.status is Status.REVISITED and state.satisfied is False)
+                or state.status is Status.REOPENED,
+                "close unsatisfied only after a revisit in which the owner was not satisfied",
+                state,
+            )
+        case CloseOutcome.UNREACHABLE:
+            needed = policy.revisit.unreachable_after_attempts
+            _require(
+                state.status in (Status.IMPLEMENTED, Status.REVISITED, Status.RESOLVED)
+                and state.revisit_attempts >= needed,
+                f"close as unreachable only after {needed} revisit attempts that did not reach "
+                f"the owner ({state.revisit_attempts} so far)",
+                state,
+            )
+    return [
+        ComplaintClosed(
+            actor=command.actor, outcome=command.outcome, reason=command.reason, note=command.note
+        )
+    ]
+
+
+def _check_close_satisfied(state: State) -> None:
     if state.status is Status.JUDGED and state.validity is Validity.INVALID:
         # Step 3: an invalid complaint needs no department; answering the owner ends it.
         _require(state.answered, "answer the owner before closing an invalid complaint", state)
+    elif state.status is Status.RESOLVED:
+        _require(
+            not state.revisit_due,
+            "an on-the-spot resolution of a valid complaint is revisited before closing (回访)",
+            state,
+        )
     elif state.status is Status.REVISITED:
         _require(bool(state.satisfied), "the owner was not satisfied: reopen it instead", state)
     else:
         _refuse("close after a revisit in which the owner was satisfied (回访满意)", state)
-    return [ComplaintClosed(actor=command.actor, note=command.note)]
 
 
 def _reopen(command: Reopen, state: State) -> list[EventData]:
@@ -561,6 +876,42 @@ def _require(condition: bool, reason: str, state: State) -> None:
 
 def _refuse(reason: str, state: State) -> NoReturn:
     raise CommandRejected(reason, state)
+
+
+# --------------------------------------------------------------------------------------------
+# The next deadline the workflow itself knows of
+# --------------------------------------------------------------------------------------------
+
+FIRST_RESPONSE = timedelta(minutes=30)
+"""首问责任制: the first person reached responds within 30 minutes (wall clock)."""
+
+_HANDLING = frozenset(
+    {Status.ASSIGNED, Status.ANALYSED, Status.PLAN_PROPOSED, Status.PLAN_APPROVED, Status.REOPENED}
+)
+
+
+def next_deadline(state: State, occurred_at: datetime) -> tuple[str, datetime] | None:
+    """The earliest deadline the workflow itself knows of for an open complaint.
+
+    First response while unacknowledged, the department's deadline while it works, an open
+    time commitment until a reply fulfils it, and a suspension's ``until`` (when it resumes
+    by itself). The SLA service keeps the exact clocks, pauses included.
+    """
+    if not state.is_open:
+        return None
+    due: list[tuple[datetime, str]] = []
+    if state.status is Status.RECEIVED:
+        due.append((occurred_at + FIRST_RESPONSE, "first_response"))
+    if state.status in _HANDLING and state.deadline is not None:
+        due.append((state.deadline, "department"))
+    if state.open_commitment is not None:
+        due.append((state.open_commitment, "promise"))
+    if state.suspension is not None and state.suspension.until is not None:
+        due.append((state.suspension.until, "resume"))
+    if not due:
+        return None
+    at, kind = min(due)
+    return kind, at
 
 
 # --------------------------------------------------------------------------------------------
@@ -756,21 +1107,28 @@ __all__ = [
     "APPROVER_ROLES",
     "ENDED",
     "ESCALATION_CHAIN",
+    "FIRST_RESPONSE",
     "MAJOR_REVISIT_ROLES",
+    "REJUDGE_ROLES",
+    "UNSATISFIED_CLOSE_ROLES",
+    "WHILE_SUSPENDED",
     "CommandRejected",
     "MajorPolicy",
+    "OfficePolicy",
     "Plan",
     "PlanStatus",
     "PriorComplaint",
     "RoutingRules",
     "State",
     "Status",
+    "Suspension",
     "decide",
     "detect_major",
     "escalate",
     "evolve",
     "initial_state",
     "load_routing_rules",
+    "next_deadline",
     "parse_routing_rules",
     "replay",
     "route",

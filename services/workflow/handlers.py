@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from uuid import UUID
 
 import asyncpg
@@ -25,25 +25,16 @@ from services.workflow import store
 from services.workflow.commands import Command
 from services.workflow.domain import (
     MajorPolicy,
+    OfficePolicy,
     RoutingRules,
     State,
-    Status,
     decide,
     detect_major,
     escalate,
     evolve,
+    next_deadline,
     route,
 )
-
-# 首问责任制: the first person reached responds within 30 minutes (wall clock).
-FIRST_RESPONSE = timedelta(minutes=30)
-_HANDLING = {
-    Status.ASSIGNED,
-    Status.ANALYSED,
-    Status.PLAN_PROPOSED,
-    Status.PLAN_APPROVED,
-    Status.REOPENED,
-}
 
 
 @dataclass(frozen=True)
@@ -52,6 +43,7 @@ class Rules:
 
     routing: RoutingRules
     major: MajorPolicy = field(default_factory=MajorPolicy)
+    office: OfficePolicy = field(default_factory=OfficePolicy)
 
 
 @dataclass(frozen=True)
@@ -66,23 +58,6 @@ class Context:
 def derived_id(kind: str, cause: UUID) -> UUID:
     """The id of the event a rule derives from ``cause``: the same on every replay."""
     return uuid.uuid5(ID_NAMESPACE, f"{kind}:{cause}")
-
-
-def next_deadline(state: State, occurred_at: datetime) -> tuple[str, datetime] | None:
-    """The earliest deadline the workflow itself knows of for an open complaint."""
-    if not state.is_open:
-        return None
-    due: list[tuple[datetime, str]] = []
-    if state.status is Status.RECEIVED:
-        due.append((occurred_at + FIRST_RESPONSE, "first_response"))
-    if state.status in _HANDLING and state.deadline is not None:
-        due.append((state.deadline, "department"))
-    if state.commitments and not state.answered:
-        due.append((state.commitments[-1], "promise"))
-    if not due:
-        return None
-    at, kind = min(due)
-    return kind, at
 
 
 async def apply_logged(
@@ -133,7 +108,7 @@ async def handle_command(
         conn, command_event_id(complaint_id, idempotency_key, 0)
     ):
         return Decided(state=state, events=[], replayed=True)
-    decided = decide(command, state, now=now)
+    decided = decide(command, state, now=now, policy=ctx.rules.office)
     envelopes = [
         new_envelope(
             data,

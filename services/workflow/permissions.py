@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from contracts.lifecycle import Role
+from contracts.lifecycle import CloseOutcome, Role
+from services.workflow.commands import Close, Command
 
 _CS = {Role.CS_AGENT, Role.CS_HEAD}
 _LEAD = {Role.CS_HEAD, Role.PROJECT_MANAGER}
@@ -11,6 +12,13 @@ ALLOWED: dict[str, frozenset[Role]] = {
     # 首问责任: whoever is reached first at the customer service centre, or the manager.
     "acknowledge": frozenset(_CS | {Role.PROJECT_MANAGER}),
     "classify": frozenset(_CS | {Role.PROJECT_MANAGER, Role.COMPANY}),
+    # 当场解决: whoever was reached first (the Decider checks it is the complaint's owner).
+    "resolve": frozenset(_CS | {Role.PROJECT_MANAGER}),
+    # 复核: the customer-service head, the project manager, the quality department.
+    "rejudge": frozenset({Role.CS_HEAD, Role.PROJECT_MANAGER, Role.COMPANY}),
+    # 暂缓 / 恢复处理
+    "suspend": frozenset(_CS | {Role.PROJECT_MANAGER, Role.COMPANY}),
+    "resume": frozenset(_CS | {Role.PROJECT_MANAGER, Role.COMPANY}),
     "assign": frozenset(_LEAD | {Role.COMPANY}),
     "analyse": frozenset({Role.DEPARTMENT} | _LEAD),
     "propose": frozenset({Role.DEPARTMENT} | _LEAD),
@@ -21,12 +29,22 @@ ALLOWED: dict[str, frozenset[Role]] = {
     "reply": frozenset(_CS | {Role.PROJECT_MANAGER, Role.COMPANY}),
     "commit": frozenset(_CS | {Role.PROJECT_MANAGER, Role.COMPANY}),
     "revisit": frozenset(_CS | {Role.PROJECT_MANAGER, Role.COMPANY}),
-    "close": frozenset(_CS | {Role.PROJECT_MANAGER}),
+    # The company closes only without satisfaction (see BY_OUTCOME); the Decider agrees.
+    "close": frozenset(_CS | {Role.PROJECT_MANAGER, Role.COMPANY}),
     "reopen": frozenset(_CS | {Role.PROJECT_MANAGER, Role.COMPANY}),
     "prevent": frozenset({Role.DEPARTMENT, Role.PROJECT_MANAGER}),
     "withdraw": frozenset(_CS),
     "merge": frozenset(_LEAD),
 }
+
+
+CLOSE_BY_OUTCOME: dict[CloseOutcome, frozenset[Role]] = {
+    CloseOutcome.SATISFIED: frozenset(_CS | {Role.PROJECT_MANAGER}),
+    # 不满意关闭: a decision above the customer service centre.
+    CloseOutcome.UNSATISFIED: frozenset({Role.PROJECT_MANAGER, Role.COMPANY}),
+    CloseOutcome.UNREACHABLE: frozenset(_CS | {Role.PROJECT_MANAGER}),
+}
+"""Who may close a complaint with each outcome."""
 
 
 def may_give(role: str, command: str) -> bool:
@@ -35,3 +53,16 @@ def may_give(role: str, command: str) -> bool:
     Roles outside the procedure (the analyst, who only reads) may give none.
     """
     return role in {r.value for r in ALLOWED.get(command, frozenset())}
+
+
+def role_refusal(role: str, command: Command) -> str | None:
+    """Why ``role`` may not give this very command (its body matters), or ``None``.
+
+    ``may_give`` answers per command name; this adds the rules that depend on what is asked,
+    such as the outcome of a close.
+    """
+    if isinstance(command, Close):
+        allowed = CLOSE_BY_OUTCOME[command.outcome]
+        if role not in {r.value for r in allowed}:
+            return f"role: a {role} may not close a complaint as {command.outcome.value}"
+    return None

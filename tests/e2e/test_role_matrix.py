@@ -11,10 +11,11 @@ from typing import Any
 import httpx
 import pytest
 
+from contracts.lifecycle import CloseOutcome
 from services.runtime.auth import Staff, StaffRole, issue_token
 from services.runtime.settings import Settings
 from services.workflow.commands import COMMANDS
-from services.workflow.permissions import ALLOWED
+from services.workflow.permissions import ALLOWED, CLOSE_BY_OUTCOME
 from tests.conftest import RunningSystem
 from tests.e2e.test_workflow_lifecycle import OFFICE, received, unique_phone
 
@@ -37,6 +38,10 @@ BODIES: dict[str, dict[str, Any]] = {
     "reopen": {"reason": "业主不满意"},
     "prevent": {"measure": "每周检查"},
     "withdraw": {"reason": "业主撤诉"},
+    "resolve": {"validity": "valid", "category": "security", "summary": "当场解决"},
+    "rejudge": {"validity": "assist", "category": "security", "reason": "复核"},
+    "suspend": {"reason": "等待开发商", "awaiting": "developer"},
+    "resume": {},
     "merge": {"into_complaint_id": str(uuid.uuid4())},
 }
 COMPANY_WIDE = {StaffRole.COMPANY, StaffRole.SYSTEM, StaffRole.ANALYST}
@@ -51,6 +56,8 @@ def token(role: StaffRole, office: str | None) -> dict[str, str]:
 
 def expected_allowed(role: StaffRole, command: str, own_office: bool) -> bool:
     may = role.value in {r.value for r in ALLOWED[command]}
+    if command == "close":  # the body closes satisfied: who may depends on the outcome
+        may = may and role.value in {r.value for r in CLOSE_BY_OUTCOME[CloseOutcome.SATISFIED]}
     return may and (own_office or role in COMPANY_WIDE)
 
 

@@ -22,19 +22,25 @@ from contracts.envelope import registered_events
 from contracts.intake import Address, Submission
 from contracts.lifecycle import (
     Actor,
+    Awaiting,
     CauseAnalysed,
     ComplaintAcknowledged,
     ComplaintClosed,
     ComplaintEscalated,
     ComplaintJudged,
     ComplaintMerged,
+    ComplaintRejudged,
     ComplaintReopened,
+    ComplaintResolvedOnTheSpot,
+    ComplaintResumed,
+    ComplaintSuspended,
     ComplaintWithdrawn,
     DepartmentAssigned,
     DepartmentProposed,
     EscalationLevel,
     MajorComplaintFlagged,
     MajorRule,
+    OwnerNotReached,
     OwnerReplied,
     PlanApproved,
     PlanImplemented,
@@ -112,6 +118,22 @@ SAMPLES: dict[str, EventData] = {
         level=EscalationLevel.CS_HEAD, reason="超时", timer="reply", deadline=NOW
     ),
     "ComplaintWithdrawn": ComplaintWithdrawn(actor=ACTOR, reason="业主撤诉"),
+    "ComplaintRejudged": ComplaintRejudged(
+        actor=ACTOR,
+        validity=Validity.ASSIST,
+        category=ServiceCategory.SECURITY,
+        previous_validity=Validity.VALID,
+        previous_category=ServiceCategory.SECURITY,
+        reason="复核：邻里纠纷",
+    ),
+    "ComplaintResolvedOnTheSpot": ComplaintResolvedOnTheSpot(
+        actor=ACTOR, summary="当场更换门禁卡", revisit=True
+    ),
+    "ComplaintSuspended": ComplaintSuspended(
+        actor=ACTOR, suspension_no=1, awaiting=Awaiting.DEVELOPER, reason="开发商要求暂缓"
+    ),
+    "ComplaintResumed": ComplaintResumed(actor=ACTOR, suspension_no=1),
+    "OwnerNotReached": OwnerNotReached(actor=ACTOR, attempt_no=1),
     "ComplaintMerged": ComplaintMerged(actor=ACTOR, into_complaint_id=uuid.uuid4()),
     "SlaWarning": SlaWarning(timer="reply", deadline=NOW, target="答复业主：1个工作日", share=0.8),
     "SlaBreached": SlaBreached(timer="reply", deadline=NOW, hard=True),

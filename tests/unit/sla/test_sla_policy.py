@@ -365,7 +365,7 @@ def test_the_shipped_policy_runs_the_five_timers_of_the_domain() -> None:
     assert POLICY.kinds == ("first_response", "reply", "department", "promise", "revisit")
     reply = POLICY.timer("reply", OFFICE)
     assert (reply.target, reply.hard_limit) == (Span(1, "working_days"), Span(3, "working_days"))
-    assert reply.stops_on == {"OwnerReplied", "TimeCommitted"}
+    assert reply.stops_on == {"OwnerReplied", "TimeCommitted", "ComplaintResolvedOnTheSpot"}
     assert POLICY.timer("first_response", OFFICE).target == Span(30, "minutes")
     assert POLICY.timer("department", OFFICE).deadline_from == "deadline"
     assert POLICY.timer("promise", OFFICE).deadline_from == "promised_at"
@@ -448,7 +448,11 @@ def test_events_start_and_stop_the_timers_of_a_complaint_as_the_policy_says() ->
     timers = step(timers, assigned(saturday_night), at("2026-03-10", "16:30"))
     assert timers["department"].deadline == saturday_night
 
-    timers = step(timers, replied(), at("2026-03-13", "16:00"))
+    # A progress update does not keep the promise; the reply that says it fulfils it does.
+    timers = step(timers, replied(), at("2026-03-13", "15:00"))
+    assert timers["promise"].state_at(at("2026-03-13", "15:00")) is TimerState.RUNNING
+    fulfilling = OwnerReplied(actor=AGENT, message="电梯主板已到货", fulfils_commitment=True)
+    timers = step(timers, fulfilling, at("2026-03-13", "16:00"))
     assert timers["promise"].state_at(at("2026-03-13", "16:00")) is TimerState.MET
 
     implemented = PlanImplemented(actor=AGENT, plan_id=1, summary="已更换电梯主板")
