@@ -39,6 +39,7 @@ counts once for ``reply``; its hard breach counts in ``hard`` as well as in ``br
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import unicodedata
 import uuid
@@ -699,7 +700,9 @@ async def what_if(
         settings, pool, _EitherRules(live.policy, live.calendar, other), period, clock=clock
     )
     until = min(period.end, replayed.read_at)
-    found = outcomes(replayed, live, other, until)
+    # The folds are CPU work (calendar arithmetic): off the event loop, so a service that
+    # runs a what-if goes on answering.
+    found = await asyncio.to_thread(outcomes, replayed, live, other, until)
     order, labels = timer_labels(live.policy, other.policy)
     return WhatIfReport(
         period=period,
