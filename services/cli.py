@@ -919,6 +919,14 @@ def fetch(base: str, path: str, params: dict[str, str]) -> bytes:
 # -- what-if -------------------------------------------------------------------------------
 
 
+def _shown(path: Path) -> str:
+    """``path`` relative to the working directory when it lies below it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
 def _read_rules_file(option: str, path: Path) -> str:
     try:
         return path.read_text(encoding="utf-8")
@@ -982,16 +990,16 @@ def what_if_sla(
             load_policy(settings.sla_policy_file), load_calendar(settings.sla_calendar_file)
         )
         other_policy, other_calendar = live.policy, live.calendar
-        names = [f"{settings.sla_policy_file}", f"{settings.sla_calendar_file}"]
+        names = [_shown(settings.sla_policy_file), _shown(settings.sla_calendar_file)]
         other_names = list(names)
         if policy is not None:
             text = _read_rules_file("--policy", policy)
             other_policy = parse_other_policy(text, field=f"--policy {policy}")
-            other_names[0] = str(policy)
+            other_names[0] = _shown(policy)
         if calendar is not None:
             text = _read_rules_file("--calendar", calendar)
             other_calendar = parse_other_calendar(text, field=f"--calendar {calendar}")
-            other_names[1] = str(calendar)
+            other_names[1] = _shown(calendar)
     except WhatIfInputError as exc:
         raise fail(str(exc), 2) from None
 

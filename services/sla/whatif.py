@@ -416,25 +416,27 @@ class WhatIfReport:
     def lines(self) -> list[str]:
         """The report as text (the CLI's default)."""
         p, c = self.period, self.comparison
+        judged = "the end of the period" if self.until == p.end else "the moment the log was read"
         out = [
-            f"what-if SLA, complaints received {p.first} … {p.last} (China time), "
-            f"judged at {_local(self.until)}",
-            f"  as they were:          {self.live}",
+            f"what-if SLA: complaints received {p.first} … {p.last} (China time), "
+            f"judged at {_local(self.until)} ({judged})",
+            f"  as they were:            {self.live}",
             f"  as they would have been: {self.other}",
-            f"  {c.complaints} complaint(s) of the period, {self.events_replayed} log records "
+            f"  {c.complaints} complaint(s) of the period; {self.events_replayed} log records "
             "replayed into a scratch projection (dropped; nothing published)",
         ]
         warnings, breaches, differ = self.published
         check = (
-            f"  the log holds {breaches} breach(es) and {warnings} warning(s) of these complaints "
-            f"due by then: "
+            f"  the live service published {breaches} breach(es) and {warnings} warning(s) of "
+            "these complaints due by then; its breaches and the fold under the live rules: "
         )
         out.append(
             check
             + (
-                "the fold under the live rules agrees"
+                "the same"
                 if not differ
-                else f"it disagrees with the fold under the live rules for {len(differ)} timer(s)"
+                else f"{len(differ)} difference(s) (the live rules changed since, or a deadline "
+                "is not judged yet)"
             )
         )
         for d in differ:
@@ -453,7 +455,7 @@ class WhatIfReport:
             _pad("TIMER", 24),
             _pad("WARNINGS", 10),
             _pad("BREACHES", 10),
-            _pad("HARD", 10),
+            _pad("HARD", 10),  # breaches of the hard limit, counted in BREACHES too
             "CHANGED SIDES",
         ]
         out.append(" ".join(head))
