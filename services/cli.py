@@ -1004,7 +1004,7 @@ def what_if_sla(
         raise fail(str(exc), 2) from None
 
     async def work() -> Any:
-        pool = await create_pool(settings.database_url, size=2, timeout_s=10)
+        pool = await create_pool(settings.database_url, size=3, timeout_s=10)
         try:
             return await what_if(
                 settings,

@@ -544,6 +544,9 @@ class WhatIfProjection:
         self.clocks = ClockProjection(rules)
         self.rules = rules
         self.period = period
+        # Complaints received in the period, as seen (a superset of the table's: a batch may
+        # roll back): most events are another period's and need no query at all.
+        self.candidates: set[UUID] = set()
 
     async def apply(self, conn: asyncpg.Connection, envelope: Envelope, data: EventData) -> None:
         """Record what the folds need; ignore everything else."""
@@ -567,11 +570,14 @@ class WhatIfProjection:
         if isinstance(data, ComplaintReceived):
             if not self.period.holds(data.occurred_at):
                 return  # another period's complaint: not replayed
+            self.candidates.add(envelope.complaint_id)
         elif not await self._followed(conn, envelope.complaint_id):
             return
         await self.clocks.apply(conn, envelope, data)
 
     async def _followed(self, conn: asyncpg.Connection, complaint_id: UUID) -> bool:
+        if complaint_id not in self.candidates:
+            return False
         return bool(
             await conn.fetchval("SELECT 1 FROM complaints WHERE complaint_id = $1", complaint_id)
         )
@@ -602,32 +608,68 @@ async def replay(
     scratch: str | None = None,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> Replayed:
-    """Replay the log into a scratch schema, read the period's complaints, drop the schema."""
+    """Replay the log into a scratch schema, read the period's complaints, drop the schema.
+
+    A session advisory lock on the scratch schema's name is held meanwhile (a lease, as the
+    builder's): the schema of a what-if whose process died (SIGKILL, a lost connection) has a
+    free lock, and the next what-if drops it.
+    """
     scratch = scratch or scratch_name()
-    try:
-        async with pool.acquire() as conn, conn.transaction():
-            await conn.execute(consumer_tables_sql(scratch))  # creates the schema too
-            await conn.execute(f"SET LOCAL search_path TO {scratch}")
-            await conn.execute(SCHEMA_SQL.read_text(encoding="utf-8"))
-            await conn.execute(PUBLISHED_SQL)
-        # The builder's machinery, aimed at the scratch schema: the consumer's bookkeeping and
-        # its writes go there (search_path = the scratch schema only), and it has no broker.
-        base = ProjectionConsumer(
-            name=CONSUMER,
-            schema=scratch,
-            projection=WhatIfProjection(rules, period),
-            topic=settings.topic_events,
-            deadletter_topic=settings.topic_deadletter,
-            pool=lambda: pool,
-        )
-        consumer = base.builder_copy(0, scratch)
-        read_at = clock()
-        events = await replay_to_end(settings, [consumer])
-        async with pool.acquire() as conn:
-            return await _read_scratch(conn, scratch, events, read_at)
-    finally:
-        async with pool.acquire() as conn:
-            await conn.execute(f"DROP SCHEMA IF EXISTS {scratch} CASCADE")
+    async with pool.acquire() as lease:
+        await lease.execute("SELECT pg_advisory_lock(hashtext($1))", scratch)
+        try:
+            await _drop_abandoned(lease)
+            return await _replay_into(settings, pool, rules, period, scratch, clock)
+        finally:
+            await lease.execute(f"DROP SCHEMA IF EXISTS {scratch} CASCADE")
+            await lease.execute("SELECT pg_advisory_unlock(hashtext($1))", scratch)
+
+
+async def _drop_abandoned(lease: asyncpg.Connection) -> None:
+    """Drop the scratch schemas nobody holds the lease of (their what-if died)."""
+    rows = await lease.fetch(
+        "SELECT nspname FROM pg_namespace WHERE nspname LIKE $1",
+        SCRATCH_PREFIX.replace("_", "\\_") + "%",
+    )
+    for row in rows:
+        name = row["nspname"]
+        if not await lease.fetchval("SELECT pg_try_advisory_lock(hashtext($1))", name):
+            continue  # a what-if is running in it
+        try:
+            log.warning("dropping %s, left by a what-if that did not finish", name)
+            await lease.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
+        finally:
+            await lease.execute("SELECT pg_advisory_unlock(hashtext($1))", name)
+
+
+async def _replay_into(
+    settings: Settings,
+    pool: asyncpg.Pool,
+    rules: SlaRules,
+    period: Period,
+    scratch: str,
+    clock: Callable[[], datetime],
+) -> Replayed:
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute(consumer_tables_sql(scratch))  # creates the schema too
+        await conn.execute(f"SET LOCAL search_path TO {scratch}")
+        await conn.execute(SCHEMA_SQL.read_text(encoding="utf-8"))
+        await conn.execute(PUBLISHED_SQL)
+    # The builder's machinery, aimed at the scratch schema: the consumer's bookkeeping and its
+    # writes go there (search_path = the scratch schema only), and it has no broker.
+    base = ProjectionConsumer(
+        name=CONSUMER,
+        schema=scratch,
+        projection=WhatIfProjection(rules, period),
+        topic=settings.topic_events,
+        deadletter_topic=settings.topic_deadletter,
+        pool=lambda: pool,
+    )
+    consumer = base.builder_copy(0, scratch)
+    read_at = clock()
+    events = await replay_to_end(settings, [consumer])
+    async with pool.acquire() as conn:
+        return await _read_scratch(conn, scratch, events, read_at)
 
 
 async def _read_scratch(

@@ -122,6 +122,16 @@ async def snapshot(system: RunningSystem) -> dict[str, Any]:
     }
 
 
+async def abandon_a_scratch_schema(system: RunningSystem) -> None:
+    conn = await asyncpg.connect(system.database_url)
+    try:
+        await conn.execute(
+            "CREATE SCHEMA sla_whatif_abandoned0; CREATE TABLE sla_whatif_abandoned0.t ()"
+        )
+    finally:
+        await conn.close()
+
+
 async def what_if_cli(system: RunningSystem, *args: str) -> subprocess.CompletedProcess[str]:
     # This checkout's code, whichever checkout the virtualenv was installed from.
     env = {**system.env, "PYTHONPATH": str(REPO)}
@@ -181,6 +191,7 @@ async def test_what_if_replays_under_a_laxer_policy_without_touching_anything_li
     try:
         before = await snapshot(system)
         assert before["tables"] and before["scratch"] == []
+        await abandon_a_scratch_schema(system)  # as a what-if killed half-way leaves one
         done = await what_if_cli(system, "--policy", str(LAX), *period, "--json")
         assert done.returncode == 0, done.stdout + done.stderr
         text = await what_if_cli(system, "--policy", str(LAX), *period)
@@ -192,7 +203,7 @@ async def test_what_if_replays_under_a_laxer_policy_without_touching_anything_li
     assert after["tables"] == before["tables"]  # no live SLA table changed
     assert after["sla_events"] == before["sla_events"]  # no SlaWarning/SlaBreached published
     assert after["deadletter_ends"] == before["deadletter_ends"]  # nor dead-lettered
-    assert after["scratch"] == []  # the scratch schemas are gone
+    assert after["scratch"] == []  # the scratch schemas are gone, and the abandoned one
 
     report = json.loads(done.stdout)
     rows = my_rows(report)
