@@ -743,7 +743,10 @@ async def what_if(
     replayed = await replay(
         settings, pool, _EitherRules(live.policy, live.calendar, other), period, clock=clock
     )
-    until = min(period.end, replayed.read_at)
+    # As the live scheduler: a deadline is judged a grace after the log was read, so that a
+    # stop decided just before (still in another service's outbox) is not missed.
+    grace = timedelta(seconds=float(getattr(settings, "sla_grace_s", 0.0)))
+    until = min(period.end, replayed.read_at - grace)
     # The folds are CPU work (calendar arithmetic): off the event loop, so a service that
     # runs a what-if goes on answering.
     found = await asyncio.to_thread(outcomes, replayed, live, other, until)
