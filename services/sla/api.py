@@ -1,14 +1,18 @@
-"""SLA's HTTP API: each complaint's clocks, and every overdue complaint by office."""
+"""SLA's HTTP API: each complaint's clocks, every overdue complaint by office, and what-if
+replays of a period under another policy or calendar (``services.sla.whatif``)."""
 
+import asyncio
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import FastAPI, HTTPException
+from fastapi import Depends, FastAPI, HTTPException
+from pydantic import BaseModel, ConfigDict, Field
 
-from services.runtime.http import install_common
+from services.runtime.auth import CurrentStaff, Staff, StaffRole
+from services.runtime.http import FieldErrors, install_common
 from services.runtime.service import ConsumingService
 from services.sla import store
 from services.sla.calendar import load_calendar
@@ -17,9 +21,47 @@ from services.sla.projection import ClockProjection
 from services.sla.scheduler import Scheduler, SlaRules, timer_gauges
 from services.sla.settings import SlaSettings
 from services.sla.timers import fold
+from services.sla.whatif import (
+    MAX_YAML_CHARS,
+    Period,
+    WhatIfInputError,
+    parse_other_calendar,
+    parse_other_policy,
+    what_if,
+)
 
 HERE = Path(__file__).parent
 Clock = Callable[[], datetime]
+WHAT_IF_ROLES = frozenset({StaffRole.COMPANY, StaffRole.ANALYST})
+
+
+class WhatIfRequest(BaseModel):
+    """``POST /v1/sla/what-if``: a period and the other rules, as the YAML files' text."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    period_from: date = Field(alias="from", description="First day of the period (China time)")
+    period_to: date = Field(alias="to", description="Last day of the period, inclusive")
+    policy_yaml: str | None = Field(
+        None,
+        max_length=MAX_YAML_CHARS,
+        description="The other SLA policy, the text of a policy.yaml (default: the live one)",
+    )
+    calendar_yaml: str | None = Field(
+        None,
+        max_length=MAX_YAML_CHARS,
+        description="The other business calendar, the text of a calendar.yaml (default: the "
+        "live one)",
+    )
+
+
+def may_run_what_if(staff: CurrentStaff) -> Staff:
+    """The company and analyst roles may run a what-if (a replay of the whole log)."""
+    if staff.role not in WHAT_IF_ROLES:
+        raise HTTPException(
+            403, detail=f"role: a {staff.role.value} may not run a what-if (company, analyst)"
+        )
+    return staff
 
 
 def create_app(settings: SlaSettings | None = None, clock: Clock | None = None) -> FastAPI:
@@ -50,6 +92,7 @@ def create_app(settings: SlaSettings | None = None, clock: Clock | None = None) 
         clock=now,
     )
     service.add_task("scheduler", scheduler.run)
+    replaying = asyncio.Lock()  # one what-if at a time per copy: each reads the whole log
     service.monitor.add("timers", timer_gauges)
 
     app = FastAPI(
@@ -123,5 +166,59 @@ def create_app(settings: SlaSettings | None = None, clock: Clock | None = None) 
             row["overdue_s"] = (at - row["deadline"]).total_seconds()
             by_office.setdefault(row.pop("office"), []).append(row)
         return {"as_of": at, "total": len(rows), "by_office": by_office}
+
+    @app.post(
+        "/v1/sla/what-if",
+        summary="A period's warnings and breaches as they were, and under other rules",
+        responses={
+            401: {"description": "No staff token, or not a valid one"},
+            403: {"description": "Not the company or analyst role"},
+            422: {"description": "A bad period, or YAML that is no policy/calendar (names it)"},
+        },
+    )
+    async def post_what_if(
+        body: WhatIfRequest, staff: Annotated[Staff, Depends(may_run_what_if)]
+    ) -> dict[str, Any]:
+        """Replay the complaints received in ``from``..``to`` from the log into a scratch
+        projection (dropped afterwards; nothing live is written, nothing published) and fold
+        them under the live policy and calendar and under ``policy_yaml``/``calendar_yaml``:
+        per office and timer kind, warnings and breaches as they were and as they would have
+        been, and the complaints that change sides. A POST because the other policy travels
+        in the body. The same as ``complaints what-if sla --json``."""
+        try:
+            period = Period.checked(body.period_from, body.period_to)
+            if body.policy_yaml is None and body.calendar_yaml is None:
+                raise WhatIfInputError(
+                    "policy_yaml", "give policy_yaml or calendar_yaml (or both) to compare with"
+                )
+            policy = rules.policy
+            calendar = rules.calendar
+            if body.policy_yaml is not None:
+                policy = parse_other_policy(body.policy_yaml, field="policy_yaml")
+            if body.calendar_yaml is not None:
+                calendar = parse_other_calendar(body.calendar_yaml, field="calendar_yaml")
+        except WhatIfInputError as exc:
+            raise FieldErrors([{"field": exc.field, "reason": exc.reason}]) from None
+        live = f"{settings.sla_policy_file.name} + {settings.sla_calendar_file.name} (live)"
+        other = " + ".join(
+            [
+                "policy_yaml" if body.policy_yaml is not None else settings.sla_policy_file.name,
+                "calendar_yaml"
+                if body.calendar_yaml is not None
+                else settings.sla_calendar_file.name,
+            ]
+        )
+        async with replaying:
+            report = await what_if(
+                settings,
+                service.pool,
+                live=rules,
+                other=SlaRules(policy=policy, calendar=calendar),
+                period=period,
+                live_name=live,
+                other_name=other,
+                clock=now,
+            )
+        return report.as_dict()
 
     return app
