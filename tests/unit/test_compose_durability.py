@@ -56,7 +56,7 @@ def writes(service: dict[str, Any]) -> list[str]:
         dirs = env.get("KAFKA_LOG_DIRS", "/tmp/kraft-combined-logs")
         return [d.strip() for d in dirs.split(",") if d.strip()]
     if image == "postgres":
-        # Not the image's default: it moved between versions (18 uses /var/lib/postgresql/18/docker),
+        # Not the image's default: it moved between versions (18: /var/lib/postgresql/18/docker),
         # so an upgrade must be told where the old cluster is.
         return [env.get("PGDATA", "(PGDATA unset: the image's default moves between versions)")]
     if image == "prom/prometheus":
@@ -112,7 +112,7 @@ def unpinned_images(model: dict[str, Any]) -> list[str]:
         image = service.get("image")
         if image is None:
             continue  # built from deploy/Dockerfile: its FROM line is checked below
-        repo, _, tag = str(image).partition(":")
+        tag = str(image).partition(":")[2]
         if not re.fullmatch(r"v?\d+\.\d+(\.\d+)?(-[\w.]+)?", tag):
             bad.append(f"{name}: {image}")
     return bad
@@ -221,6 +221,5 @@ def test_services_run_in_production_mode_unless_told_otherwise() -> None:
         assert env["COMPLAINTS_ENV"] == "${COMPLAINTS_ENV:-production}", name
         # no development password as a fallback
         assert ":-complaints}" not in env["COMPLAINTS_DATABASE_URL"], name
-    assert (
-        ":-complaints}" not in COMPOSE["services"]["postgres"]["environment"]["POSTGRES_PASSWORD"]
-    )
+    password = COMPOSE["services"]["postgres"]["environment"]["POSTGRES_PASSWORD"]
+    assert password == "${COMPLAINTS_DB_PASSWORD:-}", password
