@@ -10,6 +10,8 @@ HERE = Path(__file__).parent
 class WorkflowSettings(Settings):
     """``COMPLAINTS_WORKFLOW_*``: port, routing rules file, major-complaint policy."""
 
+    uses_staff_tokens = True  # every staff command carries a bearer token
+
     workflow_port: int = 8002
     # Category → department per office (data, not code); see routing.yaml.
     workflow_routing_file: Path = HERE / "routing.yaml"
