@@ -91,31 +91,40 @@ async def counting_applications(
     rolled-back batch takes its counts with it). So a count above 1 is an event applied twice.
     """
     name = f"fault_applications_{uuid.uuid4().hex[:8]}"
-    conn = await asyncpg.connect(database_url)
+
+    async def run(sql: str) -> list[asyncpg.Record]:
+        # A connection per use: the database may be restarted while the count runs.
+        conn = await asyncpg.connect(database_url)
+        try:
+            if ";" in sql:  # several statements: the simple protocol, no rows
+                await conn.execute(sql)
+                return []
+            return list(await conn.fetch(sql))
+        finally:
+            await conn.close()
+
+    await run(
+        f"""CREATE TABLE public.{name} (key text PRIMARY KEY, n integer NOT NULL);
+        CREATE FUNCTION public.{name}() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            INSERT INTO public.{name} VALUES (NEW.{key}::text, 1)
+            ON CONFLICT (key) DO UPDATE SET n = public.{name}.n + 1;
+            RETURN NEW;
+        END $$;
+        CREATE TRIGGER {name} BEFORE INSERT ON {table}
+            FOR EACH ROW EXECUTE FUNCTION public.{name}();"""
+    )
+
+    async def counts() -> Counter[str]:
+        return Counter({r["key"]: r["n"] for r in await run(f"SELECT key, n FROM public.{name}")})
+
     try:
-        await conn.execute(
-            f"""CREATE TABLE public.{name} (key text PRIMARY KEY, n integer NOT NULL);
-            CREATE FUNCTION public.{name}() RETURNS trigger LANGUAGE plpgsql AS $$
-            BEGIN
-                INSERT INTO public.{name} VALUES (NEW.{key}::text, 1)
-                ON CONFLICT (key) DO UPDATE SET n = public.{name}.n + 1;
-                RETURN NEW;
-            END $$;
-            CREATE TRIGGER {name} BEFORE INSERT ON {table}
-                FOR EACH ROW EXECUTE FUNCTION public.{name}();"""
-        )
-
-        async def counts() -> Counter[str]:
-            rows = await conn.fetch(f"SELECT key, n FROM public.{name}")
-            return Counter({r["key"]: r["n"] for r in rows})
-
         yield counts
     finally:
-        await conn.execute(
+        await run(
             f"DROP TRIGGER IF EXISTS {name} ON {table}; "
             f"DROP FUNCTION IF EXISTS public.{name}() CASCADE; DROP TABLE IF EXISTS public.{name}"
         )
-        await conn.close()
 
 
 def doubled_or_missing(applied: Counter[str], expected: set[str]) -> dict[str, int]:
