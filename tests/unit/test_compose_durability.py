@@ -223,3 +223,14 @@ def test_services_run_in_production_mode_unless_told_otherwise() -> None:
         assert ":-complaints}" not in env["COMPLAINTS_DATABASE_URL"], name
     password = COMPOSE["services"]["postgres"]["environment"]["POSTGRES_PASSWORD"]
     assert password == "${COMPLAINTS_DB_PASSWORD:-}", password
+
+
+def test_make_runs_compose_in_production_mode_unless_the_caller_says_otherwise() -> None:
+    # The Makefile exports COMPLAINTS_ENV=local for make up/test; compose must not inherit it.
+    makefile = (ROOT / "Makefile").read_text()
+    compose_lines = [line for line in makefile.splitlines() if "docker compose" in line]
+    assert compose_lines
+    for line in compose_lines:
+        if line.lstrip().startswith("#") or "##" in line:
+            continue
+        assert "COMPLAINTS_ENV=$(or $(CALLER_COMPLAINTS_ENV),production) docker compose" in line
