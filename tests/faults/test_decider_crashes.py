@@ -118,20 +118,33 @@ async def test_sla_killed_while_timers_fall_due_publishes_every_breach_once(
                 found.setdefault(e["complaint_id"], set()).add(e["event_id"])
         return found
 
-    await publish(system.env["COMPLAINTS_KAFKA_BOOTSTRAP"], system.topics["events"], events)
+    async with counting_applications(
+        system.database_url, "workflow.history", "event_id"
+    ) as applied:
+        await publish(system.env["COMPLAINTS_KAFKA_BOOTSTRAP"], system.topics["events"], events)
 
-    async def some_fired() -> bool:
-        return len(breaches(await logged(system))) > 0
+        async def some_fired() -> bool:
+            return len(breaches(await logged(system))) > 0
 
-    await eventually(some_fired, timeout=60, interval=0.05)
-    await asyncio.to_thread(system.kill, "sla")
-    await asyncio.to_thread(system.start, "sla")
+        await eventually(some_fired, timeout=60, interval=0.05)
+        await asyncio.to_thread(system.kill, "sla")
+        await asyncio.to_thread(system.start, "sla")
 
-    async def all_fired() -> dict[str, set[str]] | None:
-        found = breaches(await logged(system))
-        return found if set(found) == ours else None
+        async def all_fired() -> dict[str, set[str]] | None:
+            found = breaches(await logged(system))
+            return found if set(found) == ours else None
 
-    found = await eventually(all_fired, timeout=90, interval=1.0)
+        found = await eventually(all_fired, timeout=90, interval=1.0)
+        await wait_caught_up(
+            system.database_url,
+            system.env["COMPLAINTS_KAFKA_BOOTSTRAP"],
+            system.topics["events"],
+            "workflow",
+            timeout=60,
+        )
+        counts = await applied()
     # One breach per complaint and deadline: a copy republished after the crash has the
     # same id (the consumers ignore it); never a second, different breach.
     assert {cid: len(ids) for cid, ids in found.items()} == dict.fromkeys(ours, 1)
+    # and the workflow applied each breach once (a second application would escalate twice)
+    assert doubled_or_missing(counts, set().union(*found.values())) == {}
