@@ -114,11 +114,12 @@ def _database_url_problems(url: str) -> list[Problem]:
             )
         ]
     if password.lower() in DEFAULT_DB_PASSWORDS or password == user:
+        known = password.lower() in DEFAULT_DB_PASSWORDS
+        what = f"a development default ({password!r})" if known else "the user name"
         return [
             Problem(
                 name,
-                f"the password is a development default ({password!r}); set a secret one "
-                "(in Docker: COMPLAINTS_DB_PASSWORD)",
+                f"the password is {what}; set a secret one (in Docker: COMPLAINTS_DB_PASSWORD)",
             )
         ]
     return []

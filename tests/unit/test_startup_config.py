@@ -85,7 +85,7 @@ def test_production_with_real_secrets_starts(name: str, monkeypatch: pytest.Monk
     [
         ("postgresql://complaints:complaints@db:5432/complaints", "development default"),
         ("postgresql://complaints:postgres@db/complaints", "development default"),
-        ("postgresql://app:app@db/complaints", "development default"),  # password = user
+        ("postgresql://app:app@db/complaints", "the password is the user name"),
         ("postgresql://complaints:@db:5432/complaints", "no password"),
         ("postgresql://complaints@db:5432/complaints", "no password"),
     ],
