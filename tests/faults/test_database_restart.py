@@ -33,7 +33,7 @@ from tests.faults.burst import (
 
 pytestmark = pytest.mark.infra
 
-N = 1000
+N = 2000
 CONSUMERS = ("workflow", "sla", "reporting")
 
 
@@ -122,7 +122,7 @@ async def test_consumers_survive_a_restart_of_their_database_under_load(
     async with counting_applications(
         system.database_url, "reporting.complaints", "complaint_id"
     ) as applied:
-        producing = asyncio.create_task(publish(bootstrap, topic, events, pace=0.1))
+        producing = asyncio.create_task(publish(bootstrap, topic, events, pace=1.0))
         await eventually(lambda: _between(count, 1, N), timeout=60, interval=0.05)
         before = own_server_pid(cfg)  # only ever the server this test started
         outage.set()
