@@ -4,6 +4,9 @@
 
 PY      := .venv/bin/python
 SYSPY   := $(shell command -v python3.11 || command -v python3)
+# Local mode for make up/test/demo; the Docker targets keep compose's own default (production)
+# unless the caller set COMPLAINTS_ENV.
+CALLER_COMPLAINTS_ENV := $(COMPLAINTS_ENV)
 export COMPLAINTS_ENV ?= local
 
 .PHONY: up down reset status test test-unit test-e2e lint schemas bootstrap demo bench help
@@ -48,7 +51,7 @@ docs:  ## write the interface documents from the code: docs/openapi/<service>.js
 	@$(PY) -m services.apidocs
 
 observability:  ## Docker: the stack plus Prometheus (:9090) and Grafana (:3000, dashboard provisioned)
-	@docker compose --profile observability up -d --build
+	@COMPLAINTS_ENV=$(or $(CALLER_COMPLAINTS_ENV),production) docker compose --profile observability up -d --build
 
 bench: bootstrap  ## measure the system beside raw baselines; table + bench/results/latest.json (see bench/README.md)
 	@$(PY) -m bench

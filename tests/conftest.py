@@ -68,19 +68,13 @@ def _testcontainers_infra() -> Iterator[Infra]:
         docker.from_env().ping()
     except Exception as exc:
         pytest.skip(f"COMPLAINTS_TEST_INFRA=testcontainers but no Docker engine answers: {exc}")
-    from testcontainers.kafka import KafkaContainer  # type: ignore[import-untyped]
-    from testcontainers.postgres import PostgresContainer  # type: ignore[import-untyped]
+    from tests.containers import kafka_container, postgres_container
 
-    with (
-        KafkaContainer("apache/kafka:4.1.1").with_kraft() as kafka,
-        PostgresContainer(
-            "postgres:15", username="complaints", password="complaints", dbname="complaints"
-        ) as pg,
-    ):
-        url = pg.get_connection_url().replace("postgresql+psycopg2://", "postgresql://")
+    # The images of docker-compose.yml; see tests/containers.py for why Kafka needs a subclass.
+    with kafka_container() as kafka, postgres_container() as pg:
         yield Infra(
             kafka_bootstrap=kafka.get_bootstrap_server(),
-            admin_database_url=url,
+            admin_database_url=pg.get_connection_url(),
             home=Path(".local"),
         )
 

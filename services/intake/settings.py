@@ -6,13 +6,16 @@ import hmac
 from datetime import timedelta
 
 from contracts import Channel
-from services.runtime.settings import Environment, Settings
+from services.runtime.settings import Environment, Problem, Settings, variable
 
 DEV_KEYS = {
     Channel.HOTLINE: "dev-hotline",
     Channel.APP: "dev-app",
     Channel.SUPERVISION: "dev-supervision",
 }
+
+MIN_KEY_LENGTH = 16
+"""Shortest channel key accepted outside local mode."""
 
 
 class IntakeSettings(Settings):
@@ -26,6 +29,8 @@ class IntakeSettings(Settings):
       (default: the submissions topic's name + ``.rejected``).
     """
 
+    uses_staff_tokens = True  # staff may read the rejected submissions
+
     intake_port: int = 8001
     intake_api_keys: dict[Channel, str] = {}
     # How far a channel's clock may run ahead before its complaint time counts as future.
@@ -37,6 +42,36 @@ class IntakeSettings(Settings):
         """The topic of ``SubmissionRejected`` events (derived from the submissions topic's
         name unless set, so a test run's topics stay together)."""
         return self.topic_rejections or f"{self.topic_submissions}.rejected"
+
+    def problems(self) -> list[Problem]:
+        """Outside local mode: a key of its own for every channel, none a development key,
+        none shorter than ``MIN_KEY_LENGTH``, no key shared by two channels."""
+        found = super().problems()
+        if self.env is Environment.LOCAL:
+            return found
+        keys = {channel: key for channel, key in self.intake_api_keys.items() if key}
+        reasons = []
+        missing = [c.value for c in DEV_KEYS if c not in keys]  # the channels with an API
+        if missing:
+            reasons.append(
+                f"no key for channel(s) {', '.join(missing)} "
+                '(JSON {"hotline": "…", "app": "…", "supervision": "…"})'
+            )
+        dev = [c.value for c, k in keys.items() if k.startswith("dev-") or k in DEV_KEYS.values()]
+        if dev:
+            reasons.append(f"development key(s) for {', '.join(dev)}: public in the repository")
+        short = [c.value for c, k in keys.items() if len(k) < MIN_KEY_LENGTH and c.value not in dev]
+        if short:
+            reasons.append(f"key(s) of {', '.join(short)} shorter than {MIN_KEY_LENGTH} characters")
+        by_key: dict[str, list[str]] = {}
+        for channel, key in keys.items():
+            by_key.setdefault(key, []).append(channel.value)
+        shared = [" and ".join(cs) for cs in by_key.values() if len(cs) > 1]
+        if shared:
+            reasons.append(f"one key for {'; '.join(shared)}: the key decides the channel")
+        if reasons:
+            found.append(Problem(variable("intake_api_keys"), "; ".join(reasons)))
+        return found
 
     def _keys(self) -> dict[Channel, str]:
         keys = {channel: key for channel, key in self.intake_api_keys.items() if key}

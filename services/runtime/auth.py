@@ -17,9 +17,9 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
 
 from contracts.lifecycle import Actor, Role
-from services.runtime.settings import Environment, Settings
+from services.runtime.settings import DEV_STAFF_TOKEN_SECRET, Environment, Settings
 
-DEV_SECRET = "dev-staff-secret-only-for-local-mode"
+DEV_SECRET = DEV_STAFF_TOKEN_SECRET
 ALGORITHM = "HS256"
 ISSUER = "complaints"
 

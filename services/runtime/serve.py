@@ -8,7 +8,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from services.runtime.logs import configure_logging
-from services.runtime.settings import Settings
+from services.runtime.settings import Settings, refuse
 
 
 def service_name(app: FastAPI) -> str:
@@ -26,7 +26,13 @@ def serve(app: FastAPI, settings: Settings, *, port: int) -> None:
 
     Logs are JSON lines on stderr (``COMPLAINTS_LOG_FORMAT=text`` for plain lines); uvicorn's
     own logging configuration is switched off so its lines are JSON too.
+
+    Settings refused for the mode they run in (``Settings.problems``) stop it before anything
+    starts (``load_settings`` in each ``__main__`` has already said so; this guards other callers).
     """
+    problems = settings.problems()
+    if problems:
+        refuse(service_name(app), problems, settings)
     configure_logging(service=service_name(app), level=settings.log_level, fmt=settings.log_format)
     uvicorn.run(
         app,

@@ -1,11 +1,36 @@
-"""One configuration surface: ``COMPLAINTS_*`` environment variables, the same names everywhere."""
+"""One configuration surface: ``COMPLAINTS_*`` environment variables, the same names everywhere.
+
+Every service checks its configuration when it starts (``load_settings``): a value that does not
+parse, and outside local mode every missing or unsafe secret (a development key, the development
+token secret, a default database password), is named with the reason and the process exits
+non-zero at once — never a service that reports healthy and then answers 500.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import re
+import sys
+from collections.abc import Iterable, Iterator
 from enum import StrEnum
-from typing import Literal
+from typing import ClassVar, Literal, NamedTuple, TypeVar
+from urllib.parse import unquote, urlsplit
 
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
+
+ENV_PREFIX = "COMPLAINTS_"
+EXIT_CONFIG = 78  # sysexits.h EX_CONFIG: "configuration error"
+
+DEV_STAFF_TOKEN_SECRET = "dev-staff-secret-only-for-local-mode"
+"""Signs staff tokens in local mode. It is in the repository, so anyone can mint tokens with it."""
+
+DEFAULT_DB_PASSWORDS = frozenset({"complaints", "postgres", "password", "analyst", "changeme"})
+"""Passwords of the development setup and the usual defaults: refused outside local mode."""
+
+MIN_SECRET_LENGTH = 32
+"""Shortest staff token secret accepted outside local mode (HS256: 256 bits of key)."""
 
 
 class Environment(StrEnum):
@@ -18,7 +43,10 @@ class Environment(StrEnum):
 class Settings(BaseSettings):
     """Settings every service reads. Each service subclasses it for its own port and knobs."""
 
-    model_config = SettingsConfigDict(env_prefix="COMPLAINTS_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
+
+    # Whether this service verifies staff tokens (then it needs the token secret).
+    uses_staff_tokens: ClassVar[bool] = False
 
     env: Environment = Environment.LOCAL
     kafka_bootstrap: str = "127.0.0.1:9092"
@@ -45,3 +73,147 @@ class Settings(BaseSettings):
     publish_timeout_s: float = 10.0
     # Signs staff bearer tokens. Empty in local mode means the development secret.
     staff_token_secret: str = ""
+
+    def problems(self) -> list[Problem]:
+        """Every missing or unsafe variable for the mode the service runs in (empty: fine).
+
+        Local mode accepts the development credentials; any other mode refuses them. Services
+        add their own variables (``super().problems() + [...]``).
+        """
+        if self.env is Environment.LOCAL:
+            return []
+        found = [*_database_url_problems(self.database_url)]
+        if self.uses_staff_tokens:
+            found += _token_secret_problems(self.staff_token_secret)
+        return found
+
+
+class Problem(NamedTuple):
+    """A configuration variable that keeps a service from starting, and why."""
+
+    variable: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.variable}: {self.reason}"
+
+
+def variable(field: str) -> str:
+    """The variable of a settings field: ``database_url`` → ``COMPLAINTS_DATABASE_URL``."""
+    return f"{ENV_PREFIX}{field}".upper()
+
+
+def _database_url_problems(url: str) -> list[Problem]:
+    name = variable("database_url")
+    try:
+        parts = urlsplit(url)
+        password = unquote(parts.password) if parts.password is not None else ""
+        user = unquote(parts.username or "")
+    except ValueError as exc:
+        return [Problem(name, f"not a valid URL ({exc})")]
+    if not password:
+        return [
+            Problem(
+                name,
+                "has no password (postgresql://user:password@host:port/db; "
+                "in Docker set COMPLAINTS_DB_PASSWORD)",
+            )
+        ]
+    if password.lower() in DEFAULT_DB_PASSWORDS or password == user:
+        known = password.lower() in DEFAULT_DB_PASSWORDS
+        what = f"a development default ({password!r})" if known else "the user name"
+        return [
+            Problem(
+                name,
+                f"the password is {what}; set a secret one (in Docker: COMPLAINTS_DB_PASSWORD)",
+            )
+        ]
+    return []
+
+
+def _token_secret_problems(secret: str) -> list[Problem]:
+    name = variable("staff_token_secret")
+    if not secret:
+        return [Problem(name, "not set; it signs staff tokens (e.g. `openssl rand -hex 32`)")]
+    if secret == DEV_STAFF_TOKEN_SECRET:
+        return [Problem(name, "is the development secret, public in the repository")]
+    if len(secret) < MIN_SECRET_LENGTH:
+        return [
+            Problem(name, f"{len(secret)} characters; at least {MIN_SECRET_LENGTH} are required")
+        ]
+    return []
+
+
+S = TypeVar("S", bound=Settings)
+
+
+def _field_of(loc: tuple[int | str, ...] | str) -> str:
+    return str(loc[0] if isinstance(loc, tuple) and loc else loc)
+
+
+def read_settings(cls: type[S]) -> tuple[S | None, list[Problem]]:
+    """The settings from the environment, and every problem with them.
+
+    A variable that does not parse is reported and then left out (its default applies), so
+    that the remaining checks still run and one start names every variable to fix.
+    """
+    broken: dict[str, Problem] = {}
+    for _ in range(len(cls.model_fields) + 1):
+        try:
+            with _without(p.variable for p in broken.values()):
+                settings = cls()
+        except ValidationError as exc:
+            errors = exc.errors()
+            for error in errors:
+                field = _field_of(error["loc"])
+                rest = ".".join(str(part) for part in error["loc"][1:])
+                where = f" (at {rest})" if rest else ""
+                broken.setdefault(field, Problem(variable(field), f"{error['msg']}{where}"))
+        except SettingsError as exc:  # e.g. a JSON value that is not JSON
+            match = re.search(r'field "(\w+)"', str(exc))
+            if match is None or variable(match.group(1)) in {p.variable for p in broken.values()}:
+                return None, [*broken.values(), Problem(f"{ENV_PREFIX}*", str(exc))]
+            cause = f": {exc.__cause__}" if exc.__cause__ else ""
+            field = match.group(1)
+            broken[field] = Problem(variable(field), f"not valid JSON{cause}")
+        else:
+            named = {p.variable for p in broken.values()}
+            return settings, [
+                *broken.values(),
+                *(p for p in settings.problems() if p.variable not in named),
+            ]
+    return None, list(broken.values())
+
+
+@contextlib.contextmanager
+def _without(variables: Iterable[str]) -> Iterator[None]:
+    """The process environment without ``variables`` (any case), restored afterwards."""
+    names = {v.upper() for v in variables}
+    saved = {k: v for k, v in os.environ.items() if k.upper() in names}
+    for key in saved:
+        del os.environ[key]
+    try:
+        yield
+    finally:
+        os.environ.update(saved)
+
+
+def load_settings(cls: type[S], service: str) -> S:
+    """The settings of ``service``, or exit with ``EXIT_CONFIG`` naming every variable to fix."""
+    settings, problems = read_settings(cls)
+    if settings is None or problems:
+        refuse(service, problems, settings)
+    assert settings is not None
+    return settings
+
+
+def refuse(service: str, problems: list[Problem], settings: Settings | None = None) -> None:
+    """Print every problem on stderr and exit with ``EXIT_CONFIG``."""
+    mode = settings.env.value if settings is not None else "?"
+    lines = [
+        f"{service}: refusing to start (COMPLAINTS_ENV={mode}): "
+        f"{len(problems)} configuration variable(s) to fix",
+        *(f"  {problem}" for problem in problems),
+    ]
+    print("\n".join(lines), file=sys.stderr, flush=True)
+    raise SystemExit(EXIT_CONFIG)

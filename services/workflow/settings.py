@@ -11,6 +11,8 @@ class WorkflowSettings(Settings):
     """``COMPLAINTS_WORKFLOW_*``: port, routing rules and office policy files, major-complaint
     policy."""
 
+    uses_staff_tokens = True  # every staff command carries a bearer token
+
     workflow_port: int = 8002
     # Category → department per office (data, not code); see routing.yaml.
     workflow_routing_file: Path = HERE / "routing.yaml"

@@ -5,8 +5,11 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 
+import asyncpg
 from aiokafka import AIOKafkaProducer
 
 from contracts import Channel, ComplaintReceived, Envelope, encode_event, new_envelope
@@ -70,3 +73,60 @@ async def log_counts(bootstrap: str, topic: str, event_type: str) -> Counter[str
 def run_id() -> str:
     """A short id that keeps one test's complaints apart from the others'."""
     return uuid.uuid4().hex[:6]
+
+
+Applications = Callable[[], Awaitable[Counter[str]]]
+
+
+@asynccontextmanager
+async def counting_applications(
+    database_url: str, table: str, key: str
+) -> AsyncIterator[Applications]:
+    """Count every committed application of an event to a projection ``table``, per ``key``.
+
+    "Nothing doubled" cannot be read from a projection's rows: their primary keys and the
+    ``processed_events`` guard swallow a second application (``ON CONFLICT DO NOTHING``), so a
+    row count stays right even when an event was applied twice. A ``BEFORE INSERT`` trigger
+    sees every row proposed, conflicting or not, and counts it in the same transaction (a
+    rolled-back batch takes its counts with it). So a count above 1 is an event applied twice.
+    """
+    name = f"fault_applications_{uuid.uuid4().hex[:8]}"
+
+    async def run(sql: str) -> list[asyncpg.Record]:
+        # A connection per use: the database may be restarted while the count runs.
+        conn = await asyncpg.connect(database_url)
+        try:
+            if ";" in sql:  # several statements: the simple protocol, no rows
+                await conn.execute(sql)
+                return []
+            return list(await conn.fetch(sql))
+        finally:
+            await conn.close()
+
+    await run(
+        f"""CREATE TABLE public.{name} (key text PRIMARY KEY, n integer NOT NULL);
+        CREATE FUNCTION public.{name}() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            INSERT INTO public.{name} VALUES (NEW.{key}::text, 1)
+            ON CONFLICT (key) DO UPDATE SET n = public.{name}.n + 1;
+            RETURN NEW;
+        END $$;
+        CREATE TRIGGER {name} BEFORE INSERT ON {table}
+            FOR EACH ROW EXECUTE FUNCTION public.{name}();"""
+    )
+
+    async def counts() -> Counter[str]:
+        return Counter({r["key"]: r["n"] for r in await run(f"SELECT key, n FROM public.{name}")})
+
+    try:
+        yield counts
+    finally:
+        await run(
+            f"DROP TRIGGER IF EXISTS {name} ON {table}; "
+            f"DROP FUNCTION IF EXISTS public.{name}() CASCADE; DROP TABLE IF EXISTS public.{name}"
+        )
+
+
+def doubled_or_missing(applied: Counter[str], expected: set[str]) -> dict[str, int]:
+    """The keys of ``expected`` not applied exactly once, with how often they were."""
+    return {k: applied[k] for k in expected if applied[k] != 1}

@@ -1,6 +1,11 @@
 """The deciding services killed with SIGKILL while they decide: the workflow between commit
 and publish, the SLA service while timers are due. Nothing decided is lost; nothing is
-applied twice."""
+applied twice.
+
+"Applied twice" is counted by a trigger on ``workflow.history`` (every row proposed, in its
+transaction): the history's unique event id, and a version folded from that history, would
+hide a second application. Killing and restarting run in a thread, off the event loop that
+drives the load."""
 
 from __future__ import annotations
 
@@ -14,7 +19,13 @@ import pytest
 from tests.conftest import RunningSystem
 from tests.e2e.helpers import eventually, read_events, wait_caught_up
 from tests.e2e.test_workflow_lifecycle import AGENT, OFFICE, Desk
-from tests.faults.burst import complaint_event, publish, run_id
+from tests.faults.burst import (
+    complaint_event,
+    counting_applications,
+    doubled_or_missing,
+    publish,
+    run_id,
+)
 
 pytestmark = pytest.mark.infra
 
@@ -49,29 +60,39 @@ async def test_workflow_killed_while_deciding_loses_no_answered_command(
                 return
             answered.extend(e["event_id"] for e in resp.json()["events"])
 
-    burst = asyncio.gather(*(work(d) for d in desks))
-    await eventually(lambda: _some(answered), timeout=30, interval=0.01)
-    system.kill("workflow")
-    await burst
-    system.start("workflow")
-    await wait_caught_up(
-        system.database_url,
-        system.env["COMPLAINTS_KAFKA_BOOTSTRAP"],
-        system.topics["events"],
-        "workflow",
+    async with counting_applications(
+        system.database_url, "workflow.history", "event_id"
+    ) as applied:
+        burst = asyncio.gather(*(work(d) for d in desks))
+        await eventually(lambda: _some(answered), timeout=30, interval=0.01)
+        await asyncio.to_thread(system.kill, "workflow")
+        await burst
+        await asyncio.to_thread(system.start, "workflow")
+        await wait_caught_up(
+            system.database_url,
+            system.env["COMPLAINTS_KAFKA_BOOTSTRAP"],
+            system.topics["events"],
+            "workflow",
+        )
+
+        async def all_logged() -> Counter[str] | None:
+            ids = Counter(e["event_id"] for e in await logged(system))
+            return ids if all(ids[i] >= 1 for i in answered) else None
+
+        ids = await eventually(all_logged, timeout=30, interval=0.5)
+        assert answered and all(ids[i] >= 1 for i in answered)  # nothing answered is lost
+        # Applied once: each answered event went into its complaint's history exactly once
+        # (at the command; its copy read back from the log, or republished by the outbox
+        # after the crash, is recognised), and no receipt was applied again by the restart.
+        counts = await applied()
+    assert doubled_or_missing(counts, set(answered)) == {}
+    assert {str(e.event_id): counts[str(e.event_id)] for e in events} == dict.fromkeys(
+        (str(e.event_id) for e in events), 0
     )
-
-    async def all_logged() -> Counter[str] | None:
-        ids = Counter(e["event_id"] for e in await logged(system))
-        return ids if all(ids[i] >= 1 for i in answered) else None
-
-    ids = await eventually(all_logged, timeout=30, interval=0.5)
-    assert answered and all(ids[i] >= 1 for i in answered)
-    # Applied once: each complaint's history holds each event once, states agree with it.
-    for desk in desks[:20]:
-        state = await desk.get()
-        history_ids = [e["event_id"] for e in state["history"]]
-        assert len(history_ids) == len(set(history_ids)) == state["version"]
+    in_history = set()
+    for desk in desks:  # and every answered event is in its complaint's state
+        in_history |= {e["event_id"] for e in (await desk.get())["history"]}
+    assert set(answered) <= in_history
 
 
 async def _some(items: list[str]) -> bool:
@@ -97,20 +118,33 @@ async def test_sla_killed_while_timers_fall_due_publishes_every_breach_once(
                 found.setdefault(e["complaint_id"], set()).add(e["event_id"])
         return found
 
-    await publish(system.env["COMPLAINTS_KAFKA_BOOTSTRAP"], system.topics["events"], events)
+    async with counting_applications(
+        system.database_url, "workflow.history", "event_id"
+    ) as applied:
+        await publish(system.env["COMPLAINTS_KAFKA_BOOTSTRAP"], system.topics["events"], events)
 
-    async def some_fired() -> bool:
-        return len(breaches(await logged(system))) > 0
+        async def some_fired() -> bool:
+            return len(breaches(await logged(system))) > 0
 
-    await eventually(some_fired, timeout=60, interval=0.05)
-    system.kill("sla")
-    system.start("sla")
+        await eventually(some_fired, timeout=60, interval=0.05)
+        await asyncio.to_thread(system.kill, "sla")
+        await asyncio.to_thread(system.start, "sla")
 
-    async def all_fired() -> dict[str, set[str]] | None:
-        found = breaches(await logged(system))
-        return found if set(found) == ours else None
+        async def all_fired() -> dict[str, set[str]] | None:
+            found = breaches(await logged(system))
+            return found if set(found) == ours else None
 
-    found = await eventually(all_fired, timeout=90, interval=1.0)
+        found = await eventually(all_fired, timeout=90, interval=1.0)
+        await wait_caught_up(
+            system.database_url,
+            system.env["COMPLAINTS_KAFKA_BOOTSTRAP"],
+            system.topics["events"],
+            "workflow",
+            timeout=60,
+        )
+        counts = await applied()
     # One breach per complaint and deadline: a copy republished after the crash has the
     # same id (the consumers ignore it); never a second, different breach.
     assert {cid: len(ids) for cid, ids in found.items()} == dict.fromkeys(ours, 1)
+    # and the workflow applied each breach once (a second application would escalate twice)
+    assert doubled_or_missing(counts, set().union(*found.values())) == {}
