@@ -11,10 +11,8 @@ from __future__ import annotations
 import asyncio
 import re
 import subprocess
-import sys
 import uuid
 from collections import Counter
-from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -23,26 +21,19 @@ import pytest
 
 from deploy.local import stack
 from tests.conftest import RunningSystem, free_port
-from tests.e2e.helpers import HOTLINE, eventually, read_events, submission, wait_caught_up
+from tests.e2e.helpers import (
+    HOTLINE,
+    complaints,
+    eventually,
+    minutes_ago,
+    read_events,
+    submission,
+    wait_caught_up,
+)
+from tests.e2e.test_sla_timers import logged_sla_events
 from tests.faults.burst import complaint_event, publish, run_id
 
 pytestmark = pytest.mark.infra
-
-COMPLAINTS = str(Path(sys.executable).parent / "complaints")
-
-
-async def complaints(
-    env: dict[str, str], *args: str, timeout: float = 180
-) -> subprocess.CompletedProcess[str]:
-    """Run the operator's command against this session's system."""
-    return await asyncio.to_thread(
-        subprocess.run,
-        [COMPLAINTS, *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
 
 
 async def caught_up(system: RunningSystem, schema: str) -> None:
@@ -446,3 +437,72 @@ async def test_the_analyst_reads_the_same_stable_names_across_a_rebuild(
             await conn.fetchval("SELECT count(*) FROM workflow.complaints")
     finally:
         await conn.close()
+
+
+async def test_sla_rebuilds_live_while_complaints_flow_and_clocks_are_read(
+    http: httpx.AsyncClient, system: RunningSystem
+) -> None:
+    base = system.urls["sla"]
+    old = [
+        (
+            await http.post(
+                f"{system.urls['intake']}/v1/complaints",
+                json=submission(office=f"时钟{run_id()}", occurred_at=minutes_ago(90)),
+                headers=HOTLINE,
+            )
+        ).json()["complaint_id"]
+        for _ in range(5)
+    ]  # 90 minutes old: their first-response clocks have breached
+    await caught_up(system, "sla")
+
+    async def clocks(cid: str) -> list[dict[str, Any]] | None:
+        resp = await http.get(f"{base}/v1/complaints/{cid}/sla")
+        return resp.json()["clocks"] if resp.status_code == 200 and resp.json()["clocks"] else None
+
+    async def all_breached() -> list[dict[str, Any]] | None:
+        alerts = await logged_sla_events(system)
+        breached = {a["complaint_id"] for a in alerts if a["type"] == "SlaBreached"}
+        return alerts if breached >= set(old) else None
+
+    alerts_before = await eventually(all_breached, timeout=90, interval=0.5)
+    codes: Counter[int] = Counter()
+    stopping = asyncio.Event()
+    flow: list[str] = []
+
+    async def submit() -> None:
+        while not stopping.is_set():
+            resp = await http.post(
+                f"{system.urls['intake']}/v1/complaints",
+                json=submission(office=f"时钟{run_id()}"),
+                headers=HOTLINE,
+            )
+            assert resp.status_code == 202, resp.text
+            flow.append(resp.json()["complaint_id"])
+            await asyncio.sleep(0.1)
+
+    async def read() -> None:
+        while not stopping.is_set():
+            for cid in old:
+                codes[(await http.get(f"{base}/v1/complaints/{cid}/sla")).status_code] += 1
+            codes[(await http.get(f"{base}/v1/sla/overdue")).status_code] += 1
+            await asyncio.sleep(0.05)
+
+    tasks = [asyncio.create_task(submit()), asyncio.create_task(read())]
+    result = await complaints(system.env, "rebuild", "sla")
+    stopping.set()
+    await asyncio.gather(*tasks)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert set(codes) == {200}, codes
+    await caught_up(system, "sla")
+    for cid in [*old, *flow]:
+        await eventually(lambda cid=cid: clocks(cid), timeout=60)
+    # No alert was published a second time by the rebuilt generation's scheduler.
+    await asyncio.sleep(2.0)
+    alerts = await logged_sla_events(system)
+    ids = [a["event_id"] for a in alerts]
+    assert len(ids) == len(set(ids))
+    before_ids = {a["event_id"] for a in alerts_before}
+    assert before_ids <= set(ids)
+    assert not [
+        a for a in alerts if a["event_id"] not in before_ids and a["complaint_id"] in old
+    ]  # the old complaints' breaches were published before the rebuild, and only then

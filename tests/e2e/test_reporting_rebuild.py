@@ -11,8 +11,7 @@ import pytest
 
 from contracts.sla import AlertKind, SlaBreached
 from tests.conftest import RunningSystem
-from tests.e2e.helpers import wait_caught_up
-from tests.e2e.test_live_rebuild import complaints
+from tests.e2e.helpers import complaints, wait_caught_up
 from tests.e2e.test_reporting_dashboard import sla_envelope
 from tests.e2e.test_reporting_monthly import (
     get_json,

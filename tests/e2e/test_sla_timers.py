@@ -12,8 +12,7 @@ import httpx
 import pytest
 
 from tests.conftest import RunningSystem
-from tests.e2e.helpers import eventually, minutes_ago, read_events, wait_caught_up
-from tests.e2e.test_live_rebuild import complaints
+from tests.e2e.helpers import complaints, eventually, minutes_ago, read_events, wait_caught_up
 from tests.e2e.test_workflow_lifecycle import AGENT, received, unique_phone
 
 pytestmark = pytest.mark.infra

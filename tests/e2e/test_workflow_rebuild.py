@@ -10,8 +10,7 @@ import httpx
 import pytest
 
 from tests.conftest import RunningSystem
-from tests.e2e.helpers import wait_caught_up
-from tests.e2e.test_live_rebuild import complaints
+from tests.e2e.helpers import complaints, wait_caught_up
 from tests.e2e.test_workflow_lifecycle import (
     AGENT,
     DEPT,

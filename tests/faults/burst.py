@@ -79,6 +79,20 @@ Applications = Callable[[], Awaitable[Counter[str]]]
 
 
 @asynccontextmanager
+async def live_table(database_url: str, table: str) -> str:
+    """The table behind a service's stable name: ``reporting.complaints`` is a view over the
+    live generation's ``reporting_g<N>.complaints``, where a trigger must go."""
+    schema, _, name = table.partition(".")
+    conn = await asyncpg.connect(database_url)
+    try:
+        if await conn.fetchval("SELECT to_regclass($1)", f"{schema}.generations") is None:
+            return table
+        gen = await conn.fetchval(f"SELECT gen FROM {schema}.generations WHERE state = 'live'")
+    finally:
+        await conn.close()
+    return f"{schema}_g{gen}.{name}" if gen is not None else table
+
+
 async def counting_applications(
     database_url: str, table: str, key: str
 ) -> AsyncIterator[Applications]:
@@ -103,6 +117,7 @@ async def counting_applications(
         finally:
             await conn.close()
 
+    table = await live_table(database_url, table)
     await run(
         f"""CREATE TABLE public.{name} (key text PRIMARY KEY, n integer NOT NULL);
         CREATE FUNCTION public.{name}() RETURNS trigger LANGUAGE plpgsql AS $$
