@@ -22,7 +22,9 @@ class CallerDirectory:
         """Remember the complainant of a received complaint; ignore every other event."""
         if isinstance(data, ComplaintReceived):
             caller = Caller(name=data.complainant.name, office=data.office, unit=data.unit)
-            await store.remember_caller(conn, data.complainant.phone, caller, data.occurred_at)
+            await store.remember_caller(
+                conn, data.complainant.phone, caller, data.occurred_at, envelope.complaint_id
+            )
 
 
 class RejectedSubmissions:

@@ -9,7 +9,8 @@ CREATE TABLE IF NOT EXISTS callers (
     name         text NOT NULL,
     office       text NOT NULL,
     unit         text NOT NULL,
-    last_seen_at timestamptz NOT NULL        -- occurred_at of the complaint that said so
+    last_seen_at timestamptz NOT NULL,       -- occurred_at of the complaint that said so
+    complaint_id uuid NOT NULL               -- that complaint (orders two at one instant)
 );
 
 CREATE TABLE IF NOT EXISTS rejected_submissions (

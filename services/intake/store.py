@@ -24,21 +24,28 @@ async def find_caller(conn: asyncpg.Connection, phone: str) -> Caller | None:
 
 
 async def remember_caller(
-    conn: asyncpg.Connection, phone: str, caller: Caller, seen_at: datetime
+    conn: asyncpg.Connection, phone: str, caller: Caller, seen_at: datetime, complaint_id: UUID
 ) -> None:
-    """Record who called from ``phone``; the latest complaint (by its time) wins."""
+    """Record who called from ``phone``; the latest complaint (by its time) wins.
+
+    Two complaints of one number at the same instant are told apart by their ids: the
+    complaints of one number may sit in different partitions, read in another interleaving
+    by a rebuild, and the directory must come out the same whatever the order.
+    """
     await conn.execute(
-        """INSERT INTO callers (phone, name, office, unit, last_seen_at)
-           VALUES ($1, $2, $3, $4, $5)
+        """INSERT INTO callers (phone, name, office, unit, last_seen_at, complaint_id)
+           VALUES ($1, $2, $3, $4, $5, $6)
            ON CONFLICT (phone) DO UPDATE
            SET name = EXCLUDED.name, office = EXCLUDED.office, unit = EXCLUDED.unit,
-               last_seen_at = EXCLUDED.last_seen_at
-           WHERE callers.last_seen_at <= EXCLUDED.last_seen_at""",
+               last_seen_at = EXCLUDED.last_seen_at, complaint_id = EXCLUDED.complaint_id
+           WHERE (callers.last_seen_at, callers.complaint_id)
+                 <= (EXCLUDED.last_seen_at, EXCLUDED.complaint_id)""",
         phone,
         caller.name,
         caller.office,
         caller.unit,
         seen_at,
+        complaint_id,
     )
 
 

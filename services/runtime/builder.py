@@ -193,6 +193,23 @@ class Builder:
             elapsed,
         )
 
+    async def _finalize(
+        self, conn: asyncpg.Connection, gen: Generation, parts: Sequence[_Part]
+    ) -> None:
+        """Let each projection that can take over what the live generation computed besides
+        the log (``finalize(conn, previous_schema)``: the SLA service's judgments), when the
+        live generation is the same version. In the swap's transaction, under the live lock."""
+        gens = self.service.generations
+        live = await gens.live(conn)
+        if live is None or live.version != gen.version:
+            return
+        await conn.execute(f"SET LOCAL search_path TO {gens.schema_of(gen.gen)}, {gens.schema}")
+        for part in parts:
+            finalize = getattr(part.consumer.projection, "finalize", None)
+            if finalize is not None:
+                await finalize(conn, gens.schema_of(live.gen))
+        await conn.execute("SET LOCAL search_path TO DEFAULT")
+
     async def _outbox_drained(self, conn: asyncpg.Connection, timeout_s: float = 10.0) -> None:
         """Wait (a little) until every event the live side decided is in the log: the new
         generation must have it when it goes live, or a command right after the swap would be
@@ -236,6 +253,7 @@ class Builder:
                 await refresh_ends(part)
                 await catch_up(part, dict(part.ends), service.settings.rebuild_batch)
             await self._report(gen, parts, 0.0)
+            await self._finalize(conn, gen, parts)
             retired = await gens.swap(conn, gen.gen)
         log.info("%s builder: generation %d is live", self.name, gen.gen)
         if retired is not None:

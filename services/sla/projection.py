@@ -29,3 +29,8 @@ class ClockProjection:
             raise LookupError(f"{envelope.type} for unknown complaint {envelope.complaint_id}")
         await store.add_history(conn, envelope)
         await store.request_check(conn, envelope.complaint_id)
+
+    async def finalize(self, conn: asyncpg.Connection, previous: str) -> None:
+        """Before a rebuilt generation goes live: take over the live generation's judgments
+        of every complaint whose history did not change (``store.carry_judgments``)."""
+        await store.carry_judgments(conn, previous)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -12,6 +13,7 @@ from contracts import ComplaintReceived, Envelope, EventData, decode_event
 from services.sla.policy import Timer, TimerState
 
 SCHEMA = "sla"
+_IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
 
 
 async def insert_complaint(
@@ -149,3 +151,36 @@ async def overdue(conn: asyncpg.Connection, now: datetime) -> list[dict[str, Any
         now,
     )
     return [dict(r) for r in rows]
+
+
+async def carry_judgments(conn: asyncpg.Connection, previous: str) -> None:
+    """Take over generation ``previous``'s judgments (clocks, next check) of every complaint
+    whose history is the same events in the same order in both generations.
+
+    A judgment is a function of the history (and of the policy and the calendar, which a
+    rebuild of the same version does not change), so a rebuilt generation goes live with its
+    clocks already judged, and the scheduler does not have to judge every complaint anew after
+    the swap (timers falling due meanwhile would wait behind them). Runs in the new
+    generation's transaction, under the live lock: the previous generation stands still.
+    """
+    if not _IDENT.match(previous):
+        raise ValueError(f"bad schema name {previous!r}")
+    await conn.execute(
+        f"""CREATE TEMP TABLE same_history ON COMMIT DROP AS
+            SELECT n.complaint_id FROM complaints n
+            JOIN {previous}.complaints o USING (complaint_id)
+            WHERE (SELECT array_agg(h.event_id ORDER BY h.seq) FROM history h
+                   WHERE h.complaint_id = n.complaint_id)
+                = (SELECT array_agg(h.event_id ORDER BY h.seq) FROM {previous}.history h
+                   WHERE h.complaint_id = n.complaint_id)"""
+    )
+    await conn.execute(
+        f"""UPDATE complaints n SET next_check_at = o.next_check_at, updated_at = o.updated_at
+            FROM {previous}.complaints o JOIN same_history s USING (complaint_id)
+            WHERE n.complaint_id = o.complaint_id"""
+    )
+    await conn.execute(
+        f"""INSERT INTO clocks SELECT c.* FROM {previous}.clocks c
+            JOIN same_history s USING (complaint_id)
+            ON CONFLICT (complaint_id, timer) DO NOTHING"""
+    )
