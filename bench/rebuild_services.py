@@ -79,27 +79,38 @@ Event = tuple[Envelope, EventData]
 
 
 def histories(
-    complaints: int, *, seed: int = 13, alerts: bool = True, start: datetime | None = None
+    complaints: int,
+    *,
+    seed: int = 13,
+    alerts: bool = True,
+    start: datetime | None = None,
+    days: float = 100,
 ) -> list[Event]:
-    """The events of ``complaints`` complaint histories, in log order (by time; each
-    complaint's own events in order). ``alerts``: with the SLA warnings and breaches a late
-    first response leads to (as the SLA service would publish them)."""
+    """The events of ``complaints`` complaint histories received over ``days`` days, in log
+    order (by time; each complaint's own events in order). ``alerts``: with the SLA warnings
+    and breaches a late first response leads to (as the SLA service would publish them)."""
     rng = random.Random(seed)
     start = start or (datetime.now(UTC) - timedelta(days=120))
     phones = [f"139{rng.randrange(10**8):08d}" for _ in range(max(complaints * 9 // 10, 1))]
     stories: list[list[tuple[datetime, Event]]] = []
     for n in range(complaints):
-        stories.append(_story(n, rng, start, phones, alerts=alerts))
+        stories.append(_story(n, rng, start, days, phones, alerts=alerts))
     merged = [item for story in stories for item in story]
     merged.sort(key=lambda item: item[0])  # stable: a complaint's events keep their order
     return [event for _, event in merged]
 
 
 def _story(
-    n: int, rng: random.Random, start: datetime, phones: list[str], *, alerts: bool
+    n: int,
+    rng: random.Random,
+    start: datetime,
+    days: float,
+    phones: list[str],
+    *,
+    alerts: bool,
 ) -> list[tuple[datetime, Event]]:
     channel = rng.choices(CHANNELS, weights=[0.50, 0.44, 0.06])[0]
-    t0 = (start + timedelta(minutes=rng.uniform(0, 100 * 24 * 60))).astimezone(CHINA)
+    t0 = (start + timedelta(minutes=rng.uniform(0, days * 24 * 60))).astimezone(CHINA)
     # FROM_LOG: the phone is in national form already; parsing it again is most of the cost.
     submission = Submission.model_validate(
         {
