@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import hashlib
+import json
 import types
 import typing
 from collections.abc import Callable, Iterable, Sequence
@@ -24,7 +25,8 @@ import asyncpg
 import orjson
 from pydantic import BaseModel
 
-from contracts import ComplaintReceived, Envelope, decode_event
+from contracts import ComplaintReceived, Envelope, decode_event, encode_event
+from services.runtime.kafka import event_headers
 from services.workflow import domain
 from services.workflow.domain import State, replay
 
@@ -243,16 +245,10 @@ async def prior_complaints(
     received: ComplaintReceived,
     complaint_id: UUID,
     window: timedelta,
-    *,
-    unseen: typing.Container[UUID] = (),
 ) -> list[tuple[datetime, str, str, str]]:
-    """Other complaints of the same owner or unit within ``window`` of this one.
-
-    ``unseen``: complaints whose rows exist already but must not count (a batch inserted them
-    for receipts that come after this one in the log).
-    """
+    """Other complaints of the same owner or unit within ``window`` of this one."""
     rows = await conn.fetch(
-        """SELECT complaint_id, occurred_at, owner_phone, unit, office FROM complaints
+        """SELECT occurred_at, owner_phone, unit, office FROM complaints
            WHERE complaint_id <> $1
              AND (owner_phone = $2 OR (office = $3 AND unit = $4))
              AND occurred_at BETWEEN $5 AND $6""",
@@ -263,23 +259,101 @@ async def prior_complaints(
         received.occurred_at - window,
         received.occurred_at + window,
     )
-    return [
-        (r["occurred_at"], r["owner_phone"], r["unit"], r["office"])
-        for r in rows
-        if r["complaint_id"] not in unseen
-    ]
+    return [(r["occurred_at"], r["owner_phone"], r["unit"], r["office"]) for r in rows]
 
 
-async def rules_run(conn: asyncpg.Connection, causes: Sequence[UUID]) -> set[tuple[UUID, str]]:
-    """Which (cause, rule) pairs of these causing events the rule journal holds already."""
-    if not causes:
+async def journal_rules(
+    conn: asyncpg.Connection, pairs: Sequence[tuple[UUID, str]]
+) -> set[tuple[UUID, str]]:
+    """Journal that each (cause, rule) runs, with one statement; the pairs not journalled
+    before (the rules to decide now)."""
+    if not pairs:
         return set()
     rows = await conn.fetch(
-        "SELECT cause_event_id, rule FROM workflow.rule_runs "
-        "WHERE cause_event_id = ANY($1::uuid[])",
-        causes,
+        """INSERT INTO workflow.rule_runs (cause_event_id, rule)
+           SELECT * FROM unnest($1::uuid[], $2::text[])
+           ON CONFLICT DO NOTHING RETURNING cause_event_id, rule""",
+        [cause for cause, _ in pairs],
+        [rule for _, rule in pairs],
     )
     return {(r["cause_event_id"], r["rule"]) for r in rows}
+
+
+async def journal_unrun(conn: asyncpg.Connection, pairs: Iterable[tuple[UUID, str]]) -> None:
+    """Take (cause, rule) pairs journalled by this transaction out again: the rule did not
+    apply after all."""
+    pairs = list(pairs)
+    if pairs:
+        await conn.execute(
+            """DELETE FROM workflow.rule_runs r
+               USING unnest($1::uuid[], $2::text[]) AS u(cause, rule)
+               WHERE r.cause_event_id = u.cause AND r.rule = u.rule""",
+            [cause for cause, _ in pairs],
+            [rule for _, rule in pairs],
+        )
+
+
+async def in_outbox(conn: asyncpg.Connection, event_ids: Sequence[UUID]) -> set[UUID]:
+    """Which of these events the outbox holds already."""
+    if not event_ids:
+        return set()
+    rows = await conn.fetch(
+        "SELECT event_id FROM workflow.outbox WHERE event_id = ANY($1::uuid[])", event_ids
+    )
+    return {r["event_id"] for r in rows}
+
+
+async def enqueue_many(conn: asyncpg.Connection, topic: str, envelopes: Sequence[Envelope]) -> None:
+    """``services.runtime.outbox.enqueue`` for many events not in the outbox yet, with one
+    statement, in their order."""
+    if not envelopes:
+        return
+    await conn.execute(
+        """INSERT INTO workflow.outbox (event_id, complaint_id, topic, payload, headers)
+           SELECT e.event_id, e.complaint_id, $3, e.payload, e.headers::jsonb
+           FROM unnest($1::uuid[], $2::uuid[], $4::bytea[], $5::text[])
+                WITH ORDINALITY AS e(event_id, complaint_id, payload, headers, n)
+           ORDER BY e.n""",
+        [env.event_id for env in envelopes],
+        [env.complaint_id for env in envelopes],
+        topic,
+        [encode_event(env) for env in envelopes],
+        [json.dumps(event_headers(env)) for env in envelopes],
+    )
+
+
+async def mark_applied_many(
+    conn: asyncpg.Connection, consumer: str, event_ids: Sequence[UUID]
+) -> None:
+    """``services.runtime.consumer.mark_applied`` for many events, with one statement."""
+    if event_ids:
+        await conn.execute(
+            "INSERT INTO processed_events (consumer, event_id) "
+            "SELECT $1, unnest($2::uuid[]) ON CONFLICT DO NOTHING",
+            consumer,
+            event_ids,
+        )
+
+
+async def prior_candidates(
+    conn: asyncpg.Connection, receipts: Sequence[ComplaintReceived], window: timedelta
+) -> list[asyncpg.Record]:
+    """Every complaint ``prior_complaints`` could return for any of these receipts (the same
+    owner or unit, within ``window``), with one statement; the caller picks each one's."""
+    if not receipts:
+        return []
+    rows: list[asyncpg.Record] = await conn.fetch(
+        """SELECT complaint_id, occurred_at, owner_phone, unit, office FROM complaints
+           WHERE (owner_phone = ANY($1::text[])
+                  OR (office, unit) IN (SELECT * FROM unnest($2::text[], $3::text[])))
+             AND occurred_at BETWEEN $4 AND $5""",
+        list({r.complainant.phone for r in receipts}),
+        [r.office for r in receipts],
+        [r.unit for r in receipts],
+        min(r.occurred_at for r in receipts) - window,
+        max(r.occurred_at for r in receipts) + window,
+    )
+    return rows
 
 
 async def summary(conn: asyncpg.Connection, complaint_id: UUID) -> dict[str, Any] | None:
