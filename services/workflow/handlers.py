@@ -140,6 +140,19 @@ async def apply_logged_batch(
         cid = envelope.complaint_id
         if cid not in rows or created_by.get(cid, n) > n:
             raise LookupError(f"{envelope.type} for unknown complaint {cid}")
+        if not isinstance(data, _CAUSES):  # no rule can run: the fold of ``_fold``, inline
+            state = evolve(states[cid], data)
+            states[cid] = state
+            history.append(
+                (
+                    cid,
+                    state.version,
+                    envelope.event_id,
+                    envelope.type,
+                    store.envelope_json(envelope),
+                )
+            )
+            continue
         journal.position = n
         states[cid] = await _fold(conn, ctx, states[cid], [(envelope, data)], history, journal)
     await journal.finish(conn)
@@ -178,6 +191,7 @@ class _Journal:
 
 
 # The causing events a rule may run for, and the event each rule derives.
+_CAUSES = (ComplaintReceived, ComplaintJudged, SlaBreached)
 _RULE_OF = {ComplaintReceived: "major", ComplaintJudged: "routing", SlaBreached: "escalation"}
 _DERIVES = {
     "major": MajorComplaintFlagged.event_type,
@@ -393,7 +407,7 @@ async def _fold(
                 state.version,
                 envelope.event_id,
                 envelope.type,
-                envelope.model_dump_json(),
+                store.envelope_json(envelope),
             )
         )
         for derived_env, derived in await _rules(conn, ctx, envelope, data, state, journal):

@@ -182,6 +182,15 @@ async def add_history(
     )
 
 
+def envelope_json(envelope: Envelope) -> str:
+    """The envelope as JSON, as ``model_dump_json`` writes it (orjson, three times faster;
+    pydantic's own for a field orjson cannot write)."""
+    try:
+        return orjson.dumps(envelope.__dict__, option=orjson.OPT_UTC_Z).decode()
+    except TypeError:
+        return envelope.model_dump_json()
+
+
 HistoryRow = tuple[UUID, int, UUID, str, str]
 """(complaint_id, seq, event_id, type, envelope JSON): one row of ``history``."""
 
@@ -379,7 +388,7 @@ def _to_json(value: Any) -> Any:
     if isinstance(value, frozenset | set):
         return sorted(value)
     if isinstance(value, BaseModel):
-        return value.model_dump(mode="json")
+        return dict(value)  # its fields; orjson writes their values (enums, nested models)
     raise TypeError(f"cannot store {type(value).__name__}")
 
 
