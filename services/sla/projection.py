@@ -68,6 +68,6 @@ class ClockProjection:
                 continue
             known.add(env.event_id)
             last[cid] += 1
-            rows.append((cid, last[cid], env.event_id, env.occurred_at, env.model_dump_json()))
+            rows.append((cid, last[cid], env.event_id, env.occurred_at, store.envelope_json(env)))
         await store.add_history_rows(conn, rows)
         await store.request_checks(conn, ids)

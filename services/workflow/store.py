@@ -409,7 +409,7 @@ def _decoder(tp: Any) -> Decode | None:
         return _collection(frozenset, _decoder(args[0]))
     if isinstance(tp, type):
         if issubclass(tp, enum.Enum):
-            return tp
+            return tp._value2member_map_.__getitem__  # tp(value), without Enum.__call__
         if issubclass(tp, datetime):
             return datetime.fromisoformat
         if issubclass(tp, BaseModel):
@@ -429,17 +429,27 @@ def _collection(kind: Callable[[Any], Any], item: Decode | None) -> Decode:
 
 
 def _dataclass_decoder(cls: type) -> Decode:
+    if getattr(cls, "__post_init__", None) is not None or hasattr(cls, "__slots__"):
+        raise TypeError(f"cannot store a {cls.__name__}: it needs its __init__")
     hints = typing.get_type_hints(cls, vars(domain))
     fields = [(f.name, _decoder(hints[f.name])) for f in dataclasses.fields(cls)]
     convert = [(name, dec) for name, dec in fields if dec is not None]
+
+    names = {name for name, _ in fields}
+    new = object.__new__
 
     def dec(doc: dict[str, Any]) -> Any:
         for name, d in convert:
             value = doc.get(name)
             if value is not None:
                 doc[name] = d(value)
-        # A field the document lacks keeps its default (never the case under one fingerprint).
-        return cls(**doc)
+        if doc.keys() != names:  # a field the document lacks keeps its default
+            return cls(**doc)
+        # Every field, each of its type: what __init__ would set (no __post_init__ here),
+        # without 26 frozen setattrs.
+        value = new(cls)
+        value.__dict__.update(doc)
+        return value
 
     return dec
 
