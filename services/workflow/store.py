@@ -275,9 +275,11 @@ async def journal_rules(
     conn: asyncpg.Connection, pairs: Sequence[tuple[UUID, str]]
 ) -> set[tuple[UUID, str]]:
     """Journal that each (cause, rule) runs, with one statement; the pairs not journalled
-    before (the rules to decide now)."""
+    before (the rules to decide now). In key order: two writers journalling overlapping
+    batches (the builder and the live consumer) wait for each other instead of deadlocking."""
     if not pairs:
         return set()
+    pairs = sorted(pairs)
     rows = await conn.fetch(
         """INSERT INTO workflow.rule_runs (cause_event_id, rule)
            SELECT * FROM unnest($1::uuid[], $2::text[])
