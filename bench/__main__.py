@@ -17,7 +17,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from bench import intake, latency, rebuild, report, timers
+from bench import intake, latency, rebuild, rebuild_services, report, timers
 from bench.common import Bench
 
 RESULTS = Path(__file__).parent / "results"
@@ -53,6 +53,8 @@ async def run(selected: list[str]) -> dict[str, Any]:
         "intake": intake.measure,
         "e2e_latency": e2e,
         "rebuild": rebuild.measure,
+        "rebuild_workflow": rebuild_services.measure_workflow,
+        "rebuild_sla": rebuild_services.measure_sla,
         "sla_timers": timers.measure,
         "report": report.measure,
     }

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 import asyncpg
+import orjson
 
 from contracts import ComplaintReceived, Envelope, EventData, decode_event
 from services.sla.policy import Timer, TimerState
@@ -26,6 +28,83 @@ async def insert_complaint(
         envelope.complaint_id,
         data.office,
         data.occurred_at,
+    )
+
+
+async def insert_complaints(
+    conn: asyncpg.Connection, received: Sequence[tuple[Envelope, ComplaintReceived]]
+) -> set[UUID]:
+    """``insert_complaint`` for many receipts with one statement (the first receipt of each
+    complaint); the ids of the complaints it created."""
+    first: dict[UUID, ComplaintReceived] = {}
+    for envelope, data in received:
+        first.setdefault(envelope.complaint_id, data)
+    if not first:
+        return set()
+    rows = await conn.fetch(
+        """INSERT INTO complaints (complaint_id, office, occurred_at)
+           SELECT * FROM unnest($1::uuid[], $2::text[], $3::timestamptz[])
+           ON CONFLICT (complaint_id) DO NOTHING
+           RETURNING complaint_id""",
+        list(first),
+        [d.office for d in first.values()],
+        [d.occurred_at for d in first.values()],
+    )
+    return {r["complaint_id"] for r in rows}
+
+
+async def lock_with_last_seq(
+    conn: asyncpg.Connection, complaint_ids: Sequence[UUID]
+) -> dict[UUID, int]:
+    """Lock those of the complaints that exist (in id order); each one's last history
+    position (0 before any)."""
+    rows = await conn.fetch(
+        """SELECT c.complaint_id,
+                  coalesce((SELECT max(h.seq) FROM history h
+                            WHERE h.complaint_id = c.complaint_id), 0) AS last
+           FROM complaints c WHERE c.complaint_id = ANY($1::uuid[])
+           ORDER BY c.complaint_id FOR UPDATE OF c""",
+        complaint_ids,
+    )
+    return {r["complaint_id"]: r["last"] for r in rows}
+
+
+async def events_in_history(conn: asyncpg.Connection, event_ids: Sequence[UUID]) -> set[UUID]:
+    """Which of these events the history holds already."""
+    rows = await conn.fetch(
+        "SELECT event_id FROM history WHERE event_id = ANY($1::uuid[])", event_ids
+    )
+    return {r["event_id"] for r in rows}
+
+
+def envelope_json(envelope: Envelope) -> str:
+    """The envelope as JSON, as ``model_dump_json`` writes it (orjson, three times faster;
+    pydantic's own for a field orjson cannot write)."""
+    try:
+        return orjson.dumps(envelope.__dict__, option=orjson.OPT_UTC_Z).decode()
+    except TypeError:
+        return envelope.model_dump_json()
+
+
+HistoryRow = tuple[UUID, int, UUID, datetime, str]
+"""(complaint_id, seq, event_id, occurred_at, envelope JSON): one row of ``history``."""
+
+
+async def add_history_rows(conn: asyncpg.Connection, rows: Sequence[HistoryRow]) -> None:
+    """Append many history rows with one COPY into the ``history`` the ``search_path`` finds."""
+    if rows:
+        await conn.copy_records_to_table(
+            "history",
+            records=rows,
+            columns=["complaint_id", "seq", "event_id", "occurred_at", "envelope"],
+        )
+
+
+async def request_checks(conn: asyncpg.Connection, complaint_ids: Sequence[UUID]) -> None:
+    """``request_check`` for many complaints, with one statement."""
+    await conn.execute(
+        "UPDATE complaints SET next_check_at = now() WHERE complaint_id = ANY($1::uuid[])",
+        complaint_ids,
     )
 
 

@@ -9,6 +9,7 @@ caused them, so a replay of the log re-derives the same ids instead of deciding 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from uuid import UUID
@@ -17,7 +18,12 @@ import asyncpg
 
 from contracts import ComplaintReceived, Envelope, EventData, Validity, new_envelope
 from contracts.intake import ID_NAMESPACE
-from contracts.lifecycle import ComplaintJudged
+from contracts.lifecycle import (
+    ComplaintEscalated,
+    ComplaintJudged,
+    DepartmentProposed,
+    MajorComplaintFlagged,
+)
 from contracts.sla import SlaBreached
 from services.runtime.consumer import mark_applied
 from services.runtime.outbox import enqueue
@@ -63,7 +69,11 @@ def derived_id(kind: str, cause: UUID) -> UUID:
 async def apply_logged(
     conn: asyncpg.Connection, ctx: Context, envelope: Envelope, data: EventData
 ) -> None:
-    """Apply an event read from the log (the consumer's ``apply``)."""
+    """Apply an event read from the log, one at a time (the consumer's ``apply``).
+
+    The reference path: the state is folded from the whole history, as it always was; the row
+    then stores it for the batch path and the commands (``apply_logged_batch``).
+    """
     if isinstance(data, ComplaintReceived):
         await store.insert_complaint(conn, envelope, data)
     row = await store.lock_complaint(conn, envelope.complaint_id)
@@ -74,6 +84,205 @@ async def apply_logged(
     await store.save_summary(
         conn, envelope.complaint_id, state, next_deadline(state, row["occurred_at"])
     )
+
+
+async def apply_logged_batch(
+    conn: asyncpg.Connection, ctx: Context, events: Sequence[tuple[Envelope, EventData]]
+) -> None:
+    """Apply a batch of events read from the log: the same rows as ``apply_logged`` for each
+    in turn, with a handful of statements for the whole batch instead of several per event.
+
+    The batch's receipts create their complaints with one statement; its complaints are locked
+    and their stored states read with one more (no history replay); every event is folded in
+    memory, in log order, each followed by the events the rules derive from it; then the
+    history rows go in with one COPY and each complaint's summary and state with one UPDATE.
+    The rules' statements are batched too (``_BatchJournal``), their decisions unchanged.
+    An event for a complaint not received before it raises ``LookupError``, as one at a time
+    would: the consumer then applies the batch event by event to park that one.
+    """
+    received = [(env, data) for env, data in events if isinstance(data, ComplaintReceived)]
+    created = await store.insert_complaints(conn, received)
+    created_by: dict[UUID, int] = {}  # complaint created by this batch → its receipt's position
+    for n, (env, data) in enumerate(events):
+        if isinstance(data, ComplaintReceived) and env.complaint_id in created:
+            created_by.setdefault(env.complaint_id, n)
+    ids = list(dict.fromkeys(env.complaint_id for env, _ in events))
+    rows = await store.lock_complaints(conn, ids)
+    states = await store.load_states(conn, rows.values())
+    journal = await _BatchJournal.prepare(conn, ctx, events, created_by)
+    history: list[store.HistoryRow] = []
+    for n, (envelope, data) in enumerate(events):
+        cid = envelope.complaint_id
+        if cid not in rows or created_by.get(cid, n) > n:
+            raise LookupError(f"{envelope.type} for unknown complaint {cid}")
+        if not isinstance(data, _CAUSES):  # no rule can run: the fold of ``_fold``, inline
+            state = evolve(states[cid], data)
+            states[cid] = state
+            history.append(
+                (
+                    cid,
+                    state.version,
+                    envelope.event_id,
+                    envelope.type,
+                    store.envelope_json(envelope),
+                )
+            )
+            continue
+        journal.position = n
+        states[cid] = await _fold(conn, ctx, states[cid], [(envelope, data)], history, journal)
+    await journal.finish(conn)
+    await store.add_history_rows(conn, history)
+    await store.save_summaries(
+        conn,
+        [(cid, states[cid], next_deadline(states[cid], rows[cid]["occurred_at"])) for cid in ids],
+    )
+
+
+class _Journal:
+    """What the automatic rules read and write, one statement at a time: whether a rule runs
+    for a causing event (at most once ever: ``workflow.rule_runs``), the complaints the repeat
+    rule counts, and the outbox the derived events go to (marked applied: the consumer skips
+    them when they come back from the log)."""
+
+    async def first(self, conn: asyncpg.Connection, cause: UUID, rule: str) -> bool:
+        """Record that ``rule`` runs for ``cause``; ``False`` if it ran before (a replay)."""
+        return await _first_evaluation(conn, cause, rule)
+
+    async def prior(
+        self, conn: asyncpg.Connection, ctx: Context, envelope: Envelope, data: ComplaintReceived
+    ) -> list[tuple[datetime, str, str, str]]:
+        """The other complaints the repeat rule sees for this receipt."""
+        return await store.prior_complaints(
+            conn, data, envelope.complaint_id, ctx.rules.major.window
+        )
+
+    async def enqueue(self, conn: asyncpg.Connection, ctx: Context, envelope: Envelope) -> bool:
+        """Put a derived event into the outbox; ``False`` if it is there already (decided
+        before this replay; its logged copy will come)."""
+        if await enqueue(conn, store.SCHEMA, ctx.topic, envelope):
+            await mark_applied(conn, ctx.consumer, envelope.event_id)
+            return True
+        return False
+
+
+# The causing events a rule may run for, and the event each rule derives.
+_CAUSES = (ComplaintReceived, ComplaintJudged, SlaBreached)
+_RULE_OF = {ComplaintReceived: "major", ComplaintJudged: "routing", SlaBreached: "escalation"}
+_DERIVES = {
+    "major": MajorComplaintFlagged.event_type,
+    "routing": DepartmentProposed.event_type,
+    "escalation": ComplaintEscalated.event_type,
+}
+
+
+def _candidate_rule(data: EventData) -> str | None:
+    """The rule an event may cause, judged from the event alone (``_rules`` also needs the
+    complaint's office for routing, known only once the event is folded)."""
+    if isinstance(data, ComplaintJudged) and (
+        data.validity is Validity.INVALID or data.category is None
+    ):
+        return None
+    return _RULE_OF.get(type(data))
+
+
+class _BatchJournal(_Journal):
+    """The rules' statements for a whole batch, decisions unchanged.
+
+    Before the fold, every rule the batch's events may cause is journalled with one statement
+    (the journal ends as one event at a time would leave it: a rule journalled for an event
+    the fold then finds it does not apply to is taken out again); the pairs it returns are the
+    rules never run before, the only ones decided. The outbox is asked once which of their
+    derived events it holds already, and the repeat rule's candidates are read once
+    (``position``: complaints the batch created for receipts after the event folded now do
+    not count, as they did not exist yet one event at a time). After the fold the derived
+    events go to the outbox, in the order decided, and to ``processed_events`` together. A
+    cause or a derived event not foreseen here takes the one-statement path (``_Journal``).
+    """
+
+    def __init__(
+        self,
+        ctx: Context,
+        tried: set[tuple[UUID, str]],
+        fresh: set[tuple[UUID, str]],
+        in_outbox: set[UUID],
+        candidates: list[asyncpg.Record],
+        created_by: dict[UUID, int],
+    ) -> None:
+        self.ctx = ctx
+        self.tried = tried  # the pairs journalled before the fold (``fresh``: newly)
+        self.fresh = fresh
+        self.asked: set[tuple[UUID, str]] = set()
+        self.checked = {derived_id(_DERIVES[rule], cause) for cause, rule in fresh}
+        self.in_outbox = in_outbox
+        self.candidates = candidates
+        self.created_by = created_by
+        self.position = 0
+        self.outbox: list[Envelope] = []
+
+    @classmethod
+    async def prepare(
+        cls,
+        conn: asyncpg.Connection,
+        ctx: Context,
+        events: Sequence[tuple[Envelope, EventData]],
+        created_by: dict[UUID, int],
+    ) -> _BatchJournal:
+        pairs = [
+            (env.event_id, rule)
+            for env, data in events
+            if (rule := _candidate_rule(data)) is not None
+        ]
+        fresh = await store.journal_rules(conn, pairs)
+        in_outbox = await store.in_outbox(
+            conn, [derived_id(_DERIVES[rule], cause) for cause, rule in fresh]
+        )
+        receipts = [
+            data
+            for env, data in events
+            if isinstance(data, ComplaintReceived) and (env.event_id, "major") in fresh
+        ]
+        candidates = await store.prior_candidates(conn, receipts, ctx.rules.major.window)
+        return cls(ctx, set(pairs), fresh, in_outbox, candidates, created_by)
+
+    async def first(self, conn: asyncpg.Connection, cause: UUID, rule: str) -> bool:
+        if (cause, rule) not in self.tried:  # a cause not foreseen: one statement, as ever
+            return await super().first(conn, cause, rule)
+        self.asked.add((cause, rule))
+        return (cause, rule) in self.fresh
+
+    async def prior(
+        self, conn: asyncpg.Connection, ctx: Context, envelope: Envelope, data: ComplaintReceived
+    ) -> list[tuple[datetime, str, str, str]]:
+        window = ctx.rules.major.window
+        low, high = data.occurred_at - window, data.occurred_at + window
+        return [
+            (r["occurred_at"], r["owner_phone"], r["unit"], r["office"])
+            for r in self.candidates
+            if r["complaint_id"] != envelope.complaint_id
+            and (
+                r["owner_phone"] == data.complainant.phone
+                or (r["office"] == data.office and r["unit"] == data.unit)
+            )
+            and low <= r["occurred_at"] <= high
+            and self.created_by.get(r["complaint_id"], -1) <= self.position
+        ]
+
+    async def enqueue(self, conn: asyncpg.Connection, ctx: Context, envelope: Envelope) -> bool:
+        if envelope.event_id not in self.checked:  # not foreseen: one statement, as ever
+            return await super().enqueue(conn, ctx, envelope)
+        if envelope.event_id in self.in_outbox:
+            return False
+        self.in_outbox.add(envelope.event_id)
+        self.outbox.append(envelope)
+        return True
+
+    async def finish(self, conn: asyncpg.Connection) -> None:
+        """Write what the fold decided: outbox, processed events, the journal set right."""
+        await store.journal_unrun(conn, self.fresh - self.asked)
+        await store.enqueue_many(conn, self.ctx.topic, self.outbox)
+        await store.mark_applied_many(
+            conn, self.ctx.consumer, [env.event_id for env in self.outbox]
+        )
 
 
 @dataclass(frozen=True)
@@ -103,7 +312,7 @@ async def handle_command(
     row = await store.lock_complaint(conn, complaint_id)
     if row is None:
         return None
-    state = await store.load_state(conn, complaint_id)
+    state = await store.current_state(conn, row)
     if idempotency_key and await store.has_event(
         conn, command_event_id(complaint_id, idempotency_key, 0)
     ):
@@ -146,15 +355,38 @@ async def _append(
     events: list[tuple[Envelope, EventData]],
 ) -> State:
     """Fold events into the history, then the events the automatic rules derive from them."""
+    history: list[store.HistoryRow] = []
+    state = await _fold(conn, ctx, state, events, history, _Journal())
+    for complaint_id, seq, event_id, kind, envelope in history:
+        await store.add_history(conn, complaint_id, seq, event_id, kind, envelope)
+    return state
+
+
+async def _fold(
+    conn: asyncpg.Connection,
+    ctx: Context,
+    state: State,
+    events: list[tuple[Envelope, EventData]],
+    history: list[store.HistoryRow],
+    journal: _Journal,
+) -> State:
+    """Evolve ``state`` by events, each followed by the events the rules derive from it;
+    add their history rows to ``history``."""
     queue = list(events)
     while queue:
         envelope, data = queue.pop(0)
         state = evolve(state, data)
-        await store.add_history(conn, envelope, state.version)
-        for derived_env, derived in await _rules(conn, ctx, envelope, data, state):
-            # Already in the outbox: decided before this replay; its logged copy will come.
-            if await enqueue(conn, store.SCHEMA, ctx.topic, derived_env):
-                await mark_applied(conn, ctx.consumer, derived_env.event_id)
+        history.append(
+            (
+                envelope.complaint_id,
+                state.version,
+                envelope.event_id,
+                envelope.type,
+                store.envelope_json(envelope),
+            )
+        )
+        for derived_env, derived in await _rules(conn, ctx, envelope, data, state, journal):
+            if await journal.enqueue(conn, ctx, derived_env):
                 queue.append((derived_env, derived))
     return state
 
@@ -172,7 +404,12 @@ async def _first_evaluation(conn: asyncpg.Connection, cause: UUID, rule: str) ->
 
 
 async def _rules(
-    conn: asyncpg.Connection, ctx: Context, envelope: Envelope, data: EventData, state: State
+    conn: asyncpg.Connection,
+    ctx: Context,
+    envelope: Envelope,
+    data: EventData,
+    state: State,
+    journal: _Journal,
 ) -> list[tuple[Envelope, EventData]]:
     """The automatic rules: major on receipt, routing on judgement, escalation on a breach.
 
@@ -181,10 +418,8 @@ async def _rules(
     """
     derived: list[EventData] = []
     if isinstance(data, ComplaintReceived):
-        if await _first_evaluation(conn, envelope.event_id, "major"):
-            prior = await store.prior_complaints(
-                conn, data, envelope.complaint_id, ctx.rules.major.window
-            )
+        if await journal.first(conn, envelope.event_id, "major"):
+            prior = await journal.prior(conn, ctx, envelope, data)
             flagged = detect_major(data, prior, ctx.rules.major)
             if flagged is not None:
                 derived.append(flagged)
@@ -193,10 +428,10 @@ async def _rules(
         and data.validity is not Validity.INVALID
         and data.category is not None
         and state.office is not None
-        and await _first_evaluation(conn, envelope.event_id, "routing")
+        and await journal.first(conn, envelope.event_id, "routing")
     ):
         derived.append(route(data.category, state.office, ctx.rules.routing))
-    elif isinstance(data, SlaBreached) and await _first_evaluation(
+    elif isinstance(data, SlaBreached) and await journal.first(
         conn, envelope.event_id, "escalation"
     ):
         # The breach happened at its deadline: judge the escalation at that instant.

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import asyncpg
 
 from contracts import Envelope, EventData
-from services.workflow.handlers import Context, apply_logged
+from services.workflow.handlers import Context, apply_logged, apply_logged_batch
 
 
 class StateProjection:
@@ -17,3 +19,9 @@ class StateProjection:
     async def apply(self, conn: asyncpg.Connection, envelope: Envelope, data: EventData) -> None:
         """Append the event to its complaint and run the rules it triggers."""
         await apply_logged(conn, self.ctx, envelope, data)
+
+    async def apply_batch(
+        self, conn: asyncpg.Connection, events: Sequence[tuple[Envelope, EventData]]
+    ) -> None:
+        """``apply`` for each event in turn, folded in memory from the stored states."""
+        await apply_logged_batch(conn, self.ctx, events)

@@ -15,6 +15,9 @@ CREATE TABLE IF NOT EXISTS complaints (
     version            integer NOT NULL,
     next_deadline      timestamptz,
     next_deadline_kind text,
+    -- The complaint's State folded from its history (services.workflow.store.encode_state):
+    -- applying an event or deciding a command reads it instead of replaying the history.
+    state              jsonb,
     updated_at         timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX IF NOT EXISTS complaints_owner ON complaints (owner_phone, occurred_at);

@@ -1,0 +1,189 @@
+"""The workflow projection's batch path (a fold in memory from the stored states) leaves
+exactly what its per-event path (the whole history replayed for every event) leaves: the same
+states, history, rule journal, outbox and processed events — with the rules deciding afresh
+(the live path) and with the journal full (a rebuild), whole lives in one batch or split."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+
+from bench.rebuild_services import histories
+from contracts import Envelope, EventData, decode_event
+from contracts.lifecycle import ComplaintAcknowledged
+from deploy.local import sandbox
+from services.runtime.consumer import consumer_tables_sql
+from services.runtime.outbox import outbox_table_sql
+from services.workflow import store
+from services.workflow.domain import MajorPolicy, load_routing_rules, replay
+from services.workflow.handlers import Context, Rules
+from services.workflow.projection import StateProjection
+from tests.conftest import RUN, Infra
+
+pytestmark = pytest.mark.infra
+
+HERE = Path(store.__file__).parent
+GEN = "workflow_g1"
+CTX = Context(
+    consumer="workflow.state.v1",
+    topic="test.events",
+    rules=Rules(routing=load_routing_rules(), major=MajorPolicy(window=timedelta(days=7))),
+)
+Event = tuple[Envelope, EventData]
+
+
+@pytest.fixture
+async def pool(real_infra: Infra) -> AsyncIterator[asyncpg.Pool]:
+    name = f"complaints_test_{RUN}_wfbatch"
+    url = await sandbox.create_database(real_infra.admin_database_url, name)
+    pool = await asyncpg.create_pool(
+        url, min_size=1, max_size=2, server_settings={"search_path": f"{GEN}, workflow"}
+    )
+    async with pool.acquire() as conn:
+        await conn.execute(consumer_tables_sql("workflow"))
+        await conn.execute(outbox_table_sql("workflow"))
+        await conn.execute((HERE / "durable.sql").read_text(encoding="utf-8"))
+        await conn.execute(consumer_tables_sql(GEN))
+        await conn.execute((HERE / "schema.sql").read_text(encoding="utf-8"))
+    yield pool
+    await pool.close()
+    await sandbox.drop_database(real_infra.admin_database_url, name)
+
+
+def log_of_life() -> list[Event]:
+    """Complaints received within a few days (repeats by owner and unit: major ones), from
+    every channel (over the head), late first responses (SLA breaches: escalations)."""
+    return histories(40, seed=5, alerts=True, days=4)
+
+
+async def clear(conn: asyncpg.Connection, *, journal: bool) -> None:
+    """Drop the projection's rows (a new generation); with ``journal``, the durable
+    decisions too (a system that never saw these events)."""
+    await conn.execute(f"TRUNCATE {GEN}.complaints, {GEN}.history, {GEN}.processed_events")
+    if journal:
+        await conn.execute("TRUNCATE workflow.rule_runs, workflow.outbox")
+
+
+async def one_at_a_time(conn: asyncpg.Connection, events: Sequence[Event]) -> None:
+    projection = StateProjection(CTX)
+    for envelope, data in events:
+        async with conn.transaction():
+            await projection.apply(conn, envelope, data)
+
+
+async def in_batches(conn: asyncpg.Connection, events: Sequence[Event], size: int) -> None:
+    projection = StateProjection(CTX)
+    for at in range(0, len(events), size):
+        async with conn.transaction():
+            await projection.apply_batch(conn, events[at : at + size])
+
+
+async def snapshot(conn: asyncpg.Connection) -> dict[str, Any]:
+    complaints = await conn.fetch(f"SELECT * FROM {GEN}.complaints ORDER BY complaint_id")
+    states = {}
+    for row in complaints:
+        raw = await store.history(conn, row["complaint_id"])
+        # The stored state is what the history folds to.
+        assert store.decode_state(row["state"]) == replay(decode_event(e)[1] for e in raw)
+        states[row["complaint_id"]] = store.decode_state(row["state"])
+    return {
+        "complaints": [
+            {k: v for k, v in r.items() if k not in ("updated_at", "state")} for r in complaints
+        ],
+        "states": states,
+        "history": [
+            tuple(r.values())
+            for r in await conn.fetch(
+                f"SELECT complaint_id, seq, event_id, type, envelope FROM {GEN}.history "
+                "ORDER BY complaint_id, seq"
+            )
+        ],
+        "rule_runs": sorted(
+            (r["cause_event_id"], r["rule"])
+            for r in await conn.fetch("SELECT * FROM workflow.rule_runs")
+        ),
+        "outbox": sorted(
+            (r["event_id"], r["complaint_id"], r["payload"])
+            for r in await conn.fetch("SELECT * FROM workflow.outbox")
+        ),
+        "processed": sorted(
+            r["event_id"] for r in await conn.fetch(f"SELECT event_id FROM {GEN}.processed_events")
+        ),
+    }
+
+
+async def test_batches_decide_the_rules_as_one_event_at_a_time_would(pool: asyncpg.Pool) -> None:
+    events = log_of_life()
+    async with pool.acquire() as conn:
+        await one_at_a_time(conn, events)
+        reference = await snapshot(conn)
+        for size in (len(events), 7, 1):  # whole lives in one batch; lives split; singles
+            await clear(conn, journal=True)
+            await in_batches(conn, events, size)
+            assert await snapshot(conn) == reference, f"batches of {size}"
+    # The rules did decide: majors (over the head, repeats), routing, escalations.
+    outbox = [decode_event(p)[0].type for _, _, p in reference["outbox"]]
+    assert {"MajorComplaintFlagged", "DepartmentProposed", "ComplaintEscalated"} <= set(outbox)
+    rules = {rule for _, rule in reference["rule_runs"]}
+    assert rules == {"major", "routing", "escalation"}
+    assert len(reference["states"]) == 40
+
+
+async def test_a_rebuild_in_batches_restores_the_states_and_decides_nothing_again(
+    pool: asyncpg.Pool,
+) -> None:
+    events = log_of_life()
+    async with pool.acquire() as conn:
+        await one_at_a_time(conn, events)
+        lived = await snapshot(conn)
+        # The log as the relay left it: each derived event after the event that caused it.
+        derived: dict[uuid.UUID, list[Event]] = {}
+        for _, _, payload in lived["outbox"]:
+            envelope, data = decode_event(payload)
+            assert envelope.causation_id is not None
+            derived.setdefault(envelope.causation_id, []).append((envelope, data))
+        log = [e for event in events for e in [event, *derived.get(event[0].event_id, [])]]
+
+        await clear(conn, journal=False)
+        await one_at_a_time(conn, log)
+        replayed = await snapshot(conn)
+        for size in (len(log), 5000, 13):
+            await clear(conn, journal=False)
+            await in_batches(conn, log, size)
+            rebuilt = await snapshot(conn)
+            assert rebuilt == replayed, f"batches of {size}"
+    # Nothing decided again; the states are the ones lived through.
+    assert replayed["rule_runs"] == lived["rule_runs"]
+    assert replayed["outbox"] == lived["outbox"]
+    assert replayed["states"] == lived["states"]
+    assert [r[:4] for r in replayed["history"]] == [r[:4] for r in lived["history"]]
+
+
+async def test_an_event_of_a_complaint_not_received_before_it_fails_the_batch(
+    pool: asyncpg.Pool,
+) -> None:
+    events = log_of_life()
+    received = events[0]
+    cid = received[0].complaint_id
+    following = next(e for e in events[1:] if e[0].complaint_id == cid)
+    ack = ComplaintAcknowledged.model_validate({"actor": {"staff_id": "a", "role": "cs_agent"}})
+    stray = received[0].model_copy(
+        update={"event_id": uuid.uuid4(), "complaint_id": uuid.uuid4(), "type": ack.event_type}
+    )
+    projection = StateProjection(CTX)
+    async with pool.acquire() as conn:
+        # unknown altogether; known only from a receipt later in the batch
+        for batch in ([*events[:5], (stray, ack)], [following, received]):
+            with pytest.raises(LookupError):
+                async with conn.transaction():
+                    await projection.apply_batch(conn, batch)
+            with pytest.raises(LookupError):  # as one event at a time would
+                async with conn.transaction():
+                    for envelope, data in batch:
+                        await projection.apply(conn, envelope, data)
