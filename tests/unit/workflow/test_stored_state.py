@@ -29,7 +29,7 @@ def test_every_field_of_a_state_with_the_offices_exceptions_round_trips() -> Non
         rejudged=1,
         department="工程部",
         deadline=AT,
-        plans=(Plan(plan_id="p1", text="更换水管", status=PlanStatus.APPROVED),),
+        plans=(Plan(plan_id=1, text="更换水管", status=PlanStatus.APPROVED),),
         commitments=(AT,),
         open_commitment=AT,
         revisit_attempts=2,
