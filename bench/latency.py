@@ -35,7 +35,7 @@ async def measure(bench: Bench, *, rate: float, seconds: float = 15.0) -> dict[s
                 pending = [e for e in accepted if e not in visible]
                 if pending:
                     rows = await pool.fetch(
-                        "SELECT event_id FROM reporting.processed_events "
+                        "SELECT event_id FROM reporting.live_processed_events "
                         "WHERE consumer LIKE 'reporting.%' AND event_id = ANY($1::uuid[])",
                         pending,
                     )

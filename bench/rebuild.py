@@ -65,10 +65,13 @@ async def raw_rate(bootstrap: str, topic: str, database_url: str, n: int) -> flo
     (complaint, event fact, the two timer starts, the intake counters) into tables made
     LIKE the projection's, indexes included. No validation, no dedupe: the floor."""
     conn = await asyncpg.connect(database_url)
+    live = await conn.fetchval(  # the tables behind the reporting.* views, indexes and all
+        "SELECT 'reporting_g' || gen FROM reporting.generations WHERE state = 'live'"
+    )
     await conn.execute(
         "CREATE SCHEMA raw; "
         + " ".join(
-            f"CREATE TABLE raw.{t} (LIKE reporting.{t} INCLUDING ALL);"
+            f"CREATE TABLE raw.{t} (LIKE {live}.{t} INCLUDING ALL);"
             for t in ("complaints", "events", "timer_events", "daily_intake")
         )
     )
@@ -213,7 +216,7 @@ async def measure(bench: Bench, *, n: int = 200_000) -> dict[str, Any]:
         try:
             while True:
                 rows = await pool.fetch(
-                    "SELECT partition, next_offset FROM reporting.consumer_offsets "
+                    "SELECT partition, next_offset FROM reporting.live_consumer_offsets "
                     "WHERE consumer LIKE 'reporting.%'"
                 )
                 stored = {r["partition"]: r["next_offset"] for r in rows}

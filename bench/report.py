@@ -132,14 +132,18 @@ async def load(database_url: str, n: int) -> float:
         # Throwaway data: no autovacuum worker (it runs as the superuser, and the sandbox's
         # role could not force it off to drop the database afterwards). ANALYZE below
         # gives the planner its statistics.
+        # The live generation's tables (reporting.complaints … are views over them).
+        live = await conn.fetchval(
+            "SELECT 'reporting_g' || gen FROM reporting.generations WHERE state = 'live'"
+        )
         await conn.execute(
-            "ALTER TABLE reporting.complaints SET (autovacuum_enabled = off);"
-            "ALTER TABLE reporting.events SET (autovacuum_enabled = off)"
+            f"ALTER TABLE {live}.complaints SET (autovacuum_enabled = off);"
+            f"ALTER TABLE {live}.events SET (autovacuum_enabled = off)"
         )
         async with conn.transaction():
             await conn.copy_records_to_table(
                 "complaints",
-                schema_name="reporting",
+                schema_name=live,
                 records=complaints,
                 columns=[
                     "complaint_id",
@@ -163,7 +167,7 @@ async def load(database_url: str, n: int) -> float:
             )
             await conn.copy_records_to_table(
                 "events",
-                schema_name="reporting",
+                schema_name=live,
                 records=events,
                 columns=[
                     "event_id",
@@ -182,7 +186,7 @@ async def load(database_url: str, n: int) -> float:
                     "hard",
                 ],
             )
-        await conn.execute("ANALYZE reporting.complaints; ANALYZE reporting.events")
+        await conn.execute(f"ANALYZE {live}.complaints; ANALYZE {live}.events")
     finally:
         await conn.close()
     return time.perf_counter() - started
