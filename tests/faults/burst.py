@@ -78,7 +78,6 @@ def run_id() -> str:
 Applications = Callable[[], Awaitable[Counter[str]]]
 
 
-@asynccontextmanager
 async def live_table(database_url: str, table: str) -> str:
     """The table behind a service's stable name: ``reporting.complaints`` is a view over the
     live generation's ``reporting_g<N>.complaints``, where a trigger must go."""
@@ -93,6 +92,7 @@ async def live_table(database_url: str, table: str) -> str:
     return f"{schema}_g{gen}.{name}" if gen is not None else table
 
 
+@asynccontextmanager
 async def counting_applications(
     database_url: str, table: str, key: str
 ) -> AsyncIterator[Applications]:
