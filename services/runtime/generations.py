@@ -345,6 +345,10 @@ class Generations:
         """Make ``<schema>.<view>`` show ``source``, keeping the view (and what depends on
         it) when the columns are the same; replacing it when the shape changed."""
         definition = f"SELECT * FROM {source}"
+        if view in self.legacy_tables and await self._relkind(conn, view) in ("r", "p"):
+            # A projection table of the layout before generations still holds the name.
+            log.warning("%s: replacing the pre-generation table %s by its view", self.schema, view)
+            await conn.execute(f"DROP TABLE {self.schema}.{view} CASCADE")
         try:
             async with conn.transaction():  # a savepoint: a changed shape falls back below
                 await conn.execute(f"CREATE OR REPLACE VIEW {self.schema}.{view} AS {definition}")
@@ -386,17 +390,21 @@ class Generations:
         )
         return gen
 
+    async def _relkind(self, conn: asyncpg.Connection, name: str) -> str | None:
+        """What ``<schema>.<name>`` is: ``r`` a table, ``v`` a view, ``None`` nothing."""
+        kind: str | None = await conn.fetchval(
+            "SELECT c.relkind::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = $1 AND c.relname = $2",
+            self.schema,
+            name,
+        )
+        return kind
+
     async def _drop_legacy(self, conn: asyncpg.Connection) -> None:
         """Drop the projection tables an earlier release kept in the service's own schema."""
         for table in self.legacy_tables:
             _check(table)
-            kind = await conn.fetchval(
-                "SELECT c.relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-                "WHERE n.nspname = $1 AND c.relname = $2",
-                self.schema,
-                table,
-            )
-            if kind in ("r", "p"):
+            if await self._relkind(conn, table) in ("r", "p"):
                 log.warning("%s: dropping the pre-generation table %s", self.schema, table)
                 await conn.execute(f"DROP TABLE {self.schema}.{table} CASCADE")
 
