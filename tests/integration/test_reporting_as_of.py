@@ -44,7 +44,14 @@ from tests.conftest import RUN, Infra
 pytestmark = pytest.mark.infra
 
 CHINA = ZoneInfo("Asia/Shanghai")
-SCHEMA_SQL = (Path(reporting_package.__file__).parent / "schema.sql").read_text(encoding="utf-8")
+HERE = Path(reporting_package.__file__).parent
+# The projection's tables in the schema ``reporting`` (as one generation's), and the functions
+# over them; the pool's connections find both by their unqualified names.
+SCHEMA_SQL = (
+    "CREATE SCHEMA reporting; SET search_path TO reporting; "
+    + (HERE / "schema.sql").read_text(encoding="utf-8")
+    + (HERE / "functions.sql").read_text(encoding="utf-8")
+)
 AGENT = Actor(staff_id="A001", role=Role.CS_AGENT)
 T0 = datetime(2025, 7, 10, 9, 0, tzinfo=CHINA)
 
@@ -65,7 +72,10 @@ async def pool(real_infra: Infra) -> AsyncIterator[asyncpg.Pool]:
         await admin.close()
     parts = urlsplit(real_infra.admin_database_url)
     pool = await asyncpg.create_pool(
-        urlunsplit(parts._replace(path=f"/{name}")), min_size=1, max_size=4
+        urlunsplit(parts._replace(path=f"/{name}")),
+        min_size=1,
+        max_size=4,
+        server_settings={"search_path": "reporting"},
     )
     async with pool.acquire() as conn:
         await conn.execute(SCHEMA_SQL)

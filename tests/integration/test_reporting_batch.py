@@ -24,7 +24,14 @@ from tests.conftest import RUN, Infra
 
 pytestmark = pytest.mark.infra
 
-SCHEMA = Path(store.__file__).with_name("schema.sql").read_text(encoding="utf-8")
+HERE = Path(store.__file__).parent
+# The projection's tables in the schema ``reporting`` (one generation's, as a builder makes
+# them), and the functions over them.
+SCHEMA = (
+    "CREATE SCHEMA reporting; SET search_path TO reporting; "
+    + (HERE / "schema.sql").read_text(encoding="utf-8")
+    + (HERE / "functions.sql").read_text(encoding="utf-8")
+)
 CHINA = ZoneInfo("Asia/Shanghai")
 T0 = datetime(2025, 9, 1, 9, 0, tzinfo=CHINA)
 AGENT = Actor(staff_id="A1", role=Role.CS_AGENT)
@@ -40,7 +47,9 @@ TABLES = {
 async def pool(real_infra: Infra) -> AsyncIterator[asyncpg.Pool]:
     name = f"complaints_test_{RUN}_batch"
     url = await sandbox.create_database(real_infra.admin_database_url, name)
-    pool = await asyncpg.create_pool(url, min_size=1, max_size=2)
+    pool = await asyncpg.create_pool(
+        url, min_size=1, max_size=2, server_settings={"search_path": "reporting"}
+    )
     async with pool.acquire() as conn:
         await conn.execute(SCHEMA)
     yield pool
@@ -114,7 +123,10 @@ async def test_batch_path_writes_the_same_rows_as_one_event_at_a_time(pool: asyn
             for envelope, data in events:
                 await projection.apply(conn, envelope, data)
         one_by_one = await snapshot(conn)
-        await store.clear(conn)
+        await conn.execute(
+            "TRUNCATE reporting.complaints, reporting.daily_intake, reporting.events, "
+            "reporting.timer_events RESTART IDENTITY"
+        )
         async with conn.transaction():
             await projection.apply_batch(conn, events[:17])  # batches cut mid-complaint
             await projection.apply_batch(conn, events[17:])
