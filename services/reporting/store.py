@@ -139,7 +139,8 @@ DELETE FROM timer_events WHERE seq IN (SELECT seq FROM gone)
 FIRST_RECEIPTS = """
 WITH ranked AS (
     SELECT c.ctid AS row_id,
-           row_number() OVER (PARTITION BY c.complaint_id ORDER BY e.seq) AS receipt
+           -- copies of one receipt share its fact: then the row COPY wrote first
+           row_number() OVER (PARTITION BY c.complaint_id ORDER BY e.seq, c.ctid) AS receipt
     FROM complaints c JOIN events e ON e.event_id = c.received_event_id
     WHERE c.complaint_id IN (
         SELECT complaint_id FROM complaints GROUP BY complaint_id HAVING count(*) > 1)
