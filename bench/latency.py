@@ -2,7 +2,8 @@
 at a steady rate of half the measured intake maximum, with all four services running.
 
 Visibility is read where it becomes true: the reporting consumer's ``processed_events`` row
-for the event id intake returned, committed in the same transaction as the projection rows.
+(of the live generation: ``reporting.live_processed_events``) for the event id intake
+returned, committed in the same transaction as the projection rows.
 One query every few milliseconds asks for all pending ids at once.
 """
 
@@ -35,7 +36,7 @@ async def measure(bench: Bench, *, rate: float, seconds: float = 15.0) -> dict[s
                 pending = [e for e in accepted if e not in visible]
                 if pending:
                     rows = await pool.fetch(
-                        "SELECT event_id FROM reporting.processed_events "
+                        "SELECT event_id FROM reporting.live_processed_events "
                         "WHERE consumer LIKE 'reporting.%' AND event_id = ANY($1::uuid[])",
                         pending,
                     )
