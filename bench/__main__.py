@@ -59,13 +59,27 @@ async def run(selected: list[str]) -> dict[str, Any]:
         "report": report.measure,
     }
     for name, measure in measurements.items():
-        if selected and name not in selected:
+        if (
+            selected
+            and name not in selected
+            and not (name == "rebuild" and "rebuild_live" in selected)
+        ):
             continue
         started = time.perf_counter()
         figures[name] = await measure(bench)
         figures[name]["seconds"] = round(time.perf_counter() - started, 1)
+        if name == "rebuild":  # the same run measures the readers during a live rebuild
+            figures["rebuild_live"] = figures[name].pop("live")
         Console().print(f"[bold]{name}[/bold]: {figures[name]}")
     return figures
+
+
+TARGETS: dict[tuple[str, str], str] = {
+    ("rebuild", "rebuild_per_s"): "≥ 50,000",
+    ("rebuild", "ratio"): "≥ 0.5",
+    ("rebuild_live", "non_200"): "0",
+}
+"""Targets printed beside the figures they judge."""
 
 
 def main() -> int:
@@ -88,7 +102,7 @@ def main() -> int:
         table.add_column(col)
     for name, values in figures.items():
         for key, value in values.items():
-            table.add_row(name, key, str(value), "")
+            table.add_row(name, key, str(value), TARGETS.get((name, key), ""))
     Console().print(table)
     return 0
 

@@ -2,7 +2,8 @@
 at a steady rate of half the measured intake maximum, with all four services running.
 
 Visibility is read where it becomes true: the reporting consumer's ``processed_events`` row
-for the event id intake returned, committed in the same transaction as the projection rows.
+(of the live generation: ``reporting.live_processed_events``) for the event id intake
+returned, committed in the same transaction as the projection rows.
 One query every few milliseconds asks for all pending ids at once.
 """
 

@@ -8,10 +8,12 @@ then lifts every old event in the log to the newest shape as it is read.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar, TypeVar
 from uuid import UUID
 
+import orjson
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationInfo
 
 JsonDict = dict[str, Any]
@@ -149,3 +151,85 @@ def decode_event(raw: bytes | str) -> tuple[Envelope, EventData]:
     # FROM_LOG lets validators skip work a published event already had done (normalising a
     # phone number): what the log holds was validated when it was accepted, and never changes.
     return envelope, target.model_validate(data, context=FROM_LOG)
+
+
+@dataclass(frozen=True, slots=True)
+class LoggedEvent:
+    """An event read back from the log without validating it again (``decode_logged``).
+
+    The envelope's fields a consumer reads, typed; ``data`` is the body as JSON, upcast to the
+    newest version of its type. It has the attributes of ``Envelope`` that consumers use
+    (``event_id``, ``type``, ``schema_version``, ``complaint_id``, ``occurred_at``,
+    ``recorded_at``, ``correlation_id``), so it can stand in for one.
+    """
+
+    event_id: UUID
+    type: str
+    schema_version: int
+    complaint_id: UUID
+    occurred_at: datetime
+    recorded_at: datetime
+    correlation_id: UUID | None
+    data: JsonDict
+
+    @classmethod
+    def of(cls, envelope: Envelope, data: EventData) -> LoggedEvent:
+        """The same event, from its validated envelope and body."""
+        return cls(
+            envelope.event_id,
+            envelope.type,
+            data.schema_version,
+            envelope.complaint_id,
+            envelope.occurred_at,
+            envelope.recorded_at,
+            envelope.correlation_id,
+            data.model_dump(mode="json"),
+        )
+
+
+_FIELDS = frozenset(Envelope.model_fields)
+
+try:  # asyncpg's UUID is a ``uuid.UUID`` (equal, same hash) parsed in C: 8x faster
+    from asyncpg.pgproto.pgproto import UUID as _uuid
+except ImportError:  # pragma: no cover - contracts without the database driver
+    _uuid = UUID
+
+
+def _aware(value: Any) -> datetime:
+    instant = datetime.fromisoformat(value)
+    if instant.tzinfo is None:
+        raise ValueError("not an aware instant")
+    return instant
+
+
+def decode_logged(raw: bytes | str) -> LoggedEvent:
+    """Parse bytes from the log that were validated when they were written: the envelope's
+    fields and the body as JSON (``orjson``), the body upcast to its type's newest version,
+    without building the pydantic models (``decode_event`` took a third of a rebuild).
+
+    What does not read as a well-formed envelope of a known type and version goes through
+    ``decode_event`` instead, so a record that is not an event fails with the same error
+    (``ValueError``), and one this fast path cannot read is still decoded when it is valid.
+    """
+    try:
+        doc = orjson.loads(raw)
+        kind, version, data = doc["type"], doc["schema_version"], doc["data"]
+        target = _LATEST[kind]
+        if (kind, version) not in _ALL or type(data) is not dict or not doc.keys() <= _FIELDS:
+            raise ValueError("not a known event")
+        while version < target.schema_version:
+            data, version = _UPCASTERS[(kind, version)](data), version + 1
+        correlation = doc.get("correlation_id")
+        return LoggedEvent(
+            _uuid(doc["event_id"]),
+            kind,
+            version,
+            _uuid(doc["complaint_id"]),
+            _aware(doc["occurred_at"]),
+            _aware(doc["recorded_at"]),
+            _uuid(correlation) if correlation is not None else None,
+            data,
+        )
+    except Exception:  # anything unusual: the validating path decides (and names the error)
+        envelope, body = decode_event(raw)
+        return LoggedEvent.of(envelope, body)

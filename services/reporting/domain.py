@@ -21,11 +21,15 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
+from functools import lru_cache
+from typing import Any
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
-from contracts import ComplaintReceived, Envelope, EventData
+from contracts import ComplaintReceived, Envelope, EventData, LoggedEvent
+from contracts.intake import mask_name, mask_phone
 from contracts.lifecycle import (
     ComplaintJudged,
     MajorComplaintFlagged,
@@ -213,6 +217,103 @@ def event_fact(envelope: Envelope, data: EventData) -> EventFact:
 
 
 # ------------------------------------------------------------------------------------------
+# the rows of one event read back from the log (the projection's path: no models built)
+# ------------------------------------------------------------------------------------------
+
+CHINA = ZoneInfo("Asia/Shanghai")
+
+_EFFECTS_OF: dict[str, tuple[tuple[str, Effect], ...]] = {}
+
+
+def logged_timer_effects(event: LoggedEvent) -> tuple[tuple[str, Effect], ...]:
+    """``timer_effects`` of an event read back from the log (``LoggedEvent``)."""
+    kind = event.type
+    if kind == "SlaWarning":
+        return ((event.data["timer"], Effect.WARNING),)
+    if kind == "SlaBreached":
+        return ((event.data["timer"], Effect.BREACH),)
+    effects = _EFFECTS_OF.get(kind)
+    if effects is None:
+        found: list[tuple[str, Effect]] = []
+        for timer, rule in TIMERS.items():
+            if kind in rule.stops_on:
+                found.append((timer, Effect.STOP))
+            elif kind in rule.starts_on:
+                found.append((timer, Effect.START))
+        effects = _EFFECTS_OF[kind] = tuple(found)
+    return effects
+
+
+def _instant(value: Any) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(value)
+
+
+def logged_fact_row(event: LoggedEvent) -> tuple[Any, ...]:
+    """The ``events`` row of an event read back from the log: ``event_fact`` as a tuple in the
+    table's column order (event_id, complaint_id, type, occurred_at, recorded_at, status,
+    validity, category, final, satisfied, major_rule, timer, deadline, hard)."""
+    kind, data = event.type, event.data
+    validity = category = final = satisfied = major_rule = timer = deadline = hard = None
+    if kind == "ComplaintJudged":
+        validity, category = data["validity"], data.get("category")
+    elif kind == "OwnerReplied":
+        final = data.get("final", False)
+    elif kind == "RevisitRecorded":
+        satisfied = data["satisfied"]
+    elif kind == "MajorComplaintFlagged":
+        major_rule = data["rule"]
+    elif kind == "SlaWarning":
+        timer, deadline = data["timer"], _instant(data["deadline"])
+    elif kind == "SlaBreached":
+        timer, deadline, hard = data["timer"], _instant(data["deadline"]), data["hard"]
+    return (
+        event.event_id,
+        event.complaint_id,
+        kind,
+        event.occurred_at,
+        event.recorded_at,
+        STATUS_AFTER.get(kind),
+        validity,
+        category,
+        final,
+        satisfied,
+        major_rule,
+        timer,
+        deadline,
+        hard,
+    )
+
+
+def logged_complaint_row(event: LoggedEvent) -> tuple[Any, ...]:
+    """The ``complaints`` row of a ``ComplaintReceived`` read back from the log (name and phone
+    masked, the place keys of ``place_of``), in the table's column order."""
+    data = event.data
+    day: date = datetime.fromisoformat(data["occurred_at"]).astimezone(CHINA).date()
+    unit, subject = data["unit"], data["subject"]
+    named = (data.get("address") or {}).get("building")
+    complainant = data["complainant"]
+    return (
+        event.complaint_id,
+        data["channel"],
+        data["submission_id"],
+        data["office"],
+        unit,
+        mask_name(complainant["name"]),
+        mask_phone(complainant["phone"]),
+        subject,
+        data["description"],
+        data.get("demand", ""),
+        event.occurred_at,
+        event.recorded_at,
+        day,
+        event.event_id,
+        normalise_place(unit),
+        normalise_place(named) if named else building_of(unit),
+        topic_of(subject),
+    )
+
+
+# ------------------------------------------------------------------------------------------
 # where: unit, building, topic (星星之火)
 # ------------------------------------------------------------------------------------------
 
@@ -223,12 +324,14 @@ _SPACES = re.compile(r"\s+")
 _BUILDING = re.compile(r"^(.{1,20}?(?:号楼|栋|幢|座))")
 
 
+@lru_cache(maxsize=1 << 16)
 def normalise_place(text: str) -> str:
     """A unit or topic as a grouping key: full-width letters and digits made plain (NFKC),
     whitespace removed, Latin letters in upper case (``"３栋 1单元502"`` → ``"3栋1单元502"``)."""
     return _SPACES.sub("", unicodedata.normalize("NFKC", text)).upper()
 
 
+@lru_cache(maxsize=1 << 16)
 def building_of(unit: str) -> str | None:
     """The building (楼栋) of a unit as the register writes it, or ``None`` when it names none.
 
@@ -241,6 +344,7 @@ def building_of(unit: str) -> str | None:
     return match.group(1) if match else None
 
 
+@lru_cache(maxsize=1 << 16)
 def topic_of(subject: str) -> str:
     """The topic a complaint is grouped under for hot spots: its subject (投诉对象), normalised."""
     return _SPACES.sub(" ", unicodedata.normalize("NFKC", subject)).strip()

@@ -1,82 +1,120 @@
 """Reporting's projection: every event of a complaint kept as one fact row, nothing overwritten.
 
-``apply`` computes the rows (``services.reporting.domain``) and ``store`` writes them, all in
-the consumer's transaction, with the offsets: a received complaint (masked), the daily intake
-counter, the event's fact row, and what the event did to each SLA timer. Every report and the
-dashboard are answered from these rows "as of" an instant (see ``schema.sql``).
+For a batch of events it computes the rows (``services.reporting.domain``) and ``store`` writes
+them in one statement, in the consumer's transaction, with the offsets: a received complaint
+(masked), the daily intake counter, the event's fact row, and what the event did to each SLA
+timer. Every report and the dashboard are answered from these rows "as of" an instant (see
+``schema.sql``).
+
+It reads the events as the log holds them (``LoggedEvent``: the body as JSON, upcast, not
+validated again: it was validated when it was written), so the consumer decodes them with
+``decode_logged``. Its writes are idempotent by themselves — a complaint and an event id are
+written once, an intake counter counts only the complaints a batch recorded — so applying an
+event twice changes nothing, and a builder need not keep ``processed_events`` row by row
+(``idempotent``). A builder loads a new generation in bulk instead: COPY without constraints
+or indexes, duplicates and all (``begin_build``, ``write(bulk=True)``), then removes what the
+duplicates wrote, set-wise, makes the constraints and indexes and fills ``processed_events``
+(``finish_build``), before it catches up under the live lock the ordinary way.
 """
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Sequence
-from datetime import date
+from pathlib import Path
 from typing import Any
-from uuid import UUID
-from zoneinfo import ZoneInfo
 
 import asyncpg
 
-from contracts import ComplaintReceived, Envelope, EventData
+from contracts import Envelope, EventData, LoggedEvent
 from services.reporting import store
-from services.reporting.domain import event_fact, place_of, timer_effects
-
-CHINA = ZoneInfo("Asia/Shanghai")
+from services.reporting.domain import (
+    logged_complaint_row,
+    logged_fact_row,
+    logged_timer_effects,
+)
 
 PROJECTION_TABLES = ["complaints", "daily_intake", "events", "timer_events"]
 """The tables this projection fills (dropped and rebuilt when the schema changes)."""
+
+SCHEMA_SQL = Path(__file__).with_name("schema.sql")
+
+Rows = tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], list[tuple[Any, ...]]]
+
+
+def logged(envelope: Envelope | LoggedEvent, data: EventData | dict[str, Any]) -> LoggedEvent:
+    """The event as the projection reads it (from a validated envelope and body, or as is)."""
+    if isinstance(envelope, LoggedEvent):
+        return envelope
+    assert isinstance(data, EventData)
+    return LoggedEvent.of(envelope, data)
 
 
 class ComplaintsProjection:
     """Received complaints, intake counts per day, and one fact row per event of each."""
 
-    async def apply(self, conn: asyncpg.Connection, envelope: Envelope, data: EventData) -> None:
+    reads_logged = True  # the consumer decodes with ``decode_logged``
+    idempotent = True  # applying an event twice changes nothing (see the module's doc)
+
+    def rows(self, events: Sequence[LoggedEvent]) -> Rows:
+        """The rows of a batch of events, in the log's order (no I/O: a builder computes them
+        while the previous batch is written)."""
+        complaints: list[tuple[Any, ...]] = []
+        facts: list[tuple[Any, ...]] = []
+        timers: list[tuple[Any, ...]] = []
+        for n, event in enumerate(events):
+            if event.type == "ComplaintReceived":
+                complaints.append(logged_complaint_row(event))
+            fact = logged_fact_row(event)
+            facts.append(fact)
+            for timer, effect in logged_timer_effects(event):
+                # led by the fact's index and event id: they find the fact's seq
+                timers.append(
+                    (n, fact[0], fact[1], timer, effect.value, fact[3], fact[4], fact[12], fact[13])
+                )
+        return complaints, facts, timers
+
+    async def write(self, conn: asyncpg.Connection, rows: Rows, *, bulk: bool = False) -> None:
+        """Write rows computed by ``rows``, in the caller's transaction. ``bulk``: into a
+        generation a builder is loading (``begin_build`` … ``finish_build``)."""
+        if bulk:
+            await store.copy_rows(conn, *rows)
+        else:
+            await store.write_rows(conn, *rows)
+
+    async def apply(
+        self, conn: asyncpg.Connection, envelope: Envelope | LoggedEvent, data: Any
+    ) -> None:
         """Project one event of the log (inside the consumer's transaction)."""
-        if isinstance(data, ComplaintReceived):
-            day = data.occurred_at.astimezone(CHINA).date()
-            inserted = await store.add_complaint(conn, envelope, data, place_of(data), day)
-            if not inserted:  # a second ComplaintReceived for one complaint must not count twice
-                return
-            await store.count_intake(conn, day, data.office, data.channel.value)
-        fact = event_fact(envelope, data)
-        seq = await store.add_event(conn, fact)
-        if seq is not None:
-            await store.add_timer_effects(conn, fact, seq, timer_effects(data))
+        await self.write(conn, self.rows([logged(envelope, data)]))
 
     async def apply_batch(
-        self, conn: asyncpg.Connection, events: Sequence[tuple[Envelope, EventData]]
+        self,
+        conn: asyncpg.Connection,
+        events: Sequence[tuple[Envelope | LoggedEvent, Any]],
     ) -> None:
-        """Project a batch of events with one statement per table: the same rows as ``apply``
-        for each event in turn (the rebuild and a busy log take this path)."""
-        complaints: list[tuple[Any, ...]] = []
-        intake: dict[UUID, tuple[date, str, str]] = {}
-        for envelope, data in events:
-            if isinstance(data, ComplaintReceived):
-                day = data.occurred_at.astimezone(CHINA).date()
-                complaints.append(store.complaint_row(envelope, data, place_of(data), day))
-                intake.setdefault(envelope.complaint_id, (day, data.office, data.channel.value))
-        fresh = await store.add_complaints(conn, complaints)
-        counts = Counter(key for cid, key in intake.items() if cid in fresh)
-        await store.count_intakes(conn, counts)
-        # A ComplaintReceived of a complaint already there adds no fact (as in ``apply``):
-        # only the first receipt of each complaint this batch inserted counts.
-        first_received: dict[UUID, UUID] = {}
-        for row in complaints:
-            if row[0] in fresh:
-                first_received.setdefault(row[0], row[13])
-        facts = [
-            (event_fact(envelope, data), data)
-            for envelope, data in events
-            if not isinstance(data, ComplaintReceived)
-            or first_received.get(envelope.complaint_id) == envelope.event_id
-        ]
-        seqs = await store.add_events(conn, [fact for fact, _ in facts])
-        await store.add_timer_effects_many(
-            conn,
-            [
-                store.timer_effect_row(fact, seqs[fact.event_id], timer, effect)
-                for fact, data in facts
-                if fact.event_id in seqs
-                for timer, effect in timer_effects(data)
-            ],
+        """Project a batch of events with one statement: the same rows as ``apply`` for each
+        event in turn."""
+        await self.write(conn, self.rows([logged(envelope, data) for envelope, data in events]))
+
+    # -- a builder's bulk load ---------------------------------------------------------
+
+    async def begin_build(self, conn: asyncpg.Connection) -> None:
+        """Before a builder loads a new generation (its ``search_path``): drop the
+        constraints and the indexes; the load appends rows with COPY (``write(bulk=True)``)."""
+        await conn.execute(store.BULK_DROPPED)
+
+    async def finish_build(self, conn: asyncpg.Connection, consumer: str) -> None:
+        """After the bulk load, before the swap (one transaction): remove what duplicates
+        wrote and make the constraints (``store.finish_bulk``), the indexes again
+        (``schema.sql`` creates what is missing), and record every event applied in
+        ``processed_events`` (what the live consumer and ``complaints deadletters list``
+        read), set-wise: its key is made after the rows are in, as the others'."""
+        await store.finish_bulk(conn)
+        await conn.execute(SCHEMA_SQL.read_text(encoding="utf-8"))
+        await conn.execute("DELETE FROM processed_events WHERE consumer = $1", consumer)
+        await conn.execute("ALTER TABLE processed_events DROP CONSTRAINT processed_events_pkey")
+        await conn.execute(
+            "INSERT INTO processed_events (consumer, event_id) SELECT $1, event_id FROM events",
+            consumer,
         )
+        await conn.execute("ALTER TABLE processed_events ADD PRIMARY KEY (consumer, event_id)")

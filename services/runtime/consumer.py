@@ -12,10 +12,13 @@ PostgreSQL transaction that
    a few attempts, and moves on,
 4. stores the next offset and time watermark of every partition in the batch,
 
-and commits. Nothing is committed to Kafka: on partition assignment the consumer seeks to the
-offsets stored in PostgreSQL, so a crash anywhere replays at most the uncommitted batch, whose
-effects were rolled back with it. Transient failures (the database restarting) are retried with
-backoff, without ever moving past an event.
+and commits. A batch is prepared first (``prepare``: decoded, and its rows computed when the
+projection can do that without the database) and then written (``write``), so a builder
+prepares the next batch while the current one is written. Nothing is committed to Kafka: on
+partition assignment the consumer seeks to the offsets stored in PostgreSQL, so a crash
+anywhere replays at most the uncommitted batch, whose effects were rolled back with it.
+Transient failures (the database restarting) are retried with backoff, without ever moving
+past an event.
 """
 
 from __future__ import annotations
@@ -24,8 +27,9 @@ import asyncio
 import logging
 import re
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 from uuid import UUID
@@ -36,7 +40,7 @@ from faststream import AckPolicy, Context
 from faststream.kafka import KafkaBroker
 from faststream.kafka.subscriber.usecase import BatchSubscriber
 
-from contracts import Envelope, EventData, decode_event
+from contracts import Envelope, EventData, decode_event, decode_logged
 from services.runtime.db import TRANSIENT_DB_ERRORS
 from services.runtime.generations import LiveGate
 from services.runtime.logs import bound
@@ -65,6 +69,16 @@ class Projection(Protocol):
         """Turn one event into rows, inside the consumer's transaction."""
 
 
+# A projection may also declare (all optional; reporting's does):
+# - ``reads_logged = True``: it reads events as the log holds them (``contracts.LoggedEvent``,
+#   the body as JSON, not validated again), and the consumer decodes with ``decode_logged``;
+# - ``rows(events) -> rows`` (no I/O) and ``write(conn, rows)``: the consumer computes a
+#   batch's rows while preparing it, when no event of it can turn out to be a duplicate;
+# - ``idempotent = True``: applying an event twice changes nothing, so a builder skips the
+#   ``processed_events`` claim per batch and calls ``begin_build(conn)`` before its bulk load
+#   and ``finish_build(conn, consumer)`` after it (indexes, ``processed_events``).
+
+
 Decoder = Callable[[ConsumerRecord[bytes, bytes]], tuple[Envelope, EventData]]
 """Turns a record into (envelope, body); raises ``ValueError`` for a record to dead-letter."""
 
@@ -72,6 +86,12 @@ Decoder = Callable[[ConsumerRecord[bytes, bytes]], tuple[Envelope, EventData]]
 def decode_record(record: ConsumerRecord[bytes, bytes]) -> tuple[Envelope, EventData]:
     """The default decoder: the record's value is an event envelope (``decode_event``)."""
     return decode_event(record.value or b"")
+
+
+def decode_logged_record(record: ConsumerRecord[bytes, bytes]) -> tuple[Any, Any]:
+    """The decoder of a projection that ``reads_logged``: (``LoggedEvent``, its JSON body)."""
+    event = decode_logged(record.value or b"")
+    return event, event.data
 
 
 async def mark_applied(conn: asyncpg.Connection, consumer: str, event_id: UUID) -> None:
@@ -98,6 +118,19 @@ class DeadLetter:
 
     record: ConsumerRecord[bytes, bytes]
     error: str
+
+
+@dataclass
+class Batch:
+    """A batch of records prepared for writing: decoded (what cannot be is to be parked),
+    the offsets and time watermarks to store, and the rows when computed ahead."""
+
+    records: Sequence[ConsumerRecord[bytes, bytes]]
+    decoded: list[Decoded] = field(default_factory=list)
+    unreadable: list[DeadLetter] = field(default_factory=list)
+    next_offsets: dict[int, int] = field(default_factory=dict)
+    seen_until: dict[int, datetime] = field(default_factory=dict)
+    rows: Any = None  # the projection's ``rows`` of every decoded event (no claim needed)
 
 
 def consumer_tables_sql(schema: str) -> str:
@@ -169,7 +202,12 @@ class ProjectionConsumer:
         self.deadletter_topic = deadletter_topic
         self._pool = pool
         self._max_records = max_records
-        self._decode = decode or decode_record
+        reads_logged = getattr(projection, "reads_logged", False)
+        self._decode = decode or (decode_logged_record if reads_logged else decode_record)
+        # Whether each batch claims its event ids in ``processed_events`` (skipping those
+        # applied before). A builder loading an idempotent projection does not: it loads
+        # in bulk (``write(rows, bulk=True)``), duplicates removed at the end.
+        self.claiming = True
         self._subscriber: BatchSubscriber | None = None
         self._broker: KafkaBroker | None = broker
         self.assigned: set[TopicPartition] = set()
@@ -198,6 +236,17 @@ class ProjectionConsumer:
         copy.write_to(gen, schema)
         copy.search_path = schema
         return copy
+
+    @property
+    def bulk(self) -> bool:
+        """Whether batches are loaded in bulk (a builder's, between ``begin_build`` and
+        ``finish_build``)."""
+        return not self.claiming
+
+    @property
+    def bulk_capable(self) -> bool:
+        """Whether a builder may load this projection without claiming event ids."""
+        return bool(getattr(self.projection, "idempotent", False))
 
     @property
     def group_id(self) -> str:
@@ -317,11 +366,38 @@ class ProjectionConsumer:
 
     async def handle_batch(self, records: Sequence[ConsumerRecord[bytes, bytes]]) -> None:
         """Apply a batch in one transaction; retry transient failures, never skip an event."""
+        await self.write(self.prepare(records))
+
+    def prepare(self, records: Sequence[ConsumerRecord[bytes, bytes]]) -> Batch:
+        """Decode a batch (no I/O); compute its rows too when no claim can drop an event."""
+        batch = Batch(records)
+        decode = self._decode
+        for record in records:
+            batch.next_offsets[record.partition] = record.offset + 1
+            try:
+                envelope, data = decode(record)
+            except Exception as exc:  # not an event at all: deterministic, park it
+                batch.unreadable.append(DeadLetter(record, f"{type(exc).__name__}: {exc}"[:4000]))
+                continue
+            seen = batch.seen_until.get(record.partition)
+            if seen is None or envelope.recorded_at > seen:
+                batch.seen_until[record.partition] = envelope.recorded_at
+            batch.decoded.append((record, envelope, data))
+        rows = getattr(self.projection, "rows", None)
+        if self.bulk and rows is not None and batch.decoded:
+            try:
+                batch.rows = rows([envelope for _, envelope, _ in batch.decoded])
+            except Exception:  # some event cannot be projected: found when written
+                batch.rows = None
+        return batch
+
+    async def write(self, batch: Batch) -> None:
+        """Write a prepared batch in one transaction; retry transient failures."""
         delay = 0.2
         while True:
             try:
                 started = time.perf_counter()
-                letters = await self._apply_batch(records)
+                letters = await self._apply_batch(batch)
                 if letters is None:  # the live generation changed: repositioned, not applied
                     if self._waiting:
                         self._waiting = False
@@ -351,39 +427,27 @@ class ProjectionConsumer:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
 
-    async def _apply_batch(
-        self, records: Sequence[ConsumerRecord[bytes, bytes]]
-    ) -> list[DeadLetter] | None:
+    async def _apply_batch(self, batch: Batch) -> list[DeadLetter] | None:
         """One transaction: skip duplicates, apply the rest, park what fails, store offsets.
 
         The fast path applies the whole batch at once (through the projection's
-        ``apply_batch`` when it has one) inside one savepoint; only if that fails does each
-        event get a savepoint of its own, to find and park the one at fault.
+        ``write`` of rows computed ahead, or its ``apply_batch``) inside one savepoint; only
+        if that fails does each event get a savepoint of its own, to find and park the one
+        at fault.
 
         A live projection's transaction first passes the service's live gate: when another
         generation went live since the last batch, nothing is applied (``None``): the
         consumer writes the new generation from then on, from that generation's offsets.
         """
-        letters: list[DeadLetter] = []
-        next_offsets: dict[int, int] = {}
-        seen_until: dict[int, datetime] = {}
-        decoded: list[Decoded] = []
-        for record in records:
-            next_offsets[record.partition] = record.offset + 1
-            try:
-                envelope, data = self._decode(record)
-            except Exception as exc:  # not an event at all: deterministic, park it
-                letters.append(DeadLetter(record, f"{type(exc).__name__}: {exc}"[:4000]))
-                continue
-            seen_until[record.partition] = max(
-                envelope.recorded_at, seen_until.get(record.partition, envelope.recorded_at)
-            )
-            decoded.append((record, envelope, data))
+        letters = list(batch.unreadable)
         async with self._batch_lock, self._pool().acquire() as conn, conn.transaction():
             if not await self._enter(conn):
                 return None
-            fresh = await self._claim(conn, decoded)
-            letters += await self._apply_fresh(conn, fresh)
+            if self.claiming:
+                fresh = await self._claim(conn, batch.decoded)
+                letters += await self._apply_fresh(conn, fresh)
+            else:  # the projection is idempotent: every event is applied (again)
+                letters += await self._apply_fresh(conn, batch.decoded, batch.rows)
             for letter in letters:
                 await self._dead_letter(conn, letter)
             await conn.executemany(
@@ -394,9 +458,12 @@ class ProjectionConsumer:
                     SET next_offset = GREATEST(o.next_offset, EXCLUDED.next_offset),
                         watermark = GREATEST(o.watermark, EXCLUDED.watermark),
                         updated_at = now()""",
-                [(self.name, self.topic, p, o, seen_until.get(p)) for p, o in next_offsets.items()],
+                [
+                    (self.name, self.topic, p, o, batch.seen_until.get(p))
+                    for p, o in batch.next_offsets.items()
+                ],
             )
-        for partition, offset in next_offsets.items():
+        for partition, offset in batch.next_offsets.items():
             CONSUMER_POSITION.labels(self.name, self.topic, str(partition)).set(offset)
         return letters
 
@@ -445,15 +512,19 @@ class ProjectionConsumer:
         return fresh
 
     async def _apply_fresh(
-        self, conn: asyncpg.Connection, fresh: list[Decoded]
+        self, conn: asyncpg.Connection, fresh: list[Decoded], rows: Any = None
     ) -> list[DeadLetter]:
-        """Apply new events: all at once, or one by one to park the one that fails."""
+        """Apply new events: all at once, or one by one to park the one that fails.
+
+        ``rows``: the projection's ``rows`` of exactly these events, computed ahead."""
         if not fresh:
             return []
         try:
             async with conn.transaction():
                 apply_batch = getattr(self.projection, "apply_batch", None)
-                if apply_batch is not None:
+                if self.bulk:
+                    await self._load(conn, [envelope for _, envelope, _ in fresh], rows)
+                elif apply_batch is not None:
                     await apply_batch(conn, [(envelope, data) for _, envelope, data in fresh])
                 else:
                     for _, envelope, data in fresh:
@@ -466,10 +537,17 @@ class ProjectionConsumer:
             raise
         except Exception:  # some event of the batch cannot be applied: find it
             return await self._apply_one_by_one(conn, fresh)
-        for record, envelope, _ in fresh:
-            EVENTS_CONSUMED.labels(self.name, envelope.type).inc()
-            self._log_event(record, envelope, duplicate=False)
+        for kind, n in Counter(envelope.type for _, envelope, _ in fresh).items():
+            EVENTS_CONSUMED.labels(self.name, kind).inc(n)
+        if log.isEnabledFor(logging.DEBUG):
+            for record, envelope, _ in fresh:
+                self._log_event(record, envelope, duplicate=False)
         return []
+
+    async def _load(self, conn: asyncpg.Connection, events: list[Any], rows: Any = None) -> None:
+        """Load events in bulk (a builder's): their ``rows`` (computed ahead, or now)."""
+        projection: Any = self.projection
+        await projection.write(conn, projection.rows(events) if rows is None else rows, bulk=True)
 
     async def _apply_one_by_one(
         self, conn: asyncpg.Connection, fresh: list[Decoded]
@@ -502,7 +580,10 @@ class ProjectionConsumer:
                     with bound(
                         correlation_id=envelope.correlation_id, complaint_id=envelope.complaint_id
                     ):
-                        await self.projection.apply(conn, envelope, data)
+                        if self.bulk:
+                            await self._load(conn, [envelope])
+                        else:
+                            await self.projection.apply(conn, envelope, data)
                 return None
             except TRANSIENT_DB_ERRORS:
                 raise

@@ -175,6 +175,11 @@ class Generations:
         )
         return Generation(**dict(row)) if row else None
 
+    @property
+    def channel(self) -> str:
+        """The notification channel a rebuild request is announced on."""
+        return f"{self.schema}_generations"
+
     def schema_of(self, gen: int) -> str:
         """The schema of generation ``gen``."""
         return generation_schema(self.schema, gen)
@@ -246,6 +251,9 @@ class Generations:
             building = await self.building(conn)
             assert building is not None
             raise AlreadyBuilding(building) from None
+        # Wakes the builders at once (they also look every ``rebuild_poll_s``); delivered
+        # when the caller's transaction commits.
+        await conn.execute("SELECT pg_notify($1, $2)", self.channel, str(gen))
         row = await conn.fetchrow(f"SELECT * FROM {self.schema}.generations WHERE gen = $1", gen)
         return Generation(**dict(row))
 

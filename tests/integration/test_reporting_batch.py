@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -17,12 +18,21 @@ from contracts.intake import Submission
 from contracts.lifecycle import Actor, ComplaintAcknowledged, ComplaintClosed, ComplaintJudged, Role
 from contracts.sla import AlertKind, SlaBreached, SlaWarning, sla_event_id
 from deploy.local import sandbox
-from services.reporting.projection import ComplaintsProjection
+from services.reporting import store
+from services.reporting.projection import ComplaintsProjection, logged
+from services.runtime.consumer import consumer_tables_sql
 from tests.conftest import RUN, Infra
-from tests.integration.reporting_db import install_reporting
 
 pytestmark = pytest.mark.infra
 
+HERE = Path(store.__file__).parent
+# The projection's tables in the schema ``reporting`` (one generation's, as a builder makes
+# them), and the functions over them.
+SCHEMA = (
+    "CREATE SCHEMA reporting; SET search_path TO reporting; "
+    + (HERE / "schema.sql").read_text(encoding="utf-8")
+    + (HERE / "functions.sql").read_text(encoding="utf-8")
+)
 CHINA = ZoneInfo("Asia/Shanghai")
 T0 = datetime(2025, 9, 1, 9, 0, tzinfo=CHINA)
 AGENT = Actor(staff_id="A1", role=Role.CS_AGENT)
@@ -38,10 +48,11 @@ TABLES = {
 async def pool(real_infra: Infra) -> AsyncIterator[asyncpg.Pool]:
     name = f"complaints_test_{RUN}_batch"
     url = await sandbox.create_database(real_infra.admin_database_url, name)
-    live = await install_reporting(url)
     pool = await asyncpg.create_pool(
-        url, min_size=1, max_size=2, server_settings={"search_path": f"{live}, reporting"}
+        url, min_size=1, max_size=2, server_settings={"search_path": "reporting"}
     )
+    async with pool.acquire() as conn:
+        await conn.execute(SCHEMA)
     yield pool
     await pool.close()
     await sandbox.drop_database(real_infra.admin_database_url, name)
@@ -113,8 +124,9 @@ async def test_batch_path_writes_the_same_rows_as_one_event_at_a_time(pool: asyn
             for envelope, data in events:
                 await projection.apply(conn, envelope, data)
         one_by_one = await snapshot(conn)
-        await conn.execute(  # start over (the live generation's own tables)
-            "TRUNCATE complaints, daily_intake, events, timer_events RESTART IDENTITY"
+        await conn.execute(
+            "TRUNCATE reporting.complaints, reporting.daily_intake, reporting.events, "
+            "reporting.timer_events RESTART IDENTITY"
         )
         async with conn.transaction():
             await projection.apply_batch(conn, events[:17])  # batches cut mid-complaint
@@ -124,3 +136,76 @@ async def test_batch_path_writes_the_same_rows_as_one_event_at_a_time(pool: asyn
     assert sum(r[3] for r in one_by_one["daily_intake"]) == 6
     assert len(one_by_one["events"]) == 6 * 6
     assert batched == one_by_one
+
+
+async def ranked_snapshot(conn: asyncpg.Connection) -> dict[str, list[tuple[Any, ...]]]:
+    """The rows, with each ``seq`` replaced by its rank: the order of the facts, not the
+    numbers (a bulk load leaves gaps where duplicates were)."""
+    ranks = "SELECT seq, row_number() OVER (ORDER BY seq) AS rank FROM reporting.events"
+    return {
+        "complaints": [
+            tuple(r.values())
+            for r in await conn.fetch("SELECT * FROM reporting.complaints ORDER BY complaint_id")
+        ],
+        "daily_intake": [
+            tuple(r.values())
+            for r in await conn.fetch(
+                "SELECT * FROM reporting.daily_intake ORDER BY day, office, channel"
+            )
+        ],
+        "events": [
+            tuple(r.values())
+            for r in await conn.fetch(
+                f"""SELECT r.rank, e.event_id, e.complaint_id, e.type, e.occurred_at,
+                           e.recorded_at, e.status, e.validity, e.category, e.final,
+                           e.satisfied, e.major_rule, e.timer, e.deadline, e.hard
+                    FROM reporting.events e JOIN ({ranks}) r USING (seq) ORDER BY r.rank"""
+            )
+        ],
+        "timer_events": [
+            tuple(r.values())
+            for r in await conn.fetch(
+                f"""SELECT t.complaint_id, t.timer, r.rank, t.effect, t.occurred_at,
+                           t.recorded_at, t.deadline, t.hard
+                    FROM reporting.timer_events t JOIN ({ranks}) r USING (seq)
+                    ORDER BY t.complaint_id, t.timer, r.rank"""
+            )
+        ],
+    }
+
+
+async def test_a_bulk_load_with_duplicates_writes_the_rows_of_each_event_applied_once(
+    pool: asyncpg.Pool,
+) -> None:
+    """What a builder writes (COPY, duplicates and all, then ``finish_build``) equals applying
+    each distinct event once, in the log's order."""
+    stories = [story(n) for n in range(8)]
+    log = [e for s in stories for e in s]
+    # the same event again: right after it, and far later; and a receipt under another id
+    log = log[:3] + log[:1] + log[3:] + [stories[2][0], stories[5][4], stories[1][2]]
+    log.append((stories[6][0][0].model_copy(update={"event_id": uuid.uuid4()}), stories[6][0][1]))
+    projection = ComplaintsProjection()
+    async with pool.acquire() as conn:
+        async with conn.transaction():
+            for envelope, data in log:  # idempotent: each event applied once in effect
+                await projection.apply(conn, envelope, data)
+        once = await ranked_snapshot(conn)
+        await conn.execute(
+            "TRUNCATE reporting.complaints, reporting.daily_intake, reporting.events, "
+            "reporting.timer_events RESTART IDENTITY"
+        )
+        await conn.execute(consumer_tables_sql("reporting"))
+        async with conn.transaction():
+            await projection.begin_build(conn)
+        for start in range(0, len(log), 10):  # batches, as a builder loads them
+            async with conn.transaction():
+                rows = projection.rows([logged(e, d) for e, d in log[start : start + 10]])
+                await projection.write(conn, rows, bulk=True)
+        async with conn.transaction():
+            await projection.finish_build(conn, "reporting.complaints.v1")
+        bulk = await ranked_snapshot(conn)
+        processed = await conn.fetchval("SELECT count(*) FROM reporting.processed_events")
+    assert len(once["complaints"]) == 8
+    assert sum(r[3] for r in once["daily_intake"]) == 8
+    assert bulk == once
+    assert processed == len(once["events"])
