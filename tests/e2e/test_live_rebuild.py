@@ -32,6 +32,7 @@ from tests.e2e.helpers import (
     wait_caught_up,
 )
 from tests.e2e.test_sla_timers import logged_sla_events
+from tests.e2e.test_workflow_rebuild import snapshot as workflow_snapshot
 from tests.faults.burst import complaint_event, publish, run_id
 
 pytestmark = pytest.mark.infra
@@ -227,22 +228,6 @@ async def test_a_second_rebuild_while_one_runs_says_so_and_changes_nothing(
         return f'complaints_projection_generation{{service="sla"}} {building[0]["gen"]}.0' in text
 
     await eventually(exported, timeout=30, interval=0.5)
-
-
-async def workflow_snapshot(database_url: str) -> dict[str, Any]:
-    conn = await asyncpg.connect(database_url)
-    try:
-        states = await conn.fetch(
-            "SELECT complaint_id, office, unit, channel, status, major, escalation_level, "
-            "version, next_deadline, next_deadline_kind FROM workflow.complaints"
-        )
-        history = await conn.fetch("SELECT complaint_id, event_id, type FROM workflow.history")
-    finally:
-        await conn.close()
-    return {
-        "states": sorted((tuple(r.values()) for r in states), key=str),
-        "history": sorted((tuple(r.values()) for r in history), key=str),
-    }
 
 
 async def test_workflow_rebuilds_live_while_staff_work(
