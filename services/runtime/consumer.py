@@ -109,6 +109,19 @@ async def mark_applied(conn: asyncpg.Connection, consumer: str, event_id: UUID) 
     )
 
 
+async def mark_applied_many(
+    conn: asyncpg.Connection, consumer: str, event_ids: Sequence[UUID]
+) -> None:
+    """``mark_applied`` for many events, with one statement."""
+    if event_ids:
+        await conn.execute(
+            "INSERT INTO processed_events (consumer, event_id) "
+            "SELECT $1, unnest($2::uuid[]) ON CONFLICT DO NOTHING",
+            consumer,
+            event_ids,
+        )
+
+
 Decoded = tuple[ConsumerRecord[bytes, bytes], Envelope, EventData]
 
 

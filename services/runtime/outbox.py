@@ -16,7 +16,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from uuid import UUID
 
 import asyncpg
 from faststream.kafka import KafkaBroker
@@ -65,6 +66,37 @@ async def enqueue(conn: asyncpg.Connection, schema: str, topic: str, envelope: E
         json.dumps(event_headers(envelope)),
     )
     return bool(inserted)
+
+
+async def in_outbox(conn: asyncpg.Connection, schema: str, event_ids: Sequence[UUID]) -> set[UUID]:
+    """Which of these events ``schema``'s outbox holds already (decided before)."""
+    if not event_ids:
+        return set()
+    rows = await conn.fetch(
+        f"SELECT event_id FROM {schema}.outbox WHERE event_id = ANY($1::uuid[])", event_ids
+    )
+    return {r["event_id"] for r in rows}
+
+
+async def enqueue_many(
+    conn: asyncpg.Connection, schema: str, topic: str, envelopes: Sequence[Envelope]
+) -> None:
+    """``enqueue`` for many events not in the outbox yet, with one statement, in their order
+    (the caller has checked them with ``in_outbox``)."""
+    if not envelopes:
+        return
+    await conn.execute(
+        f"""INSERT INTO {schema}.outbox (event_id, complaint_id, topic, payload, headers)
+            SELECT e.event_id, e.complaint_id, $3, e.payload, e.headers::jsonb
+            FROM unnest($1::uuid[], $2::uuid[], $4::bytea[], $5::text[])
+                 WITH ORDINALITY AS e(event_id, complaint_id, payload, headers, n)
+            ORDER BY e.n""",
+        [env.event_id for env in envelopes],
+        [env.complaint_id for env in envelopes],
+        topic,
+        [encode_event(env) for env in envelopes],
+        [json.dumps(event_headers(env)) for env in envelopes],
+    )
 
 
 class OutboxRelay:

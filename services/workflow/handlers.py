@@ -25,7 +25,8 @@ from contracts.lifecycle import (
     MajorComplaintFlagged,
 )
 from contracts.sla import SlaBreached
-from services.runtime.consumer import mark_applied
+from services.runtime import outbox
+from services.runtime.consumer import mark_applied, mark_applied_many
 from services.runtime.outbox import enqueue
 from services.workflow import store
 from services.workflow.commands import Command
@@ -233,8 +234,8 @@ class _BatchJournal(_Journal):
             if (rule := _candidate_rule(data)) is not None
         ]
         fresh = await store.journal_rules(conn, pairs)
-        in_outbox = await store.in_outbox(
-            conn, [derived_id(_DERIVES[rule], cause) for cause, rule in fresh]
+        in_outbox = await outbox.in_outbox(
+            conn, store.SCHEMA, [derived_id(_DERIVES[rule], cause) for cause, rule in fresh]
         )
         receipts = [
             data
@@ -279,10 +280,8 @@ class _BatchJournal(_Journal):
     async def finish(self, conn: asyncpg.Connection) -> None:
         """Write what the fold decided: outbox, processed events, the journal set right."""
         await store.journal_unrun(conn, self.fresh - self.asked)
-        await store.enqueue_many(conn, self.ctx.topic, self.outbox)
-        await store.mark_applied_many(
-            conn, self.ctx.consumer, [env.event_id for env in self.outbox]
-        )
+        await outbox.enqueue_many(conn, store.SCHEMA, self.ctx.topic, self.outbox)
+        await mark_applied_many(conn, self.ctx.consumer, [env.event_id for env in self.outbox])
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import enum
 import hashlib
-import json
 import types
 import typing
 from collections.abc import Callable, Iterable, Sequence
@@ -25,8 +24,7 @@ import asyncpg
 import orjson
 from pydantic import BaseModel
 
-from contracts import ComplaintReceived, Envelope, decode_event, encode_event
-from services.runtime.kafka import event_headers
+from contracts import ComplaintReceived, Envelope, decode_event
 from services.workflow import domain
 from services.workflow.domain import State, replay
 
@@ -301,48 +299,6 @@ async def journal_unrun(conn: asyncpg.Connection, pairs: Iterable[tuple[UUID, st
                WHERE r.cause_event_id = u.cause AND r.rule = u.rule""",
             [cause for cause, _ in pairs],
             [rule for _, rule in pairs],
-        )
-
-
-async def in_outbox(conn: asyncpg.Connection, event_ids: Sequence[UUID]) -> set[UUID]:
-    """Which of these events the outbox holds already."""
-    if not event_ids:
-        return set()
-    rows = await conn.fetch(
-        "SELECT event_id FROM workflow.outbox WHERE event_id = ANY($1::uuid[])", event_ids
-    )
-    return {r["event_id"] for r in rows}
-
-
-async def enqueue_many(conn: asyncpg.Connection, topic: str, envelopes: Sequence[Envelope]) -> None:
-    """``services.runtime.outbox.enqueue`` for many events not in the outbox yet, with one
-    statement, in their order."""
-    if not envelopes:
-        return
-    await conn.execute(
-        """INSERT INTO workflow.outbox (event_id, complaint_id, topic, payload, headers)
-           SELECT e.event_id, e.complaint_id, $3, e.payload, e.headers::jsonb
-           FROM unnest($1::uuid[], $2::uuid[], $4::bytea[], $5::text[])
-                WITH ORDINALITY AS e(event_id, complaint_id, payload, headers, n)
-           ORDER BY e.n""",
-        [env.event_id for env in envelopes],
-        [env.complaint_id for env in envelopes],
-        topic,
-        [encode_event(env) for env in envelopes],
-        [json.dumps(event_headers(env)) for env in envelopes],
-    )
-
-
-async def mark_applied_many(
-    conn: asyncpg.Connection, consumer: str, event_ids: Sequence[UUID]
-) -> None:
-    """``services.runtime.consumer.mark_applied`` for many events, with one statement."""
-    if event_ids:
-        await conn.execute(
-            "INSERT INTO processed_events (consumer, event_id) "
-            "SELECT $1, unnest($2::uuid[]) ON CONFLICT DO NOTHING",
-            consumer,
-            event_ids,
         )
 
 
