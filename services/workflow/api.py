@@ -16,7 +16,7 @@ from services.runtime.auth import CurrentStaff, Staff
 from services.runtime.generations import Rebuilding
 from services.runtime.http import FieldErrors, field_errors, install_common
 from services.runtime.service import ConsumingService
-from services.workflow import store
+from services.workflow import queue, store
 from services.workflow.commands import COMMANDS, Command
 from services.workflow.domain import (
     CommandRejected,
@@ -72,6 +72,8 @@ def create_app(settings: WorkflowSettings | None = None, clock: Clock | None = N
     )
     app.state.settings = settings
     app.state.service = service
+    app.state.clock = now
+    app.include_router(queue.router)
     install_common(app, service="workflow", readiness=service.readiness())
 
     async def view(complaint_id: UUID, staff: Staff) -> dict[str, Any]:

@@ -18,10 +18,21 @@ CREATE TABLE IF NOT EXISTS complaints (
     -- The complaint's State folded from its history (services.workflow.store.encode_state):
     -- applying an event or deciding a command reads it instead of replaying the history.
     state              jsonb,
-    updated_at         timestamptz NOT NULL DEFAULT now()
+    updated_at         timestamptz NOT NULL DEFAULT now(),
+    -- What the work queues (services.workflow.queue) filter and sort by, kept by PostgreSQL
+    -- from the stored state so that the write path has one source of truth.
+    department         text GENERATED ALWAYS AS (state->'state'->>'department') STORED,
+    assignee           text GENERATED ALWAYS AS (state->'state'->'owner'->>'staff_id') STORED,
+    priority           text GENERATED ALWAYS AS (state->'state'->>'priority') STORED,
+    priority_rank      smallint GENERATED ALWAYS AS (
+        CASE state->'state'->>'priority' WHEN 'urgent' THEN 0 WHEN 'low' THEN 2 ELSE 1 END
+    ) STORED
 );
 CREATE INDEX IF NOT EXISTS complaints_owner ON complaints (owner_phone, occurred_at);
 CREATE INDEX IF NOT EXISTS complaints_unit ON complaints (office, unit, occurred_at);
+CREATE INDEX IF NOT EXISTS complaints_queue
+    ON complaints (office, priority_rank, next_deadline, complaint_id);
+CREATE INDEX IF NOT EXISTS complaints_assignee ON complaints (assignee, next_deadline);
 
 CREATE TABLE IF NOT EXISTS history (
     complaint_id uuid NOT NULL,
