@@ -75,6 +75,7 @@ async def run(selected: list[str]) -> dict[str, Any]:
 
 
 TARGETS: dict[tuple[str, str], str] = {
+    ("intake", "ratio_to_bare"): "≥ 0.5",
     ("rebuild", "rebuild_per_s"): "≥ 50,000",
     ("rebuild", "ratio"): "≥ 0.5",
     ("rebuild_live", "non_200"): "0",

@@ -1,22 +1,33 @@
-"""Intake throughput (202 after acks=all) beside a raw aiokafka producer with the same settings.
+"""Intake throughput (202 after acks=all) beside its two limits, measured in the same run.
 
-Both sides send the same events with the same concurrency, each request or send waiting for
-the broker's acknowledgement: the ratio is what HTTP, validation and the service cost. The HTTP
-load comes from aiohttp, which reaches the same rate as wrk here (httpx's connection pool tops
-out near 200 requests/s and would measure itself).
+- ``bare_http_per_s``: a bare FastAPI endpoint with the same request model, no Kafka
+  (``bench/bare_http.py``), served by uvicorn as the services are. ``ratio_to_bare`` is what
+  the credential, the adapters, the event, the log's acknowledgement, metrics and logs cost.
+- ``raw_producer_per_s``: an aiokafka producer with intake's settings (idempotent,
+  ``acks=all``) sending the same events with the same concurrency, each awaiting its ack.
+
+HTTP load comes from wrk (C, one thread, 32 connections: ``bench/wrk.py``), not from a Python
+client competing for the same two cores; every request is a new complaint with a number of
+its own. ``*_cpu_us_per_request`` is the server process's CPU time per request: on a shared
+machine the rates move with the neighbours, the CPU cost of our code much less.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import sys
 import time
+from pathlib import Path
 from typing import Any
 
-import aiohttp
 from aiokafka import AIOKafkaProducer
 
+from bench import wrk
 from bench.common import Bench, received_event, submission_body
 from contracts import encode_event
+from deploy.local.sandbox import free_port
 
 
 async def _drive(n: int, concurrency: int, send: Any) -> float:
@@ -34,25 +45,72 @@ async def _drive(n: int, concurrency: int, send: Any) -> float:
     return n / (time.perf_counter() - started)
 
 
-async def measure(bench: Bench, *, n: int = 4000, concurrency: int = 32) -> dict[str, Any]:
-    """Complaints accepted per second over HTTP, raw producer rate, and their ratio."""
+def _template(run: str) -> str:
+    """A submission whose id and phone number wrk makes unique per request."""
+    body = submission_body(0, run)
+    body["submission_id"] = f"bench-{run}-{{id}}"
+    body["complainant"]["phone"] = "139{n8}"
+    return json.dumps(body, ensure_ascii=False)
+
+
+def _cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) a process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def _wrk_with_cpu(
+    pid: int, url: str, run: str, headers: dict[str, str], seconds: float
+) -> dict[str, Any]:
+    before = _cpu_s(pid)
+    load = await wrk.post_load(
+        url, template=_template(run), run=run, headers=headers, seconds=seconds
+    )
+    load["cpu_us_per_request"] = round((_cpu_s(pid) - before) / max(load["requests"], 1) * 1e6)
+    refused = {status: n for status, n in load["statuses"].items() if status != 202}
+    if refused or load["errors"]:
+        raise RuntimeError(f"not every answer was 202: {refused} {load['errors']}")
+    return load
+
+
+async def measure(
+    bench: Bench, *, seconds: float = 20, n: int = 4000, concurrency: int = 32
+) -> dict[str, Any]:
+    """Complaints accepted per second over HTTP (wrk), beside a bare FastAPI endpoint with the
+    same request model (no Kafka) and a raw producer with intake's settings."""
+    headers = {"Content-Type": "application/json"}
+    port = free_port()
+    bare = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "bench.bare_http:app",
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
+        "--no-access-log",
+    )
+    try:
+        await _wait_port(port)
+        bare_load = await _wrk_with_cpu(
+            bare.pid, f"http://127.0.0.1:{port}/v1/complaints", f"{bench.run}b", headers, seconds
+        )
+    finally:
+        bare.terminate()
+        await bare.wait()
+
     async with bench.system("intake", ["intake"]) as system:
-        bodies = [submission_body(i, bench.run) for i in range(n)]
         url = f"{system.urls['intake']}/v1/complaints"
-        headers = {"X-Api-Key": "dev-hotline"}
-        connector = aiohttp.TCPConnector(limit=concurrency)
-        async with aiohttp.ClientSession(connector=connector) as http:
-            for i in range(50):  # warm up connections and the producer
-                async with http.post(url, json=submission_body(i, "warm"), headers=headers):
-                    pass
+        intake_load = await _wrk_with_cpu(
+            system.procs["intake"].pid,
+            url,
+            f"{bench.run}i",
+            {**headers, "X-Api-Key": "dev-hotline"},
+            seconds,
+        )
 
-            async def post(i: int) -> None:
-                async with http.post(url, json=bodies[i], headers=headers) as resp:
-                    if resp.status != 202:
-                        raise RuntimeError(f"intake answered {resp.status}: {await resp.text()}")
-
-            intake_rate = await _drive(n, concurrency, post)
-
+        bodies = [submission_body(i, bench.run) for i in range(n)]
         events = [encode_event(received_event(b)) for b in bodies]
         producer = AIOKafkaProducer(
             bootstrap_servers=bench.bootstrap, enable_idempotence=True, acks="all", linger_ms=1
@@ -68,10 +126,28 @@ async def measure(bench: Bench, *, n: int = 4000, concurrency: int = 32) -> dict
         finally:
             await producer.stop()
     return {
-        "requests": n,
+        "seconds_each": seconds,
         "concurrency": concurrency,
-        "intake_per_s": round(intake_rate),
+        "intake_per_s": intake_load["per_s"],
+        "intake_p99_ms": intake_load["p99_ms"],
+        "intake_cpu_us_per_request": intake_load["cpu_us_per_request"],
+        "bare_http_per_s": bare_load["per_s"],
+        "bare_cpu_us_per_request": bare_load["cpu_us_per_request"],
+        "ratio_to_bare": round(intake_load["per_s"] / bare_load["per_s"], 3),
         "raw_producer_per_s": round(raw_rate),
-        "ratio": round(intake_rate / raw_rate, 3),
-        "target_ratio": 0.6,
+        "ratio_to_raw": round(intake_load["per_s"] / raw_rate, 3),
     }
+
+
+async def _wait_port(port: int, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+        except OSError:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"nothing listens on port {port}") from None
+            await asyncio.sleep(0.1)
+        else:
+            writer.close()
+            return

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import uuid
 from collections.abc import Sequence
@@ -35,11 +36,16 @@ def received_event_id(complaint_id: uuid.UUID) -> uuid.UUID:
     return uuid.uuid5(ID_NAMESPACE, f"ComplaintReceived:{complaint_id}")
 
 
+@functools.lru_cache(maxsize=4096)
 def normalise_phone(value: str) -> str:
     """A mainland China phone number in national form, digits only (``13812345678``).
 
     Accepts spaces, dashes, ``+86``/``0086`` prefixes; refuses numbers that are not valid in
     mainland China (a wrong length, a prefix no carrier or area uses).
+
+    Cached: one submission's number is validated three times on its way to the log (the
+    request body, the channel adapter's mapping, the event), and phonenumbers' parse was a
+    tenth of intake's CPU per request. A refusal raises and is not cached.
     """
     try:
         number = phonenumbers.parse(value, "CN")

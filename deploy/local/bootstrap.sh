@@ -2,7 +2,8 @@
 # Installs what the local stack needs on a fresh Debian 12 machine. Idempotent: every step is
 # skipped when its result is already there.
 #
-#   1. apt packages (only when missing): postgresql, openjdk-17-jre-headless (java >= 17), maven
+#   1. apt packages (only when missing): postgresql, openjdk-17-jre-headless (java >= 17), maven,
+#      wrk
 #   2. the Kafka broker's classpath (Maven Central jars) into $COMPLAINTS_HOME/cache/kafka-<v>/lib
 #   3. the project venv (.venv) with `pip install -e '.[dev]'` when pyproject.toml changed
 #
@@ -52,6 +53,9 @@ if [ -z "$major" ] || [ "$major" -lt 17 ]; then
 fi
 if ! command -v mvn >/dev/null 2>&1; then
     packages+=(maven)
+fi
+if ! command -v wrk >/dev/null 2>&1; then
+    packages+=(wrk)  # the C load generator of `make bench`'s HTTP figures
 fi
 if [ "${#packages[@]}" -gt 0 ]; then
     log "installing: ${packages[*]}"

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cached_property
 from typing import Any
 from uuid import UUID
 
@@ -74,12 +75,12 @@ class Accepted:
     channel: Channel
     received: ComplaintReceived
 
-    @property
+    @cached_property  # uuid5 hashes: asked for four times per accepted request
     def complaint_id(self) -> UUID:
         """The complaint's id, derived from (channel, submission id)."""
         return complaint_id_for(self.channel, self.received.submission_id)
 
-    @property
+    @cached_property
     def event_id(self) -> UUID:
         """The id of the complaint's one ``ComplaintReceived``."""
         return received_event_id(self.complaint_id)

@@ -7,7 +7,7 @@ judge these payloads and the records of the submissions topic, which intake also
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -112,7 +112,7 @@ def create_app(settings: IntakeSettings | None = None, clock: Clock | None = Non
     app.state.broker = service.broker
     install_common(app, service="intake", readiness=service.readiness())
 
-    def channel_of(
+    async def channel_of(  # async: a plain def would hop to a worker thread per request
         x_api_key: Annotated[str | None, Header(description="One key per channel")] = None,
     ) -> Channel:
         channel = settings.channel_for_key(x_api_key)
@@ -125,10 +125,10 @@ def create_app(settings: IntakeSettings | None = None, clock: Clock | None = Non
 
     ChannelDep = Annotated[Channel, Depends(channel_of)]
 
-    def channel_must_be(owner: Channel) -> Callable[[Channel], Channel]:
+    def channel_must_be(owner: Channel) -> Callable[[Channel], Awaitable[Channel]]:
         """A dependency: the credential's channel, which must be ``owner`` (else 403)."""
 
-        def check(channel: ChannelDep) -> Channel:
+        async def check(channel: ChannelDep) -> Channel:
             if channel is not owner:
                 raise HTTPException(
                     status.HTTP_403_FORBIDDEN,
@@ -226,7 +226,7 @@ def create_app(settings: IntakeSettings | None = None, clock: Clock | None = Non
 
     bearer = HTTPBearer(auto_error=False, description="A staff token from `complaints token`")
 
-    def rejections_viewer(
+    async def rejections_viewer(
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
         x_api_key: Annotated[str | None, Header(description="A channel's key")] = None,
     ) -> Channel | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -32,20 +33,38 @@ async def remember_caller(
     complaints of one number may sit in different partitions, read in another interleaving
     by a rebuild, and the directory must come out the same whatever the order.
     """
+    await remember_callers(conn, [(phone, caller, seen_at, complaint_id)])
+
+
+async def remember_callers(
+    conn: asyncpg.Connection, seen: Sequence[tuple[str, Caller, datetime, UUID]]
+) -> None:
+    """``remember_caller`` for many complaints with one statement: the latest of each number
+    in ``seen`` (by time, then id) is offered, and wins over the stored one only if later."""
+    latest: dict[str, tuple[str, Caller, datetime, UUID]] = {}
+    for entry in seen:
+        phone, _, at, cid = entry
+        held = latest.get(phone)
+        if held is None or (held[2], held[3]) <= (at, cid):
+            latest[phone] = entry
+    if not latest:
+        return
+    rows = list(latest.values())
     await conn.execute(
         """INSERT INTO callers (phone, name, office, unit, last_seen_at, complaint_id)
-           VALUES ($1, $2, $3, $4, $5, $6)
+           SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[],
+                                $5::timestamptz[], $6::uuid[])
            ON CONFLICT (phone) DO UPDATE
            SET name = EXCLUDED.name, office = EXCLUDED.office, unit = EXCLUDED.unit,
                last_seen_at = EXCLUDED.last_seen_at, complaint_id = EXCLUDED.complaint_id
            WHERE (callers.last_seen_at, callers.complaint_id)
                  <= (EXCLUDED.last_seen_at, EXCLUDED.complaint_id)""",
-        phone,
-        caller.name,
-        caller.office,
-        caller.unit,
-        seen_at,
-        complaint_id,
+        [r[0] for r in rows],
+        [r[1].name for r in rows],
+        [r[1].office for r in rows],
+        [r[1].unit for r in rows],
+        [r[2] for r in rows],
+        [r[3] for r in rows],
     )
 
 

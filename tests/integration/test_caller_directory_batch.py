@@ -1,0 +1,80 @@
+"""The caller directory's batch path leaves exactly what one event at a time leaves: for each
+number, the complainant of its latest complaint (by time, then id), whatever the order the
+events come in and however they are cut into batches."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+
+from bench.common import received_event, submission_body
+from contracts import ComplaintReceived, Envelope, decode_event, encode_event
+from deploy.local import sandbox
+from services.intake import store
+from services.intake.projection import CallerDirectory
+from tests.conftest import RUN, Infra
+
+pytestmark = pytest.mark.infra
+
+
+@pytest.fixture
+async def conn(real_infra: Infra) -> AsyncIterator[asyncpg.Connection]:
+    name = f"complaints_test_{RUN}_callers"
+    url = await sandbox.create_database(real_infra.admin_database_url, name)
+    connection = await asyncpg.connect(url)
+    schema = Path(store.__file__).with_name("schema.sql")
+    await connection.execute(schema.read_text("utf-8"))
+    yield connection
+    await connection.close()
+    await sandbox.drop_database(real_infra.admin_database_url, name)
+
+
+def events() -> list[tuple[Envelope, ComplaintReceived]]:
+    """40 complaints from 6 numbers, some at the very same instant (told apart by id)."""
+    base = datetime(2026, 11, 1, 9, tzinfo=UTC)
+    out = []
+    for n in range(40):
+        body = submission_body(n, "callers")
+        body["complainant"] = {"name": f"业主{n}", "phone": f"1390000000{n % 6}"}
+        body["unit"] = f"{n}栋101"
+        body["occurred_at"] = (base + timedelta(hours=n % 3)).isoformat()
+        envelope, data = decode_event(encode_event(received_event(body)))
+        assert isinstance(data, ComplaintReceived)
+        out.append((envelope, data))
+    return out
+
+
+async def directory(conn: asyncpg.Connection) -> list[Any]:
+    rows = await conn.fetch("SELECT phone, name, unit, complaint_id FROM callers ORDER BY phone")
+    return [tuple(r) for r in rows]
+
+
+async def test_batches_in_any_order_leave_what_single_events_leave(
+    conn: asyncpg.Connection,
+) -> None:
+    log = events()
+    projection = CallerDirectory()
+    for envelope, data in log:
+        await projection.apply(conn, envelope, data)
+    one_by_one = await directory(conn)
+    assert len(one_by_one) == 6
+    # Each number's entry is its latest complaint: the latest hour, then the highest id.
+    for phone, name, _, cid in one_by_one:
+        mine = [(d.occurred_at, e.complaint_id, d) for e, d in log if d.complainant.phone == phone]
+        _, latest_id, data = max(mine, key=lambda m: (m[0], m[1]))
+        assert (name, cid) == (data.complainant.name, latest_id)
+
+    rng = random.Random(7)
+    for size in (1, 5, 40):
+        await conn.execute("TRUNCATE callers")
+        shuffled = log[:]
+        rng.shuffle(shuffled)
+        for start in range(0, len(shuffled), size):
+            await projection.apply_batch(conn, shuffled[start : start + size])
+        assert await directory(conn) == one_by_one, size
