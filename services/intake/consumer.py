@@ -125,9 +125,8 @@ def authenticate(settings: IntakeSettings, record: InboundRecord) -> Channel | l
         channel = Channel(named)
     except ValueError:
         return [Reason(field=f"header {HEADER_CHANNEL}", reason=f"not one of {CHANNELS}")]
-    key = settings.key_of(channel)
-    if key is None or not signature_matches(key, record.value, signature):
-        why = "does not verify with the key of the channel named in x-channel"
+    if not any(signature_matches(k, record.value, signature) for k in settings.keys_of(channel)):
+        why = "does not verify with any key of the channel named in x-channel"
         return [Reason(field=f"header {HEADER_SIGNATURE}", reason=why)]
     return channel
 

@@ -1,8 +1,10 @@
 """Staff credentials: signed bearer tokens naming who someone is, their role and office.
 
-Tokens are HS256 JWTs signed with ``COMPLAINTS_STAFF_TOKEN_SECRET``. In local mode a development
-secret is used when none is set; outside local mode a token signed with that development secret
-is refused, so a token minted on a laptop never opens a production system.
+Tokens are HS256 JWTs signed with ``COMPLAINTS_STAFF_TOKEN_SECRET``, or with one of several
+secrets by key id (``COMPLAINTS_STAFF_TOKEN_SECRETS``; the token's ``kid`` header names it) so
+that the secret is rotated without an outage. In local mode a development secret is used when
+none is set; outside local mode a token signed with that development secret is refused, so a
+token minted on a laptop never opens a production system.
 """
 
 from __future__ import annotations
@@ -65,15 +67,59 @@ class Staff(BaseModel):
 
 
 def signing_secret(settings: Settings) -> str:
-    """The secret tokens are signed with; refuses to run outside local mode without one."""
+    """The secret new tokens are signed with; refuses to run outside local mode without one."""
+    return signing_key(settings)[1]
+
+
+def signing_key(settings: Settings) -> tuple[str | None, str]:
+    """The key id (``None``: tokens carry none) and secret new tokens are signed with: the
+    secret ``staff_token_key_id`` names; else the single ``staff_token_secret``; else the
+    first of ``staff_token_secrets``."""
+    secrets, kid = settings.staff_token_secrets, settings.staff_token_key_id
+    if secrets and (kid or not settings.staff_token_secret):
+        kid = kid or next(iter(secrets))
+        if kid not in secrets:
+            raise RuntimeError(f"COMPLAINTS_STAFF_TOKEN_KEY_ID {kid!r} names no listed secret")
+        return kid, _usable(settings, secrets[kid], f"key id {kid!r}")
+    return None, _legacy_secret(settings)
+
+
+def _legacy_secret(settings: Settings) -> str:
     secret = settings.staff_token_secret
     if secret:
-        if settings.env is not Environment.LOCAL and secret == DEV_SECRET:
-            raise RuntimeError("COMPLAINTS_STAFF_TOKEN_SECRET is the development secret")
-        return secret
-    if settings.env is Environment.LOCAL:
+        return _usable(settings, secret, "COMPLAINTS_STAFF_TOKEN_SECRET")
+    if settings.env is Environment.LOCAL and not settings.staff_token_secrets:
         return DEV_SECRET
     raise RuntimeError("COMPLAINTS_STAFF_TOKEN_SECRET must be set outside local mode")
+
+
+def _usable(settings: Settings, secret: str, what: str) -> str:
+    if settings.env is not Environment.LOCAL and secret == DEV_SECRET:
+        raise RuntimeError(f"{what} is the development secret")
+    return secret
+
+
+def _verification_secret(settings: Settings, token: str) -> str:
+    """The secret that must have signed ``token``: the one of its key id, else the legacy one."""
+    signing_key(settings)  # a configuration that cannot sign cannot verify (RuntimeError)
+    try:
+        kid = jwt.get_unverified_header(token).get("kid")
+    except jwt.PyJWTError as exc:
+        raise ValueError(str(exc)) from None
+    if kid is None:
+        try:
+            return _legacy_secret(settings)
+        except RuntimeError:
+            raise ValueError(
+                "the token has no key id, and only keyed secrets are accepted"
+            ) from None
+    secret = settings.staff_token_secrets.get(str(kid))
+    if secret is None:
+        raise ValueError(f"signed with key id {kid!r}, which is not (or no longer) accepted")
+    try:
+        return _usable(settings, secret, f"key id {kid!r}")
+    except RuntimeError as exc:
+        raise ValueError(str(exc)) from None
 
 
 def issue_token(
@@ -95,7 +141,9 @@ def issue_token(
         "iat": int(issued.timestamp()),
         "exp": int((issued + ttl).timestamp()),
     }
-    return jwt.encode(claims, signing_secret(settings), algorithm=ALGORITHM)
+    kid, secret = signing_key(settings)
+    headers = {"kid": kid} if kid is not None else None
+    return jwt.encode(claims, secret, algorithm=ALGORITHM, headers=headers)
 
 
 def verify_token(settings: Settings, token: str) -> Staff:
@@ -103,7 +151,7 @@ def verify_token(settings: Settings, token: str) -> Staff:
     try:
         claims = jwt.decode(
             token,
-            signing_secret(settings),
+            _verification_secret(settings, token),
             algorithms=[ALGORITHM],
             issuer=ISSUER,
             options={"require": ["sub", "role", "exp", "iss"]},

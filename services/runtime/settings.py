@@ -73,6 +73,13 @@ class Settings(BaseSettings):
     publish_timeout_s: float = 10.0
     # Signs staff bearer tokens. Empty in local mode means the development secret.
     staff_token_secret: str = ""
+    # Several secrets at once, by key id (JSON {"2026-11": "…", "2026-05": "…"}): tokens carry
+    # the id of the secret that signed them and any listed secret verifies. New tokens are
+    # signed by the secret staff_token_key_id names, else by staff_token_secret (tokens without
+    # a key id, which only it verifies), else by the first listed. This is how the secret is
+    # rotated without an outage (docs/operations.md, "Rotating credentials").
+    staff_token_secrets: dict[str, str] = {}
+    staff_token_key_id: str = ""
 
     def problems(self) -> list[Problem]:
         """Every missing or unsafe variable for the mode the service runs in (empty: fine).
@@ -84,7 +91,26 @@ class Settings(BaseSettings):
             return []
         found = [*_database_url_problems(self.database_url)]
         if self.uses_staff_tokens:
-            found += _token_secret_problems(self.staff_token_secret)
+            found += self._token_problems()
+        return found
+
+    def _token_problems(self) -> list[Problem]:
+        if not self.staff_token_secrets:
+            return _token_secret_problems(variable("staff_token_secret"), self.staff_token_secret)
+        found = []
+        if self.staff_token_secret:  # still verifying the tokens signed before key ids
+            found += _token_secret_problems(variable("staff_token_secret"), self.staff_token_secret)
+        for kid, secret in self.staff_token_secrets.items():
+            found += _token_secret_problems(f"{variable('staff_token_secrets')}[{kid!r}]", secret)
+        if self.staff_token_key_id and self.staff_token_key_id not in self.staff_token_secrets:
+            listed = ", ".join(sorted(self.staff_token_secrets))
+            found.append(
+                Problem(
+                    variable("staff_token_key_id"),
+                    f"{self.staff_token_key_id!r} is none of the key ids of "
+                    f"{variable('staff_token_secrets')} ({listed})",
+                )
+            )
         return found
 
 
@@ -131,8 +157,7 @@ def _database_url_problems(url: str) -> list[Problem]:
     return []
 
 
-def _token_secret_problems(secret: str) -> list[Problem]:
-    name = variable("staff_token_secret")
+def _token_secret_problems(name: str, secret: str) -> list[Problem]:
     if not secret:
         return [Problem(name, "not set; it signs staff tokens (e.g. `openssl rand -hex 32`)")]
     if secret == DEV_STAFF_TOKEN_SECRET:
