@@ -52,14 +52,18 @@ CREATE TABLE IF NOT EXISTS events (
     occurred_at  timestamptz NOT NULL,
     recorded_at  timestamptz NOT NULL,
     status       text,     -- the status the event leads to; NULL: unchanged
-    validity     text,     -- ComplaintJudged
-    category     text,     -- ComplaintJudged
+    validity     text,     -- ComplaintJudged, ComplaintRejudged
+    category     text,     -- ComplaintJudged, ComplaintRejudged
     final        boolean,  -- OwnerReplied
     satisfied    boolean,  -- RevisitRecorded
     major_rule   text,     -- MajorComplaintFlagged
     timer        text,     -- SlaWarning, SlaBreached
     deadline     timestamptz,
-    hard         boolean   -- SlaBreached
+    hard         boolean,  -- SlaBreached
+    office       text,     -- ComplaintOfficeTransferred: the office it counts for from then
+    priority     text,     -- ComplaintJudged: urgent, normal, low
+    outcome      text,     -- ComplaintClosed: satisfied, unsatisfied, unreachable
+    detail       jsonb     -- the texts the report quotes (domain.DETAILS)
 );
 CREATE INDEX IF NOT EXISTS events_complaint ON events (complaint_id, seq);
 

@@ -45,15 +45,18 @@ WITH c AS (
 ), e AS (
     INSERT INTO events
         (event_id, complaint_id, type, occurred_at, recorded_at, status, validity, category,
-         final, satisfied, major_rule, timer, deadline, hard)
+         final, satisfied, major_rule, timer, deadline, hard, office, priority, outcome,
+         detail)
     SELECT event_id, complaint_id, type, occurred_at, recorded_at, status, validity,
-           category, final, satisfied, major_rule, timer, deadline, hard
+           category, final, satisfied, major_rule, timer, deadline, hard, office, priority,
+           outcome, detail
     FROM unnest($18::uuid[], $19::uuid[], $20::text[], $21::timestamptz[],
                 $22::timestamptz[], $23::text[], $24::text[], $25::text[], $26::bool[],
-                $27::bool[], $28::text[], $29::text[], $30::timestamptz[], $31::bool[])
+                $27::bool[], $28::text[], $29::text[], $30::timestamptz[], $31::bool[],
+                $32::text[], $33::text[], $34::text[], $35::jsonb[])
         WITH ORDINALITY AS f(event_id, complaint_id, type, occurred_at, recorded_at, status,
                              validity, category, final, satisfied, major_rule, timer,
-                             deadline, hard, n)
+                             deadline, hard, office, priority, outcome, detail, n)
     -- A receipt adds a fact only when it recorded the complaint (not a second receipt).
     WHERE f.type <> 'ComplaintReceived'
        OR f.event_id IN (SELECT received_event_id FROM c)
@@ -65,8 +68,8 @@ INSERT INTO timer_events
     (complaint_id, timer, seq, effect, occurred_at, recorded_at, deadline, hard)
 SELECT t.complaint_id, t.timer, e.seq, t.effect, t.occurred_at, t.recorded_at, t.deadline,
        t.hard
-FROM unnest($32::int[], $33::uuid[], $34::uuid[], $35::text[], $36::text[],
-            $37::timestamptz[], $38::timestamptz[], $39::timestamptz[], $40::bool[])
+FROM unnest($36::int[], $37::uuid[], $38::uuid[], $39::text[], $40::text[],
+            $41::timestamptz[], $42::timestamptz[], $43::timestamptz[], $44::bool[])
     AS t(n, event_id, complaint_id, timer, effect, occurred_at, recorded_at, deadline, hard)
 JOIN e USING (event_id)
 ON CONFLICT DO NOTHING
@@ -76,7 +79,7 @@ complaints, the intake counters of the ones this batch recorded, the facts (new 
 only, in the log's order) and what each new fact did to the SLA timers."""
 
 _COMPLAINT_COLUMNS = 17
-_FACT_COLUMNS = 14
+_FACT_COLUMNS = 18
 _TIMER_COLUMNS = 9
 
 
@@ -214,6 +217,10 @@ _EVENT_COLUMNS = [
     "timer",
     "deadline",
     "hard",
+    "office",
+    "priority",
+    "outcome",
+    "detail",
 ]
 _TIMER_EVENT_COLUMNS = [
     "complaint_id",
