@@ -33,6 +33,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from services.reporting import reports, store
 from services.reporting.dashboard import Dashboard, render_dashboard_html
+from services.reporting.document import load_document
 from services.reporting.monthly import MonthlyReport
 from services.reporting.projection import PROJECTION_TABLES, ComplaintsProjection
 from services.reporting.render import render_csv, render_html, render_xlsx
@@ -144,6 +145,7 @@ def create_app(settings: ReportingSettings | None = None) -> FastAPI:
         lifespan=service.lifespan,
     )
     install_common(app, service="reporting", readiness=service.readiness())
+    document = load_document(settings.reporting_document)
 
     async def monthly(query: ReportQuery) -> MonthlyReport:
         async with service.pool.acquire() as conn:
@@ -154,6 +156,7 @@ def create_app(settings: ReportingSettings | None = None) -> FastAPI:
                 office=query.office,
                 as_of=query.as_of,
                 offices=settings.reporting_offices,
+                document=document,
             )
 
     async def live(office: str | None, as_of: datetime | None) -> Dashboard:

@@ -43,6 +43,8 @@ STATUS_AFTER: dict[str, str] = {
     "ComplaintAcknowledged": "acknowledged",
     "ComplaintJudged": "judged",
     "DepartmentAssigned": "assigned",
+    "ComplaintTransferred": "assigned",  # 转派: assigned to another department
+    "ComplaintSentBack": "judged",  # 退单: waits for assignment again
     "CauseAnalysed": "analysed",
     "ResolutionProposed": "plan_proposed",
     "PlanApproved": "plan_approved",
@@ -51,7 +53,7 @@ STATUS_AFTER: dict[str, str] = {
     "RevisitRecorded": "revisited",
     "ComplaintReopened": "reopened",
     "ComplaintResolvedOnTheSpot": "resolved",
-    "ComplaintSuspended": "suspended",
+    "ComplaintSuspended": "suspended",  # until a ComplaintResumed (complaint_states folds that)
     "ComplaintClosed": "closed",
     "ComplaintWithdrawn": "withdrawn",
     "ComplaintMerged": "merged",

@@ -66,6 +66,8 @@ CREATE TABLE IF NOT EXISTS events (
     detail       jsonb     -- the texts the report quotes (domain.DETAILS)
 );
 CREATE INDEX IF NOT EXISTS events_complaint ON events (complaint_id, seq);
+-- The few events whose texts the monthly report quotes, by when they occurred.
+CREATE INDEX IF NOT EXISTS events_quoted ON events (occurred_at) WHERE detail IS NOT NULL;
 
 -- What each event did to each SLA timer: start, stop (services/sla/policy.yaml), warning,
 -- breach (the SLA service's events). One row per (event, timer).

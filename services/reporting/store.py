@@ -120,7 +120,7 @@ ALTER TABLE complaints DROP CONSTRAINT IF EXISTS complaints_pkey;
 ALTER TABLE events DROP CONSTRAINT IF EXISTS events_event_id_key;
 ALTER TABLE timer_events DROP CONSTRAINT IF EXISTS timer_events_pkey;
 DROP INDEX IF EXISTS complaints_occurred, complaints_office_occurred, events_complaint,
-    timer_events_alerts;
+    events_quoted, timer_events_alerts;
 """
 """What a bulk load goes without: the constraints (made again by ``finish_bulk``) and the
 secondary indexes (by ``schema.sql``, run again after it)."""
@@ -291,6 +291,13 @@ STATE_FIELDS = (
     "reply_breached",
     "reply_hard_breached",
     "last_event_at",
+    "received_office",
+    "priority",
+    "rejudged",
+    "resolved_on_the_spot",
+    "suspended",
+    "close_outcome",
+    "merged_into",
 )
 """The columns of ``reporting.complaint_states`` that describe a complaint's state."""
 
@@ -306,7 +313,7 @@ async def complaint(
     ``"state"``; the timers overdue or warned about then under ``"alerts"``.
     """
     row = await conn.fetchrow(
-        f"""SELECT c.complaint_id, c.channel, c.submission_id, c.office, c.unit, c.building,
+        f"""SELECT c.complaint_id, c.channel, c.submission_id, s.office, c.unit, c.building,
                    c.complainant_name, c.complainant_phone, c.subject, c.description, c.demand,
                    c.occurred_at, c.received_at, {_STATE_COLUMNS}
             FROM complaints c
@@ -363,10 +370,12 @@ async def report_rows(
     office: str | None,
     as_of: datetime,
 ) -> list[asyncpg.Record]:
-    """Every complaint that occurred in [from, before) (of ``office``, if given), as of T.
+    """Every complaint that occurred in [from, before) (counting for ``office`` as of T, if
+    given), as of T.
 
-    Each row: office, channel, the judgement, the step facts the service levels need, the
-    latest revisit's answer, and whether a timer is overdue as of T.
+    Each row: office (after any transfer), channel, the latest judgment and priority, the step
+    facts the service levels need, the latest revisit's answer, whether a timer is overdue as
+    of T, and the facts of the written sections (major, on the spot, suspended, how it closed).
     """
     return list(
         await conn.fetch(
@@ -374,7 +383,9 @@ async def report_rows(
                       s.subject, s.description, s.acknowledged_at IS NOT NULL AS acknowledged,
                       s.replied_at IS NOT NULL AS replied, s.first_response_breached,
                       s.reply_breached, s.reply_hard_breached, s.revisit_satisfied,
-                      coalesce(a.overdue, false) AS overdue
+                      coalesce(a.overdue, false) AS overdue, s.status, s.priority, s.major,
+                      s.resolved_on_the_spot, s.suspended, s.rejudged, s.close_outcome,
+                      s.close_summary, s.merged_into
                FROM reporting.complaint_states($4) s
                LEFT JOIN LATERAL (
                    SELECT bool_or(t.overdue) AS overdue
@@ -383,6 +394,34 @@ async def report_rows(
                WHERE s.occurred_at >= $1 AND s.occurred_at < $2
                  AND ($3::text IS NULL OR s.office = $3)
                ORDER BY s.occurred_at, s.complaint_id""",
+            occurred_from,
+            occurred_before,
+            office,
+            as_of,
+        )
+    )
+
+
+async def quoted_events(
+    conn: asyncpg.Connection,
+    *,
+    occurred_from: datetime,
+    occurred_before: datetime,
+    office: str | None,
+    as_of: datetime,
+) -> list[asyncpg.Record]:
+    """The accountability records (``PlanImplemented``) and preventive measures that occurred
+    in [from, before) and were recorded by T, with the office their complaint counts for then
+    and its subject; ``detail`` is the event's quoted fields (JSON text)."""
+    return list(
+        await conn.fetch(
+            """SELECT q.complaint_id, q.type, q.occurred_at, q.detail::text AS detail,
+                      s.office, s.subject
+               FROM reporting.quoted_events($4, $1, $2) q
+               JOIN reporting.complaint_states($4) s USING (complaint_id)
+               WHERE q.type IN ('PlanImplemented', 'PreventiveMeasureRecorded')
+                 AND ($3::text IS NULL OR s.office = $3)
+               ORDER BY q.occurred_at, q.complaint_id""",
             occurred_from,
             occurred_before,
             office,

@@ -29,17 +29,22 @@ from contracts.lifecycle import (
     ComplaintEscalated,
     ComplaintJudged,
     ComplaintMerged,
+    ComplaintOfficeTransferred,
     ComplaintRejudged,
     ComplaintReopened,
     ComplaintResolvedOnTheSpot,
     ComplaintResumed,
+    ComplaintSentBack,
     ComplaintSuspended,
+    ComplaintTransferred,
     ComplaintWithdrawn,
     DepartmentAssigned,
     DepartmentProposed,
     EscalationLevel,
     MajorComplaintFlagged,
+    MajorComplaintUnflagged,
     MajorRule,
+    OfficeTransferRequested,
     OwnerNotReached,
     OwnerReplied,
     PlanApproved,
@@ -135,6 +140,17 @@ SAMPLES: dict[str, EventData] = {
     "ComplaintResumed": ComplaintResumed(actor=ACTOR, suspension_no=1),
     "OwnerNotReached": OwnerNotReached(actor=ACTOR, attempt_no=1),
     "ComplaintMerged": ComplaintMerged(actor=ACTOR, into_complaint_id=uuid.uuid4()),
+    "MajorComplaintUnflagged": MajorComplaintUnflagged(actor=ACTOR, reason="经核实不属重大投诉"),
+    "ComplaintTransferred": ComplaintTransferred(
+        actor=ACTOR, from_department="安保部", to_department="工程部", reason="属设备问题"
+    ),
+    "ComplaintSentBack": ComplaintSentBack(actor=ACTOR, department="安保部", reason="非本部门"),
+    "OfficeTransferRequested": OfficeTransferRequested(
+        actor=ACTOR, to_office="G小城", reason="该楼栋已移交G小城"
+    ),
+    "ComplaintOfficeTransferred": ComplaintOfficeTransferred(
+        actor=ACTOR, from_office="Y园", to_office="G小城", reason="该楼栋已移交G小城"
+    ),
     "SlaWarning": SlaWarning(timer="reply", deadline=NOW, target="答复业主：1个工作日", share=0.8),
     "SlaBreached": SlaBreached(timer="reply", deadline=NOW, hard=True),
 }
