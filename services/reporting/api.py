@@ -8,8 +8,8 @@ platform had recorded by then.
 ``GET /v1/complaints/{id}``            one complaint (personal data masked) and its state
 ``GET /v1/stats``                      complaints received per office, channel and day
 ``GET /v1/reports/monthly``            the monthly report (客户投诉工作月报) as JSON
-``GET /v1/reports/monthly.xlsx``       the same as a workbook: 汇总, 附件1, 附件2
-``GET /v1/reports/monthly.csv``        one sheet as CSV: ``sheet=summary|attachment1|attachment2``
+``GET /v1/reports/monthly.xlsx``       the same as a workbook (汇总, 文字部分, 环比同比, 附件1/2)
+``GET /v1/reports/monthly.csv``        one sheet as CSV: ``sheet=summary|written|...``
 ``GET /reports/monthly``               the same as an HTML page with charts
 ``GET /v1/dashboard``                  the live dashboard (投诉实时看板) as JSON
 ``GET /dashboard``                     the same as an HTML page
@@ -189,7 +189,7 @@ def create_app(settings: ReportingSettings | None = None) -> FastAPI:
 
     @app.get(
         "/v1/reports/monthly.xlsx",
-        summary="The monthly report as an Excel workbook (汇总, 附件1, 附件2)",
+        summary="The monthly report as an Excel workbook (汇总, 文字部分, 环比同比, 附件1, 附件2)",
         response_class=Response,
     )
     async def get_monthly_xlsx(query: ReportParams) -> Response:
@@ -208,8 +208,11 @@ def create_app(settings: ReportingSettings | None = None) -> FastAPI:
     async def get_monthly_csv(
         query: ReportParams,
         sheet: Annotated[
-            Literal["summary", "attachment1", "attachment2"],
-            Query(description="汇总 (summary), 附件1 (attachment1) or 附件2 (attachment2)"),
+            Literal["summary", "written", "comparisons", "attachment1", "attachment2"],
+            Query(
+                description="汇总 (summary), 文字部分 (written), 环比同比 (comparisons), "
+                "附件1 (attachment1) or 附件2 (attachment2)"
+            ),
         ] = "summary",
     ) -> Response:
         report = await monthly(query)
