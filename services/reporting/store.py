@@ -465,7 +465,7 @@ async def open_complaints(
     return list(
         await conn.fetch(
             """SELECT s.complaint_id, s.office, s.unit, s.subject, s.status, s.major,
-                      s.major_rule, s.major_at, s.occurred_at
+                      s.major_rule, s.major_at, s.occurred_at, s.priority
                FROM reporting.complaint_states($1) s
                WHERE s.status NOT IN ('closed', 'withdrawn', 'merged')
                  AND ($2::text IS NULL OR s.office = $2)
@@ -479,14 +479,22 @@ async def open_complaints(
 async def timer_alerts(
     conn: asyncpg.Connection, *, office: str | None, as_of: datetime
 ) -> list[asyncpg.Record]:
-    """The timers overdue or about to breach as of T, with their complaint's office and unit."""
+    """The timers overdue or about to breach as of T, with their complaint's office (as of T)
+    and unit."""
     return list(
         await conn.fetch(
-            """SELECT t.complaint_id, c.office, c.unit, c.subject, t.timer, t.overdue, t.hard,
+            """SELECT t.complaint_id, m.office, c.unit, c.subject, t.timer, t.overdue, t.hard,
                       t.deadline, t.alerted_at
                FROM reporting.timer_alerts($1) t
                JOIN complaints c USING (complaint_id)
-               WHERE ($2::text IS NULL OR c.office = $2)
+               CROSS JOIN LATERAL (  -- the office it counts for as of T (after a transfer)
+                   SELECT coalesce((
+                       SELECT e.office FROM events e
+                       WHERE e.complaint_id = t.complaint_id
+                         AND e.type = 'ComplaintOfficeTransferred' AND e.recorded_at <= $1
+                       ORDER BY e.seq DESC LIMIT 1), c.office) AS office
+               ) m
+               WHERE ($2::text IS NULL OR m.office = $2)
                ORDER BY t.deadline, t.complaint_id, t.timer""",
             as_of,
             office,
