@@ -68,6 +68,9 @@ CREATE TABLE IF NOT EXISTS events (
 CREATE INDEX IF NOT EXISTS events_complaint ON events (complaint_id, seq);
 -- The few events whose texts the monthly report quotes, by when they occurred.
 CREATE INDEX IF NOT EXISTS events_quoted ON events (occurred_at) WHERE detail IS NOT NULL;
+-- The complaints moved to an office (ComplaintOfficeTransferred), for an office's report.
+CREATE INDEX IF NOT EXISTS events_moved_to ON events (office)
+    WHERE type = 'ComplaintOfficeTransferred';
 
 -- What each event did to each SLA timer: start, stop (services/sla/policy.yaml), warning,
 -- breach (the SLA service's events). One row per (event, timer).

@@ -120,7 +120,7 @@ ALTER TABLE complaints DROP CONSTRAINT IF EXISTS complaints_pkey;
 ALTER TABLE events DROP CONSTRAINT IF EXISTS events_event_id_key;
 ALTER TABLE timer_events DROP CONSTRAINT IF EXISTS timer_events_pkey;
 DROP INDEX IF EXISTS complaints_occurred, complaints_office_occurred, events_complaint,
-    events_quoted, timer_events_alerts;
+    events_quoted, events_moved_to, timer_events_alerts;
 """
 """What a bulk load goes without: the constraints (made again by ``finish_bulk``) and the
 secondary indexes (by ``schema.sql``, run again after it)."""
@@ -392,7 +392,14 @@ async def report_rows(
                    FROM reporting.timer_alerts($4) t WHERE t.complaint_id = s.complaint_id
                ) a ON true
                WHERE s.occurred_at >= $1 AND s.occurred_at < $2
-                 AND ($3::text IS NULL OR s.office = $3)
+                 AND ($3::text IS NULL
+                      OR (s.office = $3 AND s.complaint_id IN (
+                          -- received for the office, or moved to it: both found by an index
+                          SELECT c.complaint_id FROM complaints c
+                          WHERE c.office = $3 AND c.occurred_at >= $1 AND c.occurred_at < $2
+                          UNION
+                          SELECT t.complaint_id FROM events t
+                          WHERE t.type = 'ComplaintOfficeTransferred' AND t.office = $3)))
                ORDER BY s.occurred_at, s.complaint_id""",
             occurred_from,
             occurred_before,
