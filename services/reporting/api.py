@@ -8,8 +8,8 @@ platform had recorded by then.
 ``GET /v1/complaints/{id}``            one complaint (personal data masked) and its state
 ``GET /v1/stats``                      complaints received per office, channel and day
 ``GET /v1/reports/monthly``            the monthly report (客户投诉工作月报) as JSON
-``GET /v1/reports/monthly.xlsx``       the same as a workbook: 汇总, 附件1, 附件2
-``GET /v1/reports/monthly.csv``        one sheet as CSV: ``sheet=summary|attachment1|attachment2``
+``GET /v1/reports/monthly.xlsx``       the same as a workbook (汇总, 文字部分, 环比同比, 附件1/2)
+``GET /v1/reports/monthly.csv``        one sheet as CSV: ``sheet=summary|written|...``
 ``GET /reports/monthly``               the same as an HTML page with charts
 ``GET /v1/dashboard``                  the live dashboard (投诉实时看板) as JSON
 ``GET /dashboard``                     the same as an HTML page
@@ -33,6 +33,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from services.reporting import reports, store
 from services.reporting.dashboard import Dashboard, render_dashboard_html
+from services.reporting.document import load_document
 from services.reporting.monthly import MonthlyReport
 from services.reporting.projection import PROJECTION_TABLES, ComplaintsProjection
 from services.reporting.render import render_csv, render_html, render_xlsx
@@ -144,6 +145,7 @@ def create_app(settings: ReportingSettings | None = None) -> FastAPI:
         lifespan=service.lifespan,
     )
     install_common(app, service="reporting", readiness=service.readiness())
+    document = load_document(settings.reporting_document)
 
     async def monthly(query: ReportQuery) -> MonthlyReport:
         async with service.pool.acquire() as conn:
@@ -154,6 +156,7 @@ def create_app(settings: ReportingSettings | None = None) -> FastAPI:
                 office=query.office,
                 as_of=query.as_of,
                 offices=settings.reporting_offices,
+                document=document,
             )
 
     async def live(office: str | None, as_of: datetime | None) -> Dashboard:
@@ -186,7 +189,7 @@ def create_app(settings: ReportingSettings | None = None) -> FastAPI:
 
     @app.get(
         "/v1/reports/monthly.xlsx",
-        summary="The monthly report as an Excel workbook (汇总, 附件1, 附件2)",
+        summary="The monthly report as an Excel workbook (汇总, 文字部分, 环比同比, 附件1, 附件2)",
         response_class=Response,
     )
     async def get_monthly_xlsx(query: ReportParams) -> Response:
@@ -205,8 +208,11 @@ def create_app(settings: ReportingSettings | None = None) -> FastAPI:
     async def get_monthly_csv(
         query: ReportParams,
         sheet: Annotated[
-            Literal["summary", "attachment1", "attachment2"],
-            Query(description="汇总 (summary), 附件1 (attachment1) or 附件2 (attachment2)"),
+            Literal["summary", "written", "comparisons", "attachment1", "attachment2"],
+            Query(
+                description="汇总 (summary), 文字部分 (written), 环比同比 (comparisons), "
+                "附件1 (attachment1) or 附件2 (attachment2)"
+            ),
         ] = "summary",
     ) -> Response:
         report = await monthly(query)

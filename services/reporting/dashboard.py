@@ -25,7 +25,7 @@ from uuid import UUID
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
-from contracts.enums import Channel
+from contracts.enums import Channel, Priority
 from contracts.lifecycle import MajorRule
 from services.reporting.domain import STATUS_LABELS, status_label, timer_label
 from services.reporting.monthly import REPORT_TIMEZONE
@@ -76,6 +76,8 @@ class TimerAlert(_Frozen):
     subject: str
     status: str
     status_label: str
+    priority: str | None = None  # 轻重缓急 (None: not judged yet)
+    priority_label: str = "未定"
     timer: str
     timer_label: str
     deadline: AwareDatetime | None
@@ -99,6 +101,8 @@ class MajorComplaint(_Frozen):
     subject: str
     status: str
     status_label: str
+    priority: str | None = None  # 轻重缓急 (None: not judged yet)
+    priority_label: str = "未定"
     rule: str | None
     rule_label: str
     flagged_at: AwareDatetime | None
@@ -180,6 +184,7 @@ def build_dashboard(
     first); ``intake``: channel → complaints of T's day; ``hot_rows``: the repeat groups.
     """
     status_of = {row["complaint_id"]: row["status"] for row in open_rows}
+    priority_of = {row["complaint_id"]: row["priority"] for row in open_rows}
     per_status: Counter[str] = Counter(row["status"] for row in open_rows)
     per_office: dict[str, Counter[str]] = {}
     for row in open_rows:
@@ -205,6 +210,7 @@ def build_dashboard(
 
     def alert(row: Row) -> TimerAlert:
         status = status_of.get(row["complaint_id"], "received")
+        priority = priority_of.get(row["complaint_id"])
         return TimerAlert(
             complaint_id=row["complaint_id"],
             office=row["office"],
@@ -212,6 +218,8 @@ def build_dashboard(
             subject=row["subject"],
             status=status,
             status_label=status_label(status),
+            priority=priority,
+            priority_label=priority_label(priority),
             timer=row["timer"],
             timer_label=timer_label(row["timer"]),
             deadline=row["deadline"],
@@ -251,6 +259,16 @@ def build_dashboard(
     )
 
 
+def priority_label(priority: str | None) -> str:
+    """The zh-CN word of a priority (轻重缓急); ``未定`` before judgment."""
+    if priority is None:
+        return "未定"
+    try:
+        return Priority(priority).label
+    except ValueError:
+        return priority
+
+
 def _channel_label(channel: str) -> str:
     try:
         return Channel(channel).label
@@ -271,6 +289,8 @@ def _major(row: Row) -> MajorComplaint:
         subject=row["subject"],
         status=row["status"],
         status_label=status_label(row["status"]),
+        priority=row["priority"],
+        priority_label=priority_label(row["priority"]),
         rule=rule,
         rule_label=rule_label,
         flagged_at=row["major_at"],

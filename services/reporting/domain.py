@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
 from functools import lru_cache
@@ -28,14 +28,10 @@ from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
+import orjson
+
 from contracts import ComplaintReceived, Envelope, EventData, LoggedEvent
 from contracts.intake import mask_name, mask_phone
-from contracts.lifecycle import (
-    ComplaintJudged,
-    MajorComplaintFlagged,
-    OwnerReplied,
-    RevisitRecorded,
-)
 from contracts.sla import SlaBreached, SlaWarning
 
 # ------------------------------------------------------------------------------------------
@@ -47,6 +43,8 @@ STATUS_AFTER: dict[str, str] = {
     "ComplaintAcknowledged": "acknowledged",
     "ComplaintJudged": "judged",
     "DepartmentAssigned": "assigned",
+    "ComplaintTransferred": "assigned",  # 转派: assigned to another department
+    "ComplaintSentBack": "judged",  # 退单: waits for assignment again
     "CauseAnalysed": "analysed",
     "ResolutionProposed": "plan_proposed",
     "PlanApproved": "plan_approved",
@@ -55,7 +53,7 @@ STATUS_AFTER: dict[str, str] = {
     "RevisitRecorded": "revisited",
     "ComplaintReopened": "reopened",
     "ComplaintResolvedOnTheSpot": "resolved",
-    "ComplaintSuspended": "suspended",
+    "ComplaintSuspended": "suspended",  # until a ComplaintResumed (complaint_states folds that)
     "ComplaintClosed": "closed",
     "ComplaintWithdrawn": "withdrawn",
     "ComplaintMerged": "merged",
@@ -178,42 +176,97 @@ class EventFact:
     occurred_at: datetime
     recorded_at: datetime
     status: str | None = None  # the status the event leads to; None: unchanged
-    validity: str | None = None
-    category: str | None = None
+    validity: str | None = None  # ComplaintJudged, ComplaintRejudged
+    category: str | None = None  # ComplaintJudged, ComplaintRejudged
     final: bool | None = None  # OwnerReplied: the answer itself (答复结果)
     satisfied: bool | None = None  # RevisitRecorded
     major_rule: str | None = None  # MajorComplaintFlagged
     timer: str | None = None  # SlaWarning / SlaBreached
     deadline: datetime | None = None
     hard: bool | None = None  # SlaBreached: the hard limit was missed
+    office: str | None = None  # ComplaintOfficeTransferred: the office it counts for from now
+    priority: str | None = None  # ComplaintJudged: 轻重缓急
+    outcome: str | None = None  # ComplaintClosed: satisfied, unsatisfied, unreachable
+    detail: str | None = None  # JSON: the texts the report's written sections quote (DETAILS)
+
+
+DETAILS: dict[str, tuple[str, ...]] = {
+    "ComplaintRejudged": ("reason",),
+    "ComplaintResolvedOnTheSpot": ("summary",),
+    "ComplaintSuspended": ("awaiting", "reason", "until"),
+    "ComplaintClosed": ("summary", "reason"),
+    "PlanImplemented": ("summary", "accountability"),
+    "PreventiveMeasureRecorded": ("measure",),
+    "MajorComplaintFlagged": ("reason",),
+    "MajorComplaintUnflagged": ("reason",),
+    "ComplaintOfficeTransferred": ("from_office", "to_office", "reason"),
+    "ComplaintWithdrawn": ("reason",),
+    "ComplaintMerged": ("into_complaint_id", "reason"),
+}
+"""The fields of an event's body that the monthly report's written sections quote (the
+accountability records, the preventive measures, the case write-ups' summaries, ...), kept as
+JSON in the ``detail`` column; events not listed keep none."""
+
+_DETAIL_DEFAULTS: dict[str, Any] = {"accountability": [], "summary": "", "reason": ""}
+
+
+def _detail(kind: str, body: dict[str, Any]) -> str | None:
+    """The ``detail`` of an event: its quoted fields (``DETAILS``) as JSON, keys in that order."""
+    fields = DETAILS.get(kind)
+    if fields is None:
+        return None
+    return orjson.dumps({f: body.get(f, _DETAIL_DEFAULTS.get(f)) for f in fields}).decode()
+
+
+def _facts_of(kind: str, data: dict[str, Any]) -> tuple[Any, ...]:
+    """validity, category, final, satisfied, major_rule, timer, deadline, hard, office,
+    priority, outcome and detail of an event's body (JSON, as the log holds it)."""
+    validity = category = final = satisfied = major_rule = timer = deadline = hard = None
+    office = priority = outcome = None
+    if kind in ("ComplaintJudged", "ComplaintRejudged"):
+        validity, category = data["validity"], data.get("category")
+        priority = data.get("priority")
+    elif kind == "OwnerReplied":
+        final = data.get("final", False)
+    elif kind == "RevisitRecorded":
+        satisfied = data["satisfied"]
+    elif kind == "MajorComplaintFlagged":
+        major_rule = data["rule"]
+    elif kind == "SlaWarning":
+        timer, deadline = data["timer"], _instant(data["deadline"])
+    elif kind == "SlaBreached":
+        timer, deadline, hard = data["timer"], _instant(data["deadline"]), data["hard"]
+    elif kind == "ComplaintOfficeTransferred":
+        office = data["to_office"]
+    elif kind == "ComplaintClosed":
+        outcome = data.get("outcome", "satisfied")
+    return (
+        validity,
+        category,
+        final,
+        satisfied,
+        major_rule,
+        timer,
+        deadline,
+        hard,
+        office,
+        priority,
+        outcome,
+        _detail(kind, data),
+    )
 
 
 def event_fact(envelope: Envelope, data: EventData) -> EventFact:
-    """The row reporting keeps for one event of the log."""
-    fact = EventFact(
-        event_id=envelope.event_id,
-        complaint_id=envelope.complaint_id,
-        type=envelope.type,
-        occurred_at=envelope.occurred_at,
-        recorded_at=envelope.recorded_at,
-        status=STATUS_AFTER.get(envelope.type),
+    """The row reporting keeps for one event of the log (from its validated model)."""
+    return EventFact(
+        envelope.event_id,
+        envelope.complaint_id,
+        envelope.type,
+        envelope.occurred_at,
+        envelope.recorded_at,
+        STATUS_AFTER.get(envelope.type),
+        *_facts_of(envelope.type, data.model_dump(mode="json")),
     )
-    match data:
-        case ComplaintJudged():
-            category = data.category.value if data.category is not None else None
-            return replace(fact, validity=data.validity.value, category=category)
-        case OwnerReplied():
-            return replace(fact, final=data.final)
-        case RevisitRecorded():
-            return replace(fact, satisfied=data.satisfied)
-        case MajorComplaintFlagged():
-            return replace(fact, major_rule=data.rule.value)
-        case SlaWarning():
-            return replace(fact, timer=data.timer, deadline=data.deadline)
-        case SlaBreached():
-            return replace(fact, timer=data.timer, deadline=data.deadline, hard=data.hard)
-        case _:
-            return fact
 
 
 # ------------------------------------------------------------------------------------------
@@ -251,21 +304,9 @@ def _instant(value: Any) -> datetime | None:
 def logged_fact_row(event: LoggedEvent) -> tuple[Any, ...]:
     """The ``events`` row of an event read back from the log: ``event_fact`` as a tuple in the
     table's column order (event_id, complaint_id, type, occurred_at, recorded_at, status,
-    validity, category, final, satisfied, major_rule, timer, deadline, hard)."""
-    kind, data = event.type, event.data
-    validity = category = final = satisfied = major_rule = timer = deadline = hard = None
-    if kind == "ComplaintJudged":
-        validity, category = data["validity"], data.get("category")
-    elif kind == "OwnerReplied":
-        final = data.get("final", False)
-    elif kind == "RevisitRecorded":
-        satisfied = data["satisfied"]
-    elif kind == "MajorComplaintFlagged":
-        major_rule = data["rule"]
-    elif kind == "SlaWarning":
-        timer, deadline = data["timer"], _instant(data["deadline"])
-    elif kind == "SlaBreached":
-        timer, deadline, hard = data["timer"], _instant(data["deadline"]), data["hard"]
+    validity, category, final, satisfied, major_rule, timer, deadline, hard, office, priority,
+    outcome, detail)."""
+    kind = event.type
     return (
         event.event_id,
         event.complaint_id,
@@ -273,14 +314,7 @@ def logged_fact_row(event: LoggedEvent) -> tuple[Any, ...]:
         event.occurred_at,
         event.recorded_at,
         STATUS_AFTER.get(kind),
-        validity,
-        category,
-        final,
-        satisfied,
-        major_rule,
-        timer,
-        deadline,
-        hard,
+        *_facts_of(kind, event.data),
     )
 
 

@@ -3,11 +3,17 @@
 
 -- Each complaint's state as of T, from the events recorded by T. Step times are the
 -- occurred_at of the first event of each step. NULL validity: not judged yet.
+-- The judgment is the latest ComplaintJudged or ComplaintRejudged (复核) recorded by T; the
+-- office the latest ComplaintOfficeTransferred's, else the one it was received for; a
+-- complaint is major when the latest MajorComplaintFlagged / MajorComplaintUnflagged (by
+-- occurred_at, then log order) is a flag; a suspended complaint (暂缓) is 'suspended' until
+-- a ComplaintResumed, then back in the status it had.
 DROP FUNCTION IF EXISTS reporting.complaint_states(timestamptz) CASCADE;
 CREATE FUNCTION reporting.complaint_states(as_of timestamptz)
 RETURNS TABLE (
     complaint_id            uuid,
-    office                  text,
+    office                  text,         -- as of T (after any office transfer)
+    received_office         text,         -- the office it was received for
     channel                 text,
     unit                    text,
     building                text,
@@ -19,6 +25,8 @@ RETURNS TABLE (
     status                  text,
     validity                text,
     category                text,
+    priority                text,
+    rejudged                boolean,
     major                   boolean,
     major_rule              text,
     major_at                timestamptz,
@@ -34,28 +42,59 @@ RETURNS TABLE (
     first_response_breached boolean,
     reply_breached          boolean,
     reply_hard_breached     boolean,
-    last_event_at           timestamptz
+    last_event_at           timestamptz,
+    resolved_on_the_spot    boolean,      -- ComplaintResolvedOnTheSpot
+    suspended               boolean,      -- ever suspended (ComplaintSuspended)
+    close_outcome           text,         -- closed: satisfied, unsatisfied, unreachable
+    close_summary           text,         -- closed: 总结评价 (ComplaintClosed v3)
+    merged_into             uuid          -- merged: the complaint that carries on
 )
 LANGUAGE sql STABLE AS $$
-    SELECT c.complaint_id, c.office, c.channel, c.unit, c.building, c.subject, c.description,
-           c.occurred_at, c.received_at,
-           s.events, s.status, s.validity, s.category, s.major, s.major_rule, s.major_at,
+    SELECT c.complaint_id, coalesce(s.moved_to, c.office), c.office, c.channel, c.unit,
+           c.building, c.subject, c.description, c.occurred_at, c.received_at,
+           s.events,
+           CASE WHEN s.paused AND s.status_before NOT IN ('closed', 'withdrawn', 'merged')
+                THEN 'suspended' ELSE s.status_before END,
+           s.validity, s.category, s.priority, s.rejudged,
+           coalesce(s.flag_type = 'MajorComplaintFlagged', false),
+           CASE WHEN s.flag_type = 'MajorComplaintFlagged' THEN s.flag_rule END,
+           CASE WHEN s.flag_type = 'MajorComplaintFlagged' THEN s.flag_at END,
            s.acknowledged_at, s.judged_at, s.assigned_at, s.implemented_at, s.replied_at,
            s.answered_at, s.revisited_at, s.ended_at, s.revisit_satisfied,
-           s.first_response_breached, s.reply_breached, s.reply_hard_breached, s.last_event_at
+           s.first_response_breached, s.reply_breached, s.reply_hard_breached, s.last_event_at,
+           s.resolved_on_the_spot, s.suspended,
+           CASE WHEN s.status_before = 'closed' THEN s.close_outcome END,
+           CASE WHEN s.status_before = 'closed' THEN s.close_summary END,
+           CASE WHEN s.status_before = 'merged' THEN s.merged_into END
     FROM reporting.complaints c
     CROSS JOIN LATERAL (
         SELECT count(*) AS events,
                (array_agg(e.status ORDER BY e.seq DESC)
-                    FILTER (WHERE e.status IS NOT NULL))[1] AS status,
+                    FILTER (WHERE e.status IS NOT NULL AND e.status <> 'suspended'))[1]
+                    AS status_before,
+               coalesce((array_agg(e.type ORDER BY e.seq DESC)
+                    FILTER (WHERE e.type IN ('ComplaintSuspended', 'ComplaintResumed')))[1]
+                    = 'ComplaintSuspended', false) AS paused,
+               (array_agg(e.office ORDER BY e.seq DESC)
+                    FILTER (WHERE e.type = 'ComplaintOfficeTransferred'))[1] AS moved_to,
                (array_agg(e.validity ORDER BY e.seq DESC)
-                    FILTER (WHERE e.type = 'ComplaintJudged'))[1] AS validity,
+                    FILTER (WHERE e.type IN ('ComplaintJudged', 'ComplaintRejudged')))[1]
+                    AS validity,
                (array_agg(e.category ORDER BY e.seq DESC)
-                    FILTER (WHERE e.type = 'ComplaintJudged'))[1] AS category,
-               coalesce(bool_or(e.type = 'MajorComplaintFlagged'), false) AS major,
-               (array_agg(e.major_rule ORDER BY e.seq)
-                    FILTER (WHERE e.type = 'MajorComplaintFlagged'))[1] AS major_rule,
-               min(e.occurred_at) FILTER (WHERE e.type = 'MajorComplaintFlagged') AS major_at,
+                    FILTER (WHERE e.type IN ('ComplaintJudged', 'ComplaintRejudged')))[1]
+                    AS category,
+               (array_agg(e.priority ORDER BY e.seq DESC)
+                    FILTER (WHERE e.priority IS NOT NULL))[1] AS priority,
+               coalesce(bool_or(e.type = 'ComplaintRejudged'), false) AS rejudged,
+               (array_agg(e.type ORDER BY e.occurred_at DESC, e.seq DESC)
+                    FILTER (WHERE e.type IN ('MajorComplaintFlagged', 'MajorComplaintUnflagged'))
+               )[1] AS flag_type,
+               (array_agg(e.major_rule ORDER BY e.occurred_at DESC, e.seq DESC)
+                    FILTER (WHERE e.type IN ('MajorComplaintFlagged', 'MajorComplaintUnflagged'))
+               )[1] AS flag_rule,
+               (array_agg(e.occurred_at ORDER BY e.occurred_at DESC, e.seq DESC)
+                    FILTER (WHERE e.type IN ('MajorComplaintFlagged', 'MajorComplaintUnflagged'))
+               )[1] AS flag_at,
                min(e.occurred_at) FILTER (WHERE e.type = 'ComplaintAcknowledged') AS acknowledged_at,
                min(e.occurred_at) FILTER (WHERE e.type = 'ComplaintJudged') AS judged_at,
                min(e.occurred_at) FILTER (WHERE e.type = 'DepartmentAssigned') AS assigned_at,
@@ -75,11 +114,39 @@ LANGUAGE sql STABLE AS $$
                     AS reply_breached,
                coalesce(bool_or(e.type = 'SlaBreached' AND e.timer = 'reply' AND e.hard), false)
                     AS reply_hard_breached,
-               max(e.recorded_at) AS last_event_at
+               max(e.recorded_at) AS last_event_at,
+               coalesce(bool_or(e.type = 'ComplaintResolvedOnTheSpot'), false)
+                    AS resolved_on_the_spot,
+               coalesce(bool_or(e.type = 'ComplaintSuspended'), false) AS suspended,
+               (array_agg(e.outcome ORDER BY e.seq DESC)
+                    FILTER (WHERE e.type = 'ComplaintClosed'))[1] AS close_outcome,
+               (array_agg(e.detail ->> 'summary' ORDER BY e.seq DESC)
+                    FILTER (WHERE e.type = 'ComplaintClosed'))[1] AS close_summary,
+               (array_agg((e.detail ->> 'into_complaint_id')::uuid ORDER BY e.seq DESC)
+                    FILTER (WHERE e.type = 'ComplaintMerged'))[1] AS merged_into
         FROM reporting.events e
         WHERE e.complaint_id = c.complaint_id AND e.recorded_at <= as_of
     ) s
     WHERE c.received_at <= as_of
+$$;
+
+-- The texts the monthly report quotes, of the events that occurred in [from, before) and were
+-- recorded by T: accountability records (PlanImplemented), preventive measures, on-the-spot
+-- summaries, suspensions. With the office the complaint counted for as of T.
+DROP FUNCTION IF EXISTS reporting.quoted_events(timestamptz, timestamptz, timestamptz) CASCADE;
+CREATE FUNCTION reporting.quoted_events(as_of timestamptz, occurred_from timestamptz,
+                                        occurred_before timestamptz)
+RETURNS TABLE (
+    complaint_id uuid,
+    type         text,
+    occurred_at  timestamptz,
+    detail       jsonb
+)
+LANGUAGE sql STABLE AS $$
+    SELECT e.complaint_id, e.type, e.occurred_at, e.detail
+    FROM reporting.events e
+    WHERE e.detail IS NOT NULL AND e.recorded_at <= as_of
+      AND e.occurred_at >= occurred_from AND e.occurred_at < occurred_before
 $$;
 
 -- The SLA timers that are overdue (a breach) or about to breach (a warning) as of T: a warning

@@ -8,13 +8,16 @@ says 243 complaints where its own lines add up to 245; a computed report cannot.
 
 Rules the figures follow (the tests hold them):
 
-* **Shares** are integers in tenths of a percent (``share_tenths``: 184 means 18.4%) allocated
-  with the **largest-remainder method** (Hamilton): each part gets the floor of its exact share
-  of 1000 tenths, and the tenths still missing go one each to the parts with the largest
-  remainders (ties: the larger count first, then the earlier part in the listed order). Shown to
-  one decimal, the shares of one breakdown therefore add up to exactly 100.0%. For the seed's
-  45/166/34 of 245, rounding each share on its own gives 18.4 + 67.8 + 13.9 = 100.1; this gives
-  18.4 + 67.7 + 13.9.
+* **Shares** are integers in tenths of a percent (``share_tenths``: 184 means 18.4%): each
+  share is its own count over its own base, rounded **half-up** to one decimal (``half_up_tenths``,
+  exact decimal arithmetic), as the seed prints them: 7 of 45 = 15.6%, 11 of 45 = 24.4%. A share
+  is never nudged so that a column adds up to 100.0%; where the shown shares of one breakdown do
+  not add up to 100.0% the report carries the note 数据经四舍五入 (``ROUNDING_NOTE``): for the
+  seed's 45/166/34 of 245 that is 18.4 + 67.8 + 13.9 = 100.1.
+* **Merged and withdrawn** complaints (status ``merged`` / ``withdrawn`` as of T) are left out of
+  every total and listed apart with their counts (``excluded``).
+* **The judgment** of a complaint is its latest (``ComplaintRejudged`` replaces it), its office
+  the one it counts for as of T (after ``ComplaintOfficeTransferred``): the rows say so.
 * **Not yet judged** complaints (``validity is None``) are counted apart (``pending``): the type
   shares are shares of the judged complaints, so that valid + assist + invalid = 100%.
 * A **valid complaint without a category** is counted as ``unclassified`` (未分类), so that the
@@ -31,19 +34,26 @@ Rules the figures follow (the tests hold them):
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime, tzinfo
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, computed_field, model_validator
 
-from contracts.enums import Channel, ServiceCategory, Validity
+from contracts.enums import Channel, Priority, ServiceCategory, Validity
+from services.reporting.domain import status_label
 
 REPORT_TIMEZONE = ZoneInfo("Asia/Shanghai")
 TENTHS_IN_WHOLE = 1000  # 100.0% counted in tenths of a percent
 UNCLASSIFIED_LABEL = "未分类"
 PENDING_LABEL = "待判定"
+ROUNDING_NOTE = "数据经四舍五入"
+"""Said under a breakdown whose shown shares do not add up to 100.0%."""
+EXCLUDED_STATUSES = ("merged", "withdrawn")
+"""Complaints in these statuses are left out of the report's totals and listed apart."""
 
 
 class InconsistentReportError(ValueError):
@@ -82,6 +92,15 @@ class ReportRow(BaseModel):
     revisit_satisfied: bool | None = None
     subject: str = ""
     description: str = ""
+    status: str | None = None  # as of T; merged and withdrawn ones are listed apart
+    priority: Priority | None = None  # 轻重缓急, set at judgment
+    major: bool = False  # the latest MajorComplaintFlagged / Unflagged is a flag
+    resolved_on_the_spot: bool = False
+    suspended: bool = False  # ever suspended (暂缓)
+    rejudged: bool = False
+    close_outcome: str | None = None  # closed: satisfied, unsatisfied, unreachable
+    close_summary: str = ""  # closed: 总结评价
+    merged_into: UUID | None = None
 
     @model_validator(mode="after")
     def _reply_facts_agree(self) -> ReportRow:
@@ -254,6 +273,153 @@ class Attachment2(_Frozen):
     totals: Attachment2Row
 
 
+class QuotedEvent(BaseModel):
+    """An event of the period whose text the report quotes: an accountability record
+    (``PlanImplemented``) or a preventive measure (``PreventiveMeasureRecorded``), with the office
+    its complaint counts for."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    complaint_id: UUID
+    office: str
+    type: str
+    occurred_at: AwareDatetime
+    detail: dict[str, Any]
+    subject: str = ""
+
+
+class ListedComplaint(_Frozen):
+    """One complaint in a list of the report, with its priority (轻重缓急)."""
+
+    complaint_id: UUID
+    office: str
+    occurred_at: AwareDatetime
+    subject: str
+    status: str | None
+    priority: Priority | None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def priority_label(self) -> str:
+        """The zh-CN word of the priority (``未定`` before judgment)."""
+        return self.priority.label if self.priority is not None else "未定"
+
+
+class ExcludedComplaints(_Frozen):
+    """Merged (已合并) and withdrawn (已撤诉) complaints: left out of every total, listed here."""
+
+    merged: int
+    withdrawn: int
+    complaints: tuple[ListedComplaint, ...]
+
+
+class Handling(_Frozen):
+    """How the period's complaints were handled, in counts (the written sections quote them).
+
+    ``closed_*``: closed with that outcome (the revisit figures count them apart); ``suspended``:
+    suspended (暂缓) at some time, ``suspended_now``: still suspended as of T.
+    """
+
+    major: int
+    resolved_on_the_spot: int
+    suspended: int
+    suspended_now: int
+    rejudged: int
+    closed_satisfied: int
+    closed_unsatisfied: int
+    closed_unreachable: int
+
+
+class OfficeCategories(_Frozen):
+    """One office's main categories of valid complaints, and the sentence that says so."""
+
+    office: str
+    categories: tuple[ServiceCategory, ...]
+    counts: tuple[int, ...]
+    text: str
+
+
+class AccountabilityItem(_Frozen):
+    """One person held to account in the period (责任追究, from ``PlanImplemented``)."""
+
+    complaint_id: UUID
+    office: str
+    occurred_at: AwareDatetime
+    subject: str
+    person: str
+    measure: str
+    reason: str
+
+
+class PreventiveMeasure(_Frozen):
+    """One preventive measure recorded in the period (预防措施)."""
+
+    complaint_id: UUID
+    office: str
+    occurred_at: AwareDatetime
+    subject: str
+    measure: str
+
+
+class CaseWriteUp(_Frozen):
+    """A complaint the company received directly (服务监督热线), written up as seed 000's
+    section 二 does: what it was about, how it stands, and the closing summary (总结评价)."""
+
+    complaint: ListedComplaint
+    description: str
+    validity: Validity | None
+    category: ServiceCategory | None
+    close_outcome: str | None
+    summary: str
+    text: str
+
+
+class Comparison(_Frozen):
+    """One headline figure against the previous period (环比) and a year before (同比).
+
+    ``*_change_tenths``: the change in tenths of a percent of the earlier figure, half-up;
+    ``None`` when the earlier figure is 0 (or the earlier report was not asked for)."""
+
+    key: str
+    label: str
+    current: int
+    previous_period: int | None
+    previous_year: int | None
+    period_change_tenths: int | None
+    year_change_tenths: int | None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def period_change_label(self) -> str:
+        """环比 as printed: ``+12.5%``, ``-3.0%``, or ``—``."""
+        return _change_label(self.period_change_tenths)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def year_change_label(self) -> str:
+        """同比 as printed."""
+        return _change_label(self.year_change_tenths)
+
+
+def _change_label(tenths: int | None) -> str:
+    if tenths is None:
+        return "—"
+    sign = "+" if tenths > 0 else "-" if tenths < 0 else ""
+    return sign + format_share(abs(tenths))
+
+
+class DocumentText(_Frozen):
+    """The document's header and footer as the report prints them (configurable text,
+    ``services.reporting.document``): 期号, addressees, 主题词, 抄送, issuer."""
+
+    issue_number: str = ""
+    addressees: str = ""
+    subject_words: tuple[str, ...] = ()
+    cc: tuple[str, ...] = ()
+    issuer: str = ""
+    department: str = ""
+
+
 class MonthlyReport(_Frozen):
     """The monthly report: every figure of the seed report, computed from one set of rows.
 
@@ -281,6 +447,28 @@ class MonthlyReport(_Frozen):
     attachment2: Attachment2
     service_levels: ServiceLevels
     main_problems: tuple[CategoryProblems, ...]
+    # 数据经四舍五入 under a breakdown whose shown shares do not add up to 100.0% ("" when they do)
+    types_note: str = ""
+    categories_note: str = ""
+    offices_note: str = ""
+    excluded: ExcludedComplaints = ExcludedComplaints(merged=0, withdrawn=0, complaints=())
+    handling: Handling = Handling(
+        major=0,
+        resolved_on_the_spot=0,
+        suspended=0,
+        suspended_now=0,
+        rejudged=0,
+        closed_satisfied=0,
+        closed_unsatisfied=0,
+        closed_unreachable=0,
+    )
+    assist_topics: tuple[MainProblem, ...] = ()
+    office_categories: tuple[OfficeCategories, ...] = ()
+    accountability: tuple[AccountabilityItem, ...] = ()
+    preventive_measures: tuple[PreventiveMeasure, ...] = ()
+    case_write_ups: tuple[CaseWriteUp, ...] = ()
+    comparisons: tuple[Comparison, ...] = ()
+    document: DocumentText = DocumentText()
 
     @model_validator(mode="after")
     def _consistent(self) -> MonthlyReport:
@@ -306,7 +494,8 @@ class MonthlyReport(_Frozen):
         _agree("judged = valid + assist + invalid", self.judged, sum(counts.values()))
         _agree("received = judged + pending", self.received, self.judged + self.pending)
         _agree("valid", self.valid, counts[Validity.VALID])
-        _shares_add_up("types", [f.share_tenths for f in self.by_type], self.judged)
+        _shares_of("types", [(f.count, f.share_tenths) for f in self.by_type], self.judged)
+        _noted("types", [f.share_tenths for f in self.by_type], self.types_note)
 
         att1 = self.attachment1
         for row1 in (*att1.rows, att1.totals):
@@ -342,8 +531,10 @@ class MonthlyReport(_Frozen):
         nonzero = {c: n for c, n in att2.totals.by_category.items() if n}
         _agree("categories = 附件2 totals row", ranked, nonzero)
         _agree("unclassified = 附件2", self.unclassified.count, att2.totals.unclassified)
-        category_shares = [f.share_tenths for f in self.by_category]
-        _shares_add_up("categories", [*category_shares, self.unclassified.share_tenths], self.valid)
+        category_shares = [(f.count, f.share_tenths) for f in self.by_category]
+        unclassified = (self.unclassified.count, self.unclassified.share_tenths)
+        _shares_of("categories", [*category_shares, unclassified], self.valid)
+        _noted("categories", [t for _, t in [*category_shares, unclassified]], self.categories_note)
         _ranked(
             "categories", [f.count for f in self.by_category], [f.rank for f in self.by_category]
         )
@@ -351,7 +542,8 @@ class MonthlyReport(_Frozen):
         offices = {figure.office: figure.count for figure in self.by_office}
         _agree("offices = 附件1 valid", offices, {o: n for o, n in valid_per_office.items() if n})
         _agree("offices with valid complaints", self.offices_with_valid, len(self.by_office))
-        _shares_add_up("offices", [f.share_tenths for f in self.by_office], self.valid)
+        _shares_of("offices", [(f.count, f.share_tenths) for f in self.by_office], self.valid)
+        _noted("offices", [f.share_tenths for f in self.by_office], self.offices_note)
         _ranked("offices", [f.count for f in self.by_office], [f.rank for f in self.by_office])
 
         with_complaints = {r.office for r in att1.rows if r.total + r.pending}
@@ -377,14 +569,36 @@ class MonthlyReport(_Frozen):
             _agree(f"{name} share", ratio.share_tenths, _ratio(ratio.hits, ratio.base).share_tenths)
         _agree("overdue base", levels.overdue.base, self.received)
 
+        excluded = self.excluded
+        _agree(
+            "excluded = merged + withdrawn",
+            len(excluded.complaints),
+            excluded.merged + excluded.withdrawn,
+        )
+        h = self.handling
+        for name in Handling.model_fields:
+            if not 0 <= getattr(h, name) <= self.received:
+                raise InconsistentReportError(f"handling {name}: {getattr(h, name)}")
+        if h.suspended_now > h.suspended:
+            raise InconsistentReportError("more complaints suspended now than ever")
+        _agree("case write-ups = direct complaints", len(self.case_write_ups), self.direct.total)
+        headline = headline_figures(self)
+        for comparison in self.comparisons:
+            _agree(f"comparison {comparison.key}", comparison.current, headline[comparison.key])
+
 
 def _agree(what: str, actual: object, expected: object) -> None:
     if actual != expected:
         raise InconsistentReportError(f"{what}: {actual!r} != {expected!r}")
 
 
-def _shares_add_up(what: str, shares: Sequence[int], base: int) -> None:
-    _agree(f"{what}: shares add up", sum(shares), TENTHS_IN_WHOLE if base else 0)
+def _shares_of(what: str, parts: Sequence[tuple[int, int]], base: int) -> None:
+    for count, share in parts:
+        _agree(f"{what}: share of {count} in {base}", share, half_up_tenths(count, base))
+
+
+def _noted(what: str, shares: Sequence[int], note: str) -> None:
+    _agree(f"{what}: rounding note", note, rounding_note(shares))
 
 
 def _ranked(what: str, counts: Sequence[int], ranks: Sequence[int]) -> None:
@@ -397,36 +611,26 @@ def _ranked(what: str, counts: Sequence[int], ranks: Sequence[int]) -> None:
 # ------------------------------------------------------------------------------------------
 
 
-def largest_remainder_tenths(counts: Sequence[int]) -> list[int]:
-    """Shares of ``counts`` in tenths of a percent that add up to exactly 1000 (100.0%).
-
-    Largest-remainder (Hamilton) method: each part gets ``floor(count * 1000 / total)``; the
-    tenths still missing go one each to the parts with the largest remainders, ties going to the
-    larger count, then to the earlier part. A part with count 0 always gets 0. With no counts at
-    all (total 0) every share is 0.
-    """
-    if any(count < 0 for count in counts):
+def half_up_tenths(count: int, base: int) -> int:
+    """``count`` of ``base`` in tenths of a percent, rounded half-up (exact decimal
+    arithmetic): 7 of 45 → 156 (15.6%), 11 of 45 → 244, 45 of 245 → 184. 0 when ``base`` is 0."""
+    if count < 0 or base < 0:
         raise ValueError("counts must not be negative")
-    total = sum(counts)
-    if total == 0:
-        return [0] * len(counts)
-    floors: list[int] = []
-    remainders: list[int] = []
-    for count in counts:
-        floor, remainder = divmod(count * TENTHS_IN_WHOLE, total)
-        floors.append(floor)
-        remainders.append(remainder)
-    missing = TENTHS_IN_WHOLE - sum(floors)  # < number of parts with a remainder
-    order = sorted(range(len(counts)), key=lambda i: (-remainders[i], -counts[i], i))
-    for index in order[:missing]:
-        floors[index] += 1
-    return floors
+    if base == 0:
+        return 0
+    exact = Decimal(count) * TENTHS_IN_WHOLE / Decimal(base)
+    return int(exact.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def rounding_note(shares: Sequence[int]) -> str:
+    """``数据经四舍五入`` when the shown shares (tenths) do not add up to 100.0%, else ``""``
+    (also ``""`` for a breakdown with nothing to share)."""
+    total = sum(shares)
+    return ROUNDING_NOTE if total and total != TENTHS_IN_WHOLE else ""
 
 
 def _ratio(hits: int, base: int) -> Ratio:
-    return Ratio(
-        hits=hits, base=base, share_tenths=largest_remainder_tenths([hits, base - hits])[0]
-    )
+    return Ratio(hits=hits, base=base, share_tenths=half_up_tenths(hits, base))
 
 
 def _known_ratio(values: Iterable[bool | None]) -> Ratio:
@@ -473,6 +677,178 @@ def _main_problems(rows: Sequence[ReportRow], limit: int) -> tuple[MainProblem, 
     return tuple(problems[:limit])
 
 
+HEADLINE_FIGURES: dict[str, str] = {
+    "received": "投诉总量（含待判定）",
+    "judged": "投诉总量",
+    "valid": "有效投诉",
+    "assist": "协助处理投诉",
+    "invalid": "无效投诉",
+    "pending": "待判定",
+    "direct": "公司直接受理投诉",
+    "direct_valid": "公司直接受理有效投诉",
+    "offices_with_valid": "涉及有效投诉的管理处",
+    "major": "重大投诉",
+    "resolved_on_the_spot": "当场解决",
+    "suspended": "暂缓处理",
+    "rejudged": "复核改判",
+    "closed_satisfied": "满意关闭",
+    "closed_unsatisfied": "不满意关闭",
+    "closed_unreachable": "无法联系关闭",
+    "overdue": "超期投诉",
+    "revisit_satisfied": "回访满意",
+    "accountability": "责任追究",
+    "preventive_measures": "预防措施",
+    "merged": "已合并（不计入总量）",
+    "withdrawn": "已撤诉（不计入总量）",
+}
+"""Every headline figure of the report, in the order the comparison lists them."""
+
+
+def headline_figures(report: MonthlyReport) -> dict[str, int]:
+    """The report's headline figures by key (``HEADLINE_FIGURES``)."""
+    counts = {figure.validity: figure.count for figure in report.by_type}
+    h = report.handling
+    return {
+        "received": report.received,
+        "judged": report.judged,
+        "valid": report.valid,
+        "assist": counts[Validity.ASSIST],
+        "invalid": counts[Validity.INVALID],
+        "pending": report.pending,
+        "direct": report.direct.total,
+        "direct_valid": report.direct.valid,
+        "offices_with_valid": report.offices_with_valid,
+        "major": h.major,
+        "resolved_on_the_spot": h.resolved_on_the_spot,
+        "suspended": h.suspended,
+        "rejudged": h.rejudged,
+        "closed_satisfied": h.closed_satisfied,
+        "closed_unsatisfied": h.closed_unsatisfied,
+        "closed_unreachable": h.closed_unreachable,
+        "overdue": report.service_levels.overdue.hits,
+        "revisit_satisfied": report.service_levels.revisit_satisfied.hits,
+        "accountability": len(report.accountability),
+        "preventive_measures": len(report.preventive_measures),
+        "merged": report.excluded.merged,
+        "withdrawn": report.excluded.withdrawn,
+    }
+
+
+def _change_tenths(current: int, earlier: int | None) -> int | None:
+    if not earlier:
+        return None
+    tenths = half_up_tenths(abs(current - earlier), earlier)
+    return tenths if current >= earlier else -tenths
+
+
+def comparisons(
+    report: MonthlyReport,
+    previous_period: MonthlyReport | None,
+    previous_year: MonthlyReport | None,
+) -> tuple[Comparison, ...]:
+    """Every headline figure of ``report`` beside the previous period's (环比) and the same
+    period a year before (同比)."""
+    now = headline_figures(report)
+    before = headline_figures(previous_period) if previous_period is not None else {}
+    year = headline_figures(previous_year) if previous_year is not None else {}
+    return tuple(
+        Comparison(
+            key=key,
+            label=label,
+            current=now[key],
+            previous_period=before.get(key),
+            previous_year=year.get(key),
+            period_change_tenths=_change_tenths(now[key], before.get(key)),
+            year_change_tenths=_change_tenths(now[key], year.get(key)),
+        )
+        for key, label in HEADLINE_FIGURES.items()
+    )
+
+
+def with_comparisons(
+    report: MonthlyReport,
+    previous_period: MonthlyReport | None,
+    previous_year: MonthlyReport | None,
+) -> MonthlyReport:
+    """``report`` with its month-on-month and year-on-year comparison (checked again)."""
+    return MonthlyReport.model_validate(
+        {
+            **dict(report),
+            "comparisons": comparisons(report, previous_period, previous_year),
+        }
+    )
+
+
+def _listed(row: ReportRow) -> ListedComplaint:
+    return ListedComplaint(
+        complaint_id=row.complaint_id,
+        office=row.office,
+        occurred_at=row.received_at,
+        subject=row.subject,
+        status=row.status,
+        priority=row.priority,
+    )
+
+
+def _in_words(categories: Sequence[ServiceCategory]) -> str:
+    labels = [category.label for category in categories]
+    if len(labels) <= 2:
+        return "和".join(labels)
+    return "、".join(labels[:-1]) + "和" + labels[-1]
+
+
+def _office_categories(
+    offices: Sequence[str], per_office: Mapping[str, Counter[ServiceCategory | None]], top: int
+) -> tuple[OfficeCategories, ...]:
+    """Each office with valid complaints: its ``top`` categories (ties: declaration order),
+    in words as seed 000 writes them ("G小城的有效投诉点主要涉及环境服务和车辆交通服务")."""
+    out = []
+    for office in offices:
+        counts = per_office[office]
+        ranked = sorted((c for c in ServiceCategory if counts[c]), key=lambda c: -counts[c])[:top]
+        if not ranked:
+            continue
+        out.append(
+            OfficeCategories(
+                office=office,
+                categories=tuple(ranked),
+                counts=tuple(counts[c] for c in ranked),
+                text=f"{office}的有效投诉点主要涉及{_in_words(ranked)}",
+            )
+        )
+    return tuple(out)
+
+
+_OUTCOME_WORDS = {
+    "satisfied": "满意关闭",
+    "unsatisfied": "不满意关闭",
+    "unreachable": "无法联系关闭",
+}
+
+
+def _write_up(row: ReportRow) -> CaseWriteUp:
+    """One directly received complaint as a paragraph of section 二."""
+    judged = row.validity.label if row.validity is not None else PENDING_LABEL
+    category = f"，{row.category.label}" if row.category is not None else ""
+    head = f"{row.office}“{row.subject or row.description}”的投诉（{judged}{category}）"
+    if row.status == "closed":
+        ending = _OUTCOME_WORDS.get(row.close_outcome or "satisfied", "已关闭")
+        summary = row.close_summary.strip() or "（未填写总结评价）"
+        text = f"{head}已{ending}。{summary}"
+    else:
+        state = status_label(row.status) if row.status else status_label("received")
+        text = f"{head}目前{state}，仍在处理中。"
+    return CaseWriteUp(
+        complaint=_listed(row),
+        description=row.description,
+        validity=row.validity,
+        category=row.category,
+        close_outcome=row.close_outcome if row.status == "closed" else None,
+        summary=row.close_summary if row.status == "closed" else "",
+        text=text,
+    )
+
+
 def build_monthly_report(
     rows: Iterable[ReportRow],
     *,
@@ -484,24 +860,32 @@ def build_monthly_report(
     timezone: tzinfo = REPORT_TIMEZONE,
     top_categories: int = 2,
     problems_per_category: int = 3,
+    quoted: Iterable[QuotedEvent] = (),
+    document: DocumentText | None = None,
 ) -> MonthlyReport:
     """Compute the monthly report of ``period_from``–``period_to`` (both inclusive).
 
     ``office`` None reports on the whole company; an office name reports on that office alone.
     ``offices`` lists every office of the company in its usual order (the order of the
     attachments and of ties in rankings), so that offices with no complaint appear too.
-    Rows outside the period (dates in ``timezone``) or of other offices are left out.
+    Rows outside the period (dates in ``timezone``) or of other offices are left out; merged
+    and withdrawn ones are listed apart (``excluded``), out of every total.
     The main problems are given for the ``top_categories`` highest-ranked categories, at most
-    ``problems_per_category`` subjects each. Raises ``ValueError`` for an inverted period.
+    ``problems_per_category`` subjects each. ``quoted``: the period's accountability records
+    and preventive measures (other events, periods and offices are left out). ``document``:
+    the header and footer text. Raises ``ValueError`` for an inverted period.
     """
     if period_from > period_to:
         raise ValueError(f"period_from {period_from} is after period_to {period_to}")
-    selected = [
-        row
-        for row in rows
-        if period_from <= row.received_at.astimezone(timezone).date() <= period_to
-        and (office is None or row.office == office)
-    ]
+
+    def in_scope(at: datetime, row_office: str) -> bool:
+        return period_from <= at.astimezone(timezone).date() <= period_to and (
+            office is None or row_office == office
+        )
+
+    chosen = [row for row in rows if in_scope(row.received_at, row.office)]
+    excluded_rows = [row for row in chosen if row.status in EXCLUDED_STATUSES]
+    selected = [row for row in chosen if row.status not in EXCLUDED_STATUSES]
     order = _office_order(offices, office, selected)
 
     per_office: dict[str, Counter[Validity | None]] = {name: Counter() for name in order}
@@ -516,37 +900,39 @@ def build_monthly_report(
     valid_rows = [row for row in selected if row.validity is Validity.VALID]
 
     judged_counts = [types[validity] for validity in Validity]
+    judged = sum(judged_counts)
     by_type = tuple(
-        TypeFigure(validity=validity, count=count, share_tenths=share)
-        for validity, count, share in zip(
-            Validity, judged_counts, largest_remainder_tenths(judged_counts), strict=True
-        )
+        TypeFigure(validity=validity, count=count, share_tenths=half_up_tenths(count, judged))
+        for validity, count in zip(Validity, judged_counts, strict=True)
     )
 
+    valid = len(valid_rows)
     categories: Counter[ServiceCategory | None] = Counter(row.category for row in valid_rows)
     category_counts = [categories[category] for category in ServiceCategory]
-    *category_shares, unclassified_share = largest_remainder_tenths(
-        [*category_counts, categories[None]]
-    )
-    share_of = dict(zip(ServiceCategory, category_shares, strict=True))
     ranked_categories = sorted(  # sorted() is stable: ties keep the declaration order
         (category for category in ServiceCategory if categories[category]),
         key=lambda category: -categories[category],
     )
     by_category = tuple(
         CategoryFigure(
-            category=category, count=categories[category], share_tenths=share_of[category], rank=i
+            category=category,
+            count=categories[category],
+            share_tenths=half_up_tenths(categories[category], valid),
+            rank=i,
         )
         for i, category in enumerate(ranked_categories, start=1)
     )
+    unclassified = UnclassifiedFigure(
+        count=categories[None], share_tenths=half_up_tenths(categories[None], valid)
+    )
 
     valid_per_office: Counter[str] = Counter(row.office for row in valid_rows)
-    office_shares = dict(
-        zip(order, largest_remainder_tenths([valid_per_office[o] for o in order]), strict=True)
-    )
     by_office = tuple(
         OfficeFigure(
-            office=name, count=valid_per_office[name], share_tenths=office_shares[name], rank=i
+            office=name,
+            count=valid_per_office[name],
+            share_tenths=half_up_tenths(valid_per_office[name], valid),
+            rank=i,
         )
         for i, name in enumerate(_ranked_offices(valid_per_office, order), start=1)
     )
@@ -586,7 +972,7 @@ def build_monthly_report(
         valid=types[Validity.VALID],
         assist=types[Validity.ASSIST],
         invalid=types[Validity.INVALID],
-        total=sum(judged_counts),
+        total=judged,
         pending=types[None],
     )
     att2_rows = tuple(
@@ -604,7 +990,7 @@ def build_monthly_report(
         office="合计",
         by_category=dict(zip(ServiceCategory, category_counts, strict=True)),
         unclassified=categories[None],
-        total=len(valid_rows),
+        total=valid,
     )
 
     service_levels = ServiceLevels(
@@ -625,8 +1011,53 @@ def build_monthly_report(
         )
         for figure in by_category[:top_categories]
     )
+    assist_rows = [row for row in selected if row.validity is Validity.ASSIST]
+
+    closed: Counter[str | None] = Counter(
+        row.close_outcome for row in selected if row.status == "closed"
+    )
+    handling = Handling(
+        major=sum(row.major for row in selected),
+        resolved_on_the_spot=sum(row.resolved_on_the_spot for row in selected),
+        suspended=sum(row.suspended for row in selected),
+        suspended_now=sum(row.status == "suspended" for row in selected),
+        rejudged=sum(row.rejudged for row in selected),
+        closed_satisfied=closed["satisfied"] + closed[None],
+        closed_unsatisfied=closed["unsatisfied"],
+        closed_unreachable=closed["unreachable"],
+    )
+
+    accountability: list[AccountabilityItem] = []
+    measures: list[PreventiveMeasure] = []
+    for q in sorted(quoted, key=lambda q: (q.occurred_at, str(q.complaint_id))):
+        if not in_scope(q.occurred_at, q.office):
+            continue
+        if q.type == "PlanImplemented":
+            accountability.extend(
+                AccountabilityItem(
+                    complaint_id=q.complaint_id,
+                    office=q.office,
+                    occurred_at=q.occurred_at,
+                    subject=q.subject,
+                    person=record["person"],
+                    measure=record["measure"],
+                    reason=record["reason"],
+                )
+                for record in q.detail.get("accountability") or ()
+            )
+        elif q.type == "PreventiveMeasureRecorded":
+            measures.append(
+                PreventiveMeasure(
+                    complaint_id=q.complaint_id,
+                    office=q.office,
+                    occurred_at=q.occurred_at,
+                    subject=q.subject,
+                    measure=q.detail["measure"],
+                )
+            )
 
     with_complaints = tuple(name for name in order if sum(per_office[name].values()))
+    category_shares = [f.share_tenths for f in by_category]
     return MonthlyReport(
         period_from=period_from,
         period_to=period_to,
@@ -636,17 +1067,32 @@ def build_monthly_report(
         offices_with_complaints=with_complaints,
         offices_without_complaints=tuple(n for n in order if n not in with_complaints),
         received=len(selected),
-        judged=sum(judged_counts),
+        judged=judged,
         pending=types[None],
         by_type=by_type,
         direct=direct,
-        valid=len(valid_rows),
+        valid=valid,
         by_category=by_category,
-        unclassified=UnclassifiedFigure(count=categories[None], share_tenths=unclassified_share),
+        unclassified=unclassified,
         by_office=by_office,
         offices_with_valid=len(by_office),
         attachment1=Attachment1(rows=att1_rows, totals=att1_totals),
         attachment2=Attachment2(rows=att2_rows, totals=att2_totals),
         service_levels=service_levels,
         main_problems=main_problems,
+        types_note=rounding_note([f.share_tenths for f in by_type]),
+        categories_note=rounding_note([*category_shares, unclassified.share_tenths]),
+        offices_note=rounding_note([f.share_tenths for f in by_office]),
+        excluded=ExcludedComplaints(
+            merged=sum(row.status == "merged" for row in excluded_rows),
+            withdrawn=sum(row.status == "withdrawn" for row in excluded_rows),
+            complaints=tuple(_listed(row) for row in excluded_rows),
+        ),
+        handling=handling,
+        assist_topics=_main_problems(assist_rows, 5),
+        office_categories=_office_categories(order, per_office_category, top_categories),
+        accountability=tuple(accountability),
+        preventive_measures=tuple(measures),
+        case_write_ups=tuple(_write_up(row) for row in direct_rows),
+        document=document if document is not None else DocumentText(),
     )

@@ -28,6 +28,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
 from contracts.enums import ServiceCategory, Validity
+from services.reporting.domain import status_label
 from services.reporting.monthly import (
     PENDING_LABEL,
     REPORT_TIMEZONE,
@@ -37,7 +38,7 @@ from services.reporting.monthly import (
     format_share,
 )
 
-CsvSheet = Literal["summary", "attachment1", "attachment2"]
+CsvSheet = Literal["summary", "attachment1", "attachment2", "written", "comparisons"]
 CSV_BOM = "\ufeff"
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -208,6 +209,26 @@ def summary_table(report: MonthlyReport) -> Table:
         _ratio_row("处理时效", "超期投诉", s.overdue),
         _ratio_row("回访", "回访满意", s.revisit_satisfied),
     ]
+    h = report.handling
+    rows += [
+        ["投诉处理", "重大投诉", h.major, report.received, None],
+        ["投诉处理", "当场解决", h.resolved_on_the_spot, report.received, None],
+        ["投诉处理", "暂缓处理", h.suspended, report.received, None],
+        ["投诉处理", "至今仍暂缓", h.suspended_now, report.received, None],
+        ["投诉处理", "复核改判", h.rejudged, report.received, None],
+        ["回访关闭", "满意关闭", h.closed_satisfied, None, None],
+        ["回访关闭", "不满意关闭", h.closed_unsatisfied, None, None],
+        ["回访关闭", "无法联系关闭", h.closed_unreachable, None, None],
+        ["不计入总量", "已合并", report.excluded.merged, None, None],
+        ["不计入总量", "已撤诉", report.excluded.withdrawn, None, None],
+    ]
+    for section, note in (
+        ("投诉类型", report.types_note),
+        ("有效投诉·服务类别", report.categories_note),
+        ("有效投诉·管理处", report.offices_note),
+    ):
+        if note:
+            rows.append([section, note, None, None, None])
     title = (
         f"{period_label(report.period_from, report.period_to)}"
         f"客户投诉工作月报汇总（{_scope_label(report)}）"
@@ -217,10 +238,80 @@ def summary_table(report: MonthlyReport) -> Table:
     )
 
 
+def written_table(report: MonthlyReport) -> Table:
+    """文字部分: the report's written sections, one line each: the header and footer, the case
+    write-ups (with priority), each office's main categories, the main problems, the assist
+    topics, the handling counts, accountability records, preventive measures, and the merged
+    and withdrawn complaints listed apart (with priority)."""
+    d = report.document
+    rows: list[list[Cell]] = [
+        ["文头", "期号", None, d.issue_number],
+        ["文头", "主送", None, d.addressees],
+    ]
+    for c in report.case_write_ups:
+        rows.append(["公司直接受理投诉", c.complaint.priority_label, None, c.text])
+    for o in report.office_categories:
+        rows.append(["管理处主要投诉类别", o.office, sum(o.counts), o.text])
+    for group in report.main_problems:
+        for problem in group.problems:
+            text = f"{problem.subject}：{problem.latest_description}"
+            rows.append([f"“{group.label}”主要问题", problem.subject, problem.count, text])
+    for topic in report.assist_topics:
+        rows.append(["协助处理投诉主要问题", topic.subject, topic.count, topic.latest_description])
+    h = report.handling
+    rows += [
+        ["投诉处理情况", "重大投诉", h.major, None],
+        ["投诉处理情况", "当场解决", h.resolved_on_the_spot, None],
+        ["投诉处理情况", "暂缓处理", h.suspended, None],
+        ["投诉处理情况", "不满意关闭", h.closed_unsatisfied, None],
+        ["投诉处理情况", "无法联系关闭", h.closed_unreachable, None],
+    ]
+    for a in report.accountability:
+        text = f"{a.office}“{a.subject}”：{a.person}，{a.measure}（{a.reason}）"
+        rows.append(["责任追究", a.person, None, text])
+    for m in report.preventive_measures:
+        rows.append(["预防措施", m.office, None, f"{m.office}“{m.subject}”：{m.measure}"])
+    for left_out in report.excluded.complaints:
+        status = status_label(left_out.status or "")
+        text = f"{left_out.office}“{left_out.subject}”（{status}）"
+        rows.append(["不计入总量", left_out.priority_label, None, text])
+    rows += [
+        ["文尾", "主题词", None, " ".join(d.subject_words)],
+        ["文尾", "抄送", None, "，".join(d.cc)],
+        ["文尾", "印发", None, f"{d.issuer}　{_issued(report)}印发" if d.issuer else ""],
+    ]
+    title = f"{period_label(report.period_from, report.period_to)}客户投诉工作月报文字部分"
+    return Table(title=title, header=["部分", "项目", "数量", "内容"], rows=rows, totals=None)
+
+
+def comparisons_table(report: MonthlyReport) -> Table:
+    """环比同比: every headline figure beside the previous period and a year before."""
+    rows: list[list[Cell]] = [
+        [
+            c.label,
+            c.current,
+            c.previous_period,
+            c.period_change_label,
+            c.previous_year,
+            c.year_change_label,
+        ]
+        for c in report.comparisons
+    ]
+    title = f"{period_label(report.period_from, report.period_to)}主要数据环比、同比"
+    return Table(
+        title=title,
+        header=["项目", "本期", "上期", "环比", "去年同期", "同比"],
+        rows=rows,
+        totals=None,
+    )
+
+
 _TABLES = {
     "summary": summary_table,
     "attachment1": attachment1_table,
     "attachment2": attachment2_table,
+    "written": written_table,
+    "comparisons": comparisons_table,
 }
 
 
@@ -284,9 +375,16 @@ def _write_sheet(ws: Worksheet, table: Table) -> None:
 
 
 def render_xlsx(report: MonthlyReport) -> bytes:
-    """The report as an Excel workbook: sheets 汇总, 附件1 and 附件2, zh-CN headers, totals rows."""
+    """The report as an Excel workbook: sheets 汇总, 文字部分, 环比同比, 附件1 and 附件2, zh-CN
+    headers, totals rows."""
     workbook = Workbook()
-    sheets = [("汇总", summary_table), ("附件1", attachment1_table), ("附件2", attachment2_table)]
+    sheets = [
+        ("汇总", summary_table),
+        ("文字部分", written_table),
+        ("环比同比", comparisons_table),
+        ("附件1", attachment1_table),
+        ("附件2", attachment2_table),
+    ]
     for index, (name, build) in enumerate(sheets):
         ws = workbook.active if index == 0 else workbook.create_sheet()
         ws.title = name
@@ -422,4 +520,11 @@ def render_html(report: MonthlyReport) -> str:
         assist=report.type_figure(Validity.ASSIST),
         invalid=report.type_figure(Validity.INVALID),
         timezone=REPORT_TIMEZONE,
+        status_label=status_label,
+        issued=_issued(report),
     )
+
+
+def _issued(report: MonthlyReport) -> str:
+    day = report.generated_at.astimezone(REPORT_TIMEZONE).date()
+    return f"{day.year}年{day.month}月{day.day}日"

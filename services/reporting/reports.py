@@ -18,16 +18,20 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
+import orjson
 
-from contracts.enums import Channel, ServiceCategory, Validity
+from contracts.enums import Channel, Priority, ServiceCategory, Validity
 from services.reporting import store
 from services.reporting.dashboard import Dashboard, build_dashboard
+from services.reporting.document import DocumentSettings
 from services.reporting.domain import ServiceLevelFacts, service_levels, status_label, timer_label
 from services.reporting.monthly import (
     REPORT_TIMEZONE,
     MonthlyReport,
+    QuotedEvent,
     ReportRow,
     build_monthly_report,
+    with_comparisons,
 )
 
 
@@ -83,6 +87,102 @@ def report_row(row: Mapping[str, Any]) -> ReportRow:
         revisit_satisfied=row["revisit_satisfied"],
         subject=row["subject"],
         description=row["description"],
+        status=row["status"],
+        priority=Priority(row["priority"]) if row["priority"] is not None else None,
+        major=row["major"],
+        resolved_on_the_spot=row["resolved_on_the_spot"],
+        suspended=row["suspended"],
+        rejudged=row["rejudged"],
+        close_outcome=row["close_outcome"],
+        close_summary=row["close_summary"] or "",
+        merged_into=row["merged_into"],
+    )
+
+
+def quoted_event(row: Mapping[str, Any]) -> QuotedEvent:
+    """An accountability record or preventive measure of the store as the report quotes it."""
+    return QuotedEvent(
+        complaint_id=row["complaint_id"],
+        office=row["office"],
+        type=row["type"],
+        occurred_at=row["occurred_at"],
+        detail=orjson.loads(row["detail"]),
+        subject=row["subject"],
+    )
+
+
+def _shift_months(day: date, months: int) -> date:
+    index = day.year * 12 + day.month - 1 + months
+    year, month = divmod(index, 12)
+    return date(year, month + 1, min(day.day, calendar.monthrange(year, month + 1)[1]))
+
+
+def _whole_months(period_from: date, period_to: date) -> int | None:
+    """How many whole months the period is (None: not whole months)."""
+    if period_from.day != 1 or (period_to + timedelta(days=1)).day != 1:
+        return None
+    return (period_to.year - period_from.year) * 12 + period_to.month - period_from.month + 1
+
+
+def _shifted(period_from: date, period_to: date, months: int) -> tuple[date, date]:
+    start = _shift_months(period_from, months)
+    if _whole_months(period_from, period_to) is None:
+        return start, _shift_months(period_to, months)
+    end = _shift_months(period_to.replace(day=1), months)
+    return start, end.replace(day=calendar.monthrange(end.year, end.month)[1])
+
+
+def previous_period(period_from: date, period_to: date) -> tuple[date, date]:
+    """The period before (环比): the months before a period of whole months, else as many days
+    ending the day before ``period_from``."""
+    months = _whole_months(period_from, period_to)
+    if months is not None:
+        return _shifted(period_from, period_to, -months)
+    length = period_to - period_from
+    end = period_from - timedelta(days=1)
+    return end - length, end
+
+
+def previous_year(period_from: date, period_to: date) -> tuple[date, date]:
+    """The same period a year before (同比); 29 February becomes the 28th."""
+    return _shifted(period_from, period_to, -12)
+
+
+async def _report_of(
+    conn: asyncpg.Connection,
+    *,
+    period_from: date,
+    period_to: date,
+    office: str | None,
+    as_of: datetime,
+    offices: Sequence[str],
+    document: DocumentSettings,
+) -> MonthlyReport:
+    occurred_from = day_start(period_from)
+    occurred_before = day_start(period_to + timedelta(days=1))
+    records = await store.report_rows(
+        conn,
+        occurred_from=occurred_from,
+        occurred_before=occurred_before,
+        office=office,
+        as_of=as_of,
+    )
+    quoted = await store.quoted_events(
+        conn,
+        occurred_from=occurred_from,
+        occurred_before=occurred_before,
+        office=office,
+        as_of=as_of,
+    )
+    return build_monthly_report(
+        [report_row(r) for r in records],
+        period_from=period_from,
+        period_to=period_to,
+        office=office,
+        offices=offices,
+        generated_at=as_of,
+        quoted=[quoted_event(q) for q in quoted],
+        document=document.text_for(period_from, period_to),
     )
 
 
@@ -94,30 +194,39 @@ async def monthly_report(
     office: str | None,
     as_of: datetime,
     offices: Sequence[str],
+    document: DocumentSettings | None = None,
 ) -> MonthlyReport:
-    """The monthly report of ``period_from``–``period_to`` as the log stood at ``as_of``.
+    """The monthly report of ``period_from``–``period_to`` as the log stood at ``as_of``, with
+    every headline figure beside the previous period's (环比) and the same period a year
+    before (同比), both as the log stood at ``as_of`` too.
 
     ``offices`` is the company's office list (configuration); offices seen in the data by
     ``as_of`` follow it, so an office that had no complaint in the period is still named.
     The report's ``generated_at`` is ``as_of``: the same question gets the same answer.
+    ``document``: the header and footer text (default: ``document.yaml``'s defaults).
     """
+    document = document or DocumentSettings()
     async with conn.transaction(isolation="repeatable_read", readonly=True):
-        records = await store.report_rows(
-            conn,
-            occurred_from=day_start(period_from),
-            occurred_before=day_start(period_to + timedelta(days=1)),
-            office=office,
-            as_of=as_of,
-        )
         seen = await store.offices_seen(conn, as_of)
-    return build_monthly_report(
-        [report_row(r) for r in records],
-        period_from=period_from,
-        period_to=period_to,
-        office=office,
-        offices=list(dict.fromkeys([*offices, *seen])),
-        generated_at=as_of,
-    )
+        listed = list(dict.fromkeys([*offices, *seen]))
+        reports = []
+        for start, end in (
+            (period_from, period_to),
+            previous_period(period_from, period_to),
+            previous_year(period_from, period_to),
+        ):
+            reports.append(
+                await _report_of(
+                    conn,
+                    period_from=start,
+                    period_to=end,
+                    office=office,
+                    as_of=as_of,
+                    offices=listed,
+                    document=document,
+                )
+            )
+    return with_comparisons(*reports)
 
 
 async def dashboard(
@@ -194,6 +303,13 @@ async def complaint(
             "category": state["category"],
             "major": state["major"],
             "major_rule": state["major_rule"],
+            "priority": state["priority"],
+            "received_office": state["received_office"],
+            "rejudged": state["rejudged"],
+            "resolved_on_the_spot": state["resolved_on_the_spot"],
+            "suspended": state["suspended"],
+            "close_outcome": state["close_outcome"],
+            "merged_into": state["merged_into"],
             "revisit_satisfied": state["revisit_satisfied"],
             "events": state["events"],
             "steps": {

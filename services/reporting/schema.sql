@@ -52,16 +52,25 @@ CREATE TABLE IF NOT EXISTS events (
     occurred_at  timestamptz NOT NULL,
     recorded_at  timestamptz NOT NULL,
     status       text,     -- the status the event leads to; NULL: unchanged
-    validity     text,     -- ComplaintJudged
-    category     text,     -- ComplaintJudged
+    validity     text,     -- ComplaintJudged, ComplaintRejudged
+    category     text,     -- ComplaintJudged, ComplaintRejudged
     final        boolean,  -- OwnerReplied
     satisfied    boolean,  -- RevisitRecorded
     major_rule   text,     -- MajorComplaintFlagged
     timer        text,     -- SlaWarning, SlaBreached
     deadline     timestamptz,
-    hard         boolean   -- SlaBreached
+    hard         boolean,  -- SlaBreached
+    office       text,     -- ComplaintOfficeTransferred: the office it counts for from then
+    priority     text,     -- ComplaintJudged: urgent, normal, low
+    outcome      text,     -- ComplaintClosed: satisfied, unsatisfied, unreachable
+    detail       jsonb     -- the texts the report quotes (domain.DETAILS)
 );
 CREATE INDEX IF NOT EXISTS events_complaint ON events (complaint_id, seq);
+-- The few events whose texts the monthly report quotes, by when they occurred.
+CREATE INDEX IF NOT EXISTS events_quoted ON events (occurred_at) WHERE detail IS NOT NULL;
+-- The complaints moved to an office (ComplaintOfficeTransferred), for an office's report.
+CREATE INDEX IF NOT EXISTS events_moved_to ON events (office)
+    WHERE type = 'ComplaintOfficeTransferred';
 
 -- What each event did to each SLA timer: start, stop (services/sla/policy.yaml), warning,
 -- breach (the SLA service's events). One row per (event, timer).

@@ -1,4 +1,7 @@
-"""Reporting's settings: the shared ``COMPLAINTS_*`` ones plus its port, offices and hot spots."""
+"""Reporting's settings: the shared ``COMPLAINTS_*`` ones plus its port, offices, hot spots and
+the monthly report's header and footer."""
+
+from pathlib import Path
 
 from pydantic import Field
 
@@ -18,9 +21,13 @@ class ReportingSettings(Settings):
     * ``COMPLAINTS_REPORTING_HOTSPOT_DAYS`` (30) and ``COMPLAINTS_REPORTING_HOTSPOT_MIN`` (2):
       a unit, building or topic of one office is a hot spot (星星之火) on the dashboard when it
       was complained about at least that many times within that many days.
+    * ``COMPLAINTS_REPORTING_DOCUMENT``: the YAML file of the monthly report's header and footer
+      (期号, addressees, 主题词, 抄送, issuer); default ``services/reporting/document.yaml``,
+      which documents its keys.
     """
 
     reporting_port: int = 8004
     reporting_offices: list[str] = Field(default_factory=lambda: list(SEED_OFFICES))
     reporting_hotspot_days: int = Field(30, ge=1, le=366)
     reporting_hotspot_min: int = Field(2, ge=2)
+    reporting_document: Path | None = None

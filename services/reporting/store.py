@@ -45,15 +45,18 @@ WITH c AS (
 ), e AS (
     INSERT INTO events
         (event_id, complaint_id, type, occurred_at, recorded_at, status, validity, category,
-         final, satisfied, major_rule, timer, deadline, hard)
+         final, satisfied, major_rule, timer, deadline, hard, office, priority, outcome,
+         detail)
     SELECT event_id, complaint_id, type, occurred_at, recorded_at, status, validity,
-           category, final, satisfied, major_rule, timer, deadline, hard
+           category, final, satisfied, major_rule, timer, deadline, hard, office, priority,
+           outcome, detail
     FROM unnest($18::uuid[], $19::uuid[], $20::text[], $21::timestamptz[],
                 $22::timestamptz[], $23::text[], $24::text[], $25::text[], $26::bool[],
-                $27::bool[], $28::text[], $29::text[], $30::timestamptz[], $31::bool[])
+                $27::bool[], $28::text[], $29::text[], $30::timestamptz[], $31::bool[],
+                $32::text[], $33::text[], $34::text[], $35::jsonb[])
         WITH ORDINALITY AS f(event_id, complaint_id, type, occurred_at, recorded_at, status,
                              validity, category, final, satisfied, major_rule, timer,
-                             deadline, hard, n)
+                             deadline, hard, office, priority, outcome, detail, n)
     -- A receipt adds a fact only when it recorded the complaint (not a second receipt).
     WHERE f.type <> 'ComplaintReceived'
        OR f.event_id IN (SELECT received_event_id FROM c)
@@ -65,8 +68,8 @@ INSERT INTO timer_events
     (complaint_id, timer, seq, effect, occurred_at, recorded_at, deadline, hard)
 SELECT t.complaint_id, t.timer, e.seq, t.effect, t.occurred_at, t.recorded_at, t.deadline,
        t.hard
-FROM unnest($32::int[], $33::uuid[], $34::uuid[], $35::text[], $36::text[],
-            $37::timestamptz[], $38::timestamptz[], $39::timestamptz[], $40::bool[])
+FROM unnest($36::int[], $37::uuid[], $38::uuid[], $39::text[], $40::text[],
+            $41::timestamptz[], $42::timestamptz[], $43::timestamptz[], $44::bool[])
     AS t(n, event_id, complaint_id, timer, effect, occurred_at, recorded_at, deadline, hard)
 JOIN e USING (event_id)
 ON CONFLICT DO NOTHING
@@ -76,7 +79,7 @@ complaints, the intake counters of the ones this batch recorded, the facts (new 
 only, in the log's order) and what each new fact did to the SLA timers."""
 
 _COMPLAINT_COLUMNS = 17
-_FACT_COLUMNS = 14
+_FACT_COLUMNS = 18
 _TIMER_COLUMNS = 9
 
 
@@ -117,7 +120,7 @@ ALTER TABLE complaints DROP CONSTRAINT IF EXISTS complaints_pkey;
 ALTER TABLE events DROP CONSTRAINT IF EXISTS events_event_id_key;
 ALTER TABLE timer_events DROP CONSTRAINT IF EXISTS timer_events_pkey;
 DROP INDEX IF EXISTS complaints_occurred, complaints_office_occurred, events_complaint,
-    timer_events_alerts;
+    events_quoted, events_moved_to, timer_events_alerts;
 """
 """What a bulk load goes without: the constraints (made again by ``finish_bulk``) and the
 secondary indexes (by ``schema.sql``, run again after it)."""
@@ -214,6 +217,10 @@ _EVENT_COLUMNS = [
     "timer",
     "deadline",
     "hard",
+    "office",
+    "priority",
+    "outcome",
+    "detail",
 ]
 _TIMER_EVENT_COLUMNS = [
     "complaint_id",
@@ -284,6 +291,13 @@ STATE_FIELDS = (
     "reply_breached",
     "reply_hard_breached",
     "last_event_at",
+    "received_office",
+    "priority",
+    "rejudged",
+    "resolved_on_the_spot",
+    "suspended",
+    "close_outcome",
+    "merged_into",
 )
 """The columns of ``reporting.complaint_states`` that describe a complaint's state."""
 
@@ -299,7 +313,7 @@ async def complaint(
     ``"state"``; the timers overdue or warned about then under ``"alerts"``.
     """
     row = await conn.fetchrow(
-        f"""SELECT c.complaint_id, c.channel, c.submission_id, c.office, c.unit, c.building,
+        f"""SELECT c.complaint_id, c.channel, c.submission_id, s.office, c.unit, c.building,
                    c.complainant_name, c.complainant_phone, c.subject, c.description, c.demand,
                    c.occurred_at, c.received_at, {_STATE_COLUMNS}
             FROM complaints c
@@ -356,10 +370,12 @@ async def report_rows(
     office: str | None,
     as_of: datetime,
 ) -> list[asyncpg.Record]:
-    """Every complaint that occurred in [from, before) (of ``office``, if given), as of T.
+    """Every complaint that occurred in [from, before) (counting for ``office`` as of T, if
+    given), as of T.
 
-    Each row: office, channel, the judgement, the step facts the service levels need, the
-    latest revisit's answer, and whether a timer is overdue as of T.
+    Each row: office (after any transfer), channel, the latest judgment and priority, the step
+    facts the service levels need, the latest revisit's answer, whether a timer is overdue as
+    of T, and the facts of the written sections (major, on the spot, suspended, how it closed).
     """
     return list(
         await conn.fetch(
@@ -367,15 +383,52 @@ async def report_rows(
                       s.subject, s.description, s.acknowledged_at IS NOT NULL AS acknowledged,
                       s.replied_at IS NOT NULL AS replied, s.first_response_breached,
                       s.reply_breached, s.reply_hard_breached, s.revisit_satisfied,
-                      coalesce(a.overdue, false) AS overdue
+                      coalesce(a.overdue, false) AS overdue, s.status, s.priority, s.major,
+                      s.resolved_on_the_spot, s.suspended, s.rejudged, s.close_outcome,
+                      s.close_summary, s.merged_into
                FROM reporting.complaint_states($4) s
                LEFT JOIN LATERAL (
                    SELECT bool_or(t.overdue) AS overdue
                    FROM reporting.timer_alerts($4) t WHERE t.complaint_id = s.complaint_id
                ) a ON true
                WHERE s.occurred_at >= $1 AND s.occurred_at < $2
-                 AND ($3::text IS NULL OR s.office = $3)
+                 AND ($3::text IS NULL
+                      OR (s.office = $3 AND s.complaint_id IN (
+                          -- received for the office, or moved to it: both found by an index
+                          SELECT c.complaint_id FROM complaints c
+                          WHERE c.office = $3 AND c.occurred_at >= $1 AND c.occurred_at < $2
+                          UNION
+                          SELECT t.complaint_id FROM events t
+                          WHERE t.type = 'ComplaintOfficeTransferred' AND t.office = $3)))
                ORDER BY s.occurred_at, s.complaint_id""",
+            occurred_from,
+            occurred_before,
+            office,
+            as_of,
+        )
+    )
+
+
+async def quoted_events(
+    conn: asyncpg.Connection,
+    *,
+    occurred_from: datetime,
+    occurred_before: datetime,
+    office: str | None,
+    as_of: datetime,
+) -> list[asyncpg.Record]:
+    """The accountability records (``PlanImplemented``) and preventive measures that occurred
+    in [from, before) and were recorded by T, with the office their complaint counts for then
+    and its subject; ``detail`` is the event's quoted fields (JSON text)."""
+    return list(
+        await conn.fetch(
+            """SELECT q.complaint_id, q.type, q.occurred_at, q.detail::text AS detail,
+                      s.office, s.subject
+               FROM reporting.quoted_events($4, $1, $2) q
+               JOIN reporting.complaint_states($4) s USING (complaint_id)
+               WHERE q.type IN ('PlanImplemented', 'PreventiveMeasureRecorded')
+                 AND ($3::text IS NULL OR s.office = $3)
+               ORDER BY q.occurred_at, q.complaint_id""",
             occurred_from,
             occurred_before,
             office,
@@ -419,7 +472,7 @@ async def open_complaints(
     return list(
         await conn.fetch(
             """SELECT s.complaint_id, s.office, s.unit, s.subject, s.status, s.major,
-                      s.major_rule, s.major_at, s.occurred_at
+                      s.major_rule, s.major_at, s.occurred_at, s.priority
                FROM reporting.complaint_states($1) s
                WHERE s.status NOT IN ('closed', 'withdrawn', 'merged')
                  AND ($2::text IS NULL OR s.office = $2)
@@ -433,14 +486,22 @@ async def open_complaints(
 async def timer_alerts(
     conn: asyncpg.Connection, *, office: str | None, as_of: datetime
 ) -> list[asyncpg.Record]:
-    """The timers overdue or about to breach as of T, with their complaint's office and unit."""
+    """The timers overdue or about to breach as of T, with their complaint's office (as of T)
+    and unit."""
     return list(
         await conn.fetch(
-            """SELECT t.complaint_id, c.office, c.unit, c.subject, t.timer, t.overdue, t.hard,
+            """SELECT t.complaint_id, m.office, c.unit, c.subject, t.timer, t.overdue, t.hard,
                       t.deadline, t.alerted_at
                FROM reporting.timer_alerts($1) t
                JOIN complaints c USING (complaint_id)
-               WHERE ($2::text IS NULL OR c.office = $2)
+               CROSS JOIN LATERAL (  -- the office it counts for as of T (after a transfer)
+                   SELECT coalesce((
+                       SELECT e.office FROM events e
+                       WHERE e.complaint_id = t.complaint_id
+                         AND e.type = 'ComplaintOfficeTransferred' AND e.recorded_at <= $1
+                       ORDER BY e.seq DESC LIMIT 1), c.office) AS office
+               ) m
+               WHERE ($2::text IS NULL OR m.office = $2)
                ORDER BY t.deadline, t.complaint_id, t.timer""",
             as_of,
             office,

@@ -230,8 +230,8 @@ async def test_monthly_report_counts_every_complaint_as_submitted_in_every_forma
     assert (report["received"], report["judged"], report["pending"]) == (12, 11, 1)
     types = {f["validity"]: (f["count"], f["share_label"]) for f in report["by_type"]}
     assert types == {"valid": (7, "63.6%"), "assist": (2, "18.2%"), "invalid": (2, "18.2%")}
-    assert share_sum(report["by_type"]) == 1000
-    assert sum(f["share_percent"] for f in report["by_type"]) == pytest.approx(100.0)
+    assert share_sum(report["by_type"]) == 1000  # 63.6 + 18.2 + 18.2: no note
+    assert report["types_note"] == ""
 
     # the company's supervision line: 3, of which 2 valid (b and c) and 1 assist
     direct = report["direct"]
@@ -242,12 +242,13 @@ async def test_monthly_report_counts_every_complaint_as_submitted_in_every_forma
     assert [
         (f["category"], f["count"], f["rank"], f["share_label"]) for f in report["by_category"]
     ] == [
-        ("environment", 3, 1, "42.8%"),
+        ("environment", 3, 1, "42.9%"),  # each share rounded half-up on its own (item 10)
         ("fees", 2, 2, "28.6%"),
         ("facilities", 1, 3, "14.3%"),
         ("vehicles_traffic", 1, 4, "14.3%"),
     ]
-    assert share_sum(report["by_category"], report["unclassified"]) == 1000
+    assert share_sum(report["by_category"], report["unclassified"]) == 1001
+    assert report["categories_note"] == "数据经四舍五入"
     # valid complaints by office, ranked
     assert [
         (f["office"], f["count"], f["rank"], f["share_label"]) for f in report["by_office"]
@@ -332,7 +333,7 @@ async def test_monthly_report_counts_every_complaint_as_submitted_in_every_forma
     assert resp.status_code == 200
     assert "attachment" in resp.headers["content-disposition"]
     workbook = load_workbook(io.BytesIO(resp.content))
-    assert workbook.sheetnames == ["汇总", "附件1", "附件2"]
+    assert workbook.sheetnames == ["汇总", "文字部分", "环比同比", "附件1", "附件2"]
     sheet1 = [list(r) for r in workbook["附件1"].iter_rows(min_row=3, values_only=True)]
     expected1 = [
         [r["seq"], r["office"], r["valid"], r["assist"], r["invalid"], r["total"], r["pending"]]

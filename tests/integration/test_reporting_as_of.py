@@ -18,15 +18,23 @@ import asyncpg
 import pytest
 
 from contracts import Channel, ComplaintReceived, EventData, ServiceCategory, Validity, new_envelope
+from contracts.enums import Priority
 from contracts.intake import Submission
 from contracts.lifecycle import (
     Actor,
+    Awaiting,
+    CloseOutcome,
     ComplaintAcknowledged,
     ComplaintClosed,
     ComplaintJudged,
+    ComplaintOfficeTransferred,
+    ComplaintRejudged,
     ComplaintReopened,
+    ComplaintResumed,
+    ComplaintSuspended,
     DepartmentAssigned,
     MajorComplaintFlagged,
+    MajorComplaintUnflagged,
     MajorRule,
     OwnerReplied,
     PlanImplemented,
@@ -409,3 +417,87 @@ async def test_warning_published_after_the_stop_is_not_due_soon(pool: asyncpg.Po
     found = await state(pool, story, at(27))
     assert found is not None and found["state"]["alerts"] == []
     assert found["state"]["service_levels"]["first_response_within_30min"] is True
+
+
+async def test_issue_15_facts_fold_as_of_each_instant(pool: asyncpg.Pool) -> None:
+    """Suspended until resumed (then the status before); the latest judgment; the latest of
+    flag and unflag by when they occurred; the office after a transfer, from when it was
+    recorded; the closing outcome and summary."""
+    first, second = office(), office()
+    story = await Story(pool, first).received()
+    await story.tell(ComplaintAcknowledged(actor=AGENT), at(5))
+    await story.tell(
+        ComplaintJudged(
+            actor=AGENT,
+            validity=Validity.VALID,
+            category=ServiceCategory.FEES,
+            priority=Priority.URGENT,
+        ),
+        at(10),
+    )
+    await story.tell(
+        ComplaintSuspended(
+            actor=AGENT, suspension_no=1, awaiting=Awaiting.DEVELOPER, reason="等开发商"
+        ),
+        at(20),
+    )
+    await story.tell(ComplaintResumed(actor=AGENT, suspension_no=1), at(30))
+    # unflagged at 45; a flag that occurred at 40 is recorded later (at 50): the unflag stands
+    await story.tell(MajorComplaintUnflagged(actor=AGENT, reason="撤销"), at(45))
+    await story.tell(
+        MajorComplaintFlagged(rule=MajorRule.MANUAL, reason="人工", actor=AGENT), at(40), at(50)
+    )
+    await story.tell(
+        ComplaintRejudged(
+            actor=AGENT,
+            validity=Validity.ASSIST,
+            category=ServiceCategory.SECURITY,
+            previous_validity=Validity.VALID,
+            previous_category=ServiceCategory.FEES,
+            reason="复核",
+        ),
+        at(60),
+    )
+    await story.tell(
+        ComplaintOfficeTransferred(actor=AGENT, from_office=first, to_office=second, reason="移交"),
+        at(70),
+    )
+    await story.tell(
+        ComplaintClosed(actor=AGENT, outcome=CloseOutcome.UNREACHABLE, summary="多次联系未果"),
+        at(80),
+    )
+
+    async def of(minutes: float) -> dict[str, Any]:
+        found = await state(pool, story, at(minutes))
+        assert found is not None
+        return found
+
+    suspended = await of(25)
+    assert suspended["state"]["status"] == "suspended" and suspended["state"]["suspended"]
+    resumed = await of(35)
+    assert resumed["state"]["status"] == "judged"  # back where it was
+    assert resumed["state"]["priority"] == "urgent"
+    assert (await of(42))["state"]["major"] is False  # the flag was not recorded yet
+    flagged_then = await of(47)
+    assert flagged_then["state"]["major"] is False  # unflagged after the flag occurred
+    assert (await of(55))["state"]["major"] is False
+    assert (await of(65))["state"]["validity"] == "assist"
+    assert (await of(65))["state"]["rejudged"] is True
+    assert (await of(65))["office"] == first
+    moved = await of(75)
+    assert (moved["office"], moved["state"]["received_office"]) == (second, first)
+    closed = await of(85)
+    assert (closed["state"]["status"], closed["state"]["close_outcome"]) == (
+        "closed",
+        "unreachable",
+    )
+    async with pool.acquire() as conn:
+        rows = await reports.monthly_report(
+            conn,
+            period_from=T0.date(),
+            period_to=T0.date(),
+            office=second,
+            as_of=at(85),
+            offices=[],
+        )
+    assert (rows.received, rows.handling.closed_unreachable, rows.handling.rejudged) == (1, 1, 1)

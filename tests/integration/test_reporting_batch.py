@@ -13,9 +13,21 @@ import asyncpg
 import pytest
 
 from contracts import Channel, ComplaintReceived, Envelope, EventData, Validity, new_envelope
-from contracts.enums import ServiceCategory
+from contracts.enums import Priority, ServiceCategory
 from contracts.intake import Submission
-from contracts.lifecycle import Actor, ComplaintAcknowledged, ComplaintClosed, ComplaintJudged, Role
+from contracts.lifecycle import (
+    AccountabilityRecord,
+    Actor,
+    CloseOutcome,
+    ComplaintAcknowledged,
+    ComplaintClosed,
+    ComplaintJudged,
+    ComplaintOfficeTransferred,
+    MajorComplaintUnflagged,
+    PlanImplemented,
+    PreventiveMeasureRecorded,
+    Role,
+)
 from contracts.sla import AlertKind, SlaBreached, SlaWarning, sla_event_id
 from deploy.local import sandbox
 from services.reporting import store
@@ -98,11 +110,37 @@ def story(n: int) -> list[tuple[Envelope, EventData]]:
         wrap(ComplaintAcknowledged(actor=AGENT), 40),
         wrap(
             ComplaintJudged(
-                actor=AGENT, validity=Validity.VALID, category=ServiceCategory.FACILITIES
+                actor=AGENT,
+                validity=Validity.VALID,
+                category=ServiceCategory.FACILITIES,
+                priority=Priority.URGENT,
             ),
             50,
         ),
-        wrap(ComplaintClosed(actor=AGENT), 600),
+        # the facts of issue 15: office, quoted texts, closing outcome and summary
+        wrap(MajorComplaintUnflagged(actor=AGENT, reason="非重大"), 55),
+        wrap(
+            ComplaintOfficeTransferred(
+                actor=AGENT, from_office=f"批量{n % 3}园", to_office="批量新园", reason="移交"
+            ),
+            60,
+        ),
+        wrap(
+            PlanImplemented(
+                actor=AGENT,
+                plan_id=1,
+                summary="已修复",
+                accountability=[AccountabilityRecord(person="张三", measure="扣罚", reason="迟")],
+            ),
+            300,
+        ),
+        wrap(PreventiveMeasureRecorded(actor=AGENT, measure="每周巡检"), 320),
+        wrap(
+            ComplaintClosed(
+                actor=AGENT, outcome=CloseOutcome.UNSATISFIED, reason="不满意", summary="已尽力"
+            ),
+            600,
+        ),
     ]
 
 
@@ -134,7 +172,9 @@ async def test_batch_path_writes_the_same_rows_as_one_event_at_a_time(pool: asyn
         batched = await snapshot(conn)
     assert len(one_by_one["complaints"]) == 6
     assert sum(r[3] for r in one_by_one["daily_intake"]) == 6
-    assert len(one_by_one["events"]) == 6 * 6
+    assert len(one_by_one["events"]) == 6 * 10
+    closed = [r for r in one_by_one["events"] if r[3] == "ComplaintClosed"]
+    assert {(r[-4], r[-3], r[-2]) for r in closed} == {(None, None, "unsatisfied")}
     assert batched == one_by_one
 
 
@@ -158,7 +198,8 @@ async def ranked_snapshot(conn: asyncpg.Connection) -> dict[str, list[tuple[Any,
             for r in await conn.fetch(
                 f"""SELECT r.rank, e.event_id, e.complaint_id, e.type, e.occurred_at,
                            e.recorded_at, e.status, e.validity, e.category, e.final,
-                           e.satisfied, e.major_rule, e.timer, e.deadline, e.hard
+                           e.satisfied, e.major_rule, e.timer, e.deadline, e.hard, e.office,
+                           e.priority, e.outcome, e.detail
                     FROM reporting.events e JOIN ({ranks}) r USING (seq) ORDER BY r.rank"""
             )
         ],

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from fractions import Fraction
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -13,7 +14,7 @@ from pydantic import ValidationError
 
 from contracts import Channel, ComplaintReceived, decode_event, encode_event, new_envelope
 from contracts.intake import Address, Submission, mask_name, mask_phone, normalise_phone
-from services.reporting.monthly import largest_remainder_tenths
+from services.reporting.monthly import half_up_tenths, rounding_note
 
 PROPS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -154,12 +155,12 @@ def test_arbitrary_bytes_from_the_log_decode_or_raise_value_error_only(raw: byte
 
 @PROPS
 @given(st.lists(st.integers(0, 10_000), min_size=1, max_size=30))
-def test_report_shares_always_add_up_to_exactly_100_percent(counts: list[int]) -> None:
-    tenths = largest_remainder_tenths(counts)
+def test_report_shares_are_each_within_half_a_tenth_and_noted_when_they_miss_100(
+    counts: list[int],
+) -> None:
     total = sum(counts)
-    if total == 0:
-        assert sum(tenths) == 0
-        return
-    assert sum(tenths) == 1000
+    tenths = [half_up_tenths(count, total) for count in counts]
     for count, share in zip(counts, tenths, strict=True):
-        assert abs(share - 1000 * count / total) < 1  # within a tenth of a percent
+        exact = Fraction(1000 * count, total) if total else Fraction(0)
+        assert -Fraction(1, 2) < share - exact <= Fraction(1, 2)  # half-up
+    assert (rounding_note(tenths) != "") == (total > 0 and sum(tenths) != 1000)

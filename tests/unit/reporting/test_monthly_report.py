@@ -1,4 +1,4 @@
-"""The monthly report's figures: shares that add up, rankings, attachments, SLA, filters."""
+"""The monthly report's figures: shares rounded half-up, rankings, attachments, SLA, filters."""
 
 from __future__ import annotations
 
@@ -20,7 +20,8 @@ from services.reporting.monthly import (
     ReportRow,
     build_monthly_report,
     format_share,
-    largest_remainder_tenths,
+    half_up_tenths,
+    rounding_note,
 )
 
 CHINA = ZoneInfo("Asia/Shanghai")
@@ -131,60 +132,53 @@ def displayed_total(tenths: list[int]) -> str:
 # ==========================================================================================
 
 
-def test_seed_counts_45_166_34_get_shares_that_add_up_to_exactly_100_0() -> None:
-    shares = largest_remainder_tenths([45, 166, 34])
-    assert [format_share(s) for s in shares] == ["18.4%", "67.7%", "13.9%"]
-    assert displayed_total(shares) == "100.0%"
-    # rounding each share on its own would print 100.1%: the method is not a no-op here
-    naive = [Decimal(n * 100) / 245 for n in (45, 166, 34)]
-    rounded = [d.quantize(Decimal("0.1"), rounding=ROUND_HALF_UP) for d in naive]
-    assert sum(rounded) == Decimal("100.1")
-
-
-def test_three_equal_counts_give_the_spare_tenth_to_the_first() -> None:
-    assert largest_remainder_tenths([1, 1, 1]) == [334, 333, 333]
-
-
-def test_a_larger_count_wins_a_tie_on_remainder() -> None:
-    # of 6: each part has 4/6 of a tenth left over and 2 tenths are missing; the part with 4
-    # complaints gets one before the earlier parts, then the first of the equal ones
-    assert largest_remainder_tenths([1, 1, 4]) == [167, 166, 667]
+def test_seed_shares_are_each_count_over_its_base_rounded_half_up() -> None:
+    # the seed's own numbers: 17, 7, 4 of 45 valid; 19 and 11 of 45 for Y园 and G小城
+    assert [format_share(half_up_tenths(n, 45)) for n in (17, 7, 4, 19, 11)] == [
+        "37.8%",
+        "15.6%",
+        "8.9%",
+        "42.2%",
+        "24.4%",
+    ]
+    # 45/166/34 of 245: never nudged, so they show 100.1% together
+    shares = [half_up_tenths(n, 245) for n in (45, 166, 34)]
+    assert [format_share(s) for s in shares] == ["18.4%", "67.8%", "13.9%"]
+    assert displayed_total(shares) == "100.1%"
 
 
 @pytest.mark.parametrize(
-    "counts",
+    ("count", "base", "tenths"),
     [
-        [45, 166, 34],
-        [1, 1, 1],
-        [1, 1, 1, 1, 1, 1, 1],
-        [2, 3, 7],
-        [17, 7, 4, 4, 4, 3, 3, 3],
-        [1, 0, 2],
-        [5],
-        [999, 1],
-        [1, 998, 1],
-        [3, 3, 3, 3, 3, 3],
+        (1, 8, 125),  # 12.5 exactly: no rounding
+        (1, 16, 63),  # 6.25 → 6.3: half-up, where round-half-even would give 6.2
+        (3, 16, 188),  # 18.75 → 18.8
+        (1, 3, 333),
+        (2, 3, 667),
+        (0, 5, 0),
+        (5, 5, 1000),
+        (0, 0, 0),
     ],
 )
-def test_shares_add_up_to_1000_tenths_and_stay_within_a_tenth_of_the_exact_share(
-    counts: list[int],
+def test_a_share_is_rounded_half_up_to_a_tenth_of_a_percent(
+    count: int, base: int, tenths: int
 ) -> None:
-    shares = largest_remainder_tenths(counts)
-    assert sum(shares) == 1000
-    total = sum(counts)
-    for n, share in zip(counts, shares, strict=True):
-        assert n * 1000 // total <= share <= -(-n * 1000 // total)  # floor ≤ share ≤ ceil
+    assert half_up_tenths(count, base) == tenths
+    exact = Decimal(count * 100) / Decimal(base) if base else Decimal(0)
+    assert Decimal(tenths) / 10 == exact.quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
 
 
-def test_a_part_with_no_complaints_gets_no_share_and_no_counts_give_no_shares() -> None:
-    assert largest_remainder_tenths([0, 1, 1, 1])[0] == 0
-    assert largest_remainder_tenths([0, 0, 0]) == [0, 0, 0]
-    assert largest_remainder_tenths([]) == []
+def test_the_rounding_note_is_there_exactly_when_shown_shares_miss_100_0() -> None:
+    assert rounding_note([184, 678, 139]) == "数据经四舍五入"
+    assert rounding_note([333, 333, 333]) == "数据经四舍五入"  # 99.9%
+    assert rounding_note([500, 500]) == ""
+    assert rounding_note([]) == ""
+    assert rounding_note([0, 0]) == ""
 
 
 def test_negative_counts_are_refused() -> None:
     with pytest.raises(ValueError, match="negative"):
-        largest_remainder_tenths([3, -1])
+        half_up_tenths(-1, 3)
 
 
 # ==========================================================================================
@@ -192,16 +186,17 @@ def test_negative_counts_are_refused() -> None:
 # ==========================================================================================
 
 
-def test_seed_shaped_period_gives_the_seed_counts_with_shares_that_add_up() -> None:
+def test_seed_shaped_period_gives_the_seed_counts_with_shares_rounded_on_their_own() -> None:
     r = report(seed_rows())
     assert (r.received, r.judged, r.pending, r.valid) == (245, 245, 0, 45)
     figures = [(f.label, f.count, f.share_label) for f in r.by_type]
     assert figures == [
         ("有效投诉", 45, "18.4%"),
-        ("协助处理投诉", 166, "67.7%"),
+        ("协助处理投诉", 166, "67.8%"),
         ("无效投诉", 34, "13.9%"),
     ]
-    assert displayed_total([f.share_tenths for f in r.by_type]) == "100.0%"
+    assert displayed_total([f.share_tenths for f in r.by_type]) == "100.1%"
+    assert r.types_note == "数据经四舍五入"
 
 
 def test_complaints_not_yet_judged_are_counted_apart_from_the_type_shares() -> None:
@@ -218,15 +213,17 @@ def test_valid_complaints_are_ranked_by_category_with_ties_in_declaration_order(
     ranked = [(f.rank, f.label, f.count, f.share_label) for f in r.by_category]
     assert ranked == [
         (1, "环境服务", 17, "37.8%"),
-        (2, "车辆交通服务", 7, "15.5%"),  # 15.56 exact; its tenth went to larger remainders
+        (2, "车辆交通服务", 7, "15.6%"),  # as the seed prints it
         (3, "设施设备维护", 4, "8.9%"),
         (4, "安全服务", 4, "8.9%"),
         (5, "客户服务", 4, "8.9%"),
         (6, "施工管理", 3, "6.7%"),
         (7, "收费管理", 3, "6.7%"),
-        (8, "上门服务", 3, "6.6%"),
+        (8, "上门服务", 3, "6.7%"),
     ]
-    assert displayed_total([f.share_tenths for f in r.by_category]) == "100.0%"
+    # 37.8 + 15.6 + 3 × 8.9 + 3 × 6.7 = 100.2: shown as computed, with the note
+    assert displayed_total([f.share_tenths for f in r.by_category]) == "100.2%"
+    assert r.categories_note == "数据经四舍五入"
 
 
 def test_category_ranking_does_not_depend_on_the_order_of_the_rows() -> None:
@@ -239,10 +236,12 @@ def test_valid_complaints_are_ranked_by_office_and_count_the_offices_involved() 
     r = report(seed_rows())
     assert [(f.office, f.count, f.share_label) for f in r.by_office[:2]] == [
         ("Y园", 19, "42.2%"),
-        ("G小城", 11, "24.5%"),  # 24.44 exact: the cost of shares that add up
+        ("G小城", 11, "24.4%"),  # as the seed prints it
     ]
     assert r.offices_with_valid == 13
-    assert displayed_total([f.share_tenths for f in r.by_office]) == "100.0%"
+    shown = displayed_total([f.share_tenths for f in r.by_office])
+    assert shown != "100.0%"
+    assert r.offices_note == "数据经四舍五入"
 
 
 def test_offices_with_equal_counts_keep_the_order_of_the_company_office_list() -> None:
@@ -259,12 +258,13 @@ def test_offices_with_equal_counts_keep_the_order_of_the_company_office_list() -
     assert [f.office for f in second.by_office] == ["丙", "乙", "甲"]
 
 
-def test_a_valid_complaint_without_category_is_unclassified_and_shares_still_add_up() -> None:
+def test_a_valid_complaint_without_category_is_unclassified_with_its_own_share() -> None:
     rows = [row(), row(), row(category=None)]
     r = report(rows)
     assert r.unclassified.count == 1
     assert [f.count for f in r.by_category] == [2]
-    assert r.by_category[0].share_tenths + r.unclassified.share_tenths == 1000
+    assert (r.by_category[0].share_label, r.unclassified.share_label) == ("66.7%", "33.3%")
+    assert r.categories_note == ""  # 66.7 + 33.3 = 100.0
     assert r.attachment2.totals.unclassified == 1
     assert r.attachment2.totals.total == 3
 

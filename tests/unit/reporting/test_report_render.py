@@ -186,9 +186,9 @@ def test_html_lists_the_main_problems_with_their_latest_text() -> None:
 # ==========================================================================================
 
 
-def test_xlsx_reopens_with_the_three_sheets_and_zh_cn_headers() -> None:
+def test_xlsx_reopens_with_its_sheets_and_zh_cn_headers() -> None:
     book = load_workbook(io.BytesIO(render_xlsx(make_report())))
-    assert book.sheetnames == ["汇总", "附件1", "附件2"]
+    assert book.sheetnames == ["汇总", "文字部分", "环比同比", "附件1", "附件2"]
     header1 = [c.value for c in book["附件1"][2]]
     assert header1 == ["序号", "管理处名称", "有效投诉", "协助处理投诉", "无效投诉", "合计"]
     header2 = [c.value for c in book["附件2"][2]]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -29,17 +30,22 @@ from contracts.lifecycle import (
     ComplaintEscalated,
     ComplaintJudged,
     ComplaintMerged,
+    ComplaintOfficeTransferred,
     ComplaintRejudged,
     ComplaintReopened,
     ComplaintResolvedOnTheSpot,
     ComplaintResumed,
+    ComplaintSentBack,
     ComplaintSuspended,
+    ComplaintTransferred,
     ComplaintWithdrawn,
     DepartmentAssigned,
     DepartmentProposed,
     EscalationLevel,
     MajorComplaintFlagged,
+    MajorComplaintUnflagged,
     MajorRule,
+    OfficeTransferRequested,
     OwnerNotReached,
     OwnerReplied,
     PlanApproved,
@@ -135,6 +141,17 @@ SAMPLES: dict[str, EventData] = {
     "ComplaintResumed": ComplaintResumed(actor=ACTOR, suspension_no=1),
     "OwnerNotReached": OwnerNotReached(actor=ACTOR, attempt_no=1),
     "ComplaintMerged": ComplaintMerged(actor=ACTOR, into_complaint_id=uuid.uuid4()),
+    "MajorComplaintUnflagged": MajorComplaintUnflagged(actor=ACTOR, reason="经核实不属重大投诉"),
+    "ComplaintTransferred": ComplaintTransferred(
+        actor=ACTOR, from_department="安保部", to_department="工程部", reason="属设备问题"
+    ),
+    "ComplaintSentBack": ComplaintSentBack(actor=ACTOR, department="安保部", reason="非本部门"),
+    "OfficeTransferRequested": OfficeTransferRequested(
+        actor=ACTOR, to_office="G小城", reason="该楼栋已移交G小城"
+    ),
+    "ComplaintOfficeTransferred": ComplaintOfficeTransferred(
+        actor=ACTOR, from_office="Y园", to_office="G小城", reason="该楼栋已移交G小城"
+    ),
     "SlaWarning": SlaWarning(timer="reply", deadline=NOW, target="答复业主：1个工作日", share=0.8),
     "SlaBreached": SlaBreached(timer="reply", deadline=NOW, hard=True),
 }
@@ -215,6 +232,41 @@ def test_event_fact_keeps_what_the_reports_need() -> None:
     assert (revisit.status, revisit.satisfied) == ("revisited", False)
     invalid = event_fact(*envelope_of(ComplaintJudged(actor=ACTOR, validity=Validity.INVALID)))
     assert (invalid.validity, invalid.category) == ("invalid", None)
+
+
+def test_event_fact_keeps_the_facts_of_issue_15() -> None:
+    judged = event_fact(
+        *envelope_of(ComplaintJudged(actor=ACTOR, validity=Validity.VALID, priority="urgent"))
+    )
+    assert judged.priority == "urgent"
+    rejudged = event_fact(*envelope_of(SAMPLES["ComplaintRejudged"]))
+    assert (rejudged.status, rejudged.validity, rejudged.category) == (None, "assist", "security")
+    assert json.loads(rejudged.detail or "") == {"reason": "复核：邻里纠纷"}
+    moved = event_fact(*envelope_of(SAMPLES["ComplaintOfficeTransferred"]))
+    assert (moved.status, moved.office) == (None, "G小城")
+    closed = event_fact(
+        *envelope_of(
+            ComplaintClosed(
+                actor=ACTOR, outcome="unsatisfied", reason="业主不接受", summary="已尽力协调"
+            )
+        )
+    )
+    assert (closed.status, closed.outcome) == ("closed", "unsatisfied")
+    assert json.loads(closed.detail or "") == {"summary": "已尽力协调", "reason": "业主不接受"}
+    implemented = event_fact(
+        *envelope_of(
+            PlanImplemented(
+                actor=ACTOR,
+                plan_id=1,
+                summary="已整改",
+                accountability=[{"person": "张三", "measure": "扣罚绩效", "reason": "迟到"}],
+            )
+        )
+    )
+    assert json.loads(implemented.detail or "")["accountability"] == [
+        {"person": "张三", "measure": "扣罚绩效", "reason": "迟到"}
+    ]
+    assert event_fact(*envelope_of(SAMPLES["CauseAnalysed"])).detail is None
 
 
 @pytest.mark.parametrize(

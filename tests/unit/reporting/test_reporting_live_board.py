@@ -30,6 +30,7 @@ def open_row(office: str, status: str, **fields: Any) -> dict[str, Any]:
         "major_rule": None,
         "major_at": None,
         "occurred_at": AS_OF - timedelta(hours=1),
+        "priority": None,
         **fields,
     }
 
@@ -50,7 +51,7 @@ def alert_row(complaint: dict[str, Any], timer: str, *, overdue: bool) -> dict[s
 
 def sample() -> Dashboard:
     y1 = open_row("Y园", "received", major=True, major_rule="over_the_head", major_at=AS_OF)
-    y2 = open_row("Y园", "assigned")
+    y2 = open_row("Y园", "assigned", priority="urgent")
     g1 = open_row("G小城", "received")
     return build_dashboard(
         as_of=AS_OF,
@@ -107,6 +108,15 @@ def test_alerts_split_into_overdue_and_due_soon_with_the_complaints_status() -> 
     )
     assert [a.timer for a in board.due_soon.items] == ["reply"]
     assert [m.rule_label for m in board.major.items] == ["越级投诉"]
+
+
+def test_every_list_of_complaints_shows_the_priority() -> None:
+    board = sample()
+    [overdue] = board.overdue.items
+    assert (overdue.priority, overdue.priority_label) == ("urgent", "紧急")
+    assert [m.priority_label for m in board.major.items] == ["未定"]  # not judged yet
+    page = render_dashboard_html(board)
+    assert "<th>轻重缓急</th>" in page and "<td>紧急</td>" in page
 
 
 def test_todays_intake_lists_every_channel_on_the_day_in_china_time() -> None:
