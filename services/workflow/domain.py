@@ -22,6 +22,8 @@ revisited      revisit (again) → revisited; close (last one satisfied) → clo
                reopen (last one unsatisfied) → reopened; close unsatisfied (project manager
                or company, with a reason) → closed
 reopened       assign → assigned; analyse → analysed; propose → plan_proposed
+               (assigned to reopened: transfer (转派, to another department) → assigned;
+               send-back (退单, by the department) → judged, waiting for assignment again)
 suspended      resume → the status it was suspended in (also by itself at ``until``)
 closed         prevent; rejudge by the company within the report's month (no reopening: a
                new complaint is recorded instead)
@@ -29,7 +31,10 @@ withdrawn      nothing (withdrawing ends the complaint; no close follows)
 merged         nothing (the complaint it was merged into carries on)
 =============  ==============================================================================
 
-In every open status after ``received``: reply and commit (step 9 allows a time commitment
+In every open status, before acknowledgement and while suspended too: transfer-office (the
+company moves it at once; its project manager asks and one of the other office accepts:
+transfer-office/accept), flag-major and unflag-major (a person's judgment, which the rules then
+leave alone). In every open status after ``received``: reply and commit (step 9 allows a time commitment
 whenever no answer can be given at once), withdraw and merge; suspend (暂缓) when not
 suspended; rejudge (复核) once judged. A revisit that did not reach the owner
 (``reached: false``) is recorded as an attempt; after the policy's number of attempts the
@@ -43,11 +48,13 @@ company re-judge, and after closing only the company.
 
 The office's own rules that are data, not code (``services.workflow.policy``): the
 priority a judgment gets by default, which on-the-spot resolutions are revisited, how many
-unreached revisit attempts allow closing as unreachable, and how long after closing the
-company may still re-judge.
+unreached revisit attempts allow closing as unreachable, how long after closing the company
+may still re-judge, when a complaint is major by rule, and how long each step may take
+(``next_deadline``: every open complaint has one).
 
-The automatic rules (``route``, ``detect_major``, ``escalate``) return events with their
-reason; the service appends them like any other.
+The automatic rules (``route``, ``detect_major``, ``judge_major``, ``escalate``) return events
+with their reason; the service appends them like any other. ``check_merge_target`` judges the
+complaint a merge names, which the service looks up.
 """
 
 from __future__ import annotations
