@@ -33,18 +33,20 @@ merged         nothing (the complaint it was merged into carries on)
 
 In every open status, before acknowledgement and while suspended too: transfer-office (the
 company moves it at once; its project manager asks and one of the other office accepts:
-transfer-office/accept), flag-major and unflag-major (a person's judgment, which the rules then
-leave alone). In every open status after ``received``: reply and commit (step 9 allows a time commitment
-whenever no answer can be given at once), withdraw and merge; suspend (暂缓) when not
-suspended; rejudge (复核) once judged. A revisit that did not reach the owner
-(``reached: false``) is recorded as an attempt; after the policy's number of attempts the
-complaint may close as ``unreachable``. While suspended only resume, reply, commit, rejudge,
-prevent, withdraw and merge are taken: the procedure itself waits. ``prevent`` wherever a
-plan was implemented, closed complaints included. Role rules: only a supervisor, project
-manager or the company approve or reject a plan (主管领导批示); a major complaint is revisited
-by its project manager (DOMAIN: 重大投诉由项目经理回访); only the project manager or the
-company close a complaint unsatisfied; the customer-service head, the project manager or the
-company re-judge, and after closing only the company.
+transfer-office/accept), flag-major and unflag-major (a person's judgment, which the rules
+then leave alone). In every open status after ``received``: reply and commit (step 9
+allows a time commitment whenever no answer can be given at once), withdraw and merge;
+suspend (暂缓) when not suspended; rejudge (复核) once judged. A revisit that did not reach
+the owner (``reached: false``) is recorded as an attempt; after the policy's number of
+attempts the complaint may close as ``unreachable``. While suspended only resume, reply,
+commit, rejudge, prevent, withdraw, merge and the commands above are taken: the procedure
+itself waits. ``prevent`` wherever a plan was implemented, closed complaints included.
+Role rules: only a supervisor, project manager or the company approve or reject a plan
+(主管领导批示); a major complaint is revisited by its project manager
+(DOMAIN: 重大投诉由项目经理回访);
+only the project manager or the company close a complaint unsatisfied; the
+customer-service head, the project manager or the company re-judge, and after closing only
+the company.
 
 The office's own rules that are data, not code (``services.workflow.policy``): the
 priority a judgment gets by default, which on-the-spot resolutions are revisited, how many
