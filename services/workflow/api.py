@@ -1,7 +1,7 @@
 """Workflow's staff API: a complaint's state and history, and one POST per command."""
 
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 from uuid import UUID
@@ -20,13 +20,14 @@ from services.workflow import queue, store
 from services.workflow.commands import COMMANDS, Command
 from services.workflow.domain import (
     CommandRejected,
-    MajorPolicy,
+    InvalidCommand,
+    State,
     evolve,
     initial_state,
     load_routing_rules,
 )
 from services.workflow.handlers import Context, Rules, handle_command
-from services.workflow.permissions import may_give, role_refusal
+from services.workflow.permissions import acting_office, may_give, role_refusal
 from services.workflow.policy import load_office_policy
 from services.workflow.projection import StateProjection
 from services.workflow.settings import WorkflowSettings
@@ -49,16 +50,14 @@ def create_app(settings: WorkflowSettings | None = None, clock: Clock | None = N
         projection_tables=["complaints", "history"],
         durable=[HERE / "durable.sql"],
     )
+    office_policy = load_office_policy(settings.workflow_policy_file)
     ctx = Context(
         consumer=f"workflow.{CONSUMER}",
         topic=settings.topic_events,
         rules=Rules(
             routing=load_routing_rules(settings.workflow_routing_file),
-            major=MajorPolicy(
-                repeat_count=settings.workflow_major_repeat_count,
-                window=timedelta(days=settings.workflow_major_window_days),
-            ),
-            office=load_office_policy(settings.workflow_policy_file),
+            major=office_policy.major,
+            office=office_policy,
         ),
     )
     service.add_projection(CONSUMER, StateProjection(ctx))
@@ -81,9 +80,13 @@ def create_app(settings: WorkflowSettings | None = None, clock: Clock | None = N
             row = await store.summary(conn, complaint_id)
             if row is None:
                 raise HTTPException(404, detail=f"complaint_id: no complaint {complaint_id}")
-            _check_office(staff, row["office"])
             raw = await store.history(conn, complaint_id)
-        return render(row, raw, staff)
+        state, history = _fold_history(raw)
+        # The office asked to take the complaint over sees it before it accepts.
+        request = state.office_request
+        if not (request and staff.may_see_office(request.to_office)):
+            _check_office(staff, row["office"])
+        return render(row, state, history, staff)
 
     @app.get("/v1/complaints/{complaint_id}", summary="A complaint: state, next deadline, history")
     async def get_complaint(complaint_id: UUID, staff: CurrentStaff) -> dict[str, Any]:
@@ -112,17 +115,14 @@ def create_app(settings: WorkflowSettings | None = None, clock: Clock | None = N
             refusal = role_refusal(staff.role, command)
             if refusal is not None:
                 raise HTTPException(403, detail=refusal)
+
+            def authorize(state: State) -> None:
+                # The office the complaint belongs to now; for accepting a transfer to another
+                # office, the office asked to take it.
+                _check_office(staff, acting_office(name, state) or "")
+
             try:
                 async with service.write() as conn:
-                    office = await conn.fetchval(
-                        "SELECT office FROM complaints WHERE complaint_id = $1",
-                        complaint_id,
-                    )
-                    if office is None:
-                        raise HTTPException(
-                            404, detail=f"complaint_id: no complaint {complaint_id}"
-                        )
-                    _check_office(staff, office)
                     decided = await handle_command(
                         conn,
                         ctx,
@@ -130,12 +130,16 @@ def create_app(settings: WorkflowSettings | None = None, clock: Clock | None = N
                         command,
                         now=now(),
                         idempotency_key=idempotency_key,
+                        authorize=authorize,
                     )
+            except InvalidCommand as invalid:
+                raise FieldErrors([{"field": invalid.field, "reason": invalid.reason}]) from None
             except CommandRejected as rejected:
                 return _conflict(rejected)
             except Rebuilding as exc:
                 raise HTTPException(503, detail=str(exc), headers={"Retry-After": "5"}) from None
-            assert decided is not None
+            if decided is None:
+                raise HTTPException(404, detail=f"complaint_id: no complaint {complaint_id}")
             relay.wake()
             return {
                 "replayed": decided.replayed,
@@ -152,7 +156,7 @@ def create_app(settings: WorkflowSettings | None = None, clock: Clock | None = N
                 409: {"description": "The procedure forbids it now; current state and reason"},
                 422: {"description": "Bad input; each field named"},
             },
-            name=f"command_{name}",
+            name=f"command_{name.replace('-', '_').replace('/', '_')}",
         )(run)
 
     for name, command_type in COMMANDS.items():
@@ -191,8 +195,8 @@ def _conflict(rejected: CommandRejected) -> JSONResponse:
     )
 
 
-def render(row: dict[str, Any], raw_history: list[str], staff: Staff) -> dict[str, Any]:
-    """A complaint as staff see it; the owner's phone shown whole only to its own office."""
+def _fold_history(raw_history: list[str]) -> tuple[State, list[dict[str, Any]]]:
+    """The state a complaint's stored history folds to, and that history as staff see it."""
     history: list[dict[str, Any]] = []
     state = initial_state()
     for raw in raw_history:
@@ -208,6 +212,13 @@ def render(row: dict[str, Any], raw_history: list[str], staff: Staff) -> dict[st
                 "data": envelope.data,
             }
         )
+    return state, history
+
+
+def render(
+    row: dict[str, Any], state: State, history: list[dict[str, Any]], staff: Staff
+) -> dict[str, Any]:
+    """A complaint as staff see it; the owner's phone shown whole only to its own office."""
     own_office = staff.office == row["office"]
     for item in history:
         complainant = item["data"].get("complainant")
@@ -231,6 +242,9 @@ def render(row: dict[str, Any], raw_history: list[str], staff: Staff) -> dict[st
         "channel": row["channel"],
         "status": row["status"],
         "major": row["major"],
+        "major_rule": state.major_rule,
+        "major_by_person": state.major_by_person,
+        "over_the_head": state.over_the_head,
         "escalation_level": row["escalation_level"],
         "version": row["version"],
         "next_deadline": deadline,
@@ -240,11 +254,25 @@ def render(row: dict[str, Any], raw_history: list[str], staff: Staff) -> dict[st
         "rejudged": state.rejudged,
         "proposed_department": state.proposed_department,
         "department": state.department,
+        "helper_department": state.helper_department,
         "deadline": state.deadline,
+        "transfers": state.transfers,
+        "sent_back": state.sent_back,
+        "office_request": (
+            {
+                "to_office": state.office_request.to_office,
+                "reason": state.office_request.reason,
+                "by": state.office_request.by,
+            }
+            if state.office_request
+            else None
+        ),
+        "office_transfers": state.office_transfers,
         "cause": state.cause,
         "plans": [{"plan_id": p.plan_id, "plan": p.text, "status": p.status} for p in state.plans],
         "replies": state.replies,
         "answered": state.answered,
+        "reply_due": state.reply_due,
         "commitments": list(state.commitments),
         "open_commitment": state.open_commitment,
         "revisits": state.revisits,
@@ -264,6 +292,7 @@ def render(row: dict[str, Any], raw_history: list[str], staff: Staff) -> dict[st
             else None
         ),
         "outcome": state.outcome,
+        "summary": state.summary,
         "reopened": state.reopened,
         "preventive_measures": state.preventive_measures,
         "owner": state.owner.model_dump() if state.owner else None,

@@ -110,6 +110,85 @@ class AssignDepartment(_Command):
     department: Department
     deadline: AwareDatetime
     note: Note = ""
+    helper_department: Annotated[
+        Department | None, Field(description="协办部门: a department that assists (optional)")
+    ] = None
+
+    @field_validator("helper_department")
+    @classmethod
+    def _helper_is_another_department(cls, value: str | None, info: ValidationInfo) -> str | None:
+        return _another_department(value, info.data.get("department"))
+
+
+class TransferDepartment(_Command):
+    """Re-assign the complaint to another department before the plan is carried out (转派)."""
+
+    name: ClassVar[str] = "transfer"
+
+    to_department: Department
+    reason: Annotated[Text, Field(description="转派理由")]
+    deadline: Annotated[
+        AwareDatetime | None,
+        Field(description="New 限期解决 (left out: the assignment's deadline still holds)"),
+    ] = None
+    helper_department: Annotated[
+        Department | None, Field(description="协办部门 of the new assignment (optional)")
+    ] = None
+
+    @field_validator("helper_department")
+    @classmethod
+    def _helper_is_another_department(cls, value: str | None, info: ValidationInfo) -> str | None:
+        return _another_department(value, info.data.get("to_department"))
+
+
+def _another_department(helper: str | None, responsible: str | None) -> str | None:
+    if helper is not None and helper == responsible:
+        raise ValueError("the helping department (协办) is the responsible one itself")
+    return helper
+
+
+class SendBack(_Command):
+    """The department sends the complaint back to the customer-service head (退单); it waits
+    for assignment again."""
+
+    name: ClassVar[str] = "send-back"
+
+    reason: Annotated[Text, Field(description="退单理由")]
+
+
+OfficeName = Annotated[str, Field(min_length=1, max_length=50, description="管理处/项目")]
+
+
+class TransferOffice(_Command):
+    """Hand the complaint over to another office (跨项目转办): at once by the company, else
+    asked by the complaint's project manager and accepted by one of ``to_office``."""
+
+    name: ClassVar[str] = "transfer-office"
+
+    to_office: OfficeName
+    reason: Text
+
+
+class AcceptOfficeTransfer(_Command):
+    """A project manager of the office asked to take the complaint accepts it (接收转办)."""
+
+    name: ClassVar[str] = "transfer-office/accept"
+
+
+class FlagMajor(_Command):
+    """Judge the complaint major (人工认定重大投诉), with the reason."""
+
+    name: ClassVar[str] = "flag-major"
+
+    reason: Text
+
+
+class UnflagMajor(_Command):
+    """Judge the complaint not major after all (撤销重大投诉), with the reason."""
+
+    name: ClassVar[str] = "unflag-major"
+
+    reason: Text
 
 
 class AnalyseCause(_Command):
@@ -221,6 +300,9 @@ class Close(_Command):
         ),
     ] = ""
     note: Note = ""
+    summary: Annotated[
+        str, Field(max_length=2000, description="总结评价: the closing evaluation (optional)")
+    ] = ""
 
     @field_validator("reason")
     @classmethod
@@ -271,6 +353,12 @@ Command = (
     | Suspend
     | Resume
     | AssignDepartment
+    | TransferDepartment
+    | SendBack
+    | TransferOffice
+    | AcceptOfficeTransfer
+    | FlagMajor
+    | UnflagMajor
     | AnalyseCause
     | ProposePlan
     | ApprovePlan
@@ -296,6 +384,12 @@ COMMANDS: dict[str, type[Command]] = {
         Suspend,
         Resume,
         AssignDepartment,
+        TransferDepartment,
+        SendBack,
+        TransferOffice,
+        AcceptOfficeTransfer,
+        FlagMajor,
+        UnflagMajor,
         AnalyseCause,
         ProposePlan,
         ApprovePlan,

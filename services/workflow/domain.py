@@ -22,6 +22,8 @@ revisited      revisit (again) → revisited; close (last one satisfied) → clo
                reopen (last one unsatisfied) → reopened; close unsatisfied (project manager
                or company, with a reason) → closed
 reopened       assign → assigned; analyse → analysed; propose → plan_proposed
+               (assigned to reopened: transfer (转派, to another department) → assigned;
+               send-back (退单, by the department) → judged, waiting for assignment again)
 suspended      resume → the status it was suspended in (also by itself at ``until``)
 closed         prevent; rejudge by the company within the report's month (no reopening: a
                new complaint is recorded instead)
@@ -29,25 +31,32 @@ withdrawn      nothing (withdrawing ends the complaint; no close follows)
 merged         nothing (the complaint it was merged into carries on)
 =============  ==============================================================================
 
-In every open status after ``received``: reply and commit (step 9 allows a time commitment
-whenever no answer can be given at once), withdraw and merge; suspend (暂缓) when not
-suspended; rejudge (复核) once judged. A revisit that did not reach the owner
-(``reached: false``) is recorded as an attempt; after the policy's number of attempts the
-complaint may close as ``unreachable``. While suspended only resume, reply, commit, rejudge,
-prevent, withdraw and merge are taken: the procedure itself waits. ``prevent`` wherever a
-plan was implemented, closed complaints included. Role rules: only a supervisor, project
-manager or the company approve or reject a plan (主管领导批示); a major complaint is revisited
-by its project manager (DOMAIN: 重大投诉由项目经理回访); only the project manager or the
-company close a complaint unsatisfied; the customer-service head, the project manager or the
-company re-judge, and after closing only the company.
+In every open status, before acknowledgement and while suspended too: transfer-office (the
+company moves it at once; its project manager asks and one of the other office accepts:
+transfer-office/accept), flag-major and unflag-major (a person's judgment, which the rules
+then leave alone). In every open status after ``received``: reply and commit (step 9
+allows a time commitment whenever no answer can be given at once), withdraw and merge;
+suspend (暂缓) when not suspended; rejudge (复核) once judged. A revisit that did not reach
+the owner (``reached: false``) is recorded as an attempt; after the policy's number of
+attempts the complaint may close as ``unreachable``. While suspended only resume, reply,
+commit, rejudge, prevent, withdraw, merge and the commands above are taken: the procedure
+itself waits. ``prevent`` wherever a plan was implemented, closed complaints included.
+Role rules: only a supervisor, project manager or the company approve or reject a plan
+(主管领导批示); a major complaint is revisited by its project manager
+(DOMAIN: 重大投诉由项目经理回访);
+only the project manager or the company close a complaint unsatisfied; the
+customer-service head, the project manager or the company re-judge, and after closing only
+the company.
 
 The office's own rules that are data, not code (``services.workflow.policy``): the
 priority a judgment gets by default, which on-the-spot resolutions are revisited, how many
-unreached revisit attempts allow closing as unreachable, and how long after closing the
-company may still re-judge.
+unreached revisit attempts allow closing as unreachable, how long after closing the company
+may still re-judge, when a complaint is major by rule, and how long each step may take
+(``next_deadline``: every open complaint has one).
 
-The automatic rules (``route``, ``detect_major``, ``escalate``) return events with their
-reason; the service appends them like any other.
+The automatic rules (``route``, ``detect_major``, ``judge_major``, ``escalate``) return events
+with their reason; the service appends them like any other. ``check_merge_target`` judges the
+complaint a merge names, which the service looks up.
 """
 
 from __future__ import annotations
@@ -58,6 +67,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import NamedTuple, NoReturn, Self
+from uuid import UUID
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -75,18 +85,23 @@ from contracts.lifecycle import (
     ComplaintEscalated,
     ComplaintJudged,
     ComplaintMerged,
+    ComplaintOfficeTransferred,
     ComplaintRejudged,
     ComplaintReopened,
     ComplaintResolvedOnTheSpot,
     ComplaintResumed,
+    ComplaintSentBack,
     ComplaintSuspended,
+    ComplaintTransferred,
     ComplaintWithdrawn,
     Department,
     DepartmentAssigned,
     DepartmentProposed,
     EscalationLevel,
     MajorComplaintFlagged,
+    MajorComplaintUnflagged,
     MajorRule,
+    OfficeTransferRequested,
     OwnerNotReached,
     OwnerReplied,
     PlanApproved,
@@ -99,6 +114,7 @@ from contracts.lifecycle import (
     TimeCommitted,
 )
 from services.workflow.commands import (
+    AcceptOfficeTransfer,
     Acknowledge,
     AnalyseCause,
     ApprovePlan,
@@ -107,6 +123,7 @@ from services.workflow.commands import (
     Close,
     Command,
     CommitTime,
+    FlagMajor,
     ImplementPlan,
     Merge,
     ProposePlan,
@@ -118,10 +135,14 @@ from services.workflow.commands import (
     ReplyToOwner,
     Resolve,
     Resume,
+    SendBack,
     Suspend,
+    TransferDepartment,
+    TransferOffice,
+    UnflagMajor,
     Withdraw,
 )
-from services.workflow.policy import OfficePolicy
+from services.workflow.policy import ClockPolicy, MajorPolicy, OfficePolicy, RepeatKey
 
 # --------------------------------------------------------------------------------------------
 # State
@@ -184,6 +205,15 @@ class Suspension:
 
 
 @dataclass(frozen=True)
+class OfficeRequest:
+    """An open request to hand the complaint over to another office (跨项目转办)."""
+
+    to_office: str
+    reason: str
+    by: str  # the project manager who asked (工号)
+
+
+@dataclass(frozen=True)
 class State:
     """What the workflow knows of one complaint, folded from its events.
 
@@ -193,9 +223,10 @@ class State:
 
     status: Status = Status.NEW
     version: int = 0
-    office: str | None = None
+    office: str | None = None  # the office it belongs to now (after any office transfer)
     unit: str | None = None
     channel: Channel | None = None
+    over_the_head: bool = False  # 越级投诉, as intake recorded it
     owner: Actor | None = None  # 首问责任人: whoever acknowledged it
     received_at: datetime | None = None
     validity: Validity | None = None
@@ -204,12 +235,18 @@ class State:
     rejudged: int = 0  # how many times the judgment was corrected (复核)
     proposed_department: str | None = None
     department: str | None = None
+    helper_department: str | None = None  # 协办部门
     deadline: datetime | None = None
+    transfers: int = 0  # 转派 to another department
+    sent_back: int = 0  # 退单 by the department
+    office_request: OfficeRequest | None = None  # a transfer to another office not yet accepted
+    office_transfers: int = 0
     cause: str | None = None
     responsible_party: str | None = None
     plans: tuple[Plan, ...] = ()
     replies: int = 0
     answered: bool = False  # a final reply (答复结果) was given
+    reply_due: bool = False  # a plan was carried out and no final reply followed yet
     commitments: tuple[datetime, ...] = ()
     open_commitment: datetime | None = None  # the promise not yet kept by a fulfilling reply
     revisits: int = 0
@@ -220,9 +257,12 @@ class State:
     suspension: Suspension | None = None
     suspensions: int = 0
     outcome: CloseOutcome | None = None
+    summary: str = ""  # 总结评价, written at close
     reopened: int = 0
     preventive_measures: int = 0
     major: bool = False
+    major_rule: MajorRule | None = None  # why it is major, while it is
+    major_by_person: bool = False  # the latest flag or unflag was a person's: rules keep off
     escalation_level: EscalationLevel = EscalationLevel.STAFF
     escalations: frozenset[tuple[str, datetime]] = frozenset()  # (timer, deadline) escalated
     merged_into: str | None = None
@@ -290,6 +330,7 @@ def _apply(s: State, e: EventData) -> State:
                 office=e.office,
                 unit=e.unit,
                 channel=e.channel,
+                over_the_head=e.over_the_head,
                 received_at=e.occurred_at,
             )
         case ComplaintAcknowledged():
@@ -330,21 +371,53 @@ def _apply(s: State, e: EventData) -> State:
         case DepartmentProposed():
             return replace(s, proposed_department=e.department)
         case DepartmentAssigned():
-            return replace(s, status=Status.ASSIGNED, department=e.department, deadline=e.deadline)
+            return replace(
+                s,
+                status=Status.ASSIGNED,
+                department=e.department,
+                helper_department=e.helper_department,
+                deadline=e.deadline,
+            )
+        case ComplaintTransferred():
+            # The new department starts from its own analysis: plans not carried out lapse.
+            return replace(
+                s,
+                status=Status.ASSIGNED,
+                department=e.to_department,
+                helper_department=e.helper_department,
+                deadline=e.deadline or s.deadline,
+                plans=_supersede(s.plans),
+                transfers=s.transfers + 1,
+            )
+        case ComplaintSentBack():
+            # Back to the customer-service head: judged, waiting for a department again.
+            return replace(
+                s,
+                status=Status.JUDGED,
+                department=None,
+                helper_department=None,
+                deadline=None,
+                plans=_supersede(s.plans),
+                sent_back=s.sent_back + 1,
+            )
+        case OfficeTransferRequested():
+            request = OfficeRequest(e.to_office, e.reason, e.actor.staff_id)
+            return replace(s, office_request=request)
+        case ComplaintOfficeTransferred():
+            return replace(
+                s,
+                office=e.to_office,
+                office_request=None,
+                office_transfers=s.office_transfers + 1,
+            )
         case CauseAnalysed():
             return replace(
                 s, status=Status.ANALYSED, cause=e.cause, responsible_party=e.responsible_party
             )
         case ResolutionProposed():
             # A new plan replaces any plan still waiting or approved but not carried out.
-            replaced = tuple(
-                replace(p, status=PlanStatus.SUPERSEDED)
-                if p.status in (PlanStatus.PROPOSED, PlanStatus.APPROVED)
-                else p
-                for p in s.plans
-            )
             new = Plan(e.plan_id, e.plan, PlanStatus.PROPOSED)
-            return replace(s, status=Status.PLAN_PROPOSED, plans=(*replaced, new))
+            return replace(s, status=Status.PLAN_PROPOSED, plans=(*_supersede(s.plans), new))
         case PlanApproved():
             plans = _mark(s.plans, e.plan_id, PlanStatus.APPROVED)
             return replace(s, status=Status.PLAN_APPROVED, plans=plans)
@@ -354,13 +427,16 @@ def _apply(s: State, e: EventData) -> State:
             return replace(s, status=Status.ANALYSED, plans=plans)
         case PlanImplemented():
             plans = _mark(s.plans, e.plan_id, PlanStatus.IMPLEMENTED)
-            return replace(s, status=Status.IMPLEMENTED, plans=plans, revisit_attempts=0)
+            return replace(
+                s, status=Status.IMPLEMENTED, plans=plans, revisit_attempts=0, reply_due=True
+            )
         case OwnerReplied():
             kept = e.fulfils_commitment and s.open_commitment is not None
             return replace(
                 s,
                 replies=s.replies + 1,
                 answered=s.answered or e.final,
+                reply_due=s.reply_due and not e.final,
                 open_commitment=None if kept else s.open_commitment,
             )
         case TimeCommitted():
@@ -375,7 +451,9 @@ def _apply(s: State, e: EventData) -> State:
         case OwnerNotReached():
             return replace(s, revisit_attempts=s.revisit_attempts + 1)
         case ComplaintClosed():
-            return replace(s, status=Status.CLOSED, outcome=e.outcome, suspension=None)
+            return replace(
+                s, status=Status.CLOSED, outcome=e.outcome, summary=e.summary, suspension=None
+            )
         case ComplaintReopened():
             return replace(
                 s,
@@ -384,6 +462,7 @@ def _apply(s: State, e: EventData) -> State:
                 reopened=s.reopened + 1,
                 revisit_attempts=0,
                 revisit_due=False,
+                reply_due=False,
             )
         case PreventiveMeasureRecorded():
             return replace(s, preventive_measures=s.preventive_measures + 1)
@@ -391,7 +470,18 @@ def _apply(s: State, e: EventData) -> State:
             # The project manager takes a major complaint over at once, so it sits at that
             # level of the escalation chain from now on (never lower).
             level = max(s.escalation_level, EscalationLevel.PROJECT_MANAGER, key=_rank)
-            return replace(s, major=True, escalation_level=level)
+            return replace(
+                s,
+                major=True,
+                major_rule=e.rule,
+                major_by_person=e.actor is not None,
+                escalation_level=level,
+            )
+        case MajorComplaintUnflagged():
+            # Whoever answers for it now still does: unflagging lowers no escalation.
+            return replace(
+                s, major=False, major_rule=None, major_by_person=e.actor.role is not Role.SYSTEM
+            )
         case ComplaintEscalated():
             return replace(
                 s,
@@ -412,6 +502,16 @@ def _mark(plans: tuple[Plan, ...], plan_id: int, status: PlanStatus) -> tuple[Pl
     return tuple(replace(p, status=status) if p.plan_id == plan_id else p for p in plans)
 
 
+def _supersede(plans: tuple[Plan, ...]) -> tuple[Plan, ...]:
+    """The plans with every one still waiting or approved, not carried out, superseded."""
+    return tuple(
+        replace(p, status=PlanStatus.SUPERSEDED)
+        if p.status in (PlanStatus.PROPOSED, PlanStatus.APPROVED)
+        else p
+        for p in plans
+    )
+
+
 # --------------------------------------------------------------------------------------------
 # decide
 # --------------------------------------------------------------------------------------------
@@ -424,6 +524,15 @@ class CommandRejected(Exception):
         super().__init__(reason)
         self.reason = reason
         self.state = state
+
+
+class InvalidCommand(CommandRejected):
+    """The command names something that cannot be (``field`` says which): bad input, not a
+    matter of the complaint's state."""
+
+    def __init__(self, field: str, reason: str, state: State) -> None:
+        super().__init__(reason, state)
+        self.field = field
 
 
 APPROVER_ROLES = frozenset({Role.SUPERVISOR, Role.PROJECT_MANAGER, Role.COMPANY})
@@ -439,6 +548,27 @@ UNSATISFIED_CLOSE_ROLES = frozenset({Role.PROJECT_MANAGER, Role.COMPANY})
 REJUDGE_ROLES = frozenset({Role.CS_HEAD, Role.PROJECT_MANAGER, Role.COMPANY})
 """Who may re-judge (复核) an open complaint; after closing only the company."""
 
+TRANSFER_ROLES = frozenset({Role.CS_HEAD, Role.PROJECT_MANAGER, Role.COMPANY})
+"""Who may transfer a complaint to another department (转派)."""
+
+SEND_BACK_ROLES = frozenset({Role.DEPARTMENT})
+"""Who sends a complaint back to the customer-service head (退单): the department."""
+
+MAJOR_JUDGE_ROLES = frozenset({Role.PROJECT_MANAGER, Role.COMPANY})
+"""Who may flag or unflag a complaint as major by hand."""
+
+RULES_ACTOR = Actor(staff_id="workflow-rules", role=Role.SYSTEM)
+"""Who unflags a major complaint when the rule that made it major no longer holds."""
+
+_BEFORE_IMPLEMENTATION = frozenset(
+    {Status.ASSIGNED, Status.ANALYSED, Status.PLAN_PROPOSED, Status.PLAN_APPROVED, Status.REOPENED}
+)
+"""A department has the complaint and has not carried out a plan for it (yet, or again)."""
+
+_ADMINISTRATIVE = (TransferOffice, AcceptOfficeTransfer, FlagMajor, UnflagMajor)
+"""Commands about whose the complaint is and how much it weighs, not steps of the procedure:
+taken before acknowledgement and while suspended too."""
+
 WHILE_SUSPENDED = (
     Resume,
     ReplyToOwner,
@@ -447,9 +577,11 @@ WHILE_SUSPENDED = (
     RecordPreventiveMeasure,
     Withdraw,
     Merge,
+    *_ADMINISTRATIVE,
 )
 """What may be done while a complaint is suspended: the procedure itself waits, but the owner
-may still be answered or promised a time, the judgment corrected, and the complaint ended."""
+may still be answered or promised a time, the judgment corrected, the complaint ended, handed
+to another office, or flagged or unflagged as major."""
 
 
 def decide(
@@ -487,6 +619,20 @@ def decide(
             ]
         case AssignDepartment():
             return _assign(command, state, now)
+        case TransferDepartment():
+            return _transfer(command, state, now)
+        case SendBack():
+            return _send_back(command, state)
+        case TransferOffice():
+            return _transfer_office(command, state)
+        case AcceptOfficeTransfer():
+            return _accept_office_transfer(command, state)
+        case FlagMajor():
+            return _flag_major(command, state)
+        case UnflagMajor():
+            _require_role(command.actor, MAJOR_JUDGE_ROLES, "unflag a major complaint", state)
+            _require(state.major, "the complaint is not major: nothing to unflag", state)
+            return [MajorComplaintUnflagged(actor=command.actor, reason=command.reason)]
         case AnalyseCause():
             _require(
                 state.status in (Status.ASSIGNED, Status.ANALYSED, Status.REOPENED),
@@ -568,7 +714,9 @@ def _check_stage(command: Command, state: State, now: datetime, policy: OfficePo
             # A closed complaint stays closed; if the owner complains again, that is a new
             # complaint, and the repeat rule may make it a major one.
             _refuse("the complaint is closed; record a new complaint instead", state)
-    if state.status is Status.RECEIVED and not isinstance(command, Acknowledge | Withdraw | Merge):
+    if state.status is Status.RECEIVED and not isinstance(
+        command, (Acknowledge, Withdraw, Merge, *_ADMINISTRATIVE)
+    ):
         _refuse("acknowledge the complaint first: the first responder owns it (首问责任)", state)
     if state.suspension is not None and not isinstance(command, WHILE_SUSPENDED):
         s = state.suspension
@@ -615,11 +763,15 @@ def _classify(command: Classify, state: State, policy: OfficePolicy) -> list[Eve
 
 def _judgment(command: Classify | Resolve, state: State, policy: OfficePolicy) -> ComplaintJudged:
     _require_category(command.validity, command.category, state)
+    # Major as it will be once judged: the judgment itself may make it major, or not.
+    judged = replace(state, validity=command.validity, category=command.category)
+    verdict = judge_major(judged, policy.major)
+    major = state.major if verdict is None else isinstance(verdict, MajorComplaintFlagged)
     return ComplaintJudged(
         actor=command.actor,
         validity=command.validity,
         category=command.category,
-        priority=command.priority or policy.priority.default_for(command.category, state.major),
+        priority=command.priority or policy.priority.default_for(command.category, major),
         note=command.note,
     )
 
@@ -726,8 +878,122 @@ def _assign(command: AssignDepartment, state: State, now: datetime) -> list[Even
             deadline=command.deadline,
             reason=reason,
             note=command.note,
+            helper_department=command.helper_department,
         )
     ]
+
+
+def _transfer(command: TransferDepartment, state: State, now: datetime) -> list[EventData]:
+    _require_role(command.actor, TRANSFER_ROLES, "transfer a complaint (转派)", state)
+    _require_with_department(state, "transfer")
+    assert state.department is not None
+    _require(
+        command.to_department != state.department,
+        f"the complaint is with {state.department} already: transfer it to another department",
+        state,
+    )
+    _require(
+        command.deadline is None or command.deadline > now,
+        "the new deadline (限期解决) must lie in the future",
+        state,
+    )
+    return [
+        ComplaintTransferred(
+            actor=command.actor,
+            from_department=state.department,
+            to_department=command.to_department,
+            reason=command.reason,
+            deadline=command.deadline,
+            helper_department=command.helper_department,
+        )
+    ]
+
+
+def _send_back(command: SendBack, state: State) -> list[EventData]:
+    _require_role(command.actor, SEND_BACK_ROLES, "send a complaint back (退单)", state)
+    _require_with_department(state, "send back")
+    assert state.department is not None
+    return [
+        ComplaintSentBack(actor=command.actor, department=state.department, reason=command.reason)
+    ]
+
+
+def _require_with_department(state: State, what: str) -> None:
+    if state.status is Status.JUDGED and state.validity is not Validity.INVALID:
+        _refuse(f"no department has the complaint yet: assign it; nothing to {what}", state)
+    _require(
+        state.status in _BEFORE_IMPLEMENTATION and state.department is not None,
+        f"{what} only while a department has the complaint, before its plan is carried out",
+        state,
+    )
+
+
+def _transfer_office(command: TransferOffice, state: State) -> list[EventData]:
+    _require(
+        command.to_office != state.office,
+        f"the complaint belongs to {state.office} already",
+        state,
+    )
+    assert state.office is not None  # received: it has an office
+    if command.actor.role is Role.COMPANY:  # 品质部 moves it at once
+        return [
+            ComplaintOfficeTransferred(
+                actor=command.actor,
+                from_office=state.office,
+                to_office=command.to_office,
+                reason=command.reason,
+            )
+        ]
+    _require(
+        command.actor.role is Role.PROJECT_MANAGER,
+        f"a {command.actor.role.label} cannot hand a complaint to another office; its project "
+        "manager asks, or the company transfers it",
+        state,
+    )
+    return [
+        OfficeTransferRequested(
+            actor=command.actor, to_office=command.to_office, reason=command.reason
+        )
+    ]
+
+
+def _accept_office_transfer(command: AcceptOfficeTransfer, state: State) -> list[EventData]:
+    request = state.office_request
+    if request is None:
+        _refuse("no transfer to another office awaits acceptance", state)
+    _require(
+        command.actor.role is Role.PROJECT_MANAGER,
+        f"the project manager of {request.to_office} accepts the transfer",
+        state,
+    )
+    assert state.office is not None
+    return [
+        ComplaintOfficeTransferred(
+            actor=command.actor,
+            from_office=state.office,
+            to_office=request.to_office,
+            reason=request.reason,
+        )
+    ]
+
+
+def _flag_major(command: FlagMajor, state: State) -> list[EventData]:
+    _require_role(command.actor, MAJOR_JUDGE_ROLES, "flag a complaint major", state)
+    # Flagging one a rule made major is allowed: the flag is then a person's, which no rule
+    # takes back (an invalid judgment of a supervision-line complaint, say).
+    _require(
+        not (state.major and state.major_by_person),
+        "the complaint was flagged major by a person already",
+        state,
+    )
+    return [
+        MajorComplaintFlagged(rule=MajorRule.MANUAL, reason=command.reason, actor=command.actor)
+    ]
+
+
+def _require_role(actor: Actor, roles: frozenset[Role], what: str, state: State) -> None:
+    who = "、".join(r.label for r in sorted(roles))
+    _require(actor.role in roles, f"a {actor.role.label} cannot {what}; {who} can", state)
 
 
 def _propose(command: ProposePlan, state: State) -> list[EventData]:
@@ -839,7 +1105,11 @@ def _close(command: Close, state: State, policy: OfficePolicy) -> list[EventData
             )
     return [
         ComplaintClosed(
-            actor=command.actor, outcome=command.outcome, reason=command.reason, note=command.note
+            actor=command.actor,
+            outcome=command.outcome,
+            reason=command.reason,
+            note=command.note,
+            summary=command.summary,
         )
     ]
 
@@ -869,6 +1139,40 @@ def _reopen(command: Reopen, state: State) -> list[EventData]:
     return [ComplaintReopened(actor=command.actor, reason=command.reason)]
 
 
+class MergeTarget(NamedTuple):
+    """What ``check_merge_target`` needs of the complaint another is merged into."""
+
+    status: Status
+    office: str
+
+
+def check_merge_target(
+    complaint_id: UUID, command: Merge, state: State, target: MergeTarget | None
+) -> None:
+    """Refuse a merge (合并重复投诉) whose target cannot carry the complaint on.
+
+    ``target`` is the complaint ``command.into_complaint_id`` as stored (``None``: there is no
+    such complaint). ``InvalidCommand`` (bad input) for the complaint itself or one that does
+    not exist; ``CommandRejected`` for one that ended or belongs to another office.
+    """
+    into = command.into_complaint_id
+    if into == complaint_id:
+        raise InvalidCommand("into_complaint_id", "a complaint cannot be merged into itself", state)
+    if target is None or target.status is Status.NEW:
+        raise InvalidCommand("into_complaint_id", f"no complaint {into}", state)
+    _require(
+        target.status not in ENDED,
+        f"complaint {into} is {target.status.value}: merge only into an open complaint",
+        state,
+    )
+    _require(
+        target.office == state.office,
+        f"complaint {into} belongs to {target.office}, this one to {state.office}: merge only "
+        "within one office",
+        state,
+    )
+
+
 def _require(condition: bool, reason: str, state: State) -> None:
     if not condition:
         _refuse(reason, state)
@@ -882,34 +1186,94 @@ def _refuse(reason: str, state: State) -> NoReturn:
 # The next deadline the workflow itself knows of
 # --------------------------------------------------------------------------------------------
 
-FIRST_RESPONSE = timedelta(minutes=30)
-"""首问责任制: the first person reached responds within 30 minutes (wall clock)."""
+FIRST_RESPONSE = ClockPolicy().first_response
+"""首问责任制: the first person reached responds within 30 minutes (wall clock), unless the
+policy's ``clocks.first_response`` says otherwise."""
 
 _HANDLING = frozenset(
     {Status.ASSIGNED, Status.ANALYSED, Status.PLAN_PROPOSED, Status.PLAN_APPROVED, Status.REOPENED}
 )
 
 
-def next_deadline(state: State, occurred_at: datetime) -> tuple[str, datetime] | None:
-    """The earliest deadline the workflow itself knows of for an open complaint.
+def clock_stage(state: State) -> str | None:
+    """The step an open complaint waits for, named as its clock; ``None`` once it ended.
 
-    First response while unacknowledged, the department's deadline while it works, an open
-    time commitment until a reply fulfils it, and a suspension's ``until`` (when it resumes
-    by itself). The SLA service keeps the exact clocks, pauses included.
+    Every open status names one, so no open complaint is without a deadline:
+
+    ============================  ==================================================
+    received                      ``first_response`` (首问责任)
+    acknowledged                  ``judgment``
+    judged valid/assist, or sent  ``assignment``
+    back (退单)
+    judged invalid                ``reply``, once answered ``close``
+    resolved on the spot          ``revisit`` when one is owed, else ``close``
+    a department has it           ``department`` (its 限期解决)
+    implemented                   ``reply``, once answered ``revisit``
+    revisited                     ``close`` when satisfied, else ``reopen``
+    suspended                     ``resume`` at its ``until``, else ``review``
+    ============================  ==================================================
     """
-    if not state.is_open:
+    match state.status:
+        case Status.NEW | Status.CLOSED | Status.WITHDRAWN | Status.MERGED:
+            return None
+        case Status.RECEIVED:
+            return "first_response"
+        case Status.ACKNOWLEDGED:
+            return "judgment"
+        case Status.JUDGED:
+            if state.validity is not Validity.INVALID:
+                return "assignment"
+            return "close" if state.answered else "reply"
+        case Status.RESOLVED:
+            return "revisit" if state.revisit_due else "close"
+        case (
+            Status.ASSIGNED
+            | Status.ANALYSED
+            | Status.PLAN_PROPOSED
+            | Status.PLAN_APPROVED
+            | Status.REOPENED
+        ):
+            return "department" if state.deadline is not None else "assignment"
+        case Status.IMPLEMENTED:
+            return "reply" if state.reply_due else "revisit"
+        case Status.REVISITED:
+            return "close" if state.satisfied else "reopen"
+        case Status.SUSPENDED:
+            until = state.suspension.until if state.suspension else None
+            return "resume" if until is not None else "review"
+
+
+def next_deadline(
+    state: State,
+    occurred_at: datetime,
+    since: datetime | None = None,
+    clocks: ClockPolicy | None = None,
+) -> tuple[str, datetime] | None:
+    """The earliest deadline the workflow itself knows of for an open complaint; ``None``
+    only once it ended.
+
+    The clock of the step it waits for (``clock_stage``): the first response from when it
+    happened (``occurred_at``), the department's own deadline, a suspension's ``until``, or
+    else the policy's span for the step (``clocks``) from ``since``, when that step began
+    (``occurred_at`` when not given). An open time commitment counts too, until a reply
+    fulfils it. The SLA service keeps the exact clocks, pauses and working days included.
+    """
+    stage = clock_stage(state)
+    if stage is None:
         return None
-    due: list[tuple[datetime, str]] = []
-    if state.status is Status.RECEIVED:
-        due.append((occurred_at + FIRST_RESPONSE, "first_response"))
-    if state.status in _HANDLING and state.deadline is not None:
-        due.append((state.deadline, "department"))
+    clocks = clocks or ClockPolicy()
+    start = since or occurred_at
+    if stage == "first_response":
+        at = occurred_at + clocks.first_response
+    elif stage == "department" and state.deadline is not None:
+        at = state.deadline
+    elif stage == "resume" and state.suspension is not None and state.suspension.until:
+        at = state.suspension.until
+    else:
+        at = start + getattr(clocks, stage)
+    due = [(at, stage)]
     if state.open_commitment is not None:
         due.append((state.open_commitment, "promise"))
-    if state.suspension is not None and state.suspension.until is not None:
-        due.append((state.suspension.until, "resume"))
-    if not due:
-        return None
     at, kind = min(due)
     return kind, at
 
@@ -979,15 +1343,6 @@ class PriorComplaint(NamedTuple):
     office: str
 
 
-class MajorPolicy(BaseModel):
-    """When repeated complaints make one major: the ``repeat_count``-th within ``window``."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    repeat_count: int = Field(default=2, ge=2)
-    window: timedelta = Field(default=timedelta(days=7), gt=timedelta(0))
-
-
 def detect_major(
     received: ComplaintReceived,
     prior: Iterable[tuple[datetime, str, str, str]],
@@ -997,12 +1352,14 @@ def detect_major(
 
     ``prior`` holds the complaints recorded before this one, as ``PriorComplaint`` or plain
     ``(occurred_at, owner_phone, unit, office)`` tuples, this complaint itself excluded. Rules,
-    first match wins: over the head (the supervision line); the same owner (phone) complaining
-    for the ``repeat_count``-th time within ``window``; the same unit (office + unit) likewise.
-    Times are compared, not arrival order: a complaint recorded late still counts where it
-    happened, so neither of two close complaints falls through.
+    first match wins: over the head (one of the policy's channels, or so marked by intake);
+    the same owner (phone) complaining for the ``repeat_count``-th time within ``window``; the
+    same unit (office + unit) likewise (each as the policy's ``repeat_by`` says). Times are
+    compared, not arrival order: a complaint recorded late still counts where it happened, so
+    neither of two close complaints falls through. (The categories that are always major are
+    judged with the complaint: ``judge_major``.)
     """
-    if received.channel.is_over_the_head:
+    if received.over_the_head or received.channel in policy.over_the_head_channels:
         return MajorComplaintFlagged(
             rule=MajorRule.OVER_THE_HEAD,
             reason=f"经{received.channel.label}越级投诉，未经管理处",
@@ -1011,7 +1368,7 @@ def detect_major(
     at = received.occurred_at
     by_owner = [p.occurred_at for p in earlier if p.owner_phone == received.complainant.phone]
     hits = _closest_run(at, by_owner, policy.window)
-    if len(hits) + 1 >= policy.repeat_count:
+    if RepeatKey.OWNER in policy.repeat_by and len(hits) + 1 >= policy.repeat_count:
         who = f"同一业主（{mask_phone(received.complainant.phone)}）"
         return MajorComplaintFlagged(
             rule=MajorRule.REPEAT_OWNER, reason=_repeat_reason(who, at, hits, policy)
@@ -1022,10 +1379,51 @@ def detect_major(
         if p.office == received.office and p.unit.strip() == received.unit
     ]
     hits = _closest_run(at, by_unit, policy.window)
-    if len(hits) + 1 >= policy.repeat_count:
+    if RepeatKey.UNIT in policy.repeat_by and len(hits) + 1 >= policy.repeat_count:
         where = f"同一房号（{received.office} {received.unit}）"
         return MajorComplaintFlagged(
             rule=MajorRule.REPEAT_UNIT, reason=_repeat_reason(where, at, hits, policy)
+        )
+    return None
+
+
+def judge_major(
+    state: State, policy: MajorPolicy
+) -> MajorComplaintFlagged | MajorComplaintUnflagged | None:
+    """What the rules say of a complaint just judged or re-judged (``state``: after it).
+
+    A person's flag or unflag stands: the rules say nothing then. Otherwise: a complaint over
+    the head (the policy's channels, or so marked by intake) or of a category the policy makes
+    always major is major unless judged invalid; one the repeat rule made major at receipt
+    stays major (no judgment changes that it was repeated). Returns the flag when it becomes
+    major, the unflag (by ``RULES_ACTOR``) when the rule that made it major no longer holds,
+    ``None`` when nothing changes.
+    """
+    if state.major_by_person or state.validity is None:
+        return None
+    founded = state.validity is not Validity.INVALID
+    over = founded and (state.over_the_head or state.channel in policy.over_the_head_channels)
+    by_category = founded and state.category in policy.categories
+    if state.major:
+        if state.major_rule in (MajorRule.OVER_THE_HEAD, MajorRule.CATEGORY) and not (
+            over or by_category
+        ):
+            return MajorComplaintUnflagged(
+                actor=RULES_ACTOR,
+                reason=f"判定为{state.validity.label}，不再按规则认定为重大投诉（未经人工认定）",
+            )
+        return None
+    if over:
+        channel = state.channel.label if state.channel else "越级渠道"
+        return MajorComplaintFlagged(
+            rule=MajorRule.OVER_THE_HEAD,
+            reason=f"经{channel}越级投诉，判定为{state.validity.label}",
+        )
+    if by_category:
+        assert state.category is not None
+        return MajorComplaintFlagged(
+            rule=MajorRule.CATEGORY,
+            reason=f"{state.category.label}类投诉一律按重大投诉处理（政策）",
         )
     return None
 
@@ -1108,13 +1506,21 @@ __all__ = [
     "ENDED",
     "ESCALATION_CHAIN",
     "FIRST_RESPONSE",
+    "MAJOR_JUDGE_ROLES",
     "MAJOR_REVISIT_ROLES",
     "REJUDGE_ROLES",
+    "RULES_ACTOR",
+    "SEND_BACK_ROLES",
+    "TRANSFER_ROLES",
     "UNSATISFIED_CLOSE_ROLES",
     "WHILE_SUSPENDED",
+    "ClockPolicy",
     "CommandRejected",
+    "InvalidCommand",
     "MajorPolicy",
+    "MergeTarget",
     "OfficePolicy",
+    "OfficeRequest",
     "Plan",
     "PlanStatus",
     "PriorComplaint",
@@ -1122,11 +1528,14 @@ __all__ = [
     "State",
     "Status",
     "Suspension",
+    "check_merge_target",
+    "clock_stage",
     "decide",
     "detect_major",
     "escalate",
     "evolve",
     "initial_state",
+    "judge_major",
     "load_routing_rules",
     "next_deadline",
     "parse_routing_rules",

@@ -9,7 +9,7 @@ caused them, so a replay of the log re-derives the same ids instead of deciding 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from uuid import UUID
@@ -21,24 +21,31 @@ from contracts.intake import ID_NAMESPACE
 from contracts.lifecycle import (
     ComplaintEscalated,
     ComplaintJudged,
+    ComplaintRejudged,
     DepartmentProposed,
     MajorComplaintFlagged,
+    MajorComplaintUnflagged,
 )
 from contracts.sla import SlaBreached
 from services.runtime import outbox
 from services.runtime.consumer import mark_applied, mark_applied_many
 from services.runtime.outbox import enqueue
 from services.workflow import store
-from services.workflow.commands import Command
+from services.workflow.commands import Command, Merge
 from services.workflow.domain import (
     MajorPolicy,
+    MergeTarget,
     OfficePolicy,
     RoutingRules,
     State,
+    Status,
+    check_merge_target,
+    clock_stage,
     decide,
     detect_major,
     escalate,
     evolve,
+    judge_major,
     next_deadline,
     route,
 )
@@ -46,11 +53,24 @@ from services.workflow.domain import (
 
 @dataclass(frozen=True)
 class Rules:
-    """The data the automatic rules read (routing table, major-complaint policy)."""
+    """The data the automatic rules read (routing table, major-complaint policy: the office
+    policy's ``major`` section, as the service passes it) and the office policy."""
 
     routing: RoutingRules
     major: MajorPolicy = field(default_factory=MajorPolicy)
     office: OfficePolicy = field(default_factory=OfficePolicy)
+
+
+def _since(before: State, after: State, since: datetime | None, at: datetime) -> datetime | None:
+    """When the clock of the complaint's step began, after an event at ``at`` took it from
+    ``before`` to ``after``: that event's instant when it changed the step, else as it was."""
+    return at if clock_stage(after) != clock_stage(before) else since
+
+
+def _deadline(
+    ctx: Context, state: State, occurred_at: datetime, since: datetime | None
+) -> tuple[str, datetime] | None:
+    return next_deadline(state, occurred_at, since, ctx.rules.office.clocks)
 
 
 @dataclass(frozen=True)
@@ -81,9 +101,15 @@ async def apply_logged(
     if row is None:
         raise LookupError(f"{envelope.type} for unknown complaint {envelope.complaint_id}")
     state = await store.load_state(conn, envelope.complaint_id)
-    state = await _append(conn, ctx, row["occurred_at"], state, [(envelope, data)])
+    state, since = await _append(
+        conn, ctx, row["occurred_at"], state, row["clock_since"], [(envelope, data)]
+    )
     await store.save_summary(
-        conn, envelope.complaint_id, state, next_deadline(state, row["occurred_at"])
+        conn,
+        envelope.complaint_id,
+        state,
+        _deadline(ctx, state, row["occurred_at"], since),
+        since,
     )
 
 
@@ -110,6 +136,7 @@ async def apply_logged_batch(
     ids = list(dict.fromkeys(env.complaint_id for env, _ in events))
     rows = await store.lock_complaints(conn, ids)
     states = await store.load_states(conn, rows.values())
+    since = {cid: row["clock_since"] for cid, row in rows.items()}
     journal = await _BatchJournal.prepare(conn, ctx, events, created_by)
     history: list[store.HistoryRow] = []
     for n, (envelope, data) in enumerate(events):
@@ -118,6 +145,7 @@ async def apply_logged_batch(
             raise LookupError(f"{envelope.type} for unknown complaint {cid}")
         if not isinstance(data, _CAUSES):  # no rule can run: the fold of ``_fold``, inline
             state = evolve(states[cid], data)
+            since[cid] = _since(states[cid], state, since[cid], envelope.occurred_at)
             states[cid] = state
             history.append(
                 (
@@ -130,12 +158,22 @@ async def apply_logged_batch(
             )
             continue
         journal.position = n
-        states[cid] = await _fold(conn, ctx, states[cid], [(envelope, data)], history, journal)
+        states[cid], since[cid] = await _fold(
+            conn, ctx, states[cid], since[cid], [(envelope, data)], history, journal
+        )
     await journal.finish(conn)
     await store.add_history_rows(conn, history)
     await store.save_summaries(
         conn,
-        [(cid, states[cid], next_deadline(states[cid], rows[cid]["occurred_at"])) for cid in ids],
+        [
+            (
+                cid,
+                states[cid],
+                _deadline(ctx, states[cid], rows[cid]["occurred_at"], since[cid]),
+                since[cid],
+            )
+            for cid in ids
+        ],
     )
 
 
@@ -166,24 +204,35 @@ class _Journal:
         return False
 
 
-# The causing events a rule may run for, and the event each rule derives.
-_CAUSES = (ComplaintReceived, ComplaintJudged, SlaBreached)
-_RULE_OF = {ComplaintReceived: "major", ComplaintJudged: "routing", SlaBreached: "escalation"}
+# The causing events a rule may run for, and the events each rule may derive.
+_CAUSES = (ComplaintReceived, ComplaintJudged, ComplaintRejudged, SlaBreached)
 _DERIVES = {
-    "major": MajorComplaintFlagged.event_type,
-    "routing": DepartmentProposed.event_type,
-    "escalation": ComplaintEscalated.event_type,
+    "major": (MajorComplaintFlagged.event_type,),
+    "routing": (DepartmentProposed.event_type,),
+    "escalation": (ComplaintEscalated.event_type,),
+    # a judgment makes a complaint major by rule, or no longer (``judge_major``)
+    "major_judgment": (MajorComplaintFlagged.event_type, MajorComplaintUnflagged.event_type),
 }
 
 
-def _candidate_rule(data: EventData) -> str | None:
-    """The rule an event may cause, judged from the event alone (``_rules`` also needs the
-    complaint's office for routing, known only once the event is folded)."""
-    if isinstance(data, ComplaintJudged) and (
-        data.validity is Validity.INVALID or data.category is None
-    ):
-        return None
-    return _RULE_OF.get(type(data))
+def _candidate_rules(data: EventData) -> list[str]:
+    """The rules an event may cause, judged from the event alone (``_rules`` also needs the
+    complaint's state, known only once the event is folded)."""
+    match data:
+        case ComplaintReceived():
+            return ["major"]
+        case ComplaintJudged():
+            routed = data.validity is not Validity.INVALID and data.category is not None
+            return ["routing", "major_judgment"] if routed else ["major_judgment"]
+        case ComplaintRejudged():
+            return ["major_judgment"]
+        case SlaBreached():
+            return ["escalation"]
+    return []
+
+
+def _derived_ids(cause: UUID, rule: str) -> list[UUID]:
+    return [derived_id(kind, cause) for kind in _DERIVES[rule]]
 
 
 class _BatchJournal(_Journal):
@@ -213,7 +262,7 @@ class _BatchJournal(_Journal):
         self.tried = tried  # the pairs journalled before the fold (``fresh``: newly)
         self.fresh = fresh
         self.asked: set[tuple[UUID, str]] = set()
-        self.checked = {derived_id(_DERIVES[rule], cause) for cause, rule in fresh}
+        self.checked = {i for cause, rule in fresh for i in _derived_ids(cause, rule)}
         self.in_outbox = in_outbox
         self.candidates = candidates
         self.created_by = created_by
@@ -228,14 +277,10 @@ class _BatchJournal(_Journal):
         events: Sequence[tuple[Envelope, EventData]],
         created_by: dict[UUID, int],
     ) -> _BatchJournal:
-        pairs = [
-            (env.event_id, rule)
-            for env, data in events
-            if (rule := _candidate_rule(data)) is not None
-        ]
+        pairs = [(env.event_id, rule) for env, data in events for rule in _candidate_rules(data)]
         fresh = await store.journal_rules(conn, pairs)
         in_outbox = await outbox.in_outbox(
-            conn, store.SCHEMA, [derived_id(_DERIVES[rule], cause) for cause, rule in fresh]
+            conn, store.SCHEMA, [i for cause, rule in fresh for i in _derived_ids(cause, rule)]
         )
         receipts = [
             data
@@ -301,22 +346,36 @@ async def handle_command(
     *,
     now: datetime,
     idempotency_key: str | None = None,
+    authorize: Callable[[State], None] | None = None,
 ) -> Decided | None:
     """Decide a command against the complaint's current state, in the caller's transaction.
 
     The complaint's row is locked first, so two commands on one complaint are decided one after
-    the other, the second against the state the first left. Returns ``None`` for an unknown
-    complaint; raises ``CommandRejected`` when the procedure forbids the command.
+    the other, the second against the state the first left. ``authorize`` sees that state
+    first (the caller's office check: the office is the state's, transfers included) and
+    raises to refuse. Returns ``None`` for an unknown complaint; raises ``CommandRejected``
+    when the procedure forbids the command (``InvalidCommand`` when it names what cannot be,
+    such as a complaint to merge into that does not exist).
     """
     row = await store.lock_complaint(conn, complaint_id)
     if row is None:
         return None
     state = await store.current_state(conn, row)
+    if authorize is not None:
+        authorize(state)
     if idempotency_key and await store.has_event(
         conn, command_event_id(complaint_id, idempotency_key, 0)
     ):
         return Decided(state=state, events=[], replayed=True)
     decided = decide(command, state, now=now, policy=ctx.rules.office)
+    if isinstance(command, Merge):
+        target = await store.summary(conn, command.into_complaint_id)
+        check_merge_target(
+            complaint_id,
+            command,
+            state,
+            MergeTarget(Status(target["status"]), target["office"]) if target else None,
+        )
     envelopes = [
         new_envelope(
             data,
@@ -332,10 +391,17 @@ async def handle_command(
     for env in envelopes:
         await enqueue(conn, store.SCHEMA, ctx.topic, env)
         await mark_applied(conn, ctx.consumer, env.event_id)
-    state = await _append(
-        conn, ctx, row["occurred_at"], state, list(zip(envelopes, decided, strict=True))
+    state, since = await _append(
+        conn,
+        ctx,
+        row["occurred_at"],
+        state,
+        row["clock_since"],
+        list(zip(envelopes, decided, strict=True)),
     )
-    await store.save_summary(conn, complaint_id, state, next_deadline(state, row["occurred_at"]))
+    await store.save_summary(
+        conn, complaint_id, state, _deadline(ctx, state, row["occurred_at"], since), since
+    )
     return Decided(state=state, events=envelopes)
 
 
@@ -351,30 +417,35 @@ async def _append(
     ctx: Context,
     occurred_at: datetime,
     state: State,
+    since: datetime | None,
     events: list[tuple[Envelope, EventData]],
-) -> State:
-    """Fold events into the history, then the events the automatic rules derive from them."""
+) -> tuple[State, datetime | None]:
+    """Fold events into the history, then the events the automatic rules derive from them;
+    the state after them, and since when its step's clock runs."""
     history: list[store.HistoryRow] = []
-    state = await _fold(conn, ctx, state, events, history, _Journal())
+    state, since = await _fold(conn, ctx, state, since, events, history, _Journal())
     for complaint_id, seq, event_id, kind, envelope in history:
         await store.add_history(conn, complaint_id, seq, event_id, kind, envelope)
-    return state
+    return state, since
 
 
 async def _fold(
     conn: asyncpg.Connection,
     ctx: Context,
     state: State,
+    since: datetime | None,
     events: list[tuple[Envelope, EventData]],
     history: list[store.HistoryRow],
     journal: _Journal,
-) -> State:
+) -> tuple[State, datetime | None]:
     """Evolve ``state`` by events, each followed by the events the rules derive from it;
-    add their history rows to ``history``."""
+    add their history rows to ``history``. ``since``: when the clock of the complaint's step
+    began (``_since``), kept along."""
     queue = list(events)
     while queue:
         envelope, data = queue.pop(0)
-        state = evolve(state, data)
+        before, state = state, evolve(state, data)
+        since = _since(before, state, since, envelope.occurred_at)
         history.append(
             (
                 envelope.complaint_id,
@@ -387,7 +458,7 @@ async def _fold(
         for derived_env, derived in await _rules(conn, ctx, envelope, data, state, journal):
             if await journal.enqueue(conn, ctx, derived_env):
                 queue.append((derived_env, derived))
-    return state
+    return state, since
 
 
 async def _first_evaluation(conn: asyncpg.Connection, cause: UUID, rule: str) -> bool:
@@ -410,7 +481,9 @@ async def _rules(
     state: State,
     journal: _Journal,
 ) -> list[tuple[Envelope, EventData]]:
-    """The automatic rules: major on receipt, routing on judgement, escalation on a breach.
+    """The automatic rules: major on receipt, routing on judgement, major again on a
+    judgment or re-judgment (``judge_major``: flag, or unflag when the rule no longer holds),
+    escalation on a breach.
 
     Each rule is evaluated once per causing event, ever: on a replay its decision is already
     in the log, and deciding again (against another arrival order) could differ.
@@ -422,14 +495,18 @@ async def _rules(
             flagged = detect_major(data, prior, ctx.rules.major)
             if flagged is not None:
                 derived.append(flagged)
-    elif (
-        isinstance(data, ComplaintJudged)
-        and data.validity is not Validity.INVALID
-        and data.category is not None
-        and state.office is not None
-        and await journal.first(conn, envelope.event_id, "routing")
-    ):
-        derived.append(route(data.category, state.office, ctx.rules.routing))
+    elif isinstance(data, ComplaintJudged | ComplaintRejudged):
+        if (
+            isinstance(data, ComplaintJudged)
+            and data.validity is not Validity.INVALID
+            and data.category is not None
+            and state.office is not None
+            and await journal.first(conn, envelope.event_id, "routing")
+        ):
+            derived.append(route(data.category, state.office, ctx.rules.routing))
+        verdict = judge_major(state, ctx.rules.major)
+        if verdict is not None and await journal.first(conn, envelope.event_id, "major_judgment"):
+            derived.append(verdict)
     elif isinstance(data, SlaBreached) and await journal.first(
         conn, envelope.event_id, "escalation"
     ):

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from contracts.lifecycle import CloseOutcome, Role
-from services.workflow.commands import Close, Command
+from services.workflow.commands import AcceptOfficeTransfer, Close, Command
+from services.workflow.domain import State
 
 _CS = {Role.CS_AGENT, Role.CS_HEAD}
 _LEAD = {Role.CS_HEAD, Role.PROJECT_MANAGER}
@@ -20,6 +21,16 @@ ALLOWED: dict[str, frozenset[Role]] = {
     "suspend": frozenset(_CS | {Role.PROJECT_MANAGER, Role.COMPANY}),
     "resume": frozenset(_CS | {Role.PROJECT_MANAGER, Role.COMPANY}),
     "assign": frozenset(_LEAD | {Role.COMPANY}),
+    # 转派 by those who assign; 退单 by the department that has it.
+    "transfer": frozenset(_LEAD | {Role.COMPANY}),
+    "send-back": frozenset({Role.DEPARTMENT}),
+    # 跨项目转办: the company at once; a project manager asks, one of the other office accepts
+    # (the API checks that office: see ``acting_office``).
+    "transfer-office": frozenset({Role.PROJECT_MANAGER, Role.COMPANY}),
+    "transfer-office/accept": frozenset({Role.PROJECT_MANAGER}),
+    # 重大投诉 by a person's judgment
+    "flag-major": frozenset({Role.PROJECT_MANAGER, Role.COMPANY}),
+    "unflag-major": frozenset({Role.PROJECT_MANAGER, Role.COMPANY}),
     "analyse": frozenset({Role.DEPARTMENT} | _LEAD),
     "propose": frozenset({Role.DEPARTMENT} | _LEAD),
     # 主管领导批示
@@ -66,3 +77,13 @@ def role_refusal(role: str, command: Command) -> str | None:
         if role not in {r.value for r in allowed}:
             return f"role: a {role} may not close a complaint as {command.outcome.value}"
     return None
+
+
+def acting_office(command: str, state: State) -> str | None:
+    """The office whose staff may give ``command`` for a complaint in ``state``: the office
+    it belongs to now, or, to accept a transfer to another office, the office asked to take
+    it over (while such a request is open)."""
+    request = state.office_request
+    if command == AcceptOfficeTransfer.name and request is not None:
+        return request.to_office
+    return state.office

@@ -5,21 +5,49 @@ Pure models; ``load_office_policy`` is the only I/O, kept apart from ``parse_off
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
+from enum import StrEnum
 from pathlib import Path
-from typing import Self
+from typing import Annotated, Any, Self
 from zoneinfo import ZoneInfo
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
 
-from contracts.enums import Priority, ServiceCategory, Validity
+from contracts.enums import Channel, Priority, ServiceCategory, Validity
 
 DEFAULT_POLICY_FILE = Path(__file__).with_name("policy.yaml")
 
 
 class _PolicyPart(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(m|h|d)\s*$")
+_UNITS = {"m": timedelta(minutes=1), "h": timedelta(hours=1), "d": timedelta(days=1)}
+
+
+def _duration(value: Any) -> Any:
+    """``30m``, ``24h``, ``7d`` (minutes, hours, days) as a ``timedelta``; a ``timedelta``
+    as it is; anything else is refused with the forms it may take."""
+    if isinstance(value, timedelta):
+        return value
+    match = _DURATION.match(value) if isinstance(value, str) else None
+    if match is None:
+        raise ValueError(f"{value!r} is no duration: write minutes, hours or days (30m, 24h, 7d)")
+    return float(match[1]) * _UNITS[match[2]]
+
+
+Duration = Annotated[timedelta, BeforeValidator(_duration), Field(gt=timedelta(0))]
+"""A positive span of wall-clock time, written ``30m``, ``24h`` or ``7d`` in the YAML."""
 
 
 class PriorityPolicy(_PolicyPart):
@@ -69,17 +97,74 @@ class RejudgePolicy(_PolicyPart):
         return next_month + timedelta(days=self.report_grace_days)
 
 
+class RepeatKey(StrEnum):
+    """What makes two complaints repeats of each other for the major rule."""
+
+    OWNER = "owner"  # the same owner (phone)
+    UNIT = "unit"  # the same unit of the same office
+
+
+class MajorPolicy(_PolicyPart):
+    """When a complaint is major (重大投诉) by rule, not by a person's judgment.
+
+    Over the head: received through one of ``over_the_head_channels`` (or marked over the
+    head by intake) and not judged invalid. Repeats: the ``repeat_count``-th complaint of the
+    same owner or unit (``repeat_by``) within ``window``. Categories: judged (valid or
+    assist) in one of ``categories``.
+    """
+
+    over_the_head_channels: frozenset[Channel] = frozenset({Channel.SUPERVISION})
+    repeat_count: int = Field(default=2, ge=2)
+    window: Duration = timedelta(days=7)
+    repeat_by: frozenset[RepeatKey] = frozenset(RepeatKey)
+    categories: frozenset[ServiceCategory] = frozenset()
+
+
+class ClockPolicy(_PolicyPart):
+    """How long each step of the procedure may take when no person set a deadline for it, so
+    that every open complaint has a next deadline (``domain.next_deadline``). Wall-clock
+    spans; the SLA service keeps the exact, working-day clocks."""
+
+    first_response: Duration = timedelta(minutes=30)  # received → acknowledged (首问责任)
+    judgment: Duration = timedelta(hours=24)  # acknowledged → judged
+    assignment: Duration = timedelta(hours=24)  # judged or sent back → a department has it
+    reply: Duration = timedelta(hours=24)  # implemented, or judged invalid → the owner answered
+    revisit: Duration = timedelta(days=3)  # answered, or resolved on the spot → revisited
+    close: Duration = timedelta(hours=24)  # satisfied revisit, or invalid answered → closed
+    reopen: Duration = timedelta(hours=24)  # unsatisfied revisit → reopened or closed
+    review: Duration = timedelta(days=7)  # suspended with no `until` → looked at again
+
+
 class OfficePolicy(_PolicyPart):
     """The office's procedure rules that are data (``policy.yaml``)."""
 
     priority: PriorityPolicy = PriorityPolicy()
     revisit: RevisitPolicy = RevisitPolicy()
     rejudge: RejudgePolicy = RejudgePolicy()
+    major: MajorPolicy = MajorPolicy()
+    clocks: ClockPolicy = ClockPolicy()
+
+
+class PolicyError(ValueError):
+    """A policy file that cannot be used; the message names each wrong key."""
 
 
 def parse_office_policy(text: str) -> OfficePolicy:
-    """An office policy from the text of a policy YAML file (see ``policy.yaml``)."""
-    return OfficePolicy.model_validate(yaml.safe_load(text) or {})
+    """An office policy from the text of a policy YAML file (see ``policy.yaml``).
+
+    Raises ``PolicyError`` naming every wrong key (``major.repeat_count: ...``).
+    """
+    try:
+        doc = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        raise PolicyError(f"workflow policy: not YAML: {exc}") from None
+    try:
+        return OfficePolicy.model_validate(doc)
+    except ValidationError as exc:
+        wrong = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or '(top)'}: {e['msg']}" for e in exc.errors()
+        )
+        raise PolicyError(f"workflow policy: {wrong}") from None
 
 
 def load_office_policy(path: Path = DEFAULT_POLICY_FILE) -> OfficePolicy:

@@ -4,7 +4,7 @@
 
 CREATE TABLE IF NOT EXISTS complaints (
     complaint_id       uuid PRIMARY KEY,
-    office             text NOT NULL,
+    office             text NOT NULL,  -- the office it belongs to now (跨项目转办 moves it)
     unit               text NOT NULL,
     channel            text NOT NULL,
     owner_phone        text NOT NULL,  -- for the repeat rule; shown only to the office's staff
@@ -15,6 +15,9 @@ CREATE TABLE IF NOT EXISTS complaints (
     version            integer NOT NULL,
     next_deadline      timestamptz,
     next_deadline_kind text,
+    -- When the step the complaint waits for began (the clock of domain.clock_stage): the
+    -- policy's span for that step runs from here (domain.next_deadline).
+    clock_since        timestamptz,
     -- The complaint's State folded from its history (services.workflow.store.encode_state):
     -- applying an event or deciding a command reads it instead of replaying the history.
     state              jsonb,

@@ -95,10 +95,10 @@ async def lock_complaint(conn: asyncpg.Connection, complaint_id: UUID) -> asyncp
 async def lock_complaints(
     conn: asyncpg.Connection, complaint_ids: Sequence[UUID]
 ) -> dict[UUID, asyncpg.Record]:
-    """The rows (id, occurred_at, stored state) of those complaints that exist, locked in
-    the order of their ids (two writers locking overlapping sets never deadlock)."""
+    """The rows (id, occurred_at, clock_since, stored state) of those complaints that exist,
+    locked in the order of their ids (two writers locking overlapping sets never deadlock)."""
     rows = await conn.fetch(
-        """SELECT complaint_id, occurred_at, state FROM complaints
+        """SELECT complaint_id, occurred_at, clock_since, state FROM complaints
            WHERE complaint_id = ANY($1::uuid[]) ORDER BY complaint_id FOR UPDATE""",
         complaint_ids,
     )
@@ -202,25 +202,29 @@ async def add_history_rows(conn: asyncpg.Connection, rows: Sequence[HistoryRow])
         )
 
 
+Summary = tuple[UUID, State, tuple[str, datetime] | None, datetime | None]
+"""(complaint_id, state, next deadline (kind, at), since when its current step's clock runs)."""
+
+
 async def save_summary(
     conn: asyncpg.Connection,
     complaint_id: UUID,
     state: State,
     next_deadline: tuple[str, datetime] | None,
+    clock_since: datetime | None = None,
 ) -> None:
     """Write the columns staff list and filter by, and the folded state itself."""
-    await save_summaries(conn, [(complaint_id, state, next_deadline)])
+    await save_summaries(conn, [(complaint_id, state, next_deadline, clock_since)])
 
 
-async def save_summaries(
-    conn: asyncpg.Connection,
-    summaries: Sequence[tuple[UUID, State, tuple[str, datetime] | None]],
-) -> None:
-    """``save_summary`` for many complaints, with one statement."""
+async def save_summaries(conn: asyncpg.Connection, summaries: Sequence[Summary]) -> None:
+    """``save_summary`` for many complaints, with one statement. The office is the state's:
+    after a transfer to another office (跨项目转办) the row, and every office check that
+    reads it, names the new office."""
     if not summaries:
         return
-    columns: list[list[Any]] = [[] for _ in range(8)]
-    for complaint_id, s, deadline in summaries:
+    columns: list[list[Any]] = [[] for _ in range(10)]
+    for complaint_id, s, deadline, since in summaries:
         kind, at = deadline if deadline else (None, None)
         row = (
             complaint_id,
@@ -231,6 +235,8 @@ async def save_summaries(
             at,
             kind,
             encode_state(s),
+            s.office,
+            since,
         )
         for column, value in zip(columns, row, strict=True):
             column.append(value)
@@ -238,10 +244,12 @@ async def save_summaries(
         """UPDATE complaints AS c
            SET status = u.status, major = u.major, escalation_level = u.level,
                version = u.version, next_deadline = u.at, next_deadline_kind = u.kind,
-               state = u.state::jsonb, updated_at = now()
+               state = u.state::jsonb, office = coalesce(u.office, c.office),
+               clock_since = u.since, updated_at = now()
            FROM unnest($1::uuid[], $2::text[], $3::bool[], $4::text[], $5::int[],
-                       $6::timestamptz[], $7::text[], $8::text[])
-                AS u(complaint_id, status, major, level, version, at, kind, state)
+                       $6::timestamptz[], $7::text[], $8::text[], $9::text[],
+                       $10::timestamptz[])
+                AS u(complaint_id, status, major, level, version, at, kind, state, office, since)
            WHERE c.complaint_id = u.complaint_id""",
         *columns,
     )

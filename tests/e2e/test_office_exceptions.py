@@ -80,7 +80,8 @@ async def test_suspended_complaint_waits_with_paused_clocks_and_resumes_with_tim
     assert state["status"] == "suspended"
     assert state["suspension"]["awaiting"] == "developer"
     assert state["suspension"]["since"] == "assigned"
-    assert state["next_deadline"] is None  # waiting for the developer, with no date
+    # Waiting for the developer with no date: looked at again after the policy's review span.
+    assert state["next_deadline"]["kind"] == "review"
 
     refused = await desk.try_("analyse", DEPT, cause="x", responsible_party="y")
     assert refused.status_code == 409
@@ -262,7 +263,8 @@ async def test_promise_is_kept_only_by_a_fulfilling_reply_and_urgent_shortens_th
 
     nothing_open = await desk.try_("reply", AGENT, message="x", fulfils_commitment=True)
     assert nothing_open.status_code == 409 and "no time commitment" in nothing_open.json()["detail"]
-    await desk.do("commit", AGENT, promised_at=later(1), message="明天此时前答复")
+    # Due before the step's own clock (24h to assignment, policy.yaml), so it is the next one.
+    await desk.do("commit", AGENT, promised_at=later(0.5), message="今晚前答复")
     await desk.do("reply", AGENT, message="仍在调取监控")
     state = await desk.get()
     assert state["open_commitment"] is not None

@@ -42,7 +42,15 @@ BODIES: dict[str, dict[str, Any]] = {
     "rejudge": {"validity": "assist", "category": "security", "reason": "复核"},
     "suspend": {"reason": "等待开发商", "awaiting": "developer"},
     "resume": {},
-    "merge": {"into_complaint_id": str(uuid.uuid4())},
+    "merge": {"into_complaint_id": str(uuid.uuid4())},  # an open complaint: see the test
+    "transfer": {"to_department": "工程部", "reason": "转派"},
+    "send-back": {"reason": "非本部门职责"},
+    # To its own office: refused (409) by the procedure, so the complaint stays where the
+    # matrix expects it; the office checks are those of any command.
+    "transfer-office": {"to_office": OFFICE, "reason": "转办"},
+    "transfer-office/accept": {},
+    "flag-major": {"reason": "影响较大"},
+    "unflag-major": {"reason": "经核实非重大"},
 }
 COMPANY_WIDE = {StaffRole.COMPANY, StaffRole.SYSTEM, StaffRole.ANALYST}
 
@@ -69,10 +77,13 @@ async def test_each_role_gives_only_its_own_commands_for_its_own_office(
     http: httpx.AsyncClient, system: RunningSystem
 ) -> None:
     desk = await received(http, system, complainant={"name": "矩阵", "phone": unique_phone()})
+    # merge checks its target: an open complaint of the same office
+    target = await received(http, system, complainant={"name": "矩阵", "phone": unique_phone()})
+    bodies = {**BODIES, "merge": {"into_complaint_id": target.id}}
     base = f"{system.urls['workflow']}/v1/complaints/{desk.id}"
     wrong: list[str] = []
     for role in StaffRole:
-        for command, body in BODIES.items():
+        for command, body in bodies.items():
             for own_office in (True, False):
                 office = OFFICE if own_office else "G小城"
                 resp = await http.post(f"{base}/{command}", json=body, headers=token(role, office))

@@ -9,12 +9,15 @@ import asyncpg
 import httpx
 import pytest
 
+from contracts.lifecycle import Role
 from tests.conftest import RunningSystem
-from tests.e2e.helpers import complaints, wait_caught_up
+from tests.e2e.helpers import SUPERVISION, complaints, eventually, wait_caught_up
 from tests.e2e.test_workflow_lifecycle import (
     AGENT,
     DEPT,
     HEAD,
+    PM,
+    bearer,
     handle_until_implemented,
     later,
     received,
@@ -29,7 +32,7 @@ async def snapshot(database_url: str) -> dict[str, Any]:
     try:
         states = await conn.fetch(
             "SELECT complaint_id, office, unit, channel, status, major, escalation_level, "
-            "version, next_deadline, next_deadline_kind FROM workflow.complaints"
+            "version, next_deadline, next_deadline_kind, clock_since FROM workflow.complaints"
         )
         # Not seq: events the workflow decided are applied the moment they are decided,
         # while a replay applies them where the log has them; the set of events and the
@@ -58,6 +61,31 @@ async def test_rebuilding_workflow_from_offset_0_restores_the_same_states(
     await half.do("classify", AGENT, validity="assist", category="security")
     await half.do("assign", HEAD, department="秩序维护部", deadline=later(2))
     await half.do("analyse", DEPT, cause="夜间巡逻空档", responsible_party="秩序维护部")
+    # Issue 15: transfer, send-back, helper, office transfer, major by hand and by rule.
+    moved = await received(http, system, complainant={"name": "褚女士", "phone": unique_phone()})
+    await moved.do("acknowledge", AGENT)
+    await moved.do("classify", AGENT, validity="valid", category="facilities")
+    await moved.do("assign", HEAD, department="工程部", deadline=later(2))
+    await moved.do("transfer", HEAD, to_department="秩序维护部", reason="转派")
+    await moved.do("send-back", DEPT, reason="退单")
+    await moved.do(
+        "assign", HEAD, department="工程部", deadline=later(3), helper_department="秩序维护部"
+    )
+    await moved.do("flag-major", PM, reason="影响较大")
+    await moved.do("transfer-office", PM, to_office="G小城", reason="转办")
+    pm_of_g = bearer(Role.PROJECT_MANAGER, office="G小城", staff_id="pm-g")
+    await moved.do("transfer-office/accept", pm_of_g)
+    await moved.do("unflag-major", pm_of_g, reason="经核实非重大")
+    over = await received(
+        http, system, SUPERVISION, complainant={"name": "卫先生", "phone": unique_phone()}
+    )
+
+    async def flagged() -> bool:
+        return bool((await over.get())["major"])
+
+    await eventually(flagged)
+    await over.do("acknowledge", AGENT)
+    await over.do("classify", AGENT, validity="invalid")  # the rule unflags it
 
     async def caught_up() -> None:
         await wait_caught_up(
@@ -81,3 +109,5 @@ async def test_rebuilding_workflow_from_offset_0_restores_the_same_states(
         gained = sorted(set(after[part]) - set(before[part]), key=str)
         assert (lost, gained) == ([], []), part
     assert (await repeat.get())["major"] is True
+    assert (await moved.get(pm_of_g))["office"] == "G小城"
+    assert (await over.get())["major"] is False

@@ -5,6 +5,7 @@ states, history, rule journal, outbox and processed events — with the rules de
 
 from __future__ import annotations
 
+import random
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from datetime import timedelta
@@ -15,8 +16,31 @@ import asyncpg
 import pytest
 
 from bench.rebuild_services import histories
-from contracts import Envelope, EventData, decode_event
-from contracts.lifecycle import ComplaintAcknowledged
+from contracts import (
+    Channel,
+    ComplaintReceived,
+    Envelope,
+    EventData,
+    ServiceCategory,
+    Validity,
+    decode_event,
+    new_envelope,
+)
+from contracts.lifecycle import (
+    Actor,
+    ComplaintAcknowledged,
+    ComplaintClosed,
+    ComplaintOfficeTransferred,
+    ComplaintRejudged,
+    ComplaintSentBack,
+    ComplaintTransferred,
+    DepartmentAssigned,
+    MajorComplaintFlagged,
+    MajorComplaintUnflagged,
+    MajorRule,
+    OfficeTransferRequested,
+    Role,
+)
 from deploy.local import sandbox
 from services.runtime.consumer import consumer_tables_sql
 from services.runtime.outbox import outbox_table_sql
@@ -36,6 +60,9 @@ CTX = Context(
     rules=Rules(routing=load_routing_rules(), major=MajorPolicy(window=timedelta(days=7))),
 )
 Event = tuple[Envelope, EventData]
+HEAD = Actor(staff_id="cs-head", role=Role.CS_HEAD)
+DEPT = Actor(staff_id="dept-1", role=Role.DEPARTMENT)
+PM = Actor(staff_id="pm-1", role=Role.PROJECT_MANAGER)
 
 
 @pytest.fixture
@@ -187,3 +214,125 @@ async def test_an_event_of_a_complaint_not_received_before_it_fails_the_batch(
                 async with conn.transaction():
                     for envelope, data in batch:
                         await projection.apply(conn, envelope, data)
+
+
+def log_with_exceptions() -> list[Event]:
+    """``log_of_life`` and then, for its complaints, the facts of issue 15: transfers (转派)
+    and send-backs (退单), a helping department, office transfers asked and accepted, major
+    flags and unflags by hand, re-judgments (supervision-line complaints judged invalid and
+    valid again: the rules unflag and flag them), closing summaries."""
+    events = log_of_life()
+    rng = random.Random(15)
+    at = max(env.occurred_at for env, _ in events)
+    extra: list[Event] = []
+
+    def add(envelope: Envelope, data: EventData) -> None:
+        nonlocal at
+        at = at + timedelta(minutes=rng.uniform(1, 30))
+        extra.append(
+            (
+                new_envelope(
+                    data,
+                    event_id=uuid.UUID(int=rng.getrandbits(128), version=4),
+                    complaint_id=envelope.complaint_id,
+                    occurred_at=at,
+                    recorded_at=at,
+                    source="test",
+                    correlation_id=envelope.complaint_id,
+                ),
+                data,
+            )
+        )
+
+    receipts = [(env, data) for env, data in events if isinstance(data, ComplaintReceived)]
+    supervision = [r for r in receipts if r[1].channel is Channel.SUPERVISION]
+    assert supervision, "the log has supervision-line complaints to re-judge"
+    for n, (envelope, received) in enumerate(receipts[:12]):
+        if n % 2:
+            add(
+                envelope,
+                ComplaintTransferred(
+                    actor=HEAD,
+                    from_department="工程部",
+                    to_department="秩序维护部",
+                    reason="转派",
+                    deadline=at + timedelta(days=2),
+                    helper_department="工程部",
+                ),
+            )
+            add(envelope, ComplaintSentBack(actor=DEPT, department="秩序维护部", reason="退单"))
+            add(
+                envelope,
+                DepartmentAssigned(
+                    actor=HEAD,
+                    department="环境部",
+                    deadline=at + timedelta(days=3),
+                    reason="manual",
+                    helper_department="工程部",
+                ),
+            )
+            add(envelope, OfficeTransferRequested(actor=PM, to_office="G小城", reason="转办"))
+            add(
+                envelope,
+                ComplaintOfficeTransferred(
+                    actor=PM, from_office=received.office, to_office="G小城", reason="转办"
+                ),
+            )
+        else:
+            add(envelope, MajorComplaintFlagged(rule=MajorRule.MANUAL, reason="影响较大", actor=PM))
+            add(envelope, MajorComplaintUnflagged(actor=PM, reason="经核实非重大"))
+            add(envelope, ComplaintClosed(actor=HEAD, summary="处理及时"))
+    for envelope, _ in supervision:
+        for validity, previous in (
+            (Validity.INVALID, Validity.VALID),
+            (Validity.VALID, Validity.INVALID),
+        ):
+            category = None if validity is Validity.INVALID else ServiceCategory.SECURITY
+            add(
+                envelope,
+                ComplaintRejudged(
+                    actor=HEAD,
+                    validity=validity,
+                    category=category,
+                    previous_validity=previous,
+                    reason="复核",
+                ),
+            )
+    return events + extra
+
+
+async def test_batches_fold_transfers_office_moves_and_major_judgments_as_one_at_a_time(
+    pool: asyncpg.Pool,
+) -> None:
+    events = log_with_exceptions()
+    async with pool.acquire() as conn:
+        await one_at_a_time(conn, events)
+        reference = await snapshot(conn)
+        for size in (len(events), 7, 1):
+            await clear(conn, journal=True)
+            await in_batches(conn, events, size)
+            assert await snapshot(conn) == reference, f"batches of {size}"
+        # The rebuild of that log (derived events where the relay put them) decides nothing
+        # again and restores the same states.
+        derived: dict[uuid.UUID, list[Event]] = {}
+        for _, _, payload in reference["outbox"]:
+            envelope, data = decode_event(payload)
+            assert envelope.causation_id is not None
+            derived.setdefault(envelope.causation_id, []).append((envelope, data))
+        log = [e for event in events for e in [event, *derived.get(event[0].event_id, [])]]
+        for size in (len(log), 13):
+            await clear(conn, journal=False)
+            await in_batches(conn, log, size)
+            rebuilt = await snapshot(conn)
+            assert rebuilt["states"] == reference["states"], f"rebuilt in batches of {size}"
+            assert rebuilt["outbox"] == reference["outbox"]
+            assert rebuilt["rule_runs"] == reference["rule_runs"]
+            assert rebuilt["complaints"] == reference["complaints"]
+    # The new facts were there: the rules unflagged and flagged again on re-judgment, offices
+    # moved (the row's office is the new one), steps' clocks ran from their own instants.
+    outbox = [decode_event(p)[0].type for _, _, p in reference["outbox"]]
+    assert {"MajorComplaintUnflagged", "MajorComplaintFlagged"} <= set(outbox)
+    assert "major_judgment" in {rule for _, rule in reference["rule_runs"]}
+    moved = [c for c in reference["complaints"] if c["office"] == "G小城"]
+    assert len(moved) >= 6 and all(c["clock_since"] is not None for c in moved)
+    assert any(s.summary == "处理及时" for s in reference["states"].values())

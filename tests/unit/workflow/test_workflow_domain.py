@@ -25,17 +25,22 @@ from contracts.lifecycle import (
     ComplaintEscalated,
     ComplaintJudged,
     ComplaintMerged,
+    ComplaintOfficeTransferred,
     ComplaintRejudged,
     ComplaintReopened,
     ComplaintResolvedOnTheSpot,
     ComplaintResumed,
+    ComplaintSentBack,
     ComplaintSuspended,
+    ComplaintTransferred,
     ComplaintWithdrawn,
     DepartmentAssigned,
     DepartmentProposed,
     EscalationLevel,
     MajorComplaintFlagged,
+    MajorComplaintUnflagged,
     MajorRule,
+    OfficeTransferRequested,
     OwnerNotReached,
     OwnerReplied,
     PlanApproved,
@@ -49,6 +54,7 @@ from contracts.lifecycle import (
 )
 from services.workflow.commands import (
     COMMANDS,
+    AcceptOfficeTransfer,
     Acknowledge,
     AnalyseCause,
     ApprovePlan,
@@ -57,6 +63,7 @@ from services.workflow.commands import (
     Close,
     Command,
     CommitTime,
+    FlagMajor,
     ImplementPlan,
     Merge,
     ProposePlan,
@@ -68,7 +75,11 @@ from services.workflow.commands import (
     ReplyToOwner,
     Resolve,
     Resume,
+    SendBack,
     Suspend,
+    TransferDepartment,
+    TransferOffice,
+    UnflagMajor,
     Withdraw,
 )
 from services.workflow.domain import (
@@ -202,7 +213,16 @@ ALL_COMMANDS: list[Command] = [
     ),
     Suspend(actor=HEAD, reason="等待开发商答复", awaiting=Awaiting.DEVELOPER),
     Resume(actor=HEAD),
+    TransferDepartment(actor=HEAD, to_department="秩序维护部", reason="门禁归秩序维护部"),
+    SendBack(actor=DEPT, reason="非本部门职责"),
+    TransferOffice(actor=PM, to_office="G小城", reason="该楼栋归G小城管理"),
+    AcceptOfficeTransfer(actor=PM),
+    FlagMajor(actor=PM, reason="媒体关注"),
+    UnflagMajor(actor=PM, reason="经核实非重大"),
 ]
+
+ADMINISTRATIVE = (TransferOffice, AcceptOfficeTransfer, FlagMajor, UnflagMajor)
+"""Commands taken before acknowledgement too: whose the complaint is, how much it weighs."""
 
 
 def named(commands: list[Command]) -> list[object]:
@@ -306,6 +326,13 @@ SAMPLE_EVENTS: list[EventData] = [
     ),
     ComplaintResumed(actor=HEAD, suspension_no=1),
     OwnerNotReached(actor=AGENT, attempt_no=1),
+    ComplaintTransferred(
+        actor=HEAD, from_department="工程部", to_department="秩序维护部", reason="转派"
+    ),
+    ComplaintSentBack(actor=DEPT, department="工程部", reason="退单"),
+    OfficeTransferRequested(actor=PM, to_office="G小城", reason="转办"),
+    ComplaintOfficeTransferred(actor=PM, from_office="Y园", to_office="G小城", reason="转办"),
+    MajorComplaintUnflagged(actor=PM, reason="经核实非重大"),
 ]
 
 
@@ -408,7 +435,13 @@ def test_any_command_for_a_complaint_never_received_is_refused(command: Command)
 
 @pytest.mark.parametrize(
     "command",
-    named([c for c in ALL_COMMANDS if not isinstance(c, Acknowledge | Withdraw | Merge)]),
+    named(
+        [
+            c
+            for c in ALL_COMMANDS
+            if not isinstance(c, (Acknowledge, Withdraw, Merge, *ADMINISTRATIVE))
+        ]
+    ),
 )
 def test_any_step_before_acknowledgement_is_refused(command: Command) -> None:
     assert "acknowledge the complaint first" in refusal(command, *AT_RECEIVED)

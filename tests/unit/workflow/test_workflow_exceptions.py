@@ -229,7 +229,12 @@ def test_next_deadline_while_suspended_is_the_scheduled_resume_not_the_departmen
     open_ended = ComplaintSuspended(
         actor=HEAD, suspension_no=1, awaiting=Awaiting.OWNER, reason="等业主"
     )
-    assert next_deadline(given(*AT_ASSIGNED, open_ended), RECEIVED.occurred_at) is None
+    # Without an `until` it is looked at again after the policy's review span (item 8: no
+    # open complaint without a clock), counted from the suspension.
+    suspended_at = NOW + timedelta(hours=2)
+    assert next_deadline(
+        given(*AT_ASSIGNED, open_ended), RECEIVED.occurred_at, suspended_at, POLICY.clocks
+    ) == ("review", suspended_at + POLICY.clocks.review)
     department = given(*AT_SUSPENDED, RESUMED).deadline
     assert department is not None
     assert next_deadline(given(*AT_SUSPENDED, RESUMED), RECEIVED.occurred_at) == (
