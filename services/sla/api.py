@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from services.runtime.auth import CurrentStaff, Staff, StaffRole
 from services.runtime.http import FieldErrors, install_common
 from services.runtime.service import ConsumingService
-from services.sla import store
+from services.sla import horizon, store
 from services.sla.calendar import load_calendar
 from services.sla.policy import WorkingClock, load_policy
 from services.sla.projection import ClockProjection
@@ -92,6 +92,8 @@ def create_app(settings: SlaSettings | None = None, clock: Clock | None = None) 
         clock=now,
     )
     service.add_task("scheduler", scheduler.run)
+    watch = horizon.CalendarWatch(rules.calendar, now)
+    service.add_task("calendar", lambda: watch.run(settings.metrics_interval_s))
     replaying = asyncio.Lock()  # one what-if at a time per copy: each reads the whole log
     service.monitor.add("timers", timer_gauges)
 
@@ -155,6 +157,17 @@ def create_app(settings: SlaSettings | None = None, clock: Clock | None = None) 
             ),
             "clocks": sorted(clocks, key=lambda c: c["started_at"]),
         }
+
+    @app.get(
+        "/v1/sla/calendar",
+        summary="Until when the holiday data is authoritative (the horizon), and its sources",
+    )
+    async def get_calendar() -> dict[str, Any]:
+        """The business calendar's horizon: the last day whose holidays and make-up days are
+        known (chinese-calendar's years, then the years declared in calendar.yaml without a
+        gap), the days left, the warning once it is 60 days away or less, what happens past
+        it, and the source of every covered year."""
+        return horizon.status(rules.calendar, now())
 
     @app.get("/v1/sla/overdue", summary="Every open complaint past a deadline, by office")
     async def get_overdue() -> dict[str, Any]:
