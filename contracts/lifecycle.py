@@ -86,6 +86,8 @@ class MajorRule(StrEnum):
     OVER_THE_HEAD = "over_the_head"
     REPEAT_OWNER = "repeat_owner"
     REPEAT_UNIT = "repeat_unit"
+    CATEGORY = "category"  # the workflow policy names categories that are always major
+    MANUAL = "manual"  # a person flagged it (flag-major)
 
     @property
     def label(self) -> str:
@@ -97,7 +99,21 @@ _MAJOR_LABELS = {
     MajorRule.OVER_THE_HEAD: "越级投诉",
     MajorRule.REPEAT_OWNER: "同一业主连续投诉",
     MajorRule.REPEAT_UNIT: "同一房号连续投诉",
+    MajorRule.CATEGORY: "重大投诉类别",
+    MajorRule.MANUAL: "人工认定",
 }
+
+
+class _PublishedV1:
+    """The enums exactly as the first versions of the events published them: their schemas
+    list the members of that time, so later members do not change a published schema."""
+
+    class MajorRule(StrEnum):
+        """Why a complaint counts as major (重大投诉)."""
+
+        OVER_THE_HEAD = "over_the_head"
+        REPEAT_OWNER = "repeat_owner"
+        REPEAT_UNIT = "repeat_unit"
 
 
 class Awaiting(StrEnum):
@@ -260,8 +276,11 @@ class DepartmentProposed(_LifecycleEvent):
 
 
 @event
-class DepartmentAssigned(_LifecycleEvent):
+class DepartmentAssignedV1(_LifecycleEvent):
     """A responsible department was given the complaint with a deadline (确定责任部门, 限期解决)."""
+
+    # Version 1 exactly as published, read forever and upcast to the newest version.
+    model_config = ConfigDict(title="DepartmentAssigned")
 
     event_type: ClassVar[str] = "DepartmentAssigned"
     schema_version: ClassVar[int] = 1
@@ -273,6 +292,35 @@ class DepartmentAssigned(_LifecycleEvent):
         Text, Field(description="'routing rule' when the proposal was taken, else 'manual'")
     ]
     note: Note = ""
+
+
+@event
+class DepartmentAssigned(_LifecycleEvent):
+    """A responsible department was given the complaint with a deadline (确定责任部门, 限期解决).
+
+    Version 2 adds ``helper_department``: a second department that assists (协办); the
+    responsible department still answers for the complaint.
+    """
+
+    event_type: ClassVar[str] = "DepartmentAssigned"
+    schema_version: ClassVar[int] = 2
+
+    actor: Actor
+    department: Department
+    deadline: Annotated[AwareDatetime, Field(description="限期解决: when it must be solved")]
+    reason: Annotated[
+        Text, Field(description="'routing rule' when the proposal was taken, else 'manual'")
+    ]
+    note: Note = ""
+    helper_department: Annotated[
+        Department | None, Field(description="协办部门: assists the responsible one (or null)")
+    ] = None
+
+
+@upcaster("DepartmentAssigned", 1)
+def _assigned_v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
+    """v1 knew no helper department (协办): one department handled each complaint."""
+    return {**data, "helper_department": None}
 
 
 @event
@@ -429,13 +477,16 @@ class ComplaintClosedV1(_LifecycleEvent):
 
 
 @event
-class ComplaintClosed(_LifecycleEvent):
+class ComplaintClosedV2(_LifecycleEvent):
     """The complaint was closed and archived (关闭/存档).
 
     Version 2 adds the ``outcome``: closed the procedure's way (satisfied), or without the
     owner's satisfaction (unsatisfied, with the ``reason``), or because the owner could not be
     reached for the revisit (unreachable). The report counts them apart.
     """
+
+    # Version 2 exactly as published, read forever and upcast to the newest version.
+    model_config = ConfigDict(title="ComplaintClosed")
 
     event_type: ClassVar[str] = "ComplaintClosed"
     schema_version: ClassVar[int] = 2
@@ -456,6 +507,38 @@ def _closed_v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
     """v1 closed only the procedure's way: after a satisfied revisit, or an invalid complaint
     once answered."""
     return {**data, "outcome": CloseOutcome.SATISFIED.value, "reason": ""}
+
+
+@event
+class ComplaintClosed(_LifecycleEvent):
+    """The complaint was closed and archived (关闭/存档).
+
+    Version 2 added the ``outcome`` (satisfied, unsatisfied with the ``reason``, or
+    unreachable); version 3 adds the ``summary``: the closing evaluation (总结评价) that the
+    monthly report's case write-ups quote.
+    """
+
+    event_type: ClassVar[str] = "ComplaintClosed"
+    schema_version: ClassVar[int] = 3
+
+    actor: Actor
+    outcome: Annotated[CloseOutcome, Field(description="satisfied, unsatisfied or unreachable")] = (
+        CloseOutcome.SATISFIED
+    )
+    reason: Annotated[
+        str,
+        Field(max_length=2000, description="Why it closed without satisfaction (may be empty)"),
+    ] = ""
+    note: Note = ""
+    summary: Annotated[
+        str, Field(max_length=2000, description="总结评价: the closing evaluation (may be empty)")
+    ] = ""
+
+
+@upcaster("ComplaintClosed", 2)
+def _closed_v2_to_v3(data: dict[str, Any]) -> dict[str, Any]:
+    """v2 recorded no closing evaluation (总结评价)."""
+    return {**data, "summary": ""}
 
 
 @event
@@ -563,14 +646,56 @@ class PreventiveMeasureRecorded(_LifecycleEvent):
 
 
 @event
-class MajorComplaintFlagged(_LifecycleEvent):
+class MajorComplaintFlaggedV1(_LifecycleEvent):
     """The complaint was found to be major (重大投诉); the project manager takes it over."""
+
+    # Version 1 exactly as published, read forever and upcast to the newest version.
+    model_config = ConfigDict(title="MajorComplaintFlagged")
 
     event_type: ClassVar[str] = "MajorComplaintFlagged"
     schema_version: ClassVar[int] = 1
 
+    rule: _PublishedV1.MajorRule
+    reason: Annotated[Text, Field(description="What matched, in words, e.g. the earlier dates")]
+
+
+@event
+class MajorComplaintFlagged(_LifecycleEvent):
+    """The complaint was found to be major (重大投诉); the project manager takes it over.
+
+    Version 2 adds the ``actor``: the person who flagged it (``rule`` manual), or null when a
+    rule of the policy did. Whether a complaint is major at an instant is said by the latest
+    of ``MajorComplaintFlagged`` and ``MajorComplaintUnflagged`` before it (by ``occurred_at``,
+    then log order).
+    """
+
+    event_type: ClassVar[str] = "MajorComplaintFlagged"
+    schema_version: ClassVar[int] = 2
+
     rule: MajorRule
     reason: Annotated[Text, Field(description="What matched, in words, e.g. the earlier dates")]
+    actor: Annotated[
+        Actor | None, Field(description="Who flagged it (null: a rule of the policy did)")
+    ] = None
+
+
+@upcaster("MajorComplaintFlagged", 1)
+def _flagged_v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
+    """v1 was only ever emitted by the rules, never by a person."""
+    return {**data, "actor": None}
+
+
+@event
+class MajorComplaintUnflagged(_LifecycleEvent):
+    """The complaint no longer counts as major (撤销重大投诉): a person withdrew the flag, or
+    the system did when a supervision-line complaint was judged invalid (unless a person had
+    flagged it)."""
+
+    event_type: ClassVar[str] = "MajorComplaintUnflagged"
+    schema_version: ClassVar[int] = 1
+
+    actor: Actor
+    reason: Annotated[Text, Field(description="撤销理由")]
 
 
 @event
@@ -610,3 +735,64 @@ class ComplaintMerged(_LifecycleEvent):
     actor: Actor
     into_complaint_id: Annotated[UUID, Field(description="The complaint that carries on")]
     reason: Note = ""
+
+
+@event
+class ComplaintTransferred(_LifecycleEvent):
+    """The complaint was re-assigned to another department before the plan was carried out
+    (转派); the new department answers for it from now on."""
+
+    event_type: ClassVar[str] = "ComplaintTransferred"
+    schema_version: ClassVar[int] = 1
+
+    actor: Actor
+    from_department: Department
+    to_department: Department
+    reason: Annotated[Text, Field(description="转派理由")]
+    deadline: Annotated[
+        AwareDatetime | None,
+        Field(description="New 限期解决 (null: the deadline of the assignment still holds)"),
+    ] = None
+    helper_department: Annotated[
+        Department | None, Field(description="协办部门 of the new assignment (or null)")
+    ] = None
+
+
+@event
+class ComplaintSentBack(_LifecycleEvent):
+    """The department sent the complaint back to the customer-service head (退单), e.g. it is
+    not theirs; it waits for assignment again."""
+
+    event_type: ClassVar[str] = "ComplaintSentBack"
+    schema_version: ClassVar[int] = 1
+
+    actor: Actor
+    department: Annotated[Department, Field(description="The department that sends it back")]
+    reason: Annotated[Text, Field(description="退单理由")]
+
+
+@event
+class OfficeTransferRequested(_LifecycleEvent):
+    """A project manager of the complaint's office asked to hand it over to another office
+    (跨项目转办); it moves when a project manager of that office accepts."""
+
+    event_type: ClassVar[str] = "OfficeTransferRequested"
+    schema_version: ClassVar[int] = 1
+
+    actor: Actor
+    to_office: Annotated[str, Field(min_length=1, max_length=50, description="接收项目")]
+    reason: Text
+
+
+@event
+class ComplaintOfficeTransferred(_LifecycleEvent):
+    """The complaint moved to another office (跨项目转办): from its ``occurred_at`` it counts
+    for ``to_office`` in every office-scoped check and report."""
+
+    event_type: ClassVar[str] = "ComplaintOfficeTransferred"
+    schema_version: ClassVar[int] = 1
+
+    actor: Actor
+    from_office: Annotated[str, Field(min_length=1, max_length=50, description="原项目")]
+    to_office: Annotated[str, Field(min_length=1, max_length=50, description="接收项目")]
+    reason: Text
