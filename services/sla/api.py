@@ -16,7 +16,7 @@ from services.runtime.http import FieldErrors, install_common
 from services.runtime.service import ConsumingService
 from services.sla import horizon, store
 from services.sla.calendar import load_calendar
-from services.sla.policy import WorkingClock, load_policy
+from services.sla.policy import clock_kind, load_policy
 from services.sla.projection import ClockProjection
 from services.sla.scheduler import Scheduler, SlaRules, timer_gauges
 from services.sla.settings import SlaSettings
@@ -123,13 +123,20 @@ def create_app(settings: SlaSettings | None = None, clock: Clock | None = None) 
             calendar=rules.calendar,
         )
         clocks: list[dict[str, Any]] = []
+        horizon = rules.calendar.horizon.last_day
         for kind, timer in folded.timers.items():
             when = max(at, timer.started_at)
+            working = clock_kind(timer.clock) == "working"
+            deadline = timer.hard_deadline or timer.deadline
             clocks.append(
                 {
                     "timer": kind,
                     "target": timer.description,
-                    "clock": "working" if isinstance(timer.clock, WorkingClock) else "wall",
+                    "clock": "working" if working else "wall",
+                    # Counted Monday to Friday past the calendar's horizon: not authoritative.
+                    "past_calendar_horizon": working
+                    and deadline is not None
+                    and deadline.astimezone(rules.calendar.zone).date() > horizon,
                     "state": timer.state_at(when).value,
                     "started_at": timer.started_at,
                     "warning_at": timer.warning_at,
@@ -150,7 +157,7 @@ def create_app(settings: SlaSettings | None = None, clock: Clock | None = None) 
         upcoming = min(running, key=lambda c: c["deadline"], default=None)
         return {
             "complaint_id": complaint_id,
-            "office": office,
+            "office": folded.office_at(at),
             "as_of": at,
             "next_deadline": (
                 {"timer": upcoming["timer"], "at": upcoming["deadline"]} if upcoming else None

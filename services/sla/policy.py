@@ -178,6 +178,45 @@ class WorkingClock:
         return self.calendar.working_time_between(self.office, a, b)
 
 
+@dataclass(frozen=True)
+class HandoverClock:
+    """One office's clock until ``at``, another office's from ``at`` on: a complaint moved to
+    another office (跨项目转办) counts the time it has left on the new office's calendar.
+
+    Working time is time the office is open, so the time left carries over as it is (four
+    working hours left at Y园 are four working hours of the new office); the new office's own
+    targets apply through ``TimerPolicy.retargeted``.
+    """
+
+    before: Clock
+    after: Clock
+    at: datetime
+
+    def add(self, start: datetime, duration: timedelta) -> datetime:
+        """``duration`` counted on the first clock up to ``at``, the rest on the second."""
+        if start >= self.at:
+            return self.after.add(start, duration)
+        used = self.before.between(start, self.at)
+        if duration <= used:
+            return self.before.add(start, duration)
+        return self.after.add(self.at, duration - used)
+
+    def between(self, a: datetime, b: datetime) -> timedelta:
+        """The time counted from ``a`` to ``b``: each side of ``at`` on its own clock."""
+        if b <= self.at:
+            return self.before.between(a, b)
+        if a >= self.at:
+            return self.after.between(a, b)
+        return self.before.between(a, self.at) + self.after.between(self.at, b)
+
+
+def clock_kind(clock: Clock) -> ClockKind:
+    """``working`` for an office's working time (now), ``wall`` for every second."""
+    if isinstance(clock, HandoverClock):
+        return clock_kind(clock.after)
+    return "working" if isinstance(clock, WorkingClock) else "wall"
+
+
 class TimerState(StrEnum):
     """Where a timer stands at an instant."""
 
@@ -322,6 +361,14 @@ class Timer:
             warning_share=warning_share,
             description=description,
         )
+
+    def handed_over(self, at: datetime, clock: Clock) -> Timer:
+        """The timer counting on ``clock`` from ``at`` on (the complaint changed office);
+        the time counted before ``at`` stays as it was."""
+        self._check_change(at)
+        if clock == self.clock:
+            return self
+        return replace(self, clock=HandoverClock(self.clock, clock, at))
 
     def _resumed(self, at: datetime) -> Timer:
         # Ending while paused closes the pause at the same instant, so the history stays a
@@ -527,6 +574,7 @@ class _PolicyDoc(_Doc):
     warning_share: Share = 0.8
     cancels_on: EventNames
     priority_from: EventNames
+    office_from: EventNames
     timers: dict[str, _TimerDoc]
     priorities: dict[Priority, dict[str, _OfficeTimerDoc]] = Field(default_factory=dict)
     offices: dict[str, dict[str, _OfficeTimerDoc]] = Field(default_factory=dict)
@@ -641,18 +689,20 @@ class SlaPolicy:
         offices: Mapping[str, Mapping[str, OfficeChange]] | None = None,
         priority_from: Iterable[str] = (),
         priorities: Mapping[Priority, Mapping[str, OfficeChange]] | None = None,
+        office_from: Iterable[str] = (),
     ) -> None:
         """A policy from its parts; ``parse_policy`` builds one from YAML text."""
         self._timers = dict(timers)
         self.cancels_on = frozenset(cancels_on)
         self._offices = {name: dict(kinds) for name, kinds in (offices or {}).items()}
         self.priority_from = frozenset(priority_from)
+        self.office_from = frozenset(office_from)
         self._priorities = {p: dict(kinds) for p, kinds in (priorities or {}).items()}
 
     @property
     def events(self) -> frozenset[str]:
         """Every event type the policy reacts to (offices and priorities change targets only)."""
-        names = {"ComplaintReceived", *self.cancels_on, *self.priority_from}
+        names = {"ComplaintReceived", *self.cancels_on, *self.priority_from, *self.office_from}
         for rules in self._timers.values():
             names |= rules.starts_on | rules.stops_on | rules.pauses_on | rules.resumes_on
         return frozenset(names)
@@ -715,6 +765,10 @@ def parse_policy(text: str) -> SlaPolicy:
     lacking = [t for t in doc.priority_from if "priority" not in _fields_of(t)]
     if lacking:
         raise ValueError(f"priority_from: {', '.join(lacking)} has no field 'priority'")
+    _known_events(doc.office_from, known, "office_from")
+    lacking = [t for t in doc.office_from if "to_office" not in _fields_of(t)]
+    if lacking:
+        raise ValueError(f"office_from: {', '.join(lacking)} has no field 'to_office'")
     timers: dict[str, TimerPolicy] = {}
     for kind, item in doc.timers.items():
         for name in ("starts_on", "stops_on", "pauses_on", "resumes_on"):
@@ -783,6 +837,7 @@ def parse_policy(text: str) -> SlaPolicy:
         offices=offices,
         priority_from=doc.priority_from,
         priorities=priorities,
+        office_from=doc.office_from,
     )
     for office in [*offices, ""]:
         for kind in timers:
@@ -812,6 +867,14 @@ def load_policy(path: Path = DEFAULT_POLICY_FILE) -> SlaPolicy:
 # --------------------------------------------------------------------------------------------
 
 
+def office_after(event: EventData, office: str, policy: SlaPolicy) -> str:
+    """The complaint's office after ``event``: its ``to_office`` for an event of the policy's
+    ``office_from`` (跨项目转办), else ``office`` as it was."""
+    if event.event_type in policy.office_from:
+        return str(getattr(event, "to_office", None) or office)
+    return office
+
+
 def apply_event(
     timers: Mapping[str, Timer],
     event: EventData,
@@ -824,14 +887,19 @@ def apply_event(
 ) -> dict[str, Timer]:
     """A complaint's timers (by kind) after ``event`` happened at ``at`` at ``office``.
 
-    In this order: ``cancels_on`` ends every active timer; otherwise each active timer stops,
-    pauses or resumes as its kind says (an event counts only where its fields match the
-    kind's ``where``); an event of ``priority_from`` gives the running timers the targets of
-    its priority; then every kind the event starts is started afresh, replacing an earlier
-    timer of that kind (a re-assignment's new deadline, a new promise). ``priority`` is the
-    complaint's priority before this event. An event stamped before a timer's last change
-    counts as happening at that change: the log's order is the truth, and a clock that
-    refused it would stop counting altogether.
+    In this order: each active timer whose kind stops on the event stops (an event counts
+    only where its fields match the kind's ``where``), even when the event also ends the
+    complaint — the ``close`` timer is *met* by the close; otherwise ``cancels_on`` ends it;
+    otherwise it pauses or resumes as its kind says; an event of ``priority_from`` gives the
+    running timers the targets of its priority; an event of ``office_from`` (the complaint
+    moved to another office) hands every running timer over to the new office's calendar
+    from ``at`` and gives it the new office's targets. Then every kind the event starts is
+    started afresh, replacing an earlier timer of that kind (a re-assignment's new deadline,
+    a new promise) — except where the deadline it takes from the event is empty (a transfer
+    that keeps the department's deadline keeps its timer). ``office`` and ``priority`` are the
+    complaint's before this event. An event stamped before a timer's last change counts as
+    happening at that change: the log's order is the truth, and a clock that refused it would
+    stop counting altogether.
 
     A replaced or ended timer owes no further alerts, so a caller that publishes alerts
     collects ``alerts_due(complaint_id, at)`` of the timers it holds *before* applying the
@@ -840,30 +908,38 @@ def apply_event(
     event_type = event.event_type
     if event_type in policy.priority_from:
         priority = getattr(event, "priority", None) or priority
+    moved_to = office_after(event, office, policy)
     result = dict(timers)
     for kind, timer in timers.items():
         if not timer.active:
             continue
         when = max(at, timer.last_change)
-        if event_type in policy.cancels_on:
-            result[kind] = timer.cancel(when)
-            continue
-        if kind not in policy.kinds:
-            continue  # a kind dropped from the policy keeps its history but follows no event
-        rules = policy.timer(kind, office, priority)
-        if not rules.counts(event):
-            continue
-        if event_type in rules.stops_on:
+        known = kind in policy.kinds  # a kind dropped from the policy follows no event
+        rules = policy.timer(kind, office, priority) if known else None
+        if rules is not None and event_type in rules.stops_on and rules.counts(event):
             result[kind] = timer.stop(when)
+        elif event_type in policy.cancels_on:
+            result[kind] = timer.cancel(when)
+        elif rules is None or not rules.counts(event):
+            continue
         elif event_type in rules.pauses_on and not timer.paused:
             result[kind] = timer.pause(when)
         elif event_type in rules.resumes_on and timer.paused:
             result[kind] = timer.resume(when)
         elif event_type in policy.priority_from:
             result[kind] = rules.retargeted(timer, at, calendar=calendar, office=office)
+        elif moved_to != office:
+            moved = policy.timer(kind, moved_to, priority)
+            clock = WorkingClock(calendar, moved_to) if moved.clock == "working" else WallClock()
+            if moved.deadline_from is None:
+                timer = timer.handed_over(when, clock)
+            result[kind] = moved.retargeted(timer, when, calendar=calendar, office=moved_to)
     if event_type not in policy.cancels_on:
         for kind in policy.kinds:
-            rules = policy.timer(kind, office, priority)
-            if event_type in rules.starts_on and rules.counts(event):
-                result[kind] = rules.start(at, office=office, calendar=calendar, event=event)
+            rules = policy.timer(kind, moved_to, priority)
+            if event_type not in rules.starts_on or not rules.counts(event):
+                continue
+            if rules.deadline_from is not None and getattr(event, rules.deadline_from) is None:
+                continue  # no new deadline: the running timer (if any) keeps its own
+            result[kind] = rules.start(at, office=moved_to, calendar=calendar, event=event)
     return result

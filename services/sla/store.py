@@ -214,7 +214,8 @@ async def request_check(conn: asyncpg.Connection, complaint_id: UUID) -> None:
 
 
 async def office_of(conn: asyncpg.Connection, complaint_id: UUID) -> str | None:
-    """The office a complaint belongs to, or ``None`` for an unknown complaint."""
+    """The office a complaint was received at, or ``None`` for an unknown complaint (an
+    office transfer in its history moves it: ``timers.Folded.office_at``)."""
     office: str | None = await conn.fetchval(
         "SELECT office FROM complaints WHERE complaint_id = $1", complaint_id
     )
