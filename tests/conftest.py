@@ -44,9 +44,13 @@ def real_infra() -> Iterator[Infra]:
         yield from _testcontainers_infra()
         return
     cfg = infra.InfraConfig.from_env()
-    before = infra.status(cfg)
-    infra.ensure_kafka(cfg)
-    infra.ensure_postgres(cfg)
+    with _SessionRegistry(cfg.home / "run" / "test-sessions") as sessions:
+        before = infra.status(cfg)
+        for part in ("kafka", "postgres"):
+            if not before[part]["running"]:
+                sessions.started(part)
+        infra.ensure_kafka(cfg)
+        infra.ensure_postgres(cfg)
     try:
         yield Infra(
             kafka_bootstrap=f"127.0.0.1:{cfg.kafka_port}",
@@ -54,11 +58,51 @@ def real_infra() -> Iterator[Infra]:
             home=cfg.home,
         )
     finally:
-        # Leave the machine as found: stop only what this session started.
-        if not before["kafka"]["running"]:
-            infra.stop_kafka(cfg)
-        if not before["postgres"]["running"]:
-            infra.stop_postgres(cfg)
+        # Leave the machine as found: what a test session started is stopped by the last
+        # session still running (two sessions at once share the broker and the database).
+        with _SessionRegistry(cfg.home / "run" / "test-sessions") as sessions:
+            for part in sessions.leave():
+                {"kafka": infra.stop_kafka, "postgres": infra.stop_postgres}[part](cfg)
+
+
+class _SessionRegistry:
+    """The test sessions using the local infrastructure, one file per live process, and what
+    a test session started; held under an exclusive file lock."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def __enter__(self) -> _SessionRegistry:
+        import fcntl
+
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self._lock = (self.folder / ".lock").open("w")
+        fcntl.flock(self._lock, fcntl.LOCK_EX)
+        (self.folder / f"session-{os.getpid()}").touch()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._lock.close()  # releases the lock
+
+    def started(self, part: str) -> None:
+        (self.folder / f"started-{part}").touch()
+
+    def leave(self) -> list[str]:
+        """Leave; the parts to stop if this was the last live session."""
+        (self.folder / f"session-{os.getpid()}").unlink(missing_ok=True)
+        for mark in self.folder.glob("session-*"):
+            pid = int(mark.name.removeprefix("session-"))
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                mark.unlink(missing_ok=True)  # a session that died without leaving
+            else:
+                return []
+        parts = []
+        for mark in self.folder.glob("started-*"):
+            parts.append(mark.name.removeprefix("started-"))
+            mark.unlink()
+        return sorted(parts)
 
 
 def _testcontainers_infra() -> Iterator[Infra]:

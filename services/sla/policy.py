@@ -21,13 +21,30 @@ reply              1 working day, hard limit 3   step 9; starts on ComplaintRece
                                                  *or* TimeCommitted: a time commitment is the
                                                  answer step 9 asks for when none can be given
                                                  at once, and it starts ``promise``
-department         DepartmentAssigned.deadline   step 4 限期解决; stops on PlanImplemented; a
-                                                 re-assignment restarts it with its deadline
-promise            TimeCommitted.promised_at     step 9 时间承诺; stops on the next OwnerReplied;
-                                                 a new commitment restarts it
+assignment         1 working day                 steps 3-4: acknowledged (again on 退单
+                                                 ComplaintSentBack) until DepartmentAssigned,
+                                                 当场解决, or a judgment ``invalid``
+conclude           2 working days                an invalid complaint (judged or re-judged so)
+                                                 until closed (or a department takes it)
+department         DepartmentAssigned.deadline   step 4 限期解决; stops on PlanImplemented or
+                                                 退单; a re-assignment or a 转派
+                                                 (ComplaintTransferred) with a deadline
+                                                 restarts it, a 转派 without one keeps it
+promise            TimeCommitted.promised_at     step 9 时间承诺; stops on the reply that
+                                                 fulfils it; a new commitment restarts it
 revisit            2 working days                step 10 回访; starts on PlanImplemented, stops
                                                  on RevisitRecorded
+close              1 working day                 step 11: a revisit (or an on-the-spot
+                                                 resolution not revisited) until closed, or
+                                                 reopened
+rework             3 working days                reopened until a plan is carried out again
+                                                 (or a department is assigned anew)
 =================  ============================  =============================================
+
+Together they leave no step of an open complaint without a running (or, while suspended,
+paused) clock: ``policy.yaml`` lists which covers which step. An event of ``office_from``
+(ComplaintOfficeTransferred) moves the complaint to another office from its instant: running
+timers count on that office's calendar (``HandoverClock``) with its targets.
 
 ``cancels_on`` (closed, withdrawn, merged) ends every running timer without a verdict.
 

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from contracts import decode_event
 from contracts.enums import Priority, ServiceCategory, Validity
 from contracts.lifecycle import (
     CauseAnalysed,
@@ -404,3 +406,25 @@ def test_a_bad_office_from_in_the_policy_is_refused(change: str, error: str) -> 
     text = POLICY_FILE_TEXT.replace("office_from: [ComplaintOfficeTransferred]", change)
     with pytest.raises(ValueError, match=error):
         parse_policy(text)
+
+
+# -- older versions read as before -------------------------------------------------------------
+
+STORED = Path(__file__).parents[1] / "contracts" / "stored_events"
+
+
+def test_stored_v1_assignments_and_v1_v2_closes_fold_as_the_current_versions() -> None:
+    def stored(name: str) -> tuple[Any, datetime]:
+        envelope, data = decode_event(STORED.joinpath(name).read_text(encoding="utf-8"))
+        return data, envelope.occurred_at
+
+    received_at = datetime.fromisoformat("2026-01-05T09:00:00+08:00")
+    assigned_v1 = stored("DepartmentAssigned.v1.json")
+    assert type(assigned_v1[0]) is DepartmentAssigned  # upcast on read
+    for closing in ("ComplaintClosed.v1.json", "ComplaintClosed.v2.json"):
+        closed_old = stored(closing)
+        assert type(closed_old[0]) is ComplaintClosed
+        f = folded([(received(), received_at), assigned_v1, closed_old])
+        department = f.timers["department"]
+        assert department.deadline == datetime.fromisoformat("2026-01-09T18:00:00+08:00")
+        assert department.cancelled_at == closed_old[1]
