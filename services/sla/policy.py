@@ -68,7 +68,7 @@ from typing import Annotated, Literal, NamedTuple, Protocol, Self
 from uuid import UUID
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 import contracts  # noqa: F401  (importing registers every event the policy may name)
 from contracts.enums import Priority
@@ -575,6 +575,7 @@ class _TimerDoc(_Doc):
     deadline_from: str | None = None
     hard_limit: str | None = None
     warning_share: Share | None = None
+    since: AwareDatetime | None = None
 
     @model_validator(mode="after")
     def _one_target(self) -> Self:
@@ -621,6 +622,16 @@ class TimerPolicy:
     hard_limit: Span | None
     warning_share: float
     where: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
+    since: datetime | None = None
+
+    def starts_at(self, at: datetime) -> bool:
+        """Whether a timer of this kind starts at ``at``: not before the kind's ``since``.
+
+        A kind added to a running system would otherwise start, in every open complaint's
+        history, at events long past — and breach at once on the rollout. The instant is data
+        (the policy's), so a rebuild folds exactly as the live service did.
+        """
+        return self.since is None or at >= self.since
 
     def counts(self, event: EventData) -> bool:
         """Whether ``event`` counts for this timer: it does unless ``where`` asks its fields
@@ -818,6 +829,7 @@ def parse_policy(text: str) -> SlaPolicy:
                 hard_limit=Span.parse(item.hard_limit) if item.hard_limit else None,
                 warning_share=item.warning_share or doc.warning_share,
                 where={t: dict(w) for t, w in item.where.items()},
+                since=item.since,
             ),
             where=f"timers.{kind}",
         )
@@ -956,6 +968,8 @@ def apply_event(
             rules = policy.timer(kind, moved_to, priority)
             if event_type not in rules.starts_on or not rules.counts(event):
                 continue
+            if not rules.starts_at(at):
+                continue  # the kind was not in force yet
             if rules.deadline_from is not None and getattr(event, rules.deadline_from) is None:
                 continue  # no new deadline: the running timer (if any) keeps its own
             result[kind] = rules.start(at, office=moved_to, calendar=calendar, event=event)

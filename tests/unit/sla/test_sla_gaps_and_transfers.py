@@ -428,3 +428,25 @@ def test_stored_v1_assignments_and_v1_v2_closes_fold_as_the_current_versions() -
         department = f.timers["department"]
         assert department.deadline == datetime.fromisoformat("2026-01-09T18:00:00+08:00")
         assert department.cancelled_at == closed_old[1]
+
+
+def test_a_kind_with_since_starts_only_on_events_from_then_on() -> None:
+    text = POLICY_FILE_TEXT.replace(
+        "    label: 确定责任部门\n",
+        "    label: 确定责任部门\n    since: 2026-11-24T00:00:00+08:00\n",
+    )
+    policy = parse_policy(text)
+
+    def timers(acknowledged: datetime) -> dict[str, Any]:
+        history = [
+            (received(), acknowledged - timedelta(minutes=10)),
+            (ComplaintAcknowledged(actor=AGENT), acknowledged),
+        ]
+        return fold(
+            history, complaint_id=CID, office="Y园", policy=policy, calendar=CALENDAR
+        ).timers
+
+    assert "assignment" not in timers(at(23, "17:00"))  # before the kind was in force
+    assert timers(at(24, "09:00"))["assignment"].deadline == at(25, "09:00")
+    with pytest.raises(ValueError, match="since"):
+        parse_policy(text.replace("2026-11-24T00:00:00+08:00", "2026-11-24T00:00:00"))
