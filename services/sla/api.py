@@ -123,20 +123,15 @@ def create_app(settings: SlaSettings | None = None, clock: Clock | None = None) 
             calendar=rules.calendar,
         )
         clocks: list[dict[str, Any]] = []
-        horizon = rules.calendar.horizon.last_day
         for kind, timer in folded.timers.items():
             when = max(at, timer.started_at)
-            working = clock_kind(timer.clock) == "working"
-            deadline = timer.hard_deadline or timer.deadline
             clocks.append(
                 {
                     "timer": kind,
                     "target": timer.description,
-                    "clock": "working" if working else "wall",
+                    "clock": clock_kind(timer.clock),
                     # Counted Monday to Friday past the calendar's horizon: not authoritative.
-                    "past_calendar_horizon": working
-                    and deadline is not None
-                    and deadline.astimezone(rules.calendar.zone).date() > horizon,
+                    "past_calendar_horizon": horizon.past_horizon(rules.calendar, timer),
                     "state": timer.state_at(when).value,
                     "started_at": timer.started_at,
                     "warning_at": timer.warning_at,

@@ -25,6 +25,7 @@ from typing import Any
 from prometheus_client import Gauge
 
 from services.sla.calendar import BusinessCalendar
+from services.sla.policy import Timer, clock_kind
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,16 @@ def status(calendar: BusinessCalendar, now: dt.datetime) -> dict[str, Any]:
         "past_horizon": PAST_HORIZON,
         "years": [{"year": y.year, "source": y.source} for y in horizon.years],
     }
+
+
+def past_horizon(calendar: BusinessCalendar, timer: Timer) -> bool:
+    """Whether ``timer`` counts working days up to a deadline (or hard limit) past the
+    calendar's horizon: that deadline rests on the Monday-to-Friday guess, and the SLA API
+    says so on the clock (``past_calendar_horizon``)."""
+    if clock_kind(timer.clock) != "working":
+        return False  # a wall clock, or a deadline a person set: no calendar involved
+    last = timer.hard_deadline or timer.deadline
+    return last is not None and last.astimezone(calendar.zone).date() > calendar.horizon.last_day
 
 
 def warning(calendar: BusinessCalendar, today: dt.date) -> str | None:

@@ -70,6 +70,9 @@ async def test_after_an_early_answer_the_assignment_clock_runs_until_a_departmen
     assert waiting["assignment"]["target"] == "确定责任部门：1个工作日"
     assert waiting["assignment"]["clock"] == "working"
     assert waiting["assignment"]["deadline"] is not None
+    # Due within the holiday data (the horizon ends 2026-12-31) unless run in its last days.
+    due = datetime.fromisoformat(waiting["assignment"]["deadline"]).astimezone(CHINA).date()
+    assert waiting["assignment"]["past_calendar_horizon"] is (due > date(2026, 12, 31))
     resp = await http.get(f"{system.urls['sla']}/v1/complaints/{desk.id}/sla")
     assert resp.json()["next_deadline"]["timer"] == "assignment"
 

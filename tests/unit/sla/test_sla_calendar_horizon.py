@@ -4,7 +4,7 @@ years declared in calendar.yaml with their checks, the daily warning and the gau
 from __future__ import annotations
 
 import logging
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -16,7 +16,8 @@ from services.sla.calendar import (
     load_calendar,
     parse_calendar,
 )
-from services.sla.horizon import WARN_WITHIN_DAYS, CalendarWatch, status
+from services.sla.horizon import WARN_WITHIN_DAYS, CalendarWatch, past_horizon, status
+from services.sla.policy import Timer, WallClock, load_policy
 
 CHINA = ZoneInfo("Asia/Shanghai")
 OFFICE = "Y园"
@@ -191,3 +192,22 @@ def test_the_status_shows_horizon_days_left_warning_and_each_years_source() -> N
     assert "Monday to Friday" in body["past_horizon"]
     assert body["years"][0] == {"year": 2004, "source": f"chinese-calendar {library_version()}"}
     assert [y["year"] for y in body["years"]] == list(range(2004, 2027))
+
+
+def test_a_working_clock_due_past_the_horizon_is_marked_and_a_wall_clock_is_not() -> None:
+    cal, policy = load_calendar(), load_policy()
+    reply = policy.timer("reply", OFFICE)
+    inside = reply.start(china("2026-12-28T10:00"), office=OFFICE, calendar=cal)
+    assert inside.hard_deadline == china("2026-12-31T10:00")
+    assert not past_horizon(cal, inside)
+    late = reply.start(china("2026-12-30T10:00"), office=OFFICE, calendar=cal)
+    assert late.hard_deadline == china("2027-01-04T10:00")  # Friday 1 January counted: the guess
+    assert past_horizon(cal, late)  # its hard limit is counted on the weekday guess
+    wall = Timer.start(
+        "first_response",
+        WallClock(),
+        china("2026-12-31T23:50"),
+        timedelta(hours=1),
+        description="x",
+    )
+    assert not past_horizon(cal, wall)  # every second counts: no calendar involved
