@@ -14,9 +14,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from services.runtime.auth import CurrentStaff, Staff, StaffRole
 from services.runtime.http import FieldErrors, install_common
 from services.runtime.service import ConsumingService
-from services.sla import store
+from services.sla import horizon, store
 from services.sla.calendar import load_calendar
-from services.sla.policy import WorkingClock, load_policy
+from services.sla.policy import clock_kind, load_policy
 from services.sla.projection import ClockProjection
 from services.sla.scheduler import Scheduler, SlaRules, timer_gauges
 from services.sla.settings import SlaSettings
@@ -92,6 +92,8 @@ def create_app(settings: SlaSettings | None = None, clock: Clock | None = None) 
         clock=now,
     )
     service.add_task("scheduler", scheduler.run)
+    watch = horizon.CalendarWatch(rules.calendar, now)
+    service.add_task("calendar", lambda: watch.run(settings.metrics_interval_s))
     replaying = asyncio.Lock()  # one what-if at a time per copy: each reads the whole log
     service.monitor.add("timers", timer_gauges)
 
@@ -127,7 +129,9 @@ def create_app(settings: SlaSettings | None = None, clock: Clock | None = None) 
                 {
                     "timer": kind,
                     "target": timer.description,
-                    "clock": "working" if isinstance(timer.clock, WorkingClock) else "wall",
+                    "clock": clock_kind(timer.clock),
+                    # Counted Monday to Friday past the calendar's horizon: not authoritative.
+                    "past_calendar_horizon": horizon.past_horizon(rules.calendar, timer),
                     "state": timer.state_at(when).value,
                     "started_at": timer.started_at,
                     "warning_at": timer.warning_at,
@@ -148,13 +152,24 @@ def create_app(settings: SlaSettings | None = None, clock: Clock | None = None) 
         upcoming = min(running, key=lambda c: c["deadline"], default=None)
         return {
             "complaint_id": complaint_id,
-            "office": office,
+            "office": folded.office_at(at),
             "as_of": at,
             "next_deadline": (
                 {"timer": upcoming["timer"], "at": upcoming["deadline"]} if upcoming else None
             ),
             "clocks": sorted(clocks, key=lambda c: c["started_at"]),
         }
+
+    @app.get(
+        "/v1/sla/calendar",
+        summary="Until when the holiday data is authoritative (the horizon), and its sources",
+    )
+    async def get_calendar() -> dict[str, Any]:
+        """The business calendar's horizon: the last day whose holidays and make-up days are
+        known (chinese-calendar's years, then the years declared in calendar.yaml without a
+        gap), the days left, the warning once it is 60 days away or less, what happens past
+        it, and the source of every covered year."""
+        return horizon.status(rules.calendar, now())
 
     @app.get("/v1/sla/overdue", summary="Every open complaint past a deadline, by office")
     async def get_overdue() -> dict[str, Any]:

@@ -11,14 +11,31 @@ Which days are working days
     make-up working days (调休) that fall on a Saturday or Sunday. ``statutory`` in
     ``calendar.yaml`` amends it; a date listed there wins over the package.
 
-Outside the package's years (``library_coverage()``: 2004-2026 for chinese-calendar 1.11.0)
-    the package knows nothing, so a statutory office counts **Monday to Friday** as its working
-    days, plus whatever ``statutory`` in ``calendar.yaml`` declares. Raising instead would stop
-    every SLA clock on 1 January of the first uncovered year, and a clock that stops lets
-    complaints fall through; the weekday guess is wrong only on holidays and make-up days.
-    Declare the coming year's State Council notice in ``statutory`` (or upgrade the package)
-    before that year starts; ``BusinessCalendar.is_statutory_known`` tells a health check
-    whether a day is covered by either.
+Whole years declared in ``calendar.yaml`` (``statutory.years``)
+    When the State Council publishes the coming year's notice (国务院办公厅关于节假日安排的通知)
+    before the package knows it, the year is declared whole: its holidays and its make-up
+    working days (调休, always a Saturday or Sunday), with the notice as its ``source``. In a
+    declared year every other Monday to Friday is a working day, every other Saturday and
+    Sunday is not, exactly as the package counts its own years; a declared year replaces the
+    package's data for that year. Checked when loading: a year declared twice, a day outside
+    its year, a make-up day that is not a weekend, a day both holiday and make-up day, a year
+    without holidays are refused with the entry named.
+
+The horizon (``BusinessCalendar.horizon``)
+    The holiday data is authoritative up to the last day of the last year in the unbroken run
+    of covered years (the package's, ``library_coverage()``: 2004-2026 for chinese-calendar
+    1.11.0, then the declared years that follow it without a gap). ``GET /v1/sla/calendar``
+    shows it with the source of each year, a metric exports the days left, and the service
+    logs a warning every day once it is 60 days away or less (``services.sla.horizon``).
+
+Past the horizon: Monday to Friday, said out loud
+    Past the horizon nobody knows the holidays yet, so a statutory office counts **Monday to
+    Friday** as its working days, plus the single days ``statutory.holidays``/``workdays``
+    declare. Raising instead would stop every SLA clock on 1 January of the first uncovered
+    year, and a clock that stops lets complaints fall through; the weekday guess is wrong only
+    on holidays and make-up days. It is never silent: the daily warning, the metric, the
+    calendar endpoint, and each clock whose deadline lies past the horizon is marked so in the
+    SLA API (``is_statutory_known`` tells whether a day is covered).
 
 Hours and overrides
     Each office has its daily openings, e.g. 08:30-12:00 and 13:30-18:00 (a lunch break), or
@@ -64,6 +81,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import chinese_calendar
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+from yaml.nodes import MappingNode
 
 DEFAULT_CALENDAR_FILE = Path(__file__).with_name("calendar.yaml")
 
@@ -90,6 +108,11 @@ def _library_knows(day: dt.date) -> bool:
     except NotImplementedError:
         return False
     return True
+
+
+def library_version() -> str:
+    """The installed ``chinese_calendar``'s version, e.g. ``1.11.0``."""
+    return str(getattr(chinese_calendar, "__version__", "unknown"))
 
 
 @cache
@@ -172,9 +195,17 @@ class _DefaultOfficeDoc(_OfficeDoc):
     hours: list[str]
 
 
+class _StatutoryYearDoc(_Doc):
+    year: Annotated[int, Field(ge=1990, le=2100)]
+    source: Annotated[str, Field(min_length=1, max_length=200)]
+    holidays: Annotated[list[DaySpan], Field(min_length=1)]
+    workdays: list[DaySpan] = Field(default_factory=list)
+
+
 class _StatutoryDoc(_Doc):
     holidays: list[DaySpan] = Field(default_factory=list)
     workdays: list[DaySpan] = Field(default_factory=list)
+    years: list[_StatutoryYearDoc] = Field(default_factory=list)
 
 
 class _OverrideDoc(_Doc):
@@ -230,9 +261,76 @@ class Override:
         return day in self.days and (self.offices is None or office in self.offices)
 
 
+@dataclass(frozen=True)
+class DeclaredYear:
+    """A whole year of statutory days declared in ``calendar.yaml`` (a State Council notice)."""
+
+    year: int
+    source: str
+    holidays: frozenset[dt.date]
+    workdays: frozenset[dt.date]
+
+    def is_workday(self, day: dt.date) -> bool:
+        """Holidays are off, make-up days work, every other day works Monday to Friday."""
+        if day in self.holidays:
+            return False
+        return day in self.workdays or day.weekday() < 5
+
+
+WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+def _declared_years(docs: Sequence[_StatutoryYearDoc]) -> dict[int, DeclaredYear]:
+    years: dict[int, DeclaredYear] = {}
+    first_at: dict[int, int] = {}
+    for n, item in enumerate(docs):
+        where = f"statutory.years[{n}] ({item.year})"
+        if item.year in first_at:
+            raise ValueError(
+                f"{where}: {item.year} is declared twice (also statutory.years"
+                f"[{first_at[item.year]}]); declare each year once"
+            )
+        first_at[item.year] = n
+        try:
+            holidays, workdays = _expand(item.holidays), _expand(item.workdays)
+        except ValueError as exc:
+            raise ValueError(f"{where}: {exc}") from None
+        for name, days in (("holidays", holidays), ("workdays", workdays)):
+            strays = sorted(d for d in days if d.year != item.year)
+            if strays:
+                raise ValueError(f"{where}: {name}: {strays[0]} is not in {item.year}")
+        weekdays = sorted(d for d in workdays if d.weekday() < 5)
+        if weekdays:
+            day = weekdays[0]
+            raise ValueError(
+                f"{where}: workdays: {day} is a {WEEKDAYS[day.weekday()]}; a make-up working "
+                "day (调休) is a Saturday or Sunday (a weekday works anyway)"
+            )
+        both = sorted(holidays & workdays)
+        if both:
+            raise ValueError(f"{where}: {both[0]} is both a holiday and a make-up working day")
+        years[item.year] = DeclaredYear(item.year, item.source, holidays, workdays)
+    return years
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML's safe loader, refusing a key written twice in one mapping (the last would win
+    silently: an office's hours, say, declared twice)."""
+
+    def construct_mapping(self, node: MappingNode, deep: bool = False) -> dict[object, object]:
+        seen: set[object] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                line = key_node.start_mark.line + 1
+                raise ValueError(f"line {line}: {key!r} is written twice in the same mapping")
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
 def parse_calendar(text: str) -> BusinessCalendar:
     """A business calendar from the text of a calendar YAML file (see ``calendar.yaml``)."""
-    doc = _CalendarDoc.model_validate(yaml.safe_load(text))
+    doc = _CalendarDoc.model_validate(yaml.load(text, Loader=_UniqueKeyLoader))
     try:
         zone = ZoneInfo(doc.timezone)
     except (ZoneInfoNotFoundError, ValueError):
@@ -249,6 +347,7 @@ def parse_calendar(text: str) -> BusinessCalendar:
     both = sorted(holidays & workdays)
     if both:
         raise ValueError(f"declared both a statutory holiday and a workday: {both[0]}")
+    declared = _declared_years(doc.statutory.years)
     overrides = []
     for item in doc.overrides:
         openings: tuple[Opening, ...] | None
@@ -272,6 +371,7 @@ def parse_calendar(text: str) -> BusinessCalendar:
         offices=offices,
         statutory_holidays=holidays,
         statutory_workdays=workdays,
+        declared_years=declared,
         overrides=overrides,
     )
 
@@ -301,6 +401,7 @@ class BusinessCalendar:
         offices: Mapping[str, OfficeSchedule],
         statutory_holidays: frozenset[dt.date] = frozenset(),
         statutory_workdays: frozenset[dt.date] = frozenset(),
+        declared_years: Mapping[int, DeclaredYear] | None = None,
         overrides: Sequence[Override] = (),
     ) -> None:
         """A calendar from its parts; ``parse_calendar`` builds one from YAML text."""
@@ -309,7 +410,9 @@ class BusinessCalendar:
         self._offices = dict(offices)
         self._holidays = statutory_holidays
         self._workdays = statutory_workdays
+        self._years = dict(declared_years or {})
         self._overrides = tuple(overrides)
+        self.horizon = _horizon(self._years)
 
     # -- days ---------------------------------------------------------------------------------
 
@@ -323,18 +426,26 @@ class BusinessCalendar:
         False means ``is_statutory_workday`` guesses from the weekday (see the module notes).
         """
         first, last = library_coverage()
-        return first <= day <= last or day in self._holidays or day in self._workdays
+        return (
+            first <= day <= last
+            or day.year in self._years
+            or day in self._holidays
+            or day in self._workdays
+        )
 
     def is_statutory_workday(self, day: dt.date) -> bool:
         """Whether ``day`` is a working day in mainland China (make-up days included).
 
-        Declared days first, then ``chinese_calendar``, then Monday to Friday for years the
-        package does not cover.
+        Declared single days first, then a declared year, then ``chinese_calendar``, then
+        Monday to Friday for years nobody covers (past the horizon).
         """
         if day in self._holidays:
             return False
         if day in self._workdays:
             return True
+        declared = self._years.get(day.year)
+        if declared is not None:
+            return declared.is_workday(day)
         try:
             return bool(chinese_calendar.is_workday(day))
         except NotImplementedError:
@@ -452,6 +563,49 @@ class BusinessCalendar:
         day += dt.timedelta(days=minutes // MINUTES_PER_DAY)
         clock = dt.time(minutes % MINUTES_PER_DAY // 60, minutes % 60)
         return dt.datetime.combine(day, clock, tzinfo=self.zone).astimezone(UTC)
+
+
+@dataclass(frozen=True)
+class YearSource:
+    """Where a year's statutory days come from."""
+
+    year: int
+    source: str
+
+
+@dataclass(frozen=True)
+class Horizon:
+    """Until which day the holiday data is authoritative, and the source of each year.
+
+    ``years`` lists every covered year, also a declared one beyond a gap (which does not
+    extend the horizon: the year in the gap is unknown).
+    """
+
+    last_day: dt.date
+    years: tuple[YearSource, ...]
+
+    def days_left(self, today: dt.date) -> int:
+        """Days from ``today`` to the last covered day: 0 on it, negative past it."""
+        return (self.last_day - today).days
+
+    @property
+    def next_year(self) -> int:
+        """The first year nobody covers: the one to declare next."""
+        return self.last_day.year + 1
+
+
+def _horizon(declared: Mapping[int, DeclaredYear]) -> Horizon:
+    first, last = library_coverage()
+    package = f"chinese-calendar {library_version()}"
+    sources = {year: package for year in range(first.year, last.year + 1)}
+    for year, item in declared.items():
+        replaces = " (replaces chinese-calendar)" if year in sources else ""
+        sources[year] = f"calendar.yaml: {item.source}{replaces}"
+    end = last.year
+    while end + 1 in sources:
+        end += 1
+    years = tuple(YearSource(year, sources[year]) for year in sorted(sources))
+    return Horizon(dt.date(end, 12, 31), years)
 
 
 def _utc(at: dt.datetime) -> dt.datetime:

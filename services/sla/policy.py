@@ -21,13 +21,30 @@ reply              1 working day, hard limit 3   step 9; starts on ComplaintRece
                                                  *or* TimeCommitted: a time commitment is the
                                                  answer step 9 asks for when none can be given
                                                  at once, and it starts ``promise``
-department         DepartmentAssigned.deadline   step 4 限期解决; stops on PlanImplemented; a
-                                                 re-assignment restarts it with its deadline
-promise            TimeCommitted.promised_at     step 9 时间承诺; stops on the next OwnerReplied;
-                                                 a new commitment restarts it
+assignment         1 working day                 steps 3-4: acknowledged (again on 退单
+                                                 ComplaintSentBack) until DepartmentAssigned,
+                                                 当场解决, or a judgment ``invalid``
+conclude           2 working days                an invalid complaint (judged or re-judged so)
+                                                 until closed (or a department takes it)
+department         DepartmentAssigned.deadline   step 4 限期解决; stops on PlanImplemented or
+                                                 退单; a re-assignment or a 转派
+                                                 (ComplaintTransferred) with a deadline
+                                                 restarts it, a 转派 without one keeps it
+promise            TimeCommitted.promised_at     step 9 时间承诺; stops on the reply that
+                                                 fulfils it; a new commitment restarts it
 revisit            2 working days                step 10 回访; starts on PlanImplemented, stops
                                                  on RevisitRecorded
+close              1 working day                 step 11: a revisit (or an on-the-spot
+                                                 resolution not revisited) until closed, or
+                                                 reopened
+rework             3 working days                reopened until a plan is carried out again
+                                                 (or a department is assigned anew)
 =================  ============================  =============================================
+
+Together they leave no step of an open complaint without a running (or, while suspended,
+paused) clock: ``policy.yaml`` lists which covers which step. An event of ``office_from``
+(ComplaintOfficeTransferred) moves the complaint to another office from its instant: running
+timers count on that office's calendar (``HandoverClock``) with its targets.
 
 ``cancels_on`` (closed, withdrawn, merged) ends every running timer without a verdict.
 
@@ -51,7 +68,7 @@ from typing import Annotated, Literal, NamedTuple, Protocol, Self
 from uuid import UUID
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 import contracts  # noqa: F401  (importing registers every event the policy may name)
 from contracts.enums import Priority
@@ -176,6 +193,45 @@ class WorkingClock:
     def between(self, a: datetime, b: datetime) -> timedelta:
         """The office's working time from ``a`` to ``b``."""
         return self.calendar.working_time_between(self.office, a, b)
+
+
+@dataclass(frozen=True)
+class HandoverClock:
+    """One office's clock until ``at``, another office's from ``at`` on: a complaint moved to
+    another office (跨项目转办) counts the time it has left on the new office's calendar.
+
+    Working time is time the office is open, so the time left carries over as it is (four
+    working hours left at Y园 are four working hours of the new office); the new office's own
+    targets apply through ``TimerPolicy.retargeted``.
+    """
+
+    before: Clock
+    after: Clock
+    at: datetime
+
+    def add(self, start: datetime, duration: timedelta) -> datetime:
+        """``duration`` counted on the first clock up to ``at``, the rest on the second."""
+        if start >= self.at:
+            return self.after.add(start, duration)
+        used = self.before.between(start, self.at)
+        if duration <= used:
+            return self.before.add(start, duration)
+        return self.after.add(self.at, duration - used)
+
+    def between(self, a: datetime, b: datetime) -> timedelta:
+        """The time counted from ``a`` to ``b``: each side of ``at`` on its own clock."""
+        if b <= self.at:
+            return self.before.between(a, b)
+        if a >= self.at:
+            return self.after.between(a, b)
+        return self.before.between(a, self.at) + self.after.between(self.at, b)
+
+
+def clock_kind(clock: Clock) -> ClockKind:
+    """``working`` for an office's working time (now), ``wall`` for every second."""
+    if isinstance(clock, HandoverClock):
+        return clock_kind(clock.after)
+    return "working" if isinstance(clock, WorkingClock) else "wall"
 
 
 class TimerState(StrEnum):
@@ -322,6 +378,14 @@ class Timer:
             warning_share=warning_share,
             description=description,
         )
+
+    def handed_over(self, at: datetime, clock: Clock) -> Timer:
+        """The timer counting on ``clock`` from ``at`` on (the complaint changed office);
+        the time counted before ``at`` stays as it was."""
+        self._check_change(at)
+        if clock == self.clock:
+            return self
+        return replace(self, clock=HandoverClock(self.clock, clock, at))
 
     def _resumed(self, at: datetime) -> Timer:
         # Ending while paused closes the pause at the same instant, so the history stays a
@@ -511,6 +575,7 @@ class _TimerDoc(_Doc):
     deadline_from: str | None = None
     hard_limit: str | None = None
     warning_share: Share | None = None
+    since: AwareDatetime | None = None
 
     @model_validator(mode="after")
     def _one_target(self) -> Self:
@@ -527,6 +592,7 @@ class _PolicyDoc(_Doc):
     warning_share: Share = 0.8
     cancels_on: EventNames
     priority_from: EventNames
+    office_from: EventNames
     timers: dict[str, _TimerDoc]
     priorities: dict[Priority, dict[str, _OfficeTimerDoc]] = Field(default_factory=dict)
     offices: dict[str, dict[str, _OfficeTimerDoc]] = Field(default_factory=dict)
@@ -556,6 +622,16 @@ class TimerPolicy:
     hard_limit: Span | None
     warning_share: float
     where: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
+    since: datetime | None = None
+
+    def starts_at(self, at: datetime) -> bool:
+        """Whether a timer of this kind starts at ``at``: not before the kind's ``since``.
+
+        A kind added to a running system would otherwise start, in every open complaint's
+        history, at events long past — and breach at once on the rollout. The instant is data
+        (the policy's), so a rebuild folds exactly as the live service did.
+        """
+        return self.since is None or at >= self.since
 
     def counts(self, event: EventData) -> bool:
         """Whether ``event`` counts for this timer: it does unless ``where`` asks its fields
@@ -641,18 +717,20 @@ class SlaPolicy:
         offices: Mapping[str, Mapping[str, OfficeChange]] | None = None,
         priority_from: Iterable[str] = (),
         priorities: Mapping[Priority, Mapping[str, OfficeChange]] | None = None,
+        office_from: Iterable[str] = (),
     ) -> None:
         """A policy from its parts; ``parse_policy`` builds one from YAML text."""
         self._timers = dict(timers)
         self.cancels_on = frozenset(cancels_on)
         self._offices = {name: dict(kinds) for name, kinds in (offices or {}).items()}
         self.priority_from = frozenset(priority_from)
+        self.office_from = frozenset(office_from)
         self._priorities = {p: dict(kinds) for p, kinds in (priorities or {}).items()}
 
     @property
     def events(self) -> frozenset[str]:
         """Every event type the policy reacts to (offices and priorities change targets only)."""
-        names = {"ComplaintReceived", *self.cancels_on, *self.priority_from}
+        names = {"ComplaintReceived", *self.cancels_on, *self.priority_from, *self.office_from}
         for rules in self._timers.values():
             names |= rules.starts_on | rules.stops_on | rules.pauses_on | rules.resumes_on
         return frozenset(names)
@@ -715,6 +793,10 @@ def parse_policy(text: str) -> SlaPolicy:
     lacking = [t for t in doc.priority_from if "priority" not in _fields_of(t)]
     if lacking:
         raise ValueError(f"priority_from: {', '.join(lacking)} has no field 'priority'")
+    _known_events(doc.office_from, known, "office_from")
+    lacking = [t for t in doc.office_from if "to_office" not in _fields_of(t)]
+    if lacking:
+        raise ValueError(f"office_from: {', '.join(lacking)} has no field 'to_office'")
     timers: dict[str, TimerPolicy] = {}
     for kind, item in doc.timers.items():
         for name in ("starts_on", "stops_on", "pauses_on", "resumes_on"):
@@ -747,6 +829,7 @@ def parse_policy(text: str) -> SlaPolicy:
                 hard_limit=Span.parse(item.hard_limit) if item.hard_limit else None,
                 warning_share=item.warning_share or doc.warning_share,
                 where={t: dict(w) for t, w in item.where.items()},
+                since=item.since,
             ),
             where=f"timers.{kind}",
         )
@@ -783,6 +866,7 @@ def parse_policy(text: str) -> SlaPolicy:
         offices=offices,
         priority_from=doc.priority_from,
         priorities=priorities,
+        office_from=doc.office_from,
     )
     for office in [*offices, ""]:
         for kind in timers:
@@ -812,6 +896,14 @@ def load_policy(path: Path = DEFAULT_POLICY_FILE) -> SlaPolicy:
 # --------------------------------------------------------------------------------------------
 
 
+def office_after(event: EventData, office: str, policy: SlaPolicy) -> str:
+    """The complaint's office after ``event``: its ``to_office`` for an event of the policy's
+    ``office_from`` (跨项目转办), else ``office`` as it was."""
+    if event.event_type in policy.office_from:
+        return str(getattr(event, "to_office", None) or office)
+    return office
+
+
 def apply_event(
     timers: Mapping[str, Timer],
     event: EventData,
@@ -824,14 +916,19 @@ def apply_event(
 ) -> dict[str, Timer]:
     """A complaint's timers (by kind) after ``event`` happened at ``at`` at ``office``.
 
-    In this order: ``cancels_on`` ends every active timer; otherwise each active timer stops,
-    pauses or resumes as its kind says (an event counts only where its fields match the
-    kind's ``where``); an event of ``priority_from`` gives the running timers the targets of
-    its priority; then every kind the event starts is started afresh, replacing an earlier
-    timer of that kind (a re-assignment's new deadline, a new promise). ``priority`` is the
-    complaint's priority before this event. An event stamped before a timer's last change
-    counts as happening at that change: the log's order is the truth, and a clock that
-    refused it would stop counting altogether.
+    In this order: each active timer whose kind stops on the event stops (an event counts
+    only where its fields match the kind's ``where``), even when the event also ends the
+    complaint — the ``close`` timer is *met* by the close; otherwise ``cancels_on`` ends it;
+    otherwise it pauses or resumes as its kind says; an event of ``priority_from`` gives the
+    running timers the targets of its priority; an event of ``office_from`` (the complaint
+    moved to another office) hands every running timer over to the new office's calendar
+    from ``at`` and gives it the new office's targets. Then every kind the event starts is
+    started afresh, replacing an earlier timer of that kind (a re-assignment's new deadline,
+    a new promise) — except where the deadline it takes from the event is empty (a transfer
+    that keeps the department's deadline keeps its timer). ``office`` and ``priority`` are the
+    complaint's before this event. An event stamped before a timer's last change counts as
+    happening at that change: the log's order is the truth, and a clock that refused it would
+    stop counting altogether.
 
     A replaced or ended timer owes no further alerts, so a caller that publishes alerts
     collects ``alerts_due(complaint_id, at)`` of the timers it holds *before* applying the
@@ -840,30 +937,40 @@ def apply_event(
     event_type = event.event_type
     if event_type in policy.priority_from:
         priority = getattr(event, "priority", None) or priority
+    moved_to = office_after(event, office, policy)
     result = dict(timers)
     for kind, timer in timers.items():
         if not timer.active:
             continue
         when = max(at, timer.last_change)
-        if event_type in policy.cancels_on:
-            result[kind] = timer.cancel(when)
-            continue
-        if kind not in policy.kinds:
-            continue  # a kind dropped from the policy keeps its history but follows no event
-        rules = policy.timer(kind, office, priority)
-        if not rules.counts(event):
-            continue
-        if event_type in rules.stops_on:
+        known = kind in policy.kinds  # a kind dropped from the policy follows no event
+        rules = policy.timer(kind, office, priority) if known else None
+        if rules is not None and event_type in rules.stops_on and rules.counts(event):
             result[kind] = timer.stop(when)
+        elif event_type in policy.cancels_on:
+            result[kind] = timer.cancel(when)
+        elif rules is None or not rules.counts(event):
+            continue
         elif event_type in rules.pauses_on and not timer.paused:
             result[kind] = timer.pause(when)
         elif event_type in rules.resumes_on and timer.paused:
             result[kind] = timer.resume(when)
         elif event_type in policy.priority_from:
             result[kind] = rules.retargeted(timer, at, calendar=calendar, office=office)
+        elif moved_to != office:
+            moved = policy.timer(kind, moved_to, priority)
+            clock = WorkingClock(calendar, moved_to) if moved.clock == "working" else WallClock()
+            if moved.deadline_from is None:
+                timer = timer.handed_over(when, clock)
+            result[kind] = moved.retargeted(timer, when, calendar=calendar, office=moved_to)
     if event_type not in policy.cancels_on:
         for kind in policy.kinds:
-            rules = policy.timer(kind, office, priority)
-            if event_type in rules.starts_on and rules.counts(event):
-                result[kind] = rules.start(at, office=office, calendar=calendar, event=event)
+            rules = policy.timer(kind, moved_to, priority)
+            if event_type not in rules.starts_on or not rules.counts(event):
+                continue
+            if not rules.starts_at(at):
+                continue  # the kind was not in force yet
+            if rules.deadline_from is not None and getattr(event, rules.deadline_from) is None:
+                continue  # no new deadline: the running timer (if any) keeps its own
+            result[kind] = rules.start(at, office=moved_to, calendar=calendar, event=event)
     return result

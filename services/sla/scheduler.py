@@ -120,8 +120,15 @@ async def refresh(
             published.append(envelope)
             ALERTS.labels(*alert_labels(alert)).inc()
             LATENESS.observe(max((now - alert.due_at).total_seconds(), 0.0))
+    # The clocks count for the office the complaint belongs to now (after a transfer, the
+    # new one): the overdue list and every per-office read follow it from that instant.
     await store.save_clocks(
-        conn, complaint_id, office, folded.timers, until, next_check(folded, complaint_id, until)
+        conn,
+        complaint_id,
+        folded.office_at(until),
+        folded.timers,
+        until,
+        next_check(folded, complaint_id, until),
     )
     return published
 

@@ -170,7 +170,8 @@ async def save_clocks(
     at: datetime,
     next_check_at: datetime | None,
 ) -> None:
-    """Write the complaint's clocks as they stand at ``at``, and its next check."""
+    """Write the complaint's clocks as they stand at ``at`` (for ``office``, the complaint's
+    office at ``at``: a transfer moves them), and its next check."""
     rows = []
     for kind, timer in timers.items():
         state = timer.state_at(at) if at >= timer.started_at else TimerState.RUNNING
@@ -193,7 +194,8 @@ async def save_clocks(
                                    warning_at, deadline, hard_deadline, ended_at, state)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
            ON CONFLICT (complaint_id, timer) DO UPDATE SET
-               description = EXCLUDED.description, started_at = EXCLUDED.started_at,
+               office = EXCLUDED.office, description = EXCLUDED.description,
+               started_at = EXCLUDED.started_at,
                warning_at = EXCLUDED.warning_at, deadline = EXCLUDED.deadline,
                hard_deadline = EXCLUDED.hard_deadline, ended_at = EXCLUDED.ended_at,
                state = EXCLUDED.state""",
@@ -214,7 +216,8 @@ async def request_check(conn: asyncpg.Connection, complaint_id: UUID) -> None:
 
 
 async def office_of(conn: asyncpg.Connection, complaint_id: UUID) -> str | None:
-    """The office a complaint belongs to, or ``None`` for an unknown complaint."""
+    """The office a complaint was received at, or ``None`` for an unknown complaint (an
+    office transfer in its history moves it: ``timers.Folded.office_at``)."""
     office: str | None = await conn.fetchval(
         "SELECT office FROM complaints WHERE complaint_id = $1", complaint_id
     )

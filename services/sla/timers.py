@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from uuid import UUID
 
 from contracts import EventData
@@ -34,7 +34,9 @@ from contracts.lifecycle import (
 )
 from contracts.sla import AlertKind, SlaBreached, SlaWarning, sla_event_id
 from services.sla.calendar import BusinessCalendar
-from services.sla.policy import SlaAlert, SlaPolicy, Timer, apply_event
+from services.sla.policy import SlaAlert, SlaPolicy, Timer, apply_event, office_after
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -42,12 +44,29 @@ class Folded:
     """A complaint's timers after its history, and the events owed at its events' instants.
 
     ``resume`` is the scheduled end of the open suspension, when it has an ``until``.
+    ``offices`` is where the complaint belonged from when: ``(received_at, office)`` first,
+    then one ``(occurred_at, to_office)`` per office transfer (跨项目转办).
     """
 
     timers: dict[str, Timer]
     owed_before: list[SlaAlert]
     priority: Priority | None = None
     resume: SlaAlert | None = None
+    offices: tuple[tuple[datetime, str], ...] = ()
+
+    @property
+    def office(self) -> str:
+        """The office the complaint belongs to after its whole history."""
+        return self.offices[-1][1]
+
+    def office_at(self, at: datetime) -> str:
+        """The office the complaint belonged to at ``at`` (its first office before it was
+        received): an alert counts for the office of its instant."""
+        found = self.offices[0][1]
+        for since, office in self.offices:
+            if since <= at:
+                found = office
+        return found
 
 
 def fold(
@@ -58,7 +77,11 @@ def fold(
     policy: SlaPolicy,
     calendar: BusinessCalendar,
 ) -> Folded:
-    """Replay ``(event, occurred_at)`` pairs, oldest first, into timers and owed alerts."""
+    """Replay ``(event, occurred_at)`` pairs, oldest first, into timers and owed alerts.
+
+    ``office`` is the office the complaint was received at; an office transfer moves it.
+    """
+    offices: list[tuple[datetime, str]] = [(history[0][1] if history else _EPOCH, office)]
     timers: dict[str, Timer] = {}
     owed: dict[UUID, SlaAlert] = {}
     priority: Priority | None = None
@@ -86,6 +109,10 @@ def fold(
         )
         if event.event_type in policy.priority_from:
             priority = getattr(event, "priority", None) or priority
+        moved_to = office_after(event, office, policy)
+        if moved_to != office:
+            office = moved_to
+            offices.append((at, office))
         if paused_by is not None:
             # A timer started while suspended starts paused, as it would have been paused.
             for kind, timer in timers.items():
@@ -107,6 +134,7 @@ def fold(
         owed_before=list(owed.values()),
         priority=priority,
         resume=_scheduled_resume(complaint_id, suspension),
+        offices=tuple(offices),
     )
 
 

@@ -35,6 +35,9 @@ Which complaints, judged when
 
 Counts are complaints, not events: a complaint whose reply timer breached twice (reopened)
 counts once for ``reply``; its hard breach counts in ``hard`` as well as in ``breached``.
+A complaint moved to another office (``ComplaintOfficeTransferred``) counts each alert for the
+office it belonged to at the alert's instant: its breaches before the transfer stay with the
+old office, those after go to the new one (the company totals count it once).
 """
 
 from __future__ import annotations
@@ -191,9 +194,27 @@ def judged(
     stays uncounted: the warning of a timer replaced — a re-assignment, a reopening — after
     it had already breached; its breach is counted.)
     """
+    return frozenset(
+        judged_in_offices(
+            history, complaint_id=complaint_id, office=office, rules=rules, until=until
+        )
+    )
+
+
+def judged_in_offices(
+    history: Sequence[tuple[EventData, datetime]],
+    *,
+    complaint_id: UUID,
+    office: str,
+    rules: SlaRules,
+    until: datetime,
+) -> dict[Alert, str]:
+    """``judged``, each alert with the office it counts for: the complaint's office at the
+    alert's instant (a complaint moved to another office, 跨项目转办, counts for the new one
+    from the transfer on; ``office`` is the office it was received at)."""
     known = [(event, at) for event, at in history if at <= until]
     if not known:
-        return frozenset()
+        return {}
     folded = fold(
         known,
         complaint_id=complaint_id,
@@ -206,20 +227,26 @@ def judged(
         warn = timer.warning_at
         if warn is not None and timer.started_at <= warn <= until:
             due += timer.alerts_due(complaint_id, warn)
-    alerts: set[Alert] = set()
-    for alert in due:
+    alerts: dict[Alert, str] = {}
+    for alert in sorted(due, key=lambda a: a.due_at):
         data = alert.data
+        where = folded.office_at(alert.due_at)
         if isinstance(data, SlaWarning):
-            alerts.add((data.timer, AlertKind.WARNING))
+            alerts[(data.timer, AlertKind.WARNING)] = where
         elif isinstance(data, SlaBreached):
-            alerts.add((data.timer, AlertKind.HARD_BREACHED if data.hard else AlertKind.BREACHED))
-    return frozenset(alerts)
+            kind = AlertKind.HARD_BREACHED if data.hard else AlertKind.BREACHED
+            alerts[(data.timer, kind)] = where
+    return alerts
 
 
 @dataclass(frozen=True)
 class Outcome:
     """One complaint of the period: its alerts as they were, as they would have been, and
-    (when known) as the live service published them."""
+    (when known) as the live service published them.
+
+    ``office`` is where it was received; ``was_offices``/``would_offices`` name the office
+    an alert counts for where it is another (the complaint had moved office by then).
+    """
 
     complaint_id: UUID
     office: str
@@ -227,6 +254,8 @@ class Outcome:
     was: frozenset[Alert]
     would: frozenset[Alert]
     published: frozenset[Alert] | None = None
+    was_offices: Mapping[Alert, str] = field(default_factory=dict)
+    would_offices: Mapping[Alert, str] = field(default_factory=dict)
 
 
 def _breached(alerts: frozenset[Alert], timer: str) -> bool:
@@ -302,17 +331,29 @@ def compare(outcomes: Iterable[Outcome], timer_order: Sequence[str] = ()) -> Com
     count = 0
     for outcome in outcomes:
         count += 1
-        timers = {t for t, _ in outcome.was | outcome.would}
-        for timer in timers:
-            for office in (outcome.office, None):
-                row = rows.setdefault((office, timer), Row(office, timer))
-                for side, alerts in enumerate((outcome.was, outcome.would)):
-                    row.warned[side] += (timer, AlertKind.WARNING) in alerts
-                    row.breached[side] += _breached(alerts, timer)
-                    row.hard[side] += (timer, AlertKind.HARD_BREACHED) in alerts
-                was, would = _breached(outcome.was, timer), _breached(outcome.would, timer)
-                if was != would:
-                    row.changes.append(Change(outcome.complaint_id, outcome.occurred_at, was))
+        # Per side: (office, timer) → what happened; office None is the company total. An
+        # alert counts for the office the complaint belonged to at its instant.
+        sides: list[dict[tuple[str | None, str], set[AlertKind]]] = []
+        for alerts, moved in (
+            (outcome.was, outcome.was_offices),
+            (outcome.would, outcome.would_offices),
+        ):
+            found: dict[tuple[str | None, str], set[AlertKind]] = defaultdict(set)
+            for timer, kind in alerts:
+                found[(moved.get((timer, kind), outcome.office), timer)].add(kind)
+                found[(None, timer)].add(kind)
+            sides.append(found)
+        for cell in {*sides[0], *sides[1]}:
+            row = rows.setdefault(cell, Row(*cell))
+            breached = [False, False]
+            for side, found in enumerate(sides):
+                kinds = found.get(cell, set())
+                breached[side] = bool(kinds & {AlertKind.BREACHED, AlertKind.HARD_BREACHED})
+                row.warned[side] += AlertKind.WARNING in kinds
+                row.breached[side] += breached[side]
+                row.hard[side] += AlertKind.HARD_BREACHED in kinds
+            if breached[0] != breached[1]:
+                row.changes.append(Change(outcome.complaint_id, outcome.occurred_at, breached[0]))
     order = {t: i for i, t in enumerate(timer_order)}
 
     def key(row: Row) -> tuple[str, int, str]:
@@ -358,7 +399,8 @@ def published_check(outcomes: Iterable[Outcome]) -> tuple[int, int, list[Disagre
                 k.value for t, k in o.published if t == timer and k is not AlertKind.WARNING
             )
             if mine != theirs:
-                differ.append(Disagreement(o.complaint_id, o.office, timer, theirs, mine))
+                office = o.was_offices.get((timer, AlertKind.BREACHED), o.office)
+                differ.append(Disagreement(o.complaint_id, office, timer, theirs, mine))
     return warnings, breaches, differ
 
 
@@ -701,16 +743,21 @@ def outcomes(replayed: Replayed, live: SlaRules, other: SlaRules, until: datetim
     """Each replayed complaint judged at ``until`` under both rules. Pure."""
     out = []
     for cid, office, occurred_at, history in replayed.complaints:
+        args: dict[str, Any] = {"complaint_id": cid, "office": office, "until": until}
+        was = judged_in_offices(history, rules=live, **args)
+        would = judged_in_offices(history, rules=other, **args)
         out.append(
             Outcome(
                 complaint_id=cid,
                 office=office,
                 occurred_at=occurred_at,
-                was=judged(history, complaint_id=cid, office=office, rules=live, until=until),
-                would=judged(history, complaint_id=cid, office=office, rules=other, until=until),
+                was=frozenset(was),
+                would=frozenset(would),
                 published=frozenset(
                     alert for alert, due in replayed.published.get(cid, []) if due <= until
                 ),
+                was_offices={a: o for a, o in was.items() if o != office},
+                would_offices={a: o for a, o in would.items() if o != office},
             )
         )
     return out

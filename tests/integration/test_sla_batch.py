@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Sequence
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -13,8 +14,20 @@ import asyncpg
 import pytest
 
 from bench.rebuild_services import histories
-from contracts import Envelope, EventData
-from contracts.lifecycle import ComplaintAcknowledged
+from contracts import Envelope, EventData, new_envelope
+from contracts.lifecycle import (
+    Actor,
+    ComplaintAcknowledged,
+    ComplaintClosed,
+    ComplaintJudged,
+    ComplaintOfficeTransferred,
+    ComplaintSentBack,
+    ComplaintTransferred,
+    DepartmentAssigned,
+    PlanImplemented,
+    RevisitRecorded,
+    Role,
+)
 from deploy.local import sandbox
 from services.runtime.consumer import consumer_tables_sql
 from services.sla import store
@@ -22,6 +35,7 @@ from services.sla.calendar import load_calendar
 from services.sla.policy import load_policy
 from services.sla.projection import ClockProjection
 from services.sla.scheduler import SlaRules
+from services.sla.timers import fold
 from tests.conftest import RUN, Infra
 
 pytestmark = pytest.mark.infra
@@ -46,10 +60,63 @@ async def pool(real_infra: Infra) -> AsyncIterator[asyncpg.Pool]:
     await sandbox.drop_database(real_infra.admin_database_url, name)
 
 
+HEAD = Actor(staff_id="H001", role=Role.CS_HEAD)
+
+
+def transferred_life(received: Event) -> list[Event]:
+    """A complaint of the generated log carried on through 转派, 退单 and 跨项目转办 (the
+    issue 15 events), closed with a v3 ``ComplaintClosed``: its copy under a new id."""
+    envelope, data = received
+    cid, t0 = uuid.uuid4(), envelope.occurred_at
+    office = str(getattr(data, "office", "Y园"))
+    bodies: list[EventData] = [
+        data,
+        ComplaintAcknowledged(actor=HEAD),
+        ComplaintJudged.model_validate(
+            {"actor": HEAD, "validity": "valid", "category": "facilities", "priority": "normal"}
+        ),
+        DepartmentAssigned(
+            actor=HEAD, department="保洁部", deadline=t0 + timedelta(days=3), reason="manual"
+        ),
+        ComplaintTransferred(
+            actor=HEAD,
+            from_department="保洁部",
+            to_department="工程部",
+            reason="不是保洁问题",
+            deadline=t0 + timedelta(days=4),
+        ),
+        ComplaintSentBack(actor=HEAD, department="工程部", reason="应由开发商处理"),
+        ComplaintOfficeTransferred(
+            actor=HEAD, from_office=office, to_office="HJ花园", reason="两个项目共管的大门"
+        ),
+        DepartmentAssigned(
+            actor=HEAD, department="工程部", deadline=t0 + timedelta(days=5), reason="manual"
+        ),
+        PlanImplemented(actor=HEAD, plan_id=1, summary="已修复大门"),
+        RevisitRecorded(actor=HEAD, visit_no=1, satisfied=True),
+        ComplaintClosed(actor=HEAD, summary="跨项目协调后解决"),
+    ]
+    return [
+        (
+            new_envelope(
+                body,
+                event_id=uuid.uuid4(),
+                complaint_id=cid,
+                occurred_at=t0 + timedelta(minutes=30 * n),
+                recorded_at=t0 + timedelta(minutes=30 * n),
+                source="test",
+            ),
+            body,
+        )
+        for n, body in enumerate(bodies)
+    ]
+
+
 def log_of_life() -> list[Event]:
     events = histories(30, seed=9, alerts=True, days=3)
+    moved = transferred_life(next(e for e in events if e[0].type == "ComplaintReceived"))
     # A copy of an event already recorded (as after a dead letter was replayed): no place.
-    return [*events, events[len(events) // 2], events[-3]]
+    return [*events, *moved, events[len(events) // 2], moved[5], events[-3]]
 
 
 async def snapshot(conn: asyncpg.Connection) -> dict[str, Any]:
@@ -87,10 +154,38 @@ async def test_batches_write_the_same_rows_as_one_event_at_a_time(pool: asyncpg.
         for size in (len(events), 7, 1):
             await apply(conn, events, size)
             assert await snapshot(conn) == reference, f"batches of {size}"
-    assert len(reference["complaints"]) == 30
+    assert len(reference["complaints"]) == 31
     relevant = [e for e in events if RULES.relevant(e[0].type)]
     assert len(reference["history"]) == len({e[0].event_id for e in relevant}) < len(relevant)
     assert all(checked for *_, checked in reference["complaints"])
+
+
+async def test_the_issue_15_events_are_recorded_and_fold_alike_on_both_paths(
+    pool: asyncpg.Pool,
+) -> None:
+    events = log_of_life()
+    moved = transferred_life(events[0])
+    cid = moved[0][0].complaint_id
+    office = str(getattr(moved[0][1], "office", ""))
+    folds = []
+    async with pool.acquire() as conn:
+        for size in (None, 4):
+            await apply(conn, [*events, *moved], size)
+            history = await store.history(conn, cid)
+            folds.append(
+                fold(
+                    history,
+                    complaint_id=cid,
+                    office=office,
+                    policy=RULES.policy,
+                    calendar=RULES.calendar,
+                )
+            )
+    types = [type(data).__name__ for data, _ in history]
+    assert types == [type(data).__name__ for _, data in moved]  # every one of them counts
+    assert folds[0] == folds[1]
+    assert folds[0].office == "HJ花园"
+    assert not [kind for kind, timer in folds[0].timers.items() if timer.active]
 
 
 async def test_an_event_of_a_complaint_not_received_before_it_fails_the_batch(
