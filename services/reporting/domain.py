@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
 from functools import lru_cache
@@ -104,11 +105,31 @@ class Effect(StrEnum):
 
 @dataclass(frozen=True)
 class TimerRule:
-    """The events that start and stop one timer of the SLA policy, and its zh-CN name."""
+    """The events that start and stop one timer of the SLA policy, and its zh-CN name.
+
+    ``where`` (per event type): the event counts only when its body has these values;
+    ``deadline_from``: a start whose body lacks that field keeps the running timer (a
+    transfer without a new deadline).
+    """
 
     label: str
     starts_on: frozenset[str]
     stops_on: frozenset[str]
+    where: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    deadline_from: str | None = None
+
+    def effect(self, kind: str, body: Mapping[str, Any]) -> Effect | None:
+        """What an event of ``kind`` with ``body`` does to this timer, if anything."""
+        wanted = self.where.get(kind)
+        if wanted is not None and any(body.get(k) != v for k, v in wanted.items()):
+            return None
+        if kind in self.stops_on:
+            return Effect.STOP
+        if kind in self.starts_on:
+            if self.deadline_from is not None and body.get(self.deadline_from) is None:
+                return None
+            return Effect.START
+        return None
 
 
 TIMERS: dict[str, TimerRule] = {
@@ -120,14 +141,60 @@ TIMERS: dict[str, TimerRule] = {
         frozenset({"ComplaintReceived", "ComplaintReopened"}),
         frozenset({"OwnerReplied", "TimeCommitted", "ComplaintResolvedOnTheSpot"}),
     ),
-    "department": TimerRule(
-        "限期解决", frozenset({"DepartmentAssigned"}), frozenset({"PlanImplemented"})
+    "assignment": TimerRule(
+        "确定责任部门",
+        frozenset({"ComplaintAcknowledged", "ComplaintSentBack"}),
+        frozenset(
+            {
+                "DepartmentAssigned",
+                "ComplaintResolvedOnTheSpot",
+                "ComplaintJudged",
+                "ComplaintRejudged",
+            }
+        ),
+        where={
+            "ComplaintJudged": {"validity": "invalid"},
+            "ComplaintRejudged": {"validity": "invalid"},
+        },
     ),
-    "promise": TimerRule("时间承诺", frozenset({"TimeCommitted"}), frozenset({"OwnerReplied"})),
+    "conclude": TimerRule(
+        "无效投诉办结",
+        frozenset({"ComplaintJudged", "ComplaintRejudged"}),
+        frozenset({"ComplaintClosed", "DepartmentAssigned"}),
+        where={
+            "ComplaintJudged": {"validity": "invalid"},
+            "ComplaintRejudged": {"validity": "invalid"},
+        },
+    ),
+    "department": TimerRule(
+        "限期解决",
+        frozenset({"DepartmentAssigned", "ComplaintTransferred"}),
+        frozenset({"PlanImplemented", "ComplaintSentBack"}),
+        deadline_from="deadline",
+    ),
+    "promise": TimerRule(
+        "时间承诺",
+        frozenset({"TimeCommitted"}),
+        frozenset({"OwnerReplied"}),
+        where={"OwnerReplied": {"fulfils_commitment": True}},
+        deadline_from="promised_at",
+    ),
     "revisit": TimerRule(
         "回访",
         frozenset({"PlanImplemented", "ComplaintResolvedOnTheSpot"}),
         frozenset({"RevisitRecorded"}),
+        where={"ComplaintResolvedOnTheSpot": {"revisit": True}},
+    ),
+    "close": TimerRule(
+        "回访后结案",
+        frozenset({"RevisitRecorded", "ComplaintResolvedOnTheSpot"}),
+        frozenset({"ComplaintClosed", "ComplaintReopened"}),
+        where={"ComplaintResolvedOnTheSpot": {"revisit": False}},
+    ),
+    "rework": TimerRule(
+        "重新处理",
+        frozenset({"ComplaintReopened"}),
+        frozenset({"PlanImplemented", "DepartmentAssigned"}),
     ),
 }
 """The timers of ``services/sla/policy.yaml`` (a unit test keeps the two in step).
@@ -152,13 +219,12 @@ def timer_effects(data: EventData) -> list[tuple[str, Effect]]:
         return [(data.timer, Effect.WARNING)]
     if isinstance(data, SlaBreached):
         return [(data.timer, Effect.BREACH)]
-    effects: list[tuple[str, Effect]] = []
-    for timer, rule in TIMERS.items():
-        if data.event_type in rule.stops_on:
-            effects.append((timer, Effect.STOP))
-        elif data.event_type in rule.starts_on:
-            effects.append((timer, Effect.START))
-    return effects
+    body = data.model_dump(mode="json") if data.event_type in _CONDITIONAL else {}
+    return [
+        (timer, effect)
+        for timer, rule in TIMERS.items()
+        if (effect := rule.effect(data.event_type, body)) is not None
+    ]
 
 
 # ------------------------------------------------------------------------------------------
@@ -276,6 +342,15 @@ def event_fact(envelope: Envelope, data: EventData) -> EventFact:
 CHINA = ZoneInfo("Asia/Shanghai")
 
 _EFFECTS_OF: dict[str, tuple[tuple[str, Effect], ...]] = {}
+_CONDITIONAL = frozenset(
+    kind
+    for rule in TIMERS.values()
+    for kind in (
+        *rule.where,
+        *(rule.starts_on if rule.deadline_from is not None else ()),
+    )
+)
+"""Event types whose effect on a timer depends on their body (not cached by type)."""
 
 
 def logged_timer_effects(event: LoggedEvent) -> tuple[tuple[str, Effect], ...]:
@@ -285,15 +360,19 @@ def logged_timer_effects(event: LoggedEvent) -> tuple[tuple[str, Effect], ...]:
         return ((event.data["timer"], Effect.WARNING),)
     if kind == "SlaBreached":
         return ((event.data["timer"], Effect.BREACH),)
+    if kind in _CONDITIONAL:
+        return tuple(
+            (timer, effect)
+            for timer, rule in TIMERS.items()
+            if (effect := rule.effect(kind, event.data)) is not None
+        )
     effects = _EFFECTS_OF.get(kind)
     if effects is None:
-        found: list[tuple[str, Effect]] = []
-        for timer, rule in TIMERS.items():
-            if kind in rule.stops_on:
-                found.append((timer, Effect.STOP))
-            elif kind in rule.starts_on:
-                found.append((timer, Effect.START))
-        effects = _EFFECTS_OF[kind] = tuple(found)
+        effects = _EFFECTS_OF[kind] = tuple(
+            (timer, effect)
+            for timer, rule in TIMERS.items()
+            if (effect := rule.effect(kind, {})) is not None
+        )
     return effects
 
 

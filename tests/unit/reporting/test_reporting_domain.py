@@ -194,9 +194,22 @@ def test_every_status_has_a_zh_cn_label_and_the_ended_ones_are_the_workflows() -
 def test_timers_are_those_of_the_sla_policy() -> None:
     policy = yaml.safe_load(POLICY.read_text(encoding="utf-8"))
     assert {
-        name: (rule.label, set(rule.starts_on), set(rule.stops_on)) for name, rule in TIMERS.items()
+        name: (
+            rule.label,
+            set(rule.starts_on),
+            set(rule.stops_on),
+            dict(rule.where),
+            rule.deadline_from,
+        )
+        for name, rule in TIMERS.items()
     } == {
-        name: (timer["label"], set(timer["starts_on"]), set(timer["stops_on"]))
+        name: (
+            timer["label"],
+            set(timer["starts_on"]),
+            set(timer["stops_on"]),
+            timer.get("where", {}),
+            timer.get("deadline_from"),
+        )
         for name, timer in policy["timers"].items()
     }
     # closing, withdrawing or merging ends every timer: reporting reads that from the status
@@ -208,11 +221,21 @@ def test_timers_are_those_of_the_sla_policy() -> None:
     ("event_type", "effects"),
     [
         ("ComplaintReceived", {("first_response", Effect.START), ("reply", Effect.START)}),
-        ("ComplaintAcknowledged", {("first_response", Effect.STOP)}),
+        (
+            "ComplaintAcknowledged",
+            {("first_response", Effect.STOP), ("assignment", Effect.START)},
+        ),
         ("TimeCommitted", {("reply", Effect.STOP), ("promise", Effect.START)}),
-        ("OwnerReplied", {("reply", Effect.STOP), ("promise", Effect.STOP)}),
-        ("PlanImplemented", {("department", Effect.STOP), ("revisit", Effect.START)}),
-        ("ComplaintReopened", {("reply", Effect.START)}),
+        # the sample's reply does not say it fulfils a promise: the promise runs on
+        ("OwnerReplied", {("reply", Effect.STOP)}),
+        (
+            "PlanImplemented",
+            {("department", Effect.STOP), ("revisit", Effect.START), ("rework", Effect.STOP)},
+        ),
+        (
+            "ComplaintReopened",
+            {("reply", Effect.START), ("rework", Effect.START), ("close", Effect.STOP)},
+        ),
         ("SlaWarning", {("reply", Effect.WARNING)}),
         ("SlaBreached", {("reply", Effect.BREACH)}),
         ("CauseAnalysed", set()),
@@ -332,3 +355,21 @@ def test_service_levels_come_from_the_sla_events(
         levels.replied_within_1_day,
         levels.replied_within_3_days,
     ) == expected
+
+
+def test_conditions_of_the_policy_decide_an_events_effect() -> None:
+    replied = SAMPLES["OwnerReplied"]
+    fulfilling = replied.model_copy(update={"fulfils_commitment": True})
+    assert ("promise", Effect.STOP) in timer_effects(fulfilling)
+    judged = SAMPLES["ComplaintJudged"]
+    invalid = judged.model_copy(update={"validity": Validity.INVALID})
+    assert {("assignment", Effect.STOP), ("conclude", Effect.START)} <= set(timer_effects(invalid))
+    assert not {("assignment", Effect.STOP), ("conclude", Effect.START)} & set(
+        timer_effects(judged.model_copy(update={"validity": Validity.VALID}))
+    )
+    transferred = SAMPLES["ComplaintTransferred"]
+    keeps = transferred.model_copy(update={"deadline": None})
+    assert ("department", Effect.START) not in timer_effects(keeps)
+    assert ("department", Effect.START) in timer_effects(
+        transferred.model_copy(update={"deadline": SAMPLES["DepartmentAssigned"].deadline})
+    )
