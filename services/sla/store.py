@@ -225,11 +225,20 @@ async def office_of(conn: asyncpg.Connection, complaint_id: UUID) -> str | None:
 
 
 async def overdue(conn: asyncpg.Connection, now: datetime) -> list[dict[str, Any]]:
-    """Every running clock past its deadline, by office then deadline."""
+    """Every running clock past its deadline, by office then deadline, with the complaint's
+    priority (``None`` before its judgment)."""
     rows = await conn.fetch(
-        """SELECT office, complaint_id, timer, description, deadline, hard_deadline
-           FROM clocks WHERE ended_at IS NULL AND deadline < $1
-           ORDER BY office, deadline""",
+        """SELECT c.office, c.complaint_id, c.timer, c.description, c.deadline,
+                  c.hard_deadline, p.priority
+           FROM clocks c
+           LEFT JOIN LATERAL (  -- 轻重缓急, shown in every list: the latest judgment's
+               SELECT h.envelope->'data'->>'priority' AS priority FROM history h
+               WHERE h.complaint_id = c.complaint_id
+                 AND h.envelope->>'type' = 'ComplaintJudged'
+               ORDER BY h.seq DESC LIMIT 1
+           ) p ON true
+           WHERE c.ended_at IS NULL AND c.deadline < $1
+           ORDER BY c.office, c.deadline""",
         now,
     )
     return [dict(r) for r in rows]

@@ -33,13 +33,18 @@ PM = bearer(Role.PROJECT_MANAGER, office=A)
 
 
 async def submit(
-    http: httpx.AsyncClient, system: RunningSystem, channel: dict[str, str] = HOTLINE
+    http: httpx.AsyncClient,
+    system: RunningSystem,
+    channel: dict[str, str] = HOTLINE,
+    *,
+    office: str = A,
+    minutes: float = 2,
 ) -> Desk:
     body = submission(
-        office=A,
+        office=office,
         unit=f"{uuid.uuid4().int % 90 + 10}栋{uuid.uuid4().int % 9000 + 1000}",
         complainant={"name": "业主", "phone": unique_phone()},
-        occurred_at=minutes_ago(2),
+        occurred_at=minutes_ago(minutes),
     )
     resp = await http.post(f"{system.urls['intake']}/v1/complaints", json=body, headers=channel)
     assert resp.status_code == 202, resp.text
@@ -270,3 +275,24 @@ async def test_each_exception_in_the_workflow_state_and_the_sla_clocks(
     # 退单 stops the department's clock (before its deadline: met); assignment runs again
     await clocks(d["sent_back"], department="met", assignment="running")
     await clocks(d["promised"], promise="met")
+
+
+async def test_priority_is_shown_in_the_sla_overdue_list(
+    http: httpx.AsyncClient, system: RunningSystem
+) -> None:
+    """12. 轻重缓急 in every list: a complaint of ten days ago, judged urgent and never
+    answered, is in the SLA's overdue list with its priority."""
+    office = f"丙{RUN}园"
+    agent = bearer(Role.CS_AGENT, office=office)
+    desk = await submit(http, system, office=office, minutes=10 * 24 * 60)
+    await desk.do("acknowledge", agent)
+    await desk.do("classify", agent, validity="valid", category="facilities", priority="urgent")
+
+    async def listed() -> dict[str, Any] | None:
+        resp = await http.get(f"{system.urls['sla']}/v1/sla/overdue", headers=COMPANY)
+        assert resp.status_code == 200, resp.text
+        rows = resp.json()["by_office"].get(office, [])
+        return next((r for r in rows if r["timer"] == "reply"), None)
+
+    row = await eventually(listed, timeout=20, interval=0.3)
+    assert (row["complaint_id"], row["priority"]) == (desk.id, "urgent")
