@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import Depends, FastAPI, Header, HTTPException, Query, status
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi import Depends, FastAPI, HTTPException, Query, status
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import AwareDatetime, BaseModel, Field
 
 from contracts import Channel
@@ -70,6 +70,15 @@ class Rejections(BaseModel):
     items: list[RejectedSubmission]
 
 
+API_KEY = APIKeyHeader(
+    name="X-Api-Key",
+    auto_error=False,
+    scheme_name="ChannelKey",
+    description="A channel's key (one or more per channel: hotline, app, supervision); the "
+    "channel of a submission is the key's, never the body's",
+)
+"""The channel credential, declared as an OpenAPI security scheme."""
+
 ANSWERS: dict[int | str, dict[str, Any]] = {
     401: {"description": "No valid channel credential"},
     403: {"description": "The credential's channel does not speak this format"},
@@ -113,7 +122,7 @@ def create_app(settings: IntakeSettings | None = None, clock: Clock | None = Non
     install_common(app, service="intake", readiness=service.readiness())
 
     async def channel_of(  # async: a plain def would hop to a worker thread per request
-        x_api_key: Annotated[str | None, Header(description="One key per channel")] = None,
+        x_api_key: Annotated[str | None, Depends(API_KEY)] = None,
     ) -> Channel:
         channel = settings.channel_for_key(x_api_key)
         if channel is None:
@@ -228,7 +237,7 @@ def create_app(settings: IntakeSettings | None = None, clock: Clock | None = Non
 
     async def rejections_viewer(
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-        x_api_key: Annotated[str | None, Header(description="A channel's key")] = None,
+        x_api_key: Annotated[str | None, Depends(API_KEY)] = None,
     ) -> Channel | None:
         """The channel whose rejections the caller may see; ``None``: staff, every channel."""
         channel = settings.channel_for_key(x_api_key)

@@ -7,14 +7,18 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from http import HTTPStatus
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 from starlette.datastructures import MutableHeaders
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.runtime.logs import bound
@@ -33,9 +37,101 @@ class FieldErrors(Exception):
         self.errors = errors
 
 
-def _unprocessable(errors: list[dict[str, str]]) -> JSONResponse:
+PROBLEM_JSON = "application/problem+json"
+
+
+class FieldError(BaseModel):
+    """One bad input field and why."""
+
+    field: str = Field(description="The field, dotted (``complainant.phone``), or ``body``")
+    reason: str = Field(description="Why its value was refused")
+
+
+class Problem(BaseModel):
+    """Every error answer: RFC 9457 problem details (``application/problem+json``).
+
+    ``detail`` says what is wrong in one line; a 422 lists each bad field in ``errors``; a 409
+    of the workflow adds the complaint's ``complaint_status`` and ``version``.
+    """
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str = Field("about:blank", description="No type URIs beyond the HTTP status")
+    title: str = Field(description="The HTTP status's phrase")
+    status: int = Field(description="The HTTP status code")
+    detail: str = Field(description="What is wrong, for a person")
+    instance: str | None = Field(None, description="The request's path")
+    errors: list[FieldError] | None = Field(
+        None, description="422: every bad field with its reason"
+    )
+
+
+def problem(
+    status: int,
+    detail: str,
+    *,
+    instance: str | None = None,
+    headers: Mapping[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
+    """A problem-details answer (RFC 9457)."""
+    try:
+        title = HTTPStatus(status).phrase
+    except ValueError:
+        title = "Error"
+    body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status}
+    body["detail"] = detail
+    if instance is not None:
+        body["instance"] = instance
+    body.update({k: v for k, v in extra.items() if v is not None})
+    return JSONResponse(
+        jsonable_encoder(body), status_code=status, headers=headers, media_type=PROBLEM_JSON
+    )
+
+
+def _unprocessable(request: Request, errors: list[dict[str, str]]) -> JSONResponse:
     summary = "; ".join(f"{e['field']}: {e['reason']}" for e in errors)
-    return JSONResponse({"detail": summary, "errors": errors}, status_code=422)
+    return problem(422, summary, instance=request.url.path, errors=errors)
+
+
+def _document_problems(app: FastAPI) -> None:
+    """Make the OpenAPI document say what the answers are: every error response is a
+    ``Problem`` as ``application/problem+json`` (FastAPI's own 422 schema is not what we send)."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        doc = build()
+        schemas = doc.setdefault("components", {}).setdefault("schemas", {})
+        for name in ("HTTPValidationError", "ValidationError"):
+            schemas.pop(name, None)
+        schemas.update(
+            {
+                name: schema
+                for name, schema in TypeAdapter(Problem)
+                .json_schema(ref_template="#/components/schemas/{model}")
+                .pop("$defs", {})
+                .items()
+            }
+        )
+        schemas["Problem"] = {
+            k: v
+            for k, v in TypeAdapter(Problem)
+            .json_schema(ref_template="#/components/schemas/{model}")
+            .items()
+            if k != "$defs"
+        }
+        content = {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+        for operations in doc.get("paths", {}).values():
+            for operation in operations.values():
+                for code, response in operation.get("responses", {}).items():
+                    if code[:1] in ("4", "5"):
+                        response["content"] = content
+        app.openapi_schema = doc
+        return doc
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def field_errors(errors: Any) -> list[dict[str, str]]:
@@ -72,12 +168,22 @@ def install_common(app: FastAPI, *, service: str, readiness: dict[str, Readiness
     app.include_router(router)
 
     @app.exception_handler(RequestValidationError)
-    async def unprocessable(_: Request, exc: RequestValidationError) -> JSONResponse:
-        return _unprocessable(field_errors(exc.errors()))
+    async def unprocessable(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return _unprocessable(request, field_errors(exc.errors()))
 
     @app.exception_handler(FieldErrors)
-    async def bad_fields(_: Request, exc: FieldErrors) -> JSONResponse:
-        return _unprocessable(exc.errors)
+    async def bad_fields(request: Request, exc: FieldErrors) -> JSONResponse:
+        return _unprocessable(request, exc.errors)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code < 400:  # a redirect raised as an exception keeps its own shape
+            return Response(status_code=exc.status_code, headers=exc.headers)
+        return problem(
+            exc.status_code, str(exc.detail), instance=request.url.path, headers=exc.headers
+        )
+
+    _document_problems(app)
 
     app.add_middleware(RequestObserver, service=service)
 

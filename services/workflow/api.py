@@ -14,7 +14,7 @@ from contracts import decode_event
 from contracts.intake import mask_phone
 from services.runtime.auth import CurrentStaff, Staff
 from services.runtime.generations import Rebuilding
-from services.runtime.http import FieldErrors, field_errors, install_common
+from services.runtime.http import FieldErrors, field_errors, install_common, problem
 from services.runtime.service import ConsumingService
 from services.workflow import queue, store
 from services.workflow.commands import COMMANDS, Command
@@ -185,13 +185,11 @@ def _check_office(staff: Staff, office: str) -> None:
 
 def _conflict(rejected: CommandRejected) -> JSONResponse:
     state = rejected.state
-    return JSONResponse(
-        status_code=status.HTTP_409_CONFLICT,
-        content={
-            "detail": rejected.reason,
-            "status": state.status.value,
-            "version": state.version,
-        },
+    return problem(
+        status.HTTP_409_CONFLICT,
+        rejected.reason,
+        complaint_status=state.status.value,
+        version=state.version,
     )
 
 

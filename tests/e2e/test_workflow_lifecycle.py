@@ -189,7 +189,7 @@ async def test_unsatisfied_revisit_reopens_and_the_complaint_then_closes(
     await desk.do("revisit", AGENT, satisfied=False, remarks="问题依旧")
     refused = await desk.try_("close", AGENT)
     assert refused.status_code == 409
-    assert refused.json()["status"] == "revisited"
+    assert refused.json()["complaint_status"] == "revisited"
     assert "satisf" in refused.json()["detail"]
     reopened = await desk.do("reopen", AGENT, reason="业主不满意，重新处理")
     assert reopened["status"] == "reopened"
