@@ -85,7 +85,8 @@ async def test_suspended_complaint_waits_with_paused_clocks_and_resumes_with_tim
 
     refused = await desk.try_("analyse", DEPT, cause="x", responsible_party="y")
     assert refused.status_code == 409
-    assert refused.json()["complaint_status"] == "suspended" and "resume it first" in refused.json()["detail"]
+    assert refused.json()["complaint_status"] == "suspended"
+    assert "resume it first" in refused.json()["detail"]
     # The owner is still answered while the complaint waits.
     await desk.do("reply", AGENT, message="开发商尚未答复，我们持续跟进")
 
