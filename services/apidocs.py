@@ -25,6 +25,16 @@ from pydantic import create_model
 
 from contracts import Envelope
 from contracts.envelope import EventData, registered_events
+from contracts.intake import Submission
+from contracts.submissions import (
+    HEADER_CHANNEL,
+    HEADER_FORMAT,
+    HEADER_SIGNATURE,
+    AppComplaint,
+    HotlineCall,
+    SubmissionFormat,
+    SupervisionCase,
+)
 from services.runtime.service import ConsumingService
 from services.runtime.settings import Settings
 
@@ -147,17 +157,37 @@ def asyncapi_document(apps: dict[str, FastAPI] | None = None) -> dict[str, Any]:
             )
             broker.subscriber(
                 consumer.topic,
-                group_id=consumer.name,
+                group_id=consumer.group_id,
                 batch=True,
                 title=consumer.name,
                 description=(
-                    f"Consumer group {consumer.name} of the {name} service: applies {what} "
+                    f"Consumer group {consumer.group_id} of the {name} service (its offsets "
+                    f"stored as {consumer.name}): applies {what} "
                     f"to its projection in schema {consumer.schema}, storing offsets with the "
                     "rows (nothing is committed to Kafka); a duplicate event_id is ignored; "
                     "older schema versions are upcast on read."
                 ),
             )(_documented_handler(_list_of(events)))
 
+    broker.publisher(
+        settings.topic_submissions,
+        title="channel adapters: submissions",
+        description=(
+            "What a channel adapter (hotline, owners' app, supervision line) appends instead of "
+            "calling intake over HTTP; intake's group reads it. Value: one payload as JSON, of "
+            "the format the headers name. Key: <channel>:<submission id> (retries keep it, so they "
+            "stay in order). "
+            f"Headers, all required: {HEADER_CHANNEL}: the channel (hotline, app, supervision); "
+            f"{HEADER_SIGNATURE}: sha256=<hex HMAC-SHA256 of the record's value bytes, keyed "
+            "with one of the channel's current keys (COMPLAINTS_INTAKE_API_KEYS)>; "
+            f"{HEADER_FORMAT}: one of "
+            + ", ".join(f.value for f in SubmissionFormat)
+            + " (default submission). A record whose signature does not verify, whose format "
+            "is not its channel's, or whose payload is refused becomes a SubmissionRejected "
+            "event on the rejections topic (GET /v1/submissions/rejected), never a complaint."
+        ),
+        schema=HotlineCall | AppComplaint | SupervisionCase | Submission,
+    )
     broker.publisher(
         settings.topic_deadletter,
         title="deadletter",
