@@ -4,13 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
-from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
+from aiokafka.conn import create_conn
+from aiokafka.errors import (
+    AuthenticationFailedError,
+    KafkaConnectionError,
+    KafkaError,
+    SaslAuthenticationFailed,
+    TopicAlreadyExistsError,
+    UnsupportedSaslMechanismError,
+)
 from faststream.kafka import KafkaBroker
 from faststream.kafka.security import parse_security
 from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
@@ -81,6 +90,54 @@ def make_broker(settings: Settings, *, client_id: str) -> KafkaBroker:
     )
 
 
+class KafkaAccessRefused(RuntimeError):
+    """The brokers answer but refuse this client: credentials or TLS trust are wrong."""
+
+
+async def access_refused(settings: Settings, *, timeout_s: float = 5.0) -> str | None:
+    """Why the brokers refuse this client, when they do (a wrong SASL user, password or
+    mechanism, a broker certificate the client does not trust); ``None`` when they accept it
+    or are merely unreachable (then waiting may help; here it cannot).
+
+    aiokafka's clients only say "Unable to bootstrap" and log the cause: one direct
+    connection to each bootstrap server finds it.
+    """
+    options = parse_security(kafka_security(settings))
+    for server in (s.strip() for s in settings.kafka_bootstrap.split(",")):
+        host, _, port = server.rpartition(":")
+        if not port.isdigit():
+            continue
+        try:
+            conn = await create_conn(
+                host.strip("[]"), int(port), request_timeout_ms=int(timeout_s * 1000), **options
+            )
+        except (SaslAuthenticationFailed, AuthenticationFailedError) as exc:
+            return (
+                f"{server} refused the SASL {settings.kafka_sasl_mechanism} login of "
+                f"{settings.kafka_sasl_username!r} ({exc}): check COMPLAINTS_KAFKA_SASL_USERNAME, "
+                "COMPLAINTS_KAFKA_SASL_PASSWORD and COMPLAINTS_KAFKA_SASL_MECHANISM"
+            )
+        except UnsupportedSaslMechanismError as exc:
+            return (
+                f"{server} does not offer SASL {settings.kafka_sasl_mechanism} ({exc}): "
+                "check COMPLAINTS_KAFKA_SASL_MECHANISM"
+            )
+        except ssl.SSLCertVerificationError as exc:
+            return (
+                f"{server}: the broker's TLS certificate is not trusted ({exc.verify_message}): "
+                "COMPLAINTS_KAFKA_SSL_CAFILE must name the CA that signed it"
+            )
+        except ssl.SSLError as exc:
+            return (
+                f"{server}: TLS handshake failed ({exc}): does this listener speak "
+                f"COMPLAINTS_KAFKA_SECURITY_PROTOCOL={settings.kafka_security_protocol}?"
+            )
+        except (OSError, KafkaError, TimeoutError):
+            continue
+        conn.close()
+    return None
+
+
 class TopicMismatch(RuntimeError):
     """Existing topics keep fewer copies than the settings ask for."""
 
@@ -148,7 +205,8 @@ async def ensure_topics(
 ) -> None:
     """Create the platform's topics if missing (the broker does not auto-create topics), with
     the settings' replication factor and ``min.insync.replicas``; refuse to go on when an
-    existing topic keeps fewer copies than the settings ask for (``TopicMismatch``).
+    existing topic keeps fewer copies than the settings ask for (``TopicMismatch``), and at
+    once when the brokers refuse the client's credentials or TLS (``KafkaAccessRefused``).
 
     ``extra`` names more topics a service uses, made like the events topic (kept forever).
     """
@@ -188,6 +246,9 @@ async def ensure_topics(
                 )
             return
         except (KafkaConnectionError, OSError) as exc:
+            refused = await access_refused(settings)
+            if refused is not None:  # waiting will not change the credentials
+                raise KafkaAccessRefused(refused) from exc
             if loop.time() > deadline:
                 raise
             log.warning("Kafka not reachable yet (%s); retrying", exc)
