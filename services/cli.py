@@ -47,7 +47,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from contracts import Envelope
 from services.runtime.auth import Staff, StaffRole, issue_token
 from services.runtime.generations import AlreadyBuilding, Generation, Generations
-from services.runtime.kafka import end_offsets, event_headers, read_to_end, topic_partitions
+from services.runtime.kafka import (
+    client_options,
+    end_offsets,
+    event_headers,
+    read_to_end,
+    topic_partitions,
+)
 from services.runtime.settings import Settings
 
 app = typer.Typer(
@@ -151,7 +157,7 @@ def _check_service(service: str | None) -> tuple[str, ...]:
 async def _kafka_reader(settings: Settings) -> AsyncIterator[AIOKafkaConsumer]:
     """A consumer outside any group (it never joins, never commits): for reading offsets."""
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap,
+        **client_options(settings),
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         request_timeout_ms=15000,
@@ -196,7 +202,7 @@ async def describe_group(
     A group in the middle of a rebalance is asked again for up to ``wait_s``: its members'
     subscriptions and assignments are only known once it is stable.
     """
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    admin = AIOKafkaAdminClient(**client_options(settings))
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait_s
     try:
@@ -523,7 +529,7 @@ def _int(value: str | None) -> int | None:
 async def read_deadletters(settings: Settings) -> list[DeadLetterRow]:
     """Every record of the dead-letter topic (it is kept forever), with its status."""
     rows: list[DeadLetterRow] = []
-    async for batch in read_to_end(settings.kafka_bootstrap, settings.topic_deadletter):
+    async for batch in read_to_end(settings, settings.topic_deadletter):
         rows += [_dead_letter_row(record) for record in batch]
     await _mark_applied(settings, rows)
     return rows
@@ -680,9 +686,7 @@ def deadletters_replay(
 
 
 async def _republish(settings: Settings, rows: list[DeadLetterRow], topic: str | None) -> None:
-    producer = AIOKafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap, enable_idempotence=True, acks="all"
-    )
+    producer = AIOKafkaProducer(**client_options(settings), enable_idempotence=True, acks="all")
     try:
         await producer.start()
         for row in rows:
@@ -742,7 +746,7 @@ def repartition(
 async def _repartition(settings: Settings, source: str, target: str, partitions: int) -> int:
     from aiokafka.admin import NewTopic
 
-    from services.runtime.kafka import KEEP_FOREVER
+    from services.runtime.kafka import topic_configs
 
     groups = [g for g in consumer_groups() if g.topic == source]
     running = []
@@ -774,7 +778,7 @@ async def _repartition(settings: Settings, source: str, target: str, partitions:
     finally:
         await conn.close()
 
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    admin = AIOKafkaAdminClient(**client_options(settings))
     try:
         await admin.start()
         (old,) = await admin.describe_topics([source])
@@ -785,24 +789,23 @@ async def _repartition(settings: Settings, source: str, target: str, partitions:
             raise RuntimeError(f"topic {target} exists already: choose a new name")
         if partitions < len(old["partitions"]):
             raise RuntimeError(f"{source} has {len(old['partitions'])} partitions already")
-        replication = len(old["partitions"][0]["replicas"])
+        # As many copies as the source keeps, and never fewer than the settings ask for.
+        replication = max(len(old["partitions"][0]["replicas"]), settings.kafka_replication_factor)
         await admin.create_topics(
-            [NewTopic(target, partitions, replication, topic_configs=KEEP_FOREVER)]
+            [NewTopic(target, partitions, replication, topic_configs=topic_configs(settings))]
         )
     finally:
         await admin.close()
 
-    producer = AIOKafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap, enable_idempotence=True, acks="all"
-    )
-    total = sum((await end_offsets(settings.kafka_bootstrap, source)).values())
+    producer = AIOKafkaProducer(**client_options(settings), enable_idempotence=True, acks="all")
+    total = sum((await end_offsets(settings, source)).values())
     copied = 0
     try:
         await producer.start()
         # Each complaint's events keep their order: they are read partition by partition in
         # order and sent with their key, and every send of a batch is acknowledged before
         # the next batch is read.
-        async for batch in read_to_end(settings.kafka_bootstrap, source):
+        async for batch in read_to_end(settings, source):
             sent = [
                 await producer.send(
                     target, record.value, key=record.key, headers=list(record.headers or ())
@@ -814,7 +817,7 @@ async def _repartition(settings: Settings, source: str, target: str, partitions:
             typer.echo(f"  {copied} / {total}", err=True)
     finally:
         await producer.stop()
-    written = sum((await end_offsets(settings.kafka_bootstrap, target)).values())
+    written = sum((await end_offsets(settings, target)).values())
     if written != copied or copied != total:
         raise RuntimeError(f"copied {copied} of {total}, {target} holds {written}")
     return copied

@@ -42,7 +42,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from services.runtime.consumer import Batch, ProjectionConsumer, consumer_tables_sql
 from services.runtime.db import TRANSIENT_DB_ERRORS
 from services.runtime.generations import Generation, builder_lock_key, live_lock_key
-from services.runtime.kafka import topic_partitions
+from services.runtime.kafka import client_options, topic_partitions
 from services.runtime.settings import Settings
 
 if TYPE_CHECKING:
@@ -332,7 +332,7 @@ def few_collections(young: int = 50_000) -> Iterator[None]:
 async def open_part(settings: Settings, consumer: ProjectionConsumer) -> _Part:
     """A reader of ``consumer``'s topic outside any group, at the offsets its schema stores."""
     reader = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap,
+        **client_options(settings),
         client_id=f"{consumer.name}-builder",
         enable_auto_commit=False,
         auto_offset_reset="earliest",

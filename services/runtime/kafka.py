@@ -4,21 +4,71 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 from collections.abc import AsyncIterator, Iterable
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+from aiokafka.conn import create_conn
+from aiokafka.errors import (
+    AuthenticationFailedError,
+    KafkaConnectionError,
+    KafkaError,
+    SaslAuthenticationFailed,
+    TopicAlreadyExistsError,
+    UnsupportedSaslMechanismError,
+)
 from faststream.kafka import KafkaBroker
+from faststream.kafka.security import parse_security
+from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
 
 from contracts import Envelope, encode_event
 from services.runtime.metrics import EVENTS_PUBLISHED
-from services.runtime.settings import Settings
+from services.runtime.settings import Settings, kafka_ssl_context
 
 log = logging.getLogger(__name__)
 
 # The log is the truth and is kept forever.
 KEEP_FOREVER = {"retention.ms": "-1", "retention.bytes": "-1"}
+
+
+_SASL = {"PLAIN": SASLPlaintext, "SCRAM-SHA-256": SASLScram256, "SCRAM-SHA-512": SASLScram512}
+
+
+def kafka_security(settings: Settings) -> BaseSecurity | None:
+    """FastStream's security object for ``COMPLAINTS_KAFKA_SECURITY_PROTOCOL`` and friends
+    (``None``: PLAINTEXT). The one place the settings become client security."""
+    protocol = settings.kafka_security_protocol
+    context = kafka_ssl_context(settings) if protocol.endswith("SSL") else None
+    if protocol.startswith("SASL_"):
+        sasl = _SASL[settings.kafka_sasl_mechanism]
+        return sasl(
+            settings.kafka_sasl_username,
+            settings.kafka_sasl_password,
+            ssl_context=context,
+            use_ssl=context is not None,
+        )
+    if context is not None:
+        return BaseSecurity(ssl_context=context)
+    return None
+
+
+def client_options(settings: Settings) -> dict[str, Any]:
+    """Keyword arguments of every raw aiokafka client (producer, consumer, admin): the
+    bootstrap servers and the same security the FastStream broker gets."""
+    return {
+        "bootstrap_servers": settings.kafka_bootstrap,
+        **parse_security(kafka_security(settings)),
+    }
+
+
+def _options(target: str | Settings) -> dict[str, Any]:
+    """Client options of a ``Settings``, or of a bare ``host:port`` (PLAINTEXT; tests, tools)."""
+    if isinstance(target, Settings):
+        return client_options(target)
+    return {"bootstrap_servers": target}
 
 
 def make_broker(settings: Settings, *, client_id: str) -> KafkaBroker:
@@ -28,6 +78,7 @@ def make_broker(settings: Settings, *, client_id: str) -> KafkaBroker:
     """
     return KafkaBroker(
         settings.kafka_bootstrap,
+        security=kafka_security(settings),
         client_id=client_id,
         enable_idempotence=True,
         acks="all",
@@ -39,28 +90,131 @@ def make_broker(settings: Settings, *, client_id: str) -> KafkaBroker:
     )
 
 
-async def ensure_topics(
-    settings: Settings, *, extra: Iterable[str] = (), timeout_s: float = 60.0
-) -> None:
-    """Create the platform's topics if missing (the broker does not auto-create topics).
+class KafkaAccessRefused(RuntimeError):
+    """The brokers answer but refuse this client: credentials or TLS trust are wrong."""
 
-    ``extra`` names more topics a service uses, made like the events topic (kept forever).
+
+async def access_refused(settings: Settings, *, timeout_s: float = 5.0) -> str | None:
+    """Why the brokers refuse this client, when they do (a wrong SASL user, password or
+    mechanism, a broker certificate the client does not trust); ``None`` when they accept it
+    or are merely unreachable (then waiting may help; here it cannot).
+
+    aiokafka's clients only say "Unable to bootstrap" and log the cause: one direct
+    connection to each bootstrap server finds it.
     """
+    options = parse_security(kafka_security(settings))
+    for server in (s.strip() for s in settings.kafka_bootstrap.split(",")):
+        host, _, port = server.rpartition(":")
+        if not port.isdigit():
+            continue
+        try:
+            conn = await create_conn(
+                host.strip("[]"), int(port), request_timeout_ms=int(timeout_s * 1000), **options
+            )
+        except (SaslAuthenticationFailed, AuthenticationFailedError) as exc:
+            return (
+                f"{server} refused the SASL {settings.kafka_sasl_mechanism} login of "
+                f"{settings.kafka_sasl_username!r} ({exc}): check COMPLAINTS_KAFKA_SASL_USERNAME, "
+                "COMPLAINTS_KAFKA_SASL_PASSWORD and COMPLAINTS_KAFKA_SASL_MECHANISM"
+            )
+        except UnsupportedSaslMechanismError as exc:
+            return (
+                f"{server} does not offer SASL {settings.kafka_sasl_mechanism} ({exc}): "
+                "check COMPLAINTS_KAFKA_SASL_MECHANISM"
+            )
+        except ssl.SSLCertVerificationError as exc:
+            return (
+                f"{server}: the broker's TLS certificate is not trusted ({exc.verify_message}): "
+                "COMPLAINTS_KAFKA_SSL_CAFILE must name the CA that signed it"
+            )
+        except ssl.SSLError as exc:
+            return (
+                f"{server}: TLS handshake failed ({exc}): does this listener speak "
+                f"COMPLAINTS_KAFKA_SECURITY_PROTOCOL={settings.kafka_security_protocol}?"
+            )
+        except (OSError, KafkaError, TimeoutError):
+            continue
+        conn.close()
+    return None
+
+
+class TopicMismatch(RuntimeError):
+    """Existing topics keep fewer copies than the settings ask for."""
+
+
+def topic_configs(settings: Settings) -> dict[str, str]:
+    """The configs of every topic the platform creates: kept forever, and the settings'
+    ``min.insync.replicas``."""
+    return {**KEEP_FOREVER, "min.insync.replicas": str(settings.kafka_min_insync_replicas)}
+
+
+def wanted_topics(settings: Settings, extra: Iterable[str] = ()) -> list[NewTopic]:
+    """The platform's topics as the settings want them created."""
+    rf, configs = settings.kafka_replication_factor, topic_configs(settings)
     wanted = [
-        NewTopic(settings.topic_events, settings.events_partitions, 1, topic_configs=KEEP_FOREVER),
-        NewTopic(
-            settings.topic_submissions, settings.events_partitions, 1, topic_configs=KEEP_FOREVER
-        ),
-        NewTopic(settings.topic_deadletter, 1, 1, topic_configs=KEEP_FOREVER),
+        NewTopic(settings.topic_events, settings.events_partitions, rf, topic_configs=configs),
+        NewTopic(settings.topic_submissions, settings.events_partitions, rf, topic_configs=configs),
+        NewTopic(settings.topic_deadletter, 1, rf, topic_configs=configs),
     ]
     known = {t.name for t in wanted}
     for name in dict.fromkeys(extra):
         if name not in known:
-            wanted.append(NewTopic(name, settings.events_partitions, 1, topic_configs=KEEP_FOREVER))
+            wanted.append(NewTopic(name, settings.events_partitions, rf, topic_configs=configs))
+    return wanted
+
+
+async def topic_durability(
+    admin: AIOKafkaAdminClient, names: list[str]
+) -> dict[str, tuple[int, int]]:
+    """Topic → (fewest replicas of any partition, effective ``min.insync.replicas``)."""
+    replicas: dict[str, int] = {}
+    for topic in await admin.describe_topics(names):
+        partitions = topic.get("partitions") or []
+        if partitions:
+            replicas[topic["topic"]] = min(len(p["replicas"]) for p in partitions)
+    resources = [ConfigResource(ConfigResourceType.TOPIC, name, configs=None) for name in replicas]
+    isr: dict[str, int] = {}
+    for response in await admin.describe_configs(resources) if resources else []:
+        for _code, _message, _type, name, entries in response.resources:
+            for entry in entries:
+                if entry[0] == "min.insync.replicas":
+                    isr[name] = int(entry[1])
+    return {name: (replicas[name], isr.get(name, 1)) for name in replicas}
+
+
+def durability_mismatches(
+    settings: Settings, found: dict[str, tuple[int, int]]
+) -> tuple[list[str], list[str]]:
+    """(weaker than the settings: refused, stronger: only noted) for each topic in ``found``."""
+    rf, isr = settings.kafka_replication_factor, settings.kafka_min_insync_replicas
+    weaker, stronger = [], []
+    for name, (has_rf, has_isr) in sorted(found.items()):
+        if has_rf < rf or has_isr < isr:
+            weaker.append(
+                f"{name}: replication factor {has_rf}, min.insync.replicas {has_isr} "
+                f"(COMPLAINTS_KAFKA_REPLICATION_FACTOR={rf}, "
+                f"COMPLAINTS_KAFKA_MIN_INSYNC_REPLICAS={isr})"
+            )
+        elif (has_rf, has_isr) != (rf, isr):
+            stronger.append(f"{name}: replication factor {has_rf}, min.insync.replicas {has_isr}")
+    return weaker, stronger
+
+
+async def ensure_topics(
+    settings: Settings, *, extra: Iterable[str] = (), timeout_s: float = 60.0
+) -> None:
+    """Create the platform's topics if missing (the broker does not auto-create topics), with
+    the settings' replication factor and ``min.insync.replicas``; refuse to go on when an
+    existing topic keeps fewer copies than the settings ask for (``TopicMismatch``), and at
+    once when the brokers refuse the client's credentials or TLS (``KafkaAccessRefused``).
+
+    ``extra`` names more topics a service uses, made like the events topic (kept forever).
+    """
+    wanted = wanted_topics(settings, extra)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout_s
     while True:
-        admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+        admin = AIOKafkaAdminClient(**client_options(settings))
         try:
             await admin.start()
             existing = set(await admin.list_topics())
@@ -70,9 +224,31 @@ async def ensure_topics(
                     await admin.create_topics(missing)
                 except TopicAlreadyExistsError:  # another service created it meanwhile
                     pass
-                log.info("created topics %s", [t.name for t in missing])
+                log.info(
+                    "created topics %s (replication factor %s, min.insync.replicas %s)",
+                    [t.name for t in missing],
+                    settings.kafka_replication_factor,
+                    settings.kafka_min_insync_replicas,
+                )
+            present = [t.name for t in wanted if t.name in existing]
+            weaker, stronger = durability_mismatches(
+                settings, await topic_durability(admin, present) if present else {}
+            )
+            if stronger:
+                log.info("topics keep more copies than the settings ask: %s", stronger)
+            if weaker:
+                raise TopicMismatch(
+                    "existing topics keep fewer copies than the settings ask for: "
+                    + "; ".join(weaker)
+                    + ". Raise them (kafka-reassign-partitions.sh for the replicas, "
+                    "kafka-configs.sh --alter --add-config min.insync.replicas=N) or correct "
+                    "the settings (docs/operations.md, 'Kafka for real deployments')"
+                )
             return
         except (KafkaConnectionError, OSError) as exc:
+            refused = await access_refused(settings)
+            if refused is not None:  # waiting will not change the credentials
+                raise KafkaAccessRefused(refused) from exc
             if loop.time() > deadline:
                 raise
             log.warning("Kafka not reachable yet (%s); retrying", exc)
@@ -111,9 +287,10 @@ async def topic_partitions(consumer: AIOKafkaConsumer, topic: str) -> list[Topic
     return [TopicPartition(topic, p) for p in sorted(partitions)]
 
 
-async def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
-    """Partition → offset after the last record of ``topic`` now."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+async def end_offsets(bootstrap: str | Settings, topic: str) -> dict[int, int]:
+    """Partition → offset after the last record of ``topic`` now (``bootstrap``: the settings,
+    or a bare ``host:port`` for a PLAINTEXT broker)."""
+    consumer = AIOKafkaConsumer(**_options(bootstrap), enable_auto_commit=False)
     await consumer.start()
     try:
         ends = await consumer.end_offsets(await topic_partitions(consumer, topic))
@@ -123,7 +300,7 @@ async def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
 
 
 async def read_to_end(
-    bootstrap: str, topic: str, *, max_records: int = 5000
+    bootstrap: str | Settings, topic: str, *, max_records: int = 5000
 ) -> AsyncIterator[list[ConsumerRecord[bytes, bytes]]]:
     """Batches of every record of ``topic`` from offset 0 up to its end offsets at the call.
 
@@ -131,7 +308,7 @@ async def read_to_end(
     (dead letters, repartitioning, tests), not for services.
     """
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap,
+        **_options(bootstrap),
         enable_auto_commit=False,
         request_timeout_ms=15000,
         max_partition_fetch_bytes=8 * 1024 * 1024,

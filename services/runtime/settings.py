@@ -11,12 +11,14 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import ssl
 import sys
 from collections.abc import Iterable, Iterator
 from enum import StrEnum
 from typing import ClassVar, Literal, NamedTuple, TypeVar
 from urllib.parse import unquote, urlsplit
 
+from aiokafka.helpers import create_ssl_context
 from pydantic import ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
@@ -55,6 +57,23 @@ class Settings(BaseSettings):
     topic_submissions: str = "complaints.submissions"
     topic_deadletter: str = "complaints.deadletter"
     events_partitions: int = 6
+    # Kafka for real deployments (docs/operations.md, "Kafka for real deployments"): how the
+    # clients authenticate and encrypt, and how many copies of each topic the brokers keep.
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = "PLAIN"
+    kafka_sasl_username: str = ""
+    kafka_sasl_password: str = ""
+    # PEM files. No CA file: the system's trusted CAs verify the brokers. A client certificate
+    # (and its key, unless the certificate file holds it) only where the brokers require one.
+    kafka_ssl_cafile: str = ""
+    kafka_ssl_certfile: str = ""
+    kafka_ssl_keyfile: str = ""
+    kafka_ssl_key_password: str = ""
+    # Topics are created with these; existing topics with fewer are refused at start.
+    # acks=all waits for the in-sync replicas, and a write is refused while fewer than
+    # min.insync.replicas of them are in sync: 3 and 2 survive one broker lost.
+    kafka_replication_factor: int = 1
+    kafka_min_insync_replicas: int = 1
     host: str = "127.0.0.1"
     log_level: str = "INFO"
     # ``json`` (one object per line, for log collectors) or ``text`` (for a person reading).
@@ -87,11 +106,131 @@ class Settings(BaseSettings):
         Local mode accepts the development credentials; any other mode refuses them. Services
         add their own variables (``super().problems() + [...]``).
         """
+        kafka = self.kafka_problems()
         if self.env is Environment.LOCAL:
-            return []
-        found = [*_database_url_problems(self.database_url)]
+            return kafka
+        found = [*kafka, *_database_url_problems(self.database_url)]
         if self.uses_staff_tokens:
             found += self._token_problems()
+        return found
+
+    def warnings(self) -> list[Problem]:
+        """Variables that are allowed but unsafe for the mode (printed at start, not refused).
+
+        Production with a single copy of the log, or with no room for a broker to be lost,
+        is allowed (the one-broker compose file runs like that) but said out loud.
+        """
+        if self.env is Environment.LOCAL:
+            return []
+        found = []
+        rf, isr = self.kafka_replication_factor, self.kafka_min_insync_replicas
+        if rf == 1:
+            found.append(
+                Problem(
+                    variable("kafka_replication_factor"),
+                    "1: the log exists on one broker only; losing its disk loses events "
+                    "(3 with COMPLAINTS_KAFKA_MIN_INSYNC_REPLICAS=2 survives one broker lost)",
+                )
+            )
+        elif isr == 1:
+            found.append(
+                Problem(
+                    variable("kafka_min_insync_replicas"),
+                    f"1 with replication factor {rf}: an acknowledged write may exist on one "
+                    "broker only",
+                )
+            )
+        elif isr >= rf:
+            found.append(
+                Problem(
+                    variable("kafka_min_insync_replicas"),
+                    f"{isr} with replication factor {rf}: one broker down stops every write",
+                )
+            )
+        if self.kafka_security_protocol == "PLAINTEXT":
+            found.append(
+                Problem(
+                    variable("kafka_security_protocol"),
+                    "PLAINTEXT: events travel unencrypted and any client may write to the log "
+                    "(SASL_SSL is the production setting)",
+                )
+            )
+        return found
+
+    def kafka_problems(self) -> list[Problem]:
+        """Kafka settings that cannot work together, in any mode."""
+        found = []
+        protocol = self.kafka_security_protocol
+        sasl, tls = protocol.startswith("SASL_"), protocol.endswith("SSL")
+        for field in ("kafka_sasl_username", "kafka_sasl_password"):
+            value = getattr(self, field)
+            if sasl and not value:
+                found.append(
+                    Problem(
+                        variable(field),
+                        f"not set; COMPLAINTS_KAFKA_SECURITY_PROTOCOL={protocol} authenticates "
+                        f"with {self.kafka_sasl_mechanism}",
+                    )
+                )
+            elif value and not sasl:
+                found.append(
+                    Problem(
+                        variable(field),
+                        f"set, but COMPLAINTS_KAFKA_SECURITY_PROTOCOL={protocol} does not use "
+                        "SASL (SASL_PLAINTEXT or SASL_SSL would)",
+                    )
+                )
+        files = ("kafka_ssl_cafile", "kafka_ssl_certfile", "kafka_ssl_keyfile")
+        for field in files:
+            path = getattr(self, field)
+            if not path:
+                continue
+            if not tls:
+                found.append(
+                    Problem(
+                        variable(field),
+                        f"set, but COMPLAINTS_KAFKA_SECURITY_PROTOCOL={protocol} does not use "
+                        "TLS (SSL or SASL_SSL would)",
+                    )
+                )
+            elif not os.path.isfile(path) or not os.access(path, os.R_OK):
+                found.append(Problem(variable(field), f"{path!r} is not a readable file"))
+        if self.kafka_ssl_keyfile and not self.kafka_ssl_certfile:
+            found.append(
+                Problem(
+                    variable("kafka_ssl_keyfile"),
+                    "set without COMPLAINTS_KAFKA_SSL_CERTFILE (the client certificate it "
+                    "belongs to)",
+                )
+            )
+        if tls and not any(p.variable in {variable(f) for f in files} for p in found):
+            try:
+                kafka_ssl_context(self)
+            except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
+                found.append(
+                    Problem(
+                        variable("kafka_ssl_cafile"),
+                        f"the TLS files do not load ({exc}); PEM files expected "
+                        "(CA file, certificate file, key file)",
+                    )
+                )
+        rf, isr = self.kafka_replication_factor, self.kafka_min_insync_replicas
+        if rf < 1:
+            found.append(Problem(variable("kafka_replication_factor"), f"{rf}; at least 1"))
+        if isr < 1:
+            found.append(Problem(variable("kafka_min_insync_replicas"), f"{isr}; at least 1"))
+        elif isr > rf >= 1:
+            found.append(
+                Problem(
+                    variable("kafka_min_insync_replicas"),
+                    f"{isr} is more than COMPLAINTS_KAFKA_REPLICATION_FACTOR={rf}: "
+                    "every write would be refused",
+                )
+            )
+        if self.events_partitions < 1:
+            found.append(
+                Problem(variable("events_partitions"), f"{self.events_partitions}; at least 1")
+            )
         return found
 
     def _token_problems(self) -> list[Problem]:
@@ -112,6 +251,18 @@ class Settings(BaseSettings):
                 )
             )
         return found
+
+
+def kafka_ssl_context(settings: Settings) -> ssl.SSLContext:
+    """The TLS context of every Kafka client: verifies the brokers (and their host names)
+    against the CA file, else the system's CAs; presents the client certificate if given."""
+    context: ssl.SSLContext = create_ssl_context(
+        cafile=settings.kafka_ssl_cafile or None,
+        certfile=settings.kafka_ssl_certfile or None,
+        keyfile=settings.kafka_ssl_keyfile or None,
+        password=settings.kafka_ssl_key_password or None,
+    )
+    return context
 
 
 class Problem(NamedTuple):
@@ -229,6 +380,8 @@ def load_settings(cls: type[S], service: str) -> S:
     if settings is None or problems:
         refuse(service, problems, settings)
     assert settings is not None
+    for warning in settings.warnings():
+        print(f"{service}: warning: {warning}", file=sys.stderr, flush=True)
     return settings
 
 

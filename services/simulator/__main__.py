@@ -24,6 +24,7 @@ from contracts import Channel
 from contracts.lifecycle import Role
 from services.intake.settings import IntakeSettings
 from services.runtime.auth import Staff, issue_token
+from services.runtime.kafka import client_options
 from services.simulator.plan import CHINA, plan
 from services.simulator.send import Channels, Report, send_all
 
@@ -133,6 +134,7 @@ async def main(argv: list[str]) -> int:
         keys=keys,
         kafka_bootstrap=settings.kafka_bootstrap,
         submissions_topic=settings.topic_submissions,
+        kafka_options=client_options(settings),
     ) as channels:
         report = await send_all(channels, planned)
     print(f"{len(report.accepted_ids())} complaints accepted in {start:%Y-%m}:")

@@ -85,19 +85,23 @@ class Channels:
         kafka_bootstrap: str,
         submissions_topic: str,
         retry_delay_s: float = 0.5,
+        kafka_options: dict[str, Any] | None = None,
     ) -> None:
         self.intake_url = intake_url.rstrip("/")
         self.keys = keys
         self.kafka_bootstrap = kafka_bootstrap
         self.submissions_topic = submissions_topic
         self.retry_delay_s = retry_delay_s
+        # Security of the producer (services.runtime.kafka.client_options); PLAINTEXT if None.
+        self.kafka_options = kafka_options or {}
         self._http: httpx.AsyncClient | None = None
         self._producer: AIOKafkaProducer | None = None
 
     async def __aenter__(self) -> Channels:
         self._http = httpx.AsyncClient(timeout=30)
         self._producer = AIOKafkaProducer(
-            bootstrap_servers=self.kafka_bootstrap, enable_idempotence=True
+            **{**self.kafka_options, "bootstrap_servers": self.kafka_bootstrap},
+            enable_idempotence=True,
         )
         await self._producer.start()
         return self
