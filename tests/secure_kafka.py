@@ -118,15 +118,7 @@ def start_secure_broker(folder: Path, *, timeout_s: float = 90.0) -> SecureBroke
         "ssl.client.auth": "none",
         "log.dirs": str(log_dir),
         "num.partitions": "3",
-        "default.replication.factor": "1",
-        "min.insync.replicas": "1",
-        "offsets.topic.replication.factor": "1",
-        "transaction.state.log.replication.factor": "1",
-        "transaction.state.log.min.isr": "1",
-        "share.coordinator.state.topic.replication.factor": "1",
-        "share.coordinator.state.topic.min.isr": "1",
-        "group.initial.rebalance.delay.ms": "0",
-        "auto.create.topics.enable": "false",
+        **infra.SINGLE_NODE,
     }
     properties = folder / "server.properties"
     properties.write_text("".join(f"{k}={v}\n" for k, v in props.items()))

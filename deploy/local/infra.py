@@ -519,6 +519,21 @@ def _fetch_kafka_jars(cfg: InfraConfig, marker: Path) -> None:
     marker.write_text(time.strftime("%Y-%m-%dT%H:%M:%SZ\n", time.gmtime()))
 
 
+SINGLE_NODE = {
+    "default.replication.factor": "1",
+    "min.insync.replicas": "1",
+    "offsets.topic.replication.factor": "1",
+    "transaction.state.log.replication.factor": "1",
+    "transaction.state.log.min.isr": "1",
+    "share.coordinator.state.topic.replication.factor": "1",
+    "share.coordinator.state.topic.min.isr": "1",
+    "group.initial.rebalance.delay.ms": "0",
+    "auto.create.topics.enable": "false",
+}
+"""What a one-broker KRaft cluster needs: every internal topic with one copy, no waiting for
+other members, topics made only by the services (with their settings)."""
+
+
 def _kafka_server_properties(cfg: InfraConfig) -> str:
     host, port, ctl = cfg.kafka_host, cfg.kafka_port, cfg.kafka_controller_port
     props = {
@@ -532,15 +547,7 @@ def _kafka_server_properties(cfg: InfraConfig) -> str:
         "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
         "log.dirs": str(cfg.kafka_log_dirs),
         "num.partitions": "6",
-        "default.replication.factor": "1",
-        "min.insync.replicas": "1",
-        "offsets.topic.replication.factor": "1",
-        "transaction.state.log.replication.factor": "1",
-        "transaction.state.log.min.isr": "1",
-        "share.coordinator.state.topic.replication.factor": "1",
-        "share.coordinator.state.topic.min.isr": "1",
-        "group.initial.rebalance.delay.ms": "0",
-        "auto.create.topics.enable": "false",
+        **SINGLE_NODE,
         # After a SIGKILL the restarted broker cannot register until the session of its previous
         # incarnation expires (default 9 s + heartbeat): faster restarts for fault tests.
         "broker.session.timeout.ms": "4000",
