@@ -100,6 +100,10 @@ def environment(
     }
     for name in stack.SERVICES:
         env[f"COMPLAINTS_{name.upper()}_PORT"] = str(free_port())
+    env.setdefault(
+        "COMPLAINTS_INTAKE_COMPLAINT_URL",
+        stack.complaint_url(int(env["COMPLAINTS_WORKFLOW_PORT"])),
+    )
     return env
 
 

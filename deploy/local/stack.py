@@ -84,6 +84,12 @@ def _pid_alive(pid_path: Path) -> int | None:
         return None
 
 
+def complaint_url(workflow_port: int) -> str:
+    """Where intake's ``202`` points (``Location``) when everything runs on this machine: the
+    complaint on the workflow service."""
+    return f"http://127.0.0.1:{workflow_port}/v1/complaints/{{complaint_id}}"
+
+
 def up(cfg: infra.InfraConfig) -> None:
     """Start Kafka, PostgreSQL and every service that is not already answering."""
     infra.ensure_kafka(cfg)
@@ -91,6 +97,7 @@ def up(cfg: infra.InfraConfig) -> None:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     logs = cfg.home / "logs"
     ports = {name: service_port(name) for name in SERVICES}
+    env.setdefault("COMPLAINTS_INTAKE_COMPLAINT_URL", complaint_url(ports["workflow"]))
     for name, port in ports.items():
         if healthy(port):
             print(f"{name}: already running on :{port}")

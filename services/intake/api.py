@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import Depends, FastAPI, HTTPException, Query, status
+from fastapi import Depends, FastAPI, HTTPException, Query, Response, status
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import AwareDatetime, BaseModel, Field
 
@@ -80,6 +80,17 @@ API_KEY = APIKeyHeader(
 """The channel credential, declared as an OpenAPI security scheme."""
 
 ANSWERS: dict[int | str, dict[str, Any]] = {
+    202: {
+        "description": "In the log (acks=all): a retry with the same submission id gets the "
+        "same ids",
+        "headers": {
+            "Location": {
+                "description": "Where the complaint is read (the workflow's complaint; "
+                "COMPLAINTS_INTAKE_COMPLAINT_URL)",
+                "schema": {"type": "string"},
+            }
+        },
+    },
     401: {"description": "No valid channel credential"},
     403: {"description": "The credential's channel does not speak this format"},
     422: {"description": "A field is missing or invalid; each is named with the reason"},
@@ -164,7 +175,7 @@ def create_app(settings: IntakeSettings | None = None, clock: Clock | None = Non
                 headers={"Retry-After": "5"},
             ) from exc
 
-    async def accept(channel: Channel, payload: Payload) -> Accepted:
+    async def accept(channel: Channel, payload: Payload, response: Response) -> Accepted:
         received_at = now()
         verdict = await judge_payload(
             channel,
@@ -190,6 +201,7 @@ def create_app(settings: IntakeSettings | None = None, clock: Clock | None = Non
                 detail="the event log did not confirm the write; retry with the same id",
                 headers={"Retry-After": "5"},
             ) from exc
+        response.headers["Location"] = settings.location(verdict.complaint_id)
         return Accepted(complaint_id=verdict.complaint_id, event_id=verdict.event_id)
 
     @app.post(
@@ -199,8 +211,8 @@ def create_app(settings: IntakeSettings | None = None, clock: Clock | None = Non
         summary="Submit a complaint (the channel comes from the X-Api-Key credential)",
         responses={k: v for k, v in ANSWERS.items() if k != 403},
     )
-    async def submit(submission: Submission, channel: ChannelDep) -> Accepted:
-        return await accept(channel, submission)
+    async def submit(submission: Submission, channel: ChannelDep, response: Response) -> Accepted:
+        return await accept(channel, submission, response)
 
     @app.post(
         "/v1/channels/hotline/calls",
@@ -210,8 +222,8 @@ def create_app(settings: IntakeSettings | None = None, clock: Clock | None = Non
         "from the caller directory)",
         responses=ANSWERS,
     )
-    async def hotline_call(call: HotlineCall, channel: Hotline) -> Accepted:
-        return await accept(channel, call)
+    async def hotline_call(call: HotlineCall, channel: Hotline, response: Response) -> Accepted:
+        return await accept(channel, call, response)
 
     @app.post(
         "/v1/channels/app/complaints",
@@ -220,8 +232,8 @@ def create_app(settings: IntakeSettings | None = None, clock: Clock | None = Non
         summary="业主APP: an owner's complaint with photo references and the chosen category",
         responses=ANSWERS,
     )
-    async def app_complaint(complaint: AppComplaint, channel: App) -> Accepted:
-        return await accept(channel, complaint)
+    async def app_complaint(complaint: AppComplaint, channel: App, response: Response) -> Accepted:
+        return await accept(channel, complaint, response)
 
     @app.post(
         "/v1/channels/supervision/cases",
@@ -230,8 +242,10 @@ def create_app(settings: IntakeSettings | None = None, clock: Clock | None = Non
         summary="服务监督热线: a case taken over the office's head (marked over_the_head)",
         responses=ANSWERS,
     )
-    async def supervision_case(case: SupervisionCase, channel: Supervision) -> Accepted:
-        return await accept(channel, case)
+    async def supervision_case(
+        case: SupervisionCase, channel: Supervision, response: Response
+    ) -> Accepted:
+        return await accept(channel, case, response)
 
     bearer = HTTPBearer(auto_error=False, description="A staff token from `complaints token`")
 

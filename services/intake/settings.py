@@ -26,6 +26,9 @@ class IntakeSettings(Settings):
       a channel may have several valid keys at once, newest first
       (``{"hotline": ["new…", "old…"], …}``) so that a key is rotated without an outage
       (docs/operations.md, "Rotating credentials"). The first key is the channel's current one.
+    * ``COMPLAINTS_INTAKE_COMPLAINT_URL`` (``/v1/complaints/{complaint_id}``): the ``Location``
+      of a ``202``, where the complaint is read (the workflow's complaint; relative: behind the
+      platform's gateway, on the host the channel called). ``make up`` sets the local workflow.
     * ``COMPLAINTS_INTAKE_CLOCK_SKEW`` (``PT5M``): a complaint time further in the future than
       this is refused.
     * ``COMPLAINTS_TOPIC_REJECTIONS``: where refused submissions-topic records are recorded
@@ -36,6 +39,7 @@ class IntakeSettings(Settings):
 
     intake_port: int = 8001
     intake_api_keys: dict[Channel, str | list[str]] = {}
+    intake_complaint_url: str = "/v1/complaints/{complaint_id}"
     # How far a channel's clock may run ahead before its complaint time counts as future.
     intake_clock_skew: timedelta = timedelta(minutes=5)
     topic_rejections: str = ""
@@ -46,10 +50,21 @@ class IntakeSettings(Settings):
         name unless set, so a test run's topics stay together)."""
         return self.topic_rejections or f"{self.topic_submissions}.rejected"
 
+    def location(self, complaint_id: object) -> str:
+        """The ``Location`` of a complaint accepted with ``202``."""
+        return self.intake_complaint_url.replace("{complaint_id}", str(complaint_id))
+
     def problems(self) -> list[Problem]:
         """Outside local mode: a key of its own for every channel, none a development key,
         none shorter than ``MIN_KEY_LENGTH``, no key shared by two channels."""
         found = super().problems()
+        if "{complaint_id}" not in self.intake_complaint_url:
+            found.append(
+                Problem(
+                    variable("intake_complaint_url"),
+                    "must hold {complaint_id}, where the accepted complaint's id goes",
+                )
+            )
         if self.env is Environment.LOCAL:
             return found
         every = self._configured()

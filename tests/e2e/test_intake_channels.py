@@ -12,7 +12,7 @@ import pytest
 
 from contracts.lifecycle import Role
 from tests.conftest import RunningSystem
-from tests.e2e.helpers import APP, HOTLINE, SUPERVISION, eventually, minutes_ago
+from tests.e2e.helpers import APP, HOTLINE, SUPERVISION, eventually, minutes_ago, submission
 from tests.e2e.test_workflow_lifecycle import AGENT, bearer
 
 pytestmark = pytest.mark.infra
@@ -150,3 +150,21 @@ async def test_a_known_callers_number_is_enough_for_the_hotline_an_unknown_one_i
     resp = await post(http, system, "/v1/channels/hotline/calls", stranger, HOTLINE)
     assert resp.status_code == 422
     assert [e["field"] for e in resp.json()["errors"]] == ["caller_name", "office", "unit"]
+
+
+async def test_the_202_says_where_the_complaint_is_read(
+    http: httpx.AsyncClient, system: RunningSystem
+) -> None:
+    body = submission(complainant={"name": "何先生", "phone": f"137{random.randrange(10**8):08d}"})
+    resp = await http.post(f"{system.urls['intake']}/v1/complaints", json=body, headers=HOTLINE)
+    assert resp.status_code == 202, resp.text
+    location = resp.headers["Location"]
+    assert location == f"{system.urls['workflow']}/v1/complaints/{resp.json()['complaint_id']}"
+
+    async def readable() -> bool:
+        return (await http.get(location, headers=AGENT)).status_code == 200
+
+    await eventually(readable)
+    # The same submission again: the same complaint, the same Location.
+    again = await http.post(f"{system.urls['intake']}/v1/complaints", json=body, headers=HOTLINE)
+    assert again.headers["Location"] == location
