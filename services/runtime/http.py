@@ -9,7 +9,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from http import HTTPStatus
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.encoders import jsonable_encoder
@@ -38,6 +38,20 @@ class FieldErrors(Exception):
 
 
 PROBLEM_JSON = "application/problem+json"
+
+
+class Health(BaseModel):
+    """``/healthz``: the process answers."""
+
+    status: Literal["ok"]
+    service: str
+
+
+class Readiness(BaseModel):
+    """``/readyz``: each check (broker, database, consumers caught up enough) and the verdict."""
+
+    status: Literal["ready", "not ready"]
+    checks: dict[str, bool]
 
 
 class FieldError(BaseModel):
@@ -123,7 +137,9 @@ def _document_problems(app: FastAPI) -> None:
             if k != "$defs"
         }
         content = {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}
-        for operations in doc.get("paths", {}).values():
+        for path, operations in doc.get("paths", {}).items():
+            if path in _OPERATIONS:  # /readyz answers 503 with its checks, not a problem
+                continue
             for operation in operations.values():
                 for code, response in operation.get("responses", {}).items():
                     if code[:1] in ("4", "5"):
@@ -149,15 +165,20 @@ def install_common(app: FastAPI, *, service: str, readiness: dict[str, Readiness
     router = APIRouter(tags=["operations"])
 
     @router.get("/healthz", summary="The process is alive")
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok", "service": service}
+    async def healthz() -> Health:
+        return Health(status="ok", service=service)
 
-    @router.get("/readyz", summary="Broker, database and consumers are ready")
+    @router.get(
+        "/readyz",
+        summary="Broker, database and consumers are ready",
+        response_model=Readiness,
+        responses={503: {"model": Readiness, "description": "Not ready: the checks say why"}},
+    )
     async def readyz() -> JSONResponse:
         results = {name: await check() for name, check in readiness.items()}
         ready = all(results.values())
         return JSONResponse(
-            {"status": "ready" if ready else "not ready", "checks": results},
+            Readiness(status="ready" if ready else "not ready", checks=results).model_dump(),
             status_code=200 if ready else 503,
         )
 
