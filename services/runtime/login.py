@@ -118,7 +118,7 @@ def install_login(app: FastAPI, *, offices: list[str] | None = None) -> None:
         token = form.get("token", "").strip()
         identities = _identities(settings, listed)
         choice = form.get("identity", "")
-        if not token and choice.isdigit() and int(choice) < len(identities):
+        if not token and choice in {str(i) for i in range(len(identities))}:
             token = issue_token(settings, identities[int(choice)])
         try:
             verify_token(settings, token)
