@@ -13,7 +13,7 @@ platform had recorded by then.
 ``GET /reports/monthly``               the same as an HTML page with charts
 ``GET /v1/dashboard``                  the live dashboard (投诉实时看板) as JSON
 ``GET /dashboard``                     the same as an HTML page
-``GET /login``, ``POST /login|logout``  a browser's session (``services.runtime.login``)
+``GET|POST /login``, ``/logout``       a browser's session (``services.runtime.login``)
 =====================================  ===========================================================
 
 Every read needs a staff or analyst token (``Authorization: Bearer``, or the session cookie of
