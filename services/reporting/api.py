@@ -276,7 +276,7 @@ def create_app(settings: ReportingSettings | None = None) -> FastAPI:
         "/reports/monthly",
         summary="The monthly report as an HTML page with charts",
         response_class=HTMLResponse,
-        responses={303: {"description": "No session: to /login"}, 403: READS[403]},
+        responses={303: {"description": "A browser without a session: to /login"}, **READS},
     )
     async def get_monthly_page(query: PageParams) -> HTMLResponse:
         return HTMLResponse(render_html(await monthly(query)))
@@ -291,7 +291,7 @@ def create_app(settings: ReportingSettings | None = None) -> FastAPI:
         "/dashboard",
         summary="The live dashboard as an HTML page",
         response_class=HTMLResponse,
-        responses={303: {"description": "No session: to /login"}, 403: READS[403]},
+        responses={303: {"description": "A browser without a session: to /login"}, **READS},
     )
     async def get_dashboard_page(
         staff: PageStaff, office: Office = None, as_of: AsOf = None

@@ -5,7 +5,8 @@ also lists development identities, whose tokens it signs with the local developm
 ``POST /login`` verifies the token and keeps it in an HttpOnly, SameSite=Lax cookie
 (``SESSION_COOKIE``) that lives no longer than the token itself; ``POST /logout`` drops it.
 ``current_staff`` (``services.runtime.auth``) accepts that cookie as it accepts the header, and
-``PageStaff`` sends a browser without a valid session to ``/login?next=<the page>`` (303).
+``PageStaff`` sends a browser without a valid session to ``/login?next=<the page>`` (303), and
+answers any other client 401 like every API.
 """
 
 from __future__ import annotations
@@ -38,7 +39,9 @@ def safe_next(target: str | None) -> str:
 
 
 def page_staff(request: Request) -> Staff:
-    """FastAPI dependency for pages: the session's staff member, else a 303 to the login."""
+    """FastAPI dependency for pages: the session's (or bearer header's) staff member; else a
+    browser (it accepts ``text/html``) is sent to the login with a 303, anything else gets the
+    401 every other read answers."""
     token = request.cookies.get(SESSION_COOKIE)
     header = request.headers.get("authorization", "")
     if header.lower().startswith("bearer "):
@@ -48,6 +51,12 @@ def page_staff(request: Request) -> Staff:
             return verify_token(request.app.state.settings, token)
         except ValueError:
             pass
+    if "text/html" not in request.headers.get("accept", ""):
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            detail="Authorization: a staff bearer token or a session (/login) is required",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
     here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     raise HTTPException(
         status.HTTP_303_SEE_OTHER,
