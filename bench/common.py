@@ -13,9 +13,18 @@ from typing import Any
 from contracts import Channel, ComplaintReceived, Envelope, new_envelope
 from contracts.intake import Submission, complaint_id_for, received_event_id
 from deploy.local import infra, sandbox
+from services.runtime.auth import Staff, StaffRole, issue_token
+from services.runtime.settings import Settings
 
 OFFICES = ["Y园", "G小城", "*湾花园", "金域华府", "翠湖山庄", "滨江一号", "锦绣园", "紫荆苑"]
 SUBJECTS = ["高空抛物", "楼上漏水", "电梯故障", "垃圾清运", "停车收费", "夜间施工噪音", "宠物扰民"]
+
+
+def reader_headers() -> dict[str, str]:
+    """An analyst's bearer token (the benches run local systems: the development secret), for
+    the SLA and reporting reads, which answer no one without a token."""
+    staff = Staff(staff_id="bench-reader", role=StaffRole.ANALYST)
+    return {"Authorization": f"Bearer {issue_token(Settings(), staff)}"}
 
 
 def submission_body(n: int, run: str, *, minutes_ago: float = 1.0) -> dict[str, Any]:

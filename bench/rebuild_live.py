@@ -19,7 +19,7 @@ from typing import Any
 
 import aiohttp
 
-from bench.common import submission_body, summary_ms
+from bench.common import reader_headers, submission_body, summary_ms
 
 INTAKE_PER_S = 100.0
 READER_PAUSE_S = 0.05
@@ -35,13 +35,14 @@ class Readers:
         self.accepted = 0
         self.counting = False
         self.stopping = asyncio.Event()
+        self.headers = reader_headers()
 
     async def read(self, http: aiohttp.ClientSession, name: str, path: str) -> None:
         while not self.stopping.is_set():
             started = time.perf_counter()
             counting = self.counting
             try:
-                async with http.get(f"{self.reporting}{path}") as resp:
+                async with http.get(f"{self.reporting}{path}", headers=self.headers) as resp:
                     await resp.read()
                     status = resp.status
             except aiohttp.ClientError:

@@ -18,7 +18,7 @@ from typing import Any
 import asyncpg
 import httpx
 
-from bench.common import Bench
+from bench.common import Bench, reader_headers
 from contracts import ServiceCategory, Validity
 
 OFFICES = [f"第{i:02d}管理处" for i in range(1, 25)] + ["Y园"]
@@ -209,7 +209,7 @@ async def measure(bench: Bench, *, n: int = 1_000_000) -> dict[str, Any]:
         month = date(2026, 10, 1)
         params = {"from": month.isoformat(), "to": "2026-10-31"}
         url = f"{system.urls['reporting']}/v1/reports/monthly"
-        async with httpx.AsyncClient(timeout=120) as http:
+        async with httpx.AsyncClient(timeout=120, headers=reader_headers()) as http:
             office = await _time(http, url, {**params, "office": "Y园"})
             company = await _time(http, url, params)
             report = (await http.get(url, params=params)).json()

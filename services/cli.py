@@ -866,6 +866,15 @@ def report_monthly(
     url: Annotated[
         str, typer.Option(envvar="COMPLAINTS_REPORTING_URL", help="The reporting service")
     ] = DEFAULT_REPORTING_URL,
+    bearer: Annotated[
+        str | None,
+        typer.Option(
+            "--token",
+            envvar="COMPLAINTS_TOKEN",
+            help="A staff token (`complaints token`); default: an analyst's, signed with this "
+            "machine's COMPLAINTS_STAFF_TOKEN_SECRET (the development secret in local mode)",
+        ),
+    ] = None,
 ) -> None:
     """The monthly report (客户投诉工作月报) for a period, from the reporting service."""
     path = {"json": "/v1/reports/monthly", "csv": "/v1/reports/monthly.csv"}.get(
@@ -884,7 +893,12 @@ def report_monthly(
         params["sheet"] = sheet.value
     if fmt is ReportFormat.xlsx and output is None and sys.stdout.isatty():
         raise fail("an xlsx workbook is binary: give --output FILE", 2)
-    body = fetch(url, path, params)
+    if bearer is None:
+        try:
+            bearer = issue_token(Settings(), Staff(staff_id="cli-report", role=StaffRole.ANALYST))
+        except RuntimeError as exc:
+            raise fail(f"--token: none given and none can be signed here ({exc})", 2) from None
+    body = fetch(url, path, params, bearer)
     if output is not None:
         output.write_bytes(body)
         typer.echo(f"wrote {output} ({len(body)} bytes)", err=True)
@@ -895,11 +909,13 @@ def report_monthly(
         sys.stdout.buffer.flush()
 
 
-def fetch(base: str, path: str, params: dict[str, str]) -> bytes:
-    """GET ``base + path``; any failure becomes one clear line and exit status 1."""
+def fetch(base: str, path: str, params: dict[str, str], token: str) -> bytes:
+    """GET ``base + path`` with a staff token; any failure becomes one clear line and exit
+    status 1."""
     target = base.rstrip("/") + path
+    headers = {"Authorization": f"Bearer {token}"}
     try:
-        resp = httpx.get(target, params=params, timeout=120)
+        resp = httpx.get(target, params=params, headers=headers, timeout=120)
     except httpx.HTTPError as exc:
         raise fail(
             f"cannot reach the reporting service at {base} ({type(exc).__name__}: {exc}); "

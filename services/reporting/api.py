@@ -13,7 +13,14 @@ platform had recorded by then.
 ``GET /reports/monthly``               the same as an HTML page with charts
 ``GET /v1/dashboard``                  the live dashboard (投诉实时看板) as JSON
 ``GET /dashboard``                     the same as an HTML page
+``GET|POST /login``, ``/logout``       a browser's session (``services.runtime.login``)
 =====================================  ===========================================================
+
+Every read needs a staff or analyst token (``Authorization: Bearer``, or the session cookie of
+a login; the pages send a browser without one to ``/login``). Office-scoped roles see their own
+office only: a report or dashboard defaults to it and another office is a 403 naming
+``office``; company and analyst roles see every office. Names and phone numbers are shown as
+``services.runtime.auth.shown_complainant`` decides (this projection keeps them masked).
 
 The report takes ``from`` and ``to`` (dates, both inclusive; default: the month of ``as_of``)
 and ``office`` (default: the whole company); the dashboard takes ``office``.
@@ -21,7 +28,7 @@ and ``office`` (default: the whole company); the dashboard takes ``office``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -38,7 +45,9 @@ from services.reporting.monthly import MonthlyReport
 from services.reporting.projection import PROJECTION_TABLES, ComplaintsProjection
 from services.reporting.render import render_csv, render_html, render_xlsx
 from services.reporting.settings import ReportingSettings
+from services.runtime.auth import CurrentStaff, check_office, office_scope, shown_complainant
 from services.runtime.http import FieldErrors, install_common
+from services.runtime.login import PageStaff, install_login
 from services.runtime.service import ConsumingService
 
 HERE = Path(__file__).parent
@@ -116,7 +125,28 @@ def report_query(
     return query
 
 
-ReportParams = Annotated[ReportQuery, Depends(report_query)]
+READS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "No staff token (or session), or not a valid one"},
+    403: {"description": "An office-scoped role asked about another office (names `office`)"},
+}
+
+
+def scoped_report_query(
+    staff: CurrentStaff, query: Annotated[ReportQuery, Depends(report_query)]
+) -> ReportQuery:
+    """The report's parameters with ``office`` limited to what ``staff`` may see."""
+    return replace(query, office=office_scope(staff, query.office))
+
+
+def scoped_page_query(
+    staff: PageStaff, query: Annotated[ReportQuery, Depends(report_query)]
+) -> ReportQuery:
+    """The same for a page (a browser without a session goes to the login first)."""
+    return replace(query, office=office_scope(staff, query.office))
+
+
+ReportParams = Annotated[ReportQuery, Depends(scoped_report_query)]
+PageParams = Annotated[ReportQuery, Depends(scoped_page_query)]
 
 
 def create_service(settings: ReportingSettings | None = None) -> ConsumingService:
@@ -145,6 +175,7 @@ def create_app(settings: ReportingSettings | None = None) -> FastAPI:
         lifespan=service.lifespan,
     )
     install_common(app, service="reporting", readiness=service.readiness())
+    install_login(app, offices=settings.reporting_offices)
     document = load_document(settings.reporting_document)
 
     async def monthly(query: ReportQuery) -> MonthlyReport:
@@ -169,21 +200,38 @@ def create_app(settings: ReportingSettings | None = None) -> FastAPI:
                 hotspot_min=settings.reporting_hotspot_min,
             )
 
-    @app.get("/v1/complaints/{complaint_id}", summary="One complaint and its state (as of T)")
-    async def get_complaint(complaint_id: UUID, as_of: AsOf = None) -> dict[str, Any]:
+    @app.get(
+        "/v1/complaints/{complaint_id}",
+        summary="One complaint and its state (as of T)",
+        responses=READS,
+    )
+    async def get_complaint(
+        complaint_id: UUID, staff: CurrentStaff, as_of: AsOf = None
+    ) -> dict[str, Any]:
         at = checked_instant(as_of)
         async with service.pool.acquire() as conn:
             found = await reports.complaint(conn, complaint_id, at)
         if found is None:
             raise HTTPException(404, detail=f"complaint_id: no complaint {complaint_id}")
+        check_office(staff, found["office"])
+        found["complainant"] = shown_complainant(staff, found["office"], found["complainant"])
         return found
 
-    @app.get("/v1/stats", summary="Complaints received per office, channel and day")
-    async def get_stats() -> dict[str, Any]:
+    @app.get(
+        "/v1/stats",
+        summary="Complaints received per office, channel and day",
+        responses={401: READS[401]},
+    )
+    async def get_stats(staff: CurrentStaff) -> dict[str, Any]:
+        """Office-scoped roles count their own office only."""
         async with service.pool.acquire() as conn:
-            return await store.stats(conn)
+            return await store.stats(conn, office_scope(staff, None))
 
-    @app.get("/v1/reports/monthly", summary="The monthly report (客户投诉工作月报) as JSON")
+    @app.get(
+        "/v1/reports/monthly",
+        summary="The monthly report (客户投诉工作月报) as JSON",
+        responses=READS,
+    )
     async def get_monthly(query: ReportParams) -> MonthlyReport:
         return await monthly(query)
 
@@ -191,6 +239,7 @@ def create_app(settings: ReportingSettings | None = None) -> FastAPI:
         "/v1/reports/monthly.xlsx",
         summary="The monthly report as an Excel workbook (汇总, 文字部分, 环比同比, 附件1, 附件2)",
         response_class=Response,
+        responses=READS,
     )
     async def get_monthly_xlsx(query: ReportParams) -> Response:
         report = await monthly(query)
@@ -204,6 +253,7 @@ def create_app(settings: ReportingSettings | None = None) -> FastAPI:
         "/v1/reports/monthly.csv",
         summary="One sheet of the monthly report as CSV (UTF-8 with a byte-order mark)",
         response_class=Response,
+        responses=READS,
     )
     async def get_monthly_csv(
         query: ReportParams,
@@ -226,21 +276,27 @@ def create_app(settings: ReportingSettings | None = None) -> FastAPI:
         "/reports/monthly",
         summary="The monthly report as an HTML page with charts",
         response_class=HTMLResponse,
+        responses={303: {"description": "A browser without a session: to /login"}, **READS},
     )
-    async def get_monthly_page(query: ReportParams) -> HTMLResponse:
+    async def get_monthly_page(query: PageParams) -> HTMLResponse:
         return HTMLResponse(render_html(await monthly(query)))
 
-    @app.get("/v1/dashboard", summary="The live dashboard (投诉实时看板) as JSON")
-    async def get_dashboard(office: Office = None, as_of: AsOf = None) -> Dashboard:
-        return await live(office, as_of)
+    @app.get("/v1/dashboard", summary="The live dashboard (投诉实时看板) as JSON", responses=READS)
+    async def get_dashboard(
+        staff: CurrentStaff, office: Office = None, as_of: AsOf = None
+    ) -> Dashboard:
+        return await live(office_scope(staff, office), as_of)
 
     @app.get(
         "/dashboard",
         summary="The live dashboard as an HTML page",
         response_class=HTMLResponse,
+        responses={303: {"description": "A browser without a session: to /login"}, **READS},
     )
-    async def get_dashboard_page(office: Office = None, as_of: AsOf = None) -> HTMLResponse:
-        board = await live(office, as_of)
+    async def get_dashboard_page(
+        staff: PageStaff, office: Office = None, as_of: AsOf = None
+    ) -> HTMLResponse:
+        board = await live(office_scope(staff, office), as_of)
         return HTMLResponse(
             render_dashboard_html(board, refresh_seconds=None if as_of is not None else 60)
         )

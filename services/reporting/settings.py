@@ -26,6 +26,8 @@ class ReportingSettings(Settings):
       which documents its keys.
     """
 
+    uses_staff_tokens = True  # every read carries a staff token (pages: a login session)
+
     reporting_port: int = 8004
     reporting_offices: list[str] = Field(default_factory=lambda: list(SEED_OFFICES))
     reporting_hotspot_days: int = Field(30, ge=1, le=366)

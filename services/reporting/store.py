@@ -338,9 +338,14 @@ async def complaint(
     }
 
 
-async def stats(conn: asyncpg.Connection) -> dict[str, Any]:
-    """Complaints received, in total and per office, channel and day (from one table)."""
-    rows = await conn.fetch("SELECT day, office, channel, received FROM daily_intake")
+async def stats(conn: asyncpg.Connection, office: str | None = None) -> dict[str, Any]:
+    """Complaints received, in total and per office, channel and day (from one table); of one
+    office only when ``office`` names it."""
+    rows = await conn.fetch(
+        "SELECT day, office, channel, received FROM daily_intake"
+        " WHERE $1::text IS NULL OR office = $1",
+        office,
+    )
     by_office: dict[str, int] = {}
     by_channel: dict[str, int] = {}
     by_day: dict[str, int] = {}

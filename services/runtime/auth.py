@@ -11,13 +11,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
 import jwt
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
 
+from contracts.intake import mask_name, mask_phone
 from contracts.lifecycle import Actor, Role
 from services.runtime.settings import DEV_STAFF_TOKEN_SECRET, Environment, Settings
 
@@ -64,6 +65,43 @@ class Staff(BaseModel):
     def may_see_office(self, office: str) -> bool:
         """Company roles see every office; everyone else only their own."""
         return self.role in COMPANY_ROLES or self.office == office
+
+    def sees_personal_data(self, office: str) -> bool:
+        """Whether this person sees the names and phone numbers of ``office``'s complainants
+        unmasked: only the staff of that very office, never a company-wide role."""
+        return self.role not in COMPANY_ROLES and self.office == office
+
+
+def shown_complainant(staff: Staff, office: str, complainant: dict[str, Any]) -> dict[str, Any]:
+    """A complainant (``name``, ``phone``) as ``staff`` may see them on a complaint of
+    ``office``: whole for the staff of that office, masked (``何**``, ``138****5678``) for
+    everyone else. The one place that decides it; every service shows names through it."""
+    if staff.sees_personal_data(office):
+        return complainant
+    return {
+        **complainant,
+        "name": mask_name(complainant["name"]),
+        "phone": mask_phone(complainant["phone"]),
+    }
+
+
+def check_office(staff: Staff, office: str) -> None:
+    """403 naming ``office`` unless ``staff`` may see the complaints of ``office``."""
+    if not staff.may_see_office(office):
+        raise HTTPException(
+            403, detail=f"office: {staff.staff_id} works for another office than {office}"
+        )
+
+
+def office_scope(staff: Staff, asked: str | None) -> str | None:
+    """The office a read is limited to: the one asked for (``None``: all) for company-wide
+    roles; their own for office-scoped roles, who may not ask for another (403 naming
+    ``office``)."""
+    if staff.role in COMPANY_ROLES:
+        return asked
+    if asked is not None:
+        check_office(staff, asked)
+    return staff.office
 
 
 def signing_secret(settings: Settings) -> str:
@@ -169,19 +207,25 @@ def verify_token(settings: Settings, token: str) -> Staff:
 _bearer = HTTPBearer(auto_error=False, description="A staff token from `complaints token`")
 
 
+SESSION_COOKIE = "complaints_session"
+"""The cookie a browser's session keeps its token in (``services.runtime.login``)."""
+
+
 def current_staff(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Staff:
-    """FastAPI dependency: the staff member of the ``Authorization: Bearer`` header, or 401."""
-    if credentials is None:
+    """FastAPI dependency: the staff member of the ``Authorization: Bearer`` header, else of
+    the session cookie set by ``POST /login``; 401 when neither names a valid one."""
+    token = credentials.credentials if credentials else request.cookies.get(SESSION_COOKIE)
+    if not token:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
             detail="Authorization: a staff bearer token is required",
             headers={"WWW-Authenticate": "Bearer"},
         )
     try:
-        return verify_token(request.app.state.settings, credentials.credentials)
+        return verify_token(request.app.state.settings, token)
     except ValueError as exc:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,

@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import Depends, FastAPI, HTTPException
+from fastapi import Depends, FastAPI, HTTPException, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.runtime.auth import CurrentStaff, Staff, StaffRole
+from services.runtime.auth import CurrentStaff, Staff, StaffRole, check_office, office_scope
 from services.runtime.http import FieldErrors, install_common
 from services.runtime.service import ConsumingService
 from services.sla import horizon, store
@@ -33,6 +33,10 @@ from services.sla.whatif import (
 HERE = Path(__file__).parent
 Clock = Callable[[], datetime]
 WHAT_IF_ROLES = frozenset({StaffRole.COMPANY, StaffRole.ANALYST})
+READS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "No staff token (or session), or not a valid one"},
+    403: {"description": "An office-scoped role asked about another office (names `office`)"},
+}
 
 
 class WhatIfRequest(BaseModel):
@@ -107,8 +111,11 @@ def create_app(settings: SlaSettings | None = None, clock: Clock | None = None) 
     app.state.service = service
     install_common(app, service="sla", readiness=service.readiness())
 
-    @app.get("/v1/complaints/{complaint_id}/sla", summary="A complaint's clocks, now")
-    async def get_clocks(complaint_id: UUID) -> dict[str, Any]:
+    @app.get(
+        "/v1/complaints/{complaint_id}/sla", summary="A complaint's clocks, now", responses=READS
+    )
+    async def get_clocks(complaint_id: UUID, staff: CurrentStaff) -> dict[str, Any]:
+        """Staff of the complaint's office (where it is now), company and analyst roles."""
         at = now()
         async with service.pool.acquire() as conn:
             office = await store.office_of(conn, complaint_id)
@@ -122,6 +129,7 @@ def create_app(settings: SlaSettings | None = None, clock: Clock | None = None) 
             policy=rules.policy,
             calendar=rules.calendar,
         )
+        check_office(staff, folded.office_at(at))
         clocks: list[dict[str, Any]] = []
         for kind, timer in folded.timers.items():
             when = max(at, timer.started_at)
@@ -163,19 +171,34 @@ def create_app(settings: SlaSettings | None = None, clock: Clock | None = None) 
     @app.get(
         "/v1/sla/calendar",
         summary="Until when the holiday data is authoritative (the horizon), and its sources",
+        responses={401: READS[401]},
     )
-    async def get_calendar() -> dict[str, Any]:
+    async def get_calendar(staff: CurrentStaff) -> dict[str, Any]:
         """The business calendar's horizon: the last day whose holidays and make-up days are
         known (chinese-calendar's years, then the years declared in calendar.yaml without a
         gap), the days left, the warning once it is 60 days away or less, what happens past
         it, and the source of every covered year."""
         return horizon.status(rules.calendar, now())
 
-    @app.get("/v1/sla/overdue", summary="Every open complaint past a deadline, by office")
-    async def get_overdue() -> dict[str, Any]:
+    @app.get(
+        "/v1/sla/overdue",
+        summary="Every open complaint past a deadline, by office",
+        responses=READS,
+    )
+    async def get_overdue(
+        staff: CurrentStaff,
+        office: Annotated[
+            str | None,
+            Query(min_length=1, max_length=50, description="One office (default: all you see)"),
+        ] = None,
+    ) -> dict[str, Any]:
+        """Office-scoped roles see their own office's complaints only."""
+        scope = office_scope(staff, office)
         at = now()
         async with service.pool.acquire() as conn:
             rows = await store.overdue(conn, at)
+        if scope is not None:
+            rows = [row for row in rows if row["office"] == scope]
         by_office: dict[str, list[dict[str, Any]]] = {}
         for row in rows:
             row["overdue_s"] = (at - row["deadline"]).total_seconds()

@@ -10,6 +10,8 @@ HERE = Path(__file__).parent
 class SlaSettings(Settings):
     """``COMPLAINTS_SLA_*``: port, policy and calendar files, scheduler timing."""
 
+    uses_staff_tokens = True  # every read carries a staff token
+
     sla_port: int = 8003
     sla_policy_file: Path = HERE / "policy.yaml"
     sla_calendar_file: Path = HERE / "calendar.yaml"

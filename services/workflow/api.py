@@ -11,8 +11,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 
 from contracts import decode_event
-from contracts.intake import mask_phone
-from services.runtime.auth import CurrentStaff, Staff
+from services.runtime.auth import CurrentStaff, Staff, check_office, shown_complainant
 from services.runtime.generations import Rebuilding
 from services.runtime.http import FieldErrors, field_errors, install_common, problem
 from services.runtime.service import ConsumingService
@@ -179,8 +178,7 @@ def _body_model(command_type: type[Command]) -> type[BaseModel]:
 
 
 def _check_office(staff: Staff, office: str) -> None:
-    if not staff.may_see_office(office):
-        raise HTTPException(403, detail=f"office: {staff.staff_id} works for another office")
+    check_office(staff, office)
 
 
 def _conflict(rejected: CommandRejected) -> JSONResponse:
@@ -216,18 +214,13 @@ def _fold_history(raw_history: list[str]) -> tuple[State, list[dict[str, Any]]]:
 def render(
     row: dict[str, Any], state: State, history: list[dict[str, Any]], staff: Staff
 ) -> dict[str, Any]:
-    """A complaint as staff see it; the owner's phone shown whole only to its own office."""
-    own_office = staff.office == row["office"]
+    """A complaint as staff see it; the owner's name and phone shown whole only to its own
+    office (``services.runtime.auth.shown_complainant``)."""
     for item in history:
         complainant = item["data"].get("complainant")
-        if complainant and not own_office:
-            item["data"] = {
-                **item["data"],
-                "complainant": {
-                    "name": complainant["name"][:1] + "**",
-                    "phone": mask_phone(complainant["phone"]),
-                },
-            }
+        if complainant:
+            shown = shown_complainant(staff, row["office"], complainant)
+            item["data"] = {**item["data"], "complainant": shown}
     deadline = (
         {"kind": row["next_deadline_kind"], "at": row["next_deadline"]}
         if row["next_deadline"]

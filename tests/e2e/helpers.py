@@ -16,7 +16,9 @@ import httpx
 import orjson
 from aiokafka import ConsumerRecord
 
+from services.runtime.auth import Staff, StaffRole, issue_token
 from services.runtime.kafka import end_offsets, read_to_end
+from services.runtime.settings import Settings
 
 T = TypeVar("T")
 
@@ -24,6 +26,11 @@ CHINA = ZoneInfo("Asia/Shanghai")
 HOTLINE = {"X-Api-Key": "dev-hotline"}
 APP = {"X-Api-Key": "dev-app"}
 SUPERVISION = {"X-Api-Key": "dev-supervision"}
+READER = {
+    "Authorization": "Bearer "
+    + issue_token(Settings(), Staff(staff_id="analyst-e2e", role=StaffRole.ANALYST))
+}
+"""An analyst's token: reads every office's SLA clocks, reports and complaints (masked)."""
 
 
 def minutes_ago(minutes: float) -> str:
@@ -80,9 +87,11 @@ async def eventually(
     raise AssertionError(f"condition not met within {timeout}s; last value: {last!r}")
 
 
-async def get_json_or_none(client: httpx.AsyncClient, url: str) -> Any:
-    """The JSON body of a 200 answer, or ``None`` for a 404."""
-    resp = await client.get(url)
+async def get_json_or_none(
+    client: httpx.AsyncClient, url: str, headers: dict[str, str] = READER
+) -> Any:
+    """The JSON body of a 200 answer (asked as an analyst unless told), or ``None`` for a 404."""
+    resp = await client.get(url, headers=headers)
     if resp.status_code == 404:
         return None
     resp.raise_for_status()

@@ -84,8 +84,8 @@ def test_workflow_never_fails(system: RunningSystem) -> None:
 
 
 def test_sla_never_fails(system: RunningSystem) -> None:
-    assert fuzz(system, "sla", {}, no_invariant) >= 5
+    assert fuzz(system, "sla", STAFF, no_invariant) >= 5
 
 
 def test_reporting_never_fails(system: RunningSystem) -> None:
-    assert fuzz(system, "reporting", {}, no_invariant) >= 5
+    assert fuzz(system, "reporting", STAFF, no_invariant) >= 5

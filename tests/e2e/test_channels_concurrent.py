@@ -21,7 +21,7 @@ from services.runtime.settings import Settings
 from services.simulator.plan import CHINA, Planned, plan
 from services.simulator.send import Channels, send_all
 from tests.conftest import RunningSystem
-from tests.e2e.helpers import eventually, read_events, wait_caught_up
+from tests.e2e.helpers import READER, eventually, read_events, wait_caught_up
 
 pytestmark = pytest.mark.infra
 
@@ -121,7 +121,9 @@ async def test_three_channels_at_once_each_accepted_complaint_is_in_reporting_ex
     assert set(in_reporting.values()) == {1}
     assert {r["channel"] for r in rows} == {c.value for c in DEV_KEYS}
     for complaint_id in list(accepted)[:10]:
-        resp = await http.get(f"{system.urls['reporting']}/v1/complaints/{complaint_id}")
+        resp = await http.get(
+            f"{system.urls['reporting']}/v1/complaints/{complaint_id}", headers=READER
+        )
         assert resp.status_code == 200
 
     # In the log: one event id per complaint, however often its submission was sent.

@@ -24,6 +24,7 @@ from deploy.local import sandbox, stack
 from tests.conftest import RUN, Infra, RunningSystem, free_port
 from tests.e2e.helpers import (
     HOTLINE,
+    READER,
     complaints,
     eventually,
     minutes_ago,
@@ -141,13 +142,13 @@ class Traffic:
     async def read(self, backlog_office: str) -> None:
         base = self.system.urls["reporting"]
         while not self.stopping.is_set():
-            stats = await self.http.get(f"{base}/v1/stats")
+            stats = await self.http.get(f"{base}/v1/stats", headers=READER)
             self.codes[stats.status_code] += 1
             if stats.status_code == 200:
                 body = stats.json()
                 self.totals.append(int(body["total"]))
                 self.backlog_seen.append(int(body["by_office"].get(backlog_office, 0)))
-            report = await self.http.get(f"{base}/v1/reports/monthly")
+            report = await self.http.get(f"{base}/v1/reports/monthly", headers=READER)
             self.codes[report.status_code] += 1
             await asyncio.sleep(0.02)
 
@@ -189,7 +190,7 @@ async def test_reporting_rebuilds_live_while_complaints_flow_and_readers_poll(
     assert traffic.accepted > 0
 
     await caught_up(system, "reporting")
-    stats = (await http.get(f"{system.urls['reporting']}/v1/stats")).json()
+    stats = (await http.get(f"{system.urls['reporting']}/v1/stats", headers=READER)).json()
     counted = await recount(system)
     assert stats["by_office"][backlog_office] == counted[backlog_office] == 3000
     assert stats["by_office"][flow_office] == counted[flow_office] == traffic.accepted
@@ -365,7 +366,7 @@ async def test_a_builder_killed_mid_rebuild_is_resumed_from_its_offsets_by_anoth
         system.start("reporting")
     await caught_up(system, "reporting")
     counted = await recount(system)
-    stats = (await http.get(f"{system.urls['reporting']}/v1/stats")).json()
+    stats = (await http.get(f"{system.urls['reporting']}/v1/stats", headers=READER)).json()
     assert stats["by_office"][office] == counted[office] == 8000
 
 
@@ -474,7 +475,7 @@ async def test_sla_rebuilds_live_while_complaints_flow_and_clocks_are_read(
     await caught_up(system, "sla")
 
     async def clocks(cid: str) -> list[dict[str, Any]] | None:
-        resp = await http.get(f"{base}/v1/complaints/{cid}/sla")
+        resp = await http.get(f"{base}/v1/complaints/{cid}/sla", headers=READER)
         return resp.json()["clocks"] if resp.status_code == 200 and resp.json()["clocks"] else None
 
     async def all_breached() -> list[dict[str, Any]] | None:
@@ -501,8 +502,10 @@ async def test_sla_rebuilds_live_while_complaints_flow_and_clocks_are_read(
     async def read() -> None:
         while not stopping.is_set():
             for cid in old:
-                codes[(await http.get(f"{base}/v1/complaints/{cid}/sla")).status_code] += 1
-            codes[(await http.get(f"{base}/v1/sla/overdue")).status_code] += 1
+                codes[
+                    (await http.get(f"{base}/v1/complaints/{cid}/sla", headers=READER)).status_code
+                ] += 1
+            codes[(await http.get(f"{base}/v1/sla/overdue", headers=READER)).status_code] += 1
             await asyncio.sleep(0.05)
 
     tasks = [asyncio.create_task(submit()), asyncio.create_task(read())]

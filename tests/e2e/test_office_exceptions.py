@@ -13,7 +13,7 @@ import pytest
 
 from contracts.lifecycle import Role
 from tests.conftest import RunningSystem
-from tests.e2e.helpers import eventually, wait_caught_up
+from tests.e2e.helpers import READER, eventually, wait_caught_up
 from tests.e2e.test_workflow_lifecycle import (
     AGENT,
     DEPT,
@@ -37,7 +37,7 @@ async def new_complaint(http: httpx.AsyncClient, system: RunningSystem, name: st
 
 
 async def clocks(http: httpx.AsyncClient, system: RunningSystem, cid: str) -> dict[str, Any]:
-    resp = await http.get(f"{system.urls['sla']}/v1/complaints/{cid}/sla")
+    resp = await http.get(f"{system.urls['sla']}/v1/complaints/{cid}/sla", headers=READER)
     resp.raise_for_status()
     return {c["timer"]: c for c in resp.json()["clocks"]}
 

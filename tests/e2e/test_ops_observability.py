@@ -19,7 +19,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from contracts import Channel, complaint_id_for, received_event_id
 from deploy.local import stack
 from tests.conftest import RunningSystem, free_port
-from tests.e2e.helpers import HOTLINE, eventually, submission, wait_caught_up
+from tests.e2e.helpers import HOTLINE, READER, eventually, submission, wait_caught_up
 
 pytestmark = pytest.mark.infra
 
@@ -275,7 +275,7 @@ async def test_a_dead_letter_is_replayed_after_the_fix_and_applied_once(
         await conn.close()
 
     assert (
-        await http.get(f"{system.urls['reporting']}/v1/complaints/{complaint_id}")
+        await http.get(f"{system.urls['reporting']}/v1/complaints/{complaint_id}", headers=READER)
     ).status_code == 404
     offset = str(letter["dlq_offset"])
     dry = await complaints(system, "deadletters", "replay", "--offset", offset, "--dry-run")
@@ -285,7 +285,9 @@ async def test_a_dead_letter_is_replayed_after_the_fix_and_applied_once(
     assert "replayed 1 record" in replay.stdout
 
     async def applied() -> bool:
-        resp = await http.get(f"{system.urls['reporting']}/v1/complaints/{complaint_id}")
+        resp = await http.get(
+            f"{system.urls['reporting']}/v1/complaints/{complaint_id}", headers=READER
+        )
         return resp.status_code == 200
 
     await eventually(applied, timeout=REBALANCE_S)

@@ -18,7 +18,7 @@ from contracts import received_event_id
 from deploy.local import sandbox as sandboxed
 from deploy.local.sandbox import RunningSystem
 from tests.conftest import RUN, Infra
-from tests.e2e.helpers import HOTLINE, eventually, submission
+from tests.e2e.helpers import HOTLINE, READER, eventually, submission
 
 pytestmark = pytest.mark.infra
 
@@ -81,7 +81,9 @@ async def test_a_request_and_the_event_it_caused_are_logged_with_their_ids_and_n
     event_id = str(received_event_id(uuid.UUID(complaint_id)))
 
     async def read_back() -> bool:
-        got = await http.get(f"{sandbox.urls['reporting']}/v1/complaints/{complaint_id}")
+        got = await http.get(
+            f"{sandbox.urls['reporting']}/v1/complaints/{complaint_id}", headers=READER
+        )
         return got.status_code == 200
 
     await eventually(read_back, timeout=40)

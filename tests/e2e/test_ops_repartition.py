@@ -21,7 +21,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from deploy.local import sandbox as sandboxed
 from deploy.local.sandbox import RunningSystem
 from tests.conftest import RUN, Infra
-from tests.e2e.helpers import HOTLINE, eventually, submission, wait_caught_up
+from tests.e2e.helpers import HOTLINE, READER, eventually, submission, wait_caught_up
 
 pytestmark = pytest.mark.infra
 
@@ -139,7 +139,9 @@ async def test_the_log_moves_to_more_partitions_in_order_and_nothing_is_applied_
     assert {r["topic"] for r in rows} == {new} and len(rows) == 9
     assert await applied(box) == before  # every copied event was recognised as applied
     for complaint_id in ids:
-        got = await http.get(f"{box.urls['reporting']}/v1/complaints/{complaint_id}")
+        got = await http.get(
+            f"{box.urls['reporting']}/v1/complaints/{complaint_id}", headers=READER
+        )
         assert got.status_code == 200
     resp = await http.post(
         f"{box.urls['intake']}/v1/complaints", json=submission(), headers=HOTLINE
@@ -147,7 +149,9 @@ async def test_the_log_moves_to_more_partitions_in_order_and_nothing_is_applied_
     assert resp.status_code == 202
 
     async def readable() -> bool:
-        got = await http.get(f"{box.urls['reporting']}/v1/complaints/{resp.json()['complaint_id']}")
+        got = await http.get(
+            f"{box.urls['reporting']}/v1/complaints/{resp.json()['complaint_id']}", headers=READER
+        )
         return got.status_code == 200
 
     await eventually(readable, timeout=30)

@@ -26,7 +26,7 @@ from contracts.lifecycle import Actor, ComplaintAcknowledged, Role
 from contracts.sla import AlertKind, SlaBreached
 from deploy.local import stack
 from tests.conftest import RunningSystem, free_port
-from tests.e2e.helpers import read_events
+from tests.e2e.helpers import READER, read_events
 from tests.e2e.test_live_rebuild import caught_up, complaints, registry
 from tests.e2e.test_reporting_dashboard import sla_envelope
 from tests.faults.burst import complaint_event, publish, run_id
@@ -61,8 +61,10 @@ def breached(received: Envelope) -> Envelope:
 async def figures(http: httpx.AsyncClient, system: RunningSystem, office: str, as_of: str) -> Any:
     """What reporting answers for the office, and its rows a double apply would change."""
     base = system.urls["reporting"]
-    stats = (await http.get(f"{base}/v1/stats")).json()
-    report = await http.get(f"{base}/v1/reports/monthly", params={"office": office, "as_of": as_of})
+    stats = (await http.get(f"{base}/v1/stats", headers=READER)).json()
+    report = await http.get(
+        f"{base}/v1/reports/monthly", params={"office": office, "as_of": as_of}, headers=READER
+    )
     assert report.status_code == 200, report.text
     conn = await asyncpg.connect(system.database_url)
     try:

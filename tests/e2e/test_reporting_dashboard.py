@@ -17,7 +17,7 @@ import pytest
 from contracts import Envelope, new_envelope
 from contracts.sla import AlertKind, SlaBreached, SlaWarning, sla_event_id
 from tests.conftest import RunningSystem
-from tests.e2e.helpers import APP, SUPERVISION, eventually
+from tests.e2e.helpers import APP, READER, SUPERVISION, eventually
 from tests.e2e.test_reporting_monthly import (
     get_json,
     publish,
@@ -149,7 +149,9 @@ async def test_dashboard_shows_open_overdue_due_soon_major_intake_and_hot_spots(
     assert seen["complainant"]["phone"].count("*") == 4
 
     # the page
-    page = await http.get(f"{system.urls['reporting']}/dashboard", params={"office": office})
+    page = await http.get(
+        f"{system.urls['reporting']}/dashboard", params={"office": office}, headers=READER
+    )
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     for text in (
         "投诉实时看板",

@@ -64,7 +64,7 @@ from contracts.lifecycle import (
     TimeCommitted,
 )
 from tests.conftest import RunningSystem
-from tests.e2e.helpers import CHINA, complaints, eventually
+from tests.e2e.helpers import CHINA, READER, complaints, eventually
 from tests.e2e.test_reporting_monthly import get_json, publish, unique_office
 from tests.e2e.test_reporting_rebuild import caught_up
 
@@ -365,7 +365,9 @@ async def test_a_two_month_workload_with_every_exception_gives_the_written_repor
 
     async def applied() -> bool:
         for spec in specs:
-            got = await http.get(f"{system.urls['reporting']}/v1/complaints/{spec.id}")
+            got = await http.get(
+                f"{system.urls['reporting']}/v1/complaints/{spec.id}", headers=READER
+            )
             if got.status_code != 200:
                 return False
             mine = sum(1 for e in envelopes if e.complaint_id == spec.id)
@@ -498,7 +500,9 @@ async def test_a_two_month_workload_with_every_exception_gives_the_written_repor
 
     # ---- the same written sections in the HTML page
     page = await http.get(
-        f"{system.urls['reporting']}/reports/monthly", params={**TWO_MONTHS, "office": b}
+        f"{system.urls['reporting']}/reports/monthly",
+        params={**TWO_MONTHS, "office": b},
+        headers=READER,
     )
     assert page.status_code == 200
     for s in direct:
@@ -506,7 +510,9 @@ async def test_a_two_month_workload_with_every_exception_gives_the_written_repor
             assert s.summary in page.text
     html = (
         await http.get(
-            f"{system.urls['reporting']}/reports/monthly", params={**TWO_MONTHS, "office": a}
+            f"{system.urls['reporting']}/reports/monthly",
+            params={**TWO_MONTHS, "office": a},
+            headers=READER,
         )
     ).text
     for text in (
@@ -531,7 +537,9 @@ async def test_a_two_month_workload_with_every_exception_gives_the_written_repor
 
     # ---- and in the workbook
     resp = await http.get(
-        f"{system.urls['reporting']}/v1/reports/monthly.xlsx", params={**TWO_MONTHS, "office": b}
+        f"{system.urls['reporting']}/v1/reports/monthly.xlsx",
+        params={**TWO_MONTHS, "office": b},
+        headers=READER,
     )
     assert resp.status_code == 200
     book = load_workbook(io.BytesIO(resp.content))
@@ -548,6 +556,7 @@ async def test_a_two_month_workload_with_every_exception_gives_the_written_repor
                 await http.get(
                     f"{system.urls['reporting']}/v1/reports/monthly.xlsx",
                     params={**TWO_MONTHS, "office": a},
+                    headers=READER,
                 )
             ).content
         )
@@ -595,7 +604,9 @@ async def test_rebuilding_reporting_gives_the_same_report_of_the_workload(
 
     async def applied() -> bool:
         for spec in specs:
-            got = await http.get(f"{system.urls['reporting']}/v1/complaints/{spec.id}")
+            got = await http.get(
+                f"{system.urls['reporting']}/v1/complaints/{spec.id}", headers=READER
+            )
             mine = sum(1 for e in envelopes if e.complaint_id == spec.id)
             if got.status_code != 200 or got.json()["state"]["events"] < mine:
                 return False

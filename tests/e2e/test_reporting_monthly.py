@@ -25,7 +25,7 @@ from openpyxl import load_workbook
 from contracts import Envelope, encode_event
 from contracts.lifecycle import Role
 from tests.conftest import RunningSystem
-from tests.e2e.helpers import APP, HOTLINE, SUPERVISION, eventually, submission
+from tests.e2e.helpers import APP, HOTLINE, READER, SUPERVISION, eventually, submission
 from tests.e2e.test_workflow_lifecycle import Desk, bearer, later
 
 pytestmark = pytest.mark.infra
@@ -128,7 +128,9 @@ async def reporting_has_caught_up(
             flow = await http.get(
                 f"{system.urls['workflow']}/v1/complaints/{case.id}", headers=COMPANY
             )
-            seen = await http.get(f"{system.urls['reporting']}/v1/complaints/{case.id}")
+            seen = await http.get(
+                f"{system.urls['reporting']}/v1/complaints/{case.id}", headers=READER
+            )
             if seen.status_code != 200:
                 return False
             if seen.json()["state"]["events"] < flow.json()["version"]:
@@ -158,7 +160,7 @@ async def publish(system: RunningSystem, envelopes: list[Envelope]) -> None:
 
 
 async def get_json(http: httpx.AsyncClient, system: RunningSystem, path: str, **params: str) -> Any:
-    resp = await http.get(f"{system.urls['reporting']}{path}", params=params)
+    resp = await http.get(f"{system.urls['reporting']}{path}", params=params, headers=READER)
     assert resp.status_code == 200, resp.text
     return resp.json()
 
@@ -329,7 +331,9 @@ async def test_monthly_report_counts_every_complaint_as_submitted_in_every_forma
     assert nothing["received"] == 0
 
     # XLSX: sheets 汇总, 附件1, 附件2 holding the same figures
-    resp = await http.get(f"{system.urls['reporting']}/v1/reports/monthly.xlsx", params=PERIOD)
+    resp = await http.get(
+        f"{system.urls['reporting']}/v1/reports/monthly.xlsx", params=PERIOD, headers=READER
+    )
     assert resp.status_code == 200
     assert "attachment" in resp.headers["content-disposition"]
     workbook = load_workbook(io.BytesIO(resp.content))
@@ -350,6 +354,7 @@ async def test_monthly_report_counts_every_complaint_as_submitted_in_every_forma
     resp = await http.get(
         f"{system.urls['reporting']}/v1/reports/monthly.csv",
         params={**PERIOD, "sheet": "attachment1"},
+        headers=READER,
     )
     assert resp.status_code == 200 and resp.headers["content-type"].startswith("text/csv")
     rows = list(csv.reader(io.StringIO(resp.content.decode("utf-8-sig"))))
@@ -366,13 +371,17 @@ async def test_monthly_report_counts_every_complaint_as_submitted_in_every_forma
     seq_b = next(r["seq"] for r in report["attachment1"]["rows"] if r["office"] == b)
     assert [str(seq_b), b, "2", "1", "1", "4", "0"] in rows
     summary = await http.get(
-        f"{system.urls['reporting']}/v1/reports/monthly.csv", params={**PERIOD, "sheet": "summary"}
+        f"{system.urls['reporting']}/v1/reports/monthly.csv",
+        params={**PERIOD, "sheet": "summary"},
+        headers=READER,
     )
     summary_rows = list(csv.reader(io.StringIO(summary.content.decode("utf-8-sig"))))
     assert ["投诉类型", "有效投诉", "7", "11", "63.6%"] in summary_rows
 
     # HTML: zh-CN headings and SVG charts
-    page = await http.get(f"{system.urls['reporting']}/reports/monthly", params=PERIOD)
+    page = await http.get(
+        f"{system.urls['reporting']}/reports/monthly", params=PERIOD, headers=READER
+    )
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     for text in (
         "客户投诉工作月报",
@@ -392,10 +401,13 @@ async def test_monthly_report_refuses_a_period_that_ends_before_it_starts(
     resp = await http.get(
         f"{system.urls['reporting']}/v1/reports/monthly",
         params={"from": "2025-08-01", "to": "2025-07-31"},
+        headers=READER,
     )
     assert resp.status_code == 422
     assert [e["field"] for e in resp.json()["errors"]] == ["from"]
     bad = await http.get(
-        f"{system.urls['reporting']}/v1/reports/monthly.csv", params={"sheet": "附件3"}
+        f"{system.urls['reporting']}/v1/reports/monthly.csv",
+        params={"sheet": "附件3"},
+        headers=READER,
     )
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "sheet"

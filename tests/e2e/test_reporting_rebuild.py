@@ -11,7 +11,7 @@ import pytest
 
 from contracts.sla import AlertKind, SlaBreached
 from tests.conftest import RunningSystem
-from tests.e2e.helpers import complaints, wait_caught_up
+from tests.e2e.helpers import READER, complaints, wait_caught_up
 from tests.e2e.test_reporting_dashboard import sla_envelope
 from tests.e2e.test_reporting_monthly import (
     get_json,
@@ -29,6 +29,7 @@ async def answers(http: httpx.AsyncClient, system: RunningSystem, as_of: str) ->
     csv = await http.get(
         f"{system.urls['reporting']}/v1/reports/monthly.csv",
         params={"sheet": "attachment2", "as_of": as_of},
+        headers=READER,
     )
     return {
         "this_month": await get_json(http, system, "/v1/reports/monthly", as_of=as_of),

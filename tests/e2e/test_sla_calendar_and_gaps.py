@@ -18,7 +18,7 @@ from contracts.lifecycle import Actor, ComplaintOfficeTransferred, Role
 from services.sla.calendar import library_version
 from services.sla.horizon import WARN_WITHIN_DAYS
 from tests.conftest import RunningSystem
-from tests.e2e.helpers import eventually
+from tests.e2e.helpers import READER, eventually
 from tests.e2e.test_office_exceptions import clocks_when, new_complaint
 from tests.e2e.test_workflow_lifecycle import AGENT, HEAD, later
 from tests.faults.burst import complaint_event, publish, run_id
@@ -31,7 +31,7 @@ CHINA = ZoneInfo("Asia/Shanghai")
 async def test_the_sla_service_shows_its_calendar_horizon_and_warns_when_it_is_near(
     http: httpx.AsyncClient, system: RunningSystem
 ) -> None:
-    resp = await http.get(f"{system.urls['sla']}/v1/sla/calendar")
+    resp = await http.get(f"{system.urls['sla']}/v1/sla/calendar", headers=READER)
     assert resp.status_code == 200
     body = resp.json()
     today = datetime.now(UTC).astimezone(CHINA).date()
@@ -78,7 +78,7 @@ async def test_after_an_early_answer_the_assignment_clock_runs_until_a_departmen
     # Due within the holiday data (the horizon ends 2026-12-31) unless run in its last days.
     due = datetime.fromisoformat(waiting["assignment"]["deadline"]).astimezone(CHINA).date()
     assert waiting["assignment"]["past_calendar_horizon"] is (due > date(2026, 12, 31))
-    resp = await http.get(f"{system.urls['sla']}/v1/complaints/{desk.id}/sla")
+    resp = await http.get(f"{system.urls['sla']}/v1/complaints/{desk.id}/sla", headers=READER)
     assert resp.json()["next_deadline"]["timer"] == "assignment"
 
     await desk.do("assign", HEAD, department="工程部", deadline=later(2))
@@ -98,12 +98,14 @@ async def test_an_office_transfer_moves_the_overdue_clocks_to_the_new_office_fro
     await publish(system.env["COMPLAINTS_KAFKA_BOOTSTRAP"], system.topics["events"], [received])
 
     async def overdue_at(office: str) -> list[str] | None:
-        body = (await http.get(f"{system.urls['sla']}/v1/sla/overdue")).json()
+        body = (await http.get(f"{system.urls['sla']}/v1/sla/overdue", headers=READER)).json()
         timers = [r["timer"] for r in body["by_office"].get(office, []) if r["complaint_id"] == cid]
         return timers or None
 
     assert "first_response" in await eventually(lambda: overdue_at(old), timeout=30)
-    before = (await http.get(f"{system.urls['sla']}/v1/complaints/{cid}/sla")).json()
+    before = (
+        await http.get(f"{system.urls['sla']}/v1/complaints/{cid}/sla", headers=READER)
+    ).json()
     assert before["office"] == old
     moved_at = datetime.now(UTC)
     transfer = ComplaintOfficeTransferred(
@@ -123,7 +125,9 @@ async def test_an_office_transfer_moves_the_overdue_clocks_to_the_new_office_fro
     await publish(system.env["COMPLAINTS_KAFKA_BOOTSTRAP"], system.topics["events"], [envelope])
 
     async def moved() -> dict[str, Any] | None:
-        body = (await http.get(f"{system.urls['sla']}/v1/complaints/{cid}/sla")).json()
+        body = (
+            await http.get(f"{system.urls['sla']}/v1/complaints/{cid}/sla", headers=READER)
+        ).json()
         return dict(body) if body["office"] == new else None
 
     clocks = await eventually(moved, timeout=30)

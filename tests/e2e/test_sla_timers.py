@@ -12,7 +12,14 @@ import httpx
 import pytest
 
 from tests.conftest import RunningSystem
-from tests.e2e.helpers import complaints, eventually, minutes_ago, read_events, wait_caught_up
+from tests.e2e.helpers import (
+    READER,
+    complaints,
+    eventually,
+    minutes_ago,
+    read_events,
+    wait_caught_up,
+)
 from tests.e2e.test_workflow_lifecycle import AGENT, received, unique_phone
 
 pytestmark = pytest.mark.infra
@@ -25,7 +32,7 @@ async def logged_sla_events(system: RunningSystem) -> list[dict[str, Any]]:
 
 
 async def clocks(http: httpx.AsyncClient, system: RunningSystem, cid: str) -> dict[str, Any]:
-    resp = await http.get(f"{system.urls['sla']}/v1/complaints/{cid}/sla")
+    resp = await http.get(f"{system.urls['sla']}/v1/complaints/{cid}/sla", headers=READER)
     resp.raise_for_status()
     return {c["timer"]: c for c in resp.json()["clocks"]}
 
@@ -64,7 +71,7 @@ async def test_old_complaint_breaches_each_deadline_once_and_climbs_the_escalati
     assert found["reply"]["state"] == "breached"
     assert found["reply"]["clock"] == "working"
 
-    overdue = (await http.get(f"{system.urls['sla']}/v1/sla/overdue")).json()
+    overdue = (await http.get(f"{system.urls['sla']}/v1/sla/overdue", headers=READER)).json()
     mine = [r for r in overdue["by_office"]["Y园"] if r["complaint_id"] == desk.id]
     assert {r["timer"] for r in mine} == {"first_response", "reply"}
 

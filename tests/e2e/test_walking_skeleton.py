@@ -14,6 +14,7 @@ from services.runtime.settings import Settings
 from tests.conftest import RunningSystem
 from tests.e2e.helpers import (
     HOTLINE,
+    READER,
     SUPERVISION,
     eventually,
     get_json_or_none,
@@ -43,7 +44,7 @@ async def caught_up(system: RunningSystem) -> None:
 
 
 async def stats(http: httpx.AsyncClient, system: RunningSystem) -> dict[str, Any]:
-    resp = await http.get(f"{system.urls['reporting']}/v1/stats")
+    resp = await http.get(f"{system.urls['reporting']}/v1/stats", headers=READER)
     resp.raise_for_status()
     return dict(resp.json())
 

@@ -16,7 +16,7 @@ import pytest
 
 from deploy.local import stack
 from tests.conftest import RunningSystem, free_port
-from tests.e2e.helpers import eventually, wait_caught_up
+from tests.e2e.helpers import READER, eventually, wait_caught_up
 from tests.faults.burst import (
     complaint_event,
     counting_applications,
@@ -32,7 +32,7 @@ N = 5000
 
 
 async def office_count(http: httpx.AsyncClient, system: RunningSystem, office: str) -> int:
-    resp = await http.get(f"{system.urls['reporting']}/v1/stats")
+    resp = await http.get(f"{system.urls['reporting']}/v1/stats", headers=READER)
     resp.raise_for_status()
     return int(resp.json()["by_office"].get(office, 0))
 

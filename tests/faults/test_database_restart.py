@@ -22,7 +22,7 @@ import pytest
 
 from deploy.local import infra, sandbox
 from tests.conftest import RUN, Infra, RunningSystem, free_port
-from tests.e2e.helpers import eventually, wait_caught_up
+from tests.e2e.helpers import READER, eventually, wait_caught_up
 from tests.faults.burst import (
     complaint_event,
     counting_applications,
@@ -101,7 +101,7 @@ async def test_consumers_survive_a_restart_of_their_database_under_load(
 
     async def count() -> int:
         try:
-            resp = await http.get(f"{system.urls['reporting']}/v1/stats", timeout=5)
+            resp = await http.get(f"{system.urls['reporting']}/v1/stats", timeout=5, headers=READER)
         except httpx.TransportError:
             return -1
         return int(resp.json()["by_office"].get(office, 0)) if resp.status_code == 200 else -1

@@ -9,7 +9,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from tests.conftest import RunningSystem
-from tests.e2e.helpers import eventually, read_topic, wait_caught_up
+from tests.e2e.helpers import READER, eventually, read_topic, wait_caught_up
 from tests.faults.burst import complaint_event, publish, run_id
 
 pytestmark = pytest.mark.infra
@@ -55,7 +55,9 @@ async def test_wrong_shape_and_non_json_go_to_the_dead_letter_topic_and_the_stre
     await publish(bootstrap, topic, [good])
 
     async def applied() -> bool:
-        resp = await http.get(f"{system.urls['reporting']}/v1/complaints/{good.complaint_id}")
+        resp = await http.get(
+            f"{system.urls['reporting']}/v1/complaints/{good.complaint_id}", headers=READER
+        )
         return resp.status_code == 200
 
     await eventually(applied)

@@ -16,6 +16,8 @@ from aiokafka import ConsumerRecord
 from typer.testing import CliRunner
 
 from services import cli
+from services.runtime.auth import StaffRole, verify_token
+from services.runtime.settings import Settings
 
 runner = CliRunner()
 
@@ -74,11 +76,13 @@ class Reporting(BaseHTTPRequestHandler):
     """A stand-in for the reporting service's report endpoints."""
 
     asked: list[tuple[str, dict[str, list[str]]]] = []
+    tokens: list[str | None] = []
 
     def do_GET(self) -> None:
         url = urlsplit(self.path)
         params = parse_qs(url.query)
         Reporting.asked.append((url.path, params))
+        Reporting.tokens.append(self.headers.get("Authorization"))
         if url.path == "/v1/reports/monthly":
             if params.get("from") == ["2026-02-01"] and params.get("to") == ["2026-01-31"]:
                 return self.answer(422, b'{"detail": "from: the period starts after it ends"}')
@@ -106,6 +110,7 @@ def reporting_url() -> Iterator[str]:
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     Reporting.asked.clear()
+    Reporting.tokens.clear()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}"
     finally:
@@ -124,6 +129,20 @@ def test_report_monthly_as_json_to_standard_output(reporting_url: str) -> None:
     path, params = Reporting.asked[-1]
     assert path == "/v1/reports/monthly"
     assert params == {"from": ["2026-01-01"], "to": ["2026-01-31"], "office": ["Y园"]}
+    # reporting answers no one without a token: the CLI signs an analyst's in local mode
+    bearer = Reporting.tokens[-1]
+    assert bearer is not None and bearer.startswith("Bearer ")
+    assert verify_token(Settings(), bearer.removeprefix("Bearer ")).role is StaffRole.ANALYST
+
+
+def test_report_monthly_sends_the_token_it_is_given(reporting_url: str) -> None:
+    result = runner.invoke(
+        cli.app,
+        ["report", "monthly", "--token", "given-token"],
+        env={"COMPLAINTS_REPORTING_URL": reporting_url},
+    )
+    assert result.exit_code == 0, result.output
+    assert Reporting.tokens[-1] == "Bearer given-token"
 
 
 def test_report_monthly_as_a_workbook_and_a_csv_sheet(reporting_url: str, tmp_path: Path) -> None:

@@ -37,8 +37,9 @@ REQUIRED = {
         "COMPLAINTS_INTAKE_API_KEYS",
     },
     "workflow": {"COMPLAINTS_DATABASE_URL", "COMPLAINTS_STAFF_TOKEN_SECRET"},
-    "sla": {"COMPLAINTS_DATABASE_URL"},
-    "reporting": {"COMPLAINTS_DATABASE_URL"},
+    # every read of SLA and reporting carries a staff token (issue 16, point 3)
+    "sla": {"COMPLAINTS_DATABASE_URL", "COMPLAINTS_STAFF_TOKEN_SECRET"},
+    "reporting": {"COMPLAINTS_DATABASE_URL", "COMPLAINTS_STAFF_TOKEN_SECRET"},
 }
 
 
@@ -190,6 +191,7 @@ def test_reporting_in_production_without_secrets_exits_at_once_naming_them() -> 
     assert seconds < 15, seconds
     assert "reporting: refusing to start (COMPLAINTS_ENV=production)" in err
     assert "COMPLAINTS_DATABASE_URL: the password is a development default" in err
+    assert "COMPLAINTS_STAFF_TOKEN_SECRET" in err
     assert "Traceback" not in err
 
 
