@@ -153,7 +153,8 @@ async def test_a_live_rebuild_of_a_log_with_duplicates_gives_the_figures_without
     # ... and both are the log without its duplicates: each complaint counted once, one fact
     # per distinct event (the services' own answers to these events included, such as an
     # escalation after a breach; a second receipt adds none), two timers started per
-    # complaint, one stopped per acknowledgement, one breach each.
+    # complaint, per acknowledgement one stopped (first response) and one started (the
+    # assignment's clock, SLA policy), one breach each.
     mine = {str(e.complaint_id) for e in received}
     distinct = {
         e["event_id"] for e in await read_events(bootstrap, topic) if e["complaint_id"] in mine
@@ -161,5 +162,5 @@ async def test_a_live_rebuild_of_a_log_with_duplicates_gives_the_figures_without
     assert {str(e.event_id) for e in originals} <= distinct
     assert rebuilt["by_office"] == rebuilt["intake"] == rebuilt["complaints"] == COMPLAINTS
     assert rebuilt["facts"] == rebuilt["processed"] == len(distinct)
-    assert rebuilt["timers"] == 2 * COMPLAINTS + len(acks) + len(breaches)
+    assert rebuilt["timers"] == 2 * COMPLAINTS + 2 * len(acks) + len(breaches)
     assert rebuilt["report"]["received"] == COMPLAINTS
