@@ -13,7 +13,7 @@ import asyncio
 import itertools
 from collections import Counter, defaultdict
 from collections.abc import AsyncIterator, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,16 +21,17 @@ from uuid import UUID
 
 import asyncpg
 import httpx
+import orjson
 import yaml
 
 from contracts import Envelope, EventData, decode_event
 from contracts.sla import SlaBreached, SlaWarning
 from deploy.local import sandbox
+from services.runtime.kafka import end_offsets
 from services.sla.calendar import load_calendar
 from services.sla.policy import DEFAULT_POLICY_FILE, TimerState, load_policy
 from services.sla.settings import SlaSettings
 from services.sla.timers import fold, owed
-from services.runtime.kafka import end_offsets
 from services.workflow import store as workflow_store
 from services.workflow.domain import replay
 from tests.conftest import RUN, Infra, RunningSystem
@@ -217,13 +218,21 @@ async def read_log(system: RunningSystem, ours: Iterable[str]) -> Logged:
     return Logged(records)
 
 
-def copies_differ(logged: Logged) -> dict[str, int]:
-    """Event ids in the log more than once whose copies are not the same bytes: a second,
-    different decision under one id (an outbox republishing a row is the same bytes)."""
-    by_id: dict[UUID, set[bytes]] = defaultdict(set)
-    for env, _, raw in logged.records:
-        by_id[env.event_id].add(raw)
-    return {str(i): len(raws) for i, raws in by_id.items() if len(raws) > 1}
+def copies_differ(logged: Logged, *, ignore: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """Event ids in the log more than once whose copies are not the same event: a second,
+    different decision under one id (an outbox republishing a row is the same bytes). Fields
+    in ``ignore`` (``recorded_at``: when a decision was made again) are not compared; the
+    answer names the type and the fields that differ."""
+    by_id: dict[UUID, list[dict[str, Any]]] = defaultdict(list)
+    for _, _, raw in logged.records:
+        doc = orjson.loads(raw)
+        by_id[UUID(doc["event_id"])].append(doc)
+    differ: dict[str, Any] = {}
+    for event_id, docs in by_id.items():
+        keys = {k for d in docs for k in d if k not in ignore and d.get(k) != docs[0].get(k)}
+        if keys:
+            differ[str(event_id)] = (docs[0]["type"], sorted(keys))
+    return differ
 
 
 # ------------------------------------------------------------------------------------------
@@ -240,8 +249,10 @@ class NotQuiet(str):
 
 async def quiet(system: RunningSystem, ours: list[str]) -> bool | NotQuiet:
     """Every outbox published, every consumer at the log's end, and no clock of ours that
-    can still owe an alert (the short targets have all run out)."""
-    ends = await end_offsets(system.env["COMPLAINTS_KAFKA_BOOTSTRAP"], system.topics["events"])
+    can still owe an alert (the short targets have all run out). The end offsets are read
+    after the outboxes are found empty and again at the end: an event published meanwhile
+    (a breach the workflow has yet to escalate) is not missed."""
+    bootstrap, topic = system.env["COMPLAINTS_KAFKA_BOOTSTRAP"], system.topics["events"]
     conn = await asyncpg.connect(system.database_url)
     try:
         for schema in ("workflow", "sla"):
@@ -249,10 +260,12 @@ async def quiet(system: RunningSystem, ours: list[str]) -> bool | NotQuiet:
                 f"SELECT count(*) FROM {schema}.outbox WHERE published_at IS NULL"
             ):
                 return NotQuiet(f"{schema}: {n} in the outbox")
+        ends = await end_offsets(bootstrap, topic)
+        for schema in ("workflow", "sla"):
             rows = await conn.fetch(
                 f"SELECT consumer, partition, next_offset FROM {schema}.live_consumer_offsets "
                 "WHERE topic = $1",
-                system.topics["events"],
+                topic,
             )
             behind = [
                 (r["consumer"], r["partition"], r["next_offset"], ends.get(r["partition"]))
@@ -271,12 +284,18 @@ async def quiet(system: RunningSystem, ours: list[str]) -> bool | NotQuiet:
         known = await conn.fetchval(
             "SELECT count(*) FROM sla.complaints WHERE complaint_id = ANY($1::uuid[])", ours
         )
+        unpublished = await conn.fetchval(
+            "SELECT (SELECT count(*) FROM workflow.outbox WHERE published_at IS NULL)"
+            " + (SELECT count(*) FROM sla.outbox WHERE published_at IS NULL)"
+        )
     finally:
         await conn.close()
     if pending:
         return NotQuiet(f"checks due: {[tuple(r.values()) for r in pending]}")
     if known != len(ours):
         return NotQuiet(f"sla knows {known} of {len(ours)}")
+    if unpublished or await end_offsets(bootstrap, topic) != ends:
+        return NotQuiet("events decided meanwhile")
     return True
 
 
@@ -305,8 +324,15 @@ def workflow_mismatches(logged: Logged, states: dict[str, Any], ours: list[str])
     wrong: dict[str, Any] = {}
     for cid in ours:
         folded = replay(data for _, data in logged.of(cid))
-        if states.get(cid) != folded:
-            wrong[cid] = (states.get(cid), folded)
+        stored = states.get(cid)
+        if stored is None:
+            wrong[cid] = "no state"
+        elif stored != folded:  # the fields that differ: (stored, folded from the log)
+            wrong[cid] = {
+                f.name: (getattr(stored, f.name), getattr(folded, f.name))
+                for f in fields(folded)
+                if getattr(stored, f.name) != getattr(folded, f.name)
+            }
     return wrong
 
 
