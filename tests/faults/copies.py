@@ -372,7 +372,8 @@ def check_workflow(logged: Logged, states: dict[str, Any], done: Load) -> None:
         if env.type == "ComplaintJudged"
     }
     proposed = {cause for _, cause, t in decisions if t == "DepartmentProposed"}
-    assert set(judgments) == proposed and set(judgments.values()) == done.judged
+    # (a judgment whose answer a killed copy never sent may be in the log too)
+    assert set(judgments) == proposed and done.judged <= set(judgments.values())
     breached = {str(env.complaint_id) for env, _, _ in logged.records if env.type == "SlaBreached"}
     escalated = {c for c, _, t in decisions if t == "ComplaintEscalated"}
     assert breached and escalated == breached
