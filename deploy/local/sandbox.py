@@ -118,14 +118,26 @@ class RunningSystem:
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     logs: Path = Path()
 
-    def start(self, name: str) -> None:
-        """Start (or restart) one service and wait for its health check."""
-        port = int(self.env[f"COMPLAINTS_{name.upper()}_PORT"])
-        self.procs[name] = stack.start_service(
-            name, env=self.env, log_path=self.logs / f"{name}.log"
-        )
-        stack.wait_healthy({name: port}, timeout=60, logs=self.logs)
-        self.urls[name] = f"http://127.0.0.1:{port}"
+    copy_ports: dict[str, int] = field(default_factory=dict)
+
+    def start(self, name: str, copy: int = 1) -> str:
+        """Start (or restart) one service and wait for its health check; return its key.
+
+        ``copy`` > 1 starts another copy of the service (key ``<name>-<copy>``, e.g.
+        ``workflow-2``) on a port of its own, kept for its restarts; its URL is
+        ``urls[key]``, and ``kill``/``stop`` take the key.
+        """
+        key = name if copy == 1 else f"{name}-{copy}"
+        env = self.env
+        if copy == 1:
+            port = int(self.env[f"COMPLAINTS_{name.upper()}_PORT"])
+        else:
+            port = self.copy_ports.setdefault(key, free_port())
+            env = {**self.env, f"COMPLAINTS_{name.upper()}_PORT": str(port)}
+        self.procs[key] = stack.start_service(name, env=env, log_path=self.logs / f"{key}.log")
+        stack.wait_healthy({key: port}, timeout=60, logs=self.logs)
+        self.urls[key] = f"http://127.0.0.1:{port}"
+        return key
 
     def kill(self, name: str) -> None:
         """SIGKILL one service: no shutdown hooks, no flushing (a crash)."""
