@@ -207,7 +207,9 @@ async def test_two_copies_of_reporting_share_the_partitions(
         complaint_id = await submitted(http, system)
 
         async def readable_from_both() -> bool:
-            answers = [await http.get(f"{u}/v1/complaints/{complaint_id}") for u in urls]
+            answers = [
+                await http.get(f"{u}/v1/complaints/{complaint_id}", headers=READER) for u in urls
+            ]
             return all(a.status_code == 200 for a in answers)
 
         await eventually(readable_from_both, timeout=REBALANCE_S)
