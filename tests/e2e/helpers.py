@@ -6,7 +6,8 @@ import asyncio
 import subprocess
 import sys
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
@@ -16,6 +17,8 @@ import httpx
 import orjson
 from aiokafka import ConsumerRecord
 
+from deploy.local import sandbox, stack
+from deploy.local.sandbox import RunningSystem
 from services.runtime.auth import Staff, StaffRole, issue_token
 from services.runtime.kafka import end_offsets, read_to_end
 from services.runtime.settings import Settings
@@ -151,3 +154,38 @@ async def read_events(bootstrap: str, topic: str) -> list[dict[str, Any]]:
         if isinstance(event, dict) and "type" in event and "complaint_id" in event:
             events.append(event)
     return events
+
+
+@asynccontextmanager
+async def own_system(
+    kafka_bootstrap: str,
+    admin_database_url: str,
+    logs: Path,
+    run: str,
+    services: Sequence[str] = stack.SERVICES,
+) -> AsyncIterator[RunningSystem]:
+    """A system of a test module's own (database, topics, the ``services`` running): what it
+    publishes and rebuilds stays out of the log and the state the other tests read, and no
+    service it does not start reacts to the events it writes."""
+    name = f"complaints_test_{run}"
+    url = await sandbox.create_database(admin_database_url, name)
+    topics = sandbox.topic_names(f"test.{run}")
+    env = sandbox.environment(
+        bootstrap=kafka_bootstrap, database_url=url, topics=topics, COMPLAINTS_PUBLISH_TIMEOUT_S="5"
+    )
+    own = RunningSystem(
+        env=env,
+        database_url=url,
+        topics={
+            k: env[f"COMPLAINTS_TOPIC_{k.upper()}"] for k in ("events", "submissions", "deadletter")
+        },
+        logs=logs / f"test-{run}",
+    )
+    try:
+        for service in services:
+            await asyncio.to_thread(own.start, service)
+        yield own
+    finally:
+        own.stop_all()
+        await sandbox.delete_topics(kafka_bootstrap, topics.values())
+        await sandbox.drop_database(admin_database_url, name)

@@ -20,7 +20,7 @@ import asyncpg
 import httpx
 import pytest
 
-from deploy.local import sandbox, stack
+from deploy.local import stack
 from tests.conftest import RUN, Infra, RunningSystem, free_port
 from tests.e2e.helpers import (
     HOTLINE,
@@ -28,6 +28,7 @@ from tests.e2e.helpers import (
     complaints,
     eventually,
     minutes_ago,
+    own_system,
     read_events,
     submission,
     wait_caught_up,
@@ -43,32 +44,13 @@ pytestmark = pytest.mark.infra
 async def system(real_infra: Infra) -> AsyncIterator[RunningSystem]:
     """A system of this module's own: its bursts of thousands of complaints and its rebuilds
     stay out of the log and the timers the other tests read."""
-    run = f"{RUN}lr"
-    name = f"complaints_test_{run}"
-    url = await sandbox.create_database(real_infra.admin_database_url, name)
-    topics = sandbox.topic_names(f"test.{run}")
-    env = sandbox.environment(
-        bootstrap=real_infra.kafka_bootstrap,
-        database_url=url,
-        topics=topics,
-        COMPLAINTS_PUBLISH_TIMEOUT_S="5",
-    )
-    own = RunningSystem(
-        env=env,
-        database_url=url,
-        topics={
-            k: env[f"COMPLAINTS_TOPIC_{k.upper()}"] for k in ("events", "submissions", "deadletter")
-        },
-        logs=real_infra.home / "logs" / f"test-{run}",
-    )
-    try:
-        for service in stack.SERVICES:
-            await asyncio.to_thread(own.start, service)
+    async with own_system(
+        real_infra.kafka_bootstrap,
+        real_infra.admin_database_url,
+        real_infra.home / "logs",
+        f"{RUN}lr",
+    ) as own:
         yield own
-    finally:
-        own.stop_all()
-        await sandbox.delete_topics(real_infra.kafka_bootstrap, topics.values())
-        await sandbox.drop_database(real_infra.admin_database_url, name)
 
 
 async def caught_up(system: RunningSystem, schema: str) -> None:

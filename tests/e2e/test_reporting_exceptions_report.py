@@ -18,6 +18,7 @@ from __future__ import annotations
 import io
 import uuid
 from collections import Counter
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -63,8 +64,8 @@ from contracts.lifecycle import (
     Role,
     TimeCommitted,
 )
-from tests.conftest import RunningSystem
-from tests.e2e.helpers import CHINA, READER, complaints, eventually
+from tests.conftest import RUN, Infra, RunningSystem
+from tests.e2e.helpers import CHINA, READER, complaints, eventually, own_system
 from tests.e2e.test_reporting_monthly import get_json, publish, unique_office
 from tests.e2e.test_reporting_rebuild import caught_up
 
@@ -352,6 +353,21 @@ def assert_shares_follow_item_10(
         assert figure["share_tenths"] == half_up(figure["count"], base), figure
     total = sum(f["share_tenths"] for f in figures)
     assert (report[note_key] == "数据经四舍五入") == (total != 1000), (note_key, total)
+
+
+@pytest.fixture(scope="module")
+async def system(real_infra: Infra) -> AsyncIterator[RunningSystem]:
+    """Reporting alone, on a log of this module's own: the workload is written as events the
+    workflow and the SLA service would decide themselves, so they must not run and react to
+    it (their answers would land between the workload's events)."""
+    async with own_system(
+        real_infra.kafka_bootstrap,
+        real_infra.admin_database_url,
+        real_infra.home / "logs",
+        f"{RUN}rx",
+        services=["reporting"],
+    ) as own:
+        yield own
 
 
 async def test_a_two_month_workload_with_every_exception_gives_the_written_report(
