@@ -133,14 +133,7 @@ async def raw_rate(bootstrap: str, topic: str, database_url: str, n: int) -> flo
                             at,
                             recorded,
                             "received",
-                            None,
-                            None,
-                            None,
-                            None,
-                            None,
-                            None,
-                            None,
-                            None,
+                            *(None,) * 12,  # validity … hard, office, priority, outcome, detail
                         )
                     )
                     for timer in ("first_response", "reply"):
