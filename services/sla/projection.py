@@ -12,6 +12,7 @@ from uuid import UUID
 import asyncpg
 
 from contracts import ComplaintReceived, Envelope, EventData
+from contracts.envelope import envelope_json
 from services.sla import store
 from services.sla.scheduler import SlaRules
 
@@ -73,6 +74,6 @@ class ClockProjection:
                 continue
             known.add(env.event_id)
             last[cid] += 1
-            rows.append((cid, last[cid], env.event_id, env.occurred_at, store.envelope_json(env)))
+            rows.append((cid, last[cid], env.event_id, env.occurred_at, envelope_json(env)))
         await store.add_history_rows(conn, rows)
         await store.request_checks(conn, ids)

@@ -9,7 +9,6 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
-import orjson
 
 from contracts import ComplaintReceived, Envelope, EventData, decode_event
 from services.sla.policy import Timer, TimerState
@@ -75,15 +74,6 @@ async def events_in_history(conn: asyncpg.Connection, event_ids: Sequence[UUID])
         "SELECT event_id FROM history WHERE event_id = ANY($1::uuid[])", event_ids
     )
     return {r["event_id"] for r in rows}
-
-
-def envelope_json(envelope: Envelope) -> str:
-    """The envelope as JSON, as ``model_dump_json`` writes it (orjson, three times faster;
-    pydantic's own for a field orjson cannot write)."""
-    try:
-        return orjson.dumps(envelope.__dict__, option=orjson.OPT_UTC_Z).decode()
-    except TypeError:
-        return envelope.model_dump_json()
 
 
 HistoryRow = tuple[UUID, int, UUID, datetime, str]

@@ -17,6 +17,7 @@ from uuid import UUID
 import asyncpg
 
 from contracts import ComplaintReceived, Envelope, EventData, Validity, new_envelope
+from contracts.envelope import envelope_json
 from contracts.intake import ID_NAMESPACE
 from contracts.lifecycle import (
     ComplaintEscalated,
@@ -153,7 +154,7 @@ async def apply_logged_batch(
                     state.version,
                     envelope.event_id,
                     envelope.type,
-                    store.envelope_json(envelope),
+                    envelope_json(envelope),
                 )
             )
             continue
@@ -452,7 +453,7 @@ async def _fold(
                 state.version,
                 envelope.event_id,
                 envelope.type,
-                store.envelope_json(envelope),
+                envelope_json(envelope),
             )
         )
         for derived_env, derived in await _rules(conn, ctx, envelope, data, state, journal):

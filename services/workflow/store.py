@@ -180,15 +180,6 @@ async def add_history(
     )
 
 
-def envelope_json(envelope: Envelope) -> str:
-    """The envelope as JSON, as ``model_dump_json`` writes it (orjson, three times faster;
-    pydantic's own for a field orjson cannot write)."""
-    try:
-        return orjson.dumps(envelope.__dict__, option=orjson.OPT_UTC_Z).decode()
-    except TypeError:
-        return envelope.model_dump_json()
-
-
 HistoryRow = tuple[UUID, int, UUID, str, str]
 """(complaint_id, seq, event_id, type, envelope JSON): one row of ``history``."""
 
