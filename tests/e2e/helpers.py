@@ -163,15 +163,20 @@ async def own_system(
     logs: Path,
     run: str,
     services: Sequence[str] = stack.SERVICES,
+    **env_extra: str,
 ) -> AsyncIterator[RunningSystem]:
-    """A system of a test module's own (database, topics, the ``services`` running): what it
-    publishes and rebuilds stays out of the log and the state the other tests read, and no
-    service it does not start reacts to the events it writes."""
+    """A system of a test module's own (database, topics, the ``services`` running, logs in
+    ``logs``, ``env_extra`` added to its environment): what it publishes and rebuilds stays out
+    of the log and the state the other tests read, and no service it does not start reacts to
+    the events it writes. The services start side by side."""
     name = f"complaints_test_{run}"
     url = await sandbox.create_database(admin_database_url, name)
     topics = sandbox.topic_names(f"test.{run}")
     env = sandbox.environment(
-        bootstrap=kafka_bootstrap, database_url=url, topics=topics, COMPLAINTS_PUBLISH_TIMEOUT_S="5"
+        bootstrap=kafka_bootstrap,
+        database_url=url,
+        topics=topics,
+        **{"COMPLAINTS_PUBLISH_TIMEOUT_S": "5", **env_extra},
     )
     own = RunningSystem(
         env=env,
@@ -179,13 +184,12 @@ async def own_system(
         topics={
             k: env[f"COMPLAINTS_TOPIC_{k.upper()}"] for k in ("events", "submissions", "deadletter")
         },
-        logs=logs / f"test-{run}",
+        logs=logs,
     )
     try:
-        for service in services:
-            await asyncio.to_thread(own.start, service)
+        await asyncio.gather(*(asyncio.to_thread(own.start, s) for s in services))
         yield own
     finally:
-        own.stop_all()
+        await asyncio.to_thread(own.stop_all)
         await sandbox.delete_topics(kafka_bootstrap, topics.values())
         await sandbox.drop_database(admin_database_url, name)

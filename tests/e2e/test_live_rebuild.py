@@ -47,7 +47,7 @@ async def system(real_infra: Infra) -> AsyncIterator[RunningSystem]:
     async with own_system(
         real_infra.kafka_bootstrap,
         real_infra.admin_database_url,
-        real_infra.home / "logs",
+        real_infra.home / "logs" / f"test-{RUN}lr",
         f"{RUN}lr",
     ) as own:
         yield own

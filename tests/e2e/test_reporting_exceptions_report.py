@@ -363,7 +363,7 @@ async def system(real_infra: Infra) -> AsyncIterator[RunningSystem]:
     async with own_system(
         real_infra.kafka_bootstrap,
         real_infra.admin_database_url,
-        real_infra.home / "logs",
+        real_infra.home / "logs" / f"test-{RUN}rx",
         f"{RUN}rx",
         services=["reporting"],
     ) as own:

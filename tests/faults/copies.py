@@ -26,7 +26,6 @@ import yaml
 
 from contracts import Envelope, EventData, decode_event
 from contracts.sla import SlaBreached, SlaWarning
-from deploy.local import sandbox
 from services.runtime.kafka import end_offsets
 from services.sla.calendar import load_calendar
 from services.sla.policy import DEFAULT_POLICY_FILE, TimerState, load_policy
@@ -35,7 +34,7 @@ from services.sla.timers import fold, owed
 from services.workflow import store as workflow_store
 from services.workflow.domain import replay
 from tests.conftest import RUN, Infra, RunningSystem
-from tests.e2e.helpers import HOTLINE, SUPERVISION, minutes_ago, read_topic, submission
+from tests.e2e.helpers import HOTLINE, SUPERVISION, minutes_ago, own_system, read_topic, submission
 from tests.e2e.test_workflow_lifecycle import AGENT, unique_phone
 from tests.faults.burst import run_id
 
@@ -68,21 +67,14 @@ async def copies_system(
 ) -> AsyncIterator[RunningSystem]:
     """A system of its own (database, topics, the short SLA policy) with ``copies`` of each
     service, the copies started side by side."""
-    prefix = f"test.{RUN}.copies{run_id()}"
-    topics = sandbox.topic_names(prefix)
-    name = f"complaints_test_{RUN}_{prefix.rsplit('copies', 1)[1]}"
-    database_url = await sandbox.create_database(real_infra.admin_database_url, name)
-    env = sandbox.environment(
-        bootstrap=real_infra.kafka_bootstrap,
-        database_url=database_url,
-        topics=topics,
-        COMPLAINTS_PUBLISH_TIMEOUT_S="5",
+    async with own_system(
+        real_infra.kafka_bootstrap,
+        real_infra.admin_database_url,
+        folder,
+        f"{RUN}_copies{run_id()}",
+        services=list(copies),  # the first copies first: they create the schemas and topics
         COMPLAINTS_SLA_POLICY_FILE=str(short_policy(folder)),
-    )
-    system = RunningSystem(env=env, database_url=database_url, topics=topics, logs=folder)
-    try:
-        # the first copies first: they create the schemas and topics
-        await asyncio.gather(*(asyncio.to_thread(system.start, n) for n in copies))
+    ) as system:
         await asyncio.gather(
             *(
                 asyncio.to_thread(system.start, n, c)
@@ -91,10 +83,6 @@ async def copies_system(
             )
         )
         yield system
-    finally:
-        await asyncio.to_thread(system.stop_all)
-        await sandbox.delete_topics(real_infra.kafka_bootstrap, topics.values())
-        await sandbox.drop_database(real_infra.admin_database_url, name)
 
 
 # ------------------------------------------------------------------------------------------
