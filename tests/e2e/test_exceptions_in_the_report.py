@@ -17,8 +17,8 @@ import pytest
 
 from contracts.lifecycle import Role
 from tests.conftest import RunningSystem
-from tests.e2e.helpers import CHINA, HOTLINE, SUPERVISION, eventually, minutes_ago, submission
-from tests.e2e.test_workflow_lifecycle import Desk, bearer, later, unique_phone
+from tests.e2e.helpers import CHINA, HOTLINE, SUPERVISION, eventually, minutes_ago
+from tests.e2e.test_workflow_lifecycle import Desk, bearer, later, received, unique_phone
 
 pytestmark = pytest.mark.infra
 
@@ -40,22 +40,14 @@ async def submit(
     office: str = A,
     minutes: float = 2,
 ) -> Desk:
-    body = submission(
+    return await received(
+        http,
+        system,
+        channel,
         office=office,
-        unit=f"{uuid.uuid4().int % 90 + 10}栋{uuid.uuid4().int % 9000 + 1000}",
         complainant={"name": "业主", "phone": unique_phone()},
         occurred_at=minutes_ago(minutes),
     )
-    resp = await http.post(f"{system.urls['intake']}/v1/complaints", json=body, headers=channel)
-    assert resp.status_code == 202, resp.text
-    desk = Desk(http, system, resp.json()["complaint_id"])
-
-    async def known() -> bool:
-        got = await http.get(f"{desk.base}/v1/complaints/{desk.id}", headers=COMPANY)
-        return got.status_code == 200
-
-    await eventually(known)
-    return desk
 
 
 async def implemented(desk: Desk) -> None:

@@ -16,8 +16,8 @@ import pytest
 
 from contracts.lifecycle import Role
 from tests.conftest import RunningSystem
-from tests.e2e.helpers import HOTLINE, SUPERVISION, eventually, minutes_ago, submission
-from tests.e2e.test_workflow_lifecycle import Desk, bearer, unique_phone
+from tests.e2e.helpers import HOTLINE, SUPERVISION, minutes_ago
+from tests.e2e.test_workflow_lifecycle import Desk, bearer, received, unique_phone
 
 pytestmark = pytest.mark.infra
 
@@ -32,22 +32,15 @@ async def submit(
     http: httpx.AsyncClient, system: RunningSystem, headers: dict[str, str], **body: Any
 ) -> Desk:
     # a unit and a phone of its own: the repeat rule would make the others major
-    payload = submission(
+    return await received(
+        http,
+        system,
+        headers,
         office=OFFICE,
         unit=f"{uuid.uuid4().int % 900 + 100}室",
         complainant={"name": "何先生", "phone": unique_phone()},
         **body,
     )
-    resp = await http.post(f"{system.urls['intake']}/v1/complaints", json=payload, headers=headers)
-    assert resp.status_code == 202, resp.text
-    desk = Desk(http, system, resp.json()["complaint_id"])
-
-    async def known() -> bool:
-        got = await http.get(f"{desk.base}/v1/complaints/{desk.id}", headers=COMPANY)
-        return got.status_code == 200
-
-    await eventually(known)
-    return desk
 
 
 async def queue(
