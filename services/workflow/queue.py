@@ -11,6 +11,7 @@ an offset that moved.
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, cast
@@ -110,14 +111,30 @@ class QueuePage(BaseModel):
     next_cursor: str | None
 
 
-# (SQL of the sort key, direction) per order; the complaint id breaks ties.
-_NO_DEADLINE = "COALESCE(c.next_deadline, '9999-12-31T00:00:00Z'::timestamptz)"
-_KEYS: dict[Sort, tuple[list[str], str]] = {
-    Sort.PRIORITY: (["c.priority_rank", _NO_DEADLINE], ">"),
+# Per order: the sort key's (SQL, type) columns and the direction; the complaint id breaks ties.
+_NO_DEADLINE = ("COALESCE(c.next_deadline, '9999-12-31T00:00:00Z'::timestamptz)", "timestamptz")
+_RECEIVED = ("c.occurred_at", "timestamptz")
+_TIE = ("c.complaint_id", "uuid")
+_KEYS: dict[Sort, tuple[list[tuple[str, str]], str]] = {
+    Sort.PRIORITY: ([("c.priority_rank", "smallint"), _NO_DEADLINE], ">"),
     Sort.DEADLINE: ([_NO_DEADLINE], ">"),
-    Sort.RECEIVED: (["c.occurred_at"], ">"),
-    Sort.NEWEST: (["c.occurred_at"], "<"),
+    Sort.RECEIVED: ([_RECEIVED], ">"),
+    Sort.NEWEST: ([_RECEIVED], "<"),
 }
+
+
+def _whole(value: Any) -> int:
+    if type(value) is not int:
+        raise TypeError("not a whole number")
+    return value
+
+
+_READ: dict[str, Callable[[Any], Any]] = {
+    "smallint": _whole,
+    "timestamptz": datetime.fromisoformat,
+    "uuid": UUID,
+}
+"""How a cursor's JSON value of each key type is read back (ValueError/TypeError if not)."""
 
 
 def _encode_cursor(sort: Sort, key: list[Any]) -> str:
@@ -131,9 +148,10 @@ def _decode_cursor(cursor: str, sort: Sort) -> list[Any]:
         if doc["sort"] != sort.value:
             raise ValueError("another order")
         key = doc["key"]
-        if not isinstance(key, list) or len(key) != len(_KEYS[sort][0]) + 1:
+        columns = [*_KEYS[sort][0], _TIE]
+        if not isinstance(key, list) or len(key) != len(columns):
             raise ValueError("wrong length")
-        return key
+        return [_READ[kind](value) for value, (_, kind) in zip(key, columns, strict=True)]
     except (ValueError, KeyError, TypeError):
         raise HTTPException(
             422, detail="cursor: not a next_cursor of this query's sort order"
@@ -199,15 +217,14 @@ def build_query(
     count_sql = f"SELECT count(*) {source} WHERE {condition}"
     count_args = list(args)
 
-    keys, direction = _KEYS[filters.sort]
-    columns = [*keys, "c.complaint_id"]
+    keyed, direction = _KEYS[filters.sort]
+    keys = [sql for sql, _ in keyed]
+    columns = [*keys, _TIE[0]]
     page_where = condition
     if filters.cursor is not None:
         last = _decode_cursor(filters.cursor, filters.sort)
-        casts = ["::timestamptz" if "deadline" in k or "occurred" in k else "" for k in keys]
-        placeholders = [
-            f"{arg(_parse_key(v, c))}{c}" for v, c in zip(last, [*casts, "::uuid"], strict=True)
-        ]
+        types = [kind for _, kind in [*keyed, _TIE]]
+        placeholders = [f"{arg(v)}::{t}" for v, t in zip(last, types, strict=True)]
         page_where += f" AND ({', '.join(columns)}) {direction} ({', '.join(placeholders)})"
     order = ", ".join(f"{c} {'ASC' if direction == '>' else 'DESC'}" for c in columns)
     page_sql = f"""SELECT c.complaint_id, c.office, c.unit, c.channel, c.occurred_at,
@@ -219,22 +236,6 @@ def build_query(
             {", ".join(f"{k} AS k{i}" for i, k in enumerate(keys))}
         {source} WHERE {page_where} ORDER BY {order} LIMIT {arg(filters.limit + 1)}"""
     return page_sql, args, count_sql, count_args
-
-
-def _parse_key(value: Any, cast_to: str) -> Any:
-    if cast_to == "::timestamptz":
-        try:
-            return datetime.fromisoformat(str(value))
-        except ValueError:
-            raise HTTPException(422, detail="cursor: not a next_cursor of this query") from None
-    if cast_to == "::uuid":
-        try:
-            return UUID(str(value))
-        except ValueError:
-            raise HTTPException(422, detail="cursor: not a next_cursor of this query") from None
-    if not isinstance(value, int):
-        raise HTTPException(422, detail="cursor: not a next_cursor of this query")
-    return value
 
 
 def _item(row: Any, now: datetime) -> QueueItem:
