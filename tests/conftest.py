@@ -20,6 +20,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from playwright.async_api import Browser, Page, async_playwright
 
 from deploy.local import infra, sandbox, stack
 from deploy.local.sandbox import RunningSystem, free_port
@@ -177,3 +178,30 @@ async def http() -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client for the services."""
     async with httpx.AsyncClient(timeout=30) as client:
         yield client
+
+
+CHROMIUM = os.environ.get("COMPLAINTS_CHROMIUM", "/usr/bin/chromium")
+"""Debian's chromium (the bootstrap installs it); Playwright's own browser download does not
+work on our machines, so it is always started from this path (``executable_path``)."""
+
+
+@pytest.fixture(scope="session")
+async def chromium() -> AsyncIterator[Browser]:
+    """One headless chromium for the session, driven by Playwright."""
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
+        try:
+            yield browser
+        finally:
+            await browser.close()
+
+
+@pytest.fixture
+async def browser_page(chromium: Browser) -> AsyncIterator[Page]:
+    """A fresh page in a fresh context (no cookies), as a zh-CN user in Shanghai sees it."""
+    context = await chromium.new_context(locale="zh-CN", timezone_id="Asia/Shanghai")
+    try:
+        page = await context.new_page()
+        yield page
+    finally:
+        await context.close()

@@ -3,7 +3,8 @@
 # skipped when its result is already there.
 #
 #   1. apt packages (only when missing): postgresql, openjdk-17-jre-headless (java >= 17), maven,
-#      wrk
+#      wrk, chromium and fonts-noto-cjk (the pages' browser tests; Playwright drives Debian's
+#      chromium, its own browser download does not work here)
 #   2. the Kafka broker's classpath (Maven Central jars) into $COMPLAINTS_HOME/cache/kafka-<v>/lib
 #   3. the project venv (.venv) with `pip install -e '.[dev]'` when pyproject.toml changed
 #
@@ -56,6 +57,12 @@ if ! command -v mvn >/dev/null 2>&1; then
 fi
 if ! command -v wrk >/dev/null 2>&1; then
     packages+=(wrk)  # the C load generator of `make bench`'s HTTP figures
+fi
+if ! command -v chromium >/dev/null 2>&1; then
+    packages+=(chromium)  # the browser the page tests drive (Playwright, executable_path)
+fi
+if ! dpkg-query -W -f='${Status}' fonts-noto-cjk 2>/dev/null | grep -q 'ok installed'; then
+    packages+=(fonts-noto-cjk)  # without it Chinese renders as boxes in the browser tests
 fi
 if [ "${#packages[@]}" -gt 0 ]; then
     log "installing: ${packages[*]}"
