@@ -68,7 +68,7 @@ def default_settings(cls: type[S]) -> S:
     return cls(**values)
 
 
-def _apps() -> dict[str, FastAPI]:
+def service_apps() -> dict[str, FastAPI]:
     from services.intake.api import create_app as intake
     from services.intake.settings import IntakeSettings
     from services.reporting.api import create_app as reporting
@@ -113,7 +113,7 @@ def _list_of(models: list[type[Envelope]] | None) -> Any:
 
 def asyncapi_document(apps: dict[str, FastAPI] | None = None) -> dict[str, Any]:
     """FastStream's AsyncAPI document of the platform's topics and events."""
-    apps = apps if apps is not None else _apps()
+    apps = apps if apps is not None else service_apps()
     settings = default_settings(Settings)
     broker = KafkaBroker(
         settings.kafka_bootstrap,
@@ -230,7 +230,7 @@ def _documented_handler(payload: Any) -> Callable[..., Any]:
 
 def documents() -> dict[Path, str]:
     """Every generated file (path relative to the repository) and its content."""
-    apps = _apps()
+    apps = service_apps()
     out = {
         Path("docs/openapi") / f"{name}.json": _dump(app.openapi()) for name, app in apps.items()
     }

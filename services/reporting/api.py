@@ -45,6 +45,7 @@ from services.reporting.monthly import MonthlyReport
 from services.reporting.projection import PROJECTION_TABLES, ComplaintsProjection
 from services.reporting.render import render_csv, render_html, render_xlsx
 from services.reporting.settings import ReportingSettings
+from services.reporting.views import ComplaintFacts, Stats
 from services.runtime.auth import CurrentStaff, check_office, office_scope, shown_complainant
 from services.runtime.http import FieldErrors, install_common
 from services.runtime.login import PageStaff, install_login
@@ -204,6 +205,7 @@ def create_app(settings: ReportingSettings | None = None) -> FastAPI:
         "/v1/complaints/{complaint_id}",
         summary="One complaint and its state (as of T)",
         responses=READS,
+        response_model=ComplaintFacts,
     )
     async def get_complaint(
         complaint_id: UUID, staff: CurrentStaff, as_of: AsOf = None
@@ -221,6 +223,7 @@ def create_app(settings: ReportingSettings | None = None) -> FastAPI:
         "/v1/stats",
         summary="Complaints received per office, channel and day",
         responses={401: READS[401]},
+        response_model=Stats,
     )
     async def get_stats(staff: CurrentStaff) -> dict[str, Any]:
         """Office-scoped roles count their own office only."""

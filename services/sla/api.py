@@ -21,6 +21,7 @@ from services.sla.projection import ClockProjection
 from services.sla.scheduler import Scheduler, SlaRules, timer_gauges
 from services.sla.settings import SlaSettings
 from services.sla.timers import fold
+from services.sla.views import CalendarStatus, Clocks, Overdue, WhatIfAnswer
 from services.sla.whatif import (
     MAX_YAML_CHARS,
     Period,
@@ -112,7 +113,10 @@ def create_app(settings: SlaSettings | None = None, clock: Clock | None = None) 
     install_common(app, service="sla", readiness=service.readiness())
 
     @app.get(
-        "/v1/complaints/{complaint_id}/sla", summary="A complaint's clocks, now", responses=READS
+        "/v1/complaints/{complaint_id}/sla",
+        summary="A complaint's clocks, now",
+        responses=READS,
+        response_model=Clocks,
     )
     async def get_clocks(complaint_id: UUID, staff: CurrentStaff) -> dict[str, Any]:
         """Staff of the complaint's office (where it is now), company and analyst roles."""
@@ -172,6 +176,7 @@ def create_app(settings: SlaSettings | None = None, clock: Clock | None = None) 
         "/v1/sla/calendar",
         summary="Until when the holiday data is authoritative (the horizon), and its sources",
         responses={401: READS[401]},
+        response_model=CalendarStatus,
     )
     async def get_calendar(staff: CurrentStaff) -> dict[str, Any]:
         """The business calendar's horizon: the last day whose holidays and make-up days are
@@ -184,6 +189,7 @@ def create_app(settings: SlaSettings | None = None, clock: Clock | None = None) 
         "/v1/sla/overdue",
         summary="Every open complaint past a deadline, by office",
         responses=READS,
+        response_model=Overdue,
     )
     async def get_overdue(
         staff: CurrentStaff,
@@ -208,6 +214,7 @@ def create_app(settings: SlaSettings | None = None, clock: Clock | None = None) 
     @app.post(
         "/v1/sla/what-if",
         summary="A period's warnings and breaches as they were, and under other rules",
+        response_model=WhatIfAnswer,
         responses={
             401: {"description": "No staff token, or not a valid one"},
             403: {"description": "Not the company or analyst role"},

@@ -30,6 +30,7 @@ from services.workflow.permissions import acting_office, may_give, role_refusal
 from services.workflow.policy import load_office_policy
 from services.workflow.projection import StateProjection
 from services.workflow.settings import WorkflowSettings
+from services.workflow.views import CommandResult, ComplaintView
 
 HERE = Path(__file__).parent
 CONSUMER = "state.v1"
@@ -87,7 +88,11 @@ def create_app(settings: WorkflowSettings | None = None, clock: Clock | None = N
             _check_office(staff, row["office"])
         return render(row, state, history, staff)
 
-    @app.get("/v1/complaints/{complaint_id}", summary="A complaint: state, next deadline, history")
+    @app.get(
+        "/v1/complaints/{complaint_id}",
+        summary="A complaint: state, next deadline, history",
+        response_model=ComplaintView,
+    )
     async def get_complaint(complaint_id: UUID, staff: CurrentStaff) -> dict[str, Any]:
         return await view(complaint_id, staff)
 
@@ -149,6 +154,7 @@ def create_app(settings: WorkflowSettings | None = None, clock: Clock | None = N
         app.post(
             f"/v1/complaints/{{complaint_id}}/{name}",
             summary=(command_type.__doc__ or name).strip().splitlines()[0],
+            response_model=CommandResult,
             responses={
                 403: {"description": "Not this role's command, or not this staff's office"},
                 404: {"description": "No such complaint (yet)"},
