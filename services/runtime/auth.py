@@ -15,7 +15,7 @@ from typing import Annotated, Any
 
 import jwt
 from fastapi import Depends, HTTPException, Request, status
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
 
 from contracts.intake import mask_name, mask_phone
@@ -210,14 +210,22 @@ _bearer = HTTPBearer(auto_error=False, description="A staff token from `complain
 SESSION_COOKIE = "complaints_session"
 """The cookie a browser's session keeps its token in (``services.runtime.login``)."""
 
+_session = APIKeyCookie(
+    name=SESSION_COOKIE,
+    scheme_name="Session",
+    auto_error=False,
+    description="A browser's session: the staff token kept by `POST /login` (HttpOnly)",
+)
+BearerCredentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+"""The ``Authorization: Bearer`` header, declared as the OpenAPI security scheme HTTPBearer."""
+SessionToken = Annotated[str | None, Depends(_session)]
+"""The session cookie's token, declared as the OpenAPI security scheme Session."""
 
-def current_staff(
-    request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> Staff:
+
+def current_staff(request: Request, credentials: BearerCredentials, session: SessionToken) -> Staff:
     """FastAPI dependency: the staff member of the ``Authorization: Bearer`` header, else of
     the session cookie set by ``POST /login``; 401 when neither names a valid one."""
-    token = credentials.credentials if credentials else request.cookies.get(SESSION_COOKIE)
+    token = credentials.credentials if credentials else session
     if not token:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,

@@ -20,7 +20,15 @@ import jwt
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from services.runtime.auth import SESSION_COOKIE, Staff, StaffRole, issue_token, verify_token
+from services.runtime.auth import (
+    SESSION_COOKIE,
+    BearerCredentials,
+    SessionToken,
+    Staff,
+    StaffRole,
+    issue_token,
+    verify_token,
+)
 from services.runtime.settings import Environment, Settings
 
 DEV_IDENTITIES = (
@@ -38,14 +46,11 @@ def safe_next(target: str | None) -> str:
     return target
 
 
-def page_staff(request: Request) -> Staff:
+def page_staff(request: Request, credentials: BearerCredentials, session: SessionToken) -> Staff:
     """FastAPI dependency for pages: the session's (or bearer header's) staff member; else a
     browser (it accepts ``text/html``) is sent to the login with a 303, anything else gets the
     401 every other read answers."""
-    token = request.cookies.get(SESSION_COOKIE)
-    header = request.headers.get("authorization", "")
-    if header.lower().startswith("bearer "):
-        token = header[7:].strip()
+    token = credentials.credentials if credentials else session
     if token:
         try:
             return verify_token(request.app.state.settings, token)

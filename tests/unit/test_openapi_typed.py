@@ -90,3 +90,27 @@ def test_the_walk_finds_a_bare_object() -> None:
     _walk(doc, {"type": "object", "additionalProperties": True}, "GET /a 200", set(), found)
     _walk(doc, {"$ref": "#/components/schemas/A"}, "GET /b 200", set(), found)
     assert found == ["GET /a 200", "A.x"]
+
+
+OPEN = {"/healthz", "/readyz", "/metrics", "/login", "/logout"}
+
+
+@pytest.mark.parametrize("service", ["intake", "workflow", "sla", "reporting"])
+def test_every_operation_names_its_credentials(
+    service: str, documents: dict[str, dict[str, Any]]
+) -> None:
+    """A channel's ``X-Api-Key`` (ChannelKey) or a staff token (HTTPBearer, or the Session
+    cookie of the pages) is declared on every operation but the probes and the login."""
+    doc = documents[service]
+    declared = set(doc["components"]["securitySchemes"])
+    missing = []
+    for path, operations in doc["paths"].items():
+        for method, operation in operations.items():
+            named = {name for option in operation.get("security", []) for name in option}
+            if path not in OPEN and not named:
+                missing.append(f"{method.upper()} {path}")
+            assert named <= declared
+    assert missing == []
+    assert {"HTTPBearer"} <= declared
+    if service != "intake":
+        assert "Session" in declared
