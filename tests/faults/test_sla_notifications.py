@@ -438,3 +438,41 @@ async def test_a_sigkill_during_a_post_sends_that_delivery_again_with_the_same_i
     finally:
         await conn.close()
     assert {r["state"] for r in states} <= {"delivered", "dead"}
+
+
+async def test_a_rebuild_of_the_clocks_sends_no_old_alert_again(
+    http: httpx.AsyncClient, system: RunningSystem, receiver: Receiver
+) -> None:
+    """The deliveries are durable, not a projection: rebuilding the SLA projection from offset
+    0 (every alert of the log read again by the new generation) creates no delivery and sends
+    nothing. The barrier: a new major complaint's deliveries, sent after the rebuild."""
+    receiver.modes.update(head="ok", pm="ok", quality="ok")
+    conn = await asyncpg.connect(system.database_url)
+    try:
+        rows_before = await conn.fetchval("SELECT count(*) FROM sla.notification_deliveries")
+    finally:
+        await conn.close()
+    hits_before = len(receiver.hits)
+    rebuilt = await complaints(system.env, "rebuild", "sla")
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    after = await received(
+        http,
+        system,
+        SUPERVISION,
+        office=OFFICE,
+        complainant={"name": "蒋女士", "phone": unique_phone()},
+    )
+    alerts = await alerts_in_log(system, {after.id})
+    wanted = expected_pairs(alerts)
+    assert sum(wanted.values()) == 2  # the major flag: pm and quality
+    await settled(http, system, {after.id}, 2)
+    new = receiver.hits[hits_before:]
+    assert all(after.id.encode() in h.body for h in new), "only the new complaint's alert"
+    assert len(new) == 2
+    conn = await asyncpg.connect(system.database_url)
+    try:
+        assert await conn.fetchval("SELECT count(*) FROM sla.notification_deliveries") == (
+            rows_before + 2
+        )
+    finally:
+        await conn.close()
