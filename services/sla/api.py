@@ -224,7 +224,11 @@ def create_app(settings: SlaSettings | None = None, clock: Clock | None = None) 
         the robots the notifications file names: state, attempts, last error, when delivered.
         Staff of the complaint's office (where it is now), company and analyst roles."""
         async with service.pool.acquire() as conn:
-            office = await notifier.office_of(conn, complaint_id)
+            # The notifier's office (it follows transfers); a complaint it has not read yet
+            # has no deliveries, but exists when the clocks know it.
+            office = await notifier.office_of(conn, complaint_id) or await store.office_of(
+                conn, complaint_id
+            )
             if office is None:
                 raise HTTPException(404, detail=f"complaint_id: no complaint {complaint_id}")
             check_office(staff, office)

@@ -22,7 +22,7 @@ import hashlib
 import hmac
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -223,6 +223,15 @@ async def settled(
     return await eventually(done, timeout=90, interval=0.25)
 
 
+async def until(condition: Callable[[], bool], *, timeout: float) -> None:
+    """Wait until ``condition()`` (about the receiver's requests) holds."""
+
+    async def probe() -> bool:
+        return condition()
+
+    await eventually(probe, timeout=timeout, interval=0.02)
+
+
 def verify_signature(hit: Hit) -> None:
     """Both signatures, computed here from their documented formulas."""
     secret = SECRETS[TARGET_SECRET[hit.target]]
@@ -266,7 +275,7 @@ async def test_one_delivery_per_alert_and_target_across_a_sigterm_restart(
 
     # SIGTERM the SLA service once the first deliveries went out, while others are retrying
     # (pm's first answers are 500s) or not yet decided; start it again.
-    await eventually(lambda: asyncio.sleep(0, result=len(receiver.of("head")) >= 1), timeout=60)
+    await until(lambda: len(receiver.of("head")) >= 1, timeout=60)
     await asyncio.to_thread(system.stop, "sla")
     before_restart = len(receiver.hits)
     await asyncio.to_thread(system.start, "sla")
@@ -307,6 +316,13 @@ async def test_one_delivery_per_alert_and_target_across_a_sigterm_restart(
         assert by_id[d]["state"] == "dead" and by_id[d]["attempts"] == MAX_ATTEMPTS
         assert by_id[d]["last_error"] == "HTTP 500: robot down"
     assert not receiver.of("other"), "another office's robot hears nothing of ours"
+
+    async def dead_on_metrics() -> bool:
+        text = (await http.get(f"{system.urls['sla']}/metrics")).text
+        line = f'complaints_notification_deliveries{{state="dead"}} {len(ids["quality"])}.0'
+        return line in text.splitlines()
+
+    await eventually(dead_on_metrics, timeout=30, interval=0.5)
     for hit in head + pm + quality:
         verify_signature(hit)
 
@@ -388,13 +404,7 @@ async def test_a_sigkill_during_a_post_sends_that_delivery_again_with_the_same_i
         occurred_at=minutes_ago(20 * 24 * 60),
         complainant={"name": "曹女士", "phone": unique_phone()},
     )
-    await eventually(
-        lambda: asyncio.sleep(
-            0, result=any(late.id.encode() in h.body for h in receiver.of("head"))
-        ),
-        timeout=60,
-        interval=0.02,
-    )
+    await until(lambda: any(late.id.encode() in h.body for h in receiver.of("head")), timeout=60)
     await asyncio.to_thread(system.kill, "sla")
     seen_before_kill = Counter(h.delivery for h in receiver.hits)
     held = {h.delivery for h in receiver.of("head") if h.answered is None}

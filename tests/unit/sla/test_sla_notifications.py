@@ -19,6 +19,7 @@ from contracts.lifecycle import (
     EscalationLevel,
     MajorComplaintFlagged,
     MajorRule,
+    Role,
 )
 from contracts.sla import SlaBreached, SlaWarning
 from services.runtime.settings import read_settings
@@ -208,6 +209,23 @@ def test_the_shipped_file_checks() -> None:
     config = load_notifications(DEFAULT_FILE, environ={})
     assert {r.alert for r in config.rules} == set(AlertKind)
     assert config.targets == {}
+    roles = {
+        level: {
+            r
+            for rule in config.rules
+            if rule.alert is AlertKind.ESCALATION
+            and rule.levels is not None
+            and level in rule.levels
+            for r in rule.roles
+        }
+        for level in EscalationLevel
+    }
+    # the level that now answers hears of it; the company's escalations reach the PM too
+    assert roles[EscalationLevel.CS_HEAD] == {Role.CS_HEAD}
+    assert roles[EscalationLevel.PROJECT_MANAGER] == {Role.PROJECT_MANAGER}
+    assert roles[EscalationLevel.COMPANY] == {Role.PROJECT_MANAGER, Role.COMPANY}
+    major = {r for rule in config.rules if rule.alert is AlertKind.MAJOR for r in rule.roles}
+    assert Role.PROJECT_MANAGER in major  # seed 000: 立即向物业服务项目经理汇报
 
 
 def test_backoff_doubles_up_to_the_ceiling_with_jitter() -> None:
