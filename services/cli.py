@@ -8,6 +8,7 @@ complaints report monthly --from 2026-01-01 --to 2026-01-31 --format xlsx --outp
 complaints repartition --to complaints.events.v2 --partitions 12
 complaints what-if sla --policy other.yaml [--calendar other.yaml] --from 2026-01-01 --to 2026-02-28
 complaints docs [--check]
+complaints notifications list [--complaint ID] [--state dead] | retry DELIVERY_ID
 
 It reads the same ``COMPLAINTS_*`` variables as the services (broker, database, topic names);
 ``report`` talks to the reporting service at ``COMPLAINTS_REPORTING_URL``.
@@ -55,6 +56,7 @@ from services.runtime.kafka import (
     topic_partitions,
 )
 from services.runtime.settings import Settings
+from services.sla.cli import app as notifications_app
 
 app = typer.Typer(
     help="Operate the complaint platform (投诉处理平台). Reads the same COMPLAINTS_* "
@@ -74,6 +76,7 @@ whatif_app = typer.Typer(
 app.add_typer(deadletters_app, name="deadletters")
 app.add_typer(report_app, name="report")
 app.add_typer(whatif_app, name="what-if")
+app.add_typer(notifications_app, name="notifications")
 
 
 @app.callback()

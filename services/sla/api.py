@@ -14,14 +14,23 @@ from pydantic import BaseModel, ConfigDict, Field
 from services.runtime.auth import CurrentStaff, Staff, StaffRole, check_office, office_scope
 from services.runtime.http import FieldErrors, install_common
 from services.runtime.service import ConsumingService
-from services.sla import horizon, store
+from services.sla import horizon, notifier, store
 from services.sla.calendar import load_calendar
+from services.sla.notifications import AlertKind, load_notifications
+from services.sla.notifier import AlertDeliveries, DeliveryWorker, delivery_gauges
 from services.sla.policy import clock_kind, load_policy
 from services.sla.projection import ClockProjection
 from services.sla.scheduler import Scheduler, SlaRules, timer_gauges
 from services.sla.settings import SlaSettings
 from services.sla.timers import fold
-from services.sla.views import CalendarStatus, Clocks, Overdue, WhatIfAnswer
+from services.sla.views import (
+    CalendarStatus,
+    Clocks,
+    ComplaintNotifications,
+    NotificationDelivery,
+    Overdue,
+    WhatIfAnswer,
+)
 from services.sla.whatif import (
     MAX_YAML_CHARS,
     Period,
@@ -83,6 +92,7 @@ def create_app(settings: SlaSettings | None = None, clock: Clock | None = None) 
         schema="sla",
         migrations=[HERE / "schema.sql"],
         projection_tables=["complaints", "history", "clocks"],
+        durable=[HERE / "durable.sql"],
     )
     consumer = service.add_projection("clocks.v2", ClockProjection(rules))
     relay = service.add_outbox()
@@ -101,6 +111,20 @@ def create_app(settings: SlaSettings | None = None, clock: Clock | None = None) 
     service.add_task("calendar", lambda: watch.run(settings.metrics_interval_s))
     replaying = asyncio.Lock()  # one what-if at a time per copy: each reads the whole log
     service.monitor.add("timers", timer_gauges)
+    # Notifications (docs/architecture.md): alerts → deliveries (a durable consumer: a rebuild
+    # of the clocks never reads the log again for it), and the worker that sends them.
+    # Its secrets are checked when the service starts (SlaSettings.problems), not here: the
+    # CLI builds this app for its wiring alone, without the robots' secrets.
+    notifications = load_notifications(settings.notifications_file, require_secrets=False)
+    service.add_projection("notifier.v1", AlertDeliveries(notifications, now), durable=True)
+    worker = DeliveryWorker(
+        config=notifications,
+        pool=lambda: service.pool,
+        clock=now,
+        poll_s=settings.sla_notify_poll_s,
+    )
+    service.add_task("notifier", worker.run)
+    service.monitor.add("notifications", delivery_gauges)
 
     app = FastAPI(
         title="Complaints SLA",
@@ -171,6 +195,37 @@ def create_app(settings: SlaSettings | None = None, clock: Clock | None = None) 
             ),
             "clocks": sorted(clocks, key=lambda c: c["started_at"]),
         }
+
+    @app.get(
+        "/v1/complaints/{complaint_id}/notifications",
+        summary="Who was told of a complaint's alerts (group robots), and how delivery stands",
+        responses=READS,
+    )
+    async def get_notifications(complaint_id: UUID, staff: CurrentStaff) -> ComplaintNotifications:
+        """Every delivery of the complaint's warnings, breaches, escalations and major flag to
+        the robots the notifications file names: state, attempts, last error, when delivered.
+        Staff of the complaint's office (where it is now), company and analyst roles."""
+        async with service.pool.acquire() as conn:
+            # The notifier's office (it follows transfers); a complaint it has not read yet
+            # has no deliveries, but exists when the clocks know it.
+            office = await notifier.office_of(conn, complaint_id) or await store.office_of(
+                conn, complaint_id
+            )
+            if office is None:
+                raise HTTPException(404, detail=f"complaint_id: no complaint {complaint_id}")
+            check_office(staff, office)
+            rows = await notifier.deliveries(conn, complaint_id=complaint_id)
+        return ComplaintNotifications(
+            complaint_id=complaint_id,
+            office=office,
+            deliveries=[
+                NotificationDelivery(
+                    **row,
+                    alert_label=AlertKind(row["alert_kind"]).label,
+                )
+                for row in rows
+            ],
+        )
 
     @app.get(
         "/v1/sla/calendar",

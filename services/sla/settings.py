@@ -1,14 +1,17 @@
-"""SLA's settings: the shared ``COMPLAINTS_*`` ones plus its port, policy and calendar."""
+"""SLA's settings: the shared ``COMPLAINTS_*`` ones plus its port, policy, calendar and
+notifications."""
 
 from pathlib import Path
 
-from services.runtime.settings import Settings
+from services.runtime.settings import Problem, Settings, variable
+from services.sla.notifications import NotificationConfigError, load_notifications
 
 HERE = Path(__file__).parent
 
 
 class SlaSettings(Settings):
-    """``COMPLAINTS_SLA_*``: port, policy and calendar files, scheduler timing."""
+    """``COMPLAINTS_SLA_*``: port, policy and calendar files, scheduler timing; and
+    ``COMPLAINTS_NOTIFICATIONS_FILE``, who hears of which alert."""
 
     uses_staff_tokens = True  # every read carries a staff token
 
@@ -20,3 +23,19 @@ class SlaSettings(Settings):
     sla_grace_s: float = 0.3
     # How often the scheduler looks for due timers when nothing wakes it sooner.
     sla_tick_s: float = 0.1
+    # Who hears of which alert, through which group robot (services/sla/notifications.yaml);
+    # checked at start with the secrets it names, in every mode.
+    notifications_file: Path = HERE / "notifications.yaml"
+    # How often the notifier's delivery worker looks for due deliveries.
+    sla_notify_poll_s: float = 0.5
+
+    def problems(self) -> list[Problem]:
+        """The shared checks, and the notifications file: each of its faults by field."""
+        found = super().problems()
+        try:
+            load_notifications(self.notifications_file)
+        except NotificationConfigError as exc:
+            found += [
+                Problem(variable("notifications_file"), f"{exc.path}: {p}") for p in exc.problems
+            ]
+        return found

@@ -13,6 +13,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field
 
 from contracts.enums import Priority
+from services.sla.notifications import AlertKind
 from services.sla.policy import ClockKind, TimerState
 
 
@@ -167,3 +168,32 @@ class WhatIfAnswer(BaseModel):
     rows: list[WhatIfRow]
     totals: list[WhatIfRow]
     published: Published
+
+
+class NotificationDelivery(BaseModel):
+    """One alert sent (or being sent) to one group robot."""
+
+    delivery_id: UUID = Field(description="Sent as X-Complaints-Delivery; the same on a resend")
+    alert_kind: AlertKind = Field(description="warning, breach, escalation or major")
+    alert_label: str = Field(description="The alert kind in words: 即将超时, 超时, 升级, 重大投诉")
+    alert_type: str = Field(description="The event that is the alert, e.g. SlaBreached")
+    alert_event_id: UUID
+    alert_at: dt.datetime = Field(description="When the alert was decided")
+    target: str = Field(description="The robot's name in the notifications file")
+    target_kind: str = Field(description="wecom (企业微信) or dingtalk (钉钉)")
+    office: str | None = Field(description="The complaint's office when the alert was read")
+    title: str = Field(description="The message's title (no personal data)")
+    state: str = Field(description="pending, retrying, delivered or dead (gave up; retry by CLI)")
+    attempts: int = Field(description="POSTs made (since the last manual retry)")
+    next_attempt_at: dt.datetime | None = Field(description="When it is tried again (retrying)")
+    last_error: str | None = Field(description="Why the last attempt failed")
+    last_attempt_at: dt.datetime | None
+    delivered_at: dt.datetime | None
+
+
+class ComplaintNotifications(BaseModel):
+    """``GET /v1/complaints/{id}/notifications``."""
+
+    complaint_id: UUID
+    office: str
+    deliveries: list[NotificationDelivery] = Field(description="Newest first")

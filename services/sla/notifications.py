@@ -1,0 +1,424 @@
+"""Notifications (通知): who hears of which alert, the robots' message shapes, their signatures.
+
+Pure code, no I/O but reading the configuration file and the environment: the consumer that
+turns alerts into deliveries and the worker that sends them are ``services.sla.notifier``.
+
+An *alert* is one of four facts in the log, each delivered to the group robots of the people
+responsible for it:
+
+- ``warning``: ``SlaWarning`` (a timer used its warning share, 即将超时),
+- ``breach``: ``SlaBreached`` (a deadline or its hard limit was missed, 超时),
+- ``escalation``: the workflow's ``ComplaintEscalated`` (升级; the event names the level),
+- ``major``: the workflow's ``MajorComplaintFlagged`` (重大投诉, by a rule or by hand).
+
+Who gets what is data (``notifications.yaml``): *targets* are group robots, each of one office
+(or of every office) and one role; *rules* say which roles hear of which alert kind. A target
+is sent an alert when its role is in a matching rule and its office is the complaint's.
+
+Messages are markdown in the JSON shape of the WeCom group robot (企业微信群机器人) or the
+DingTalk custom robot (钉钉自定义机器人), and never carry personal data: the complaint id,
+its office, what happened and the deadline — not the owner's name, phone or unit.
+
+Signatures: DingTalk's documented scheme (``timestamp`` in ms and
+``sign = base64(HMAC-SHA256(secret, f"{timestamp}\\n{secret}"))`` as query parameters). A
+WeCom robot has no signature of its own (its URL's key is the credential), so every request
+also carries ``X-Complaints-Signature: t=<unix s>,v1=<hex HMAC-SHA256(secret, f"{t}.{body}")>``
+and ``X-Complaints-Delivery: <delivery id>`` for a relay or receiver that checks them.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+import random
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from urllib.parse import quote, urlsplit
+from zoneinfo import ZoneInfo
+
+import orjson
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from contracts import ComplaintReceived, Envelope, EventData
+from contracts.lifecycle import (
+    ComplaintEscalated,
+    ComplaintOfficeTransferred,
+    EscalationLevel,
+    MajorComplaintFlagged,
+    Role,
+)
+from contracts.sla import SlaBreached, SlaWarning
+
+HERE = Path(__file__).parent
+DEFAULT_FILE = HERE / "notifications.yaml"
+CHINA = ZoneInfo("Asia/Shanghai")
+
+# Fixed forever: a delivery's id is derived from (alert event id, target name) with it.
+DELIVERY_NAMESPACE = uuid.UUID("7d3c2a91-5f0e-4b8a-9c61-0e2f4b7a8d15")
+
+SIGNATURE_HEADER = "X-Complaints-Signature"
+DELIVERY_HEADER = "X-Complaints-Delivery"
+
+
+class AlertKind(StrEnum):
+    """Which kind of alert a delivery reports."""
+
+    WARNING = "warning"
+    BREACH = "breach"
+    ESCALATION = "escalation"
+    MAJOR = "major"
+
+    @property
+    def label(self) -> str:
+        """The zh-CN label used in messages and on pages."""
+        return _ALERT_LABELS[self]
+
+
+_ALERT_LABELS = {
+    AlertKind.WARNING: "即将超时",
+    AlertKind.BREACH: "超时",
+    AlertKind.ESCALATION: "升级",
+    AlertKind.MAJOR: "重大投诉",
+}
+
+ALERT_EVENTS: dict[str, AlertKind] = {
+    SlaWarning.event_type: AlertKind.WARNING,
+    SlaBreached.event_type: AlertKind.BREACH,
+    ComplaintEscalated.event_type: AlertKind.ESCALATION,
+    MajorComplaintFlagged.event_type: AlertKind.MAJOR,
+}
+"""The event type of each alert kind (what the notifier consumes, with the office events)."""
+
+OFFICE_EVENTS = frozenset({ComplaintReceived.event_type, ComplaintOfficeTransferred.event_type})
+
+
+# -- configuration ----------------------------------------------------------------------------
+
+
+class NotificationConfigError(ValueError):
+    """A notifications file that cannot be used: every problem, each naming its field."""
+
+    def __init__(self, path: Path | str, problems: list[str]) -> None:
+        self.path = str(path)
+        self.problems = problems
+        super().__init__(f"{path}: " + "; ".join(problems))
+
+
+class Target(BaseModel):
+    """One group robot: where it is, how it is signed, whose group it is."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: Annotated[
+        str,
+        Field(
+            min_length=1,
+            max_length=64,
+            pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
+            description="Unique; part of every delivery's id, so never rename a live target",
+        ),
+    ]
+    kind: Literal["wecom", "dingtalk"]
+    url: Annotated[str, Field(min_length=1, max_length=2000)]
+    secret_env: Annotated[
+        str,
+        Field(
+            pattern=r"^[A-Z_][A-Z0-9_]*$",
+            description="The environment variable holding the signing secret (never the file)",
+        ),
+    ]
+    office: Annotated[
+        str | None, Field(min_length=1, max_length=50, description="管理处; null: every office")
+    ] = None
+    role: Role
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("must be an http(s) URL with a host")
+        return value
+
+
+class Rule(BaseModel):
+    """Which roles hear of one alert kind (for escalations: optionally only some levels)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    alert: AlertKind
+    roles: Annotated[list[Role], Field(min_length=1)]
+    levels: Annotated[
+        list[EscalationLevel] | None,
+        Field(description="escalation only: the levels reached that this rule is for"),
+    ] = None
+
+
+class Delivery(BaseModel):
+    """How deliveries are sent and retried."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    max_attempts: Annotated[int, Field(ge=1, le=100)] = 8
+    backoff_base_s: Annotated[float, Field(gt=0, le=3600)] = 5.0
+    backoff_max_s: Annotated[float, Field(gt=0, le=86400)] = 1800.0
+    timeout_s: Annotated[float, Field(gt=0, le=60)] = 5.0
+    # Alerts decided longer ago than this when the notifier first reads them are not sent
+    # (a notifier deployed on a long log must not post its whole history to the groups).
+    max_age_s: Annotated[float, Field(gt=0)] = 86400.0
+
+
+class NotificationFile(BaseModel):
+    """The file's shape."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    delivery: Delivery = Delivery()
+    rules: list[Rule] = []
+    targets: list[Target] = []
+
+
+@dataclass(frozen=True)
+class Notifications:
+    """A checked configuration, with each target's secret read from the environment."""
+
+    delivery: Delivery
+    rules: tuple[Rule, ...]
+    targets: Mapping[str, Target]
+    secrets: Mapping[str, str]  # target name → secret
+
+    def targets_for(
+        self, kind: AlertKind, office: str | None, level: EscalationLevel | None = None
+    ) -> list[Target]:
+        """The targets an alert of ``kind`` about a complaint of ``office`` goes to, by name."""
+        roles: set[Role] = set()
+        for rule in self.rules:
+            if rule.alert is not kind:
+                continue
+            if rule.levels is not None and (level is None or level not in rule.levels):
+                continue
+            roles |= set(rule.roles)
+        return sorted(
+            (
+                t
+                for t in self.targets.values()
+                if t.role in roles and (t.office is None or t.office == office)
+            ),
+            key=lambda t: t.name,
+        )
+
+
+def _field(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(file)"
+
+
+def parse_notifications(
+    text: str,
+    *,
+    environ: Mapping[str, str] | None = None,
+    source: str = "notifications.yaml",
+    require_secrets: bool = True,
+) -> Notifications:
+    """Check a notifications file's text; raise ``NotificationConfigError`` naming every field
+    at fault (``targets[1].secret_env: …``).
+
+    ``require_secrets=False`` lets a secret be missing (it is then empty): for reading the
+    wiring without running it (the CLI); the service refuses to start without every secret
+    (``SlaSettings.problems``)."""
+    environ = os.environ if environ is None else environ
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise NotificationConfigError(source, [f"(file): not YAML: {exc}"]) from None
+    try:
+        parsed = NotificationFile.model_validate(raw if raw is not None else {})
+    except ValidationError as exc:
+        raise NotificationConfigError(
+            source, [f"{_field(e['loc'])}: {e['msg']}" for e in exc.errors()]
+        ) from None
+    problems: list[str] = []
+    targets: dict[str, Target] = {}
+    secrets: dict[str, str] = {}
+    for n, target in enumerate(parsed.targets):
+        if target.name in targets:
+            problems.append(f"targets[{n}].name: {target.name!r} is used by another target")
+        targets[target.name] = target
+        secret = environ.get(target.secret_env, "")
+        if not secret and require_secrets:
+            problems.append(
+                f"targets[{n}].secret_env: the environment variable {target.secret_env} "
+                "is not set (or empty)"
+            )
+        secrets[target.name] = secret
+    for n, rule in enumerate(parsed.rules):
+        if rule.levels is not None and rule.alert is not AlertKind.ESCALATION:
+            problems.append(f"rules[{n}].levels: only an escalation rule may name levels")
+    if parsed.delivery.backoff_max_s < parsed.delivery.backoff_base_s:
+        problems.append("delivery.backoff_max_s: must not be less than backoff_base_s")
+    if problems:
+        raise NotificationConfigError(source, problems)
+    return Notifications(
+        delivery=parsed.delivery, rules=tuple(parsed.rules), targets=targets, secrets=secrets
+    )
+
+
+def load_notifications(
+    path: Path = DEFAULT_FILE,
+    environ: Mapping[str, str] | None = None,
+    *,
+    require_secrets: bool = True,
+) -> Notifications:
+    """Read and check a notifications file (``COMPLAINTS_NOTIFICATIONS_FILE``)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise NotificationConfigError(path, [f"(file): cannot be read: {exc}"]) from None
+    return parse_notifications(
+        text, environ=environ, source=str(path), require_secrets=require_secrets
+    )
+
+
+# -- alerts and their messages ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Alert:
+    """An alert to deliver: what it is, and its message (markdown, no personal data)."""
+
+    kind: AlertKind
+    title: str
+    text: str
+    level: EscalationLevel | None = None
+
+
+def _when(at: datetime) -> str:
+    return at.astimezone(CHINA).strftime("%Y-%m-%d %H:%M") + "（北京时间）"
+
+
+def alert_of(envelope: Envelope, data: EventData, office: str | None) -> Alert | None:
+    """The alert an event is, with its message; ``None`` for an event that is no alert."""
+    where = office or "未知管理处"
+    head = f"投诉编号：{envelope.complaint_id}\n\n管理处：{where}\n\n"
+    if isinstance(data, SlaWarning):
+        title = f"【即将超时】{where} 投诉 {data.timer}"
+        body = (
+            f"时限：{data.timer}（{data.target}）\n\n已用时限：{data.share:.0%}\n\n"
+            f"截止时间：{_when(data.deadline)}"
+        )
+        return Alert(AlertKind.WARNING, title, f"### {title}\n\n{head}{body}")
+    if isinstance(data, SlaBreached):
+        which = "硬性时限" if data.hard else "目标时限"
+        title = f"【超时】{where} 投诉 {data.timer} 已超{which}"
+        body = f"时限：{data.timer}（{which}）\n\n截止时间：{_when(data.deadline)}"
+        return Alert(AlertKind.BREACH, title, f"### {title}\n\n{head}{body}")
+    if isinstance(data, ComplaintEscalated):
+        title = f"【升级】{where} 投诉已升级至{data.level.label}"
+        body = (
+            f"现由：{data.level.label}负责\n\n未按时完成：{data.timer}\n\n"
+            f"截止时间：{_when(data.deadline)}"
+        )
+        return Alert(AlertKind.ESCALATION, title, f"### {title}\n\n{head}{body}", data.level)
+    if isinstance(data, MajorComplaintFlagged):
+        # The reason is free text (a person's, for a manual flag): it stays out of the chat.
+        title = f"【重大投诉】{where} 请项目经理立即处理"
+        body = (
+            f"认定依据：{data.rule.label}\n\n认定时间：{_when(envelope.occurred_at)}\n\n"
+            "请立即向物业服务项目经理汇报，详情见投诉处理平台。"
+        )
+        return Alert(AlertKind.MAJOR, title, f"### {title}\n\n{head}{body}")
+    return None
+
+
+def delivery_id(alert_event_id: uuid.UUID, target: str) -> uuid.UUID:
+    """The id of the delivery of an alert to a target: the same for a replayed alert."""
+    return uuid.uuid5(DELIVERY_NAMESPACE, f"{alert_event_id}:{target}")
+
+
+# -- the robots' shapes and signatures ------------------------------------------------------------
+
+
+def payload(kind: Literal["wecom", "dingtalk"], title: str, text: str) -> dict[str, Any]:
+    """The JSON body of a markdown message to a WeCom or DingTalk group robot."""
+    if kind == "wecom":
+        return {"msgtype": "markdown", "markdown": {"content": text}}
+    return {"msgtype": "markdown", "markdown": {"title": title, "text": text}}
+
+
+def dingtalk_sign(secret: str, timestamp_ms: int) -> str:
+    """DingTalk's ``sign``: base64(HMAC-SHA256(secret, f"{timestamp}\\n{secret}"))."""
+    message = f"{timestamp_ms}\n{secret}".encode()
+    digest = hmac.new(secret.encode(), message, hashlib.sha256).digest()
+    return base64.b64encode(digest).decode()
+
+
+def dingtalk_url(url: str, secret: str, timestamp_ms: int) -> str:
+    """The robot's URL with ``timestamp`` and ``sign`` (URL-encoded) added."""
+    sign = quote(dingtalk_sign(secret, timestamp_ms), safe="")
+    joiner = "&" if urlsplit(url).query else "?"
+    return f"{url}{joiner}timestamp={timestamp_ms}&sign={sign}"
+
+
+def complaints_signature(secret: str, timestamp_s: int, body: bytes) -> str:
+    """``X-Complaints-Signature``: ``t=<unix s>,v1=<hex HMAC-SHA256(secret, "t.body")>``."""
+    mac = hmac.new(secret.encode(), f"{timestamp_s}.".encode() + body, hashlib.sha256)
+    return f"t={timestamp_s},v1={mac.hexdigest()}"
+
+
+@dataclass(frozen=True)
+class Request:
+    """One signed POST, ready to send."""
+
+    url: str
+    body: bytes
+    headers: dict[str, str]
+
+
+def signed_request(
+    target: Target, secret: str, delivery: uuid.UUID, title: str, text: str, now: datetime
+) -> Request:
+    """The POST of a delivery to its target at ``now``, signed both ways."""
+    body = orjson.dumps(payload(target.kind, title, text))
+    stamp_ms = int(now.timestamp() * 1000)
+    url = dingtalk_url(target.url, secret, stamp_ms) if target.kind == "dingtalk" else target.url
+    headers = {
+        "Content-Type": "application/json; charset=utf-8",
+        DELIVERY_HEADER: str(delivery),
+        SIGNATURE_HEADER: complaints_signature(secret, stamp_ms // 1000, body),
+    }
+    return Request(url=url, body=body, headers=headers)
+
+
+def robot_error(kind: Literal["wecom", "dingtalk"], status: int, body: bytes) -> str | None:
+    """Why a robot's answer is a failure, or ``None`` for a delivered message.
+
+    Both robots answer HTTP 200 with ``{"errcode": 0, ...}`` on success and a non-zero
+    ``errcode`` (bad key, bad signature, rate limit) otherwise, also with HTTP 200.
+    """
+    if not 200 <= status < 300:
+        return f"HTTP {status}: {body[:200].decode('utf-8', 'replace')}"
+    try:
+        answer = orjson.loads(body) if body else {}
+    except orjson.JSONDecodeError:
+        return None  # a relay that answers 2xx without JSON took it
+    if isinstance(answer, dict) and answer.get("errcode", 0) not in (0, None):
+        return f"{kind} errcode {answer.get('errcode')}: {str(answer.get('errmsg', ''))[:200]}"
+    return None
+
+
+def backoff_s(attempts: int, delivery: Delivery, rand: random.Random | None = None) -> float:
+    """Seconds to wait after ``attempts`` failed attempts: ``base * 2**(attempts-1)``, at most
+    ``backoff_max_s``, times a random factor in [0.5, 1] (so copies do not retry in step)."""
+    growth = 2.0 ** max(attempts - 1, 0)
+    ceiling = min(delivery.backoff_base_s * growth, delivery.backoff_max_s)
+    return ceiling * (rand or random).uniform(0.5, 1.0)
