@@ -308,8 +308,10 @@ def form_field(name: str, info: FieldInfo) -> FormField | None:
     help_ = info.description or ""
     if isinstance(inner, type) and issubclass(inner, Enum):
         options = [(str(m.value), _label(m)) for m in inner]
-        if optional or not required:
-            options.insert(0, ("", "（不填）" if default is None else "（默认）"))
+        if required:  # a choice to make: nothing chosen for the person (the browser asks)
+            options.insert(0, ("", "（请选择）"))
+        elif optional or default is None:
+            options.insert(0, ("", "（不填）"))
         shown = str(default.value) if isinstance(default, Enum) else ""
         return FormField(name, label, "select", required, help_, options, shown)
     if inner is bool:

@@ -19,7 +19,7 @@ from playwright.async_api import Browser, Locator, Page, expect
 from services.runtime.auth import Staff, StaffRole, issue_token
 from services.runtime.settings import Settings
 from tests.conftest import RUN, RunningSystem
-from tests.e2e.helpers import eventually
+from tests.e2e.helpers import eventually, minutes_ago
 from tests.e2e.test_workflow_lifecycle import Desk, received, unique_phone
 
 pytestmark = pytest.mark.infra
@@ -230,8 +230,8 @@ async def test_the_queue_pages_on_with_its_next_cursor(
     system: RunningSystem, page: Page, http: httpx.AsyncClient
 ) -> None:
     office = f"翻页{RUN}"
-    first = await received(http, system, office=office)
-    second = await received(http, system, office=office)
+    first = await received(http, system, office=office, occurred_at=minutes_ago(3))
+    second = await received(http, system, office=office, occurred_at=minutes_ago(2))
     await log_in(page, system.urls["workflow"], StaffRole.CS_HEAD, office=office)
     await page.goto(f"{system.urls['workflow']}/queue?sort=received&limit=1")
     await expect(page.locator("tbody tr")).to_have_count(1)
@@ -241,3 +241,11 @@ async def test_the_queue_pages_on_with_its_next_cursor(
     await expect(page.locator("tbody tr")).to_have_count(1)
     await expect(row(page, second)).to_have_count(1)
     await expect(page.get_by_role("link", name="下一页")).to_have_count(0)
+
+    # A time without an offset (the form's datetime-local) is Shanghai's; a bad filter is named.
+    await page.goto(f"{system.urls['workflow']}/queue?due_before=2000-01-01T08:00")
+    await expect(page.locator("tbody tr")).to_have_count(0)
+    await expect(page.get_by_text("共 0 起")).to_have_count(1)
+    answer = await page.goto(f"{system.urls['workflow']}/queue?limit=0")
+    assert answer is not None and answer.status == 422
+    await expect(page.get_by_role("alert")).to_contain_text("limit")
