@@ -219,6 +219,18 @@ def span(seconds: float) -> str:
     return f"已超时{text}" if seconds < 0 else f"剩余{text}"
 
 
+def as_shanghai(value: str) -> str:
+    """A time from a form: one without an offset (``datetime-local``) is Shanghai's; what does
+    not parse is left for the validation, which names the field and the reason."""
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return value
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=SHANGHAI)
+    return parsed.isoformat()
+
+
 def role_label(role: str) -> str:
     """A role's zh-CN name (the analyst, no role of the procedure, as 分析员)."""
     try:
@@ -380,14 +392,7 @@ def form_payload(command_type: type[Command], form: dict[str, str]) -> dict[str,
             annotation = command_type.model_fields[spec.name].annotation
             payload[spec.name] = _records(annotation, value)
         elif spec.kind == "datetime":
-            try:
-                parsed = datetime.fromisoformat(value)
-            except ValueError:
-                payload[spec.name] = value  # the command names the field and the reason
-                continue
-            if parsed.tzinfo is None:
-                parsed = parsed.replace(tzinfo=SHANGHAI)
-            payload[spec.name] = parsed.isoformat()
+            payload[spec.name] = as_shanghai(value)
         else:
             payload[spec.name] = value
     return payload
@@ -441,11 +446,8 @@ async def queue_page(request: Request, staff: PageStaff) -> HTMLResponse:
         value = value.strip()
         if not value:
             continue
-        if key == "due_before" and "+" not in value and not value.endswith("Z"):
-            try:
-                value = datetime.fromisoformat(value).replace(tzinfo=SHANGHAI).isoformat()
-            except ValueError:
-                pass  # the filter names the field and the reason
+        if key == "due_before":
+            value = as_shanghai(value)
         if key in _LISTS:
             raw.setdefault(key, []).append(value)
         else:

@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from contracts.lifecycle import Actor, Role
 from services.workflow.commands import COMMANDS, AssignDepartment, ImplementPlan, RecordRevisit
-from services.workflow.pages import command_fields, form_payload, span
+from services.workflow.pages import as_shanghai, command_fields, form_payload, span
 
 ACTOR = {"actor": Actor(staff_id="a", role=Role.CS_HEAD).model_dump()}
 
@@ -61,3 +61,9 @@ def test_a_revisit_form_left_blank_says_what_is_missing() -> None:
 def test_time_left_and_past() -> None:
     assert span(2 * 86400 + 3 * 3600 + 5 * 60 + 59) == "剩余2天3小时5分"
     assert span(-(45 * 60)) == "已超时45分"
+
+
+def test_a_time_keeps_its_offset_and_gains_shanghais_without_one() -> None:
+    assert as_shanghai("2026-12-08T18:00") == "2026-12-08T18:00:00+08:00"
+    assert as_shanghai("2026-12-08T18:00-05:00") == "2026-12-08T18:00:00-05:00"
+    assert as_shanghai("tomorrow") == "tomorrow"
