@@ -104,6 +104,7 @@ def environment(
         "COMPLAINTS_INTAKE_COMPLAINT_URL",
         stack.complaint_url(int(env["COMPLAINTS_WORKFLOW_PORT"])),
     )
+    env.setdefault("COMPLAINTS_SLA_URL", stack.sla_url(int(env["COMPLAINTS_SLA_PORT"])))
     return env
 
 

@@ -90,6 +90,12 @@ def complaint_url(workflow_port: int) -> str:
     return f"http://127.0.0.1:{workflow_port}/v1/complaints/{{complaint_id}}"
 
 
+def sla_url(sla_port: int) -> str:
+    """Where the workflow's pages read a complaint's clocks when everything runs on this
+    machine: the SLA service."""
+    return f"http://127.0.0.1:{sla_port}"
+
+
 def up(cfg: infra.InfraConfig) -> None:
     """Start Kafka, PostgreSQL and every service that is not already answering."""
     infra.ensure_kafka(cfg)
@@ -98,6 +104,7 @@ def up(cfg: infra.InfraConfig) -> None:
     logs = cfg.home / "logs"
     ports = {name: service_port(name) for name in SERVICES}
     env.setdefault("COMPLAINTS_INTAKE_COMPLAINT_URL", complaint_url(ports["workflow"]))
+    env.setdefault("COMPLAINTS_SLA_URL", sla_url(ports["sla"]))
     for name, port in ports.items():
         if healthy(port):
             print(f"{name}: already running on :{port}")

@@ -21,6 +21,7 @@ from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from services.runtime.auth import (
+    COMPANY_ROLES,
     SESSION_COOKIE,
     BearerCredentials,
     SessionToken,
@@ -73,21 +74,39 @@ def page_staff(request: Request, credentials: BearerCredentials, session: Sessio
 PageStaff = Annotated[Staff, Depends(page_staff)]
 
 
-def _identities(settings: Settings, offices: list[str]) -> list[Staff]:
+def _identities(
+    settings: Settings, offices: list[str], roles: tuple[StaffRole, ...] = (StaffRole.CS_HEAD,)
+) -> list[Staff]:
+    """Local mode's identities: the company-wide ones, each office's head (``dev-head-<n>``),
+    then each office's other ``roles`` (``dev-<role>-<n>``), in that order: a form's choice
+    is an index into this list."""
     if settings.env is not Environment.LOCAL:
         return []
     heads = [
         Staff(staff_id=f"dev-head-{i}", role=StaffRole.CS_HEAD, office=office)
         for i, office in enumerate(offices, 1)
+        if StaffRole.CS_HEAD in roles
     ]
-    return [*DEV_IDENTITIES, *heads]
+    others = [
+        Staff(staff_id=f"dev-{role.value}-{i}", role=role, office=office)
+        for role in roles
+        if role is not StaffRole.CS_HEAD and role not in COMPANY_ROLES
+        for i, office in enumerate(offices, 1)
+    ]
+    return [*DEV_IDENTITIES, *heads, *others]
 
 
-def _form(settings: Settings, offices: list[str], target: str, error: str = "") -> str:
+def _form(
+    settings: Settings,
+    offices: list[str],
+    target: str,
+    error: str = "",
+    roles: tuple[StaffRole, ...] = (StaffRole.CS_HEAD,),
+) -> str:
     options = "".join(
         f'<button name="identity" value="{i}">{escape(s.staff_id)} · {escape(s.role.value)}'
         f"{' · ' + escape(s.office) if s.office else ''}</button> "
-        for i, s in enumerate(_identities(settings, offices))
+        for i, s in enumerate(_identities(settings, offices, roles))
     )
     dev = (
         f"<h2>Development identities (local mode)</h2><form method=post>"
@@ -106,15 +125,21 @@ def _form(settings: Settings, offices: list[str], target: str, error: str = "") 
     )
 
 
-def install_login(app: FastAPI, *, offices: list[str] | None = None) -> None:
+def install_login(
+    app: FastAPI,
+    *,
+    offices: list[str] | None = None,
+    roles: tuple[StaffRole, ...] = (StaffRole.CS_HEAD,),
+) -> None:
     """Add ``GET``/``POST /login`` and ``POST /logout`` to ``app`` (whose ``state.settings``
-    verifies tokens); ``offices`` name the development identities offered in local mode."""
+    verifies tokens); in local mode, development identities are offered for each of
+    ``offices`` in each office-scoped role of ``roles`` (the head by default)."""
     router = APIRouter(tags=["session"])
     listed = list(offices or [])
 
     @router.get("/login", summary="The login form", response_class=HTMLResponse)
     async def login_form(request: Request, next: str | None = None) -> HTMLResponse:
-        return HTMLResponse(_form(request.app.state.settings, listed, safe_next(next)))
+        return HTMLResponse(_form(request.app.state.settings, listed, safe_next(next), roles=roles))
 
     @router.post(
         "/login",
@@ -130,14 +155,15 @@ def install_login(app: FastAPI, *, offices: list[str] | None = None) -> None:
         form = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
         target = safe_next(form.get("next"))
         token = form.get("token", "").strip()
-        identities = _identities(settings, listed)
+        identities = _identities(settings, listed, roles)
         choice = form.get("identity", "")
         if not token and choice in {str(i) for i in range(len(identities))}:
             token = issue_token(settings, identities[int(choice)])
         try:
             verify_token(settings, token)
         except ValueError as exc:
-            page = _form(settings, listed, target, f"token: {exc}" if token else "token: empty")
+            problem = f"token: {exc}" if token else "token: empty"
+            page = _form(settings, listed, target, problem, roles=roles)
             return HTMLResponse(page, status_code=401)
         expires = int(jwt.decode(token, options={"verify_signature": False})["exp"])
         answer = RedirectResponse(target, status_code=303)

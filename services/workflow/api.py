@@ -1,6 +1,7 @@
 """Workflow's staff API: a complaint's state and history, and one POST per command."""
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -11,11 +12,12 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 
 from contracts import decode_event
-from services.runtime.auth import CurrentStaff, Staff, check_office, shown_complainant
+from services.runtime.auth import CurrentStaff, Staff, StaffRole, check_office, shown_complainant
 from services.runtime.generations import Rebuilding
 from services.runtime.http import FieldErrors, field_errors, install_common, problem
+from services.runtime.login import install_login
 from services.runtime.service import ConsumingService
-from services.workflow import queue, store
+from services.workflow import pages, queue, store
 from services.workflow.commands import COMMANDS, Command
 from services.workflow.domain import (
     CommandRejected,
@@ -25,7 +27,7 @@ from services.workflow.domain import (
     initial_state,
     load_routing_rules,
 )
-from services.workflow.handlers import Context, Rules, handle_command
+from services.workflow.handlers import Context, Decided, Rules, handle_command
 from services.workflow.permissions import acting_office, may_give, role_refusal
 from services.workflow.policy import load_office_policy
 from services.workflow.projection import StateProjection
@@ -36,6 +38,25 @@ HERE = Path(__file__).parent
 CONSUMER = "state.v1"
 
 Clock = Callable[[], datetime]
+
+WORKBENCH_ROLES = (
+    StaffRole.CS_AGENT,
+    StaffRole.CS_HEAD,
+    StaffRole.DEPARTMENT,
+    StaffRole.SUPERVISOR,
+    StaffRole.PROJECT_MANAGER,
+)
+"""The office roles local mode's login offers for each office of the routing rules."""
+
+
+@dataclass(frozen=True)
+class Workbench:
+    """What the staff pages (``pages``) share with the API, so a page reads and acts exactly
+    as the API does: ``load`` a complaint as a member of staff sees it (its state too), and
+    ``give`` a command through the one path every command takes."""
+
+    load: Callable[[UUID, Staff], Awaitable[tuple[State, dict[str, Any]]]]
+    give: Callable[[UUID, str, dict[str, Any], Staff, str | None], Awaitable[Decided]]
 
 
 def create_app(settings: WorkflowSettings | None = None, clock: Clock | None = None) -> FastAPI:
@@ -73,9 +94,11 @@ def create_app(settings: WorkflowSettings | None = None, clock: Clock | None = N
     app.state.service = service
     app.state.clock = now
     app.include_router(queue.router)
+    app.include_router(pages.router)
+    install_login(app, offices=list(ctx.rules.routing.offices), roles=WORKBENCH_ROLES)
     install_common(app, service="workflow", readiness=service.readiness())
 
-    async def view(complaint_id: UUID, staff: Staff) -> dict[str, Any]:
+    async def load(complaint_id: UUID, staff: Staff) -> tuple[State, dict[str, Any]]:
         async with service.pool.acquire() as conn:
             row = await store.summary(conn, complaint_id)
             if row is None:
@@ -86,7 +109,62 @@ def create_app(settings: WorkflowSettings | None = None, clock: Clock | None = N
         request = state.office_request
         if not (request and staff.may_see_office(request.to_office)):
             _check_office(staff, row["office"])
-        return render(row, state, history, staff)
+        return state, render(row, state, history, staff)
+
+    async def view(complaint_id: UUID, staff: Staff) -> dict[str, Any]:
+        return (await load(complaint_id, staff))[1]
+
+    async def give(
+        complaint_id: UUID,
+        name: str,
+        fields: dict[str, Any],
+        staff: Staff,
+        idempotency_key: str | None,
+    ) -> Decided:
+        """Give command ``name`` with ``fields`` (its body, less the actor) as ``staff``: the
+        one way a command is given, from the API and from the workbench's forms alike.
+
+        Raises ``HTTPException`` (403 role or office, 404, 503 rebuilding), ``FieldErrors``
+        (bad input) and ``CommandRejected`` (the procedure forbids it now)."""
+        command_type = COMMANDS[name]
+        if not may_give(staff.role, name):
+            raise HTTPException(
+                403, detail=f"role: a {staff.role.value} may not {name} a complaint"
+            )
+        try:
+            command = command_type.model_validate({**fields, "actor": staff.actor.model_dump()})
+        except ValidationError as exc:
+            raise FieldErrors(field_errors(exc.errors())) from None
+        refusal = role_refusal(staff.role, command)
+        if refusal is not None:
+            raise HTTPException(403, detail=refusal)
+
+        def authorize(state: State) -> None:
+            # The office the complaint belongs to now; for accepting a transfer to another
+            # office, the office asked to take it.
+            _check_office(staff, acting_office(name, state) or "")
+
+        try:
+            async with service.write() as conn:
+                decided = await handle_command(
+                    conn,
+                    ctx,
+                    complaint_id,
+                    command,
+                    now=now(),
+                    idempotency_key=idempotency_key,
+                    authorize=authorize,
+                )
+        except InvalidCommand as invalid:
+            raise FieldErrors([{"field": invalid.field, "reason": invalid.reason}]) from None
+        except Rebuilding as exc:
+            raise HTTPException(503, detail=str(exc), headers={"Retry-After": "5"}) from None
+        if decided is None:
+            raise HTTPException(404, detail=f"complaint_id: no complaint {complaint_id}")
+        relay.wake()
+        return decided
+
+    app.state.workbench = Workbench(load=load, give=give)
 
     @app.get(
         "/v1/complaints/{complaint_id}",
@@ -106,45 +184,16 @@ def create_app(settings: WorkflowSettings | None = None, clock: Clock | None = N
             request: Request,
             idempotency_key: Annotated[str | None, Header(max_length=128)] = None,
         ) -> Any:
-            if not may_give(staff.role, name):
-                raise HTTPException(
-                    403, detail=f"role: a {staff.role.value} may not {name} a complaint"
-                )
             try:
-                command = command_type.model_validate(
-                    {**body.model_dump(), "actor": staff.actor.model_dump()}  # type: ignore[attr-defined]
+                decided = await give(
+                    complaint_id,
+                    name,
+                    body.model_dump(),  # type: ignore[attr-defined]
+                    staff,
+                    idempotency_key,
                 )
-            except ValidationError as exc:
-                raise FieldErrors(field_errors(exc.errors())) from None
-            refusal = role_refusal(staff.role, command)
-            if refusal is not None:
-                raise HTTPException(403, detail=refusal)
-
-            def authorize(state: State) -> None:
-                # The office the complaint belongs to now; for accepting a transfer to another
-                # office, the office asked to take it.
-                _check_office(staff, acting_office(name, state) or "")
-
-            try:
-                async with service.write() as conn:
-                    decided = await handle_command(
-                        conn,
-                        ctx,
-                        complaint_id,
-                        command,
-                        now=now(),
-                        idempotency_key=idempotency_key,
-                        authorize=authorize,
-                    )
-            except InvalidCommand as invalid:
-                raise FieldErrors([{"field": invalid.field, "reason": invalid.reason}]) from None
             except CommandRejected as rejected:
                 return _conflict(rejected)
-            except Rebuilding as exc:
-                raise HTTPException(503, detail=str(exc), headers={"Retry-After": "5"}) from None
-            if decided is None:
-                raise HTTPException(404, detail=f"complaint_id: no complaint {complaint_id}")
-            relay.wake()
             return {
                 "replayed": decided.replayed,
                 "events": [{"event_id": e.event_id, "type": e.type} for e in decided.events],

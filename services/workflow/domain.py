@@ -169,6 +169,31 @@ class Status(StrEnum):
     WITHDRAWN = "withdrawn"
     MERGED = "merged"
 
+    @property
+    def label(self) -> str:
+        """The zh-CN word shown on the workbench's pages (the reporting console's words)."""
+        return _STATUS_LABELS[self]
+
+
+_STATUS_LABELS = {
+    Status.NEW: "未受理",
+    Status.RECEIVED: "已登记",
+    Status.ACKNOWLEDGED: "已响应",
+    Status.JUDGED: "已判定",
+    Status.ASSIGNED: "已派单",
+    Status.ANALYSED: "已分析原因",
+    Status.PLAN_PROPOSED: "方案待批",
+    Status.PLAN_APPROVED: "方案已批",
+    Status.IMPLEMENTED: "已实施",
+    Status.REVISITED: "已回访",
+    Status.REOPENED: "重新处理",
+    Status.RESOLVED: "当场解决",
+    Status.SUSPENDED: "暂缓",
+    Status.CLOSED: "已关闭",
+    Status.WITHDRAWN: "已撤诉",
+    Status.MERGED: "已合并",
+}
+
 
 ENDED = frozenset({Status.CLOSED, Status.WITHDRAWN, Status.MERGED})
 """Statuses in which the complaint is no longer handled."""

@@ -24,6 +24,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from contracts.enums import Channel, Priority
 from contracts.lifecycle import EscalationLevel
 from services.runtime.auth import COMPANY_ROLES, CurrentStaff, Staff
+from services.runtime.service import ConsumingService
 from services.workflow.domain import ENDED, Status
 
 router = APIRouter(tags=["work queue"])
@@ -278,8 +279,15 @@ async def work_queue(
 ) -> QueuePage:
     """Office-scoped roles see their own office only; company and analyst roles every office."""
     now = cast(datetime, request.app.state.clock())
+    return await fetch_page(request.app.state.service, filters, staff, now)
+
+
+async def fetch_page(
+    service: ConsumingService, filters: QueueFilters, staff: Staff, now: datetime
+) -> QueuePage:
+    """One page of the queue ``filters`` ask for, as ``staff`` may see it at ``now``: the one
+    query of the JSON queue and of the workbench's pages."""
     page_sql, page_args, count_sql, count_args = build_query(filters, staff, now)
-    service = request.app.state.service
     async with service.pool.acquire() as conn:
         rows = await conn.fetch(page_sql, *page_args)
         total = await conn.fetchval(count_sql, *count_args)

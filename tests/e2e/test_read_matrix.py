@@ -10,7 +10,9 @@ login instead of the 401: checked separately below.
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -235,6 +237,25 @@ async def test_a_browser_logs_in_with_a_token_and_out_again(system: RunningSyste
         out = await browser.post("/logout")
         assert out.status_code == 303
         assert (await browser.get("/v1/dashboard")).status_code == 401
+
+
+async def test_the_workbench_pages_ask_a_browser_to_log_in_and_a_script_for_a_token(
+    system: RunningSystem,
+) -> None:
+    html = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+    async with httpx.AsyncClient(base_url=system.urls["workflow"], timeout=30) as client:
+        for page_path in ("/queue", f"/complaints/{uuid.uuid4()}"):
+            bare = await client.get(page_path, headers={"Accept": "*/*"})
+            assert bare.status_code == 401, page_path
+            page = await client.get(page_path, headers=html)
+            assert page.status_code == 303, page_path
+            assert page.headers["location"] == f"/login?next={quote(page_path, safe='')}"
+        command = await client.post(
+            f"/complaints/{uuid.uuid4()}/commands/acknowledge", headers={"Accept": "*/*"}
+        )
+        assert command.status_code == 401
+        bad = await client.get("/queue", headers={**html, "Authorization": "Bearer nonsense"})
+        assert bad.status_code == 303
 
 
 async def test_local_mode_offers_development_identities(system: RunningSystem) -> None:

@@ -1,0 +1,251 @@
+"""The staff workbench (issue 17, point 2) in a real browser with JavaScript switched off: the
+login, the office's queue and its filters, a complaint's page with its timeline and clocks,
+commands given through their forms, refusals shown with their reason, and who gets which form.
+
+Complaints are submitted through intake over HTTP to an office of this file's own, so the
+counts of the shared offices do not matter.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from playwright.async_api import Browser, Locator, Page, expect
+
+from services.runtime.auth import Staff, StaffRole, issue_token
+from services.runtime.settings import Settings
+from tests.conftest import RUN, RunningSystem
+from tests.e2e.helpers import eventually, minutes_ago
+from tests.e2e.test_workflow_lifecycle import Desk, received, unique_phone
+
+pytestmark = pytest.mark.infra
+
+OFFICE = f"工作台{RUN}"
+OTHER = f"别处{RUN}"
+
+
+@pytest.fixture
+async def page(chromium: Browser) -> AsyncIterator[Page]:
+    """A fresh zh-CN page in Shanghai, with JavaScript disabled: the workbench needs none."""
+    context = await chromium.new_context(
+        locale="zh-CN", timezone_id="Asia/Shanghai", java_script_enabled=False
+    )
+    try:
+        yield await context.new_page()
+    finally:
+        await context.close()
+
+
+def token(role: StaffRole, office: str | None = OFFICE, staff_id: str = "") -> str:
+    staff = Staff(staff_id=staff_id or f"wb-{role.value}", role=role, office=office)
+    return issue_token(Settings(), staff)
+
+
+async def log_in(page: Page, base: str, role: StaffRole, office: str | None = OFFICE) -> None:
+    """Log in as a production user would: paste a token into the login form."""
+    await page.goto(f"{base}/login?next=/queue")
+    await page.locator("textarea[name=token]").fill(token(role, office))
+    await page.get_by_role("button", name="Log in").click()
+    await page.wait_for_url(f"{base}/queue")
+
+
+def row(page: Page, desk: Desk) -> Locator:
+    return page.locator(f'tr[data-complaint="{desk.id}"]')
+
+
+async def open_complaint_with_clocks(page: Page, base: str, desk: Desk) -> None:
+    """The complaint's page, once the SLA service knows the complaint (it reads the log too)."""
+
+    async def clocks_shown() -> bool:
+        await page.goto(f"{base}/complaints/{desk.id}")
+        return await page.locator("#clocks").count() == 1
+
+    await eventually(clocks_shown, timeout=30, interval=0.5)
+
+
+async def test_local_mode_offers_the_offices_workflow_roles(
+    system: RunningSystem, page: Page
+) -> None:
+    base = system.urls["workflow"]
+    await page.goto(f"{base}/")
+    assert page.url.startswith(f"{base}/login?next=")
+    for role in ("cs_agent", "cs_head", "department", "supervisor", "project_manager"):
+        await expect(page.get_by_role("button", name=re.compile(f"· {role} · Y园"))).to_have_count(
+            1
+        )
+    await page.get_by_role("button", name=re.compile(r"dev-cs_agent-\d+ · cs_agent · Y园")).click()
+    await page.wait_for_url(f"{base}/queue?mine=true")
+    await expect(page.get_by_role("heading", level=1)).to_have_text("我的待办")
+    await expect(page.locator("header .who")).to_contain_text("客服专员 · Y园")
+
+
+async def test_the_office_queue_a_complaint_and_its_commands_without_javascript(
+    system: RunningSystem, page: Page, http: httpx.AsyncClient
+) -> None:
+    base = system.urls["workflow"]
+    phone = unique_phone()
+    desk = await received(
+        http, system, office=OFFICE, complainant={"name": "何先生", "phone": phone}
+    )
+    await log_in(page, base, StaffRole.CS_AGENT)
+
+    # 本处待办: the complaint is there, received; a status filter takes it away and back.
+    await page.get_by_role("link", name="本处待办").click()
+    await expect(page.get_by_role("heading", level=1)).to_have_text("本处待办")
+    await expect(row(page, desk)).to_contain_text("已登记")
+    await page.locator("select[name=status]").select_option("acknowledged")
+    await page.get_by_role("button", name="筛选").click()
+    assert "status=acknowledged" in page.url
+    await expect(row(page, desk)).to_have_count(0)
+    await page.locator("select[name=status]").select_option("received")
+    await page.get_by_role("button", name="筛选").click()
+    await expect(row(page, desk)).to_have_count(1)
+    # 我的待办: nobody owns it yet.
+    await page.get_by_role("link", name="我的待办").click()
+    await expect(row(page, desk)).to_have_count(0)
+
+    # The complaint: its receipt in the timeline, its clocks, the owner's data whole.
+    await open_complaint_with_clocks(page, base, desk)
+    await expect(page.locator("#status")).to_have_text("已登记")
+    await expect(page.locator("#complainant")).to_contain_text(phone)
+    timeline = page.locator("#timeline tbody tr")
+    await expect(timeline).to_have_count(1)
+    await expect(timeline.first).to_contain_text("受理投诉")
+    await expect(page.locator("#clocks")).to_contain_text("计时中")
+    # A customer-service agent may not assign: no form for it.
+    await expect(page.locator("#command-assign")).to_have_count(0)
+
+    # Judging before anyone took the complaint on: the decider refuses, the page says why.
+    await page.locator("#command-classify summary").click()
+    await page.locator("#command-classify select[name=validity]").select_option("valid")
+    async with page.expect_navigation() as refused:
+        await page.get_by_role("button", name="提交：判定与分类").click()
+    assert (await refused.value).status == 409  # type: ignore[union-attr]
+    await expect(page.get_by_role("alert")).to_contain_text("acknowledge the complaint first")
+    await expect(timeline).to_have_count(1)
+
+    # 响应接单 through its form: back to the page (303) with the new event in the timeline.
+    await page.locator("#command-acknowledge summary").click()
+    async with page.expect_navigation():
+        await page.get_by_role("button", name="提交：响应接单（首问责任）").click()
+    assert "done=acknowledge" in page.url
+    await expect(page.get_by_role("status")).to_contain_text("已完成：响应接单")
+    await expect(page.locator("#status")).to_have_text("已响应")
+    await expect(timeline).to_have_count(2)
+    await expect(timeline.nth(1)).to_contain_text("响应接单")
+    await expect(timeline.nth(1)).to_contain_text("wb-cs_agent（客服专员）")
+
+    # 判定与分类, and the same form posted twice (a double submit): it acts once.
+    await page.locator("#command-classify summary").click()
+    form = page.locator("#command-classify form")
+    key = await form.locator("input[name=idempotency_key]").get_attribute("value")
+    await form.locator("select[name=validity]").select_option("valid")
+    await form.locator("select[name=category]").select_option("environment")
+    async with page.expect_navigation():
+        await page.get_by_role("button", name="提交：判定与分类").click()
+    await expect(page.locator("#status")).to_have_text("已判定")
+    again = await page.request.post(
+        f"{base}/complaints/{desk.id}/commands/classify",
+        form={"idempotency_key": key or "", "validity": "valid", "category": "environment"},
+    )
+    assert again.ok and "replayed=true" in again.url
+    await page.reload()
+    judged = page.locator('#timeline tr[data-type="ComplaintJudged"]')
+    await expect(judged).to_have_count(1)
+    await expect(judged).to_contain_text("环境服务")
+    # routing proposed the department, which the head's 派单 form then offers
+    await expect(page.locator('#timeline tr[data-type="DepartmentProposed"]')).to_have_count(1)
+
+    # The complaint is in my queue now that I own it.
+    await page.goto(f"{base}/queue?mine=true")
+    await expect(row(page, desk)).to_contain_text("已判定")
+
+
+async def test_each_role_gets_its_own_forms_and_other_offices_nothing(
+    system: RunningSystem, page: Page, http: httpx.AsyncClient, chromium: Browser
+) -> None:
+    base = system.urls["workflow"]
+    desk = await received(
+        http, system, office=OFFICE, complainant={"name": "何先生", "phone": "13812345678"}
+    )
+
+    await log_in(page, base, StaffRole.DEPARTMENT)
+    await page.goto(f"{base}/complaints/{desk.id}")
+    await expect(page.locator("#command-analyse")).to_have_count(1)
+    await expect(page.locator("#command-classify")).to_have_count(0)
+    await expect(page.locator("#command-acknowledge")).to_have_count(0)
+    # A form this role does not get, posted anyway: refused with the reason, nothing happens.
+    refused = await page.request.post(
+        f"{base}/complaints/{desk.id}/commands/acknowledge",
+        form={"idempotency_key": uuid.uuid4().hex},
+    )
+    assert refused.status == 403
+    assert "may not acknowledge" in await refused.text()
+
+    # The company reads every office, the complainant masked.
+    company = await chromium.new_context(java_script_enabled=False)
+    try:
+        other = await company.new_page()
+        await log_in(other, base, StaffRole.COMPANY, office=None)
+        await other.goto(f"{base}/complaints/{desk.id}")
+        await expect(other.locator("#complainant")).to_contain_text("何*")
+        await expect(other.locator("#complainant")).to_contain_text("138****5678")
+    finally:
+        await company.close()
+
+    # The head of another office can neither open it nor find it in a queue.
+    await page.get_by_role("button", name="退出").click()
+    await log_in(page, base, StaffRole.CS_HEAD, office=OTHER)
+    answer = await page.goto(f"{base}/complaints/{desk.id}")
+    assert answer is not None and answer.status == 403
+    await expect(page.get_by_role("alert")).to_contain_text("another office")
+    await page.goto(f"{base}/queue?include_ended=true")
+    await expect(row(page, desk)).to_have_count(0)
+    answer = await page.goto(f"{base}/queue?office={OFFICE}")
+    assert answer is not None and answer.status == 403
+
+
+async def test_the_page_renders_without_the_sla_service(
+    system: RunningSystem, page: Page, http: httpx.AsyncClient
+) -> None:
+    base = system.urls["workflow"]
+    desk = await received(http, system, office=OFFICE)
+    await log_in(page, base, StaffRole.CS_HEAD)
+    await open_complaint_with_clocks(page, base, desk)
+    system.stop("sla")
+    try:
+        answer = await page.goto(f"{base}/complaints/{desk.id}")
+        assert answer is not None and answer.status == 200
+        await expect(page.locator("#clocks-unavailable")).to_contain_text("时限服务暂不可用")
+        await expect(page.locator("#timeline")).to_contain_text("受理投诉")
+    finally:
+        system.start("sla")
+
+
+async def test_the_queue_pages_on_with_its_next_cursor(
+    system: RunningSystem, page: Page, http: httpx.AsyncClient
+) -> None:
+    office = f"翻页{RUN}"
+    first = await received(http, system, office=office, occurred_at=minutes_ago(3))
+    second = await received(http, system, office=office, occurred_at=minutes_ago(2))
+    await log_in(page, system.urls["workflow"], StaffRole.CS_HEAD, office=office)
+    await page.goto(f"{system.urls['workflow']}/queue?sort=received&limit=1")
+    await expect(page.locator("tbody tr")).to_have_count(1)
+    await expect(row(page, first)).to_have_count(1)
+    await page.get_by_role("link", name="下一页").click()
+    assert "cursor=" in page.url and "sort=received" in page.url
+    await expect(page.locator("tbody tr")).to_have_count(1)
+    await expect(row(page, second)).to_have_count(1)
+    await expect(page.get_by_role("link", name="下一页")).to_have_count(0)
+
+    # A time without an offset (the form's datetime-local) is Shanghai's; a bad filter is named.
+    await page.goto(f"{system.urls['workflow']}/queue?due_before=2000-01-01T08:00")
+    await expect(page.locator("tbody tr")).to_have_count(0)
+    await expect(page.get_by_text("共 0 起")).to_have_count(1)
+    answer = await page.goto(f"{system.urls['workflow']}/queue?limit=0")
+    assert answer is not None and answer.status == 422
+    await expect(page.get_by_role("alert")).to_contain_text("limit")
