@@ -28,25 +28,51 @@ and ``office`` (default: the whole company); the dashboard takes ``office``.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 from uuid import UUID
 
-from fastapi import Depends, FastAPI, HTTPException, Query
-from fastapi.responses import HTMLResponse, Response
+from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from services.reporting import reports, store
-from services.reporting.dashboard import Dashboard, render_dashboard_html
+from services.reporting.dashboard import Dashboard, board_figure, render_dashboard_html
 from services.reporting.document import load_document
-from services.reporting.monthly import MonthlyReport
+from services.reporting.drilldown import (
+    CONSOLE_PAGES,
+    DASHBOARD_LIST,
+    DASHBOARD_PAGE,
+    DEFAULT_PAGE_SIZE,
+    MAX_PAGE_SIZE,
+    MONTHLY_LIST,
+    MONTHLY_PAGE,
+    ComplaintList,
+    ListedComplaint,
+    Picker,
+    instant_text,
+    listed,
+    monthly_params,
+    pages,
+    render_list_html,
+    url,
+)
+from services.reporting.monthly import FIGURES, MonthlyReport
 from services.reporting.projection import PROJECTION_TABLES, ComplaintsProjection
 from services.reporting.render import render_csv, render_html, render_xlsx
 from services.reporting.settings import ReportingSettings
 from services.reporting.views import ComplaintFacts, Stats
-from services.runtime.auth import CurrentStaff, check_office, office_scope, shown_complainant
+from services.runtime.auth import (
+    COMPANY_ROLES,
+    CurrentStaff,
+    Staff,
+    check_office,
+    office_scope,
+    shown_complainant,
+)
 from services.runtime.http import FieldErrors, install_common
 from services.runtime.login import PageStaff, install_login
 from services.runtime.service import ConsumingService
@@ -103,8 +129,30 @@ def report_query(
     ] = None,
     office: Office = None,
     as_of: AsOf = None,
+    month: Annotated[
+        str | None,
+        Query(
+            pattern=r"^\d{4}-(0[1-9]|1[0-2])$",
+            description="A whole month, YYYY-MM (the console's month picker); "
+            "not together with from/to",
+        ),
+    ] = None,
 ) -> ReportQuery:
     """Parse and check the report's query parameters (a 422 names the bad one)."""
+    if month is not None:
+        if period_from is not None or period_to is not None:
+            raise FieldErrors([{"field": "month", "reason": "give month or from/to, not both"}])
+        year, number = (int(part) for part in month.split("-"))
+        if not EARLIEST_YEAR <= year <= LATEST_YEAR:
+            raise FieldErrors(
+                [
+                    {
+                        "field": "month",
+                        "reason": f"must lie in the years {EARLIEST_YEAR}-{LATEST_YEAR}",
+                    }
+                ]
+            )
+        period_from, period_to = reports.month_of(reports.day_start(date(year, number, 1)))
     for name, day in (("from", period_from), ("to", period_to)):
         if day is not None and not EARLIEST_YEAR <= day.year <= LATEST_YEAR:
             raise FieldErrors(
@@ -148,6 +196,21 @@ def scoped_page_query(
 
 ReportParams = Annotated[ReportQuery, Depends(scoped_report_query)]
 PageParams = Annotated[ReportQuery, Depends(scoped_page_query)]
+FigureKey = Annotated[
+    str,
+    Query(
+        min_length=1,
+        max_length=80,
+        description="The count to list: a key of `monthly.FIGURES` (e.g. `valid`, "
+        "`category.environment`, `direct.valid`, `major`, `overdue`, `overdue.base`) for the "
+        "report; `open`, `open.<status>`, `major`, `overdue`, `due_soon`, `today` or "
+        "`today.<channel>` for the dashboard",
+    ),
+]
+PageNumber = Annotated[int, Query(ge=1, le=1_000_000, description="Page, from 1")]
+PageSize = Annotated[
+    int, Query(ge=1, le=MAX_PAGE_SIZE, description="Complaints per page (default 50)")
+]
 
 
 def create_service(settings: ReportingSettings | None = None) -> ConsumingService:
@@ -190,6 +253,79 @@ def create_app(settings: ReportingSettings | None = None) -> FastAPI:
                 offices=settings.reporting_offices,
                 document=document,
             )
+
+    async def picker(staff: Staff, as_of: datetime | None) -> Picker:
+        """The offices ``staff`` may pick on a console page (office-scoped roles: their own)."""
+        if staff.role not in COMPANY_ROLES:
+            return Picker(offices=(staff.office or "",), company=False, as_of=as_of)
+        async with service.pool.acquire() as conn:
+            known = await reports.known_offices(
+                conn, settings.reporting_offices, checked_instant(as_of)
+            )
+        return Picker(offices=tuple(known), company=True, as_of=as_of)
+
+    async def monthly_list(
+        staff: Staff, query: ReportQuery, figure: str, page: int, page_size: int
+    ) -> ComplaintList:
+        if figure not in FIGURES:
+            raise FieldErrors(
+                [{"field": "figure", "reason": f"no figure of the report is {figure!r}"}]
+            )
+        async with service.pool.acquire() as conn:
+            count, rows = await reports.monthly_figure(
+                conn,
+                key=figure,
+                period_from=query.period_from,
+                period_to=query.period_to,
+                office=query.office,
+                as_of=query.as_of,
+                page=page,
+                page_size=page_size,
+            )
+        return ComplaintList(
+            figure=figure,
+            label=FIGURES[figure].label,
+            count=count,
+            office=query.office,
+            period_from=query.period_from,
+            period_to=query.period_to,
+            as_of=query.as_of,
+            page=page,
+            page_size=page_size,
+            pages=pages(count, page_size),
+            items=tuple(_listed(staff, row) for row in rows),
+        )
+
+    async def board_list(
+        staff: Staff,
+        office: str | None,
+        as_of: datetime | None,
+        figure: str,
+        page: int,
+        page_size: int,
+    ) -> ComplaintList:
+        chosen = board_figure(figure)
+        if chosen is None:
+            raise FieldErrors(
+                [{"field": "figure", "reason": f"no figure of the dashboard is {figure!r}"}]
+            )
+        at = checked_instant(as_of)
+        scope = office_scope(staff, office)
+        async with service.pool.acquire() as conn:
+            count, rows = await reports.board_figure(
+                conn, figure=chosen, office=scope, as_of=at, page=page, page_size=page_size
+            )
+        return ComplaintList(
+            figure=figure,
+            label=chosen.label,
+            count=count,
+            office=scope,
+            as_of=at,
+            page=page,
+            page_size=page_size,
+            pages=pages(count, page_size),
+            items=tuple(_listed(staff, row) for row in rows),
+        )
 
     async def live(office: str | None, as_of: datetime | None) -> Dashboard:
         async with service.pool.acquire() as conn:
@@ -281,8 +417,53 @@ def create_app(settings: ReportingSettings | None = None) -> FastAPI:
         response_class=HTMLResponse,
         responses={303: {"description": "A browser without a session: to /login"}, **READS},
     )
-    async def get_monthly_page(query: PageParams) -> HTMLResponse:
-        return HTMLResponse(render_html(await monthly(query)))
+    async def get_monthly_page(
+        staff: PageStaff, query: PageParams, as_of: AsOf = None
+    ) -> HTMLResponse:
+        return HTMLResponse(
+            render_html(
+                await monthly(query), picker=await picker(staff, query.as_of if as_of else None)
+            )
+        )
+
+    @app.get(
+        "/v1/reports/monthly/complaints",
+        summary="The complaints behind one count of the monthly report",
+        responses=READS,
+    )
+    async def get_monthly_complaints(
+        staff: CurrentStaff,
+        query: ReportParams,
+        figure: FigureKey,
+        page: PageNumber = 1,
+        page_size: PageSize = DEFAULT_PAGE_SIZE,
+    ) -> ComplaintList:
+        """Exactly the complaints the report counts in ``figure`` for the same period, office
+        and ``as_of`` (as many as the count), oldest first, complainants as the reader may
+        see them."""
+        return await monthly_list(staff, query, figure, page, page_size)
+
+    @app.get(
+        MONTHLY_LIST,
+        summary="The complaints behind one count of the monthly report, as an HTML page",
+        response_class=HTMLResponse,
+        responses={303: {"description": "A browser without a session: to /login"}, **READS},
+    )
+    async def get_monthly_complaints_page(
+        staff: PageStaff,
+        query: PageParams,
+        figure: FigureKey,
+        page: PageNumber = 1,
+        page_size: PageSize = DEFAULT_PAGE_SIZE,
+    ) -> HTMLResponse:
+        found = await monthly_list(staff, query, figure, page, page_size)
+        back = url(
+            MONTHLY_PAGE,
+            **monthly_params(query.period_from, query.period_to, query.office, query.as_of),
+        )
+        return HTMLResponse(
+            render_list_html(found, back=back, back_label="月报", this=MONTHLY_LIST)
+        )
 
     @app.get("/v1/dashboard", summary="The live dashboard (投诉实时看板) as JSON", responses=READS)
     async def get_dashboard(
@@ -301,8 +482,64 @@ def create_app(settings: ReportingSettings | None = None) -> FastAPI:
     ) -> HTMLResponse:
         board = await live(office_scope(staff, office), as_of)
         return HTMLResponse(
-            render_dashboard_html(board, refresh_seconds=None if as_of is not None else 60)
+            render_dashboard_html(
+                board,
+                refresh_seconds=None if as_of is not None else 60,
+                picker=await picker(staff, as_of),
+            )
         )
+
+    @app.get(
+        "/v1/dashboard/complaints",
+        summary="The complaints behind one count of the dashboard",
+        responses=READS,
+    )
+    async def get_dashboard_complaints(
+        staff: CurrentStaff,
+        figure: FigureKey,
+        office: Office = None,
+        as_of: AsOf = None,
+        page: PageNumber = 1,
+        page_size: PageSize = DEFAULT_PAGE_SIZE,
+    ) -> ComplaintList:
+        """Exactly the complaints (or, for ``overdue`` and ``due_soon``, the timer alerts'
+        complaints, one per alert) the dashboard counts in ``figure`` for the same office and
+        ``as_of``, oldest first."""
+        return await board_list(staff, office, as_of, figure, page, page_size)
+
+    @app.get(
+        DASHBOARD_LIST,
+        summary="The complaints behind one count of the dashboard, as an HTML page",
+        response_class=HTMLResponse,
+        responses={303: {"description": "A browser without a session: to /login"}, **READS},
+    )
+    async def get_dashboard_complaints_page(
+        staff: PageStaff,
+        figure: FigureKey,
+        office: Office = None,
+        as_of: AsOf = None,
+        page: PageNumber = 1,
+        page_size: PageSize = DEFAULT_PAGE_SIZE,
+    ) -> HTMLResponse:
+        found = await board_list(staff, office, as_of, figure, page, page_size)
+        back = url(DASHBOARD_PAGE, office=found.office, as_of=instant_text(found.as_of))
+        return HTMLResponse(
+            render_list_html(found, back=back, back_label="看板", this=DASHBOARD_LIST)
+        )
+
+    @app.middleware("http")
+    async def drop_blank_fields(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        """A console page's GET form sends its empty fields (``office=``, ``as_of=``) too:
+        send the browser to the same page without them, so that empty means "not given"."""
+        if request.method == "GET" and request.url.path in CONSOLE_PAGES:
+            pairs = request.query_params.multi_items()
+            kept = [(k, v) for k, v in pairs if v.strip()]
+            if len(kept) != len(pairs):
+                target = request.url.path + (f"?{urlencode(kept)}" if kept else "")
+                return RedirectResponse(target, status_code=303)
+        return await call_next(request)
 
     app.state.service = service
     app.state.settings = settings
@@ -327,3 +564,9 @@ def _attachment(query: ReportQuery, ext: str, sheet: str | None = None) -> dict[
         "Content-Disposition": f'attachment; filename="{fallback}.{ext}"; '
         f"filename*=UTF-8''{quote(name)}"
     }
+
+
+def _listed(staff: Staff, row: Any) -> ListedComplaint:
+    """A row of a drill-down list, its complainant shown as ``staff`` may see them."""
+    complainant = {"name": row["complainant_name"], "phone": row["complainant_phone"]}
+    return listed(row, shown_complainant(staff, row["office"], complainant))

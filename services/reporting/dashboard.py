@@ -16,7 +16,8 @@ here); ``render_dashboard_html`` draws it as one self-contained zh-CN page with 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -28,6 +29,14 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict
 from contracts.enums import Channel, Priority
 from contracts.lifecycle import MajorRule
 from services.reporting.domain import STATUS_LABELS, status_label, timer_label
+from services.reporting.drilldown import (
+    DASHBOARD_LIST,
+    DASHBOARD_PAGE,
+    Picker,
+    instant_text,
+    local_input,
+    url,
+)
 from services.reporting.monthly import REPORT_TIMEZONE
 
 LIST_LIMIT = 200
@@ -167,6 +176,56 @@ class Dashboard(_Frozen):
     hot_spots: HotSpots
 
 
+BoardSource = Literal["open", "alerts", "today"]
+
+
+@dataclass(frozen=True)
+class BoardFigure:
+    """One count of the dashboard: which store rows it counts (``source``: the open
+    complaints, the open timer alerts or today's intake) and which of them (``test``).
+    ``build_dashboard`` counts with ``test`` and the drill-down lists what ``test`` accepts."""
+
+    key: str
+    label: str
+    source: BoardSource
+    test: Callable[[Row], bool]
+
+
+def _any(row: Row) -> bool:
+    return True
+
+
+BOARD_FIGURES: dict[str, BoardFigure] = {
+    f.key: f
+    for f in (
+        BoardFigure("open", "未结投诉", "open", _any),
+        BoardFigure("major", "重大投诉（未结）", "open", lambda row: bool(row["major"])),
+        BoardFigure("overdue", "已超时", "alerts", lambda row: bool(row["overdue"])),
+        BoardFigure("due_soon", "即将超时", "alerts", lambda row: not row["overdue"]),
+        BoardFigure("today", "今日受理", "today", _any),
+    )
+}
+"""The dashboard's fixed counts; ``open.<status>`` and ``today.<channel>`` are made on demand
+(``board_figure``)."""
+
+
+def board_figure(key: str) -> BoardFigure | None:
+    """The dashboard's count named ``key`` (``open``, ``open.<status>``, ``major``, ``overdue``,
+    ``due_soon``, ``today``, ``today.<channel>``), or ``None``."""
+    if key in BOARD_FIGURES:
+        return BOARD_FIGURES[key]
+    kind, _, value = key.partition(".")
+    if kind == "open" and value in STATUS_LABELS:
+        return BoardFigure(
+            key, f"未结投诉·{status_label(value)}", "open", lambda row: row["status"] == value
+        )
+    if kind == "today" and value in {c.value for c in Channel}:
+        return BoardFigure(
+            key, f"今日受理·{_channel_label(value)}", "today", lambda row: row["channel"] == value
+        )
+    return None
+
+
 def build_dashboard(
     *,
     as_of: datetime,
@@ -227,9 +286,9 @@ def build_dashboard(
             alerted_at=row["alerted_at"],
         )
 
-    overdue = [row for row in alert_rows if row["overdue"]]
-    due_soon = [row for row in alert_rows if not row["overdue"]]
-    majors = [row for row in open_rows if row["major"]]
+    overdue = [row for row in alert_rows if BOARD_FIGURES["overdue"].test(row)]
+    due_soon = [row for row in alert_rows if BOARD_FIGURES["due_soon"].test(row)]
+    majors = [row for row in open_rows if BOARD_FIGURES["major"].test(row)]
     channels = [c.value for c in Channel] + sorted(set(intake) - {c.value for c in Channel})
     hot = [_hot_spot(row) for row in hot_rows]
     return Dashboard(
@@ -328,11 +387,24 @@ def _local(at: datetime | None) -> str:
     return at.astimezone(REPORT_TIMEZONE).strftime("%Y-%m-%d %H:%M") if at is not None else "—"
 
 
-def render_dashboard_html(dashboard: Dashboard, *, refresh_seconds: int | None = 60) -> str:
+def render_dashboard_html(
+    dashboard: Dashboard, *, refresh_seconds: int | None = 60, picker: Picker | None = None
+) -> str:
     """The dashboard as one zh-CN HTML page (an SVG bar chart of open complaints by status).
 
-    A live page (no ``as_of`` asked) reloads itself every ``refresh_seconds``.
+    A live page (no ``as_of`` asked) reloads itself every ``refresh_seconds``, at a URL that
+    keeps its office. Every count links to the complaints behind it as of the dashboard's
+    instant. ``picker``: the form to choose another office and instant (none: no form).
     """
+
+    def drill(key: str, office: str | None = None) -> str:
+        return url(
+            DASHBOARD_LIST,
+            figure=key,
+            office=office or dashboard.office,
+            as_of=instant_text(dashboard.as_of),
+        )
+
     largest = max((s.count for s in dashboard.open.by_status), default=0)
     bars = [(s, 330 * s.count / largest if largest else 0.0) for s in dashboard.open.by_status]
     return _ENV.get_template("dashboard.html").render(
@@ -340,6 +412,10 @@ def render_dashboard_html(dashboard: Dashboard, *, refresh_seconds: int | None =
         bars=bars,
         local=_local,
         refresh_seconds=refresh_seconds,
+        refresh_url=url(DASHBOARD_PAGE, office=dashboard.office),
+        drill=drill,
+        picker=picker,
+        as_of_value=local_input(picker.as_of if picker is not None else None),
         as_of=_local(dashboard.as_of),
         scope=dashboard.office if dashboard.office is not None else "全公司",
     )

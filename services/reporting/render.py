@@ -29,9 +29,12 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from contracts.enums import ServiceCategory, Validity
 from services.reporting.domain import status_label
+from services.reporting.drilldown import MONTHLY_LIST, Picker, local_input, monthly_params, url
 from services.reporting.monthly import (
+    FIGURES,
     PENDING_LABEL,
     REPORT_TIMEZONE,
+    SERVICE_LEVEL_LABELS,
     UNCLASSIFIED_LABEL,
     MonthlyReport,
     Ratio,
@@ -39,6 +42,14 @@ from services.reporting.monthly import (
 )
 
 CsvSheet = Literal["summary", "attachment1", "attachment2", "written", "comparisons"]
+CSV_SHEETS: dict[str, str] = {
+    "summary": "汇总",
+    "written": "文字部分",
+    "comparisons": "环比同比",
+    "attachment1": "附件1",
+    "attachment2": "附件2",
+}
+"""The CSV sheets and their names (``render_csv``)."""
 CSV_BOM = "\ufeff"
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -505,11 +516,38 @@ def charts(report: MonthlyReport) -> dict[str, PieChart | BarChart]:
 # ------------------------------------------------------------------------------------------
 
 
-def render_html(report: MonthlyReport) -> str:
-    """The report as one self-contained HTML page laid out like the seed's 客户投诉工作月报."""
+def render_html(report: MonthlyReport, *, picker: Picker | None = None) -> str:
+    """The report as one self-contained HTML page laid out like the seed's 客户投诉工作月报.
+
+    Every count links to the complaints behind it (``/reports/monthly/complaints``) and the
+    page links its XLSX and CSV downloads, all for exactly this period, office and instant
+    (``generated_at``). ``picker``: the form to choose another period, office and instant
+    (none: no form).
+    """
     template = _ENV.get_template("monthly.html")
+    params = monthly_params(
+        report.period_from, report.period_to, report.office, report.generated_at
+    )
+
+    def drill(key: str, office: str | None = None) -> str:
+        return url(MONTHLY_LIST, figure=key, **{**params, "office": office or report.office})
+
+    whole_month = (
+        report.period_from.day == 1
+        and report.period_from.month == report.period_to.month
+        and report.period_from.year == report.period_to.year
+        and (report.period_to + timedelta(days=1)).day == 1
+    )
     return template.render(
         report=report,
+        picker=picker,
+        drill=drill,
+        xlsx=url("/v1/reports/monthly.xlsx", **params),
+        csv={sheet: url("/v1/reports/monthly.csv", **params, sheet=sheet) for sheet in CSV_SHEETS},
+        month_value=report.period_from.strftime("%Y-%m") if whole_month else "",
+        as_of_value=local_input(picker.as_of if picker is not None else None),
+        levels=SERVICE_LEVEL_LABELS,
+        figures=FIGURES,
         period=period_label(report.period_from, report.period_to),
         scope=_scope_label(report),
         generated=report.generated_at.astimezone(REPORT_TIMEZONE).strftime("%Y-%m-%d %H:%M"),

@@ -22,7 +22,7 @@ import orjson
 
 from contracts.enums import Channel, Priority, ServiceCategory, Validity
 from services.reporting import store
-from services.reporting.dashboard import Dashboard, build_dashboard
+from services.reporting.dashboard import BoardFigure, Dashboard, build_dashboard
 from services.reporting.document import DocumentSettings
 from services.reporting.domain import ServiceLevelFacts, service_levels, status_label, timer_label
 from services.reporting.monthly import (
@@ -31,6 +31,7 @@ from services.reporting.monthly import (
     QuotedEvent,
     ReportRow,
     build_monthly_report,
+    figure_rows,
     with_comparisons,
 )
 
@@ -342,3 +343,80 @@ def _alert_kind(alert: Mapping[str, Any]) -> str:
     if not alert["overdue"]:
         return "due_soon"
     return "hard_breached" if alert["hard"] else "overdue"
+
+
+async def known_offices(
+    conn: asyncpg.Connection, offices: Sequence[str], as_of: datetime
+) -> list[str]:
+    """The offices a reader may pick: the company's list, then every office seen by T."""
+    return list(dict.fromkeys([*offices, *await store.offices_seen(conn, as_of)]))
+
+
+async def monthly_figure(
+    conn: asyncpg.Connection,
+    *,
+    key: str,
+    period_from: date,
+    period_to: date,
+    office: str | None,
+    as_of: datetime,
+    page: int,
+    page_size: int,
+) -> tuple[int, list[asyncpg.Record]]:
+    """How many complaints the monthly report's figure ``key`` counts, and one page of them
+    (``store.listed_complaints`` rows): the same rows (``store.report_rows``) and the same
+    test (``monthly.figure_rows``) as the report's count, in one snapshot.
+    ``KeyError`` for a key that names no figure."""
+    async with conn.transaction(isolation="repeatable_read", readonly=True):
+        records = await store.report_rows(
+            conn,
+            occurred_from=day_start(period_from),
+            occurred_before=day_start(period_to + timedelta(days=1)),
+            office=office,
+            as_of=as_of,
+        )
+        ids = [
+            row.complaint_id
+            for row in figure_rows(
+                [report_row(r) for r in records],
+                key,
+                period_from=period_from,
+                period_to=period_to,
+                office=office,
+            )
+        ]
+        return len(ids), await store.listed_complaints(
+            conn, ids[(page - 1) * page_size : page * page_size], as_of
+        )
+
+
+async def board_figure(
+    conn: asyncpg.Connection,
+    *,
+    figure: BoardFigure,
+    office: str | None,
+    as_of: datetime,
+    page: int,
+    page_size: int,
+) -> tuple[int, list[asyncpg.Record]]:
+    """How many the dashboard's count ``figure`` counts, and one page of the complaints: the
+    rows the dashboard counts (same store reads) that ``figure.test`` accepts."""
+    today = day_start(as_of.astimezone(REPORT_TIMEZONE).date())
+    async with conn.transaction(isolation="repeatable_read", readonly=True):
+        if figure.source == "open":
+            rows = await store.open_complaints(conn, office=office, as_of=as_of)
+        elif figure.source == "alerts":
+            rows = await store.timer_alerts(conn, office=office, as_of=as_of)
+        else:
+            rows = await store.intake_complaints(
+                conn,
+                occurred_from=today,
+                occurred_before=today + timedelta(days=1),
+                office=office,
+                as_of=as_of,
+            )
+        ids: list[UUID] = [row["complaint_id"] for row in rows if figure.test(row)]
+        found = await store.listed_complaints(
+            conn, ids[(page - 1) * page_size : page * page_size], as_of
+        )
+    return len(ids), found

@@ -338,6 +338,25 @@ async def complaint(
     }
 
 
+async def listed_complaints(
+    conn: asyncpg.Connection, complaint_ids: Sequence[UUID], as_of: datetime
+) -> list[asyncpg.Record]:
+    """The complaints ``complaint_ids`` as a list shows them as of T, in the order given:
+    office (as of T), when it occurred and was received, its judgment and status, and the
+    complainant as the projection keeps them (masked)."""
+    rows = await conn.fetch(
+        """SELECT c.complaint_id, s.office, c.occurred_at, c.received_at, s.validity,
+                  s.category, s.status, c.complainant_name, c.complainant_phone, c.subject
+           FROM complaints c
+           JOIN reporting.complaint_states($2) s USING (complaint_id)
+           WHERE c.complaint_id = ANY($1::uuid[])""",
+        list(complaint_ids),
+        as_of,
+    )
+    by_id = {row["complaint_id"]: row for row in rows}
+    return [by_id[i] for i in complaint_ids if i in by_id]
+
+
 async def stats(conn: asyncpg.Connection, office: str | None = None) -> dict[str, Any]:
     """Complaints received, in total and per office, channel and day (from one table); of one
     office only when ``office`` names it."""
@@ -514,6 +533,32 @@ async def timer_alerts(
     )
 
 
+_INTAKE = """occurred_at >= $1 AND occurred_at < $2 AND received_at <= $3
+              AND ($4::text IS NULL OR office = $4)"""
+"""The complaints of a day's intake: the count per channel and its drill-down share it."""
+
+
+async def intake_complaints(
+    conn: asyncpg.Connection,
+    *,
+    occurred_from: datetime,
+    occurred_before: datetime,
+    office: str | None,
+    as_of: datetime,
+) -> list[asyncpg.Record]:
+    """The complaints ``intake_by_channel`` counts, with their channel, oldest first."""
+    return list(
+        await conn.fetch(
+            f"""SELECT complaint_id, channel FROM complaints WHERE {_INTAKE}
+                ORDER BY occurred_at, complaint_id""",
+            occurred_from,
+            occurred_before,
+            as_of,
+            office,
+        )
+    )
+
+
 async def intake_by_channel(
     conn: asyncpg.Connection,
     *,
@@ -524,10 +569,7 @@ async def intake_by_channel(
 ) -> dict[str, int]:
     """Complaints per channel that occurred in [from, before) and were recorded by T."""
     rows = await conn.fetch(
-        """SELECT channel, count(*) AS n FROM complaints
-           WHERE occurred_at >= $1 AND occurred_at < $2 AND received_at <= $3
-             AND ($4::text IS NULL OR office = $4)
-           GROUP BY channel""",
+        f"SELECT channel, count(*) AS n FROM complaints WHERE {_INTAKE} GROUP BY channel",
         occurred_from,
         occurred_before,
         as_of,
