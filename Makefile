@@ -10,7 +10,7 @@ CALLER_COMPLAINTS_ENV := $(COMPLAINTS_ENV)
 export COMPLAINTS_ENV ?= local
 
 .PHONY: up down reset status test test-unit test-e2e lint schemas bootstrap demo bench help
-.PHONY: docs observability
+.PHONY: docs observability screenshots
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -46,6 +46,9 @@ schemas:  ## write the JSON Schema of new event versions into contracts/schemas
 
 demo:  ## on a running system (make up): a month of complaints from the 3 channels (MONTH=YYYY-MM SEED=n)
 	@$(PY) -m services.simulator $(if $(MONTH),--month $(MONTH)) $(if $(SEED),--seed $(SEED))
+
+screenshots:  ## on a running system with data (make up, make demo): pictures of the pages into docs/pages/
+	@$(PY) -m deploy.local.screenshots $(if $(MONTH),--month $(MONTH))
 
 docs:  ## write the interface documents from the code: docs/openapi/<service>.json, docs/asyncapi.json
 	@$(PY) -m services.apidocs

@@ -544,6 +544,7 @@ def render_html(report: MonthlyReport, *, picker: Picker | None = None) -> str:
         drill=drill,
         xlsx=url("/v1/reports/monthly.xlsx", **params),
         csv={sheet: url("/v1/reports/monthly.csv", **params, sheet=sheet) for sheet in CSV_SHEETS},
+        csv_labels=CSV_SHEETS,
         month_value=report.period_from.strftime("%Y-%m") if whole_month else "",
         as_of_value=local_input(picker.as_of if picker is not None else None),
         levels=SERVICE_LEVEL_LABELS,

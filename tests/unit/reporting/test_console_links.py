@@ -71,6 +71,14 @@ def test_the_downloads_are_of_exactly_what_is_shown() -> None:
         assert query["office"] == "Y园"
         assert (query["from"], query["to"]) == ("2024-01-01", "2024-02-29")
         assert datetime.fromisoformat(query["as_of"]) == datetime(2024, 3, 8, 10, tzinfo=CHINA)
+    labels = re.findall(r'class="download-csv" data-sheet="(\w+)">([^<]+)</a>', page)
+    assert labels == [
+        ("summary", "CSV·汇总"),
+        ("written", "CSV·文字部分"),
+        ("comparisons", "CSV·环比同比"),
+        ("attachment1", "CSV·附件1"),
+        ("attachment2", "CSV·附件2"),
+    ]
 
 
 def test_the_form_offers_the_pickers_and_keeps_what_is_shown() -> None:
