@@ -151,15 +151,16 @@ PageParams = Annotated[ReportQuery, Depends(scoped_page_query)]
 
 def create_service(settings: ReportingSettings | None = None) -> ConsumingService:
     """The reporting service's runtime: its schema, projections and consumers."""
+    settings = settings or ReportingSettings()
     service = ConsumingService(
         name="reporting",
-        settings=settings or ReportingSettings(),
+        settings=settings,
         schema="reporting",
         migrations=[HERE / "schema.sql"],
         projection_tables=PROJECTION_TABLES,
         functions=[HERE / "functions.sql"],
     )
-    service.add_projection("complaints.v1", ComplaintsProjection())
+    service.add_projection("complaints.v1", ComplaintsProjection(settings.pepper()))
     return service
 
 

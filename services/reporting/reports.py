@@ -33,6 +33,8 @@ from services.reporting.monthly import (
     build_monthly_report,
     with_comparisons,
 )
+from services.runtime import vault
+from services.runtime.auth import masked_complainant
 
 
 def instant(as_of: datetime | None, now: datetime) -> datetime:
@@ -56,8 +58,9 @@ def day_start(day: date) -> datetime:
     return datetime.combine(day, time.min, REPORT_TIMEZONE)
 
 
-def report_row(row: Mapping[str, Any]) -> ReportRow:
-    """One complaint of the store as the monthly report needs it.
+def report_row(row: Mapping[str, Any], description: str) -> ReportRow:
+    """One complaint of the store as the monthly report needs it (``description`` opened from
+    its sealed form: ``已删除`` once the complainant is erased).
 
     The report counts a complaint in the period it occurred in (``received_at`` of the row is
     the complaint's ``occurred_at``, 投诉时间).
@@ -86,7 +89,7 @@ def report_row(row: Mapping[str, Any]) -> ReportRow:
         overdue=row["overdue"],
         revisit_satisfied=row["revisit_satisfied"],
         subject=row["subject"],
-        description=row["description"],
+        description=description,
         status=row["status"],
         priority=Priority(row["priority"]) if row["priority"] is not None else None,
         major=row["major"],
@@ -167,6 +170,8 @@ async def _report_of(
         office=office,
         as_of=as_of,
     )
+    # Opened as the report is made, never stored opened: an erasure shows in the next report.
+    opened = await vault.open_many(conn, [orjson.loads(r["personal"]) for r in records])
     quoted = await store.quoted_events(
         conn,
         occurred_from=occurred_from,
@@ -175,7 +180,7 @@ async def _report_of(
         as_of=as_of,
     )
     return build_monthly_report(
-        [report_row(r) for r in records],
+        [report_row(r, o.description) for r, o in zip(records, opened, strict=True)],
         period_from=period_from,
         period_to=period_to,
         office=office,
@@ -271,12 +276,14 @@ async def dashboard(
 async def complaint(
     conn: asyncpg.Connection, complaint_id: UUID, as_of: datetime
 ) -> dict[str, Any] | None:
-    """One complaint as reporting knew it at ``as_of`` (personal data masked), with its state,
-    its service levels and its open SLA alerts; ``None`` if not recorded by then."""
+    """One complaint as reporting knew it at ``as_of`` (personal data masked; ``已删除`` once
+    the complainant is erased, whatever ``as_of``: the key is gone now), with its state, its
+    service levels and its open SLA alerts; ``None`` if not recorded by then."""
     async with conn.transaction(isolation="repeatable_read", readonly=True):
         found = await store.complaint(conn, complaint_id, as_of)
     if found is None:
         return None
+    opened = await vault.open_one(conn, orjson.loads(found.pop("personal")))
     state = found.pop("state")
     alerts = found.pop("alerts")
     levels = service_levels(
@@ -288,10 +295,9 @@ async def complaint(
             reply_hard_breached=state["reply_hard_breached"],
         )
     )
-    found["complainant"] = {
-        "name": found.pop("complainant_name"),
-        "phone": found.pop("complainant_phone"),
-    }
+    # Reporting masks every complainant, whoever reads (analysts read it).
+    found["complainant"] = masked_complainant(opened.complainant())
+    found["description"], found["demand"] = opened.description, opened.demand
     return {
         **found,
         "as_of": as_of,

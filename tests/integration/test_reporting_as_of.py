@@ -17,9 +17,9 @@ from zoneinfo import ZoneInfo
 import asyncpg
 import pytest
 
-from contracts import Channel, ComplaintReceived, EventData, ServiceCategory, Validity, new_envelope
+from contracts import Channel, EventData, ServiceCategory, Validity, new_envelope
 from contracts.enums import Priority
-from contracts.intake import Submission
+from contracts.intake import ComplaintReceivedV3, Submission
 from contracts.lifecycle import (
     Actor,
     Awaiting,
@@ -98,7 +98,7 @@ class Story:
     complaint_id: uuid.UUID = field(default_factory=uuid.uuid4)
 
     async def received(self, recorded: datetime | None = None) -> Story:
-        data = ComplaintReceived.from_submission(
+        data = ComplaintReceivedV3.from_submission(
             self.channel,
             Submission.model_validate(
                 {

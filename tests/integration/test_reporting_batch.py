@@ -12,9 +12,9 @@ from zoneinfo import ZoneInfo
 import asyncpg
 import pytest
 
-from contracts import Channel, ComplaintReceived, Envelope, EventData, Validity, new_envelope
+from contracts import Channel, Envelope, EventData, Validity, new_envelope
 from contracts.enums import Priority, ServiceCategory
-from contracts.intake import Submission
+from contracts.intake import ComplaintReceivedV3, Submission
 from contracts.lifecycle import (
     AccountabilityRecord,
     Actor,
@@ -85,7 +85,7 @@ def story(n: int) -> list[tuple[Envelope, EventData]]:
             source="t",
         ), data
 
-    received = ComplaintReceived.from_submission(
+    received = ComplaintReceivedV3.from_submission(
         Channel.APP,
         Submission.model_validate(
             {

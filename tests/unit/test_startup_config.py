@@ -35,11 +35,21 @@ REQUIRED = {
         "COMPLAINTS_DATABASE_URL",
         "COMPLAINTS_STAFF_TOKEN_SECRET",
         "COMPLAINTS_INTAKE_API_KEYS",
+        "COMPLAINTS_VAULT_PEPPER",
     },
-    "workflow": {"COMPLAINTS_DATABASE_URL", "COMPLAINTS_STAFF_TOKEN_SECRET"},
-    # every read of SLA and reporting carries a staff token (issue 16, point 3)
-    "sla": {"COMPLAINTS_DATABASE_URL", "COMPLAINTS_STAFF_TOKEN_SECRET"},
-    "reporting": {"COMPLAINTS_DATABASE_URL", "COMPLAINTS_STAFF_TOKEN_SECRET"},
+    "workflow": {
+        "COMPLAINTS_DATABASE_URL",
+        "COMPLAINTS_STAFF_TOKEN_SECRET",
+        "COMPLAINTS_VAULT_PEPPER",
+    },
+    # every read of SLA and reporting carries a staff token (issue 16, point 3); every
+    # service seals or opens personal data through the vault (issue 16, point 5)
+    "sla": {"COMPLAINTS_DATABASE_URL", "COMPLAINTS_STAFF_TOKEN_SECRET", "COMPLAINTS_VAULT_PEPPER"},
+    "reporting": {
+        "COMPLAINTS_DATABASE_URL",
+        "COMPLAINTS_STAFF_TOKEN_SECRET",
+        "COMPLAINTS_VAULT_PEPPER",
+    },
 }
 
 

@@ -35,6 +35,7 @@ from contracts.envelope import (
 from contracts.intake import (
     Address,
     ComplaintReceivedV1,
+    ComplaintReceivedV3,
     Submission,
     mask_name,
     mask_phone,
@@ -54,7 +55,7 @@ FACTS: dict[str, Any] = {
 
 
 def received() -> ComplaintReceived:
-    return ComplaintReceived.from_submission(Channel.HOTLINE, Submission.model_validate(FACTS))
+    return ComplaintReceivedV3.from_submission(Channel.HOTLINE, Submission.model_validate(FACTS))
 
 
 def test_same_submission_of_same_channel_gets_same_ids() -> None:
