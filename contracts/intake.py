@@ -397,7 +397,7 @@ class ComplaintReceived(EventData):
     ]
     demand: Annotated[
         SealedText | str, Field(description="投诉要求, sealed (in clear before version 4)")
-    ]
+    ] = ""
     occurred_at: Annotated[AwareDatetime, Field(description="投诉时间, with its UTC offset")]
     channel: Channel
     submission_id: Annotated[str, Field(min_length=1, max_length=128)]
@@ -414,6 +414,12 @@ class ComplaintReceived(EventData):
         Field(description="The category the owner chose (a hint; staff judge the category)"),
     ] = None
     channel_refs: ChannelRefs = ChannelRefs()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _over_the_head_from_channel(cls, data: Any) -> Any:
+        # As in version 3: required on the wire, implied by the channel for code building one.
+        return ComplaintReceivedV3._over_the_head_from_channel(data)
 
     @property
     def sealed(self) -> bool:
