@@ -186,12 +186,14 @@ ERASED_OPENED = Opened(name=ERASED, phone=ERASED, description=ERASED, demand=ERA
 
 
 @dataclass(frozen=True)
-class _KeyState:
+class KeyState:
+    """A complainant's row of the vault: the key (``None``: erased) and when it was erased."""
+
     key: bytes | None
     erased_at: datetime | None
 
 
-async def _keys(conn: asyncpg.Connection, refs: Iterable[str]) -> dict[str, _KeyState]:
+async def _keys(conn: asyncpg.Connection, refs: Iterable[str]) -> dict[str, KeyState]:
     wanted = sorted(set(refs))
     if not wanted:
         return {}
@@ -201,14 +203,16 @@ async def _keys(conn: asyncpg.Connection, refs: Iterable[str]) -> dict[str, _Key
         wanted,
     )
     return {
-        r["complainant_ref"]: _KeyState(
+        r["complainant_ref"]: KeyState(
             bytes(r["key"]) if r["key"] is not None else None, r["erased_at"]
         )
         for r in rows
     }
 
 
-def _open_one(personal: dict[str, Any], state: _KeyState | None) -> Opened:
+def open_with(personal: dict[str, Any], state: KeyState | None) -> Opened:
+    """Open ``personal`` (``personal_of``) with the vault's row of its complainant (``None``:
+    the vault has none). Pure: ``open_many`` looks the rows up."""
     ref, who = personal["ref"], personal["complainant"]
     if "sealed" not in who:
         # From before sealing: in clear in the log; hidden once the complainant is erased.
@@ -246,7 +250,7 @@ async def open_many(conn: asyncpg.Connection, personals: Sequence[dict[str, Any]
     """Open the personal fields of many complaints with one look-up of their keys. Keys are
     not cached: an erasure shows on the very next read."""
     keys = await _keys(conn, (p["ref"] for p in personals))
-    return [_open_one(p, keys.get(p["ref"])) for p in personals]
+    return [open_with(p, keys.get(p["ref"])) for p in personals]
 
 
 async def open_one(conn: asyncpg.Connection, personal: dict[str, Any]) -> Opened:
