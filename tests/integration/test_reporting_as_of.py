@@ -131,7 +131,7 @@ class Story:
             source="test",
         )
         async with self.pool.acquire() as conn, conn.transaction():
-            await ComplaintsProjection().apply(conn, envelope, data)
+            await ComplaintsProjection(b"pepper-of-this-test").apply(conn, envelope, data)
         return event_id
 
 
@@ -282,7 +282,7 @@ async def test_an_event_applied_twice_and_a_second_receipt_change_nothing(
     )
     for _ in range(2):
         async with pool.acquire() as conn, conn.transaction():
-            await ComplaintsProjection().apply(conn, envelope, data)
+            await ComplaintsProjection(b"pepper-of-this-test").apply(conn, envelope, data)
     story.unit = "9栋"  # a second, different ComplaintReceived for the same complaint
     await story.received(recorded=at(6))
 
