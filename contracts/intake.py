@@ -238,6 +238,17 @@ class ChannelRefs(BaseModel):
     ] = None
 
 
+def _over_the_head_from_channel(data: Any) -> Any:
+    # Required on the wire (intake always writes it); code building an event without it
+    # gets what the channel implies, so the marker can never contradict the channel.
+    if isinstance(data, dict) and "over_the_head" not in data and "channel" in data:
+        try:
+            return {**data, "over_the_head": Channel(data["channel"]).is_over_the_head}
+        except ValueError:
+            return data  # the channel's own error is reported
+    return data
+
+
 @event
 class ComplaintReceivedV3(_ComplaintFacts, EventData):
     """A complaint was recorded in the register (客户投诉记录表).
@@ -276,14 +287,7 @@ class ComplaintReceivedV3(_ComplaintFacts, EventData):
     @model_validator(mode="before")
     @classmethod
     def _over_the_head_from_channel(cls, data: Any) -> Any:
-        # Required on the wire (intake always writes it); code building an event without it
-        # gets what the channel implies, so the marker can never contradict the channel.
-        if isinstance(data, dict) and "over_the_head" not in data and "channel" in data:
-            try:
-                return {**data, "over_the_head": Channel(data["channel"]).is_over_the_head}
-            except ValueError:
-                return data  # the channel's own error is reported
-        return data
+        return _over_the_head_from_channel(data)
 
     @classmethod
     def from_submission(
@@ -418,8 +422,7 @@ class ComplaintReceived(EventData):
     @model_validator(mode="before")
     @classmethod
     def _over_the_head_from_channel(cls, data: Any) -> Any:
-        # As in version 3: required on the wire, implied by the channel for code building one.
-        return ComplaintReceivedV3._over_the_head_from_channel(data)
+        return _over_the_head_from_channel(data)
 
     @property
     def sealed(self) -> bool:

@@ -300,6 +300,39 @@ async def erase(
     return Erasure(ref, False, at)
 
 
+async def enforce_erasure(
+    conn: asyncpg.Connection,
+    ref: str,
+    *,
+    erased_at: datetime,
+    reason: ErasureReason,
+    reference: str | None,
+    erased_by: str,
+) -> bool:
+    """Make the vault agree with an erasure read from the log (``ComplainantErased``): destroy
+    the key if it was made before ``erased_at``. After a restore of a vault backup older than
+    the erasure, this is what destroys the resurrected key again; a key made after it (the
+    complainant complained again) is left alone. ``True`` if a key was destroyed now."""
+    row = await conn.fetchrow(
+        """INSERT INTO vault.complainant_keys AS k
+               (complainant_ref, key, created_at, erased_at, erasure_reason, erasure_reference,
+                erased_by)
+           VALUES ($1, NULL, $2, $2, $3, $4, $5)
+           ON CONFLICT (complainant_ref) DO UPDATE
+           SET key = NULL, erased_at = EXCLUDED.erased_at,
+               erasure_reason = EXCLUDED.erasure_reason,
+               erasure_reference = EXCLUDED.erasure_reference, erased_by = EXCLUDED.erased_by
+           WHERE k.key IS NOT NULL AND k.created_at <= EXCLUDED.erased_at
+           RETURNING (xmax <> 0) AS updated""",
+        ref,
+        erased_at,
+        reason.value,
+        reference,
+        erased_by,
+    )
+    return bool(row is not None and row["updated"])
+
+
 async def erased_refs(conn: asyncpg.Connection, refs: Iterable[str]) -> set[str]:
     """Which of ``refs`` are erased now."""
     return {ref for ref, state in (await _keys(conn, refs)).items() if state.key is None}

@@ -258,6 +258,10 @@ async def test_personal_data_is_sealed_in_the_log_and_erased_everywhere_at_once_
 
     await eventually(quoted, timeout=40)
 
+    # (what a backup of the vault taken now holds: used in step 7)
+    backup = await vault_row(own, who.ref)
+    assert backup["key"] is not None
+
     # 3. Only the company role erases.
     refused = await run_cli(own, AGENT, "--phone", who.phone, "--reason", "owner_request")
     assert refused.returncode == 1 and "403" in refused.stderr, refused.stderr
@@ -341,6 +345,39 @@ async def test_personal_data_is_sealed_in_the_log_and_erased_everywhere_at_once_
         headers=HOTLINE,
     )
     assert resp.status_code == 422 and "caller_name" in resp.text, resp.text
+
+    # 7. A vault backup from before the erasure is restored: the key is back (the reads show
+    # the person again) until the workflow reads the erasure from the log again (after a
+    # restore it re-reads the events after its restored offsets; a rebuild reads them all),
+    # which destroys the key once more: the log is the record of erasures.
+    conn = await asyncpg.connect(own.database_url)
+    try:
+        await conn.execute(
+            """UPDATE vault.complainant_keys
+               SET key = $2, created_at = $3, erased_at = NULL, erasure_reason = NULL,
+                   erasure_reference = NULL, erased_by = NULL
+               WHERE complainant_ref = $1""",
+            who.ref,
+            backup["key"],
+            backup["created_at"],
+        )
+    finally:
+        await conn.close()
+    assert shown(await workflow_view(http, own, by_http, AGENT))[0] == who.name
+    rebuilt = await complaints(own.env, "rebuild", "workflow")
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    await all_erased()
+    assert (await vault_row(own, who.ref))["key"] is None
+
+
+async def vault_row(system: RunningSystem, ref: str) -> Any:
+    conn = await asyncpg.connect(system.database_url)
+    try:
+        return await conn.fetchrow(
+            "SELECT key, created_at FROM vault.complainant_keys WHERE complainant_ref = $1", ref
+        )
+    finally:
+        await conn.close()
 
 
 async def test_the_retention_job_erases_only_the_complainant_whose_complaints_all_ended_long_ago(
