@@ -20,7 +20,8 @@ Every read needs a staff or analyst token (``Authorization: Bearer``, or the ses
 a login; the pages send a browser without one to ``/login``). Office-scoped roles see their own
 office only: a report or dashboard defaults to it and another office is a 403 naming
 ``office``; company and analyst roles see every office. Names and phone numbers are shown as
-``services.runtime.auth.shown_complainant`` decides (this projection keeps them masked).
+``services.runtime.auth.shown_complainant`` decides (reporting masks them for everyone; they
+are kept sealed and opened at each read, ``已删除`` once the complainant is erased).
 
 The report takes ``from`` and ``to`` (dates, both inclusive; default: the month of ``as_of``)
 and ``office`` (default: the whole company); the dashboard takes ``office``.
