@@ -32,6 +32,7 @@ from services.runtime.settings import Settings
 from services.workflow.erasure import retention_sweep
 from tests.conftest import RUN, Infra, RunningSystem
 from tests.e2e.helpers import (
+    CHINA,
     HOTLINE,
     READER,
     complaints,
@@ -161,7 +162,13 @@ async def reporting_view(http: httpx.AsyncClient, system: RunningSystem, cid: st
 async def written_csv(http: httpx.AsyncClient, system: RunningSystem) -> str:
     resp = await http.get(
         f"{system.urls['reporting']}/v1/reports/monthly.csv",
-        params={"sheet": "written", "office": OFFICE},
+        # the days of this test's complaints, in China Standard Time (whatever the month)
+        params={
+            "sheet": "written",
+            "office": OFFICE,
+            "from": (datetime.now(CHINA) - timedelta(days=1)).date().isoformat(),
+            "to": datetime.now(CHINA).date().isoformat(),
+        },
         headers=READER,
     )
     assert resp.status_code == 200, resp.text
