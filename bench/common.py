@@ -10,8 +10,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from contracts import Channel, ComplaintReceived, Envelope, new_envelope
-from contracts.intake import Submission, complaint_id_for, received_event_id
+from contracts import Channel, Envelope, new_envelope
+from contracts.intake import ComplaintReceivedV3, Submission, complaint_id_for, received_event_id
 from deploy.local import infra, sandbox
 from services.runtime.auth import Staff, StaffRole, issue_token
 from services.runtime.settings import Settings
@@ -47,7 +47,7 @@ def received_event(body: dict[str, Any], channel: Channel = Channel.HOTLINE) -> 
     submission = Submission.model_validate(body)
     cid = complaint_id_for(channel, submission.submission_id)
     return new_envelope(
-        ComplaintReceived.from_submission(channel, submission),
+        ComplaintReceivedV3.from_submission(channel, submission),
         event_id=received_event_id(cid),
         complaint_id=cid,
         occurred_at=submission.occurred_at,

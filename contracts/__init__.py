@@ -14,12 +14,19 @@ from contracts.envelope import (
     encode_event,
     new_envelope,
 )
-from contracts.intake import Complainant, ComplaintReceived, complaint_id_for, received_event_id
+from contracts.intake import (
+    Complainant,
+    ComplaintReceived,
+    ComplaintReceivedV3,
+    complaint_id_for,
+    received_event_id,
+)
 
 __all__ = [
     "Channel",
     "Complainant",
     "ComplaintReceived",
+    "ComplaintReceivedV3",
     "Envelope",
     "EventData",
     "LoggedEvent",
@@ -32,10 +39,11 @@ __all__ = [
     "encode_event",
     "lifecycle",
     "new_envelope",
+    "privacy",
     "received_event_id",
     "sla",
     "submissions",
 ]
 
 # Importing these modules registers their events with the envelope's registry.
-from contracts import lifecycle, sla, submissions
+from contracts import lifecycle, privacy, sla, submissions

@@ -238,8 +238,19 @@ class ChannelRefs(BaseModel):
     ] = None
 
 
+def _over_the_head_from_channel(data: Any) -> Any:
+    # Required on the wire (intake always writes it); code building an event without it
+    # gets what the channel implies, so the marker can never contradict the channel.
+    if isinstance(data, dict) and "over_the_head" not in data and "channel" in data:
+        try:
+            return {**data, "over_the_head": Channel(data["channel"]).is_over_the_head}
+        except ValueError:
+            return data  # the channel's own error is reported
+    return data
+
+
 @event
-class ComplaintReceived(_ComplaintFacts, EventData):
+class ComplaintReceivedV3(_ComplaintFacts, EventData):
     """A complaint was recorded in the register (客户投诉记录表).
 
     Version 3 adds what the channels know beyond the register's columns: ``over_the_head``
@@ -248,6 +259,11 @@ class ComplaintReceived(_ComplaintFacts, EventData):
     the owner chose in the app (a hint; staff judge the category), and the channel's own
     references (call id, agent, account).
     """
+
+    # Version 3 exactly as published (title and description are part of its schema). It is
+    # also the complaint in clear as intake decides it, before the personal fields are sealed
+    # into the newest version (``services.runtime.vault.seal_received``).
+    model_config = ConfigDict(title="ComplaintReceived")
 
     event_type: ClassVar[str] = "ComplaintReceived"
     schema_version: ClassVar[int] = 3
@@ -271,14 +287,7 @@ class ComplaintReceived(_ComplaintFacts, EventData):
     @model_validator(mode="before")
     @classmethod
     def _over_the_head_from_channel(cls, data: Any) -> Any:
-        # Required on the wire (intake always writes it); code building an event without it
-        # gets what the channel implies, so the marker can never contradict the channel.
-        if isinstance(data, dict) and "over_the_head" not in data and "channel" in data:
-            try:
-                return {**data, "over_the_head": Channel(data["channel"]).is_over_the_head}
-            except ValueError:
-                return data  # the channel's own error is reported
-        return data
+        return _over_the_head_from_channel(data)
 
     @classmethod
     def from_submission(
@@ -289,8 +298,9 @@ class ComplaintReceived(_ComplaintFacts, EventData):
         photos: Sequence[str] = (),
         owner_category: ServiceCategory | None = None,
         channel_refs: ChannelRefs | None = None,
-    ) -> ComplaintReceived:
-        """The event intake records for an accepted submission from ``channel``."""
+    ) -> ComplaintReceivedV3:
+        """The complaint in clear for an accepted submission from ``channel`` (intake seals
+        its personal fields before it goes into the log)."""
         return cls(
             channel=channel,
             address=Address.parse(submission.unit),
@@ -320,3 +330,108 @@ def _received_v2_to_v3(data: dict[str, Any]) -> dict[str, Any]:
         "owner_category": None,
         "channel_refs": {},
     }
+
+
+SEALED_MAX = 16_384
+"""Longest sealed value accepted (base64 of nonce, ciphertext and tag of at most 4000
+characters of Chinese text in UTF-8)."""
+
+Sealed64 = Annotated[
+    str,
+    Field(
+        min_length=24,
+        max_length=SEALED_MAX,
+        pattern=r"^[A-Za-z0-9+/]+={0,2}$",
+        description="base64 of a 12-byte nonce and the AES-256-GCM ciphertext with its tag",
+    ),
+]
+
+
+class SealedComplainant(BaseModel):
+    """The complainant as the log keeps them: a pseudonymous reference and the sealed
+    ``{"name", "phone"}``. The key that opens it is kept outside the log (the vault) and is
+    destroyed when the complainant is erased."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    ref: Annotated[
+        str,
+        Field(
+            pattern=r"^[0-9a-f]{64}$",
+            description="HMAC-SHA256 of the normalised phone under a secret pepper: the same "
+            "for every complaint from one number (pseudonymous, not anonymous)",
+        ),
+    ]
+    sealed: Sealed64
+
+
+class SealedText(BaseModel):
+    """A free-text field sealed under its complainant's key (it may name people and rooms)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    sealed: Sealed64
+
+
+@event
+class ComplaintReceived(EventData):
+    """A complaint was recorded in the register (客户投诉记录表).
+
+    Version 4 keeps personal data out of the log's clear text (PIPL Art. 47, erasable): the
+    complainant is a pseudonymous ``ref`` and their sealed name and phone; ``description`` and
+    ``demand`` are sealed under the same key. Every other field is as in version 3. Events of
+    earlier versions carried these fields in clear and are read in that form (the complainant
+    as ``{name, phone}``, the texts as strings).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
+    event_type: ClassVar[str] = "ComplaintReceived"
+    schema_version: ClassVar[int] = 4
+
+    office: Annotated[str, Field(min_length=1, max_length=50, description="管理处/项目, e.g. Y园")]
+    unit: Annotated[str, Field(min_length=1, max_length=50, description="房号, e.g. 3栋1单元502")]
+    complainant: Annotated[
+        SealedComplainant | Complainant,
+        Field(description="Sealed (version 4); in clear only in events of earlier versions"),
+    ]
+    subject: Annotated[str, Field(min_length=1, max_length=100, description="投诉对象")]
+    description: Annotated[
+        SealedText | str, Field(description="投诉内容, sealed (in clear before version 4)")
+    ]
+    demand: Annotated[
+        SealedText | str, Field(description="投诉要求, sealed (in clear before version 4)")
+    ] = ""
+    occurred_at: Annotated[AwareDatetime, Field(description="投诉时间, with its UTC offset")]
+    channel: Channel
+    submission_id: Annotated[str, Field(min_length=1, max_length=128)]
+    address: Address
+    over_the_head: Annotated[
+        bool, Field(description="越级投诉: escalated over the office's head (a major complaint)")
+    ]
+    photos: Annotated[
+        list[PhotoRef],
+        Field(max_length=PHOTO_LIMIT, description="Photo references: URLs or object keys"),
+    ] = []
+    owner_category: Annotated[
+        ServiceCategory | None,
+        Field(description="The category the owner chose (a hint; staff judge the category)"),
+    ] = None
+    channel_refs: ChannelRefs = ChannelRefs()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _over_the_head_from_channel(cls, data: Any) -> Any:
+        return _over_the_head_from_channel(data)
+
+    @property
+    def sealed(self) -> bool:
+        """Whether the personal fields are sealed (version 4 as written)."""
+        return isinstance(self.complainant, SealedComplainant)
+
+
+@upcaster("ComplaintReceived", 3)
+def _received_v3_to_v4(data: dict[str, Any]) -> dict[str, Any]:
+    """v3 wrote the complainant and the texts in clear; they are read as they are (the log
+    keeps them in clear, only the vault's erasure marks hide them on reads)."""
+    return data

@@ -45,6 +45,7 @@ SERVICES = ("intake", "workflow", "sla", "reporting")
 PUBLISHERS = {
     "contracts.intake": ("intake", "topic_events"),
     "contracts.lifecycle": ("workflow", "topic_events"),
+    "contracts.privacy": ("workflow", "topic_events"),
     "contracts.sla": ("sla", "topic_events"),
     "contracts.submissions": ("intake", "rejections_topic"),
 }

@@ -7,11 +7,13 @@ complaints deadletters list | replay [--consumer C] [--offset N] [--dry-run]
 complaints report monthly --from 2026-01-01 --to 2026-01-31 --format xlsx --output jan.xlsx
 complaints repartition --to complaints.events.v2 --partitions 12
 complaints what-if sla --policy other.yaml [--calendar other.yaml] --from 2026-01-01 --to 2026-02-28
+complaints erase --phone 13812345678 --reason owner_request [--reference REQ-2026-17] --token …
 complaints docs [--check]
 complaints notifications list [--complaint ID] [--state dead] | retry DELIVERY_ID
 
 It reads the same ``COMPLAINTS_*`` variables as the services (broker, database, topic names);
-``report`` talks to the reporting service at ``COMPLAINTS_REPORTING_URL``.
+``report`` talks to the reporting service at ``COMPLAINTS_REPORTING_URL``, ``erase`` to the
+workflow service at ``COMPLAINTS_WORKFLOW_URL``.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from contracts import Envelope
+from contracts.privacy import ErasureReason
 from services.runtime.auth import Staff, StaffRole, issue_token
 from services.runtime.generations import AlreadyBuilding, Generation, Generations
 from services.runtime.kafka import (
@@ -1049,6 +1052,56 @@ def what_if_sla(
 
 
 # -- credentials and documents --------------------------------------------------------------
+
+
+DEFAULT_WORKFLOW_URL = "http://127.0.0.1:8002"
+
+
+@app.command()
+def erase(
+    phone: Annotated[str, typer.Option(help="The complainant's phone, in any written form")],
+    reason: Annotated[ErasureReason, typer.Option(help="Why (a code: no free text)")],
+    reference: Annotated[
+        str | None, typer.Option(help="The request's or order's number, e.g. REQ-2026-17")
+    ] = None,
+    url: Annotated[
+        str, typer.Option(envvar="COMPLAINTS_WORKFLOW_URL", help="The workflow service")
+    ] = DEFAULT_WORKFLOW_URL,
+    bearer: Annotated[
+        str,
+        typer.Option(
+            "--token",
+            envvar="COMPLAINTS_TOKEN",
+            help="A company-role staff token (`complaints token --role company`): whoever "
+            "erases is named in the audit event",
+        ),
+    ] = "",
+) -> None:
+    """Erase a complainant's personal data (PIPL Art. 47): their key is destroyed, and their
+    name, phone, description and demand read 已删除 everywhere, at once and after any rebuild."""
+    if not bearer:
+        raise fail("--token: a company-role staff token is required (COMPLAINTS_TOKEN)", 2)
+    target = url.rstrip("/") + "/v1/complainants/erasures"
+    body: dict[str, Any] = {"phone": phone, "reason": reason.value}
+    if reference is not None:
+        body["reference"] = reference
+    try:
+        resp = httpx.post(
+            target, json=body, headers={"Authorization": f"Bearer {bearer}"}, timeout=30
+        )
+    except httpx.HTTPError as exc:
+        raise fail(
+            f"cannot reach the workflow service at {url} ({type(exc).__name__}: {exc}); "
+            "is it running? set COMPLAINTS_WORKFLOW_URL or --url"
+        ) from None
+    if resp.status_code >= 400:
+        try:
+            detail = resp.json().get("detail", resp.text[:500])
+        except (ValueError, AttributeError):
+            detail = resp.text[:500]
+        raise fail(f"workflow answered {resp.status_code} {resp.reason_phrase}: {detail}")
+    answer = resp.json()
+    typer.echo(f"{answer['message']} (complainant {answer['complainant_ref'][:12]}…)")
 
 
 @app.command()

@@ -71,12 +71,14 @@ def topic_names(prefix: str) -> dict[str, str]:
 
 
 async def delete_topics(bootstrap: str, topics: Iterable[str]) -> None:
-    """Delete those of ``topics`` that exist."""
+    """Delete those of ``topics`` that exist, and the topics named after them (the
+    submissions topic's ``.rejected`` and ``.deadletter``)."""
+    names = list(topics)
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
         existing = set(await admin.list_topics())
-        doomed = [t for t in topics if t in existing]
+        doomed = sorted(t for t in existing if any(t == n or t.startswith(f"{n}.") for n in names))
         if doomed:
             await admin.delete_topics(doomed)
     finally:

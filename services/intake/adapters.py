@@ -25,6 +25,7 @@ from pydantic import ValidationError
 from contracts import (
     Channel,
     ComplaintReceived,
+    ComplaintReceivedV3,
     Envelope,
     ServiceCategory,
     complaint_id_for,
@@ -46,7 +47,8 @@ Payload = Submission | HotlineCall | AppComplaint | SupervisionCase
 
 @dataclass(frozen=True)
 class Caller:
-    """What intake's directory knows of a phone number (from the latest complaint made from it)."""
+    """What intake's directory knows of a phone number (from the latest complaint made from it,
+    unless its complainant was erased)."""
 
     name: str
     office: str
@@ -73,7 +75,7 @@ class Accepted:
     """An accepted submission: the event to record, with the ids a retry will get again."""
 
     channel: Channel
-    received: ComplaintReceived
+    received: ComplaintReceivedV3  # in clear: sealed (``vault.seal_received``) for the log
 
     @cached_property  # uuid5 hashes: asked for four times per accepted request
     def complaint_id(self) -> UUID:
@@ -85,10 +87,11 @@ class Accepted:
         """The id of the complaint's one ``ComplaintReceived``."""
         return received_event_id(self.complaint_id)
 
-    def envelope(self, *, recorded_at: datetime) -> Envelope:
-        """The event as it goes into the log."""
+    def envelope(self, sealed: ComplaintReceived, *, recorded_at: datetime) -> Envelope:
+        """The event as it goes into the log: ``sealed`` is ``received`` with its personal
+        fields sealed (``services.runtime.vault.seal_received``)."""
         return new_envelope(
-            self.received,
+            sealed,
             event_id=self.event_id,
             complaint_id=self.complaint_id,
             occurred_at=self.received.occurred_at,
@@ -260,7 +263,7 @@ def decide(
     if submission.occurred_at > received_at + clock_skew:
         field = mapped.rename.get("occurred_at", "occurred_at")
         return Refused([Reason(field=field, reason="lies in the future")], submission.submission_id)
-    received = ComplaintReceived.from_submission(
+    received = ComplaintReceivedV3.from_submission(
         channel,
         submission,
         photos=mapped.photos,

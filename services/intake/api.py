@@ -31,6 +31,7 @@ from services.intake.adapters import Caller, Payload, Refused, judge_payload
 from services.intake.consumer import SubmissionsProcessor, decode_record
 from services.intake.projection import CallerDirectory, RejectedSubmissions
 from services.intake.settings import IntakeSettings
+from services.runtime import vault
 from services.runtime.auth import verify_token
 from services.runtime.db import TRANSIENT_DB_ERRORS
 from services.runtime.http import FieldErrors, install_common
@@ -110,13 +111,15 @@ def create_app(settings: IntakeSettings | None = None, clock: Clock | None = Non
         projection_tables=store.PROJECTION_TABLES,
         durable=[HERE / "durable.sql"],
     )
-    service.add_projection("callers.v1", CallerDirectory())
+    service.add_projection("callers.v1", CallerDirectory(settings.pepper()))
     service.add_projection(
         "submissions.v1",
         SubmissionsProcessor(settings, now),
         topic=settings.topic_submissions,
         decode=decode_record,
         durable=True,  # its effects are events and decisions: never rebuilt
+        # its records are in clear: dead letters kept as briefly as the submissions topic
+        deadletter_topic=settings.submissions_deadletter_topic,
     )
     service.add_projection("rejections.v1", RejectedSubmissions(), topic=settings.rejections_topic)
     service.add_outbox()
@@ -166,7 +169,7 @@ def create_app(settings: IntakeSettings | None = None, clock: Clock | None = Non
     async def lookup(phone: str) -> Caller | None:
         try:
             async with service.pool.acquire() as conn:
-                return await store.find_caller(conn, phone)
+                return await store.find_caller(conn, settings.pepper(), phone)
         except TRANSIENT_DB_ERRORS as exc:
             raise HTTPException(
                 status.HTTP_503_SERVICE_UNAVAILABLE,
@@ -186,7 +189,16 @@ def create_app(settings: IntakeSettings | None = None, clock: Clock | None = Non
         )
         if isinstance(verdict, Refused):
             raise FieldErrors(verdict.errors())
-        envelope = verdict.envelope(recorded_at=received_at)
+        try:
+            async with service.pool.acquire() as conn:
+                sealed = await vault.seal_received(conn, settings.pepper(), verdict.received)
+        except TRANSIENT_DB_ERRORS as exc:
+            raise HTTPException(
+                status.HTTP_503_SERVICE_UNAVAILABLE,
+                detail="the key vault is unavailable; retry with the same id",
+                headers={"Retry-After": "5"},
+            ) from exc
+        envelope = verdict.envelope(sealed, recorded_at=received_at)
         try:
             await asyncio.wait_for(
                 publish_event(service.broker, settings.topic_events, envelope),

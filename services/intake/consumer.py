@@ -45,6 +45,7 @@ from services.intake.adapters import (
     parse,
 )
 from services.intake.settings import IntakeSettings
+from services.runtime import vault
 from services.runtime.outbox import enqueue
 
 SCHEMA = "intake"
@@ -168,7 +169,7 @@ async def judge_record(
         return channel, declared, Refused(reasons, id_in(fmt, record.value))
 
     async def lookup(phone: str) -> Caller | None:
-        return await store.find_caller(conn, phone)
+        return await store.find_caller(conn, settings.pepper(), phone)
 
     verdict = await judge(
         channel,
@@ -198,7 +199,8 @@ class SubmissionsProcessor:
             return  # decided before a rebuild reset the offsets: the decision stands
         channel, declared, verdict = await judge_record(self.settings, data, conn)
         if isinstance(verdict, Accepted):
-            event = verdict.envelope(recorded_at=self.clock())
+            sealed = await vault.seal_received(conn, self.settings.pepper(), verdict.received)
+            event = verdict.envelope(sealed, recorded_at=self.clock())
             topic = self.settings.topic_events
         else:
             event = self._rejection(data, channel, declared, verdict)

@@ -9,24 +9,25 @@ import asyncpg
 from contracts import ComplaintReceived, Envelope, EventData
 from contracts.submissions import SubmissionRejected
 from services.intake import store
-from services.intake.adapters import Caller
+from services.runtime import vault
 
 
 class CallerDirectory:
-    """Phone number → who complained from it last (name, office, unit), from every channel.
+    """Complainant (by reference) → who complained last (sealed name, office, unit), from
+    every channel.
 
     A hotline call that leaves out the caller's name, office or unit is completed from here.
     It lags the log by a moment: a number's first complaint must be read before a second call
-    from it can rely on the directory.
+    from it can rely on the directory. The name stays sealed as the log has it and is opened
+    at the look-up, so an erased complainant is forgotten at once and after any rebuild.
     """
+
+    def __init__(self, pepper: bytes) -> None:
+        self.pepper = pepper
 
     async def apply(self, conn: asyncpg.Connection, envelope: Envelope, data: EventData) -> None:
         """Remember the complainant of a received complaint; ignore every other event."""
-        if isinstance(data, ComplaintReceived):
-            caller = Caller(name=data.complainant.name, office=data.office, unit=data.unit)
-            await store.remember_caller(
-                conn, data.complainant.phone, caller, data.occurred_at, envelope.complaint_id
-            )
+        await self.apply_batch(conn, [(envelope, data)])
 
     async def apply_batch(
         self, conn: asyncpg.Connection, batch: Sequence[tuple[Envelope, EventData]]
@@ -37,8 +38,9 @@ class CallerDirectory:
             conn,
             [
                 (
-                    data.complainant.phone,
-                    Caller(name=data.complainant.name, office=data.office, unit=data.unit),
+                    vault.personal_of(self.pepper, data),
+                    data.office,
+                    data.unit,
                     data.occurred_at,
                     envelope.complaint_id,
                 )

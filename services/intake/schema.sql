@@ -1,12 +1,13 @@
 -- Intake's schema. Projections (rebuilt from the log when this file changes):
---   callers              the caller directory, from every ComplaintReceived (events topic)
+--   callers              the caller directory, from every ComplaintReceived (events topic);
+--                        keyed by the complainant's reference, the name sealed as in the log
 --   rejected_submissions every SubmissionRejected (rejections topic), for GET /v1/submissions/rejected
 -- Not a projection, never dropped: submission_decisions (what each submissions-topic record
 -- became; with the outbox it makes a record's decision final, even across a rebuild).
 
 CREATE TABLE IF NOT EXISTS callers (
-    phone        text PRIMARY KEY,          -- national form, digits only
-    name         text NOT NULL,
+    complainant_ref text PRIMARY KEY,        -- services.runtime.vault: HMAC of the phone
+    personal     jsonb NOT NULL,             -- the complainant as the log has them (sealed)
     office       text NOT NULL,
     unit         text NOT NULL,
     last_seen_at timestamptz NOT NULL,       -- occurred_at of the complaint that said so

@@ -9,62 +9,71 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
+import orjson
 
 from contracts import Channel, Envelope
 from contracts.submissions import RecordRef, SubmissionRejected
 from services.intake.adapters import Caller
+from services.runtime import vault
 
 PROJECTION_TABLES = ["callers", "rejected_submissions"]
 """Tables rebuilt from the log when ``schema.sql`` changes (the decisions are kept)."""
 
 
-async def find_caller(conn: asyncpg.Connection, phone: str) -> Caller | None:
-    """The directory's entry for a phone number, if any complaint was made from it."""
-    row = await conn.fetchrow("SELECT name, office, unit FROM callers WHERE phone = $1", phone)
-    return Caller(name=row["name"], office=row["office"], unit=row["unit"]) if row else None
+async def find_caller(conn: asyncpg.Connection, pepper: bytes, phone: str) -> Caller | None:
+    """The directory's entry for a phone number, if any complaint was made from it and the
+    complainant is not erased (an erased complainant is forgotten: the agent asks again)."""
+    try:
+        ref = vault.complainant_ref(pepper, phone)
+    except ValueError:
+        return None  # not a valid number: the submission's own validation names it
+    row = await conn.fetchrow(
+        "SELECT personal, office, unit FROM callers WHERE complainant_ref = $1", ref
+    )
+    if row is None:
+        return None
+    opened = await vault.open_one(conn, orjson.loads(row["personal"]))
+    if opened.erased:
+        return None
+    return Caller(name=opened.name, office=row["office"], unit=row["unit"])
 
 
-async def remember_caller(
-    conn: asyncpg.Connection, phone: str, caller: Caller, seen_at: datetime, complaint_id: UUID
-) -> None:
-    """Record who called from ``phone``; the latest complaint (by its time) wins.
-
-    Two complaints of one number at the same instant are told apart by their ids: the
-    complaints of one number may sit in different partitions, read in another interleaving
-    by a rebuild, and the directory must come out the same whatever the order.
-    """
-    await remember_callers(conn, [(phone, caller, seen_at, complaint_id)])
+Seen = tuple[dict[str, Any], str, str, datetime, UUID]
+"""(personal as ``vault.personal_of`` keeps it, office, unit, complaint time, complaint id)."""
 
 
-async def remember_callers(
-    conn: asyncpg.Connection, seen: Sequence[tuple[str, Caller, datetime, UUID]]
-) -> None:
-    """``remember_caller`` for many complaints with one statement: the latest of each number
-    in ``seen`` (by time, then id) is offered, and wins over the stored one only if later."""
-    latest: dict[str, tuple[str, Caller, datetime, UUID]] = {}
+async def remember_callers(conn: asyncpg.Connection, seen: Sequence[Seen]) -> None:
+    """Record who complained from each number, with one statement: the latest of each
+    complainant in ``seen`` (by time, then id) is offered, and wins over the stored one only if
+    later. Two complaints of one number at the same instant are told apart by their ids: the
+    complaints of one number may sit in different partitions, read in another interleaving by
+    a rebuild, and the directory must come out the same whatever the order."""
+    latest: dict[str, Seen] = {}
     for entry in seen:
-        phone, _, at, cid = entry
-        held = latest.get(phone)
-        if held is None or (held[2], held[3]) <= (at, cid):
-            latest[phone] = entry
+        ref, at, cid = entry[0]["ref"], entry[3], entry[4]
+        held = latest.get(ref)
+        if held is None or (held[3], held[4]) <= (at, cid):
+            latest[ref] = entry
     if not latest:
         return
     rows = list(latest.values())
     await conn.execute(
-        """INSERT INTO callers (phone, name, office, unit, last_seen_at, complaint_id)
-           SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[],
+        """INSERT INTO callers (complainant_ref, personal, office, unit, last_seen_at,
+                                complaint_id)
+           SELECT * FROM unnest($1::text[], $2::jsonb[], $3::text[], $4::text[],
                                 $5::timestamptz[], $6::uuid[])
-           ON CONFLICT (phone) DO UPDATE
-           SET name = EXCLUDED.name, office = EXCLUDED.office, unit = EXCLUDED.unit,
+           ON CONFLICT (complainant_ref) DO UPDATE
+           SET personal = EXCLUDED.personal, office = EXCLUDED.office, unit = EXCLUDED.unit,
                last_seen_at = EXCLUDED.last_seen_at, complaint_id = EXCLUDED.complaint_id
            WHERE (callers.last_seen_at, callers.complaint_id)
                  <= (EXCLUDED.last_seen_at, EXCLUDED.complaint_id)""",
-        [r[0] for r in rows],
-        [r[1].name for r in rows],
-        [r[1].office for r in rows],
-        [r[1].unit for r in rows],
+        [r[0]["ref"] for r in rows],
+        # only the complainant: the directory has no use for the complaint's text
+        [orjson.dumps({**r[0], "description": "", "demand": ""}).decode() for r in rows],
+        [r[1] for r in rows],
         [r[2] for r in rows],
         [r[3] for r in rows],
+        [r[4] for r in rows],
     )
 
 

@@ -20,7 +20,8 @@ Every read needs a staff or analyst token (``Authorization: Bearer``, or the ses
 a login; the pages send a browser without one to ``/login``). Office-scoped roles see their own
 office only: a report or dashboard defaults to it and another office is a 403 naming
 ``office``; company and analyst roles see every office. Names and phone numbers are shown as
-``services.runtime.auth.shown_complainant`` decides (this projection keeps them masked).
+``services.runtime.auth.shown_complainant`` decides (reporting masks them for everyone; they
+are kept sealed and opened at each read, ``已删除`` once the complainant is erased).
 
 The report takes ``from`` and ``to`` (dates, both inclusive; default: the month of ``as_of``)
 and ``office`` (default: the whole company); the dashboard takes ``office``.
@@ -215,15 +216,16 @@ PageSize = Annotated[
 
 def create_service(settings: ReportingSettings | None = None) -> ConsumingService:
     """The reporting service's runtime: its schema, projections and consumers."""
+    settings = settings or ReportingSettings()
     service = ConsumingService(
         name="reporting",
-        settings=settings or ReportingSettings(),
+        settings=settings,
         schema="reporting",
         migrations=[HERE / "schema.sql"],
         projection_tables=PROJECTION_TABLES,
         functions=[HERE / "functions.sql"],
     )
-    service.add_projection("complaints.v1", ComplaintsProjection())
+    service.add_projection("complaints.v1", ComplaintsProjection(settings.pepper()))
     return service
 
 
@@ -568,5 +570,4 @@ def _attachment(query: ReportQuery, ext: str, sheet: str | None = None) -> dict[
 
 def _listed(staff: Staff, row: Any) -> ListedComplaint:
     """A row of a drill-down list, its complainant shown as ``staff`` may see them."""
-    complainant = {"name": row["complainant_name"], "phone": row["complainant_phone"]}
-    return listed(row, shown_complainant(staff, row["office"], complainant))
+    return listed(row, shown_complainant(staff, row["office"], row["complainant"]))

@@ -32,8 +32,8 @@ from zoneinfo import ZoneInfo
 import orjson
 
 from contracts import ComplaintReceived, Envelope, EventData, LoggedEvent
-from contracts.intake import mask_name, mask_phone
 from contracts.sla import SlaBreached, SlaWarning
+from services.runtime import vault
 
 # ------------------------------------------------------------------------------------------
 # statuses
@@ -397,25 +397,24 @@ def logged_fact_row(event: LoggedEvent) -> tuple[Any, ...]:
     )
 
 
-def logged_complaint_row(event: LoggedEvent) -> tuple[Any, ...]:
-    """The ``complaints`` row of a ``ComplaintReceived`` read back from the log (name and phone
-    masked, the place keys of ``place_of``), in the table's column order."""
+def logged_complaint_row(event: LoggedEvent, pepper: bytes) -> tuple[Any, ...]:
+    """The ``complaints`` row of a ``ComplaintReceived`` read back from the log (the personal
+    fields as the log has them: ``vault.personal_of_logged``; the place keys of ``place_of``),
+    in the table's column order."""
     data = event.data
     day: date = datetime.fromisoformat(data["occurred_at"]).astimezone(CHINA).date()
     unit, subject = data["unit"], data["subject"]
     named = (data.get("address") or {}).get("building")
-    complainant = data["complainant"]
+    personal = vault.personal_of_logged(pepper, data)
     return (
         event.complaint_id,
         data["channel"],
         data["submission_id"],
         data["office"],
         unit,
-        mask_name(complainant["name"]),
-        mask_phone(complainant["phone"]),
+        personal["ref"],
+        orjson.dumps(personal).decode(),
         subject,
-        data["description"],
-        data.get("demand", ""),
         event.occurred_at,
         event.recorded_at,
         day,

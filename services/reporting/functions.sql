@@ -18,7 +18,7 @@ RETURNS TABLE (
     unit                    text,
     building                text,
     subject                 text,
-    description             text,
+    personal                jsonb,        -- sealed (services.runtime.vault)
     occurred_at             timestamptz,
     received_at             timestamptz,
     events                  bigint,
@@ -51,7 +51,7 @@ RETURNS TABLE (
 )
 LANGUAGE sql STABLE AS $$
     SELECT c.complaint_id, coalesce(s.moved_to, c.office), c.office, c.channel, c.unit,
-           c.building, c.subject, c.description, c.occurred_at, c.received_at,
+           c.building, c.subject, c.personal, c.occurred_at, c.received_at,
            s.events,
            CASE WHEN s.paused AND s.status_before NOT IN ('closed', 'withdrawn', 'merged')
                 THEN 'suspended' ELSE s.status_before END,

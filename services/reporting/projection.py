@@ -38,6 +38,10 @@ PROJECTION_TABLES = ["complaints", "daily_intake", "events", "timer_events"]
 
 SCHEMA_SQL = Path(__file__).with_name("schema.sql")
 
+NOT_ABOUT_A_COMPLAINT = frozenset({"ComplainantErased"})
+"""Event types of the log that are about no complaint: no fact row (the vault holds an
+erasure's effect)."""
+
 Rows = tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], list[tuple[Any, ...]]]
 
 
@@ -55,15 +59,19 @@ class ComplaintsProjection:
     reads_logged = True  # the consumer decodes with ``decode_logged``
     idempotent = True  # applying an event twice changes nothing (see the module's doc)
 
+    def __init__(self, pepper: bytes) -> None:
+        self.pepper = pepper  # of complainant references, for receipts from before sealing
+
     def rows(self, events: Sequence[LoggedEvent]) -> Rows:
         """The rows of a batch of events, in the log's order (no I/O: a builder computes them
         while the previous batch is written)."""
         complaints: list[tuple[Any, ...]] = []
         facts: list[tuple[Any, ...]] = []
         timers: list[tuple[Any, ...]] = []
+        events = [e for e in events if e.type not in NOT_ABOUT_A_COMPLAINT]
         for n, event in enumerate(events):
             if event.type == "ComplaintReceived":
-                complaints.append(logged_complaint_row(event))
+                complaints.append(logged_complaint_row(event, self.pepper))
             fact = logged_fact_row(event)
             facts.append(fact)
             for timer, effect in logged_timer_effects(event):

@@ -34,6 +34,8 @@ from services.reporting.monthly import (
     figure_rows,
     with_comparisons,
 )
+from services.runtime import vault
+from services.runtime.auth import masked_complainant
 
 
 def instant(as_of: datetime | None, now: datetime) -> datetime:
@@ -57,8 +59,19 @@ def day_start(day: date) -> datetime:
     return datetime.combine(day, time.min, REPORT_TIMEZONE)
 
 
-def report_row(row: Mapping[str, Any]) -> ReportRow:
-    """One complaint of the store as the monthly report needs it.
+async def opened_report_rows(
+    conn: asyncpg.Connection, records: Sequence[asyncpg.Record]
+) -> list[ReportRow]:
+    """``store.report_rows`` as the report counts them, each description opened (the main
+    problems group by it when a complaint names no subject). Opened as the report is made,
+    never stored opened: an erasure shows in the next report."""
+    opened = await vault.open_many(conn, [orjson.loads(r["personal"]) for r in records])
+    return [report_row(r, o.description) for r, o in zip(records, opened, strict=True)]
+
+
+def report_row(row: Mapping[str, Any], description: str) -> ReportRow:
+    """One complaint of the store as the monthly report needs it (``description`` opened from
+    its sealed form: ``已删除`` once the complainant is erased).
 
     The report counts a complaint in the period it occurred in (``received_at`` of the row is
     the complaint's ``occurred_at``, 投诉时间).
@@ -87,7 +100,7 @@ def report_row(row: Mapping[str, Any]) -> ReportRow:
         overdue=row["overdue"],
         revisit_satisfied=row["revisit_satisfied"],
         subject=row["subject"],
-        description=row["description"],
+        description=description,
         status=row["status"],
         priority=Priority(row["priority"]) if row["priority"] is not None else None,
         major=row["major"],
@@ -168,6 +181,7 @@ async def _report_of(
         office=office,
         as_of=as_of,
     )
+    rows = await opened_report_rows(conn, records)
     quoted = await store.quoted_events(
         conn,
         occurred_from=occurred_from,
@@ -176,7 +190,7 @@ async def _report_of(
         as_of=as_of,
     )
     return build_monthly_report(
-        [report_row(r) for r in records],
+        rows,
         period_from=period_from,
         period_to=period_to,
         office=office,
@@ -272,12 +286,14 @@ async def dashboard(
 async def complaint(
     conn: asyncpg.Connection, complaint_id: UUID, as_of: datetime
 ) -> dict[str, Any] | None:
-    """One complaint as reporting knew it at ``as_of`` (personal data masked), with its state,
-    its service levels and its open SLA alerts; ``None`` if not recorded by then."""
+    """One complaint as reporting knew it at ``as_of`` (personal data masked; ``已删除`` once
+    the complainant is erased, whatever ``as_of``: the key is gone now), with its state, its
+    service levels and its open SLA alerts; ``None`` if not recorded by then."""
     async with conn.transaction(isolation="repeatable_read", readonly=True):
         found = await store.complaint(conn, complaint_id, as_of)
     if found is None:
         return None
+    opened = await vault.open_one(conn, orjson.loads(found.pop("personal")))
     state = found.pop("state")
     alerts = found.pop("alerts")
     levels = service_levels(
@@ -289,10 +305,9 @@ async def complaint(
             reply_hard_breached=state["reply_hard_breached"],
         )
     )
-    found["complainant"] = {
-        "name": found.pop("complainant_name"),
-        "phone": found.pop("complainant_phone"),
-    }
+    # Reporting masks every complainant, whoever reads (analysts read it).
+    found["complainant"] = masked_complainant(opened.complainant())
+    found["description"], found["demand"] = opened.description, opened.demand
     return {
         **found,
         "as_of": as_of,
@@ -362,7 +377,7 @@ async def monthly_figure(
     as_of: datetime,
     page: int,
     page_size: int,
-) -> tuple[int, list[asyncpg.Record]]:
+) -> tuple[int, list[dict[str, Any]]]:
     """How many complaints the monthly report's figure ``key`` counts, and one page of them
     (``store.listed_complaints`` rows): the same rows (``store.report_rows``) and the same
     test (``monthly.figure_rows``) as the report's count, in one snapshot.
@@ -378,14 +393,14 @@ async def monthly_figure(
         ids = [
             row.complaint_id
             for row in figure_rows(
-                [report_row(r) for r in records],
+                await opened_report_rows(conn, records),
                 key,
                 period_from=period_from,
                 period_to=period_to,
                 office=office,
             )
         ]
-        return len(ids), await store.listed_complaints(
+        return len(ids), await listed_complaints(
             conn, ids[(page - 1) * page_size : page * page_size], as_of
         )
 
@@ -398,7 +413,7 @@ async def board_figure(
     as_of: datetime,
     page: int,
     page_size: int,
-) -> tuple[int, list[asyncpg.Record]]:
+) -> tuple[int, list[dict[str, Any]]]:
     """How many the dashboard's count ``figure`` counts, and one page of the complaints: the
     rows the dashboard counts (same store reads) that ``figure.test`` accepts."""
     today = day_start(as_of.astimezone(REPORT_TIMEZONE).date())
@@ -416,7 +431,18 @@ async def board_figure(
                 as_of=as_of,
             )
         ids: list[UUID] = [row["complaint_id"] for row in rows if figure.test(row)]
-        found = await store.listed_complaints(
-            conn, ids[(page - 1) * page_size : page * page_size], as_of
-        )
+        found = await listed_complaints(conn, ids[(page - 1) * page_size : page * page_size], as_of)
     return len(ids), found
+
+
+async def listed_complaints(
+    conn: asyncpg.Connection, complaint_ids: list[UUID], as_of: datetime
+) -> list[dict[str, Any]]:
+    """``store.listed_complaints`` with each complainant opened (``已删除`` once erased) and
+    masked, as reporting shows every complainant: opened at read time, never stored opened."""
+    rows = await store.listed_complaints(conn, complaint_ids, as_of)
+    opened = await vault.open_many(conn, [orjson.loads(r["personal"]) for r in rows])
+    return [
+        {**dict(r), "complainant": masked_complainant(o.complainant())}
+        for r, o in zip(rows, opened, strict=True)
+    ]

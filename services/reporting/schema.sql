@@ -12,18 +12,18 @@
 -- ordered by seq, the order in which they were applied: the log's order for that complaint
 -- (all of a complaint's events share one partition, read in order).
 
--- One row per received complaint: the facts of the register, personal data masked.
+-- One row per received complaint: the facts of the register. Personal data (name, phone,
+-- description, demand) only as the log has it, sealed under the complainant's key
+-- (services.runtime.vault): opened, and masked, when it is read.
 CREATE TABLE IF NOT EXISTS complaints (
     complaint_id      uuid PRIMARY KEY,
     channel           text NOT NULL,
     submission_id     text NOT NULL,
     office            text NOT NULL,
     unit              text NOT NULL,
-    complainant_name  text NOT NULL,  -- masked: reporting is read by analysts
-    complainant_phone text NOT NULL,  -- masked
+    complainant_ref   text NOT NULL,  -- pseudonymous reference of the complainant
+    personal          jsonb NOT NULL, -- vault.personal_of: sealed complainant, description, demand
     subject           text NOT NULL,
-    description       text NOT NULL,
-    demand            text NOT NULL,
     occurred_at       timestamptz NOT NULL,  -- 投诉时间: the report's periods count by it
     received_at       timestamptz NOT NULL,  -- when the platform recorded it (as-of cut)
     received_day      date NOT NULL,  -- the day of occurred_at in China Standard Time

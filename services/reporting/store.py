@@ -21,20 +21,18 @@ import asyncpg
 WRITE_ROWS = """
 WITH c AS (
     INSERT INTO complaints
-        (complaint_id, channel, submission_id, office, unit, complainant_name,
-         complainant_phone, subject, description, demand, occurred_at, received_at,
-         received_day, received_event_id, unit_key, building, topic)
-    SELECT complaint_id, channel, submission_id, office, unit, complainant_name,
-           complainant_phone, subject, description, demand, occurred_at, received_at,
-           received_day, received_event_id, unit_key, building, topic
+        (complaint_id, channel, submission_id, office, unit, complainant_ref, personal,
+         subject, occurred_at, received_at, received_day, received_event_id, unit_key,
+         building, topic)
+    SELECT complaint_id, channel, submission_id, office, unit, complainant_ref, personal,
+           subject, occurred_at, received_at, received_day, received_event_id, unit_key,
+           building, topic
     FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
-                $7::text[], $8::text[], $9::text[], $10::text[], $11::timestamptz[],
-                $12::timestamptz[], $13::date[], $14::uuid[], $15::text[], $16::text[],
-                $17::text[])
+                $7::jsonb[], $8::text[], $9::timestamptz[], $10::timestamptz[], $11::date[],
+                $12::uuid[], $13::text[], $14::text[], $15::text[])
         WITH ORDINALITY AS r(complaint_id, channel, submission_id, office, unit,
-                             complainant_name, complainant_phone, subject, description,
-                             demand, occurred_at, received_at, received_day,
-                             received_event_id, unit_key, building, topic, n)
+                             complainant_ref, personal, subject, occurred_at, received_at,
+                             received_day, received_event_id, unit_key, building, topic, n)
     ORDER BY n  -- of two receipts of one complaint, the first in the log counts
     ON CONFLICT (complaint_id) DO NOTHING
     RETURNING received_event_id, received_day, office, channel
@@ -50,10 +48,10 @@ WITH c AS (
     SELECT event_id, complaint_id, type, occurred_at, recorded_at, status, validity,
            category, final, satisfied, major_rule, timer, deadline, hard, office, priority,
            outcome, detail
-    FROM unnest($18::uuid[], $19::uuid[], $20::text[], $21::timestamptz[],
-                $22::timestamptz[], $23::text[], $24::text[], $25::text[], $26::bool[],
-                $27::bool[], $28::text[], $29::text[], $30::timestamptz[], $31::bool[],
-                $32::text[], $33::text[], $34::text[], $35::jsonb[])
+    FROM unnest($16::uuid[], $17::uuid[], $18::text[], $19::timestamptz[],
+                $20::timestamptz[], $21::text[], $22::text[], $23::text[], $24::bool[],
+                $25::bool[], $26::text[], $27::text[], $28::timestamptz[], $29::bool[],
+                $30::text[], $31::text[], $32::text[], $33::jsonb[])
         WITH ORDINALITY AS f(event_id, complaint_id, type, occurred_at, recorded_at, status,
                              validity, category, final, satisfied, major_rule, timer,
                              deadline, hard, office, priority, outcome, detail, n)
@@ -68,8 +66,8 @@ INSERT INTO timer_events
     (complaint_id, timer, seq, effect, occurred_at, recorded_at, deadline, hard)
 SELECT t.complaint_id, t.timer, e.seq, t.effect, t.occurred_at, t.recorded_at, t.deadline,
        t.hard
-FROM unnest($36::int[], $37::uuid[], $38::uuid[], $39::text[], $40::text[],
-            $41::timestamptz[], $42::timestamptz[], $43::timestamptz[], $44::bool[])
+FROM unnest($34::int[], $35::uuid[], $36::uuid[], $37::text[], $38::text[],
+            $39::timestamptz[], $40::timestamptz[], $41::timestamptz[], $42::bool[])
     AS t(n, event_id, complaint_id, timer, effect, occurred_at, recorded_at, deadline, hard)
 JOIN e USING (event_id)
 ON CONFLICT DO NOTHING
@@ -78,7 +76,7 @@ ON CONFLICT DO NOTHING
 complaints, the intake counters of the ones this batch recorded, the facts (new event ids
 only, in the log's order) and what each new fact did to the SLA timers."""
 
-_COMPLAINT_COLUMNS = 17
+_COMPLAINT_COLUMNS = 15
 _FACT_COLUMNS = 18
 _TIMER_COLUMNS = 9
 
@@ -314,7 +312,7 @@ async def complaint(
     """
     row = await conn.fetchrow(
         f"""SELECT c.complaint_id, c.channel, c.submission_id, s.office, c.unit, c.building,
-                   c.complainant_name, c.complainant_phone, c.subject, c.description, c.demand,
+                   c.personal, c.subject,
                    c.occurred_at, c.received_at, {_STATE_COLUMNS}
             FROM complaints c
             JOIN reporting.complaint_states($2) s USING (complaint_id)
@@ -343,10 +341,11 @@ async def listed_complaints(
 ) -> list[asyncpg.Record]:
     """The complaints ``complaint_ids`` as a list shows them as of T, in the order given:
     office (as of T), when it occurred and was received, its judgment and status, and the
-    complainant as the projection keeps them (masked)."""
+    complainant's personal fields as the projection keeps them (sealed: ``personal``; the
+    caller opens them, ``reports.listed_complaints``)."""
     rows = await conn.fetch(
         """SELECT c.complaint_id, s.office, c.occurred_at, c.received_at, s.validity,
-                  s.category, s.status, c.complainant_name, c.complainant_phone, c.subject
+                  s.category, s.status, c.personal, c.subject
            FROM complaints c
            JOIN reporting.complaint_states($2) s USING (complaint_id)
            WHERE c.complaint_id = ANY($1::uuid[])""",
@@ -404,7 +403,7 @@ async def report_rows(
     return list(
         await conn.fetch(
             """SELECT s.complaint_id, s.office, s.channel, s.validity, s.category, s.occurred_at,
-                      s.subject, s.description, s.acknowledged_at IS NOT NULL AS acknowledged,
+                      s.subject, s.personal, s.acknowledged_at IS NOT NULL AS acknowledged,
                       s.replied_at IS NOT NULL AS replied, s.first_response_breached,
                       s.reply_breached, s.reply_hard_breached, s.revisit_satisfied,
                       coalesce(a.overdue, false) AS overdue, s.status, s.priority, s.major,

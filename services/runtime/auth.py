@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from contracts.intake import mask_name, mask_phone
 from contracts.lifecycle import Actor, Role
 from services.runtime.settings import DEV_STAFF_TOKEN_SECRET, Environment, Settings
+from services.runtime.vault import ERASED
 
 DEV_SECRET = DEV_STAFF_TOKEN_SECRET
 ALGORITHM = "HS256"
@@ -75,13 +76,20 @@ class Staff(BaseModel):
 def shown_complainant(staff: Staff, office: str, complainant: dict[str, Any]) -> dict[str, Any]:
     """A complainant (``name``, ``phone``) as ``staff`` may see them on a complaint of
     ``office``: whole for the staff of that office, masked (``何**``, ``138****5678``) for
-    everyone else. The one place that decides it; every service shows names through it."""
+    everyone else. The one place that decides it; every service shows names through it.
+    An erased complainant's ``已删除`` is shown as it is to everyone."""
     if staff.sees_personal_data(office):
         return complainant
+    return masked_complainant(complainant)
+
+
+def masked_complainant(complainant: dict[str, Any]) -> dict[str, Any]:
+    """Name and phone masked; an erased one (``已删除``) left as it is."""
+    name, phone = complainant["name"], complainant["phone"]
     return {
         **complainant,
-        "name": mask_name(complainant["name"]),
-        "phone": mask_phone(complainant["phone"]),
+        "name": name if name == ERASED else mask_name(name),
+        "phone": phone if phone == ERASED else mask_phone(phone),
     }
 
 

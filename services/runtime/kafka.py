@@ -148,13 +148,29 @@ def topic_configs(settings: Settings) -> dict[str, str]:
     return {**KEEP_FOREVER, "min.insync.replicas": str(settings.kafka_min_insync_replicas)}
 
 
+def transient_topic_configs(settings: Settings) -> dict[str, str]:
+    """The configs of the topics that carry the channels' records in clear (the submissions
+    topic and its dead letters): kept ``COMPLAINTS_SUBMISSIONS_RETENTION_MS`` only, so that
+    they never become a second, unerasable register of personal data."""
+    return {**topic_configs(settings), "retention.ms": str(settings.submissions_retention_ms)}
+
+
+def transient_topics(settings: Settings) -> list[str]:
+    """The topics made with ``transient_topic_configs``."""
+    return [settings.topic_submissions, settings.submissions_deadletter_topic]
+
+
 def wanted_topics(settings: Settings, extra: Iterable[str] = ()) -> list[NewTopic]:
     """The platform's topics as the settings want them created."""
     rf, configs = settings.kafka_replication_factor, topic_configs(settings)
+    transient = transient_topic_configs(settings)
     wanted = [
         NewTopic(settings.topic_events, settings.events_partitions, rf, topic_configs=configs),
-        NewTopic(settings.topic_submissions, settings.events_partitions, rf, topic_configs=configs),
+        NewTopic(
+            settings.topic_submissions, settings.events_partitions, rf, topic_configs=transient
+        ),
         NewTopic(settings.topic_deadletter, 1, rf, topic_configs=configs),
+        NewTopic(settings.submissions_deadletter_topic, 1, rf, topic_configs=transient),
     ]
     known = {t.name for t in wanted}
     for name in dict.fromkeys(extra):
@@ -231,6 +247,7 @@ async def ensure_topics(
                     settings.kafka_min_insync_replicas,
                 )
             present = [t.name for t in wanted if t.name in existing]
+            await _keep_transient_short(admin, settings, present)
             weaker, stronger = durability_mismatches(
                 settings, await topic_durability(admin, present) if present else {}
             )
@@ -255,6 +272,32 @@ async def ensure_topics(
             await asyncio.sleep(1.0)
         finally:
             await admin.close()
+
+
+async def _keep_transient_short(
+    admin: AIOKafkaAdminClient, settings: Settings, present: list[str]
+) -> None:
+    """Apply the short retention to transient topics made before it (or with another value).
+    AlterConfigs replaces a topic's whole set of configs, so the whole set is given."""
+    names = [n for n in transient_topics(settings) if n in present]
+    if not names:
+        return
+    wanted = str(settings.submissions_retention_ms)
+    described = await admin.describe_configs(
+        [ConfigResource(ConfigResourceType.TOPIC, n, configs=None) for n in names]
+    )
+    stale = []
+    for response in described:
+        for _, _, _, name, entries in response.resources:
+            current = {entry[0]: entry[1] for entry in entries}
+            if current.get("retention.ms") != wanted:
+                stale.append(name)
+    if stale:
+        configs = transient_topic_configs(settings)
+        await admin.alter_configs(
+            [ConfigResource(ConfigResourceType.TOPIC, n, configs=configs) for n in stale]
+        )
+        log.info("retention.ms of %s set to %s", stale, wanted)
 
 
 def event_headers(envelope: Envelope) -> dict[str, str]:

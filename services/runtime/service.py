@@ -14,6 +14,7 @@ from typing import Any
 import asyncpg
 from fastapi import FastAPI
 
+from services.runtime import vault
 from services.runtime.builder import Builder
 from services.runtime.consumer import (
     Decoder,
@@ -94,6 +95,7 @@ class ConsumingService:
         topic: str | None = None,
         decode: Decoder | None = None,
         durable: bool = False,
+        deadletter_topic: str | None = None,
     ) -> ProjectionConsumer:
         """Feed ``projection`` from the events topic as consumer group ``<service>.<name>``.
 
@@ -108,7 +110,7 @@ class ConsumingService:
             schema=self.schema,
             projection=projection,
             topic=topic or self.settings.topic_events,
-            deadletter_topic=self.settings.topic_deadletter,
+            deadletter_topic=deadletter_topic or self.settings.topic_deadletter,
             pool=lambda: self.pool,
             decode=decode,
             durable=durable,
@@ -172,6 +174,8 @@ class ConsumingService:
 
     async def migrate(self) -> None:
         """Create the schema and the durable tables; find (or make) the live generation."""
+        async with self.pool.acquire() as conn:
+            await vault.migrate(conn)  # shared by every service, never a projection
         async with self.pool.acquire() as conn, conn.transaction():
             # Copies starting together: one migrates, the others wait and find it done.
             await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", self.schema)

@@ -31,6 +31,10 @@ DEV_STAFF_TOKEN_SECRET = "dev-staff-secret-only-for-local-mode"
 DEFAULT_DB_PASSWORDS = frozenset({"complaints", "postgres", "password", "analyst", "changeme"})
 """Passwords of the development setup and the usual defaults: refused outside local mode."""
 
+DEV_VAULT_PEPPER = "dev-vault-pepper-only-for-local-mode"
+"""Keys complainant references in local mode. Public in the repository: anyone could compute
+the reference of a phone number with it."""
+
 MIN_SECRET_LENGTH = 32
 """Shortest staff token secret accepted outside local mode (HS256: 256 bits of key)."""
 
@@ -99,6 +103,27 @@ class Settings(BaseSettings):
     # rotated without an outage (docs/operations.md, "Rotating credentials").
     staff_token_secrets: dict[str, str] = {}
     staff_token_key_id: str = ""
+    # The secret pepper of complainant references (services.runtime.vault): a reference is the
+    # HMAC-SHA256 of the normalised phone under it. Empty in local mode means the development
+    # pepper. Never change it on a running system: every stored reference would stop matching
+    # (docs/operations.md, "Personal data").
+    vault_pepper: str = ""
+    # Complainants whose every complaint closed more than this many years ago are erased by
+    # the workflow's daily retention job (0: never).
+    retention_years: float = 3.0
+    # How often the retention job looks (seconds; a day).
+    retention_interval_s: float = 86400.0
+    # How long the submissions topic keeps the channels' records (they are in clear): long
+    # enough for intake to be down a while, short enough not to be a second register. Applied
+    # when the topic is created and on every start.
+    submissions_retention_ms: int = 7 * 24 * 3600 * 1000
+
+    @property
+    def submissions_deadletter_topic(self) -> str:
+        """Where intake's submissions processor dead-letters a record it cannot process: apart
+        from ``complaints.deadletter`` (kept forever) because the record is in clear, and kept
+        only as long as the submissions topic."""
+        return f"{self.topic_submissions}.deadletter"
 
     def problems(self) -> list[Problem]:
         """Every missing or unsafe variable for the mode the service runs in (empty: fine).
@@ -109,7 +134,7 @@ class Settings(BaseSettings):
         kafka = self.kafka_problems()
         if self.env is Environment.LOCAL:
             return kafka
-        found = [*kafka, *_database_url_problems(self.database_url)]
+        found = [*kafka, *_database_url_problems(self.database_url), *self._pepper_problems()]
         if self.uses_staff_tokens:
             found += self._token_problems()
         return found
@@ -232,6 +257,28 @@ class Settings(BaseSettings):
                 Problem(variable("events_partitions"), f"{self.events_partitions}; at least 1")
             )
         return found
+
+    def _pepper_problems(self) -> list[Problem]:
+        name, pepper = variable("vault_pepper"), self.vault_pepper
+        if not pepper:
+            return [Problem(name, "not set; complainant references are keyed with it")]
+        if pepper == DEV_VAULT_PEPPER:
+            return [Problem(name, "is the development pepper, public in the repository")]
+        if len(pepper) < MIN_SECRET_LENGTH:
+            return [
+                Problem(
+                    name, f"{len(pepper)} characters; at least {MIN_SECRET_LENGTH} are required"
+                )
+            ]
+        return []
+
+    def pepper(self) -> bytes:
+        """The pepper of complainant references (the development one in local mode only)."""
+        if self.vault_pepper:
+            return self.vault_pepper.encode()
+        if self.env is Environment.LOCAL:
+            return DEV_VAULT_PEPPER.encode()
+        raise RuntimeError("COMPLAINTS_VAULT_PEPPER is not set")
 
     def _token_problems(self) -> list[Problem]:
         if not self.staff_token_secrets:

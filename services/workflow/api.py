@@ -11,13 +11,14 @@ from fastapi import FastAPI, Header, HTTPException, Request, status
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 
-from contracts import decode_event
+from contracts import ComplaintReceived, decode_event
+from services.runtime import vault
 from services.runtime.auth import CurrentStaff, Staff, StaffRole, check_office, shown_complainant
 from services.runtime.generations import Rebuilding
 from services.runtime.http import FieldErrors, field_errors, install_common, problem
 from services.runtime.login import install_login
 from services.runtime.service import ConsumingService
-from services.workflow import pages, queue, store
+from services.workflow import erasure, pages, queue, store
 from services.workflow.commands import COMMANDS, Command
 from services.workflow.domain import (
     CommandRejected,
@@ -80,9 +81,14 @@ def create_app(settings: WorkflowSettings | None = None, clock: Clock | None = N
             major=office_policy.major,
             office=office_policy,
         ),
+        pepper=settings.pepper(),
     )
     service.add_projection(CONSUMER, StateProjection(ctx))
     relay = service.add_outbox()
+    retention = erasure.RetentionJob(
+        service, settings, now, interval_s=settings.retention_interval_s
+    )
+    service.add_task("retention", retention.run)
 
     app = FastAPI(
         title="Complaints workflow",
@@ -96,6 +102,7 @@ def create_app(settings: WorkflowSettings | None = None, clock: Clock | None = N
     app.include_router(queue.router)
     app.include_router(pages.router)
     install_login(app, offices=list(ctx.rules.routing.offices), roles=WORKBENCH_ROLES)
+    app.include_router(erasure.router(service, settings, now))
     install_common(app, service="workflow", readiness=service.readiness())
 
     async def load(complaint_id: UUID, staff: Staff) -> tuple[State, dict[str, Any]]:
@@ -104,12 +111,15 @@ def create_app(settings: WorkflowSettings | None = None, clock: Clock | None = N
             if row is None:
                 raise HTTPException(404, detail=f"complaint_id: no complaint {complaint_id}")
             raw = await store.history(conn, complaint_id)
-        state, history = _fold_history(raw)
+            state, history, personal = _fold_history(raw, ctx.pepper)
+            # Opened at every read, never stored opened: an erasure shows on the next read.
+            values = await vault.open_many(conn, list(personal.values()))
+            opened = dict(zip(personal, values, strict=True))
         # The office asked to take the complaint over sees it before it accepts.
         request = state.office_request
         if not (request and staff.may_see_office(request.to_office)):
             _check_office(staff, row["office"])
-        return state, render(row, state, history, staff)
+        return state, render(row, state, history, staff, opened)
 
     async def view(complaint_id: UUID, staff: Staff) -> dict[str, Any]:
         return (await load(complaint_id, staff))[1]
@@ -246,13 +256,19 @@ def _conflict(rejected: CommandRejected) -> JSONResponse:
     )
 
 
-def _fold_history(raw_history: list[str]) -> tuple[State, list[dict[str, Any]]]:
-    """The state a complaint's stored history folds to, and that history as staff see it."""
+def _fold_history(
+    raw_history: list[str], pepper: bytes
+) -> tuple[State, list[dict[str, Any]], dict[int, dict[str, Any]]]:
+    """The state a complaint's stored history folds to, that history as staff see it, and the
+    personal fields (sealed, as the log has them) of its receipts by position in the history."""
     history: list[dict[str, Any]] = []
+    personal: dict[int, dict[str, Any]] = {}
     state = initial_state()
     for raw in raw_history:
         envelope, data = decode_event(raw)
         state = evolve(state, data)
+        if isinstance(data, ComplaintReceived):
+            personal[len(history)] = vault.personal_of(pepper, data)
         history.append(
             {
                 "event_id": envelope.event_id,
@@ -263,19 +279,28 @@ def _fold_history(raw_history: list[str]) -> tuple[State, list[dict[str, Any]]]:
                 "data": envelope.data,
             }
         )
-    return state, history
+    return state, history, personal
 
 
 def render(
-    row: dict[str, Any], state: State, history: list[dict[str, Any]], staff: Staff
+    row: dict[str, Any],
+    state: State,
+    history: list[dict[str, Any]],
+    staff: Staff,
+    opened: dict[int, vault.Opened],
 ) -> dict[str, Any]:
-    """A complaint as staff see it; the owner's name and phone shown whole only to its own
-    office (``services.runtime.auth.shown_complainant``)."""
-    for item in history:
-        complainant = item["data"].get("complainant")
-        if complainant:
-            shown = shown_complainant(staff, row["office"], complainant)
-            item["data"] = {**item["data"], "complainant": shown}
+    """A complaint as staff see it. The receipt's sealed fields are shown opened (``已删除``
+    once the complainant is erased), never sealed; the owner's name and phone whole only to
+    its own office (``services.runtime.auth.shown_complainant``)."""
+    for n, item in enumerate(history):
+        if n in opened:
+            now = opened[n]
+            item["data"] = {
+                **item["data"],
+                "complainant": shown_complainant(staff, row["office"], now.complainant()),
+                "description": now.description,
+                "demand": now.demand,
+            }
     deadline = (
         {"kind": row["next_deadline_kind"], "at": row["next_deadline"]}
         if row["next_deadline"]

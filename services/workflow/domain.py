@@ -74,7 +74,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from contracts.enums import Channel, Priority, ServiceCategory, Validity
 from contracts.envelope import EventData
-from contracts.intake import ComplaintReceived, mask_phone
+from contracts.intake import ComplaintReceived
 from contracts.lifecycle import (
     Actor,
     Awaiting,
@@ -1363,7 +1363,7 @@ class PriorComplaint(NamedTuple):
     """An earlier-recorded complaint, as far as the repeat rule needs it."""
 
     occurred_at: datetime
-    owner_phone: str
+    owner: str  # the complainant's reference (services.runtime.vault)
     unit: str
     office: str
 
@@ -1372,13 +1372,16 @@ def detect_major(
     received: ComplaintReceived,
     prior: Iterable[tuple[datetime, str, str, str]],
     policy: MajorPolicy,
+    *,
+    owner: str,
 ) -> MajorComplaintFlagged | None:
     """Whether a received complaint is major, and by which rule; ``None`` when it is not.
 
     ``prior`` holds the complaints recorded before this one, as ``PriorComplaint`` or plain
-    ``(occurred_at, owner_phone, unit, office)`` tuples, this complaint itself excluded. Rules,
+    ``(occurred_at, owner, unit, office)`` tuples, this complaint itself excluded; ``owner``
+    is this complaint's complainant the same way (their reference: the phone is sealed). Rules,
     first match wins: over the head (one of the policy's channels, or so marked by intake);
-    the same owner (phone) complaining for the ``repeat_count``-th time within ``window``; the
+    the same owner complaining for the ``repeat_count``-th time within ``window``; the
     same unit (office + unit) likewise (each as the policy's ``repeat_by`` says). Times are
     compared, not arrival order: a complaint recorded late still counts where it happened, so
     neither of two close complaints falls through. (The categories that are always major are
@@ -1391,10 +1394,10 @@ def detect_major(
         )
     earlier = [PriorComplaint(*p) for p in prior]
     at = received.occurred_at
-    by_owner = [p.occurred_at for p in earlier if p.owner_phone == received.complainant.phone]
+    by_owner = [p.occurred_at for p in earlier if p.owner == owner]
     hits = _closest_run(at, by_owner, policy.window)
     if RepeatKey.OWNER in policy.repeat_by and len(hits) + 1 >= policy.repeat_count:
-        who = f"同一业主（{mask_phone(received.complainant.phone)}）"
+        who = "同一业主"  # no phone, not even masked: the reason is kept in the log forever
         return MajorComplaintFlagged(
             rule=MajorRule.REPEAT_OWNER, reason=_repeat_reason(who, at, hits, policy)
         )

@@ -28,7 +28,7 @@ from contracts.lifecycle import (
     MajorComplaintUnflagged,
 )
 from contracts.sla import SlaBreached
-from services.runtime import outbox
+from services.runtime import outbox, vault
 from services.runtime.consumer import mark_applied, mark_applied_many
 from services.runtime.outbox import enqueue
 from services.workflow import store
@@ -81,6 +81,7 @@ class Context:
     consumer: str  # the projection consumer whose processed_events the decided events join
     topic: str
     rules: Rules
+    pepper: bytes  # of complainant references (services.runtime.vault), for older receipts
 
 
 def derived_id(kind: str, cause: UUID) -> UUID:
@@ -97,7 +98,7 @@ async def apply_logged(
     then stores it for the batch path and the commands (``apply_logged_batch``).
     """
     if isinstance(data, ComplaintReceived):
-        await store.insert_complaint(conn, envelope, data)
+        await store.insert_complaint(conn, envelope, data, ctx.pepper)
     row = await store.lock_complaint(conn, envelope.complaint_id)
     if row is None:
         raise LookupError(f"{envelope.type} for unknown complaint {envelope.complaint_id}")
@@ -129,7 +130,7 @@ async def apply_logged_batch(
     would: the consumer then applies the batch event by event to park that one.
     """
     received = [(env, data) for env, data in events if isinstance(data, ComplaintReceived)]
-    created = await store.insert_complaints(conn, received)
+    created = await store.insert_complaints(conn, received, ctx.pepper)
     created_by: dict[UUID, int] = {}  # complaint created by this batch → its receipt's position
     for n, (env, data) in enumerate(events):
         if isinstance(data, ComplaintReceived) and env.complaint_id in created:
@@ -193,7 +194,11 @@ class _Journal:
     ) -> list[tuple[datetime, str, str, str]]:
         """The other complaints the repeat rule sees for this receipt."""
         return await store.prior_complaints(
-            conn, data, envelope.complaint_id, ctx.rules.major.window
+            conn,
+            data,
+            envelope.complaint_id,
+            ctx.rules.major.window,
+            vault.ref_of(ctx.pepper, data),
         )
 
     async def enqueue(self, conn: asyncpg.Connection, ctx: Context, envelope: Envelope) -> bool:
@@ -288,7 +293,9 @@ class _BatchJournal(_Journal):
             for env, data in events
             if isinstance(data, ComplaintReceived) and (env.event_id, "major") in fresh
         ]
-        candidates = await store.prior_candidates(conn, receipts, ctx.rules.major.window)
+        candidates = await store.prior_candidates(
+            conn, receipts, ctx.rules.major.window, ctx.pepper
+        )
         return cls(ctx, set(pairs), fresh, in_outbox, candidates, created_by)
 
     async def first(self, conn: asyncpg.Connection, cause: UUID, rule: str) -> bool:
@@ -302,14 +309,12 @@ class _BatchJournal(_Journal):
     ) -> list[tuple[datetime, str, str, str]]:
         window = ctx.rules.major.window
         low, high = data.occurred_at - window, data.occurred_at + window
+        owner = vault.ref_of(ctx.pepper, data)
         return [
-            (r["occurred_at"], r["owner_phone"], r["unit"], r["office"])
+            (r["occurred_at"], r["owner_ref"], r["unit"], r["office"])
             for r in self.candidates
             if r["complaint_id"] != envelope.complaint_id
-            and (
-                r["owner_phone"] == data.complainant.phone
-                or (r["office"] == data.office and r["unit"] == data.unit)
-            )
+            and (r["owner_ref"] == owner or (r["office"] == data.office and r["unit"] == data.unit))
             and low <= r["occurred_at"] <= high
             and self.created_by.get(r["complaint_id"], -1) <= self.position
         ]
@@ -493,7 +498,8 @@ async def _rules(
     if isinstance(data, ComplaintReceived):
         if await journal.first(conn, envelope.event_id, "major"):
             prior = await journal.prior(conn, ctx, envelope, data)
-            flagged = detect_major(data, prior, ctx.rules.major)
+            owner = vault.ref_of(ctx.pepper, data)
+            flagged = detect_major(data, prior, ctx.rules.major, owner=owner)
             if flagged is not None:
                 derived.append(flagged)
     elif isinstance(data, ComplaintJudged | ComplaintRejudged):

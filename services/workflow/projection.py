@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 
 import asyncpg
 
 from contracts import Envelope, EventData
+from contracts.privacy import ComplainantErased
+from services.runtime import vault
 from services.workflow.handlers import Context, apply_logged, apply_logged_batch
+
+log = logging.getLogger(__name__)
 
 
 class StateProjection:
@@ -17,11 +22,35 @@ class StateProjection:
         self.ctx = ctx
 
     async def apply(self, conn: asyncpg.Connection, envelope: Envelope, data: EventData) -> None:
-        """Append the event to its complaint and run the rules it triggers."""
-        await apply_logged(conn, self.ctx, envelope, data)
+        """Append the event to its complaint and run the rules it triggers (an erasure is
+        about a complainant, not a complaint: the vault holds its effect)."""
+        if isinstance(data, ComplainantErased):
+            await _enforce(conn, data)
+        else:
+            await apply_logged(conn, self.ctx, envelope, data)
 
     async def apply_batch(
         self, conn: asyncpg.Connection, events: Sequence[tuple[Envelope, EventData]]
     ) -> None:
         """``apply`` for each event in turn, folded in memory from the stored states."""
-        await apply_logged_batch(conn, self.ctx, events)
+        about_complaints = [(e, d) for e, d in events if not isinstance(d, ComplainantErased)]
+        if about_complaints:
+            await apply_logged_batch(conn, self.ctx, about_complaints)
+        for _, data in events:
+            if isinstance(data, ComplainantErased):
+                await _enforce(conn, data)
+
+
+async def _enforce(conn: asyncpg.Connection, erased: ComplainantErased) -> None:
+    """The log is the record of erasures: make the vault agree with one (a no-op unless a
+    vault backup older than the erasure was restored)."""
+    destroyed = await vault.enforce_erasure(
+        conn,
+        erased.complainant_ref,
+        erased_at=erased.erased_at,
+        reason=erased.reason,
+        reference=erased.reference,
+        erased_by=erased.erased_by,
+    )
+    if destroyed:
+        log.warning("a key erased on %s was in the vault again: destroyed", erased.erased_at)

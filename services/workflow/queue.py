@@ -68,7 +68,12 @@ class QueueFilters(BaseModel):
     channel: Annotated[list[Channel], Field(description="Any of these channels")] = []
     text: Annotated[
         str | None,
-        Field(min_length=1, max_length=100, description="In the unit, subject or description"),
+        Field(
+            min_length=1,
+            max_length=100,
+            description="In the unit or subject (the description is sealed personal data: "
+            "not searchable)",
+        ),
     ] = None
     sort: Sort = Sort.PRIORITY
     limit: Annotated[int, Field(ge=1, le=200, description="Complaints per page")] = 50
@@ -204,10 +209,7 @@ def build_query(
         where.append(f"c.channel = ANY({arg([ch.value for ch in filters.channel])}::text[])")
     if filters.text is not None:
         pattern = arg(_like(filters.text))
-        where.append(
-            f"(c.unit ILIKE {pattern} OR r.envelope->'data'->>'subject' ILIKE {pattern}"
-            f" OR r.envelope->'data'->>'description' ILIKE {pattern})"
-        )
+        where.append(f"(c.unit ILIKE {pattern} OR r.envelope->'data'->>'subject' ILIKE {pattern})")
     source = """FROM complaints c
         LEFT JOIN LATERAL (
             SELECT h.envelope FROM history h

@@ -7,7 +7,8 @@ CREATE TABLE IF NOT EXISTS complaints (
     office             text NOT NULL,  -- the office it belongs to now (跨项目转办 moves it)
     unit               text NOT NULL,
     channel            text NOT NULL,
-    owner_phone        text NOT NULL,  -- for the repeat rule; shown only to the office's staff
+    owner_ref          text NOT NULL,  -- the complainant's reference (services.runtime.vault):
+                                       -- the repeat rule's "same owner"; never a phone
     occurred_at        timestamptz NOT NULL,
     status             text NOT NULL,
     major              boolean NOT NULL DEFAULT false,
@@ -31,7 +32,7 @@ CREATE TABLE IF NOT EXISTS complaints (
         CASE state->'state'->>'priority' WHEN 'urgent' THEN 0 WHEN 'low' THEN 2 ELSE 1 END
     ) STORED
 );
-CREATE INDEX IF NOT EXISTS complaints_owner ON complaints (owner_phone, occurred_at);
+CREATE INDEX IF NOT EXISTS complaints_owner ON complaints (owner_ref, occurred_at);
 CREATE INDEX IF NOT EXISTS complaints_unit ON complaints (office, unit, occurred_at);
 CREATE INDEX IF NOT EXISTS complaints_queue
     ON complaints (office, priority_rank, next_deadline, complaint_id);

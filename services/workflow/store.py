@@ -25,6 +25,7 @@ import orjson
 from pydantic import BaseModel
 
 from contracts import ComplaintReceived, Envelope, decode_event
+from services.runtime import vault
 from services.workflow import domain
 from services.workflow.domain import State, replay
 
@@ -36,12 +37,12 @@ stored under another fingerprint is replayed from the history instead of read.""
 
 
 async def insert_complaint(
-    conn: asyncpg.Connection, envelope: Envelope, data: ComplaintReceived
+    conn: asyncpg.Connection, envelope: Envelope, data: ComplaintReceived, pepper: bytes
 ) -> bool:
     """Create a complaint's row from its ``ComplaintReceived``; ``False`` if it exists."""
     inserted = await conn.fetchval(
         """INSERT INTO complaints
-             (complaint_id, office, unit, channel, owner_phone, occurred_at, status,
+             (complaint_id, office, unit, channel, owner_ref, occurred_at, status,
               escalation_level, version)
            VALUES ($1, $2, $3, $4, $5, $6, 'new', 'staff', 0)
            ON CONFLICT (complaint_id) DO NOTHING
@@ -50,14 +51,16 @@ async def insert_complaint(
         data.office,
         data.unit,
         data.channel.value,
-        data.complainant.phone,
+        vault.ref_of(pepper, data),
         data.occurred_at,
     )
     return bool(inserted)
 
 
 async def insert_complaints(
-    conn: asyncpg.Connection, received: Sequence[tuple[Envelope, ComplaintReceived]]
+    conn: asyncpg.Connection,
+    received: Sequence[tuple[Envelope, ComplaintReceived]],
+    pepper: bytes,
 ) -> set[UUID]:
     """``insert_complaint`` for many receipts in one statement (the first receipt of each
     complaint, in order); the ids of the complaints it created."""
@@ -68,7 +71,7 @@ async def insert_complaints(
         return set()
     rows = await conn.fetch(
         """INSERT INTO complaints
-             (complaint_id, office, unit, channel, owner_phone, occurred_at, status,
+             (complaint_id, office, unit, channel, owner_ref, occurred_at, status,
               escalation_level, version)
            SELECT r.*, 'new', 'staff', 0
            FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[],
@@ -79,7 +82,7 @@ async def insert_complaints(
         [d.office for d in first.values()],
         [d.unit for d in first.values()],
         [d.channel.value for d in first.values()],
-        [d.complainant.phone for d in first.values()],
+        [vault.ref_of(pepper, d) for d in first.values()],
         [d.occurred_at for d in first.values()],
     )
     return {r["complaint_id"] for r in rows}
@@ -251,21 +254,22 @@ async def prior_complaints(
     received: ComplaintReceived,
     complaint_id: UUID,
     window: timedelta,
+    owner: str,
 ) -> list[tuple[datetime, str, str, str]]:
     """Other complaints of the same owner or unit within ``window`` of this one."""
     rows = await conn.fetch(
-        """SELECT occurred_at, owner_phone, unit, office FROM complaints
+        """SELECT occurred_at, owner_ref, unit, office FROM complaints
            WHERE complaint_id <> $1
-             AND (owner_phone = $2 OR (office = $3 AND unit = $4))
+             AND (owner_ref = $2 OR (office = $3 AND unit = $4))
              AND occurred_at BETWEEN $5 AND $6""",
         complaint_id,
-        received.complainant.phone,
+        owner,
         received.office,
         received.unit,
         received.occurred_at - window,
         received.occurred_at + window,
     )
-    return [(r["occurred_at"], r["owner_phone"], r["unit"], r["office"]) for r in rows]
+    return [(r["occurred_at"], r["owner_ref"], r["unit"], r["office"]) for r in rows]
 
 
 async def journal_rules(
@@ -302,18 +306,21 @@ async def journal_unrun(conn: asyncpg.Connection, pairs: Iterable[tuple[UUID, st
 
 
 async def prior_candidates(
-    conn: asyncpg.Connection, receipts: Sequence[ComplaintReceived], window: timedelta
+    conn: asyncpg.Connection,
+    receipts: Sequence[ComplaintReceived],
+    window: timedelta,
+    pepper: bytes,
 ) -> list[asyncpg.Record]:
     """Every complaint ``prior_complaints`` could return for any of these receipts (the same
     owner or unit, within ``window``), with one statement; the caller picks each one's."""
     if not receipts:
         return []
     rows: list[asyncpg.Record] = await conn.fetch(
-        """SELECT complaint_id, occurred_at, owner_phone, unit, office FROM complaints
-           WHERE (owner_phone = ANY($1::text[])
+        """SELECT complaint_id, occurred_at, owner_ref, unit, office FROM complaints
+           WHERE (owner_ref = ANY($1::text[])
                   OR (office, unit) IN (SELECT * FROM unnest($2::text[], $3::text[])))
              AND occurred_at BETWEEN $4 AND $5""",
-        list({r.complainant.phone for r in receipts}),
+        list({vault.ref_of(pepper, r) for r in receipts}),
         [r.office for r in receipts],
         [r.unit for r in receipts],
         min(r.occurred_at for r in receipts) - window,

@@ -21,6 +21,8 @@ import httpx
 import pytest
 
 from deploy.local import stack
+from services.runtime import vault
+from services.runtime.settings import Settings
 from tests.conftest import RUN, Infra, RunningSystem, free_port
 from tests.e2e.helpers import (
     HOTLINE,
@@ -393,7 +395,9 @@ async def test_intake_rebuilds_its_directory_and_rejections_and_keeps_its_decisi
     assert resp.status_code == 202, resp.text
     await caught_up(system, "intake")
     before = await intake_tables(system.database_url)
-    assert any(row[0] == number for row in before["callers"])
+    # the directory is keyed by the number's reference (issue 16, point 5), not the number
+    ref = vault.complainant_ref(Settings().pepper(), number)
+    assert any(row[0] == ref for row in before["callers"])
 
     result = await complaints(system.env, "rebuild", "intake")
     assert result.returncode == 0, result.stdout + result.stderr

@@ -29,10 +29,10 @@ import httpx
 import pytest
 from openpyxl import load_workbook
 
-from contracts import Channel, ComplaintReceived, EventData, ServiceCategory, Validity
+from contracts import Channel, EventData, ServiceCategory, Validity
 from contracts.enums import Priority
 from contracts.envelope import Envelope, new_envelope
-from contracts.intake import Submission
+from contracts.intake import ComplaintReceivedV3, Submission
 from contracts.lifecycle import (
     AccountabilityRecord,
     Actor,
@@ -133,7 +133,7 @@ class Life:
                 "occurred_at": spec.day.isoformat(),
             }
         )
-        self.add(ComplaintReceived.from_submission(spec.channel, submission), minutes=0)
+        self.add(ComplaintReceivedV3.from_submission(spec.channel, submission), minutes=0)
 
     def add(self, data: EventData, minutes: int = 20) -> None:
         self.at += timedelta(minutes=minutes)

@@ -79,7 +79,9 @@ async def _five(http: httpx.AsyncClient, system: RunningSystem) -> dict[str, Des
         http,
         system,
         HOTLINE,
-        description="地下车库积水严重，独角兽标记",
+        # the text filter searches the unit and the subject (the description is sealed)
+        subject="地下车库积水，独角兽标记",
+        description="地下车库积水严重",
         occurred_at=minutes_ago(4),
     )
     low = await submit(

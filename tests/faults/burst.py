@@ -12,8 +12,8 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 from aiokafka import AIOKafkaProducer
 
-from contracts import Channel, ComplaintReceived, Envelope, encode_event, new_envelope
-from contracts.intake import Submission, complaint_id_for, received_event_id
+from contracts import Channel, Envelope, encode_event, new_envelope
+from contracts.intake import ComplaintReceivedV3, Submission, complaint_id_for, received_event_id
 from tests.e2e.helpers import read_events
 
 
@@ -31,7 +31,7 @@ def complaint_event(office: str, n: int, *, run: str, minutes_ago: float = 1.0) 
             "occurred_at": at.isoformat(),
         }
     )
-    data = ComplaintReceived.from_submission(Channel.APP, submission)
+    data = ComplaintReceivedV3.from_submission(Channel.APP, submission)
     cid = complaint_id_for(Channel.APP, submission.submission_id)
     return new_envelope(
         data,

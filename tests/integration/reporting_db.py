@@ -7,6 +7,7 @@ from pathlib import Path
 import asyncpg
 
 from services import reporting
+from services.runtime import vault
 from services.runtime.consumer import consumer_tables_sql
 from services.runtime.generations import Generations
 
@@ -24,6 +25,7 @@ async def install_reporting(url: str) -> str:
     )
     conn = await asyncpg.connect(url)
     try:
+        await vault.migrate(conn)  # reads open personal data through it, as the service's do
         async with conn.transaction():
             live = await generations.prepare(conn, consumer_tables_sql)
     finally:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import orjson
 import pytest
 
 from bench.common import received_event, submission_body
@@ -18,6 +19,7 @@ from contracts import ComplaintReceived, Envelope, decode_event, encode_event
 from deploy.local import sandbox
 from services.intake import store
 from services.intake.projection import CallerDirectory
+from services.runtime import vault
 from tests.conftest import RUN, Infra
 
 pytestmark = pytest.mark.infra
@@ -50,8 +52,13 @@ def events() -> list[tuple[Envelope, ComplaintReceived]]:
     return out
 
 
+PEPPER = b"pepper-of-this-test"
+
+
 async def directory(conn: asyncpg.Connection) -> list[Any]:
-    rows = await conn.fetch("SELECT phone, name, unit, complaint_id FROM callers ORDER BY phone")
+    rows = await conn.fetch(
+        "SELECT complainant_ref, personal, unit, complaint_id FROM callers ORDER BY 1"
+    )
     return [tuple(r) for r in rows]
 
 
@@ -59,16 +66,21 @@ async def test_batches_in_any_order_leave_what_single_events_leave(
     conn: asyncpg.Connection,
 ) -> None:
     log = events()
-    projection = CallerDirectory()
+    projection = CallerDirectory(PEPPER)
     for envelope, data in log:
         await projection.apply(conn, envelope, data)
     one_by_one = await directory(conn)
     assert len(one_by_one) == 6
     # Each number's entry is its latest complaint: the latest hour, then the highest id.
-    for phone, name, _, cid in one_by_one:
-        mine = [(d.occurred_at, e.complaint_id, d) for e, d in log if d.complainant.phone == phone]
+    for ref, personal, _, cid in one_by_one:
+        mine = [
+            (d.occurred_at, e.complaint_id, d)
+            for e, d in log
+            if vault.complainant_ref(PEPPER, d.complainant.phone) == ref  # type: ignore[union-attr]
+        ]
         _, latest_id, data = max(mine, key=lambda m: (m[0], m[1]))
-        assert (name, cid) == (data.complainant.name, latest_id)
+        who = orjson.loads(personal)["complainant"]
+        assert (who["name"], cid) == (data.complainant.name, latest_id)  # type: ignore[union-attr]
 
     rng = random.Random(7)
     for size in (1, 5, 40):

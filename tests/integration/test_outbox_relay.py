@@ -14,8 +14,8 @@ import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from faststream.kafka import KafkaBroker
 
-from contracts import Channel, ComplaintReceived, Envelope, EventData, new_envelope
-from contracts.intake import Submission
+from contracts import Channel, Envelope, EventData, new_envelope
+from contracts.intake import ComplaintReceivedV3, Submission
 from services.runtime.consumer import ProjectionConsumer, consumer_tables_sql
 from services.runtime.outbox import OutboxRelay, enqueue, outbox_table_sql
 from tests.conftest import RUN, Infra
@@ -77,7 +77,7 @@ async def topic(real_infra: Infra) -> AsyncIterator[str]:
 
 
 def event(n: int) -> Envelope:
-    data = ComplaintReceived.from_submission(
+    data = ComplaintReceivedV3.from_submission(
         Channel.APP,
         Submission.model_validate(
             {

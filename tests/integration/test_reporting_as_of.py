@@ -17,9 +17,9 @@ from zoneinfo import ZoneInfo
 import asyncpg
 import pytest
 
-from contracts import Channel, ComplaintReceived, EventData, ServiceCategory, Validity, new_envelope
+from contracts import Channel, EventData, ServiceCategory, Validity, new_envelope
 from contracts.enums import Priority
-from contracts.intake import Submission
+from contracts.intake import ComplaintReceivedV3, Submission
 from contracts.lifecycle import (
     Actor,
     Awaiting,
@@ -98,7 +98,7 @@ class Story:
     complaint_id: uuid.UUID = field(default_factory=uuid.uuid4)
 
     async def received(self, recorded: datetime | None = None) -> Story:
-        data = ComplaintReceived.from_submission(
+        data = ComplaintReceivedV3.from_submission(
             self.channel,
             Submission.model_validate(
                 {
@@ -131,7 +131,7 @@ class Story:
             source="test",
         )
         async with self.pool.acquire() as conn, conn.transaction():
-            await ComplaintsProjection().apply(conn, envelope, data)
+            await ComplaintsProjection(b"pepper-of-this-test").apply(conn, envelope, data)
         return event_id
 
 
@@ -282,7 +282,7 @@ async def test_an_event_applied_twice_and_a_second_receipt_change_nothing(
     )
     for _ in range(2):
         async with pool.acquire() as conn, conn.transaction():
-            await ComplaintsProjection().apply(conn, envelope, data)
+            await ComplaintsProjection(b"pepper-of-this-test").apply(conn, envelope, data)
     story.unit = "9栋"  # a second, different ComplaintReceived for the same complaint
     await story.received(recorded=at(6))
 

@@ -12,9 +12,9 @@ from zoneinfo import ZoneInfo
 import asyncpg
 import pytest
 
-from contracts import Channel, ComplaintReceived, Envelope, EventData, Validity, new_envelope
+from contracts import Channel, Envelope, EventData, Validity, new_envelope
 from contracts.enums import Priority, ServiceCategory
-from contracts.intake import Submission
+from contracts.intake import ComplaintReceivedV3, Submission
 from contracts.lifecycle import (
     AccountabilityRecord,
     Actor,
@@ -85,7 +85,7 @@ def story(n: int) -> list[tuple[Envelope, EventData]]:
             source="t",
         ), data
 
-    received = ComplaintReceived.from_submission(
+    received = ComplaintReceivedV3.from_submission(
         Channel.APP,
         Submission.model_validate(
             {
@@ -156,7 +156,7 @@ async def snapshot(conn: asyncpg.Connection) -> dict[str, list[tuple[Any, ...]]]
 
 async def test_batch_path_writes_the_same_rows_as_one_event_at_a_time(pool: asyncpg.Pool) -> None:
     events = [e for n in range(6) for e in story(n)]
-    projection = ComplaintsProjection()
+    projection = ComplaintsProjection(b"pepper-of-this-test")
     async with pool.acquire() as conn:
         async with conn.transaction():
             for envelope, data in events:
@@ -225,7 +225,7 @@ async def test_a_bulk_load_with_duplicates_writes_the_rows_of_each_event_applied
     # the same event again: right after it, and far later; and a receipt under another id
     log = log[:3] + log[:1] + log[3:] + [stories[2][0], stories[5][4], stories[1][2]]
     log.append((stories[6][0][0].model_copy(update={"event_id": uuid.uuid4()}), stories[6][0][1]))
-    projection = ComplaintsProjection()
+    projection = ComplaintsProjection(b"pepper-of-this-test")
     async with pool.acquire() as conn:
         async with conn.transaction():
             for envelope, data in log:  # idempotent: each event applied once in effect

@@ -58,6 +58,7 @@ CTX = Context(
     consumer="workflow.state.v1",
     topic="test.events",
     rules=Rules(routing=load_routing_rules(), major=MajorPolicy(window=timedelta(days=7))),
+    pepper=b"pepper-of-this-test",
 )
 Event = tuple[Envelope, EventData]
 HEAD = Actor(staff_id="cs-head", role=Role.CS_HEAD)

@@ -28,6 +28,7 @@ def intake(hotline: str | list[str]) -> IntakeSettings:
         database_url="postgresql://complaints:s3cret-pw@db/complaints",
         staff_token_secret=SECRET_OLD,
         intake_api_keys={Channel.HOTLINE: hotline, **OTHERS},
+        vault_pepper="p" * 40,
     )
 
 
@@ -72,6 +73,7 @@ def tokens(**settings: object) -> Settings:
     return Settings(
         env=Environment.PRODUCTION,
         database_url="postgresql://complaints:s3cret-pw@db/complaints",
+        vault_pepper="p" * 40,
         **settings,  # type: ignore[arg-type]
     )
 

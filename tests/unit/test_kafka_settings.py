@@ -220,10 +220,21 @@ def test_topics_are_wanted_with_the_replication_and_min_isr() -> None:
         "complaints.events",
         "complaints.submissions",
         "complaints.deadletter",
+        "complaints.submissions.deadletter",
         "sla.alerts",
     ]
     assert {t.replication_factor for t in wanted} == {3}
-    assert all(t.topic_configs == topic_configs(settings) for t in wanted)
+    # The channels' records are in clear: their topics are kept a week, the rest forever.
+    transient = {"complaints.submissions", "complaints.submissions.deadletter"}
+    assert all(
+        t.topic_configs == topic_configs(settings) for t in wanted if t.name not in transient
+    )
+    week = str(7 * 24 * 3600 * 1000)
+    assert all(
+        t.topic_configs == {**topic_configs(settings), "retention.ms": week}
+        for t in wanted
+        if t.name in transient
+    )
     assert topic_configs(settings) == {
         "retention.ms": "-1",
         "retention.bytes": "-1",

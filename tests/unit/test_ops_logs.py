@@ -15,9 +15,9 @@ import pytest
 from aiokafka import ConsumerRecord
 from fastapi import FastAPI
 
-from contracts import ComplaintReceived, Envelope, new_envelope
+from contracts import Envelope, new_envelope
 from contracts.enums import Channel
-from contracts.intake import Submission
+from contracts.intake import ComplaintReceivedV3, Submission
 from services.runtime.consumer import ProjectionConsumer
 from services.runtime.http import install_common
 from services.runtime.logs import JsonFormatter, TextFormatter, bound, configure_logging, redact
@@ -153,7 +153,7 @@ def received(complaint_id: uuid.UUID) -> Envelope:
     )
     now = datetime.now(UTC)
     return new_envelope(
-        ComplaintReceived.from_submission(Channel.HOTLINE, submission),
+        ComplaintReceivedV3.from_submission(Channel.HOTLINE, submission),
         event_id=uuid.uuid4(),
         complaint_id=complaint_id,
         occurred_at=now,

@@ -15,13 +15,14 @@ import pytest
 from services.intake.settings import IntakeSettings
 from services.reporting.settings import ReportingSettings
 from services.runtime.auth import DEV_SECRET
-from services.runtime.settings import EXIT_CONFIG, Settings, read_settings
+from services.runtime.settings import DEV_VAULT_PEPPER, EXIT_CONFIG, Settings, read_settings
 from services.sla.settings import SlaSettings
 from services.workflow.settings import WorkflowSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 SAFE_URL = "postgresql://complaints:Zq8-long-random-pass@db:5432/complaints"
 SAFE_SECRET = "x" * 40
+SAFE_PEPPER = "p" * 40
 SAFE_KEYS = '{"hotline": "hotline-0123456789ab", "app": "app-0123456789abcdef", "supervision": "sup-0123456789abcdef"}'  # noqa: E501
 SERVICES: dict[str, type[Settings]] = {
     "intake": IntakeSettings,
@@ -35,11 +36,21 @@ REQUIRED = {
         "COMPLAINTS_DATABASE_URL",
         "COMPLAINTS_STAFF_TOKEN_SECRET",
         "COMPLAINTS_INTAKE_API_KEYS",
+        "COMPLAINTS_VAULT_PEPPER",
     },
-    "workflow": {"COMPLAINTS_DATABASE_URL", "COMPLAINTS_STAFF_TOKEN_SECRET"},
-    # every read of SLA and reporting carries a staff token (issue 16, point 3)
-    "sla": {"COMPLAINTS_DATABASE_URL", "COMPLAINTS_STAFF_TOKEN_SECRET"},
-    "reporting": {"COMPLAINTS_DATABASE_URL", "COMPLAINTS_STAFF_TOKEN_SECRET"},
+    "workflow": {
+        "COMPLAINTS_DATABASE_URL",
+        "COMPLAINTS_STAFF_TOKEN_SECRET",
+        "COMPLAINTS_VAULT_PEPPER",
+    },
+    # every read of SLA and reporting carries a staff token (issue 16, point 3); every
+    # service seals or opens personal data through the vault (issue 16, point 5)
+    "sla": {"COMPLAINTS_DATABASE_URL", "COMPLAINTS_STAFF_TOKEN_SECRET", "COMPLAINTS_VAULT_PEPPER"},
+    "reporting": {
+        "COMPLAINTS_DATABASE_URL",
+        "COMPLAINTS_STAFF_TOKEN_SECRET",
+        "COMPLAINTS_VAULT_PEPPER",
+    },
 }
 
 
@@ -76,6 +87,7 @@ def test_production_with_real_secrets_starts(name: str, monkeypatch: pytest.Monk
         "COMPLAINTS_DATABASE_URL": SAFE_URL,
         "COMPLAINTS_STAFF_TOKEN_SECRET": SAFE_SECRET,
         "COMPLAINTS_INTAKE_API_KEYS": SAFE_KEYS,
+        "COMPLAINTS_VAULT_PEPPER": SAFE_PEPPER,
     }.items():
         monkeypatch.setenv(key, value)
     assert named(SERVICES[name]) == {}
@@ -139,10 +151,23 @@ def test_channel_keys_need_one_real_key_per_channel(
     monkeypatch.setenv("COMPLAINTS_DATABASE_URL", SAFE_URL)
     monkeypatch.setenv("COMPLAINTS_STAFF_TOKEN_SECRET", SAFE_SECRET)
     monkeypatch.setenv("COMPLAINTS_INTAKE_API_KEYS", keys)
+    monkeypatch.setenv("COMPLAINTS_VAULT_PEPPER", SAFE_PEPPER)
     said = named(IntakeSettings)
     assert set(said) == {"COMPLAINTS_INTAKE_API_KEYS"}
     for reason in reasons:
         assert reason in said["COMPLAINTS_INTAKE_API_KEYS"], said
+
+
+@pytest.mark.parametrize(
+    ("pepper", "reason"),
+    [(DEV_VAULT_PEPPER, "development pepper"), ("short", "at least 32"), ("", "not set")],
+)
+def test_the_development_or_a_weak_vault_pepper_is_refused(
+    pepper: str, reason: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COMPLAINTS_ENV", "production")
+    monkeypatch.setenv("COMPLAINTS_VAULT_PEPPER", pepper)
+    assert reason in named(ReportingSettings)["COMPLAINTS_VAULT_PEPPER"]
 
 
 def test_a_value_that_does_not_parse_is_named_and_the_other_checks_still_run(

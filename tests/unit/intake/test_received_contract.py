@@ -10,7 +10,7 @@ import pytest
 from pydantic import ValidationError
 
 from contracts import Channel, ComplaintReceived, decode_event, encode_event, new_envelope
-from contracts.intake import ChannelRefs, Submission, photo_reference
+from contracts.intake import ChannelRefs, ComplaintReceivedV3, Submission, photo_reference
 from contracts.submissions import Reason, RecordRef, SubmissionRejected
 
 STORED = Path(__file__).parents[1] / "contracts" / "stored_events"
@@ -49,7 +49,7 @@ def test_over_the_head_follows_the_channel_when_code_leaves_it_out(channel: Chan
         {**SUBMISSION.model_dump(), "channel": channel, "address": {}}
     )
     assert event.over_the_head is channel.is_over_the_head
-    assert ComplaintReceived.from_submission(channel, SUBMISSION).over_the_head is (
+    assert ComplaintReceivedV3.from_submission(channel, SUBMISSION).over_the_head is (
         channel.is_over_the_head
     )
 
@@ -76,7 +76,7 @@ def test_a_photo_given_as_bytes_or_nonsense_is_refused(bad: str) -> None:
 
 def test_an_event_never_carries_more_than_nine_photos() -> None:
     with pytest.raises(ValidationError, match="photos"):
-        ComplaintReceived.from_submission(
+        ComplaintReceivedV3.from_submission(
             Channel.APP, SUBMISSION, photos=[f"oss://p/{n}.jpg" for n in range(10)]
         )
 

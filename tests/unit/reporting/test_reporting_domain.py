@@ -20,7 +20,7 @@ from contracts import (
     new_envelope,
 )
 from contracts.envelope import registered_events
-from contracts.intake import Address, Submission
+from contracts.intake import Address, ComplaintReceivedV3, Submission
 from contracts.lifecycle import (
     Actor,
     Awaiting,
@@ -80,7 +80,8 @@ POLICY = Path("services/sla/policy.yaml")
 
 
 def received(unit: str = "3栋1单元502", subject: str = "高空抛物") -> ComplaintReceived:
-    return ComplaintReceived.from_submission(
+    """A receipt as consumers read it (the newest version; in clear, as version 3 wrote it)."""
+    in_clear = ComplaintReceivedV3.from_submission(
         Channel.HOTLINE,
         Submission.model_validate(
             {
@@ -94,6 +95,7 @@ def received(unit: str = "3栋1单元502", subject: str = "高空抛物") -> Com
             }
         ),
     )
+    return ComplaintReceived.model_validate(in_clear.model_dump())
 
 
 SAMPLES: dict[str, EventData] = {

@@ -19,7 +19,7 @@ import pytest
 
 from contracts import Channel, ComplaintReceived
 from contracts.enums import Priority, ServiceCategory, Validity
-from contracts.intake import Submission
+from contracts.intake import ComplaintReceivedV3, Submission
 from contracts.lifecycle import (
     SCHEDULER,
     Actor,
@@ -58,7 +58,7 @@ MON_0900 = at(23, "09:00")
 
 
 def received() -> ComplaintReceived:
-    return ComplaintReceived.from_submission(
+    return ComplaintReceivedV3.from_submission(
         Channel.HOTLINE,
         Submission.model_validate(
             {

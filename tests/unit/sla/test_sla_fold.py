@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from contracts import Channel, ComplaintReceived
-from contracts.intake import Submission
+from contracts.intake import ComplaintReceivedV3, Submission
 from contracts.lifecycle import Actor, ComplaintAcknowledged, DepartmentAssigned, Role
 from contracts.sla import SlaBreached, SlaWarning
 from services.sla.calendar import load_calendar
@@ -22,7 +22,7 @@ ACTOR = Actor(staff_id="A1", role=Role.CS_AGENT)
 
 
 def received(at: datetime) -> ComplaintReceived:
-    return ComplaintReceived.from_submission(
+    return ComplaintReceivedV3.from_submission(
         Channel.HOTLINE,
         Submission.model_validate(
             {

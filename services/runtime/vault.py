@@ -1,0 +1,338 @@
+"""The crypto-shredding vault: one key per complainant, kept outside the log, destroyed on erasure.
+
+The log is immutable and kept forever, so personal data cannot be deleted from it; it can be
+made unreadable. Intake seals a complainant's name and phone and the complaint's free text
+(``description``, ``demand``) with AES-256-GCM under the complainant's own key before the
+``ComplaintReceived`` goes into the log; projections keep the sealed values and open them when
+they are read. Erasure destroys the key (``key = NULL``): from the next read on, and after any
+rebuild, every sealed field of that complainant opens to ``已删除``.
+
+The vault is infrastructure like a KMS, used by every service: PostgreSQL schema ``vault``,
+created by whichever service starts first, never part of a projection, never dropped by a
+rebuild. This module is the only code that touches its SQL.
+
+A complainant is known by a **reference**: HMAC-SHA256 of the normalised phone under a secret
+pepper (``COMPLAINTS_VAULT_PEPPER``). It is pseudonymous, not anonymous: whoever holds the
+pepper can test a phone number against it.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+import orjson
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from contracts.intake import (
+    ComplaintReceived,
+    ComplaintReceivedV3,
+    SealedComplainant,
+    SealedText,
+    normalise_phone,
+)
+from contracts.privacy import ErasureReason
+
+ERASED = "已删除"
+"""What every sealed field of an erased complainant reads as."""
+
+NONCE_BYTES = 12
+
+SCHEMA_SQL = """
+CREATE SCHEMA IF NOT EXISTS vault;
+CREATE TABLE IF NOT EXISTS vault.complainant_keys (
+    complainant_ref   text PRIMARY KEY,          -- HMAC-SHA256(pepper, phone): no phone here
+    key               bytea,                     -- AES-256; NULL once erased
+    created_at        timestamptz NOT NULL DEFAULT now(),
+    erased_at         timestamptz,
+    erasure_reason    text,                      -- a code of ErasureReason, never free text
+    erasure_reference text,                      -- e.g. the request's or order's number
+    erased_by         text,                      -- staff id, or 'retention'
+    CHECK ((key IS NULL) = (erased_at IS NOT NULL))
+);
+"""
+
+
+async def migrate(conn: asyncpg.Connection) -> None:
+    """Create the vault if it is missing (every service calls this at start; one runs it)."""
+    async with conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock(hashtext('vault'))")
+        await conn.execute(SCHEMA_SQL)
+
+
+def complainant_ref(pepper: bytes, phone: str) -> str:
+    """The pseudonymous reference of a phone number (any written form of one number gives the
+    same reference; a number that is not valid is refused with ``ValueError``)."""
+    return hmac.new(pepper, normalise_phone(phone).encode(), hashlib.sha256).hexdigest()
+
+
+def ref_of(pepper: bytes, received: ComplaintReceived) -> str:
+    """The complainant's reference of a received complaint, sealed or (older events) in clear."""
+    who = received.complainant
+    if isinstance(who, SealedComplainant):
+        return who.ref
+    return complainant_ref(pepper, who.phone)
+
+
+def _aad(ref: str, field: str) -> bytes:
+    # Binds a sealed value to its complainant and its field: a blob moved to another
+    # complainant, or from the name to the description, does not open.
+    return f"complaints/vault/v1/{ref}/{field}".encode()
+
+
+def seal(key: bytes, ref: str, field: str, value: Any) -> str:
+    """``value`` (JSON-able) sealed under ``key``: base64 of the nonce and the ciphertext."""
+    nonce = os.urandom(NONCE_BYTES)
+    sealed = AESGCM(key).encrypt(nonce, orjson.dumps(value), _aad(ref, field))
+    return base64.b64encode(nonce + sealed).decode()
+
+
+def unseal(key: bytes, ref: str, field: str, sealed: str) -> Any:
+    """The value of ``seal``; raises ``InvalidTag`` for another key, ref or field."""
+    raw = base64.b64decode(sealed)
+    return orjson.loads(AESGCM(key).decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], _aad(ref, field)))
+
+
+async def key_for_sealing(conn: asyncpg.Connection, ref: str) -> bytes:
+    """The complainant's key, made on their first complaint.
+
+    Two complaints from one new number at once: both insert, one wins, both read its key.
+    An erased complainant who complains again gets a fresh key: the new complaint is readable,
+    the erased ones stay sealed under the destroyed key.
+    """
+    for _ in range(5):
+        key = await conn.fetchval(
+            """INSERT INTO vault.complainant_keys AS k (complainant_ref, key)
+               VALUES ($1, $2)
+               ON CONFLICT (complainant_ref) DO UPDATE
+               SET key = EXCLUDED.key, created_at = now(), erased_at = NULL,
+                   erasure_reason = NULL, erasure_reference = NULL, erased_by = NULL
+               WHERE k.key IS NULL
+               RETURNING key""",
+            ref,
+            AESGCM.generate_key(bit_length=256),
+        )
+        if key is None:  # someone else's key is there (or was just erased: try again)
+            key = await conn.fetchval(
+                "SELECT key FROM vault.complainant_keys WHERE complainant_ref = $1", ref
+            )
+        if key is not None:
+            return bytes(key)
+    raise RuntimeError("the vault kept erasing this complainant's key while sealing")
+
+
+async def seal_received(
+    conn: asyncpg.Connection, pepper: bytes, received: ComplaintReceivedV3
+) -> ComplaintReceived:
+    """The event for the log: ``received`` (in clear, as intake decided it) with the
+    complainant's name and phone and the free text sealed under the complainant's key."""
+    ref = complainant_ref(pepper, received.complainant.phone)
+    key = await key_for_sealing(conn, ref)
+    facts = received.model_dump(exclude={"complainant", "description", "demand"})
+    who = {"name": received.complainant.name, "phone": received.complainant.phone}
+    return ComplaintReceived(
+        **facts,
+        complainant=SealedComplainant(ref=ref, sealed=seal(key, ref, "complainant", who)),
+        description=SealedText(sealed=seal(key, ref, "description", received.description)),
+        demand=SealedText(sealed=seal(key, ref, "demand", received.demand)),
+    )
+
+
+def personal_of(pepper: bytes, received: ComplaintReceived) -> dict[str, Any]:
+    """What a projection keeps of the personal fields: the reference and the values as the log
+    has them (sealed; in clear only for events from before sealing). Never opened values."""
+    return {
+        "ref": ref_of(pepper, received),
+        **received.model_dump(mode="json", include={"complainant", "description", "demand"}),
+    }
+
+
+def personal_of_logged(pepper: bytes, data: dict[str, Any]) -> dict[str, Any]:
+    """``personal_of`` for a body read as JSON (``LoggedEvent.data``)."""
+    who = data["complainant"]
+    ref = who["ref"] if "ref" in who else complainant_ref(pepper, who["phone"])
+    return {
+        "ref": ref,
+        "complainant": who,
+        "description": data["description"],
+        "demand": data.get("demand", ""),
+    }
+
+
+@dataclass(frozen=True)
+class Opened:
+    """A complaint's personal fields as they read now: living values, or ``已删除``."""
+
+    name: str
+    phone: str
+    description: str
+    demand: str
+    erased: bool
+
+    def complainant(self) -> dict[str, str]:
+        """``{"name", "phone"}`` as the APIs show a complainant (before masking)."""
+        return {"name": self.name, "phone": self.phone}
+
+
+ERASED_OPENED = Opened(name=ERASED, phone=ERASED, description=ERASED, demand=ERASED, erased=True)
+
+
+@dataclass(frozen=True)
+class KeyState:
+    """A complainant's row of the vault: the key (``None``: erased) and when it was erased."""
+
+    key: bytes | None
+    erased_at: datetime | None
+
+
+async def _keys(conn: asyncpg.Connection, refs: Iterable[str]) -> dict[str, KeyState]:
+    wanted = sorted(set(refs))
+    if not wanted:
+        return {}
+    rows = await conn.fetch(
+        """SELECT complainant_ref, key, erased_at FROM vault.complainant_keys
+           WHERE complainant_ref = ANY($1::text[])""",
+        wanted,
+    )
+    return {
+        r["complainant_ref"]: KeyState(
+            bytes(r["key"]) if r["key"] is not None else None, r["erased_at"]
+        )
+        for r in rows
+    }
+
+
+def open_with(personal: dict[str, Any], state: KeyState | None) -> Opened:
+    """Open ``personal`` (``personal_of``) with the vault's row of its complainant (``None``:
+    the vault has none). Pure: ``open_many`` looks the rows up."""
+    ref, who = personal["ref"], personal["complainant"]
+    if "sealed" not in who:
+        # From before sealing: in clear in the log; hidden once the complainant is erased.
+        if state is not None and state.key is None:
+            return ERASED_OPENED
+        return Opened(
+            name=who["name"],
+            phone=who["phone"],
+            description=str(personal["description"]),
+            demand=str(personal["demand"]),
+            erased=False,
+        )
+    if state is None or state.key is None:
+        return ERASED_OPENED
+    try:
+        opened = unseal(state.key, ref, "complainant", who["sealed"])
+        texts = [
+            unseal(state.key, ref, f, v["sealed"]) if isinstance(v, dict) else v
+            for f, v in (("description", personal["description"]), ("demand", personal["demand"]))
+        ]
+    except InvalidTag:
+        # Sealed under a key destroyed since (the complainant was erased, then complained
+        # again and got a fresh key): erased.
+        return ERASED_OPENED
+    return Opened(
+        name=opened["name"],
+        phone=opened["phone"],
+        description=texts[0],
+        demand=texts[1],
+        erased=False,
+    )
+
+
+async def open_many(conn: asyncpg.Connection, personals: Sequence[dict[str, Any]]) -> list[Opened]:
+    """Open the personal fields of many complaints with one look-up of their keys. Keys are
+    not cached: an erasure shows on the very next read."""
+    keys = await _keys(conn, (p["ref"] for p in personals))
+    return [open_with(p, keys.get(p["ref"])) for p in personals]
+
+
+async def open_one(conn: asyncpg.Connection, personal: dict[str, Any]) -> Opened:
+    """``open_many`` for one complaint."""
+    return (await open_many(conn, [personal]))[0]
+
+
+@dataclass(frozen=True)
+class Erasure:
+    """What an erasure did: ``erased`` is False when the key was already gone (or unknown)."""
+
+    complainant_ref: str
+    erased: bool
+    erased_at: datetime | None
+
+
+async def erase(
+    conn: asyncpg.Connection,
+    ref: str,
+    *,
+    reason: ErasureReason,
+    reference: str | None,
+    erased_by: str,
+) -> Erasure:
+    """Destroy the complainant's key (idempotent: erasing twice says the second time that it
+    was done). A reference the vault never saw is recorded as erased too, so that a legacy
+    complainant (from before sealing, in clear in the log) reads as erased."""
+    row = await conn.fetchrow(
+        """INSERT INTO vault.complainant_keys AS k
+               (complainant_ref, key, erased_at, erasure_reason, erasure_reference, erased_by)
+           VALUES ($1, NULL, now(), $2, $3, $4)
+           ON CONFLICT (complainant_ref) DO UPDATE
+           SET key = NULL, erased_at = now(), erasure_reason = EXCLUDED.erasure_reason,
+               erasure_reference = EXCLUDED.erasure_reference, erased_by = EXCLUDED.erased_by
+           WHERE k.key IS NOT NULL
+           RETURNING erased_at""",
+        ref,
+        reason.value,
+        reference,
+        erased_by,
+    )
+    if row is not None:
+        return Erasure(ref, True, row["erased_at"])
+    at = await conn.fetchval(
+        "SELECT erased_at FROM vault.complainant_keys WHERE complainant_ref = $1", ref
+    )
+    return Erasure(ref, False, at)
+
+
+async def enforce_erasure(
+    conn: asyncpg.Connection,
+    ref: str,
+    *,
+    erased_at: datetime,
+    reason: ErasureReason,
+    reference: str | None,
+    erased_by: str,
+) -> bool:
+    """Make the vault agree with an erasure read from the log (``ComplainantErased``): destroy
+    the key if it was made before ``erased_at``. After a restore of a vault backup older than
+    the erasure, this is what destroys the resurrected key again; a key made after it (the
+    complainant complained again) is left alone. ``True`` if a key was destroyed now."""
+    row = await conn.fetchrow(
+        """INSERT INTO vault.complainant_keys AS k
+               (complainant_ref, key, created_at, erased_at, erasure_reason, erasure_reference,
+                erased_by)
+           VALUES ($1, NULL, $2, $2, $3, $4, $5)
+           ON CONFLICT (complainant_ref) DO UPDATE
+           SET key = NULL, erased_at = EXCLUDED.erased_at,
+               erasure_reason = EXCLUDED.erasure_reason,
+               erasure_reference = EXCLUDED.erasure_reference, erased_by = EXCLUDED.erased_by
+           WHERE k.key IS NOT NULL AND k.created_at <= EXCLUDED.erased_at
+           RETURNING (xmax <> 0) AS updated""",
+        ref,
+        erased_at,
+        reason.value,
+        reference,
+        erased_by,
+    )
+    return bool(row is not None and row["updated"])
+
+
+async def erased_refs(conn: asyncpg.Connection, refs: Iterable[str]) -> set[str]:
+    """Which of ``refs`` are erased now."""
+    return {ref for ref, state in (await _keys(conn, refs)).items() if state.key is None}

@@ -1,0 +1,110 @@
+"""The vault's cryptography (issue 16, point 5): a sealed value opens only with its
+complainant's key, for its complainant and its field; an erased key opens to 已删除; a
+reference is the same for every written form of one number, and depends on the pepper."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from contracts.intake import Complainant, ComplaintReceived, SealedComplainant, SealedText
+from services.runtime import vault
+from services.runtime.vault import ERASED, KeyState
+
+PEPPER = b"a-pepper-of-this-test-only-0123456789"
+KEY = AESGCM.generate_key(bit_length=256)
+
+
+def test_seal_then_unseal_gives_the_value_back_and_hides_it() -> None:
+    ref = vault.complainant_ref(PEPPER, "13812345678")
+    sealed = vault.seal(KEY, ref, "complainant", {"name": "何先生", "phone": "13812345678"})
+    assert "13812345678" not in sealed and "何先生" not in sealed
+    assert vault.unseal(KEY, ref, "complainant", sealed) == {
+        "name": "何先生",
+        "phone": "13812345678",
+    }
+    # a fresh nonce each time: the same value never seals to the same bytes
+    assert sealed != vault.seal(KEY, ref, "complainant", {"name": "何先生", "phone": "13812345678"})
+
+
+def test_a_sealed_value_does_not_open_for_another_ref_field_or_key() -> None:
+    ref = vault.complainant_ref(PEPPER, "13812345678")
+    other = vault.complainant_ref(PEPPER, "13900001111")
+    sealed = vault.seal(KEY, ref, "description", "楼上漏水，业主何先生13812345678")
+    with pytest.raises(InvalidTag):
+        vault.unseal(KEY, other, "description", sealed)  # moved to another complainant
+    with pytest.raises(InvalidTag):
+        vault.unseal(KEY, ref, "demand", sealed)  # moved to another field
+    with pytest.raises(InvalidTag):
+        vault.unseal(AESGCM.generate_key(bit_length=256), ref, "description", sealed)
+
+
+def test_the_ref_is_the_same_for_every_written_form_and_depends_on_the_pepper() -> None:
+    forms = ["13812345678", "+86 138 1234 5678", "0086-138-1234-5678", "138 1234 5678"]
+    refs = {vault.complainant_ref(PEPPER, f) for f in forms}
+    assert len(refs) == 1
+    (ref,) = refs
+    assert len(ref) == 64 and "13812345678" not in ref
+    assert vault.complainant_ref(b"another-pepper-0123456789abcdef0123", "13812345678") != ref
+    assert vault.complainant_ref(PEPPER, "13900001111") != ref
+
+
+def sealed_receipt(key: bytes, phone: str = "13812345678") -> ComplaintReceived:
+    ref = vault.complainant_ref(PEPPER, phone)
+    return ComplaintReceived(
+        office="Y园",
+        unit="3栋1单元502",
+        complainant=SealedComplainant(
+            ref=ref,
+            sealed=vault.seal(key, ref, "complainant", {"name": "何先生", "phone": phone}),
+        ),
+        subject="漏水",
+        description=SealedText(sealed=vault.seal(key, ref, "description", "卫生间漏水")),
+        demand=SealedText(sealed=vault.seal(key, ref, "demand", "尽快维修")),
+        occurred_at=datetime(2026, 11, 20, 9, tzinfo=UTC),
+        channel="hotline",
+        submission_id="call-vault-1",
+        address={},
+        over_the_head=False,
+    )
+
+
+def test_a_living_key_opens_every_sealed_field() -> None:
+    personal = vault.personal_of(PEPPER, sealed_receipt(KEY))
+    opened = vault.open_with(personal, KeyState(KEY, None))
+    assert opened == vault.Opened("何先生", "13812345678", "卫生间漏水", "尽快维修", erased=False)
+
+
+@pytest.mark.parametrize(
+    "state",
+    [
+        KeyState(None, datetime(2026, 12, 1, tzinfo=UTC)),  # erased
+        None,  # no row at all
+        KeyState(AESGCM.generate_key(bit_length=256), None),  # a fresh key after an erasure
+    ],
+    ids=["erased", "unknown", "re-keyed"],
+)
+def test_an_erased_or_missing_key_opens_every_field_to_erased(state: KeyState | None) -> None:
+    personal = vault.personal_of(PEPPER, sealed_receipt(KEY))
+    opened = vault.open_with(personal, state)
+    assert opened.erased
+    assert (opened.name, opened.phone, opened.description, opened.demand) == (ERASED,) * 4
+
+
+def test_a_receipt_from_before_sealing_reads_in_clear_until_its_complainant_is_erased() -> None:
+    data: dict[str, Any] = sealed_receipt(KEY).model_dump()
+    data |= {
+        "complainant": Complainant(name="何先生", phone="13812345678"),
+        "description": "卫生间漏水",
+        "demand": "",
+    }
+    legacy = ComplaintReceived.model_validate(data)
+    personal = vault.personal_of(PEPPER, legacy)
+    assert personal["ref"] == vault.complainant_ref(PEPPER, "13812345678")
+    assert vault.open_with(personal, None).name == "何先生"
+    erased = vault.open_with(personal, KeyState(None, datetime(2026, 12, 1, tzinfo=UTC)))
+    assert erased.erased and erased.name == ERASED and erased.description == ERASED
