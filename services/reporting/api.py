@@ -43,6 +43,7 @@ from services.reporting import reports, store
 from services.reporting.dashboard import Dashboard, board_figure, render_dashboard_html
 from services.reporting.document import load_document
 from services.reporting.drilldown import (
+    ALERT_NOTE,
     CONSOLE_PAGES,
     DASHBOARD_LIST,
     DASHBOARD_PAGE,
@@ -50,6 +51,7 @@ from services.reporting.drilldown import (
     MAX_PAGE_SIZE,
     MONTHLY_LIST,
     MONTHLY_PAGE,
+    RECORD_NOTE,
     ComplaintList,
     ListedComplaint,
     Picker,
@@ -60,7 +62,7 @@ from services.reporting.drilldown import (
     render_list_html,
     url,
 )
-from services.reporting.monthly import MonthlyReport, find_figure
+from services.reporting.monthly import MonthlyReport, RecordFigure, find_figure
 from services.reporting.projection import PROJECTION_TABLES, ComplaintsProjection
 from services.reporting.render import render_csv, render_html, render_xlsx
 from services.reporting.settings import ReportingSettings
@@ -289,6 +291,7 @@ def create_app(settings: ReportingSettings | None = None) -> FastAPI:
         return ComplaintList(
             figure=figure,
             label=chosen.label,
+            note=RECORD_NOTE if isinstance(chosen, RecordFigure) else "",
             count=count,
             office=query.office,
             period_from=query.period_from,
@@ -333,6 +336,7 @@ def create_app(settings: ReportingSettings | None = None) -> FastAPI:
         return ComplaintList(
             figure=figure,
             label=chosen.label,
+            note=ALERT_NOTE if chosen.source == "alerts" else "",
             count=count,
             office=scope,
             as_of=at,
