@@ -127,3 +127,13 @@ async def test_a_hot_spot_count_opens_the_complaints_of_that_spot(
     assert query["figure"] == f"hot.unit.{HOT_UNIT}"
     # the list is of the dashboard's instant, not of whenever it is opened
     assert "as_of" in query
+    # a hot spot is one office's: without its office the question has no single answer
+    bare = await page.request.get(
+        f"{reporting}/v1/dashboard/complaints", params={"figure": query["figure"]}
+    )
+    assert bare.status == 422 and "office" in await bare.text()
+    unknown = await page.request.get(
+        f"{reporting}/v1/reports/monthly/complaints",
+        params={"figure": "problem.environment.not-a-digest", "month": "2025-03"},
+    )
+    assert unknown.status == 422 and "figure" in await unknown.text()
