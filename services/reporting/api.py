@@ -44,6 +44,7 @@ from services.reporting import reports, store
 from services.reporting.dashboard import Dashboard, board_figure, render_dashboard_html
 from services.reporting.document import load_document
 from services.reporting.drilldown import (
+    ALERT_NOTE,
     CONSOLE_PAGES,
     DASHBOARD_LIST,
     DASHBOARD_PAGE,
@@ -51,6 +52,7 @@ from services.reporting.drilldown import (
     MAX_PAGE_SIZE,
     MONTHLY_LIST,
     MONTHLY_PAGE,
+    RECORD_NOTE,
     ComplaintList,
     ListedComplaint,
     Picker,
@@ -61,7 +63,7 @@ from services.reporting.drilldown import (
     render_list_html,
     url,
 )
-from services.reporting.monthly import FIGURES, MonthlyReport
+from services.reporting.monthly import MonthlyReport, RecordFigure, find_figure
 from services.reporting.projection import PROJECTION_TABLES, ComplaintsProjection
 from services.reporting.render import render_csv, render_html, render_xlsx
 from services.reporting.settings import ReportingSettings
@@ -201,11 +203,14 @@ FigureKey = Annotated[
     str,
     Query(
         min_length=1,
-        max_length=80,
-        description="The count to list: a key of `monthly.FIGURES` (e.g. `valid`, "
-        "`category.environment`, `direct.valid`, `major`, `overdue`, `overdue.base`) for the "
-        "report; `open`, `open.<status>`, `major`, `overdue`, `due_soon`, `today` or "
-        "`today.<channel>` for the dashboard",
+        max_length=200,
+        description="The count to list. For the report: a key of `monthly.FIGURES` (e.g. "
+        "`valid`, `category.environment`, `direct.valid`, `major`, `overdue`, `overdue.base`), "
+        "`accountability` or `preventive_measures` (records: one complaint per record), or a "
+        "main problem's `problem.<category>.<id>` / `assist_topic.<id>` (the report's "
+        "`figure` of it). For the dashboard: `open`, `open.<status>`, `major`, `overdue`, "
+        "`due_soon`, `today`, `today.<channel>` or a hot spot's `hot.<unit|building|topic>."
+        "<key>` (with its `office`)",
     ),
 ]
 PageNumber = Annotated[int, Query(ge=1, le=1_000_000, description="Page, from 1")]
@@ -269,7 +274,8 @@ def create_app(settings: ReportingSettings | None = None) -> FastAPI:
     async def monthly_list(
         staff: Staff, query: ReportQuery, figure: str, page: int, page_size: int
     ) -> ComplaintList:
-        if figure not in FIGURES:
+        chosen = find_figure(figure)
+        if chosen is None:
             raise FieldErrors(
                 [{"field": "figure", "reason": f"no figure of the report is {figure!r}"}]
             )
@@ -286,7 +292,8 @@ def create_app(settings: ReportingSettings | None = None) -> FastAPI:
             )
         return ComplaintList(
             figure=figure,
-            label=FIGURES[figure].label,
+            label=chosen.label,
+            note=RECORD_NOTE if isinstance(chosen, RecordFigure) else "",
             count=count,
             office=query.office,
             period_from=query.period_from,
@@ -313,13 +320,25 @@ def create_app(settings: ReportingSettings | None = None) -> FastAPI:
             )
         at = checked_instant(as_of)
         scope = office_scope(staff, office)
+        if chosen.source == "hot" and scope is None:
+            raise FieldErrors(
+                [{"field": "office", "reason": "a hot spot is one office's: give its office"}]
+            )
         async with service.pool.acquire() as conn:
             count, rows = await reports.board_figure(
-                conn, figure=chosen, office=scope, as_of=at, page=page, page_size=page_size
+                conn,
+                figure=chosen,
+                office=scope,
+                as_of=at,
+                page=page,
+                page_size=page_size,
+                hotspot_days=settings.reporting_hotspot_days,
+                hotspot_min=settings.reporting_hotspot_min,
             )
         return ComplaintList(
             figure=figure,
             label=chosen.label,
+            note=ALERT_NOTE if chosen.source == "alerts" else "",
             count=count,
             office=scope,
             as_of=at,

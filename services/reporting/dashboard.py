@@ -24,7 +24,7 @@ from typing import Any, Literal
 from uuid import UUID
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
-from pydantic import AwareDatetime, BaseModel, ConfigDict
+from pydantic import AwareDatetime, BaseModel, ConfigDict, computed_field
 
 from contracts.enums import Channel, Priority
 from contracts.lifecycle import MajorRule
@@ -152,6 +152,12 @@ class HotSpot(_Frozen):
     latest_at: AwareDatetime
     complaint_ids: tuple[UUID, ...]
 
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def figure(self) -> str:
+        """Its count's drill-down key (``hot.<kind>.<key>``, with ``office``)."""
+        return f"hot.{self.kind}.{self.key}"
+
 
 class HotSpots(_Frozen):
     """Repeat hot spots (星星之火) within ``days`` before T, ``min_count`` complaints or more."""
@@ -176,19 +182,28 @@ class Dashboard(_Frozen):
     hot_spots: HotSpots
 
 
-BoardSource = Literal["open", "alerts", "today"]
+BoardSource = Literal["open", "alerts", "today", "hot"]
 
 
 @dataclass(frozen=True)
 class BoardFigure:
     """One count of the dashboard: which store rows it counts (``source``: the open
-    complaints, the open timer alerts or today's intake) and which of them (``test``).
-    ``build_dashboard`` counts with ``test`` and the drill-down lists what ``test`` accepts."""
+    complaints, the open timer alerts, today's intake or the hot-spot groups) and which of
+    them (``test``). ``build_dashboard`` counts with ``test`` and the drill-down lists what
+    ``test`` accepts (``complaints``)."""
 
     key: str
     label: str
     source: BoardSource
     test: Callable[[Row], bool]
+
+    def complaints(self, rows: Sequence[Row]) -> list[UUID]:
+        """The complaints behind the count among ``rows`` (of its ``source``): one per row
+        ``test`` accepts (an alert lists its complaint once per alert); a hot-spot group
+        lists the complaints it counted (``ids``: as many as its count ``n``)."""
+        if self.source == "hot":
+            return [i for row in rows if self.test(row) for i in row["ids"]]
+        return [row["complaint_id"] for row in rows if self.test(row)]
 
 
 def _any(row: Row) -> bool:
@@ -205,13 +220,14 @@ BOARD_FIGURES: dict[str, BoardFigure] = {
         BoardFigure("today", "今日受理", "today", _any),
     )
 }
-"""The dashboard's fixed counts; ``open.<status>`` and ``today.<channel>`` are made on demand
-(``board_figure``)."""
+"""The dashboard's fixed counts; ``open.<status>``, ``today.<channel>`` and
+``hot.<kind>.<key>`` are made on demand (``board_figure``)."""
 
 
 def board_figure(key: str) -> BoardFigure | None:
     """The dashboard's count named ``key`` (``open``, ``open.<status>``, ``major``, ``overdue``,
-    ``due_soon``, ``today``, ``today.<channel>``), or ``None``."""
+    ``due_soon``, ``today``, ``today.<channel>``, ``hot.<unit|building|topic>.<key>``), or
+    ``None``. A hot spot is one office's: its list is asked for with that ``office``."""
     if key in BOARD_FIGURES:
         return BOARD_FIGURES[key]
     kind, _, value = key.partition(".")
@@ -222,6 +238,14 @@ def board_figure(key: str) -> BoardFigure | None:
     if kind == "today" and value in {c.value for c in Channel}:
         return BoardFigure(
             key, f"今日受理·{_channel_label(value)}", "today", lambda row: row["channel"] == value
+        )
+    spot, _, place = value.partition(".")
+    if kind == "hot" and spot in HOT_SPOT_LABELS and place:
+        return BoardFigure(
+            key,
+            f"重复投诉热点·{HOT_SPOT_LABELS[spot]}·{place}",
+            "hot",
+            lambda row: row["kind"] == spot and row["key"] == place,
         )
     return None
 

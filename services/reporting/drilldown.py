@@ -32,6 +32,10 @@ MONTHLY_LIST = "/reports/monthly/complaints"
 DASHBOARD_PAGE = "/dashboard"
 DASHBOARD_LIST = "/dashboard/complaints"
 CONSOLE_PAGES = (MONTHLY_PAGE, MONTHLY_LIST, DASHBOARD_PAGE, DASHBOARD_LIST)
+RECORD_NOTE = "本数按记录计：每条记录列出其所属投诉一次，一起投诉有多条记录时列出多次。"
+"""Said on the list behind a count of records (``monthly.RECORD_FIGURES``)."""
+ALERT_NOTE = "本数按时限提醒计：每条提醒列出其投诉一次，一起投诉有多条提醒时列出多次。"
+"""Said on the list behind a count of timer alerts (the dashboard's overdue and due soon)."""
 """The pages whose GET forms the console submits (blank fields are dropped by a redirect)."""
 
 
@@ -81,6 +85,11 @@ class ComplaintList(_Frozen):
     page_size: int
     pages: int
     items: tuple[ListedComplaint, ...]
+    note: str = Field(
+        default="",
+        description="What one row stands for when the count is not of complaints: a record "
+        "(accountability, preventive measures) or a timer alert lists its complaint once each",
+    )
 
 
 def listed(row: Mapping[str, Any], complainant: Mapping[str, Any]) -> ListedComplaint:

@@ -33,6 +33,8 @@ Rules the figures follow (the tests hold them):
 
 from __future__ import annotations
 
+import hashlib
+import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -217,12 +219,14 @@ class ServiceLevels(_Frozen):
 
 
 class MainProblem(_Frozen):
-    """One subject that recurs among the valid complaints of a category, with its latest text."""
+    """One subject that recurs among the valid complaints of a category (or among the assist
+    complaints), with its latest text; ``figure`` names its count for the drill-down."""
 
     subject: str
     count: int
     latest_description: str
     latest_at: AwareDatetime
+    figure: str
 
 
 class CategoryProblems(_Frozen):
@@ -391,6 +395,13 @@ class Comparison(_Frozen):
 
     @computed_field  # type: ignore[prop-decorator]
     @property
+    def figure(self) -> str | None:
+        """The figure (drill-down key) of the three values; ``None`` for a count of offices,
+        which has no list of complaints."""
+        return HEADLINE_FIGURE_KEYS.get(self.key, self.key)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
     def period_change_label(self) -> str:
         """环比 as printed: ``+12.5%``, ``-3.0%``, or ``—``."""
         return _change_label(self.period_change_tenths)
@@ -469,6 +480,11 @@ class MonthlyReport(_Frozen):
     preventive_measures: tuple[PreventiveMeasure, ...] = ()
     case_write_ups: tuple[CaseWriteUp, ...] = ()
     comparisons: tuple[Comparison, ...] = ()
+    # the periods the comparison's earlier values are of (None: not compared)
+    previous_period_from: date | None = None
+    previous_period_to: date | None = None
+    previous_year_from: date | None = None
+    previous_year_to: date | None = None
     document: DocumentText = DocumentText()
 
     @model_validator(mode="after")
@@ -651,13 +667,40 @@ def _ranked_offices(counts: Counter[str], order: Sequence[str]) -> list[str]:
     return sorted(present, key=lambda office: (-counts[office], position[office]))
 
 
-def _main_problems(rows: Sequence[ReportRow], limit: int) -> tuple[MainProblem, ...]:
+def problem_text(row: ReportRow) -> str:
+    """What a main problem groups a complaint under: its subject (without one, its
+    description), whitespace collapsed."""
+    return " ".join((row.subject or row.description).split()) or "（无描述）"
+
+
+def problem_id(text: str) -> str:
+    """A main problem's text as a figure key names it: a digest (16 hex digits), since the
+    text may be as long as a description and a key travels in a URL."""
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+PROBLEM_ID = re.compile(r"[0-9a-f]{16}")
+
+
+def problem_figure(category: ServiceCategory | None, text: str) -> str:
+    """The figure key of the main problem ``text`` of the valid complaints of ``category``
+    (``problem.<category>.<id>``), or of the assist complaints when ``category`` is ``None``
+    (``assist_topic.<id>``)."""
+    if category is None:
+        return f"assist_topic.{problem_id(text)}"
+    return f"problem.{category.value}.{problem_id(text)}"
+
+
+def _main_problems(
+    rows: Sequence[ReportRow], limit: int, category: ServiceCategory | None
+) -> tuple[MainProblem, ...]:
     """The most frequent subjects among ``rows`` (ties: the most recent first), with the latest
-    text of each. Rows with no subject are grouped by their exact description instead."""
+    text of each. Rows with no subject are grouped by their exact description instead
+    (``problem_text``). ``category``: whose problems these are (``None``: the assist
+    complaints'), for each problem's figure key."""
     groups: dict[str, list[ReportRow]] = defaultdict(list)
     for row in rows:
-        key = " ".join((row.subject or row.description).split()) or "（无描述）"
-        groups[key].append(row)
+        groups[problem_text(row)].append(row)
     problems = []
     for subject, members in groups.items():
         latest = max(members, key=lambda row: (row.received_at, str(row.complaint_id)))
@@ -667,6 +710,7 @@ def _main_problems(rows: Sequence[ReportRow], limit: int) -> tuple[MainProblem, 
                 count=len(members),
                 latest_description=latest.description,
                 latest_at=latest.received_at,
+                figure=problem_figure(category, subject),
             )
         )
     problems.sort(key=lambda p: (-p.count, -p.latest_at.timestamp(), p.subject))
@@ -698,6 +742,12 @@ HEADLINE_FIGURES: dict[str, str] = {
     "withdrawn": "已撤诉（不计入总量）",
 }
 """Every headline figure of the report, in the order the comparison lists them."""
+
+HEADLINE_FIGURE_KEYS: dict[str, str | None] = {
+    "direct_valid": "direct.valid",
+    "offices_with_valid": None,  # a count of offices: there is no list of complaints behind it
+}
+"""The drill-down key (``figure``) of a headline figure whose key is not its own."""
 
 
 def headline_figures(report: MonthlyReport) -> dict[str, int]:
@@ -771,6 +821,10 @@ def with_comparisons(
         {
             **dict(report),
             "comparisons": comparisons(report, previous_period, previous_year),
+            "previous_period_from": previous_period.period_from if previous_period else None,
+            "previous_period_to": previous_period.period_to if previous_period else None,
+            "previous_year_from": previous_year.period_from if previous_year else None,
+            "previous_year_to": previous_year.period_to if previous_year else None,
         }
     )
 
@@ -884,6 +938,81 @@ def report_scope(
     )
 
 
+def quoted_scope(
+    quoted: Iterable[QuotedEvent],
+    *,
+    period_from: date,
+    period_to: date,
+    office: str | None,
+    timezone: tzinfo = REPORT_TIMEZONE,
+) -> list[QuotedEvent]:
+    """The quoted events a report counts: those that occurred in the period (dates in
+    ``timezone``) for ``office`` (the one their complaint counts for as of T), if given, in the
+    order of when they occurred (then by complaint)."""
+    return [
+        q
+        for q in sorted(quoted, key=lambda q: (q.occurred_at, str(q.complaint_id)))
+        if _in_scope(q.occurred_at, q.office, period_from, period_to, office, timezone)
+    ]
+
+
+@dataclass(frozen=True)
+class RecordFigure:
+    """A count of records, not of complaints: the accountability records (one
+    ``PlanImplemented`` may hold several) and the preventive measures of the period.
+
+    ``test`` picks the quoted events of its kind, ``records`` the records one of them holds;
+    the report lists those records and counts them, and the drill-down lists each record's
+    complaint once per record (a complaint with two records is listed twice), so the list is
+    as long as the count."""
+
+    key: str
+    label: str
+    test: Callable[[QuotedEvent], bool]
+    records: Callable[[QuotedEvent], Sequence[Mapping[str, Any]]]
+    shown: Callable[[MonthlyReport], int]
+
+
+RECORD_FIGURES: dict[str, RecordFigure] = {
+    f.key: f
+    for f in (
+        RecordFigure(
+            "accountability",
+            "责任追究记录",
+            lambda q: q.type == "PlanImplemented",
+            lambda q: q.detail.get("accountability") or (),
+            lambda report: len(report.accountability),
+        ),
+        RecordFigure(
+            "preventive_measures",
+            "预防措施记录",
+            lambda q: q.type == "PreventiveMeasureRecorded",
+            lambda q: (q.detail,),
+            lambda report: len(report.preventive_measures),
+        ),
+    )
+}
+"""The report's counts of records, by key."""
+
+
+def record_complaints(
+    quoted: Iterable[QuotedEvent],
+    key: str,
+    *,
+    period_from: date,
+    period_to: date,
+    office: str | None,
+    timezone: tzinfo = REPORT_TIMEZONE,
+) -> list[UUID]:
+    """The complaints behind the record count ``key``, one entry per record, in the order the
+    report lists the records. Raises ``KeyError`` for a key that names no record count."""
+    figure = RECORD_FIGURES[key]
+    scoped = quoted_scope(
+        quoted, period_from=period_from, period_to=period_to, office=office, timezone=timezone
+    )
+    return [q.complaint_id for q in scoped if figure.test(q) for _ in figure.records(q)]
+
+
 @dataclass(frozen=True)
 class Figure:
     """One count of the report: which of its rows it counts (``test``), among the counted rows
@@ -899,7 +1028,7 @@ class Figure:
     key: str
     label: str
     test: Callable[[ReportRow], bool]
-    shown: Callable[[MonthlyReport], int]
+    shown: Callable[[MonthlyReport], int | None]  # None: the report does not show this count
     excluded: bool = False
 
 
@@ -1055,6 +1184,57 @@ def _count(rows: Sequence[ReportRow], key: str) -> int:
     return sum(1 for row in rows if FIGURES[key].test(row))
 
 
+def _problem_figure(key: str) -> Figure | None:
+    """The figure of a main problem (``problem.<category>.<id>``) or an assist complaints'
+    topic (``assist_topic.<id>``), or ``None``: a problem counts the rows the report groups
+    under its text (``problem_text``), among the valid rows of its category or the assist
+    rows, which is how ``_main_problems`` counts it."""
+    kind, _, rest = key.partition(".")
+    category: ServiceCategory | None
+    if kind == "problem":
+        name, _, digest = rest.partition(".")
+        try:
+            category = ServiceCategory(name)
+        except ValueError:
+            return None
+        validity, label = Validity.VALID, f"有效投诉·{category.label}·主要问题"
+    elif kind == "assist_topic":
+        category, digest = None, rest
+        validity, label = Validity.ASSIST, "协助处理投诉·主要问题"
+    else:
+        return None
+    if not PROBLEM_ID.fullmatch(digest):
+        return None
+
+    def test(row: ReportRow) -> bool:
+        return (
+            row.validity is validity
+            and (category is None or row.category is category)
+            and problem_id(problem_text(row)) == digest
+        )
+
+    def shown(report: MonthlyReport) -> int | None:
+        problems = (
+            report.assist_topics
+            if category is None
+            else tuple(p for group in report.main_problems for p in group.problems)
+        )
+        return next((p.count for p in problems if p.figure == key), None)
+
+    return Figure(key, label, test, shown)
+
+
+def find_figure(key: str) -> Figure | RecordFigure | None:
+    """The count of the report named ``key``: a key of ``FIGURES`` or ``RECORD_FIGURES``, a
+    main problem's ``problem.<category>.<id>`` or an assist topic's ``assist_topic.<id>``
+    (``MainProblem.figure``); ``None`` when ``key`` names none."""
+    if key in FIGURES:
+        return FIGURES[key]
+    if key in RECORD_FIGURES:
+        return RECORD_FIGURES[key]
+    return _problem_figure(key)
+
+
 def figure_rows(
     rows: Iterable[ReportRow],
     key: str,
@@ -1066,8 +1246,11 @@ def figure_rows(
 ) -> list[ReportRow]:
     """The rows behind the figure ``key`` of the report of ``period_from``–``period_to`` for
     ``office`` (``None``: the company): the ones its count counts, in the order given.
-    Raises ``KeyError`` for a key that names no figure."""
-    figure = FIGURES[key]
+    Raises ``KeyError`` for a key that names no count of complaints (see ``find_figure``;
+    record counts: ``record_complaints``)."""
+    figure = find_figure(key)
+    if not isinstance(figure, Figure):
+        raise KeyError(key)
     selected, excluded = report_scope(
         rows, period_from=period_from, period_to=period_to, office=office, timezone=timezone
     )
@@ -1102,9 +1285,6 @@ def build_monthly_report(
     """
     if period_from > period_to:
         raise ValueError(f"period_from {period_from} is after period_to {period_to}")
-
-    def in_scope(at: datetime, row_office: str) -> bool:
-        return _in_scope(at, row_office, period_from, period_to, office, timezone)
 
     selected, excluded_rows = report_scope(
         rows, period_from=period_from, period_to=period_to, office=office, timezone=timezone
@@ -1229,6 +1409,7 @@ def build_monthly_report(
             problems=_main_problems(
                 [row for row in valid_rows if row.category is figure.category],
                 problems_per_category,
+                figure.category,
             ),
         )
         for figure in by_category[:top_categories]
@@ -1237,34 +1418,35 @@ def build_monthly_report(
 
     handling = Handling(**{name: _count(selected, name) for name in Handling.model_fields})
 
-    accountability: list[AccountabilityItem] = []
-    measures: list[PreventiveMeasure] = []
-    for q in sorted(quoted, key=lambda q: (q.occurred_at, str(q.complaint_id))):
-        if not in_scope(q.occurred_at, q.office):
-            continue
-        if q.type == "PlanImplemented":
-            accountability.extend(
-                AccountabilityItem(
-                    complaint_id=q.complaint_id,
-                    office=q.office,
-                    occurred_at=q.occurred_at,
-                    subject=q.subject,
-                    person=record["person"],
-                    measure=record["measure"],
-                    reason=record["reason"],
-                )
-                for record in q.detail.get("accountability") or ()
-            )
-        elif q.type == "PreventiveMeasureRecorded":
-            measures.append(
-                PreventiveMeasure(
-                    complaint_id=q.complaint_id,
-                    office=q.office,
-                    occurred_at=q.occurred_at,
-                    subject=q.subject,
-                    measure=q.detail["measure"],
-                )
-            )
+    scoped = quoted_scope(
+        quoted, period_from=period_from, period_to=period_to, office=office, timezone=timezone
+    )
+    accountability = [
+        AccountabilityItem(
+            complaint_id=q.complaint_id,
+            office=q.office,
+            occurred_at=q.occurred_at,
+            subject=q.subject,
+            person=record["person"],
+            measure=record["measure"],
+            reason=record["reason"],
+        )
+        for q in scoped
+        if RECORD_FIGURES["accountability"].test(q)
+        for record in RECORD_FIGURES["accountability"].records(q)
+    ]
+    measures = [
+        PreventiveMeasure(
+            complaint_id=q.complaint_id,
+            office=q.office,
+            occurred_at=q.occurred_at,
+            subject=q.subject,
+            measure=record["measure"],
+        )
+        for q in scoped
+        if RECORD_FIGURES["preventive_measures"].test(q)
+        for record in RECORD_FIGURES["preventive_measures"].records(q)
+    ]
 
     with_complaints = tuple(name for name in order if sum(per_office[name].values()))
     category_shares = [f.share_tenths for f in by_category]
@@ -1299,7 +1481,7 @@ def build_monthly_report(
             complaints=tuple(_listed(row) for row in excluded_rows),
         ),
         handling=handling,
-        assist_topics=_main_problems(assist_rows, 5),
+        assist_topics=_main_problems(assist_rows, 5, None),
         office_categories=_office_categories(order, per_office_category, top_categories),
         accountability=tuple(accountability),
         preventive_measures=tuple(measures),

@@ -31,7 +31,6 @@ from contracts.enums import ServiceCategory, Validity
 from services.reporting.domain import status_label
 from services.reporting.drilldown import MONTHLY_LIST, Picker, local_input, monthly_params, url
 from services.reporting.monthly import (
-    FIGURES,
     PENDING_LABEL,
     REPORT_TIMEZONE,
     SERVICE_LEVEL_LABELS,
@@ -419,6 +418,7 @@ class Slice:
     share: str
     colour: str
     path: str | None
+    figure: str  # the drill-down key of its count
 
 
 @dataclass(frozen=True)
@@ -440,6 +440,8 @@ class Bar:
     count: int
     share: str
     length: float
+    figure: str  # the drill-down key of its count
+    office: str | None = None  # the office the count is of (None: the report's)
 
 
 @dataclass(frozen=True)
@@ -460,17 +462,18 @@ class BarChart:
         return 16 + self.line_height * max(len(self.bars), 1)
 
 
-def _pie(title: str, parts: Sequence[tuple[str, int, int, str]], radius: int = 90) -> PieChart:
-    """Slices of the parts ``(label, count, share_tenths, colour)`` with counts above 0."""
-    total = sum(count for _, count, _, _ in parts)
+def _pie(title: str, parts: Sequence[tuple[str, int, int, str, str]], radius: int = 90) -> PieChart:
+    """Slices of the parts ``(label, count, share_tenths, colour, figure)`` with counts above
+    0."""
+    total = sum(part[1] for part in parts)
     slices: list[Slice] = []
     start = 0
-    for label, count, tenths, colour in parts:
+    for label, count, tenths, colour, figure in parts:
         if count == 0:
             continue
         share = format_share(tenths)
         if count == total:
-            slices.append(Slice(label, count, share, colour, None))
+            slices.append(Slice(label, count, share, colour, None, figure))
             continue
         a0 = 2 * math.pi * start / total - math.pi / 2  # 12 o'clock, clockwise
         a1 = 2 * math.pi * (start + count) / total - math.pi / 2
@@ -479,17 +482,27 @@ def _pie(title: str, parts: Sequence[tuple[str, int, int, str]], radius: int = 9
         x0, y0 = c + radius * math.cos(a0), c + radius * math.sin(a0)
         x1, y1 = c + radius * math.cos(a1), c + radius * math.sin(a1)
         path = f"M{c},{c} L{x0:.2f},{y0:.2f} A{radius},{radius} 0 {large} 1 {x1:.2f},{y1:.2f} Z"
-        slices.append(Slice(label, count, share, colour, path))
+        slices.append(Slice(label, count, share, colour, path, figure))
         start += count
     return PieChart(title=title, slices=slices, radius=radius)
 
 
-def _bars(title: str, parts: Sequence[tuple[str, int, int]], area: int = 330) -> BarChart:
-    """Bars of the parts ``(label, count, share_tenths)``, scaled to the largest count."""
-    largest = max((count for _, count, _ in parts), default=0)
+def _bars(
+    title: str, parts: Sequence[tuple[str, int, int, str, str | None]], area: int = 330
+) -> BarChart:
+    """Bars of the parts ``(label, count, share_tenths, figure, office)``, scaled to the
+    largest count."""
+    largest = max((part[1] for part in parts), default=0)
     bars = [
-        Bar(label, count, format_share(tenths), area * count / largest if largest else 0.0)
-        for label, count, tenths in parts
+        Bar(
+            label,
+            count,
+            format_share(tenths),
+            area * count / largest if largest else 0.0,
+            figure,
+            office,
+        )
+        for label, count, tenths, figure, office in parts
     ]
     return BarChart(title=title, bars=bars, bar_area=area)
 
@@ -498,15 +511,22 @@ def charts(report: MonthlyReport) -> dict[str, PieChart | BarChart]:
     """The three charts of the report: shares by type, by service category, by office."""
     by_type = _pie(
         "投诉类型占比",
-        [(f.label, f.count, f.share_tenths, TYPE_COLOURS[f.validity]) for f in report.by_type],
+        [
+            (f.label, f.count, f.share_tenths, TYPE_COLOURS[f.validity], f.validity.value)
+            for f in report.by_type
+        ],
     )
-    categories = [(f.label, f.count, f.share_tenths) for f in report.by_category]
+    categories: list[tuple[str, int, int, str, str | None]] = [
+        (f.label, f.count, f.share_tenths, f"category.{f.category.value}", None)
+        for f in report.by_category
+    ]
     if report.unclassified.count:
         u = report.unclassified
-        categories.append((UNCLASSIFIED_LABEL, u.count, u.share_tenths))
+        categories.append((UNCLASSIFIED_LABEL, u.count, u.share_tenths, "unclassified", None))
     by_category = _bars("有效投诉服务类别分布", categories)
     by_office = _bars(
-        "有效投诉管理处分布", [(f.office, f.count, f.share_tenths) for f in report.by_office]
+        "有效投诉管理处分布",
+        [(f.office, f.count, f.share_tenths, "valid", f.office) for f in report.by_office],
     )
     return {"by_type": by_type, "by_category": by_category, "by_office": by_office}
 
@@ -529,8 +549,18 @@ def render_html(report: MonthlyReport, *, picker: Picker | None = None) -> str:
         report.period_from, report.period_to, report.office, report.generated_at
     )
 
-    def drill(key: str, office: str | None = None) -> str:
-        return url(MONTHLY_LIST, figure=key, **{**params, "office": office or report.office})
+    def drill(key: str, office: str | None = None, period: tuple[date, date] | None = None) -> str:
+        start, end = period or (report.period_from, report.period_to)
+        return url(
+            MONTHLY_LIST,
+            figure=key,
+            **{
+                **params,
+                "from": start.isoformat(),
+                "to": end.isoformat(),
+                "office": office or report.office,
+            },
+        )
 
     whole_month = (
         report.period_from.day == 1
@@ -548,7 +578,8 @@ def render_html(report: MonthlyReport, *, picker: Picker | None = None) -> str:
         month_value=report.period_from.strftime("%Y-%m") if whole_month else "",
         as_of_value=local_input(picker.as_of if picker is not None else None),
         levels=SERVICE_LEVEL_LABELS,
-        figures=FIGURES,
+        previous_period=(report.previous_period_from, report.previous_period_to),
+        previous_year=(report.previous_year_from, report.previous_year_to),
         period=period_label(report.period_from, report.period_to),
         scope=_scope_label(report),
         generated=report.generated_at.astimezone(REPORT_TIMEZONE).strftime("%Y-%m-%d %H:%M"),

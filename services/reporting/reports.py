@@ -26,12 +26,14 @@ from services.reporting.dashboard import BoardFigure, Dashboard, build_dashboard
 from services.reporting.document import DocumentSettings
 from services.reporting.domain import ServiceLevelFacts, service_levels, status_label, timer_label
 from services.reporting.monthly import (
+    RECORD_FIGURES,
     REPORT_TIMEZONE,
     MonthlyReport,
     QuotedEvent,
     ReportRow,
     build_monthly_report,
     figure_rows,
+    record_complaints,
     with_comparisons,
 )
 from services.runtime import vault
@@ -378,28 +380,49 @@ async def monthly_figure(
     page: int,
     page_size: int,
 ) -> tuple[int, list[dict[str, Any]]]:
-    """How many complaints the monthly report's figure ``key`` counts, and one page of them
-    (``store.listed_complaints`` rows): the same rows (``store.report_rows``) and the same
-    test (``monthly.figure_rows``) as the report's count, in one snapshot.
-    ``KeyError`` for a key that names no figure."""
+    """How many the monthly report's count ``key`` counts, and one page of its complaints
+    (``listed_complaints``), in one snapshot: for a count of complaints the same rows
+    (``store.report_rows``, opened as the report opens them) and the same test
+    (``monthly.figure_rows``) as the report's count; for a count of records
+    (``monthly.RECORD_FIGURES``) the same quoted events (``store.quoted_events``) and the
+    complaint of each record (``monthly.record_complaints``).
+    ``KeyError`` for a key that names no count (``monthly.find_figure``)."""
+    occurred_from = day_start(period_from)
+    occurred_before = day_start(period_to + timedelta(days=1))
     async with conn.transaction(isolation="repeatable_read", readonly=True):
-        records = await store.report_rows(
-            conn,
-            occurred_from=day_start(period_from),
-            occurred_before=day_start(period_to + timedelta(days=1)),
-            office=office,
-            as_of=as_of,
-        )
-        ids = [
-            row.complaint_id
-            for row in figure_rows(
-                await opened_report_rows(conn, records),
+        if key in RECORD_FIGURES:
+            quoted = await store.quoted_events(
+                conn,
+                occurred_from=occurred_from,
+                occurred_before=occurred_before,
+                office=office,
+                as_of=as_of,
+            )
+            ids = record_complaints(
+                [quoted_event(q) for q in quoted],
                 key,
                 period_from=period_from,
                 period_to=period_to,
                 office=office,
             )
-        ]
+        else:
+            records = await store.report_rows(
+                conn,
+                occurred_from=occurred_from,
+                occurred_before=occurred_before,
+                office=office,
+                as_of=as_of,
+            )
+            ids = [
+                row.complaint_id
+                for row in figure_rows(
+                    await opened_report_rows(conn, records),
+                    key,
+                    period_from=period_from,
+                    period_to=period_to,
+                    office=office,
+                )
+            ]
         return len(ids), await listed_complaints(
             conn, ids[(page - 1) * page_size : page * page_size], as_of
         )
@@ -413,15 +436,26 @@ async def board_figure(
     as_of: datetime,
     page: int,
     page_size: int,
+    hotspot_days: int,
+    hotspot_min: int,
 ) -> tuple[int, list[dict[str, Any]]]:
     """How many the dashboard's count ``figure`` counts, and one page of the complaints: the
-    rows the dashboard counts (same store reads) that ``figure.test`` accepts."""
+    rows the dashboard counts (the same store reads, hot spots with the same window and
+    minimum) that ``figure`` accepts (``BoardFigure.complaints``)."""
     today = day_start(as_of.astimezone(REPORT_TIMEZONE).date())
     async with conn.transaction(isolation="repeatable_read", readonly=True):
         if figure.source == "open":
             rows = await store.open_complaints(conn, office=office, as_of=as_of)
         elif figure.source == "alerts":
             rows = await store.timer_alerts(conn, office=office, as_of=as_of)
+        elif figure.source == "hot":
+            rows = await store.hot_spots(
+                conn,
+                occurred_after=as_of - timedelta(days=hotspot_days),
+                office=office,
+                as_of=as_of,
+                min_count=hotspot_min,
+            )
         else:
             rows = await store.intake_complaints(
                 conn,
@@ -430,7 +464,7 @@ async def board_figure(
                 office=office,
                 as_of=as_of,
             )
-        ids: list[UUID] = [row["complaint_id"] for row in rows if figure.test(row)]
+        ids = figure.complaints(rows)
         found = await listed_complaints(conn, ids[(page - 1) * page_size : page * page_size], as_of)
     return len(ids), found
 

@@ -93,9 +93,10 @@ def query_of(url: str) -> dict[str, str]:
 
 
 async def count_link(page: Page, figure: str) -> tuple[int, str]:
-    """The first count on the page linked to ``figure``: its number and its link."""
+    """The first count on the page linked to ``figure``: its number and its link (it may be
+    in an SVG chart, whose ``<a>`` has text content but no HTML ``innerText``)."""
     link = page.locator(f'a.count[href*="figure={figure}&"]').first
-    return int(await link.inner_text()), str(await link.get_attribute("href"))
+    return int(await link.text_content() or ""), str(await link.get_attribute("href"))
 
 
 async def drill(page: Page, figure: str) -> tuple[int, list[str]]:

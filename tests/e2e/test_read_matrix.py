@@ -48,6 +48,19 @@ ENDPOINTS: dict[str, tuple[str, str, dict[str, str]]] = {
     "wf.complaint": ("workflow", "/v1/complaints/{cid}", {}),
     "wf.list": ("workflow", "/v1/complaints", {}),
     "wf.list.A": ("workflow", "/v1/complaints", {"office": A}),
+    # the analyst console's drill-downs (issue 17): the complaints behind a count
+    "rep.mlist.A": (
+        "reporting",
+        "/v1/reports/monthly/complaints",
+        {**PERIOD, "office": A, "figure": "received"},
+    ),
+    "rep.mlist.B": (
+        "reporting",
+        "/v1/reports/monthly/complaints",
+        {**PERIOD, "office": B, "figure": "received"},
+    ),
+    "rep.dlist.A": ("reporting", "/v1/dashboard/complaints", {"office": A, "figure": "open"}),
+    "rep.dlist.B": ("reporting", "/v1/dashboard/complaints", {"office": B, "figure": "open"}),
 }
 
 # fmt: off
@@ -89,8 +102,30 @@ DASHBOARDS_PAGES_AND_WORKFLOW: dict[str, tuple[int, ...]] = {
     "no token":          (401, 401, 401, 401, 401, 401, 401, 401),
     "bad token":         (401, 401, 401, 401, 401, 401, 401, 401),
 }
+# then rep.mlist.A, rep.mlist.B (the report's drill-down, office A / B), rep.dlist.A,
+# rep.dlist.B (the dashboard's)
+#                          mlA  mlB  dlA  dlB
+DRILL_DOWNS: dict[str, tuple[int, ...]] = {
+    "cs_agent@A":        (200, 403, 200, 403),
+    "cs_head@A":         (200, 403, 200, 403),
+    "department@A":      (200, 403, 200, 403),
+    "supervisor@A":      (200, 403, 200, 403),
+    "project_manager@A": (200, 403, 200, 403),
+    "cs_agent@B":        (403, 200, 403, 200),
+    "cs_head@B":         (403, 200, 403, 200),
+    "department@B":      (403, 200, 403, 200),
+    "supervisor@B":      (403, 200, 403, 200),
+    "project_manager@B": (403, 200, 403, 200),
+    "company":           (200, 200, 200, 200),
+    "analyst":           (200, 200, 200, 200),
+    "no token":          (401, 401, 401, 401),
+    "bad token":         (401, 401, 401, 401),
+}
 # fmt: on
-EXPECTED = {k: SLA_AND_REPORTS[k] + DASHBOARDS_PAGES_AND_WORKFLOW[k] for k in SLA_AND_REPORTS}
+EXPECTED = {
+    k: SLA_AND_REPORTS[k] + DASHBOARDS_PAGES_AND_WORKFLOW[k] + DRILL_DOWNS[k]
+    for k in SLA_AND_REPORTS
+}
 
 # Whether the complainant's name and phone are shown whole, on (workflow, reporting)'s view
 # of the complaint of office A (None: that identity gets no view). Reporting's projection keeps

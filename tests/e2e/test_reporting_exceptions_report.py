@@ -448,6 +448,31 @@ async def test_a_two_month_workload_with_every_exception_gives_the_written_repor
     # the period's accountability records and preventive measures
     assert [(r["person"], r["measure"]) for r in report["accountability"]] == [("张三", "扣罚绩效")]
     assert [m["measure"] for m in report["preventive_measures"]] == ["每日巡查两次"]
+    # each of these counts opens as many complaints as it counts (issue 17): a record's
+    # complaint once per record, a main problem's or an assist topic's complaints
+    records = {
+        key: [item["complaint_id"] for item in report[key]]
+        for key in ("accountability", "preventive_measures")
+    }
+    problems = [p for group in report["main_problems"] for p in group["problems"]]
+    topics = [*report["assist_topics"], *problems]
+    for figure, count in [
+        *((key, len(ids)) for key, ids in records.items()),
+        *((t["figure"], t["count"]) for t in topics),
+    ]:
+        behind = await get_json(
+            http,
+            system,
+            "/v1/reports/monthly/complaints",
+            **TWO_MONTHS,
+            office=a,
+            figure=figure,
+            as_of=report["generated_at"],
+        )
+        assert behind["count"] == len(behind["items"]) == count, figure
+        if figure in records:
+            assert [i["complaint_id"] for i in behind["items"]] == records[figure]
+            assert behind["note"]  # one row per record, and the list says so
     # the main topics of the assist complaints, the main problems, each office in words
     assert {t["subject"] for t in report["assist_topics"]} == {
         s.subject for s in mine if s.final_validity is Validity.ASSIST

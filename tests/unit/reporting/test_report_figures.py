@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -13,12 +14,18 @@ from hypothesis import strategies as st
 from contracts.enums import Channel, ServiceCategory, Validity
 from services.reporting.monthly import (
     FIGURES,
+    RECORD_FIGURES,
     REPORT_TIMEZONE,
+    Figure,
     Handling,
+    QuotedEvent,
     ReportRow,
     ServiceLevels,
     build_monthly_report,
     figure_rows,
+    find_figure,
+    problem_text,
+    record_complaints,
 )
 
 OFFICES = ("甲苑", "乙园", "丙城")
@@ -54,27 +61,66 @@ def report_row(draw: st.DrawFn) -> ReportRow:
         suspended=status == "suspended" or draw(st.booleans()),  # suspended now: ever too
         rejudged=draw(st.booleans()),
         close_outcome=draw(st.sampled_from([None, "satisfied", "unsatisfied", "unreachable"])),
+        subject=draw(st.sampled_from(["", "外墙清洗", "外墙  清洗", "路灯"])),
+        description=draw(st.sampled_from(["", "没有按时清洗", "灯不亮"])),
+    )
+
+
+@st.composite
+def quoted_event(draw: st.DrawFn, ids: list[uuid.UUID]) -> QuotedEvent:
+    """An accountability event (with 0–3 records) or a preventive measure of one of ``ids``."""
+    record = {"person": "张三", "measure": "通报批评", "reason": "未按时清运"}
+    kind = draw(st.sampled_from(["PlanImplemented", "PreventiveMeasureRecorded", "Other"]))
+    detail: dict[str, object] = (
+        {"accountability": [record] * draw(st.integers(0, 3))}
+        if kind == "PlanImplemented"
+        else {"measure": "每日巡查"}
+    )
+    return QuotedEvent(
+        complaint_id=draw(st.sampled_from(ids)),
+        office=draw(st.sampled_from(OFFICES)),
+        type=kind,
+        occurred_at=START + timedelta(hours=draw(st.integers(0, 24 * 40))),
+        detail=detail,
     )
 
 
 @settings(max_examples=60, deadline=None)
-@given(rows=st.lists(report_row(), max_size=60, unique_by=lambda r: r.complaint_id))
-def test_every_figure_lists_exactly_the_complaints_it_counts(rows: list[ReportRow]) -> None:
+@given(data=st.data(), rows=st.lists(report_row(), max_size=60, unique_by=lambda r: r.complaint_id))
+def test_every_figure_lists_exactly_the_complaints_it_counts(
+    data: st.DataObject, rows: list[ReportRow]
+) -> None:
+    ids = [row.complaint_id for row in rows] or [uuid.uuid4()]
+    quoted = data.draw(st.lists(quoted_event(ids), max_size=12))
     for office in (None, *OFFICES):
+        scope: dict[str, Any] = {"period_from": PERIOD[0], "period_to": PERIOD[1], "office": office}
         report = build_monthly_report(
             rows,
-            period_from=PERIOD[0],
-            period_to=PERIOD[1],
-            office=office,
             offices=OFFICES,
             generated_at=START + timedelta(days=60),
+            quoted=quoted,
+            problems_per_category=10,
+            **scope,
         )
         for key, figure in FIGURES.items():
-            listed = figure_rows(
-                rows, key, period_from=PERIOD[0], period_to=PERIOD[1], office=office
-            )
+            listed = figure_rows(rows, key, **scope)
             assert len(listed) == figure.shown(report), (office, key)
             assert len({row.complaint_id for row in listed}) == len(listed)
+        # the main problems and the assist complaints' topics the report shows
+        problems = [p for group in report.main_problems for p in group.problems]
+        for problem in (*problems, *report.assist_topics):
+            found = find_figure(problem.figure)
+            assert isinstance(found, Figure), problem.figure
+            assert found.shown(report) == problem.count
+            listed = figure_rows(rows, problem.figure, **scope)
+            assert len(listed) == problem.count, (office, problem.subject)
+            assert {problem_text(row) for row in listed} == {problem.subject}
+        # the counts of records: one complaint per record
+        for key, records in RECORD_FIGURES.items():
+            behind = record_complaints(quoted, key, **scope)
+            assert len(behind) == records.shown(report), (office, key)
+            shown = report.accountability if key == "accountability" else report.preventive_measures
+            assert behind == [item.complaint_id for item in shown]
 
 
 def test_the_figures_name_every_count_of_the_handling_and_the_service_levels() -> None:

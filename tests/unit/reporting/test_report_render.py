@@ -173,8 +173,9 @@ def test_html_escapes_complaint_texts_and_office_names() -> None:
 def test_html_lists_the_main_problems_with_their_latest_text() -> None:
     page = render_html(make_report())
     assert "“环境服务”主要问题包括" in page
-    assert "外墙清洗（5起" in page
-    assert "私家车位被占用（2起" in page
+    # each problem's count links to its complaints (issue 17)
+    assert re.search(r'外墙清洗（<a class="count" href="[^"]+">5</a>起', page)
+    assert re.search(r'私家车位被占用（<a class="count" href="[^"]+">2</a>起', page)
     # 车辆交通服务 and 收费管理 tie on 2; the declaration order puts 车辆交通服务 second, and
     # only the top 2 categories are summarised
     assert "“车辆交通服务”主要问题包括" in page
