@@ -10,8 +10,11 @@ table, the office check, the decider) with the idempotency key the form carries,
 submit acts once; then 303 back to the page, or the page again with the refusal's reason and
 its 403/409/422 status.
 
-No script: plain links and forms. The session is the login's cookie (``services.runtime.login``,
-SameSite=Lax, so another site cannot post these forms with it).
+No script: plain links and forms. The session is the login's cookie (``services.runtime.login``).
+SameSite=Lax alone does not stop another site posting these forms (old browsers ignore it; a
+sibling subdomain is same-site), so every form (the commands', the logout's) carries the
+session's ``csrf`` token, checked before anything is given (403 otherwise), and every page is
+sent unframeable, script-free and uncached (``login.PageHeaders``).
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from datetime import datetime
 from enum import Enum
 from pathlib import Path
 from typing import Any, cast
-from urllib.parse import parse_qs, urlencode
+from urllib.parse import urlencode
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
@@ -41,7 +44,7 @@ from contracts.enums import Channel, Priority, ServiceCategory, Validity
 from contracts.lifecycle import Awaiting, CloseOutcome, EscalationLevel, Role
 from services.runtime.auth import COMPANY_ROLES, SESSION_COOKIE, Staff
 from services.runtime.http import FieldErrors, field_errors
-from services.runtime.login import PageStaff
+from services.runtime.login import PageStaff, csrf_refusal, page_csrf, read_form
 from services.workflow import queue
 from services.workflow.commands import COMMANDS, Command
 from services.workflow.domain import CommandRejected, State, Status
@@ -418,16 +421,18 @@ def _html(template: str, status_code: int = 200, **context: Any) -> HTMLResponse
     return HTMLResponse(_ENV.get_template(template).render(**context), status_code=status_code)
 
 
-def _staff_context(staff: Staff) -> dict[str, Any]:
+def _staff_context(request: Request, staff: Staff) -> dict[str, Any]:
     return {
         "staff": staff,
         "role_label": role_label(staff.role.value),
         "company": staff.role in COMPANY_ROLES,
+        "csrf": page_csrf(request),
     }
 
 
-def _error(staff: Staff, exc: HTTPException) -> HTMLResponse:
-    return _html("error.html", exc.status_code, message=str(exc.detail), **_staff_context(staff))
+def _error(request: Request, staff: Staff, exc: HTTPException) -> HTMLResponse:
+    context = _staff_context(request, staff)
+    return _html("error.html", exc.status_code, message=str(exc.detail), **context)
 
 
 @router.get("/", response_class=RedirectResponse)
@@ -488,7 +493,7 @@ async def queue_page(request: Request, staff: PageStaff) -> HTMLResponse:
             ("-received", "受理最新"),
         ],
         status_label=lambda s: Status(s).label,
-        **_staff_context(staff),
+        **_staff_context(request, staff),
     )
 
 
@@ -525,7 +530,7 @@ async def _complaint(
     try:
         state, complaint = await request.app.state.workbench.load(complaint_id, staff)
     except HTTPException as exc:
-        return _error(staff, exc)
+        return _error(request, staff, exc)
     history = complaint["history"]
     received = history[0]["data"] if history else {}
     timeline = [
@@ -561,7 +566,7 @@ async def _complaint(
         refusal=refusal,
         refused=refused,
         shown_value=shown_value,
-        **_staff_context(staff),
+        **_staff_context(request, staff),
     )
 
 
@@ -616,10 +621,8 @@ async def _clocks(request: Request, complaint_id: UUID) -> tuple[list[dict[str, 
             )
     except httpx.HTTPError as exc:
         return [], f"时限服务暂不可用（{type(exc).__name__}），暂无法显示时限。"
-    if resp.status_code == 404:
-        return [], "时限服务尚未收到此投诉，请稍后刷新。"
     if resp.status_code != 200:
-        return [], f"时限服务暂不可用（HTTP {resp.status_code}），暂无法显示时限。"
+        return [], clocks_problem(resp.status_code)
     clocks = []
     for clock in resp.json().get("clocks", []):
         ended = clock.get("ended_at")
@@ -639,6 +642,17 @@ async def _clocks(request: Request, complaint_id: UUID) -> tuple[list[dict[str, 
     return clocks, ""
 
 
+def clocks_problem(status_code: int) -> str:
+    """Why the SLA service's answer ``status_code`` shows no clocks, in zh-CN: a 401/403 is
+    not an outage but the SLA service's own view of who may read the complaint (it lags an
+    office transfer, or has not taken in the complaint's office yet)."""
+    if status_code == 404:
+        return "时限服务尚未收到此投诉，请稍后刷新。"
+    if status_code in (401, 403):
+        return "本岗位无权查看此投诉的时限（转办中或尚未同步）。"
+    return f"时限服务暂不可用（HTTP {status_code}），暂无法显示时限。"
+
+
 def _token(request: Request) -> str:
     header = request.headers.get("authorization", "")
     if header.lower().startswith("bearer "):
@@ -653,11 +667,14 @@ async def give_command(
     """A command's form: given as the API gives it, then back to the complaint (303), or the
     complaint again with the reason it was refused."""
     if name not in COMMANDS:
-        return _error(staff, HTTPException(404, detail=f"command: no command {name!r}"))
-    body = await request.body()
-    if len(body) > MAX_FORM_BYTES:
-        return _error(staff, HTTPException(413, detail="body: the form is too large"))
-    form = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
+        return _error(request, staff, HTTPException(404, detail=f"command: no command {name!r}"))
+    try:
+        form = await read_form(request, MAX_FORM_BYTES)
+    except HTTPException as exc:
+        return _error(request, staff, exc)
+    refusal = csrf_refusal(request, form)
+    if refusal is not None:
+        return _error(request, staff, HTTPException(403, detail=refusal))
     key = form.get("idempotency_key", "").strip()[:128] or None
     command_type = COMMANDS[name]
     give = request.app.state.workbench.give
