@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
 
 import httpx
 import pytest
@@ -143,6 +144,7 @@ async def test_the_office_queue_a_complaint_and_its_commands_without_javascript(
     await page.locator("#command-classify summary").click()
     form = page.locator("#command-classify form")
     key = await form.locator("input[name=idempotency_key]").get_attribute("value")
+    csrf = await form.locator("input[name=csrf]").get_attribute("value")
     await form.locator("select[name=validity]").select_option("valid")
     await form.locator("select[name=category]").select_option("environment")
     async with page.expect_navigation():
@@ -150,7 +152,12 @@ async def test_the_office_queue_a_complaint_and_its_commands_without_javascript(
     await expect(page.locator("#status")).to_have_text("已判定")
     again = await page.request.post(
         f"{base}/complaints/{desk.id}/commands/classify",
-        form={"idempotency_key": key or "", "validity": "valid", "category": "environment"},
+        form={
+            "csrf": csrf or "",
+            "idempotency_key": key or "",
+            "validity": "valid",
+            "category": "environment",
+        },
     )
     assert again.ok and "replayed=true" in again.url
     await page.reload()
@@ -179,9 +186,10 @@ async def test_each_role_gets_its_own_forms_and_other_offices_nothing(
     await expect(page.locator("#command-classify")).to_have_count(0)
     await expect(page.locator("#command-acknowledge")).to_have_count(0)
     # A form this role does not get, posted anyway: refused with the reason, nothing happens.
+    csrf = await page.locator("#command-analyse input[name=csrf]").get_attribute("value")
     refused = await page.request.post(
         f"{base}/complaints/{desk.id}/commands/acknowledge",
-        form={"idempotency_key": uuid.uuid4().hex},
+        form={"csrf": csrf or "", "idempotency_key": uuid.uuid4().hex},
     )
     assert refused.status == 403
     assert "may not acknowledge" in await refused.text()
@@ -242,10 +250,80 @@ async def test_the_queue_pages_on_with_its_next_cursor(
     await expect(row(page, second)).to_have_count(1)
     await expect(page.get_by_role("link", name="下一页")).to_have_count(0)
 
-    # A time without an offset (the form's datetime-local) is Shanghai's; a bad filter is named.
-    await page.goto(f"{system.urls['workflow']}/queue?due_before=2000-01-01T08:00")
-    await expect(page.locator("tbody tr")).to_have_count(0)
+    # A time without an offset (the form's datetime-local) is Shanghai's: an hour before the
+    # first complaint's deadline (Shanghai's wall clock) finds neither, though read as UTC it
+    # would be seven hours after it and find both; a minute after it finds the first.
+    await page.goto(f"{system.urls['workflow']}/queue?sort=received&limit=1")
+    shown = await row(page, first).locator("td").nth(10).inner_text()
+    deadline = datetime.strptime(shown.strip(), "%Y-%m-%d %H:%M")  # Shanghai, to the minute
+    before = (deadline - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")
+    await page.goto(f"{system.urls['workflow']}/queue?due_before={before}")
     await expect(page.get_by_text("共 0 起")).to_have_count(1)
+    await expect(page.locator("tbody tr")).to_have_count(0)
+    after = (deadline + timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M")
+    await page.goto(f"{system.urls['workflow']}/queue?due_before={after}")
+    await expect(row(page, first)).to_have_count(1)
     answer = await page.goto(f"{system.urls['workflow']}/queue?limit=0")
     assert answer is not None and answer.status == 422
     await expect(page.get_by_role("alert")).to_contain_text("limit")
+
+
+async def test_a_form_not_from_the_sessions_page_is_refused_and_pages_are_guarded(
+    system: RunningSystem, page: Page, http: httpx.AsyncClient
+) -> None:
+    base = system.urls["workflow"]
+    desk = await received(http, system, office=OFFICE)
+    await log_in(page, base, StaffRole.CS_AGENT)
+    # The session cookie ends with the browser (shared front-desk PCs): no expiry of its own.
+    (cookie,) = [c for c in await page.context.cookies() if c["name"] == "complaints_session"]
+    assert cookie["expires"] == -1
+    answer = await page.goto(f"{base}/complaints/{desk.id}")
+    assert answer is not None
+    headers = await answer.all_headers()
+    assert headers["x-frame-options"] == "DENY"
+    assert "frame-ancestors 'none'" in headers["content-security-policy"]
+    assert headers["cache-control"] == "no-store"
+    # Every form carries the session's token, the logout's too.
+    forms = page.locator("form[method=post]")
+    assert await forms.count() > 2
+    tokens = {await f.locator("input[name=csrf]").get_attribute("value") for f in await forms.all()}
+    assert len(tokens) == 1 and len(tokens.pop() or "") == 32
+
+    # What another site would post (the cookie rides along in old browsers): refused, undone.
+    forged = await page.request.post(
+        f"{base}/complaints/{desk.id}/commands/acknowledge",
+        form={"idempotency_key": uuid.uuid4().hex, "csrf": "f" * 32},
+    )
+    assert forged.status == 403
+    assert "表单校验失败" in await forged.text()
+    logout = await page.request.post(f"{base}/logout", form={})
+    assert logout.status == 403
+    await page.reload()
+    await expect(page.locator("#status")).to_contain_text("已登记")  # logged in, not acted
+
+    # The page's own form does act.
+    await page.locator("#command-acknowledge summary").click()
+    async with page.expect_navigation():
+        await page.get_by_role("button", name="提交：响应接单（首问责任）").click()
+    await expect(page.locator("#status")).to_contain_text("已响应")
+
+
+async def test_a_session_that_expires_while_a_form_is_filled_returns_to_the_complaint(
+    system: RunningSystem, page: Page, http: httpx.AsyncClient
+) -> None:
+    base = system.urls["workflow"]
+    desk = await received(http, system, office=OFFICE)
+    await log_in(page, base, StaffRole.CS_AGENT)
+    await page.goto(f"{base}/complaints/{desk.id}")
+    await page.locator("#command-acknowledge summary").click()
+    await page.context.clear_cookies()  # the session ends while the form is open
+    async with page.expect_navigation():
+        await page.get_by_role("button", name="提交：响应接单（首问责任）").click()
+    assert page.url.startswith(f"{base}/login?next=")
+    await expect(page.locator("#expired")).to_have_text("会话已过期，请重新登录。")
+    await page.locator("textarea[name=token]").fill(token(StaffRole.CS_AGENT))
+    async with page.expect_navigation() as back:
+        await page.get_by_role("button", name="Log in").click()
+    assert (await back.value).status == 200  # type: ignore[union-attr]
+    assert page.url == f"{base}/complaints/{desk.id}"
+    await expect(page.locator("#status")).to_contain_text("已登记")  # nothing was given
