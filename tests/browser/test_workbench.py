@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import AsyncIterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -327,3 +327,22 @@ async def test_a_session_that_expires_while_a_form_is_filled_returns_to_the_comp
     assert (await back.value).status == 200  # type: ignore[union-attr]
     assert page.url == f"{base}/complaints/{desk.id}"
     await expect(page.locator("#status")).to_contain_text("已登记")  # nothing was given
+
+
+async def test_the_departments_landing_page_lists_what_waits_on_it(
+    system: RunningSystem, page: Page, http: httpx.AsyncClient
+) -> None:
+    base = system.urls["workflow"]
+    desk = await received(http, system, office=OFFICE)
+    agent = {"Authorization": f"Bearer {token(StaffRole.CS_AGENT)}"}
+    head = {"Authorization": f"Bearer {token(StaffRole.CS_HEAD)}"}
+    await desk.do("acknowledge", agent)
+    await desk.do("classify", agent, validity="valid", category="facilities")
+    await log_in(page, base, StaffRole.DEPARTMENT)
+    await page.goto(f"{base}/")
+    await expect(page.get_by_role("heading", level=1)).to_have_text("我的待办")
+    await expect(row(page, desk)).to_have_count(0)  # judged: not the department's yet
+    deadline = (datetime.now(UTC) + timedelta(days=3)).isoformat()
+    await desk.do("assign", head, department="工程部", deadline=deadline)
+    await page.reload()
+    await expect(row(page, desk)).to_contain_text("已派单")
