@@ -133,8 +133,8 @@ def create_app(settings: WorkflowSettings | None = None, clock: Clock | None = N
             )
         try:
             command = command_type.model_validate({**fields, "actor": staff.actor.model_dump()})
-        except ValidationError as exc:
-            raise FieldErrors(field_errors(exc.errors())) from None
+        except ValidationError as exc:  # the cause: the pages word its errors in zh-CN
+            raise FieldErrors(field_errors(exc.errors())) from exc
         refusal = role_refusal(staff.role, command)
         if refusal is not None:
             raise HTTPException(403, detail=refusal)

@@ -23,6 +23,7 @@ import re
 import types
 import typing
 import uuid
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
@@ -43,7 +44,7 @@ from pydantic_core import PydanticUndefined
 from contracts.enums import Channel, Priority, ServiceCategory, Validity
 from contracts.lifecycle import Awaiting, CloseOutcome, EscalationLevel, Role
 from services.runtime.auth import COMPANY_ROLES, SESSION_COOKIE, Staff
-from services.runtime.http import FieldErrors, field_errors
+from services.runtime.http import FieldErrors
 from services.runtime.login import PageStaff, csrf_refusal, page_csrf, read_form
 from services.workflow import queue
 from services.workflow.commands import COMMANDS, Command
@@ -168,6 +169,25 @@ FIELD_LABELS: dict[str, str] = {
     "deadline_at": "截止时间",
 }
 """The zh-CN names of command fields and event data shown on the pages."""
+
+QUEUE_LABELS: dict[str, str] = {
+    "office": "管理处",
+    "status": "状态",
+    "include_ended": "含已结束",
+    "department": "责任部门",
+    "assignee": "首问责任人",
+    "mine": "我的待办",
+    "major": "重大投诉",
+    "priority": "轻重缓急",
+    "overdue": "超时",
+    "due_before": "时限早于",
+    "channel": "渠道",
+    "text": "关键词",
+    "sort": "排序",
+    "limit": "每页",
+    "cursor": "下一页",
+}
+"""The queue page's filters as its form names them (for its refusals)."""
 
 _VALUE_ENUMS: dict[str, type[Enum]] = {
     "validity": Validity,
@@ -401,6 +421,94 @@ def form_payload(command_type: type[Command], form: dict[str, str]) -> dict[str,
     return payload
 
 
+_REASONS: dict[str, str] = {
+    "missing": "必填",
+    "enum": "不是可选的值",
+    "literal_error": "不是可选的值",
+    "datetime_parsing": "不是有效的日期时间（如 2026-12-08 18:00）",
+    "datetime_from_date_parsing": "不是有效的日期时间（如 2026-12-08 18:00）",
+    "datetime_type": "不是有效的日期时间（如 2026-12-08 18:00）",
+    "timezone_aware": "须带时区",
+    "int_parsing": "须为整数",
+    "int_type": "须为整数",
+    "int_from_float": "须为整数",
+    "bool_parsing": "须为“是”或“否”",
+    "bool_type": "须为“是”或“否”",
+    "uuid_parsing": "不是有效的编号",
+    "uuid_type": "不是有效的编号",
+    "string_too_long": "最多 {max_length} 个字",
+    "string_too_short": "至少 {min_length} 个字",
+    "too_long": "最多 {max_length} 行",
+    "too_short": "至少 {min_length} 行",
+    "greater_than_equal": "不能小于 {ge}",
+    "less_than_equal": "不能大于 {le}",
+    "greater_than": "须大于 {gt}",
+    "less_than": "须小于 {lt}",
+    "extra_forbidden": "多余的内容",
+    "tuple_type": "格式不对（每行一条）",
+    "list_type": "格式不对",
+}
+"""The zh-CN words of pydantic's common error types, for the pages (the JSON API keeps
+pydantic's own messages); an error of another type keeps its message."""
+
+
+def zh_location(
+    loc: Sequence[Any],
+    model: type[BaseModel] | None = None,
+    labels: Mapping[str, str] = FIELD_LABELS,
+) -> str:
+    """A field's place in zh-CN: ``("accountability", 0, "measure")`` → 责任追究第1行·处罚措施
+    (a record's fields named by their own descriptions); ``()`` → 表单."""
+    words: list[str] = []
+    for part in loc:
+        if isinstance(part, int):
+            words[-1:] = [f"{words[-1] if words else ''}第{part + 1}行"]
+            continue
+        name = str(part)
+        info = model.model_fields.get(name) if model is not None else None
+        described = info.description.split(",")[0].strip() if info and info.description else ""
+        # a command's field by the pages' label; a record's by its own description (a
+        # record's ``measure`` is a 处罚措施, the command prevent's a 预防措施)
+        own = (described, labels.get(name)) if words else (labels.get(name), described)
+        words.append(next((w for w in own if w), name))
+        model = _record_type(_unwrap(info.annotation)[0]) if info is not None else None
+    return "·".join(words) or "表单"
+
+
+def zh_reason(error: Mapping[str, Any]) -> str:
+    """Why a value was refused, in zh-CN for the common pydantic error types (with their
+    limits), else pydantic's own message (a validator's, without its "Value error, ")."""
+    words = _REASONS.get(str(error.get("type", "")))
+    if words is not None:
+        try:
+            return words.format(**error.get("ctx", {}))
+        except (KeyError, IndexError):
+            pass
+    return str(error.get("msg", "")).removeprefix("Value error, ")
+
+
+def zh_errors(errors: Sequence[Mapping[str, Any]], model: type[BaseModel] | None = None) -> str:
+    """Pydantic's errors as one zh-CN line: 位置：原因；… (the request's own ``body``/``query``
+    prefix left out)."""
+    return "；".join(
+        f"{zh_location([p for p in e.get('loc', ()) if p not in ('body', 'query')], model)}："
+        f"{zh_reason(e)}"
+        for e in errors
+    )
+
+
+def refused_fields(exc: FieldErrors, model: type[BaseModel]) -> str:
+    """A command's bad input in zh-CN: from the validation it came from when there was one,
+    else (a rule across fields) each field's label and the rule's reason."""
+    if isinstance(exc.__cause__, ValidationError):
+        return zh_errors(exc.__cause__.errors(include_url=False), model)
+    return "；".join(
+        f"{zh_location(e['field'].split('.'), model) if e['field'] != 'body' else '表单'}："
+        f"{e['reason']}"
+        for e in exc.errors
+    )
+
+
 def offered_commands(staff: Staff, state: State) -> list[str]:
     """The commands whose form this member of staff gets: those of their role
     (``permissions.ALLOWED``) for the office that may give each now (``acting_office``). The
@@ -465,7 +573,11 @@ async def queue_page(request: Request, staff: PageStaff) -> HTMLResponse:
         now = cast(datetime, request.app.state.clock())
         page = await queue.fetch_page(request.app.state.service, filters, staff, now)
     except ValidationError as exc:
-        errors, status_code = field_errors(exc.errors()), 422
+        errors = [
+            {"field": zh_location(e["loc"], labels=QUEUE_LABELS), "reason": zh_reason(e)}
+            for e in exc.errors(include_url=False)
+        ]
+        status_code = 422
     except HTTPException as exc:
         errors, status_code = [{"field": "", "reason": str(exc.detail)}], exc.status_code
     asked = {k: (v if isinstance(v, list) else [v]) for k, v in raw.items() if k != "cursor"}
@@ -683,10 +795,7 @@ async def give_command(
     except CommandRejected as rejected:
         reason, status_code = f"办理被拒绝：{rejected.reason}", 409
     except FieldErrors as exc:
-        listed = "；".join(
-            f"{FIELD_LABELS.get(e['field'], e['field'])}：{e['reason']}" for e in exc.errors
-        )
-        reason, status_code = f"填写有误：{listed}", 422
+        reason, status_code = f"填写有误：{refused_fields(exc, command_type)}", 422
     except HTTPException as exc:
         what = "无权办理" if exc.status_code == 403 else "无法办理"
         reason, status_code = f"{what}：{exc.detail}", exc.status_code

@@ -179,7 +179,9 @@ WAITING_ON: dict[StaffRole, frozenset[Status]] = {
 }
 """The statuses in which a complaint of the office waits on a role that never owns one."""
 ESCALATED_TO: dict[StaffRole, frozenset[EscalationLevel]] = {
-    StaffRole.PROJECT_MANAGER: frozenset({EscalationLevel.PROJECT_MANAGER, EscalationLevel.COMPANY}),
+    StaffRole.PROJECT_MANAGER: frozenset(
+        {EscalationLevel.PROJECT_MANAGER, EscalationLevel.COMPANY}
+    ),
     StaffRole.COMPANY: frozenset({EscalationLevel.COMPANY}),
 }
 """The escalation levels (升级) at which an overdue complaint is a role's to answer for."""

@@ -265,7 +265,7 @@ async def test_the_queue_pages_on_with_its_next_cursor(
     await expect(row(page, first)).to_have_count(1)
     answer = await page.goto(f"{system.urls['workflow']}/queue?limit=0")
     assert answer is not None and answer.status == 422
-    await expect(page.get_by_role("alert")).to_contain_text("limit")
+    await expect(page.get_by_role("alert")).to_contain_text("每页：不能小于 1")
 
 
 async def test_a_form_not_from_the_sessions_page_is_refused_and_pages_are_guarded(
@@ -346,3 +346,31 @@ async def test_the_departments_landing_page_lists_what_waits_on_it(
     await desk.do("assign", head, department="工程部", deadline=deadline)
     await page.reload()
     await expect(row(page, desk)).to_contain_text("已派单")
+
+
+async def test_a_refused_form_says_what_is_wrong_in_chinese(
+    system: RunningSystem, page: Page, http: httpx.AsyncClient
+) -> None:
+    base = system.urls["workflow"]
+    desk = await received(http, system, office=OFFICE)
+    await log_in(page, base, StaffRole.DEPARTMENT)
+    await page.goto(f"{base}/complaints/{desk.id}")
+    form = page.locator("#command-implement form")
+    # what the browser's own checks let through is posted as it is (the server decides)
+    refused = await page.request.post(
+        f"{base}/complaints/{desk.id}/commands/implement",
+        form={
+            "csrf": await form.locator("input[name=csrf]").get_attribute("value") or "",
+            "idempotency_key": uuid.uuid4().hex,
+            "plan_id": "第一个",
+            "summary": "已更换",
+            "accountability": "张三",
+        },
+    )
+    assert refused.status == 422
+    await page.set_content(await refused.text())
+    alert = page.get_by_role("alert")
+    await expect(alert).to_contain_text("方案编号：须为整数")
+    await expect(alert).to_contain_text("责任追究第1行·处罚措施：必填")
+    await expect(alert).not_to_contain_text("Input should")
+    await expect(alert).not_to_contain_text("Field required")
