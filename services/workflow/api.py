@@ -93,6 +93,7 @@ def create_app(settings: WorkflowSettings | None = None, clock: Clock | None = N
     app.state.settings = settings
     app.state.service = service
     app.state.clock = now
+    app.state.office_policy = office_policy  # the pages ask the decider which forms apply
     app.include_router(queue.router)
     app.include_router(pages.router)
     install_login(app, offices=list(ctx.rules.routing.offices), roles=WORKBENCH_ROLES)

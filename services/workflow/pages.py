@@ -48,7 +48,7 @@ from services.runtime.http import FieldErrors
 from services.runtime.login import PageStaff, csrf_refusal, page_csrf, read_form
 from services.workflow import queue
 from services.workflow.commands import COMMANDS, Command
-from services.workflow.domain import CommandRejected, State, Status
+from services.workflow.domain import CommandRejected, State, Status, stage_refusal
 from services.workflow.permissions import acting_office, may_give
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -659,10 +659,17 @@ async def _complaint(
         }
         for item in history
     ]
-    forms = [
-        _form(name, state, complaint, submitted if name == refused else None)
-        for name in offered_commands(staff, state)
-    ]
+    now = cast(datetime, request.app.state.clock())
+    policy = getattr(request.app.state, "office_policy", None)
+    forms: list[dict[str, Any]] = []
+    unusual: list[dict[str, Any]] = []
+    for name in offered_commands(staff, state):
+        form = _form(name, state, complaint, submitted if name == refused else None)
+        # the command's kind and who gives it, no fields: all that a stage refusal reads
+        kind: type[BaseModel] = COMMANDS[name]
+        command = cast(Command, kind.model_construct(actor=staff.actor))
+        outright = stage_refusal(command, state, now=now, policy=policy)
+        (unusual if outright else forms).append(form)
     clocks, clocks_problem = await _clocks(request, complaint_id)
     return _html(
         "complaint.html",
@@ -672,6 +679,8 @@ async def _complaint(
         status_label=Status(complaint["status"]).label,
         timeline=timeline,
         forms=forms,
+        unusual=unusual,
+        unusual_open=any(f["open"] for f in unusual),
         clocks=clocks,
         clocks_problem=clocks_problem,
         flash=flash,

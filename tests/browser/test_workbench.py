@@ -121,6 +121,11 @@ async def test_the_office_queue_a_complaint_and_its_commands_without_javascript(
     await expect(page.locator("#command-assign")).to_have_count(0)
 
     # Judging before anyone took the complaint on: the decider refuses, the page says why.
+    # Until then the form is folded under 此状态通常不可用, after those the state allows.
+    await expect(page.locator("#commands #command-acknowledge")).to_have_count(1)
+    await expect(page.locator("#unusual-commands #command-classify")).to_have_count(1)
+    await expect(page.locator("#unusual-commands")).not_to_have_attribute("open", "")
+    await page.locator("#unusual-commands > summary").click()
     await page.locator("#command-classify summary").click()
     await page.locator("#command-classify select[name=validity]").select_option("valid")
     async with page.expect_navigation() as refused:
@@ -129,11 +134,13 @@ async def test_the_office_queue_a_complaint_and_its_commands_without_javascript(
     await expect(page.get_by_role("alert")).to_contain_text("acknowledge the complaint first")
     await expect(timeline).to_have_count(1)
 
+    await expect(page.locator("#unusual-commands")).to_have_attribute("open", "")  # refused
     # 响应接单 through its form: back to the page (303) with the new event in the timeline.
     await page.locator("#command-acknowledge summary").click()
     async with page.expect_navigation():
         await page.get_by_role("button", name="提交：响应接单（首问责任）").click()
     assert "done=acknowledge" in page.url
+    await expect(page.locator("#commands #command-classify")).to_have_count(1)  # now usable
     await expect(page.get_by_role("status")).to_contain_text("已完成：响应接单")
     await expect(page.locator("#status")).to_have_text("已响应")
     await expect(timeline).to_have_count(2)
