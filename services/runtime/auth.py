@@ -145,6 +145,12 @@ def _usable(settings: Settings, secret: str, what: str) -> str:
     return secret
 
 
+def verification_secret(settings: Settings, token: str) -> str:
+    """The secret that must have signed ``token`` (``ValueError`` when none may have): what a
+    value bound to a session (its CSRF token, ``services.runtime.login``) is keyed with."""
+    return _verification_secret(settings, token)
+
+
 def _verification_secret(settings: Settings, token: str) -> str:
     """The secret that must have signed ``token``: the one of its key id, else the legacy one."""
     signing_key(settings)  # a configuration that cannot sign cannot verify (RuntimeError)

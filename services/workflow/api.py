@@ -99,6 +99,7 @@ def create_app(settings: WorkflowSettings | None = None, clock: Clock | None = N
     app.state.settings = settings
     app.state.service = service
     app.state.clock = now
+    app.state.office_policy = office_policy  # the pages ask the decider which forms apply
     app.include_router(queue.router)
     app.include_router(pages.router)
     install_login(app, offices=list(ctx.rules.routing.offices), roles=WORKBENCH_ROLES)
@@ -143,8 +144,8 @@ def create_app(settings: WorkflowSettings | None = None, clock: Clock | None = N
             )
         try:
             command = command_type.model_validate({**fields, "actor": staff.actor.model_dump()})
-        except ValidationError as exc:
-            raise FieldErrors(field_errors(exc.errors())) from None
+        except ValidationError as exc:  # the cause: the pages word its errors in zh-CN
+            raise FieldErrors(field_errors(exc.errors())) from exc
         refusal = role_refusal(staff.role, command)
         if refusal is not None:
             raise HTTPException(403, detail=refusal)

@@ -753,6 +753,20 @@ def _check_stage(command: Command, state: State, now: datetime, policy: OfficePo
         )
 
 
+def stage_refusal(
+    command: Command, state: State, *, now: datetime, policy: OfficePolicy | None = None
+) -> str | None:
+    """Why ``decide`` refuses every command of this kind in ``state`` whatever its fields (no
+    complaint, an ended one, not yet acknowledged, suspended: the refusals shared by every
+    command, which look at the state and at who gives it only), or ``None``. Pure and cheap:
+    the workbench puts the forms it refuses after the others, without a table of its own."""
+    try:
+        _check_stage(command, state, now, policy or OfficePolicy())
+    except CommandRejected as rejected:
+        return rejected.reason
+    return None
+
+
 def _check_rejudge_after_close(
     command: Rejudge, state: State, now: datetime, policy: OfficePolicy
 ) -> None:

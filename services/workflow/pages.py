@@ -10,8 +10,11 @@ table, the office check, the decider) with the idempotency key the form carries,
 submit acts once; then 303 back to the page, or the page again with the refusal's reason and
 its 403/409/422 status.
 
-No script: plain links and forms. The session is the login's cookie (``services.runtime.login``,
-SameSite=Lax, so another site cannot post these forms with it).
+No script: plain links and forms. The session is the login's cookie (``services.runtime.login``).
+SameSite=Lax alone does not stop another site posting these forms (old browsers ignore it; a
+sibling subdomain is same-site), so every form (the commands', the logout's) carries the
+session's ``csrf`` token, checked before anything is given (403 otherwise), and every page is
+sent unframeable, script-free and uncached (``login.PageHeaders``).
 """
 
 from __future__ import annotations
@@ -20,12 +23,13 @@ import re
 import types
 import typing
 import uuid
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
 from pathlib import Path
 from typing import Any, cast
-from urllib.parse import parse_qs, urlencode
+from urllib.parse import urlencode
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
@@ -40,11 +44,11 @@ from pydantic_core import PydanticUndefined
 from contracts.enums import Channel, Priority, ServiceCategory, Validity
 from contracts.lifecycle import Awaiting, CloseOutcome, EscalationLevel, Role
 from services.runtime.auth import COMPANY_ROLES, SESSION_COOKIE, Staff
-from services.runtime.http import FieldErrors, field_errors
-from services.runtime.login import PageStaff
+from services.runtime.http import FieldErrors
+from services.runtime.login import PageStaff, csrf_refusal, page_csrf, read_form
 from services.workflow import queue
 from services.workflow.commands import COMMANDS, Command
-from services.workflow.domain import CommandRejected, State, Status
+from services.workflow.domain import CommandRejected, State, Status, stage_refusal
 from services.workflow.permissions import acting_office, may_give
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -165,6 +169,25 @@ FIELD_LABELS: dict[str, str] = {
     "deadline_at": "截止时间",
 }
 """The zh-CN names of command fields and event data shown on the pages."""
+
+QUEUE_LABELS: dict[str, str] = {
+    "office": "管理处",
+    "status": "状态",
+    "include_ended": "含已结束",
+    "department": "责任部门",
+    "assignee": "首问责任人",
+    "mine": "我的待办",
+    "major": "重大投诉",
+    "priority": "轻重缓急",
+    "overdue": "超时",
+    "due_before": "时限早于",
+    "channel": "渠道",
+    "text": "关键词",
+    "sort": "排序",
+    "limit": "每页",
+    "cursor": "下一页",
+}
+"""The queue page's filters as its form names them (for its refusals)."""
 
 _VALUE_ENUMS: dict[str, type[Enum]] = {
     "validity": Validity,
@@ -398,6 +421,94 @@ def form_payload(command_type: type[Command], form: dict[str, str]) -> dict[str,
     return payload
 
 
+_REASONS: dict[str, str] = {
+    "missing": "必填",
+    "enum": "不是可选的值",
+    "literal_error": "不是可选的值",
+    "datetime_parsing": "不是有效的日期时间（如 2026-12-08 18:00）",
+    "datetime_from_date_parsing": "不是有效的日期时间（如 2026-12-08 18:00）",
+    "datetime_type": "不是有效的日期时间（如 2026-12-08 18:00）",
+    "timezone_aware": "须带时区",
+    "int_parsing": "须为整数",
+    "int_type": "须为整数",
+    "int_from_float": "须为整数",
+    "bool_parsing": "须为“是”或“否”",
+    "bool_type": "须为“是”或“否”",
+    "uuid_parsing": "不是有效的编号",
+    "uuid_type": "不是有效的编号",
+    "string_too_long": "最多 {max_length} 个字",
+    "string_too_short": "至少 {min_length} 个字",
+    "too_long": "最多 {max_length} 行",
+    "too_short": "至少 {min_length} 行",
+    "greater_than_equal": "不能小于 {ge}",
+    "less_than_equal": "不能大于 {le}",
+    "greater_than": "须大于 {gt}",
+    "less_than": "须小于 {lt}",
+    "extra_forbidden": "多余的内容",
+    "tuple_type": "格式不对（每行一条）",
+    "list_type": "格式不对",
+}
+"""The zh-CN words of pydantic's common error types, for the pages (the JSON API keeps
+pydantic's own messages); an error of another type keeps its message."""
+
+
+def zh_location(
+    loc: Sequence[Any],
+    model: type[BaseModel] | None = None,
+    labels: Mapping[str, str] = FIELD_LABELS,
+) -> str:
+    """A field's place in zh-CN: ``("accountability", 0, "measure")`` → 责任追究第1行·处罚措施
+    (a record's fields named by their own descriptions); ``()`` → 表单."""
+    words: list[str] = []
+    for part in loc:
+        if isinstance(part, int):
+            words[-1:] = [f"{words[-1] if words else ''}第{part + 1}行"]
+            continue
+        name = str(part)
+        info = model.model_fields.get(name) if model is not None else None
+        described = info.description.split(",")[0].strip() if info and info.description else ""
+        # a command's field by the pages' label; a record's by its own description (a
+        # record's ``measure`` is a 处罚措施, the command prevent's a 预防措施)
+        own = (described, labels.get(name)) if words else (labels.get(name), described)
+        words.append(next((w for w in own if w), name))
+        model = _record_type(_unwrap(info.annotation)[0]) if info is not None else None
+    return "·".join(words) or "表单"
+
+
+def zh_reason(error: Mapping[str, Any]) -> str:
+    """Why a value was refused, in zh-CN for the common pydantic error types (with their
+    limits), else pydantic's own message (a validator's, without its "Value error, ")."""
+    words = _REASONS.get(str(error.get("type", "")))
+    if words is not None:
+        try:
+            return words.format(**error.get("ctx", {}))
+        except (KeyError, IndexError):
+            pass
+    return str(error.get("msg", "")).removeprefix("Value error, ")
+
+
+def zh_errors(errors: Sequence[Mapping[str, Any]], model: type[BaseModel] | None = None) -> str:
+    """Pydantic's errors as one zh-CN line: 位置：原因；… (the request's own ``body``/``query``
+    prefix left out)."""
+    return "；".join(
+        f"{zh_location([p for p in e.get('loc', ()) if p not in ('body', 'query')], model)}："
+        f"{zh_reason(e)}"
+        for e in errors
+    )
+
+
+def refused_fields(exc: FieldErrors, model: type[BaseModel]) -> str:
+    """A command's bad input in zh-CN: from the validation it came from when there was one,
+    else (a rule across fields) each field's label and the rule's reason."""
+    if isinstance(exc.__cause__, ValidationError):
+        return zh_errors(exc.__cause__.errors(include_url=False), model)
+    return "；".join(
+        f"{zh_location(e['field'].split('.'), model) if e['field'] != 'body' else '表单'}："
+        f"{e['reason']}"
+        for e in exc.errors
+    )
+
+
 def offered_commands(staff: Staff, state: State) -> list[str]:
     """The commands whose form this member of staff gets: those of their role
     (``permissions.ALLOWED``) for the office that may give each now (``acting_office``). The
@@ -418,16 +529,18 @@ def _html(template: str, status_code: int = 200, **context: Any) -> HTMLResponse
     return HTMLResponse(_ENV.get_template(template).render(**context), status_code=status_code)
 
 
-def _staff_context(staff: Staff) -> dict[str, Any]:
+def _staff_context(request: Request, staff: Staff) -> dict[str, Any]:
     return {
         "staff": staff,
         "role_label": role_label(staff.role.value),
         "company": staff.role in COMPANY_ROLES,
+        "csrf": page_csrf(request),
     }
 
 
-def _error(staff: Staff, exc: HTTPException) -> HTMLResponse:
-    return _html("error.html", exc.status_code, message=str(exc.detail), **_staff_context(staff))
+def _error(request: Request, staff: Staff, exc: HTTPException) -> HTMLResponse:
+    context = _staff_context(request, staff)
+    return _html("error.html", exc.status_code, message=str(exc.detail), **context)
 
 
 @router.get("/", response_class=RedirectResponse)
@@ -460,7 +573,11 @@ async def queue_page(request: Request, staff: PageStaff) -> HTMLResponse:
         now = cast(datetime, request.app.state.clock())
         page = await queue.fetch_page(request.app.state.service, filters, staff, now)
     except ValidationError as exc:
-        errors, status_code = field_errors(exc.errors()), 422
+        errors = [
+            {"field": zh_location(e["loc"], labels=QUEUE_LABELS), "reason": zh_reason(e)}
+            for e in exc.errors(include_url=False)
+        ]
+        status_code = 422
     except HTTPException as exc:
         errors, status_code = [{"field": "", "reason": str(exc.detail)}], exc.status_code
     asked = {k: (v if isinstance(v, list) else [v]) for k, v in raw.items() if k != "cursor"}
@@ -488,7 +605,7 @@ async def queue_page(request: Request, staff: PageStaff) -> HTMLResponse:
             ("-received", "受理最新"),
         ],
         status_label=lambda s: Status(s).label,
-        **_staff_context(staff),
+        **_staff_context(request, staff),
     )
 
 
@@ -525,7 +642,7 @@ async def _complaint(
     try:
         state, complaint = await request.app.state.workbench.load(complaint_id, staff)
     except HTTPException as exc:
-        return _error(staff, exc)
+        return _error(request, staff, exc)
     history = complaint["history"]
     received = history[0]["data"] if history else {}
     timeline = [
@@ -542,10 +659,17 @@ async def _complaint(
         }
         for item in history
     ]
-    forms = [
-        _form(name, state, complaint, submitted if name == refused else None)
-        for name in offered_commands(staff, state)
-    ]
+    now = cast(datetime, request.app.state.clock())
+    policy = getattr(request.app.state, "office_policy", None)
+    forms: list[dict[str, Any]] = []
+    unusual: list[dict[str, Any]] = []
+    for name in offered_commands(staff, state):
+        form = _form(name, state, complaint, submitted if name == refused else None)
+        # the command's kind and who gives it, no fields: all that a stage refusal reads
+        kind: type[BaseModel] = COMMANDS[name]
+        command = cast(Command, kind.model_construct(actor=staff.actor))
+        outright = stage_refusal(command, state, now=now, policy=policy)
+        (unusual if outright else forms).append(form)
     clocks, clocks_problem = await _clocks(request, complaint_id)
     return _html(
         "complaint.html",
@@ -555,13 +679,15 @@ async def _complaint(
         status_label=Status(complaint["status"]).label,
         timeline=timeline,
         forms=forms,
+        unusual=unusual,
+        unusual_open=any(f["open"] for f in unusual),
         clocks=clocks,
         clocks_problem=clocks_problem,
         flash=flash,
         refusal=refusal,
         refused=refused,
         shown_value=shown_value,
-        **_staff_context(staff),
+        **_staff_context(request, staff),
     )
 
 
@@ -616,10 +742,8 @@ async def _clocks(request: Request, complaint_id: UUID) -> tuple[list[dict[str, 
             )
     except httpx.HTTPError as exc:
         return [], f"时限服务暂不可用（{type(exc).__name__}），暂无法显示时限。"
-    if resp.status_code == 404:
-        return [], "时限服务尚未收到此投诉，请稍后刷新。"
     if resp.status_code != 200:
-        return [], f"时限服务暂不可用（HTTP {resp.status_code}），暂无法显示时限。"
+        return [], clocks_problem(resp.status_code)
     clocks = []
     for clock in resp.json().get("clocks", []):
         ended = clock.get("ended_at")
@@ -639,6 +763,17 @@ async def _clocks(request: Request, complaint_id: UUID) -> tuple[list[dict[str, 
     return clocks, ""
 
 
+def clocks_problem(status_code: int) -> str:
+    """Why the SLA service's answer ``status_code`` shows no clocks, in zh-CN: a 401/403 is
+    not an outage but the SLA service's own view of who may read the complaint (it lags an
+    office transfer, or has not taken in the complaint's office yet)."""
+    if status_code == 404:
+        return "时限服务尚未收到此投诉，请稍后刷新。"
+    if status_code in (401, 403):
+        return "本岗位无权查看此投诉的时限（转办中或尚未同步）。"
+    return f"时限服务暂不可用（HTTP {status_code}），暂无法显示时限。"
+
+
 def _token(request: Request) -> str:
     header = request.headers.get("authorization", "")
     if header.lower().startswith("bearer "):
@@ -653,11 +788,14 @@ async def give_command(
     """A command's form: given as the API gives it, then back to the complaint (303), or the
     complaint again with the reason it was refused."""
     if name not in COMMANDS:
-        return _error(staff, HTTPException(404, detail=f"command: no command {name!r}"))
-    body = await request.body()
-    if len(body) > MAX_FORM_BYTES:
-        return _error(staff, HTTPException(413, detail="body: the form is too large"))
-    form = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
+        return _error(request, staff, HTTPException(404, detail=f"command: no command {name!r}"))
+    try:
+        form = await read_form(request, MAX_FORM_BYTES)
+    except HTTPException as exc:
+        return _error(request, staff, exc)
+    refusal = csrf_refusal(request, form)
+    if refusal is not None:
+        return _error(request, staff, HTTPException(403, detail=refusal))
     key = form.get("idempotency_key", "").strip()[:128] or None
     command_type = COMMANDS[name]
     give = request.app.state.workbench.give
@@ -666,10 +804,7 @@ async def give_command(
     except CommandRejected as rejected:
         reason, status_code = f"办理被拒绝：{rejected.reason}", 409
     except FieldErrors as exc:
-        listed = "；".join(
-            f"{FIELD_LABELS.get(e['field'], e['field'])}：{e['reason']}" for e in exc.errors
-        )
-        reason, status_code = f"填写有误：{listed}", 422
+        reason, status_code = f"填写有误：{refused_fields(exc, command_type)}", 422
     except HTTPException as exc:
         what = "无权办理" if exc.status_code == 403 else "无法办理"
         reason, status_code = f"{what}：{exc.detail}", exc.status_code

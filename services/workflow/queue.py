@@ -23,7 +23,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from contracts.enums import Channel, Priority
 from contracts.lifecycle import EscalationLevel
-from services.runtime.auth import COMPANY_ROLES, CurrentStaff, Staff
+from services.runtime.auth import COMPANY_ROLES, CurrentStaff, Staff, StaffRole
 from services.runtime.service import ConsumingService
 from services.workflow.domain import ENDED, Status
 
@@ -56,7 +56,15 @@ class QueueFilters(BaseModel):
     assignee: Annotated[
         str | None, Field(max_length=64, description="首问责任人's staff id (who owns it)")
     ] = None
-    mine: Annotated[bool, Field(description="Only the complaints the caller owns")] = False
+    mine: Annotated[
+        bool,
+        Field(
+            description="我的待办: the complaints waiting on the caller's role (`mine_condition`): "
+            "cs_agent/cs_head those they own; department those of its office in assigned, "
+            "analysed, plan_approved or reopened; supervisor plan_proposed; project_manager "
+            "plan_proposed, major or escalated to it; company escalated to the company"
+        ),
+    ] = False
     major: Annotated[bool | None, Field(description="Only major (true) or ordinary (false)")] = None
     priority: Annotated[list[Priority], Field(description="Any of these priorities")] = []
     overdue: Annotated[
@@ -164,6 +172,48 @@ def _decode_cursor(cursor: str, sort: Sort) -> list[Any]:
         ) from None
 
 
+WAITING_ON: dict[StaffRole, frozenset[Status]] = {
+    # the department analyses (assigned, reopened), proposes (analysed, reopened) and
+    # implements (plan approved); a proposed plan waits on the approvers, not on it
+    StaffRole.DEPARTMENT: frozenset(
+        {Status.ASSIGNED, Status.ANALYSED, Status.PLAN_APPROVED, Status.REOPENED}
+    ),
+    # 主管领导批示: a proposed plan waits for approval or rejection
+    StaffRole.SUPERVISOR: frozenset({Status.PLAN_PROPOSED}),
+    StaffRole.PROJECT_MANAGER: frozenset({Status.PLAN_PROPOSED}),
+}
+"""The statuses in which a complaint of the office waits on a role that never owns one."""
+ESCALATED_TO: dict[StaffRole, frozenset[EscalationLevel]] = {
+    StaffRole.PROJECT_MANAGER: frozenset(
+        {EscalationLevel.PROJECT_MANAGER, EscalationLevel.COMPANY}
+    ),
+    StaffRole.COMPANY: frozenset({EscalationLevel.COMPANY}),
+}
+"""The escalation levels (升级) at which an overdue complaint is a role's to answer for."""
+
+
+def mine_condition(staff: Staff, arg: Callable[[Any], str]) -> str:
+    """我的待办 (``mine=true``) for ``staff``, as SQL over ``complaints c`` (``arg`` binds a
+    parameter): the one rule of the JSON queue and the workbench's landing page. Only the
+    customer service acknowledges, so only its staff own complaints (首问责任人): theirs are
+    those they own. A department, a supervisor and a project manager own none; theirs are
+    those of their office waiting on their role (``WAITING_ON``), the project manager's also
+    every major complaint and those escalated to it, the company's those escalated to it
+    (``ESCALATED_TO``). The office scope is the queue's own, applied besides."""
+    parts: list[str] = []
+    if staff.role in WAITING_ON:
+        statuses = sorted(s.value for s in WAITING_ON[staff.role])
+        parts.append(f"c.status = ANY({arg(statuses)}::text[])")
+    if staff.role is StaffRole.PROJECT_MANAGER:
+        parts.append("c.major")
+    if staff.role in ESCALATED_TO:
+        levels = sorted(level.value for level in ESCALATED_TO[staff.role])
+        parts.append(f"c.escalation_level = ANY({arg(levels)}::text[])")
+    if not parts:
+        return f"c.assignee = {arg(staff.staff_id)}"
+    return "(" + " OR ".join(parts) + ")"
+
+
 def _like(text: str) -> str:
     return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
@@ -192,7 +242,7 @@ def build_query(
     if filters.department is not None:
         where.append(f"c.department = {arg(filters.department)}")
     if filters.mine:
-        where.append(f"c.assignee = {arg(staff.staff_id)}")
+        where.append(mine_condition(staff, arg))
     if filters.assignee is not None:
         where.append(f"c.assignee = {arg(filters.assignee)}")
     if filters.major is not None:

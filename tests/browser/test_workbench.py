@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -120,6 +121,11 @@ async def test_the_office_queue_a_complaint_and_its_commands_without_javascript(
     await expect(page.locator("#command-assign")).to_have_count(0)
 
     # Judging before anyone took the complaint on: the decider refuses, the page says why.
+    # Until then the form is folded under 此状态通常不可用, after those the state allows.
+    await expect(page.locator("#commands #command-acknowledge")).to_have_count(1)
+    await expect(page.locator("#unusual-commands #command-classify")).to_have_count(1)
+    await expect(page.locator("#unusual-commands")).not_to_have_attribute("open", "")
+    await page.locator("#unusual-commands > summary").click()
     await page.locator("#command-classify summary").click()
     await page.locator("#command-classify select[name=validity]").select_option("valid")
     async with page.expect_navigation() as refused:
@@ -128,11 +134,13 @@ async def test_the_office_queue_a_complaint_and_its_commands_without_javascript(
     await expect(page.get_by_role("alert")).to_contain_text("acknowledge the complaint first")
     await expect(timeline).to_have_count(1)
 
+    await expect(page.locator("#unusual-commands")).to_have_attribute("open", "")  # refused
     # 响应接单 through its form: back to the page (303) with the new event in the timeline.
     await page.locator("#command-acknowledge summary").click()
     async with page.expect_navigation():
         await page.get_by_role("button", name="提交：响应接单（首问责任）").click()
     assert "done=acknowledge" in page.url
+    await expect(page.locator("#commands #command-classify")).to_have_count(1)  # now usable
     await expect(page.get_by_role("status")).to_contain_text("已完成：响应接单")
     await expect(page.locator("#status")).to_have_text("已响应")
     await expect(timeline).to_have_count(2)
@@ -143,6 +151,7 @@ async def test_the_office_queue_a_complaint_and_its_commands_without_javascript(
     await page.locator("#command-classify summary").click()
     form = page.locator("#command-classify form")
     key = await form.locator("input[name=idempotency_key]").get_attribute("value")
+    csrf = await form.locator("input[name=csrf]").get_attribute("value")
     await form.locator("select[name=validity]").select_option("valid")
     await form.locator("select[name=category]").select_option("environment")
     async with page.expect_navigation():
@@ -150,7 +159,12 @@ async def test_the_office_queue_a_complaint_and_its_commands_without_javascript(
     await expect(page.locator("#status")).to_have_text("已判定")
     again = await page.request.post(
         f"{base}/complaints/{desk.id}/commands/classify",
-        form={"idempotency_key": key or "", "validity": "valid", "category": "environment"},
+        form={
+            "csrf": csrf or "",
+            "idempotency_key": key or "",
+            "validity": "valid",
+            "category": "environment",
+        },
     )
     assert again.ok and "replayed=true" in again.url
     await page.reload()
@@ -179,9 +193,10 @@ async def test_each_role_gets_its_own_forms_and_other_offices_nothing(
     await expect(page.locator("#command-classify")).to_have_count(0)
     await expect(page.locator("#command-acknowledge")).to_have_count(0)
     # A form this role does not get, posted anyway: refused with the reason, nothing happens.
+    csrf = await page.locator("#command-analyse input[name=csrf]").get_attribute("value")
     refused = await page.request.post(
         f"{base}/complaints/{desk.id}/commands/acknowledge",
-        form={"idempotency_key": uuid.uuid4().hex},
+        form={"csrf": csrf or "", "idempotency_key": uuid.uuid4().hex},
     )
     assert refused.status == 403
     assert "may not acknowledge" in await refused.text()
@@ -242,10 +257,127 @@ async def test_the_queue_pages_on_with_its_next_cursor(
     await expect(row(page, second)).to_have_count(1)
     await expect(page.get_by_role("link", name="下一页")).to_have_count(0)
 
-    # A time without an offset (the form's datetime-local) is Shanghai's; a bad filter is named.
-    await page.goto(f"{system.urls['workflow']}/queue?due_before=2000-01-01T08:00")
-    await expect(page.locator("tbody tr")).to_have_count(0)
+    # A time without an offset (the form's datetime-local) is Shanghai's: an hour before the
+    # first complaint's deadline (Shanghai's wall clock) finds neither, though read as UTC it
+    # would be seven hours after it and find both; a minute after it finds the first.
+    await page.goto(f"{system.urls['workflow']}/queue?sort=received&limit=1")
+    shown = await row(page, first).locator("td").nth(10).inner_text()
+    deadline = datetime.strptime(shown.strip(), "%Y-%m-%d %H:%M")  # Shanghai, to the minute
+    before = (deadline - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")
+    await page.goto(f"{system.urls['workflow']}/queue?due_before={before}")
     await expect(page.get_by_text("共 0 起")).to_have_count(1)
+    await expect(page.locator("tbody tr")).to_have_count(0)
+    after = (deadline + timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M")
+    await page.goto(f"{system.urls['workflow']}/queue?due_before={after}")
+    await expect(row(page, first)).to_have_count(1)
     answer = await page.goto(f"{system.urls['workflow']}/queue?limit=0")
     assert answer is not None and answer.status == 422
-    await expect(page.get_by_role("alert")).to_contain_text("limit")
+    await expect(page.get_by_role("alert")).to_contain_text("每页：不能小于 1")
+
+
+async def test_a_form_not_from_the_sessions_page_is_refused_and_pages_are_guarded(
+    system: RunningSystem, page: Page, http: httpx.AsyncClient
+) -> None:
+    base = system.urls["workflow"]
+    desk = await received(http, system, office=OFFICE)
+    await log_in(page, base, StaffRole.CS_AGENT)
+    # The session cookie ends with the browser (shared front-desk PCs): no expiry of its own.
+    (cookie,) = [c for c in await page.context.cookies() if c["name"] == "complaints_session"]
+    assert cookie["expires"] == -1
+    answer = await page.goto(f"{base}/complaints/{desk.id}")
+    assert answer is not None
+    headers = await answer.all_headers()
+    assert headers["x-frame-options"] == "DENY"
+    assert "frame-ancestors 'none'" in headers["content-security-policy"]
+    assert headers["cache-control"] == "no-store"
+    # Every form carries the session's token, the logout's too.
+    forms = page.locator("form[method=post]")
+    assert await forms.count() > 2
+    tokens = {await f.locator("input[name=csrf]").get_attribute("value") for f in await forms.all()}
+    assert len(tokens) == 1 and len(tokens.pop() or "") == 32
+
+    # What another site would post (the cookie rides along in old browsers): refused, undone.
+    forged = await page.request.post(
+        f"{base}/complaints/{desk.id}/commands/acknowledge",
+        form={"idempotency_key": uuid.uuid4().hex, "csrf": "f" * 32},
+    )
+    assert forged.status == 403
+    assert "表单校验失败" in await forged.text()
+    logout = await page.request.post(f"{base}/logout", form={})
+    assert logout.status == 403
+    await page.reload()
+    await expect(page.locator("#status")).to_contain_text("已登记")  # logged in, not acted
+
+    # The page's own form does act.
+    await page.locator("#command-acknowledge summary").click()
+    async with page.expect_navigation():
+        await page.get_by_role("button", name="提交：响应接单（首问责任）").click()
+    await expect(page.locator("#status")).to_contain_text("已响应")
+
+
+async def test_a_session_that_expires_while_a_form_is_filled_returns_to_the_complaint(
+    system: RunningSystem, page: Page, http: httpx.AsyncClient
+) -> None:
+    base = system.urls["workflow"]
+    desk = await received(http, system, office=OFFICE)
+    await log_in(page, base, StaffRole.CS_AGENT)
+    await page.goto(f"{base}/complaints/{desk.id}")
+    await page.locator("#command-acknowledge summary").click()
+    await page.context.clear_cookies()  # the session ends while the form is open
+    async with page.expect_navigation():
+        await page.get_by_role("button", name="提交：响应接单（首问责任）").click()
+    assert page.url.startswith(f"{base}/login?next=")
+    await expect(page.locator("#expired")).to_have_text("会话已过期，请重新登录。")
+    await page.locator("textarea[name=token]").fill(token(StaffRole.CS_AGENT))
+    async with page.expect_navigation() as back:
+        await page.get_by_role("button", name="Log in").click()
+    assert (await back.value).status == 200  # type: ignore[union-attr]
+    assert page.url == f"{base}/complaints/{desk.id}"
+    await expect(page.locator("#status")).to_contain_text("已登记")  # nothing was given
+
+
+async def test_the_departments_landing_page_lists_what_waits_on_it(
+    system: RunningSystem, page: Page, http: httpx.AsyncClient
+) -> None:
+    base = system.urls["workflow"]
+    desk = await received(http, system, office=OFFICE)
+    agent = {"Authorization": f"Bearer {token(StaffRole.CS_AGENT)}"}
+    head = {"Authorization": f"Bearer {token(StaffRole.CS_HEAD)}"}
+    await desk.do("acknowledge", agent)
+    await desk.do("classify", agent, validity="valid", category="facilities")
+    await log_in(page, base, StaffRole.DEPARTMENT)
+    await page.goto(f"{base}/")
+    await expect(page.get_by_role("heading", level=1)).to_have_text("我的待办")
+    await expect(row(page, desk)).to_have_count(0)  # judged: not the department's yet
+    deadline = (datetime.now(UTC) + timedelta(days=3)).isoformat()
+    await desk.do("assign", head, department="工程部", deadline=deadline)
+    await page.reload()
+    await expect(row(page, desk)).to_contain_text("已派单")
+
+
+async def test_a_refused_form_says_what_is_wrong_in_chinese(
+    system: RunningSystem, page: Page, http: httpx.AsyncClient
+) -> None:
+    base = system.urls["workflow"]
+    desk = await received(http, system, office=OFFICE)
+    await log_in(page, base, StaffRole.DEPARTMENT)
+    await page.goto(f"{base}/complaints/{desk.id}")
+    form = page.locator("#command-implement form")
+    # what the browser's own checks let through is posted as it is (the server decides)
+    refused = await page.request.post(
+        f"{base}/complaints/{desk.id}/commands/implement",
+        form={
+            "csrf": await form.locator("input[name=csrf]").get_attribute("value") or "",
+            "idempotency_key": uuid.uuid4().hex,
+            "plan_id": "第一个",
+            "summary": "已更换",
+            "accountability": "张三",
+        },
+    )
+    assert refused.status == 422
+    await page.set_content(await refused.text())
+    alert = page.get_by_role("alert")
+    await expect(alert).to_contain_text("方案编号：须为整数")
+    await expect(alert).to_contain_text("责任追究第1行·处罚措施：必填")
+    await expect(alert).not_to_contain_text("Input should")
+    await expect(alert).not_to_contain_text("Field required")

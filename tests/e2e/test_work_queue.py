@@ -18,7 +18,7 @@ import pytest
 from contracts.lifecycle import Role
 from tests.conftest import RunningSystem
 from tests.e2e.helpers import HOTLINE, SUPERVISION, minutes_ago
-from tests.e2e.test_workflow_lifecycle import Desk, bearer, received, unique_phone
+from tests.e2e.test_workflow_lifecycle import Desk, bearer, later, received, unique_phone
 
 pytestmark = pytest.mark.infra
 
@@ -206,3 +206,53 @@ async def test_bad_queries_name_the_field(http: httpx.AsyncClient, system: Runni
     cursor = first.json()["next_cursor"]
     resp = await queue(http, system, sort="deadline", cursor=cursor)
     assert resp.status_code == 422 and "cursor" in resp.text
+
+
+async def test_mine_is_what_waits_on_each_role(
+    http: httpx.AsyncClient, system: RunningSystem
+) -> None:
+    """我的待办 per role: the agent's the complaints it owns; the department's those waiting
+    for its analysis, plan or implementation; the approvers' the proposed plans; the project
+    manager's also the major ones. An office of this test's own keeps the sets exact."""
+    office = f"待办{uuid.uuid4().hex[:6]}园"
+
+    def as_(role: Role, office: str | None = office) -> dict[str, str]:
+        return bearer(role, office=office, staff_id=f"mine-{role.value}")
+
+    agent, head = as_(Role.CS_AGENT), as_(Role.CS_HEAD)
+
+    async def one(channel: dict[str, str] = HOTLINE) -> Desk:
+        return await received(
+            http,
+            system,
+            channel,
+            office=office,
+            unit=f"{uuid.uuid4().int % 900 + 100}室",
+            complainant={"name": "何先生", "phone": unique_phone()},
+        )
+
+    fresh, assigned, proposed = await one(), await one(), await one()
+    major = await one(SUPERVISION)
+    for desk in (assigned, proposed):
+        await desk.do("acknowledge", agent)
+        await desk.do("classify", agent, validity="valid", category="facilities")
+        await desk.do("assign", head, department="工程部", deadline=later(3))
+    await proposed.do("analyse", as_(Role.DEPARTMENT), cause="老化", responsible_party="工程部")
+    await proposed.do("propose", as_(Role.DEPARTMENT), plan="更换")
+    await major.do("acknowledge", bearer(Role.CS_AGENT, office=office, staff_id="someone-else"))
+
+    async def mine(headers: dict[str, str]) -> set[str]:
+        return set(await ids(http, system, headers=headers, mine="true"))
+
+    assert await mine(agent) == {assigned.id, proposed.id}
+    assert await mine(as_(Role.DEPARTMENT)) == {assigned.id}
+    assert await mine(as_(Role.SUPERVISOR)) == {proposed.id}
+    assert await mine(as_(Role.PROJECT_MANAGER)) == {proposed.id, major.id}
+    assert fresh.id not in await mine(head)  # nobody has taken it on yet
+    # the office scope still holds: another office's department sees none of these
+    elsewhere = await mine(bearer(Role.DEPARTMENT, office="别处园", staff_id="mine-dept-2"))
+    assert not elsewhere & {fresh.id, assigned.id, proposed.id, major.id}
+    # and it combines with the other filters
+    assert set(
+        await ids(http, system, headers=as_(Role.PROJECT_MANAGER), mine="true", major="false")
+    ) == {proposed.id}
