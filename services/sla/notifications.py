@@ -17,7 +17,13 @@ is sent an alert when its role is in a matching rule and its office is the compl
 
 Messages are markdown in the JSON shape of the WeCom group robot (企业微信群机器人) or the
 DingTalk custom robot (钉钉自定义机器人), and never carry personal data: the complaint id,
-its office, what happened and the deadline — not the owner's name, phone or unit.
+its office, what happened (timers by their zh-CN labels) and the deadline, and a link to the
+complaint on the staff workbench — not the owner's name, phone or unit. Free text (the office
+name) has its markdown metacharacters escaped.
+
+Throttling: an answer that says the sender is over the robot's rate (HTTP 429, WeCom errcode
+45009, DingTalk errcode 130101) is ``RobotAnswer.throttled``: the worker waits the robot's
+block window out without counting an attempt.
 
 Signatures: DingTalk's documented scheme (``timestamp`` in ms and
 ``sign = base64(HMAC-SHA256(secret, f"{timestamp}\\n{secret}"))`` as query parameters). A

@@ -427,6 +427,37 @@ async def test_a_dead_delivery_is_listed_and_a_cli_retry_delivers_it_once(
     again = await complaints(system.env, "notifications", "retry", chosen)
     assert again.returncode == 1 and "is delivered, not dead" in again.stderr
 
+    # The rest at once, after an outage: --all-dead, for this robot, of alerts since then.
+    naive = await complaints(
+        system.env, "notifications", "retry", "--all-dead", "--since", "2026-12-04T08:00"
+    )
+    assert naive.returncode == 2 and "--since" in naive.stderr and "offset" in naive.stderr
+    both = await complaints(system.env, "notifications", "retry", chosen, "--all-dead")
+    assert both.returncode == 2 and "not both" in both.stderr
+    none = await complaints(
+        system.env, "notifications", "retry", "--all-dead", "--target", "nobody"
+    )
+    assert none.returncode == 0 and "0 dead deliveries pending again" in none.stdout
+    assert len(others) >= 2  # the escalations and the major flag each died for quality
+    since = min(d["alert_at"] for d in dead)
+    bulk = await complaints(
+        system.env, "notifications", "retry", "--all-dead", "--target", "quality", "--since", since
+    )
+    assert bulk.returncode == 0, bulk.stderr
+    assert f"{len(others)} dead deliveries pending again" in bulk.stdout
+    assert all(d in bulk.stdout for d in others)
+
+    async def all_delivered() -> bool:
+        resp = await complaints(system.env, "notifications", "list", "--state", "dead", "--json")
+        still = {orjson.loads(line)["delivery_id"] for line in resp.stdout.splitlines()}
+        return not (still & others) and all(
+            [h.answered for h in receiver.of("quality", {d})][-1] == 200 for d in others
+        )
+
+    await eventually(all_delivered, timeout=30, interval=0.5)
+    for d in others:  # dead after max_attempts, then sent once more and taken
+        assert [h.answered for h in receiver.of("quality", {d})] == [500] * MAX_ATTEMPTS + [200]
+
 
 async def delivered_row(probe: Any) -> dict[str, Any]:
     row: dict[str, Any] = await eventually(probe, timeout=30, interval=0.2)
