@@ -107,6 +107,9 @@ def environment(
         stack.complaint_url(int(env["COMPLAINTS_WORKFLOW_PORT"])),
     )
     env.setdefault("COMPLAINTS_SLA_URL", stack.sla_url(int(env["COMPLAINTS_SLA_PORT"])))
+    env.setdefault(
+        "COMPLAINTS_WORKBENCH_URL", stack.workbench_url(int(env["COMPLAINTS_WORKFLOW_PORT"]))
+    )
     return env
 
 

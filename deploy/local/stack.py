@@ -96,6 +96,12 @@ def sla_url(sla_port: int) -> str:
     return f"http://127.0.0.1:{sla_port}"
 
 
+def workbench_url(workflow_port: int) -> str:
+    """Where the robots' messages link to when everything runs on this machine: the staff
+    workbench (the workflow service's pages)."""
+    return f"http://127.0.0.1:{workflow_port}"
+
+
 def up(cfg: infra.InfraConfig) -> None:
     """Start Kafka, PostgreSQL and every service that is not already answering."""
     infra.ensure_kafka(cfg)
@@ -105,6 +111,7 @@ def up(cfg: infra.InfraConfig) -> None:
     ports = {name: service_port(name) for name in SERVICES}
     env.setdefault("COMPLAINTS_INTAKE_COMPLAINT_URL", complaint_url(ports["workflow"]))
     env.setdefault("COMPLAINTS_SLA_URL", sla_url(ports["sla"]))
+    env.setdefault("COMPLAINTS_WORKBENCH_URL", workbench_url(ports["workflow"]))
     for name, port in ports.items():
         if healthy(port):
             print(f"{name}: already running on :{port}")

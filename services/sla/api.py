@@ -116,7 +116,14 @@ def create_app(settings: SlaSettings | None = None, clock: Clock | None = None) 
     # Its secrets are checked when the service starts (SlaSettings.problems), not here: the
     # CLI builds this app for its wiring alone, without the robots' secrets.
     notifications = load_notifications(settings.notifications_file, require_secrets=False)
-    service.add_projection("notifier.v1", AlertDeliveries(notifications, now), durable=True)
+    alerts = AlertDeliveries(
+        notifications,
+        now,
+        # 答复业主, not `reply`: each timer's label as the policy names it (company-wide)
+        timer_labels={k: rules.policy.timer(k, "").label for k in rules.policy.kinds},
+        workbench_url=settings.workbench_base_url,
+    )
+    service.add_projection("notifier.v1", alerts, durable=True)
     worker = DeliveryWorker(
         config=notifications,
         pool=lambda: service.pool,
@@ -204,7 +211,8 @@ def create_app(settings: SlaSettings | None = None, clock: Clock | None = None) 
     async def get_notifications(complaint_id: UUID, staff: CurrentStaff) -> ComplaintNotifications:
         """Every delivery of the complaint's warnings, breaches, escalations and major flag to
         the robots the notifications file names: state, attempts, last error, when delivered.
-        Staff of the complaint's office (where it is now), company and analyst roles."""
+        Staff of the complaint's office (where it is now), company and analyst roles; staff of
+        an office see the deliveries made while the complaint was their office's only."""
         async with service.pool.acquire() as conn:
             # The notifier's office (it follows transfers); a complaint it has not read yet
             # has no deliveries, but exists when the clocks know it.
@@ -215,6 +223,11 @@ def create_app(settings: SlaSettings | None = None, clock: Clock | None = None) 
                 raise HTTPException(404, detail=f"complaint_id: no complaint {complaint_id}")
             check_office(staff, office)
             rows = await notifier.deliveries(conn, complaint_id=complaint_id)
+        # After a transfer (跨项目转办) the deliveries made while the complaint was another
+        # office's name that office's robots and errors: an office-scoped role sees its own.
+        scope = office_scope(staff, None)
+        if scope is not None:
+            rows = [r for r in rows if r["office"] == scope]
         return ComplaintNotifications(
             complaint_id=complaint_id,
             office=office,

@@ -2,6 +2,7 @@
 
 complaints notifications list [--complaint ID] [--state dead] [--limit 50] [--json]
 complaints notifications retry DELIVERY_ID
+complaints notifications retry --all-dead [--target T] [--since 2026-12-04T08:00+08:00]
 
 Reads and writes ``sla.notification_deliveries`` at ``COMPLAINTS_DATABASE_URL`` directly (the
 SLA service need not be up; a retried delivery is sent by the next worker round of any copy).
@@ -100,14 +101,58 @@ def list_deliveries(
         )
 
 
+def _since(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        at = datetime.fromisoformat(value)
+    except ValueError:
+        raise _fail(f"--since: not an ISO 8601 instant: {value!r}", 2) from None
+    if at.tzinfo is None:
+        raise _fail(f"--since: {value!r} needs a UTC offset, e.g. 2026-12-04T08:00+08:00", 2)
+    return at
+
+
 @app.command("retry")
 def retry_delivery(
-    delivery_id: Annotated[UUID, typer.Argument(help="A dead delivery's id (from `list`)")],
+    delivery_id: Annotated[
+        UUID | None, typer.Argument(help="A dead delivery's id (from `list`)")
+    ] = None,
+    all_dead: Annotated[
+        bool, typer.Option("--all-dead", help="Every dead delivery (with --target, --since)")
+    ] = False,
+    target: Annotated[
+        str | None, typer.Option(help="With --all-dead: only those to this target (its name)")
+    ] = None,
+    since: Annotated[
+        str | None,
+        typer.Option(
+            help="With --all-dead: only alerts recorded at or after this instant "
+            "(ISO 8601 with offset)"
+        ),
+    ] = None,
 ) -> None:
-    """Send a dead delivery again (pending now, attempts counted afresh)."""
+    """Send a dead delivery again, or every dead one (pending now, attempts and the age to
+    give up at counted afresh); the robots' pacing spreads a bulk retry out."""
+    if all_dead and delivery_id is not None:
+        raise _fail("give either a DELIVERY_ID or --all-dead, not both", 2)
+    if not all_dead and (target is not None or since is not None):
+        raise _fail("--target and --since go with --all-dead", 2)
+    if delivery_id is None:
+        if not all_dead:
+            raise _fail("give a DELIVERY_ID, or --all-dead", 2)
+        after = _since(since)
+        rows = _with_db(lambda conn: notifier.retry_dead(conn, target=target, since=after))
+        for row in rows:
+            typer.echo(
+                f"{row['delivery_id']}: pending again ({row['alert_kind']} to {row['target']})"
+            )
+        typer.echo(f"{len(rows)} dead deliveries pending again")
+        return
+    chosen = delivery_id
 
     async def work(conn: asyncpg.Connection) -> dict[str, Any]:
-        return await notifier.retry(conn, delivery_id)
+        return await notifier.retry(conn, chosen)
 
     try:
         row = _with_db(work)

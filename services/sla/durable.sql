@@ -39,3 +39,33 @@ CREATE INDEX IF NOT EXISTS notification_deliveries_complaint
     ON sla.notification_deliveries (complaint_id, created_at);
 CREATE INDEX IF NOT EXISTS notification_deliveries_dead
     ON sla.notification_deliveries (created_at) WHERE state = 'dead';
+
+-- A failing delivery is retried until it is delivery.give_up_after_s old, counted from here:
+-- its creation, or the operator's last `complaints notifications retry`.
+ALTER TABLE sla.notification_deliveries
+    ADD COLUMN IF NOT EXISTS attempts_since timestamptz NOT NULL DEFAULT now();
+
+-- Every POST to a robot (delivered, failed or throttled), for pacing: a target with its
+-- per-minute limit of POSTs in the last minute is not sent to this round. Rows older than an
+-- hour are deleted by the worker.
+CREATE TABLE IF NOT EXISTS sla.notification_attempts (
+    target text NOT NULL,
+    at     timestamptz NOT NULL DEFAULT clock_timestamp()
+);
+CREATE INDEX IF NOT EXISTS notification_attempts_target_at
+    ON sla.notification_attempts (target, at);
+
+-- A robot that answered "too many" (HTTP 429, WeCom 45009, DingTalk 130101) is left alone
+-- until blocked_until: none of its deliveries is sent before then.
+CREATE TABLE IF NOT EXISTS sla.notification_targets (
+    target        text PRIMARY KEY,
+    blocked_until timestamptz NOT NULL,
+    reason        text NOT NULL
+);
+
+-- The notifier's start watermark, written once (the first time it reads an alert) and never
+-- changed: alerts recorded more than delivery.max_age_s before it are history, not sent.
+CREATE TABLE IF NOT EXISTS sla.notifier_watermark (
+    singleton  boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+    started_at timestamptz NOT NULL
+);

@@ -17,7 +17,13 @@ is sent an alert when its role is in a matching rule and its office is the compl
 
 Messages are markdown in the JSON shape of the WeCom group robot (企业微信群机器人) or the
 DingTalk custom robot (钉钉自定义机器人), and never carry personal data: the complaint id,
-its office, what happened and the deadline — not the owner's name, phone or unit.
+its office, what happened (timers by their zh-CN labels) and the deadline, and a link to the
+complaint on the staff workbench — not the owner's name, phone or unit. Free text (the office
+name) has its markdown metacharacters escaped.
+
+Throttling: an answer that says the sender is over the robot's rate (HTTP 429, WeCom errcode
+45009, DingTalk errcode 130101) is ``RobotAnswer.throttled``: the worker waits the robot's
+block window out without counting an attempt.
 
 Signatures: DingTalk's documented scheme (``timestamp`` in ms and
 ``sign = base64(HMAC-SHA256(secret, f"{timestamp}\\n{secret}"))`` as query parameters). A
@@ -139,6 +145,19 @@ class Target(BaseModel):
         str | None, Field(min_length=1, max_length=50, description="管理处; null: every office")
     ] = None
     role: Role
+    per_minute: Annotated[
+        int | None,
+        Field(ge=1, le=1000, description="POSTs a minute at most (default: delivery.per_minute)"),
+    ] = None
+    throttle_block_s: Annotated[
+        float | None,
+        Field(
+            gt=0,
+            le=86400,
+            description="How long the robot is left alone after it throttled us "
+            "(default: delivery.throttle_block_s)",
+        ),
+    ] = None
 
     @field_validator("url")
     @classmethod
@@ -163,16 +182,27 @@ class Rule(BaseModel):
 
 
 class Delivery(BaseModel):
-    """How deliveries are sent and retried."""
+    """How deliveries are sent, paced and retried."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    max_attempts: Annotated[int, Field(ge=1, le=100)] = 8
+    # A failing delivery is retried until it is this old (counted from its creation, or from
+    # an operator's retry), then dead: a robot down for an hour or a night loses nothing.
+    give_up_after_s: Annotated[float, Field(gt=0, le=30 * 86400)] = 86400.0
+    # Optionally also dead after this many failed attempts (none by default: by age only).
+    max_attempts: Annotated[int | None, Field(ge=1, le=10000)] = None
     backoff_base_s: Annotated[float, Field(gt=0, le=3600)] = 5.0
-    backoff_max_s: Annotated[float, Field(gt=0, le=86400)] = 1800.0
+    backoff_max_s: Annotated[float, Field(gt=0, le=3600)] = 600.0
     timeout_s: Annotated[float, Field(gt=0, le=60)] = 5.0
-    # Alerts decided longer ago than this when the notifier first reads them are not sent
-    # (a notifier deployed on a long log must not post its whole history to the groups).
+    # Each robot takes 20 messages a minute (DingTalk, WeCom) and blocks the sender for 10
+    # minutes beyond: at most this many POSTs to one target in any minute, and a throttled
+    # answer (HTTP 429, WeCom 45009, DingTalk 130101) leaves the target alone this long, not
+    # counted as an attempt. A target may set its own (``per_minute``, ``throttle_block_s``).
+    per_minute: Annotated[int, Field(ge=1, le=1000)] = 19
+    throttle_block_s: Annotated[float, Field(gt=0, le=86400)] = 600.0
+    # Alerts recorded longer than this before the notifier first started (its watermark,
+    # stored once) are not sent: a notifier deployed on a long log does not post its history;
+    # a notifier that stalled reads every alert since it started, however old.
     max_age_s: Annotated[float, Field(gt=0)] = 86400.0
 
 
@@ -194,6 +224,16 @@ class Notifications:
     rules: tuple[Rule, ...]
     targets: Mapping[str, Target]
     secrets: Mapping[str, str]  # target name → secret
+
+    def per_minute(self, target: str) -> int:
+        """At most this many POSTs a minute to ``target``."""
+        known = self.targets.get(target)
+        return (known.per_minute if known else None) or self.delivery.per_minute
+
+    def throttle_block_s(self, target: str) -> float:
+        """How long ``target`` is left alone after it answered that we send too much."""
+        known = self.targets.get(target)
+        return (known.throttle_block_s if known else None) or self.delivery.throttle_block_s
 
     def targets_for(
         self, kind: AlertKind, office: str | None, level: EscalationLevel | None = None
@@ -266,6 +306,11 @@ def parse_notifications(
             problems.append(f"rules[{n}].levels: only an escalation rule may name levels")
     if parsed.delivery.backoff_max_s < parsed.delivery.backoff_base_s:
         problems.append("delivery.backoff_max_s: must not be less than backoff_base_s")
+    if parsed.delivery.give_up_after_s < parsed.delivery.backoff_max_s:
+        problems.append(
+            "delivery.give_up_after_s: must not be less than backoff_max_s (a delivery would "
+            "die before its next attempt)"
+        )
     if problems:
         raise NotificationConfigError(source, problems)
     return Notifications(
@@ -294,7 +339,8 @@ def load_notifications(
 
 @dataclass(frozen=True)
 class Alert:
-    """An alert to deliver: what it is, and its message (markdown, no personal data)."""
+    """An alert to deliver: what it is, its title (plain text: DingTalk's notification
+    preview) and its message (markdown, no personal data)."""
 
     kind: AlertKind
     title: str
@@ -302,41 +348,82 @@ class Alert:
     level: EscalationLevel | None = None
 
 
+MARKDOWN_SPECIALS = "\\[]()*_#`"
+
+
+def escape_markdown(text: str) -> str:
+    """``text`` shown as itself in the robots' markdown: each of ``\\ [ ] ( ) * _ # ` ``
+    preceded by a backslash (an office called ``[A]*园`` is not a link nor emphasis)."""
+    return "".join("\\" + c if c in MARKDOWN_SPECIALS else c for c in text)
+
+
 def _when(at: datetime) -> str:
     return at.astimezone(CHINA).strftime("%Y-%m-%d %H:%M") + "（北京时间）"
 
 
-def alert_of(envelope: Envelope, data: EventData, office: str | None) -> Alert | None:
-    """The alert an event is, with its message; ``None`` for an event that is no alert."""
+def complaint_link(workbench_url: str | None, complaint_id: uuid.UUID) -> str:
+    """The markdown link to the complaint on the staff workbench (nothing without a URL)."""
+    if not workbench_url:
+        return ""
+    return f"\n\n[打开投诉]({workbench_url.rstrip('/')}/complaints/{complaint_id})"
+
+
+def alert_of(
+    envelope: Envelope,
+    data: EventData,
+    office: str | None,
+    *,
+    timer_labels: Mapping[str, str] | None = None,
+    workbench_url: str | None = None,
+) -> Alert | None:
+    """The alert an event is, with its message; ``None`` for an event that is no alert.
+
+    ``timer_labels``: each timer's zh-CN name (``reply`` → 答复业主, from the SLA policy; a
+    timer without one shows its key); ``workbench_url``: the staff workbench's base URL, for
+    a link to the complaint at the end of the message (none without it)."""
+    labels = timer_labels or {}
+
+    def timer(name: str) -> str:
+        return labels.get(name, name)
+
     where = office or "未知管理处"
-    head = f"投诉编号：{envelope.complaint_id}\n\n管理处：{where}\n\n"
+    shown = escape_markdown(where)
+    head = f"投诉编号：{envelope.complaint_id}\n\n管理处：{shown}\n\n"
+    link = complaint_link(workbench_url, envelope.complaint_id)
+
+    def alert(
+        kind: AlertKind, title: str, body: str, level: EscalationLevel | None = None
+    ) -> Alert:
+        heading = escape_markdown(title)
+        return Alert(kind, title, f"### {heading}\n\n{head}{body}{link}", level)
+
     if isinstance(data, SlaWarning):
-        title = f"【即将超时】{where} 投诉 {data.timer}"
         body = (
-            f"时限：{data.timer}（{data.target}）\n\n已用时限：{data.share:.0%}\n\n"
+            f"时限：{escape_markdown(data.target)}\n\n已用时限：{data.share:.0%}\n\n"
             f"截止时间：{_when(data.deadline)}"
         )
-        return Alert(AlertKind.WARNING, title, f"### {title}\n\n{head}{body}")
+        return alert(AlertKind.WARNING, f"【即将超时】{where} 投诉{timer(data.timer)}", body)
     if isinstance(data, SlaBreached):
         which = "硬性时限" if data.hard else "目标时限"
-        title = f"【超时】{where} 投诉 {data.timer} 已超{which}"
-        body = f"时限：{data.timer}（{which}）\n\n截止时间：{_when(data.deadline)}"
-        return Alert(AlertKind.BREACH, title, f"### {title}\n\n{head}{body}")
-    if isinstance(data, ComplaintEscalated):
-        title = f"【升级】{where} 投诉已升级至{data.level.label}"
         body = (
-            f"现由：{data.level.label}负责\n\n未按时完成：{data.timer}\n\n"
+            f"时限：{escape_markdown(timer(data.timer))}（{which}）\n\n"
             f"截止时间：{_when(data.deadline)}"
         )
-        return Alert(AlertKind.ESCALATION, title, f"### {title}\n\n{head}{body}", data.level)
+        return alert(AlertKind.BREACH, f"【超时】{where} 投诉{timer(data.timer)}已超{which}", body)
+    if isinstance(data, ComplaintEscalated):
+        body = (
+            f"现由：{data.level.label}负责\n\n未按时完成：{escape_markdown(timer(data.timer))}"
+            f"\n\n截止时间：{_when(data.deadline)}"
+        )
+        title = f"【升级】{where} 投诉已升级至{data.level.label}"
+        return alert(AlertKind.ESCALATION, title, body, data.level)
     if isinstance(data, MajorComplaintFlagged):
         # The reason is free text (a person's, for a manual flag): it stays out of the chat.
-        title = f"【重大投诉】{where} 请项目经理立即处理"
         body = (
             f"认定依据：{data.rule.label}\n\n认定时间：{_when(envelope.occurred_at)}\n\n"
             "请立即向物业服务项目经理汇报，详情见投诉处理平台。"
         )
-        return Alert(AlertKind.MAJOR, title, f"### {title}\n\n{head}{body}")
+        return alert(AlertKind.MAJOR, f"【重大投诉】{where} 请项目经理立即处理", body)
     return None
 
 
@@ -399,26 +486,69 @@ def signed_request(
     return Request(url=url, body=body, headers=headers)
 
 
-def robot_error(kind: Literal["wecom", "dingtalk"], status: int, body: bytes) -> str | None:
-    """Why a robot's answer is a failure, or ``None`` for a delivered message.
+THROTTLED_ERRCODES: dict[str, frozenset[int]] = {
+    "wecom": frozenset({45009}),  # 接口调用超过限制 (20 messages a minute per robot)
+    "dingtalk": frozenset({130101}),  # send too fast (20 a minute, then blocked 10 minutes)
+}
+"""The ``errcode`` with which each robot says the sender is over its rate limit."""
+
+
+@dataclass(frozen=True)
+class RobotAnswer:
+    """What a robot's answer means: ``error`` ``None`` for delivered; ``throttled`` when the
+    robot refused it for the rate (HTTP 429 or its rate-limit errcode): not the message's
+    fault, so not counted as an attempt."""
+
+    error: str | None
+    throttled: bool = False
+
+
+def _errcode(value: object) -> int | None:
+    """An ``errcode`` as a number (robots and relays send it as a number or a string)."""
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value)
+    return -1  # something else: not success
+
+
+def robot_answer(kind: Literal["wecom", "dingtalk"], status: int, body: bytes) -> RobotAnswer:
+    """The meaning of a robot's HTTP answer.
 
     Both robots answer HTTP 200 with ``{"errcode": 0, ...}`` on success and a non-zero
-    ``errcode`` (bad key, bad signature, rate limit) otherwise, also with HTTP 200.
+    ``errcode`` (bad key, bad signature, rate limit) otherwise, also with HTTP 200; a relay
+    or gateway in front may answer HTTP 429 for the rate.
     """
+    text = body[:200].decode("utf-8", "replace")
+    if status == 429:
+        return RobotAnswer(f"HTTP 429 (throttled): {text}", throttled=True)
     if not 200 <= status < 300:
-        return f"HTTP {status}: {body[:200].decode('utf-8', 'replace')}"
+        return RobotAnswer(f"HTTP {status}: {text}")
     try:
         answer = orjson.loads(body) if body else {}
     except orjson.JSONDecodeError:
-        return None  # a relay that answers 2xx without JSON took it
-    if isinstance(answer, dict) and answer.get("errcode", 0) not in (0, None):
-        return f"{kind} errcode {answer.get('errcode')}: {str(answer.get('errmsg', ''))[:200]}"
-    return None
+        return RobotAnswer(None)  # a relay that answers 2xx without JSON took it
+    if not isinstance(answer, dict):
+        return RobotAnswer(None)
+    code = _errcode(answer.get("errcode"))
+    if code in (0, None):
+        return RobotAnswer(None)
+    message = f"{kind} errcode {answer.get('errcode')}: {str(answer.get('errmsg', ''))[:200]}"
+    if code in THROTTLED_ERRCODES[kind]:
+        return RobotAnswer(f"{message} (throttled)", throttled=True)
+    return RobotAnswer(message)
+
+
+def robot_error(kind: Literal["wecom", "dingtalk"], status: int, body: bytes) -> str | None:
+    """Why a robot's answer is a failure, or ``None`` for a delivered message."""
+    return robot_answer(kind, status, body).error
 
 
 def backoff_s(attempts: int, delivery: Delivery, rand: random.Random | None = None) -> float:
     """Seconds to wait after ``attempts`` failed attempts: ``base * 2**(attempts-1)``, at most
     ``backoff_max_s``, times a random factor in [0.5, 1] (so copies do not retry in step)."""
-    growth = 2.0 ** max(attempts - 1, 0)
+    growth = 2.0 ** min(max(attempts - 1, 0), 30)  # past 2**30 the ceiling holds anyway
     ceiling = min(delivery.backoff_base_s * growth, delivery.backoff_max_s)
     return ceiling * (rand or random).uniform(0.5, 1.0)

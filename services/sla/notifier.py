@@ -10,8 +10,12 @@ Two parts, both in the SLA service (``docs/architecture.md``, "Notifications"):
   event id and the target's name, so an alert read twice creates no second delivery.
 - ``DeliveryWorker``, a background task: it claims due rows (``FOR UPDATE SKIP LOCKED``, so
   copies of the service never send one row at the same time), POSTs them signed, and records
-  the answer in the same transaction: ``delivered``, or ``retrying`` with exponential backoff,
-  or ``dead`` after ``max_attempts``. A row is locked while its POST is in flight; the process
+  the answer in the same transaction: ``delivered``, or ``retrying`` with exponential backoff
+  (at most ``backoff_max_s``), or ``dead`` once it is ``give_up_after_s`` old. Each robot is
+  paced (at most ``per_minute`` POSTs in any minute) and one that throttles us (HTTP 429,
+  WeCom 45009, DingTalk 130101) is left alone for ``throttle_block_s``, without counting an
+  attempt. One round at a time across copies (an advisory lock), so the pacing holds for
+  the service, not per copy. A row is locked while its POST is in flight; the process
   dying between a robot's answer and the commit rolls the attempt back, and the row is sent
   again: delivery is at least once, each request carrying the same ``X-Complaints-Delivery``.
   On SIGTERM the round in flight is finished and recorded before the service stops.
@@ -22,7 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -38,10 +42,11 @@ from services.sla.notifications import (
     ALERT_EVENTS,
     OFFICE_EVENTS,
     Notifications,
+    RobotAnswer,
     alert_of,
     backoff_s,
     delivery_id,
-    robot_error,
+    robot_answer,
     signed_request,
 )
 
@@ -53,28 +58,51 @@ DELIVERIES = Gauge(
 )
 ATTEMPTS = Counter(
     "complaints_notification_attempts_total",
-    "POSTs to group robots, by target and outcome (delivered, failed, dead)",
+    "POSTs to group robots, by target and outcome (delivered, failed, throttled, dead)",
     ["target", "outcome"],
 )
 SKIPPED = Counter(
     "complaints_notification_alerts_skipped_total",
-    "Alerts not sent because they were older than delivery.max_age_s when first read",
+    "Alerts not sent: recorded more than delivery.max_age_s before the notifier first started",
     ["kind"],
 )
+# Different from every other advisory lock key of the project (a constant of its own).
+ROUND_LOCK = 0x51A_7071F1E5
+ATTEMPTS_KEPT = timedelta(hours=1)
 
 Clock = Callable[[], datetime]
 
 COLUMNS = """delivery_id, alert_event_id, alert_type, alert_kind, complaint_id, office, target,
              target_kind, title, state, attempts, next_attempt_at, last_error, last_attempt_at,
-             delivered_at, alert_at, created_at"""
+             delivered_at, alert_at, created_at, attempts_since"""
+
+
+async def watermark(conn: asyncpg.Connection, now: datetime) -> datetime:
+    """The notifier's start watermark: written once (``now``, the first time it is asked),
+    then always the same."""
+    await conn.execute(
+        "INSERT INTO sla.notifier_watermark (started_at) VALUES ($1) ON CONFLICT DO NOTHING", now
+    )
+    started: datetime = await conn.fetchval("SELECT started_at FROM sla.notifier_watermark")
+    return started
 
 
 class AlertDeliveries:
     """The notifier's consumer: offices followed, one delivery per alert × target."""
 
-    def __init__(self, config: Notifications, clock: Clock) -> None:
+    def __init__(
+        self,
+        config: Notifications,
+        clock: Clock,
+        *,
+        timer_labels: Mapping[str, str] | None = None,
+        workbench_url: str | None = None,
+    ) -> None:
         self.config = config
         self._clock = clock
+        self._timer_labels = dict(timer_labels or {})
+        self._workbench_url = workbench_url
+        self._watermark: datetime | None = None  # once known committed, it never changes
 
     async def apply(self, conn: asyncpg.Connection, envelope: Envelope, data: EventData) -> None:
         """Record an office, or the deliveries of an alert; ignore every other event."""
@@ -87,12 +115,33 @@ class AlertDeliveries:
             "SELECT office FROM sla.notification_offices WHERE complaint_id = $1",
             envelope.complaint_id,
         )
-        alert = alert_of(envelope, data, office)
+        alert = alert_of(
+            envelope,
+            data,
+            office,
+            timer_labels=self._timer_labels,
+            workbench_url=self._workbench_url,
+        )
         if alert is None:
             return
-        age = self._clock() - envelope.recorded_at
-        if age > timedelta(seconds=self.config.delivery.max_age_s):
+        started = self._watermark
+        if started is None:
+            now = self._clock()
+            started = await watermark(conn, now)
+            if started != now:  # written by an earlier, committed transaction: keep it
+                self._watermark = started
+        history = started - timedelta(seconds=self.config.delivery.max_age_s)
+        if envelope.recorded_at < history:
             SKIPPED.labels(alert.kind.value).inc()
+            log.info(
+                "sla notifier: alert %s (%s of %s, recorded %s) not sent: older than the "
+                "notifier (started %s) by more than delivery.max_age_s",
+                envelope.event_id,
+                envelope.type,
+                envelope.complaint_id,
+                envelope.recorded_at.isoformat(),
+                started.isoformat(),
+            )
             return
         rows = [
             (
@@ -161,6 +210,7 @@ class DeliveryWorker:
     async def run(self) -> None:
         """Send forever. A cancellation (the service stopping) waits for the round in flight
         to record what it sent, so a clean stop never sends anything twice."""
+        await self._mark_start()
         timeout = httpx.Timeout(self.config.delivery.timeout_s)
         async with httpx.AsyncClient(timeout=timeout, transport=self._transport) as client:
             while True:
@@ -182,32 +232,100 @@ class DeliveryWorker:
                 if sent < self._batch:
                     await asyncio.sleep(self._poll_s)
 
+    async def _mark_start(self) -> None:
+        """Write the start watermark the first time the notifier ever starts (no-op after);
+        the consumer writes it too should it read an alert first."""
+        try:
+            async with self._pool().acquire() as conn:
+                started = await watermark(conn, self._clock())
+        except TRANSIENT_DB_ERRORS as exc:
+            log.warning("sla notifier: start watermark not written yet (%s)", exc)
+            return
+        log.info("sla notifier: start watermark %s", started.isoformat())
+
     async def run_once(self, client: httpx.AsyncClient) -> int:
-        """One round: send up to a batch of due deliveries at once; return how many."""
+        """One round: send up to a batch of due deliveries at once; return how many.
+
+        A round claims only what the robots may take: no delivery of a target blocked after a
+        throttled answer, and of each target at most its ``per_minute`` less the POSTs it was
+        sent in the last minute. One copy's round at a time (``ROUND_LOCK``): the attempts of
+        a round in flight are not yet visible to another copy's count."""
+        targets = sorted(self.config.targets)
         async with self._pool().acquire() as conn, conn.transaction():
+            if not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", ROUND_LOCK):
+                return 0  # another copy is sending: its round decides, ours waits
             rows = await conn.fetch(
-                """SELECT delivery_id, target, title, content, attempts
+                """WITH recent AS (
+                       SELECT target, count(*) AS n FROM sla.notification_attempts
+                       WHERE at > clock_timestamp() - interval '1 minute' GROUP BY target),
+                   limits AS (
+                       SELECT * FROM unnest($2::text[], $3::int[]) AS l(target, per_minute)),
+                   due AS (
+                       SELECT d.delivery_id, d.next_attempt_at,
+                              row_number() OVER (PARTITION BY d.target
+                                                 ORDER BY d.next_attempt_at, d.delivery_id)
+                                  AS rank,
+                              coalesce(l.per_minute, $4) - coalesce(r.n, 0) AS room
+                       FROM sla.notification_deliveries d
+                       LEFT JOIN limits l USING (target)
+                       LEFT JOIN recent r USING (target)
+                       LEFT JOIN sla.notification_targets b USING (target)
+                       WHERE d.state IN ('pending', 'retrying')
+                         AND d.next_attempt_at <= clock_timestamp()
+                         AND (b.blocked_until IS NULL OR b.blocked_until <= clock_timestamp()))
+                   SELECT delivery_id, target, title, content, attempts
                    FROM sla.notification_deliveries
-                   WHERE state IN ('pending', 'retrying') AND next_attempt_at <= clock_timestamp()
-                   ORDER BY next_attempt_at LIMIT $1
+                   WHERE delivery_id IN (SELECT delivery_id FROM due WHERE rank <= room
+                                         ORDER BY next_attempt_at LIMIT $1)
+                   ORDER BY next_attempt_at
                    FOR UPDATE SKIP LOCKED""",
                 self._batch,
+                targets,
+                [self.config.per_minute(t) for t in targets],
+                self.config.delivery.per_minute,
             )
             if not rows:
                 return 0
-            errors = await asyncio.gather(*(self._send(client, row) for row in rows))
-            for row, error in zip(rows, errors, strict=True):
-                await self._record(conn, row, error)
+            answers = await asyncio.gather(*(self._send(client, row) for row in rows))
+            sent = [row["target"] for row, (_, posted) in zip(rows, answers, strict=True) if posted]
+            if sent:
+                await conn.executemany(
+                    "INSERT INTO sla.notification_attempts (target) VALUES ($1)",
+                    [(t,) for t in sent],
+                )
+            throttled: dict[str, str] = {}
+            for row, (answer, _) in zip(rows, answers, strict=True):
+                await self._record(conn, row, answer)
+                if answer.throttled and answer.error is not None:
+                    throttled[row["target"]] = answer.error
+            for target in sorted(throttled):  # one order in every copy: no deadlock
+                await conn.execute(
+                    """INSERT INTO sla.notification_targets (target, blocked_until, reason)
+                       VALUES ($1, clock_timestamp() + make_interval(secs => $2), $3)
+                       ON CONFLICT (target) DO UPDATE
+                       SET blocked_until = EXCLUDED.blocked_until, reason = EXCLUDED.reason""",
+                    target,
+                    self.config.throttle_block_s(target),
+                    throttled[target],
+                )
+            await conn.execute(
+                "DELETE FROM sla.notification_attempts WHERE at < clock_timestamp() - $1::interval",
+                ATTEMPTS_KEPT,
+            )
         return len(rows)
 
-    async def _send(self, client: httpx.AsyncClient, row: asyncpg.Record) -> str | None:
-        """POST one delivery; ``None`` when the robot took it, else why not."""
+    async def _send(
+        self, client: httpx.AsyncClient, row: asyncpg.Record
+    ) -> tuple[RobotAnswer, bool]:
+        """POST one delivery: the robot's answer, and whether a request went out at all."""
         target = self.config.targets.get(row["target"])
         if target is None:
-            return f"target {row['target']!r} is not in the notifications file (any more)"
+            why = f"target {row['target']!r} is not in the notifications file (any more)"
+            return RobotAnswer(why), False
         secret = self.config.secrets.get(target.name, "")
         if not secret:
-            return f"the environment variable {target.secret_env} (the secret) is not set"
+            why = f"the environment variable {target.secret_env} (the secret) is not set"
+            return RobotAnswer(why), False
         request = signed_request(
             target,
             secret,
@@ -219,14 +337,14 @@ class DeliveryWorker:
         try:
             resp = await client.post(request.url, content=request.body, headers=request.headers)
         except httpx.HTTPError as exc:  # a transport error's text carries no URL (nor key)
-            return f"{type(exc).__name__}: {exc}"[:500]
-        return robot_error(target.kind, resp.status_code, resp.content)
+            return RobotAnswer(f"{type(exc).__name__}: {exc}"[:500]), True
+        return robot_answer(target.kind, resp.status_code, resp.content), True
 
     async def _record(
-        self, conn: asyncpg.Connection, row: asyncpg.Record, error: str | None
+        self, conn: asyncpg.Connection, row: asyncpg.Record, answer: RobotAnswer
     ) -> None:
-        attempts = row["attempts"] + 1
         target = row["target"]
+        error = answer.error
         if error is None:
             ATTEMPTS.labels(target, "delivered").inc()
             await conn.execute(
@@ -235,30 +353,50 @@ class DeliveryWorker:
                        last_attempt_at = clock_timestamp()
                    WHERE delivery_id = $1""",
                 row["delivery_id"],
-                attempts,
+                row["attempts"] + 1,
             )
             return
-        dead = attempts >= self.config.delivery.max_attempts
-        ATTEMPTS.labels(target, "dead" if dead else "failed").inc()
+        delivery = self.config.delivery
+        # A throttled answer is the robot's rate, not the message: no attempt counted, and
+        # the next one after the robot's block window.
+        attempts = row["attempts"] + (0 if answer.throttled else 1)
+        wait = (
+            self.config.throttle_block_s(target)
+            if answer.throttled
+            else backoff_s(attempts, delivery)
+        )
+        out_of_tries = (
+            not answer.throttled
+            and delivery.max_attempts is not None
+            and attempts >= delivery.max_attempts
+        )
+        state: str = await conn.fetchval(
+            """UPDATE sla.notification_deliveries
+               SET state = CASE WHEN $5 OR clock_timestamp() - attempts_since
+                                           >= make_interval(secs => $6)
+                                THEN 'dead' ELSE 'retrying' END,
+                   attempts = $2, last_error = $3, last_attempt_at = clock_timestamp(),
+                   next_attempt_at = clock_timestamp() + make_interval(secs => $4)
+               WHERE delivery_id = $1
+               RETURNING state""",
+            row["delivery_id"],
+            attempts,
+            error,
+            wait,
+            out_of_tries,
+            delivery.give_up_after_s,
+        )
+        dead = state == "dead"
+        outcome = "dead" if dead else "throttled" if answer.throttled else "failed"
+        ATTEMPTS.labels(target, outcome).inc()
         log.warning(
-            "sla notifier: delivery %s to %s failed (attempt %d%s): %s",
+            "sla notifier: delivery %s to %s %s (attempt %d%s): %s",
             row["delivery_id"],
             target,
+            "throttled" if answer.throttled else "failed",
             attempts,
-            ", dead" if dead else "",
+            ", dead" if dead else f", next in {wait:.0f} s",
             error,
-        )
-        await conn.execute(
-            """UPDATE sla.notification_deliveries
-               SET state = $2, attempts = $3, last_error = $4,
-                   last_attempt_at = clock_timestamp(),
-                   next_attempt_at = clock_timestamp() + make_interval(secs => $5)
-               WHERE delivery_id = $1""",
-            row["delivery_id"],
-            "dead" if dead else "retrying",
-            attempts,
-            error,
-            0.0 if dead else backoff_s(attempts, self.config.delivery),
         )
 
 
@@ -307,12 +445,12 @@ class NotRetryable(ValueError):
 
 
 async def retry(conn: asyncpg.Connection, delivery: UUID) -> dict[str, Any]:
-    """Send a dead delivery again: ``pending``, due now, with a fresh count of attempts (the
-    last error stays until the next attempt). Only a dead one: a delivery still being retried
-    or delivered is left alone."""
+    """Send a dead delivery again: ``pending``, due now, with a fresh count of attempts and a
+    fresh age to give up at (the last error stays until the next attempt). Only a dead one: a
+    delivery still being retried or delivered is left alone."""
     row = await conn.fetchrow(
         f"""UPDATE sla.notification_deliveries
-            SET state = 'pending', attempts = 0, next_attempt_at = now()
+            SET state = 'pending', attempts = 0, next_attempt_at = now(), attempts_since = now()
             WHERE delivery_id = $1 AND state = 'dead'
             RETURNING {COLUMNS}""",
         delivery,
@@ -325,3 +463,20 @@ async def retry(conn: asyncpg.Connection, delivery: UUID) -> dict[str, Any]:
     if state is None:
         raise NotRetryable(f"delivery_id: no delivery {delivery}")
     raise NotRetryable(f"delivery_id: delivery {delivery} is {state}, not dead")
+
+
+async def retry_dead(
+    conn: asyncpg.Connection, *, target: str | None = None, since: datetime | None = None
+) -> list[dict[str, Any]]:
+    """Send every dead delivery again (to ``target`` only; of alerts recorded at or after
+    ``since`` only), as ``retry`` does one; return them. The robots' pacing spreads them out."""
+    rows = await conn.fetch(
+        f"""UPDATE sla.notification_deliveries
+            SET state = 'pending', attempts = 0, next_attempt_at = now(), attempts_since = now()
+            WHERE state = 'dead' AND ($1::text IS NULL OR target = $1)
+              AND ($2::timestamptz IS NULL OR alert_at >= $2)
+            RETURNING {COLUMNS}""",
+        target,
+        since,
+    )
+    return [dict(r) for r in rows]

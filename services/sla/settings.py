@@ -2,16 +2,19 @@
 notifications."""
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
-from services.runtime.settings import Problem, Settings, variable
+from services.runtime.settings import Environment, Problem, Settings, variable
 from services.sla.notifications import NotificationConfigError, load_notifications
 
 HERE = Path(__file__).parent
+LOCAL_WORKBENCH_PORT = 8002  # the workflow service, whose pages are the staff workbench
 
 
 class SlaSettings(Settings):
-    """``COMPLAINTS_SLA_*``: port, policy and calendar files, scheduler timing; and
-    ``COMPLAINTS_NOTIFICATIONS_FILE``, who hears of which alert."""
+    """``COMPLAINTS_SLA_*``: port, policy and calendar files, scheduler timing;
+    ``COMPLAINTS_NOTIFICATIONS_FILE``, who hears of which alert; ``COMPLAINTS_WORKBENCH_URL``,
+    where the messages link to."""
 
     uses_staff_tokens = True  # every read carries a staff token
 
@@ -28,10 +31,29 @@ class SlaSettings(Settings):
     notifications_file: Path = HERE / "notifications.yaml"
     # How often the notifier's delivery worker looks for due deliveries.
     sla_notify_poll_s: float = 0.5
+    # The staff workbench's base URL as the people in the robots' groups reach it
+    # (COMPLAINTS_WORKBENCH_URL): each message ends with a link to the complaint there. Unset:
+    # the local workflow service in local mode, else no link.
+    workbench_url: str = ""
+
+    @property
+    def workbench_base_url(self) -> str | None:
+        """The workbench's base URL for the messages' links, without a trailing slash."""
+        if self.workbench_url:
+            return self.workbench_url.rstrip("/")
+        if self.env is Environment.LOCAL:
+            return f"http://127.0.0.1:{LOCAL_WORKBENCH_PORT}"
+        return None
 
     def problems(self) -> list[Problem]:
         """The shared checks, and the notifications file: each of its faults by field."""
         found = super().problems()
+        if self.workbench_url:
+            parts = urlsplit(self.workbench_url)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                found.append(
+                    Problem(variable("workbench_url"), "must be an http(s) URL with a host")
+                )
         try:
             load_notifications(self.notifications_file)
         except NotificationConfigError as exc:

@@ -184,7 +184,10 @@ class NotificationDelivery(BaseModel):
     office: str | None = Field(description="The complaint's office when the alert was read")
     title: str = Field(description="The message's title (no personal data)")
     state: str = Field(description="pending, retrying, delivered or dead (gave up; retry by CLI)")
-    attempts: int = Field(description="POSTs made (since the last manual retry)")
+    attempts: int = Field(
+        description="Failed or delivered POSTs since the last manual retry (a robot's "
+        "throttled answer is not counted)"
+    )
     next_attempt_at: dt.datetime | None = Field(description="When it is tried again (retrying)")
     last_error: str | None = Field(description="Why the last attempt failed")
     last_attempt_at: dt.datetime | None

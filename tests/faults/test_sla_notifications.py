@@ -47,7 +47,7 @@ from tests.e2e.helpers import (
     read_events,
     wait_caught_up,
 )
-from tests.e2e.test_workflow_lifecycle import received, unique_phone
+from tests.e2e.test_workflow_lifecycle import bearer, received, unique_phone
 
 pytestmark = pytest.mark.infra
 
@@ -70,6 +70,7 @@ EXPECTED_TARGETS = {
     "MajorComplaintFlagged": {"pm", "quality"},
 }
 MAX_ATTEMPTS = 3
+COMPANY = bearer(Role.COMPANY, office=None)
 
 
 @dataclass
@@ -257,19 +258,29 @@ async def test_one_delivery_per_alert_and_target_across_a_sigterm_restart(
     http: httpx.AsyncClient, system: RunningSystem, receiver: Receiver
 ) -> None:
     # 20 days old: breaches and three escalations at once; over the supervision line: major.
+    personal = {  # what must never reach a chat group: names, phones, units
+        "林先生",
+        "何先生",
+        old_phone := unique_phone(),
+        major_phone := unique_phone(),
+        old_unit := f"{uuid.uuid4().int % 90 + 10}栋{uuid.uuid4().int % 9000 + 1000}室",
+        major_unit := f"{uuid.uuid4().int % 90 + 10}栋{uuid.uuid4().int % 9000 + 1000}室",
+    }
     old = await received(
         http,
         system,
         office=OFFICE,
         occurred_at=minutes_ago(20 * 24 * 60),
-        complainant={"name": "林先生", "phone": unique_phone()},
+        unit=old_unit,
+        complainant={"name": "林先生", "phone": old_phone},
     )
     major = await received(
         http,
         system,
         SUPERVISION,
         office=OFFICE,
-        complainant={"name": "何先生", "phone": unique_phone()},
+        unit=major_unit,
+        complainant={"name": "何先生", "phone": major_phone},
     )
     cids = {old.id, major.id}
 
@@ -295,7 +306,10 @@ async def test_one_delivery_per_alert_and_target_across_a_sigterm_restart(
     assert len(receiver.hits) > before_restart, "the restarted service went on delivering"
 
     by_id = {r["delivery_id"]: r for r in rows}
-    assert Counter((r["alert_event_id"], r["target"]) for r in rows) == wanted
+    # The deliveries are the ones the file asks for (a second row for one alert and target
+    # cannot exist: the table's key forbids it; a second *send* would show in the receiver's
+    # raw counts below, which are the evidence of "once").
+    assert {(r["alert_event_id"], r["target"]) for r in rows} == set(wanted)
     ids = {
         t: {r["delivery_id"] for r in rows if r["target"] == t} for t in ("head", "pm", "quality")
     }
@@ -334,10 +348,23 @@ async def test_one_delivery_per_alert_and_target_across_a_sigterm_restart(
     for hit in pm:
         body = orjson.loads(hit.body)
         assert set(body["markdown"]) == {"title", "text"}
-    assert not any(
-        b"\xe6\x9e\x97\xe5\x85\x88\xe7\x94\x9f" in h.body for h in receiver.hits
-    )  # 林先生
-    assert not any("何先生".encode() in h.body for h in receiver.hits)
+    mine = [h for h in receiver.hits if old.id.encode() in h.body or major.id.encode() in h.body]
+    assert len(mine) == len(head + pm + quality)
+    for value in personal:
+        assert not any(value.encode() in h.body for h in receiver.hits), value
+    # Timers by their zh-CN names (the SLA policy's labels), each message linking the
+    # complaint on the workbench (the sandbox sets COMPLAINTS_WORKBENCH_URL).
+    workbench = system.env["COMPLAINTS_WORKBENCH_URL"].rstrip("/")
+    for hit in mine:
+        text = (
+            orjson.loads(hit.body)["markdown"].get("content")
+            or orjson.loads(hit.body)["markdown"]["text"]
+        )
+        cid = old.id if old.id in text else major.id
+        assert text.endswith(f"[打开投诉]({workbench}/complaints/{cid})"), text
+        for key in ("first_response", "reply", "assignment"):
+            assert key not in text, text
+    assert any("首问响应" in orjson.loads(h.body)["markdown"]["title"] for h in pm)
 
     # The endpoint is scoped like the other SLA reads.
     other = Staff(staff_id="head-elsewhere", role=Role.CS_HEAD, office="别处")
@@ -380,6 +407,37 @@ async def test_a_dead_delivery_is_listed_and_a_cli_retry_delivers_it_once(
     again = await complaints(system.env, "notifications", "retry", chosen)
     assert again.returncode == 1 and "is delivered, not dead" in again.stderr
 
+    # The rest at once, after an outage: --all-dead, for this robot, of alerts since then.
+    naive = await complaints(
+        system.env, "notifications", "retry", "--all-dead", "--since", "2026-12-04T08:00"
+    )
+    assert naive.returncode == 2 and "--since" in naive.stderr and "offset" in naive.stderr
+    both = await complaints(system.env, "notifications", "retry", chosen, "--all-dead")
+    assert both.returncode == 2 and "not both" in both.stderr
+    none = await complaints(
+        system.env, "notifications", "retry", "--all-dead", "--target", "nobody"
+    )
+    assert none.returncode == 0 and "0 dead deliveries pending again" in none.stdout
+    assert len(others) >= 2  # the escalations and the major flag each died for quality
+    since = min(d["alert_at"] for d in dead)
+    bulk = await complaints(
+        system.env, "notifications", "retry", "--all-dead", "--target", "quality", "--since", since
+    )
+    assert bulk.returncode == 0, bulk.stderr
+    assert "dead deliveries pending again" in bulk.stdout
+    assert all(d in bulk.stdout for d in others)  # (and any that died since the listing)
+
+    async def all_delivered() -> bool:
+        resp = await complaints(system.env, "notifications", "list", "--state", "dead", "--json")
+        still = {orjson.loads(line)["delivery_id"] for line in resp.stdout.splitlines()}
+        return not (still & others) and all(
+            [h.answered for h in receiver.of("quality", {d})][-1] == 200 for d in others
+        )
+
+    await eventually(all_delivered, timeout=30, interval=0.5)
+    for d in others:  # dead after max_attempts, then sent once more and taken
+        assert [h.answered for h in receiver.of("quality", {d})] == [500] * MAX_ATTEMPTS + [200]
+
 
 async def delivered_row(probe: Any) -> dict[str, Any]:
     row: dict[str, Any] = await eventually(probe, timeout=30, interval=0.2)
@@ -420,7 +478,7 @@ async def test_a_sigkill_during_a_post_sends_that_delivery_again_with_the_same_i
     alerts = await alerts_in_log(system, {late.id})
     wanted = expected_pairs(alerts)
     rows = await settled(http, system, {late.id}, sum(wanted.values()))
-    assert Counter((r["alert_event_id"], r["target"]) for r in rows) == wanted
+    assert {(r["alert_event_id"], r["target"]) for r in rows} == set(wanted)
     assert {r["state"] for r in rows} == {"delivered"}
     mine = {r["delivery_id"] for r in rows}
     assert held <= mine
@@ -486,3 +544,39 @@ async def test_a_rebuild_of_the_clocks_sends_no_old_alert_again(
         )
     finally:
         await conn.close()
+
+
+async def test_after_an_office_transfer_its_staff_see_only_their_offices_deliveries(
+    http: httpx.AsyncClient, system: RunningSystem, receiver: Receiver
+) -> None:
+    """After a transfer (跨项目转办) the new office's staff do not see the old office's
+    deliveries (its robots' names, their errors); the company still sees every one. Last in
+    the module: the moved complaint may raise alerts of its own afterwards."""
+    receiver.modes.update(head="ok", pm="ok", quality="ok")
+    moving = await received(
+        http,
+        system,
+        SUPERVISION,
+        office=OFFICE,
+        complainant={"name": "韩女士", "phone": unique_phone()},
+    )
+    listed = await settled(http, system, {moving.id}, 2)  # the major flag: pm and quality
+    before = {d["delivery_id"] for d in listed}
+    assert {d["office"] for d in listed} == {OFFICE}
+    elsewhere = f"丙园{uuid.uuid4().hex[:6]}"
+    await moving.do("transfer-office", COMPANY, to_office=elsewhere, reason="该楼栋归丙园管理")
+
+    async def moved() -> dict[str, Any] | None:
+        body: dict[str, Any] = (await notifications(http, system, moving.id)).json()
+        return body if body["office"] == elsewhere else None
+
+    everything = await eventually(moved, timeout=30, interval=0.2)
+    assert {d["delivery_id"] for d in everything["deliveries"]} >= before  # the company's view
+    new_head = bearer(Role.CS_HEAD, office=elsewhere)
+    seen = await notifications(http, system, moving.id, new_head)
+    assert seen.status_code == 200, seen.text
+    assert seen.json()["office"] == elsewhere
+    assert not {d["delivery_id"] for d in seen.json()["deliveries"]} & before
+    assert all(d["office"] == elsewhere for d in seen.json()["deliveries"])
+    old_head = bearer(Role.CS_HEAD, office=OFFICE)
+    assert (await notifications(http, system, moving.id, old_head)).status_code == 403

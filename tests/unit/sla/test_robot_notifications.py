@@ -33,9 +33,11 @@ from services.sla.notifications import (
     complaints_signature,
     delivery_id,
     dingtalk_sign,
+    escape_markdown,
     load_notifications,
     parse_notifications,
     payload,
+    robot_answer,
     robot_error,
     signed_request,
 )
@@ -171,6 +173,21 @@ def test_who_gets_what_by_alert_role_office_and_level() -> None:
         ),
         (CONFIG.replace("max_attempts: 3", "max_attempts: 0"), "delivery.max_attempts"),
         (CONFIG.replace("backoff_max_s: 10", "backoff_max_s: 1"), "delivery.backoff_max_s"),
+        (
+            CONFIG.replace("backoff_max_s: 10", "backoff_max_s: 7200"),
+            "delivery.backoff_max_s",
+        ),
+        (
+            CONFIG.replace("max_attempts: 3", "give_up_after_s: 5"),
+            "delivery.give_up_after_s",
+        ),
+        (CONFIG.replace("max_attempts: 3", "give_up_after_s: -1"), "delivery.give_up_after_s"),
+        (CONFIG.replace("max_attempts: 3", "per_minute: 0"), "delivery.per_minute"),
+        (CONFIG.replace("max_attempts: 3", "throttle_block_s: 0"), "delivery.throttle_block_s"),
+        (
+            CONFIG.replace("secret_env: S_Q}", "secret_env: S_Q, per_minute: 0}"),
+            "targets[3].per_minute",
+        ),
         (CONFIG + "\nextra: 1\n", "extra"),
         ("rules: [\n", "(file)"),
     ],
@@ -207,6 +224,12 @@ def test_the_service_refuses_to_start_on_a_bad_file_naming_variable_and_field(
 
 def test_the_shipped_file_checks() -> None:
     config = load_notifications(DEFAULT_FILE, environ={})
+    # Give up by age (a day), not after a few attempts; backoff at most 10 minutes; each robot
+    # below its 20 a minute, and left alone 10 minutes when it says we send too much.
+    assert config.delivery.max_attempts is None
+    assert config.delivery.give_up_after_s == 86400
+    assert config.delivery.backoff_max_s == 600
+    assert (config.delivery.per_minute, config.delivery.throttle_block_s) == (19, 600)
     assert {r.alert for r in config.rules} == set(AlertKind)
     assert config.targets == {}
     roles = {
@@ -236,6 +259,7 @@ def test_backoff_doubles_up_to_the_ceiling_with_jitter() -> None:
     high.uniform = lambda a, b: b  # type: ignore[method-assign]
     assert [backoff_s(n, delivery, high) for n in range(1, 6)] == [2, 4, 8, 10, 10]
     assert [backoff_s(n, delivery, low) for n in range(1, 6)] == [1, 2, 4, 5, 5]
+    assert backoff_s(5000, delivery, high) == 10  # a day of attempts: no overflow
     seeded = random.Random(1)
     assert all(1 <= backoff_s(1, delivery, seeded) <= 2 for _ in range(100))
 
@@ -247,6 +271,77 @@ def test_robot_answers_errcode_zero_is_delivered_anything_else_is_not() -> None:
         "dingtalk errcode 310000: sign not match"
     )
     assert robot_error("wecom", 500, b"boom") == "HTTP 500: boom"
+    assert robot_error("wecom", 200, b'{"errcode":"40008","errmsg":"x"}') == (
+        "wecom errcode 40008: x"
+    )
+    assert robot_error("wecom", 200, b'{"errcode":"0"}') is None
+
+
+@pytest.mark.parametrize(
+    ("kind", "status", "body", "throttled"),
+    [
+        ("dingtalk", 200, b'{"errcode":130101,"errmsg":"send too fast"}', True),
+        ("wecom", 200, b'{"errcode":45009,"errmsg":"api freq out of limit"}', True),
+        ("wecom", 200, b'{"errcode":"45009","errmsg":"api freq out of limit"}', True),
+        ("wecom", 429, b"slow down", True),
+        ("dingtalk", 429, b"", True),
+        ("wecom", 200, b'{"errcode":130101,"errmsg":"?"}', False),  # DingTalk's, not WeCom's
+        ("dingtalk", 200, b'{"errcode":45009,"errmsg":"?"}', False),
+        ("dingtalk", 200, b'{"errcode":310000,"errmsg":"sign not match"}', False),
+        ("wecom", 503, b"down", False),
+    ],
+)
+def test_throttled_answers_are_told_apart_from_failures(
+    kind: str, status: int, body: bytes, throttled: bool
+) -> None:
+    answer = robot_answer(kind, status, body)  # type: ignore[arg-type]
+    assert answer.error is not None
+    assert answer.throttled is throttled
+
+
+def test_messages_name_timers_link_the_workbench_and_escape_the_office() -> None:
+    labels = {"reply": "答复业主", "first_response": "首问响应"}
+    office = "[A]*园_#(1)"
+    link = f"[打开投诉](http://wb.example:8002/complaints/{CID})"
+    warn = SlaWarning(timer="reply", deadline=NOW, target="答复业主：1个工作日", share=0.8)
+    breach = SlaBreached(timer="first_response", deadline=NOW, hard=False)
+    esc = ComplaintEscalated(level=EscalationLevel.CS_HEAD, reason="r", timer="reply", deadline=NOW)
+    major = MajorComplaintFlagged(rule=MajorRule.MANUAL, reason="x", actor=None)
+    for data, label in ((warn, "答复业主"), (breach, "首问响应"), (esc, "答复业主"), (major, "")):
+        alert = alert_of(
+            envelope(data),  # type: ignore[arg-type]
+            data,
+            office,
+            timer_labels=labels,
+            workbench_url="http://wb.example:8002/",
+        )
+        assert alert is not None
+        assert label in alert.text and (label in alert.title or data is esc)
+        assert "reply" not in alert.text + alert.title
+        assert "first_response" not in alert.text + alert.title
+        assert alert.text.endswith(link), alert.text
+        assert r"\[A\]\*园\_\#\(1\)" in alert.text  # the office, escaped
+        assert office not in alert.text
+        assert office in alert.title  # DingTalk's title is plain text
+    # No URL, no link; an unknown timer shows its key.
+    bare = alert_of(envelope(breach), breach, "Y园")  # type: ignore[arg-type]
+    assert bare is not None and "打开投诉" not in bare.text and "first\\_response" in bare.text
+
+
+def test_escape_markdown_escapes_every_metacharacter_and_nothing_else() -> None:
+    assert escape_markdown("a[b]c(d)e*f_g#h`i\\j 园") == "a\\[b\\]c\\(d\\)e\\*f\\_g\\#h\\`i\\\\j 园"
+
+
+def test_the_workbench_link_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("COMPLAINTS_WORKBENCH_URL", raising=False)
+    assert SlaSettings().workbench_base_url == "http://127.0.0.1:8002"  # local mode
+    monkeypatch.setenv("COMPLAINTS_WORKBENCH_URL", "https://wb.example.com/")
+    assert SlaSettings().workbench_base_url == "https://wb.example.com"
+    monkeypatch.setenv("COMPLAINTS_WORKBENCH_URL", "wb.example.com")
+    _, problems = read_settings(SlaSettings)
+    assert [(p.variable, p.reason) for p in problems] == [
+        ("COMPLAINTS_WORKBENCH_URL", "must be an http(s) URL with a host")
+    ]
 
 
 def test_messages_carry_id_office_what_and_deadline_and_no_personal_data() -> None:

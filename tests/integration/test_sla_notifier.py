@@ -1,0 +1,277 @@
+"""The notifier's worker and consumer against a real PostgreSQL (the ``sla`` schema's durable
+tables), with the robots played by ``httpx.MockTransport``: throttled answers wait out the
+robot's block without costing an attempt, each robot is paced to its per-minute limit, a
+failing delivery dies by age rather than by attempt count, bulk retry picks what it is told,
+and old alerts are skipped against the notifier's start watermark, not against the time they
+happen to be read."""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import orjson
+import pytest
+
+from contracts import new_envelope
+from contracts.sla import SlaBreached
+from deploy.local import sandbox
+from services.sla import notifier
+from services.sla.notifications import Notifications, parse_notifications
+from services.sla.notifier import AlertDeliveries, DeliveryWorker
+from tests.conftest import RUN, Infra
+
+pytestmark = pytest.mark.infra
+
+DURABLE = Path(notifier.__file__).with_name("durable.sql")
+ENV = {"S_D": "SEC-d", "S_W": "w-secret", "S_Q": "q-secret"}
+
+
+def config(delivery: str = "{}") -> Notifications:
+    return parse_notifications(
+        f"""
+delivery: {delivery}
+rules: [{{alert: breach, roles: [cs_head]}}]
+targets:
+  - {{name: ding, office: 测园, role: cs_head, kind: dingtalk,
+     url: "http://robots.test/ding?access_token=t", secret_env: S_D}}
+  - {{name: wecom, office: 测园, role: cs_head, kind: wecom,
+     url: "http://robots.test/wecom?key=k", secret_env: S_W}}
+  - {{name: quick, office: 测园, role: cs_head, kind: wecom, per_minute: 3,
+     throttle_block_s: 30, url: "http://robots.test/quick?key=k", secret_env: S_Q}}
+""",
+        environ=ENV,
+    )
+
+
+@pytest.fixture
+async def pool(real_infra: Infra) -> AsyncIterator[asyncpg.Pool]:
+    name = f"complaints_test_{RUN}_notifier"
+    url = await sandbox.create_database(real_infra.admin_database_url, name)
+    pool = await asyncpg.create_pool(url, min_size=1, max_size=3)
+    async with pool.acquire() as conn:
+        await conn.execute("CREATE SCHEMA sla")
+        await conn.execute(DURABLE.read_text("utf-8"))
+    yield pool
+    await pool.close()
+    await sandbox.drop_database(real_infra.admin_database_url, name)
+
+
+class Robots:
+    """Every request by target, answered by ``answer(target)`` (status, JSON body)."""
+
+    def __init__(self, answer: Callable[[str], tuple[int, dict[str, Any]]]) -> None:
+        self.answer = answer
+        self.hits: list[str] = []
+
+    def transport(self) -> httpx.MockTransport:
+        def handle(request: httpx.Request) -> httpx.Response:
+            target = request.url.path.strip("/")
+            self.hits.append(target)
+            status, body = self.answer(target)
+            return httpx.Response(status, content=orjson.dumps(body))
+
+        return httpx.MockTransport(handle)
+
+
+async def add_deliveries(
+    conn: asyncpg.Connection,
+    target: str,
+    n: int,
+    *,
+    attempts: int = 0,
+    age: timedelta = timedelta(),
+) -> list[uuid.UUID]:
+    ids = [uuid.uuid4() for _ in range(n)]
+    await conn.executemany(
+        """INSERT INTO sla.notification_deliveries
+               (delivery_id, alert_event_id, alert_type, alert_kind, complaint_id, office, target,
+                target_kind, title, content, alert_at, attempts, attempts_since, created_at)
+           VALUES ($1, $2, 'SlaBreached', 'breach', $3, '测园', $4, 'wecom', 't', 'x',
+                   now() - $5::interval, $6, now() - $5::interval, now() - $5::interval)""",
+        [(d, uuid.uuid4(), uuid.uuid4(), target, age, attempts) for d in ids],
+    )
+    return ids
+
+
+async def rows_of(conn: asyncpg.Connection, ids: list[uuid.UUID]) -> list[asyncpg.Record]:
+    return list(
+        await conn.fetch(
+            """SELECT *, extract(epoch FROM next_attempt_at - now()) AS wait_s
+               FROM sla.notification_deliveries WHERE delivery_id = ANY($1::uuid[])""",
+            ids,
+        )
+    )
+
+
+async def round_of(pool: asyncpg.Pool, cfg: Notifications, robots: Robots, batch: int = 20) -> int:
+    worker = DeliveryWorker(
+        config=cfg, pool=lambda: pool, clock=lambda: datetime.now(UTC), batch=batch
+    )
+    async with httpx.AsyncClient(transport=robots.transport()) as client:
+        return await worker.run_once(client)
+
+
+@pytest.mark.parametrize(
+    ("target", "status", "body"),
+    [
+        ("ding", 200, {"errcode": 130101, "errmsg": "send too fast, exceed 20 times per minute"}),
+        ("wecom", 200, {"errcode": 45009, "errmsg": "api freq out of limit"}),
+        ("wecom", 429, {}),
+    ],
+)
+async def test_a_throttled_answer_waits_out_the_block_without_counting_an_attempt(
+    pool: asyncpg.Pool, target: str, status: int, body: dict[str, Any]
+) -> None:
+    robots = Robots(lambda t: (status, body))
+    async with pool.acquire() as conn:
+        ids = await add_deliveries(conn, target, 3, attempts=2)
+    assert await round_of(pool, config(), robots) == 3
+    async with pool.acquire() as conn:
+        rows = await rows_of(conn, ids)
+        blocked = await conn.fetchval(
+            "SELECT extract(epoch FROM blocked_until - now()) FROM sla.notification_targets "
+            "WHERE target = $1",
+            target,
+        )
+    for row in rows:
+        assert row["state"] == "retrying" and row["attempts"] == 2  # not counted
+        assert "throttled" in row["last_error"]
+        assert 590 <= row["wait_s"] <= 600  # the robot's block window (default 600 s)
+    assert 590 <= blocked <= 600
+    # Nothing goes to the blocked robot, even a delivery due now; the others are served.
+    async with pool.acquire() as conn:
+        more = await add_deliveries(conn, target, 1)
+        other = await add_deliveries(conn, "quick", 1)
+    robots.answer = lambda t: (200, {"errcode": 0})
+    robots.hits.clear()
+    assert await round_of(pool, config(), robots) == 1
+    assert robots.hits == ["quick"]
+    async with pool.acquire() as conn:
+        assert [r["state"] for r in await rows_of(conn, more)] == ["pending"]
+        assert [r["state"] for r in await rows_of(conn, other)] == ["delivered"]
+
+
+async def test_each_robot_gets_at_most_its_per_minute_limit(pool: asyncpg.Pool) -> None:
+    robots = Robots(lambda t: (200, {"errcode": 0}))
+    async with pool.acquire() as conn:
+        ding = await add_deliveries(conn, "ding", 30)
+        quick = await add_deliveries(conn, "quick", 5)
+    # One big round: 19 (the default) to ding, 3 (its own limit) to quick.
+    assert await round_of(pool, config(), robots, batch=100) == 22
+    assert Counter(robots.hits) == {"ding": 19, "quick": 3}
+    # The limit is per minute, not per round: the next rounds send nothing more.
+    assert await round_of(pool, config(), robots, batch=100) == 0
+    assert len(robots.hits) == 22
+    async with pool.acquire() as conn:
+        states = Counter(r["state"] for r in await rows_of(conn, ding + quick))
+        # a minute later, the window has room again
+        await conn.execute("UPDATE sla.notification_attempts SET at = at - interval '61 seconds'")
+    assert states == {"delivered": 22, "pending": 13}
+    assert await round_of(pool, config(), robots, batch=100) == 11 + 2
+
+
+async def test_a_failing_delivery_dies_by_age_not_by_attempts_with_capped_backoff(
+    pool: asyncpg.Pool,
+) -> None:
+    robots = Robots(lambda t: (500, {"errmsg": "down"}))
+    cfg = config("{give_up_after_s: 3600}")
+    assert cfg.delivery.max_attempts is None and cfg.delivery.backoff_max_s == 600
+    async with pool.acquire() as conn:
+        young = await add_deliveries(conn, "ding", 1, attempts=40, age=timedelta(minutes=50))
+        old = await add_deliveries(conn, "wecom", 1, attempts=1, age=timedelta(minutes=61))
+    assert await round_of(pool, cfg, robots) == 2
+    async with pool.acquire() as conn:
+        (y,) = await rows_of(conn, young)
+        (o,) = await rows_of(conn, old)
+    # 41 failures in 50 minutes: still retried, at most 10 minutes from now
+    assert y["state"] == "retrying" and y["attempts"] == 41
+    assert 299 <= y["wait_s"] <= 600
+    assert o["state"] == "dead" and o["attempts"] == 2
+    # An explicit max_attempts still holds when set.
+    async with pool.acquire() as conn:
+        capped = await add_deliveries(conn, "quick", 1, attempts=2)
+    assert await round_of(pool, config("{max_attempts: 3}"), robots) == 1
+    async with pool.acquire() as conn:
+        assert [r["state"] for r in await rows_of(conn, capped)] == ["dead"]
+
+
+async def test_bulk_retry_of_dead_deliveries_by_target_and_since(pool: asyncpg.Pool) -> None:
+    async with pool.acquire() as conn:
+        old_ding = await add_deliveries(conn, "ding", 2, age=timedelta(hours=30))
+        new_ding = await add_deliveries(conn, "ding", 2, age=timedelta(hours=2))
+        new_wecom = await add_deliveries(conn, "wecom", 1, age=timedelta(hours=2))
+        alive = await add_deliveries(conn, "ding", 1, age=timedelta(hours=2))
+        await conn.execute(
+            "UPDATE sla.notification_deliveries SET state = 'dead', attempts = 9 "
+            "WHERE NOT delivery_id = ANY($1::uuid[])",
+            alive,
+        )
+        since = datetime.now(UTC) - timedelta(hours=3)
+        first = await notifier.retry_dead(conn, target="ding", since=since)
+        assert {r["delivery_id"] for r in first} == set(new_ding)
+        rows = await rows_of(conn, new_ding)
+        assert all(r["state"] == "pending" and r["attempts"] == 0 for r in rows)
+        # the age to give up at starts again
+        assert all(datetime.now(UTC) - r["attempts_since"] < timedelta(minutes=1) for r in rows)
+        rest = await notifier.retry_dead(conn)
+        assert {r["delivery_id"] for r in rest} == set(old_ding + new_wecom)
+        assert await notifier.retry_dead(conn) == []
+        assert [r["state"] for r in await rows_of(conn, alive)] == ["pending"]
+
+
+async def test_alerts_are_skipped_against_the_start_watermark_not_the_reading_time(
+    pool: asyncpg.Pool,
+) -> None:
+    """A notifier that first starts on a log with old alerts skips those older than
+    ``max_age_s`` before its start; one that stalls for days after its start still sends
+    every alert recorded since (the watermark is written once)."""
+    start = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
+    now = start
+    consumer = AlertDeliveries(config(), lambda: now)
+    complaint = uuid.uuid4()
+
+    async def read(recorded_at: datetime) -> int:
+        data = SlaBreached(timer="reply", deadline=recorded_at, hard=False)
+        envelope = new_envelope(
+            data,
+            event_id=uuid.uuid4(),
+            complaint_id=complaint,
+            occurred_at=recorded_at,
+            recorded_at=recorded_at,
+            source="test",
+        )
+        async with pool.acquire() as conn, conn.transaction():
+            await conn.execute(
+                "INSERT INTO sla.notification_offices (complaint_id, office) VALUES ($1, '测园') "
+                "ON CONFLICT DO NOTHING",
+                complaint,
+            )
+            await consumer.apply(conn, envelope, data)
+        async with pool.acquire() as conn:
+            return int(
+                await conn.fetchval(
+                    "SELECT count(*) FROM sla.notification_deliveries WHERE alert_event_id = $1",
+                    envelope.event_id,
+                )
+            )
+
+    assert await read(start - timedelta(days=3)) == 0  # history when the notifier started
+    assert await read(start - timedelta(hours=20)) == 3  # within a day of the start: sent
+    # Stalled over a long weekend: read four days later, an escalation of the first evening.
+    now = start + timedelta(days=4)
+    assert await read(start + timedelta(hours=10)) == 3
+    assert await read(start - timedelta(days=2)) == 0
+    async with pool.acquire() as conn:
+        assert await conn.fetchval("SELECT started_at FROM sla.notifier_watermark") == start
+    # The worker's start writes it too, once: a later start changes nothing.
+    worker = DeliveryWorker(config=config(), pool=lambda: pool, clock=lambda: now)
+    await worker._mark_start()
+    async with pool.acquire() as conn:
+        assert await conn.fetchval("SELECT started_at FROM sla.notifier_watermark") == start
