@@ -44,7 +44,6 @@ from services.reporting import reports, store
 from services.reporting.dashboard import Dashboard, board_figure, render_dashboard_html
 from services.reporting.document import load_document
 from services.reporting.drilldown import (
-    ALERT_NOTE,
     CONSOLE_PAGES,
     DASHBOARD_LIST,
     DASHBOARD_PAGE,
@@ -338,7 +337,7 @@ def create_app(settings: ReportingSettings | None = None) -> FastAPI:
         return ComplaintList(
             figure=figure,
             label=chosen.label,
-            note=ALERT_NOTE if chosen.source == "alerts" else "",
+            note=chosen.note,
             count=count,
             office=scope,
             as_of=at,
@@ -523,9 +522,9 @@ def create_app(settings: ReportingSettings | None = None) -> FastAPI:
         page: PageNumber = 1,
         page_size: PageSize = DEFAULT_PAGE_SIZE,
     ) -> ComplaintList:
-        """Exactly the complaints (or, for ``overdue`` and ``due_soon``, the timer alerts'
-        complaints, one per alert) the dashboard counts in ``figure`` for the same office and
-        ``as_of``, oldest first."""
+        """Exactly the complaints the dashboard counts in ``figure`` for the same office and
+        ``as_of``, in the dashboard's order (``overdue`` and ``due_soon``: each complaint once,
+        with the clocks that put it there in ``timers``)."""
         return await board_list(staff, office, as_of, figure, page, page_size)
 
     @app.get(
