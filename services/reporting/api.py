@@ -32,19 +32,22 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
+from inspect import isawaitable
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import quote, urlencode
 from uuid import UUID
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.security import HTTPAuthorizationCredentials
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from services.reporting import reports, store
 from services.reporting.dashboard import Dashboard, board_figure, render_dashboard_html
 from services.reporting.document import load_document
 from services.reporting.drilldown import (
-    ALERT_NOTE,
     CONSOLE_PAGES,
     DASHBOARD_LIST,
     DASHBOARD_PAGE,
@@ -63,6 +66,12 @@ from services.reporting.drilldown import (
     render_list_html,
     url,
 )
+from services.reporting.invalid import (
+    ConsoleFieldError,
+    field_problems,
+    render_invalid_html,
+    validation_problems,
+)
 from services.reporting.monthly import MonthlyReport, RecordFigure, find_figure
 from services.reporting.projection import PROJECTION_TABLES, ComplaintsProjection
 from services.reporting.render import render_csv, render_html, render_xlsx
@@ -70,6 +79,7 @@ from services.reporting.settings import ReportingSettings
 from services.reporting.views import ComplaintFacts, Stats
 from services.runtime.auth import (
     COMPANY_ROLES,
+    SESSION_COOKIE,
     CurrentStaff,
     Staff,
     check_office,
@@ -77,7 +87,7 @@ from services.runtime.auth import (
     shown_complainant,
 )
 from services.runtime.http import FieldErrors, install_common
-from services.runtime.login import PageStaff, install_login
+from services.runtime.login import PageStaff, install_login, page_staff
 from services.runtime.service import ConsumingService
 
 HERE = Path(__file__).parent
@@ -100,14 +110,14 @@ Office = Annotated[
 ]
 EARLIEST_YEAR, LATEST_YEAR = 1900, 9998
 """Dates and instants outside these years are refused (they could not be stored anyway)."""
+YEARS_REASON = f"must lie in the years {EARLIEST_YEAR}-{LATEST_YEAR}"
+YEARS_MESSAGE = f"须在{EARLIEST_YEAR}年至{LATEST_YEAR}年之间"
 
 
 def checked_instant(as_of: datetime | None) -> datetime:
     """The instant asked about (``as_of``, default now), or a 422 naming ``as_of``."""
     if as_of is not None and not EARLIEST_YEAR <= as_of.year <= LATEST_YEAR:
-        raise FieldErrors(
-            [{"field": "as_of", "reason": f"must lie in the years {EARLIEST_YEAR}-{LATEST_YEAR}"}]
-        )
+        raise ConsoleFieldError("as_of", YEARS_REASON, YEARS_MESSAGE)
     return reports.instant(as_of, datetime.now(UTC))
 
 
@@ -144,23 +154,16 @@ def report_query(
     """Parse and check the report's query parameters (a 422 names the bad one)."""
     if month is not None:
         if period_from is not None or period_to is not None:
-            raise FieldErrors([{"field": "month", "reason": "give month or from/to, not both"}])
+            raise ConsoleFieldError(
+                "month", "give month or from/to, not both", "请只填月份，或只填起止日期"
+            )
         year, number = (int(part) for part in month.split("-"))
         if not EARLIEST_YEAR <= year <= LATEST_YEAR:
-            raise FieldErrors(
-                [
-                    {
-                        "field": "month",
-                        "reason": f"must lie in the years {EARLIEST_YEAR}-{LATEST_YEAR}",
-                    }
-                ]
-            )
+            raise ConsoleFieldError("month", YEARS_REASON, YEARS_MESSAGE)
         period_from, period_to = reports.month_of(reports.day_start(date(year, number, 1)))
     for name, day in (("from", period_from), ("to", period_to)):
         if day is not None and not EARLIEST_YEAR <= day.year <= LATEST_YEAR:
-            raise FieldErrors(
-                [{"field": name, "reason": f"must lie in the years {EARLIEST_YEAR}-{LATEST_YEAR}"}]
-            )
+            raise ConsoleFieldError(name, YEARS_REASON, YEARS_MESSAGE)
     at = checked_instant(as_of)
     if period_from is None and period_to is None:
         period_from, period_to = reports.month_of(at)
@@ -171,8 +174,10 @@ def report_query(
         period_from = period_to.replace(day=1)
     query = ReportQuery(period_from=period_from, period_to=period_to, office=office, as_of=at)
     if query.period_from > query.period_to:
-        raise FieldErrors(
-            [{"field": "from", "reason": f"the period starts after it ends ({query.period_to})"}]
+        raise ConsoleFieldError(
+            "from",
+            f"the period starts after it ends ({query.period_to})",
+            f"晚于截止日期（{query.period_to}）",
         )
     return query
 
@@ -276,8 +281,8 @@ def create_app(settings: ReportingSettings | None = None) -> FastAPI:
     ) -> ComplaintList:
         chosen = find_figure(figure)
         if chosen is None:
-            raise FieldErrors(
-                [{"field": "figure", "reason": f"no figure of the report is {figure!r}"}]
+            raise ConsoleFieldError(
+                "figure", f"no figure of the report is {figure!r}", f"月报中没有“{figure}”这一项"
             )
         async with service.pool.acquire() as conn:
             count, rows = await reports.monthly_figure(
@@ -315,14 +320,18 @@ def create_app(settings: ReportingSettings | None = None) -> FastAPI:
     ) -> ComplaintList:
         chosen = board_figure(figure)
         if chosen is None:
-            raise FieldErrors(
-                [{"field": "figure", "reason": f"no figure of the dashboard is {figure!r}"}]
+            raise ConsoleFieldError(
+                "figure",
+                f"no figure of the dashboard is {figure!r}",
+                f"看板中没有“{figure}”这一项",
             )
         at = checked_instant(as_of)
         scope = office_scope(staff, office)
         if chosen.source == "hot" and scope is None:
-            raise FieldErrors(
-                [{"field": "office", "reason": "a hot spot is one office's: give its office"}]
+            raise ConsoleFieldError(
+                "office",
+                "a hot spot is one office's: give its office",
+                "重复投诉热点属于某一管理处，请选择管理处",
             )
         async with service.pool.acquire() as conn:
             count, rows = await reports.board_figure(
@@ -338,7 +347,7 @@ def create_app(settings: ReportingSettings | None = None) -> FastAPI:
         return ComplaintList(
             figure=figure,
             label=chosen.label,
-            note=ALERT_NOTE if chosen.source == "alerts" else "",
+            note=chosen.note,
             count=count,
             office=scope,
             as_of=at,
@@ -523,9 +532,9 @@ def create_app(settings: ReportingSettings | None = None) -> FastAPI:
         page: PageNumber = 1,
         page_size: PageSize = DEFAULT_PAGE_SIZE,
     ) -> ComplaintList:
-        """Exactly the complaints (or, for ``overdue`` and ``due_soon``, the timer alerts'
-        complaints, one per alert) the dashboard counts in ``figure`` for the same office and
-        ``as_of``, oldest first."""
+        """Exactly the complaints the dashboard counts in ``figure`` for the same office and
+        ``as_of``, in the dashboard's order (``overdue`` and ``due_soon``: each complaint once,
+        with the clocks that put it there in ``timers``)."""
         return await board_list(staff, office, as_of, figure, page, page_size)
 
     @app.get(
@@ -553,18 +562,85 @@ def create_app(settings: ReportingSettings | None = None) -> FastAPI:
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
         """A console page's GET form sends its empty fields (``office=``, ``as_of=``) too:
-        send the browser to the same page without them, so that empty means "not given"."""
+        send the browser to the same page without them, so that empty means "not given".
+        The report's form keeps its month filled in: when it sends a period (``from``/``to``)
+        too, the period is what was picked (the JSON API answers both with a 422)."""
         if request.method == "GET" and request.url.path in CONSOLE_PAGES:
             pairs = request.query_params.multi_items()
             kept = [(k, v) for k, v in pairs if v.strip()]
+            if request.url.path in (MONTHLY_PAGE, MONTHLY_LIST) and any(
+                k in ("from", "to") for k, _ in kept
+            ):
+                kept = [(k, v) for k, v in kept if k != "month"]
             if len(kept) != len(pairs):
                 target = request.url.path + (f"?{urlencode(kept)}" if kept else "")
                 return RedirectResponse(target, status_code=303)
         return await call_next(request)
 
+    json_handlers = {
+        kind: app.exception_handlers[kind]
+        for kind in (RequestValidationError, FieldErrors, StarletteHTTPException)
+    }
+
+    async def bad_input(request: Request, exc: Exception) -> Response:
+        """Bad input on a console page asked for as HTML: the page's form again with what is
+        wrong in zh-CN (422); anything else: the problem details every API answers."""
+        path = request.url.path
+        wants_page = "text/html" in request.headers.get("accept", "")
+        if path not in CONSOLE_PAGES or not wants_page:
+            kind = (
+                RequestValidationError if isinstance(exc, RequestValidationError) else FieldErrors
+            )
+            return await _answer(json_handlers[kind], request, exc)
+        try:
+            staff = _page_reader(request)
+        except StarletteHTTPException as refused:  # no session: to the login, as every page
+            return await _answer(json_handlers[StarletteHTTPException], request, refused)
+        problems = (
+            validation_problems(exc.errors())
+            if isinstance(exc, RequestValidationError)
+            else field_problems(exc)
+            if isinstance(exc, FieldErrors)
+            else []
+        )
+        return HTMLResponse(
+            render_invalid_html(
+                "monthly" if path in (MONTHLY_PAGE, MONTHLY_LIST) else "dashboard",
+                picker=await picker(staff, None),
+                query=dict(request.query_params),
+                problems=problems,
+            ),
+            status_code=422,
+        )
+
+    app.add_exception_handler(RequestValidationError, bad_input)
+    app.add_exception_handler(FieldErrors, bad_input)
+
     app.state.service = service
     app.state.settings = settings
     return app
+
+
+async def _answer(
+    handler: Callable[[Request, Any], Response | Awaitable[Response]],
+    request: Request,
+    exc: Exception,
+) -> Response:
+    """What ``handler`` (an exception handler, sync or async) answers to ``exc``."""
+    answer = handler(request, exc)
+    return await answer if isawaitable(answer) else answer
+
+
+def _page_reader(request: Request) -> Staff:
+    """The reader of a page, as ``PageStaff`` finds them (bearer header, else the session);
+    raises its redirect to the login (or 401) when there is none."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    credentials = (
+        HTTPAuthorizationCredentials(scheme=scheme, credentials=token.strip())
+        if scheme.lower() == "bearer" and token.strip()
+        else None
+    )
+    return page_staff(request, credentials, request.cookies.get(SESSION_COOKIE))
 
 
 def _attachment(query: ReportQuery, ext: str, sheet: str | None = None) -> dict[str, str]:

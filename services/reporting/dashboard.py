@@ -4,8 +4,10 @@
 here); ``render_dashboard_html`` draws it as one self-contained zh-CN page with an SVG chart.
 
 * **Open complaints** by status and by office: received and not closed, withdrawn or merged.
-* **Overdue** (已超时) and **about to breach** (即将超时): the SLA service's ``SlaBreached`` and
-  ``SlaWarning`` events whose timer has not stopped since (``reporting.timer_alerts``).
+* **Overdue** (已超时) and **about to breach** (即将超时): complaints with a clock (timer) whose
+  ``SlaBreached`` / ``SlaWarning`` has not been stopped since (``reporting.timer_alerts``), each
+  complaint once with its clocks: 已超时 those with an overdue clock, 即将超时 those with a
+  clock about to breach and none overdue (``alerted_complaints``).
 * **Major complaints** (重大投诉) still open, with the rule that made them major.
 * **Today's intake** by channel: complaints that occurred on T's day (China Standard Time).
 * **Repeat hot spots** (星星之火): a unit, a building or a topic of one office complained about
@@ -24,7 +26,7 @@ from typing import Any, Literal
 from uuid import UUID
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
-from pydantic import AwareDatetime, BaseModel, ConfigDict, computed_field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, computed_field
 
 from contracts.enums import Channel, Priority
 from contracts.lifecycle import MajorRule
@@ -76,8 +78,19 @@ class OpenComplaints(_Frozen):
     by_office: tuple[OfficeOpen, ...]
 
 
-class TimerAlert(_Frozen):
-    """One SLA timer overdue or about to breach, and its complaint."""
+class AlertClock(_Frozen):
+    """One SLA clock (timer) of a complaint, overdue or about to breach."""
+
+    timer: str
+    timer_label: str
+    overdue: bool
+    deadline: AwareDatetime | None
+    hard: bool
+    alerted_at: AwareDatetime
+
+
+class AlertedComplaint(_Frozen):
+    """A complaint on the 已超时 or 即将超时 list, once, with the clocks that put it there."""
 
     complaint_id: UUID
     office: str
@@ -87,18 +100,43 @@ class TimerAlert(_Frozen):
     status_label: str
     priority: str | None = None  # 轻重缓急 (None: not judged yet)
     priority_label: str = "未定"
-    timer: str
-    timer_label: str
-    deadline: AwareDatetime | None
-    hard: bool
-    alerted_at: AwareDatetime
+    clocks: tuple[AlertClock, ...] = Field(
+        description="Its clocks of this list, the most urgent first: on 已超时 the overdue ones, "
+        "on 即将超时 the ones about to breach (a complaint with an overdue clock is on 已超时 "
+        "only; its clocks about to breach are not repeated there)"
+    )
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def timer_labels(self) -> str:
+        """The clocks' zh-CN names joined: ``答复业主、回访``."""
+        return "、".join(clock.timer_label for clock in self.clocks)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def deadline(self) -> AwareDatetime | None:
+        """The earliest deadline of its clocks."""
+        return min((c.deadline for c in self.clocks if c.deadline is not None), default=None)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def hard(self) -> bool:
+        """Whether one of its clocks missed its hard limit too."""
+        return any(clock.hard for clock in self.clocks)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def alerted_at(self) -> AwareDatetime:
+        """When the latest alert of its clocks was recorded."""
+        return max(clock.alerted_at for clock in self.clocks)
 
 
 class AlertList(_Frozen):
-    """Alerts, the most urgent (earliest deadline) first; ``total`` counts beyond the limit."""
+    """Complaints with a clock overdue (or about to breach), each once, the most urgent
+    (earliest deadline) first; ``total`` counts the complaints, beyond the limit too."""
 
-    total: int
-    items: tuple[TimerAlert, ...]
+    total: int = Field(description="Complaints (not clocks), beyond the list's limit too")
+    items: tuple[AlertedComplaint, ...]
 
 
 class MajorComplaint(_Frozen):
@@ -185,38 +223,84 @@ class Dashboard(_Frozen):
 BoardSource = Literal["open", "alerts", "today", "hot"]
 
 
+def alerted_complaints(alert_rows: Sequence[Row]) -> list[Row]:
+    """The open timer alerts (``store.timer_alerts``: one row per clock, earliest deadline
+    first) as one row per complaint, in the order of its most urgent clock of its list: the
+    complaint's fields, ``overdue`` (one of its clocks is overdue) and ``clocks``, the rows of
+    the clocks of its list (the overdue ones, else the ones about to breach).
+
+    The dashboard's 已超时 and 即将超时 count these rows and their drill-down lists them, so
+    both count complaints, each once."""
+    by_complaint: dict[UUID, list[tuple[int, Row]]] = {}
+    for index, row in enumerate(alert_rows):
+        by_complaint.setdefault(row["complaint_id"], []).append((index, row))
+    grouped = []
+    for clocks in by_complaint.values():
+        overdue = any(row["overdue"] for _, row in clocks)
+        listed = [(i, row) for i, row in clocks if bool(row["overdue"]) == overdue]
+        first = listed[0][1]
+        grouped.append(
+            (
+                listed[0][0],
+                {
+                    "complaint_id": first["complaint_id"],
+                    "office": first["office"],
+                    "unit": first["unit"],
+                    "subject": first["subject"],
+                    "overdue": overdue,
+                    "clocks": [row for _, row in listed],
+                },
+            )
+        )
+    return [row for _, row in sorted(grouped, key=lambda pair: pair[0])]
+
+
 @dataclass(frozen=True)
 class BoardFigure:
     """One count of the dashboard: which store rows it counts (``source``: the open
     complaints, the open timer alerts, today's intake or the hot-spot groups) and which of
-    them (``test``). ``build_dashboard`` counts with ``test`` and the drill-down lists what
-    ``test`` accepts (``complaints``)."""
+    them (``test``). ``build_dashboard`` counts ``rows`` and the drill-down lists them
+    (``complaints``). Timer alerts are counted per complaint (``alerted_complaints``);
+    ``note`` says on the list what a row stands for when it needs saying."""
 
     key: str
     label: str
     source: BoardSource
     test: Callable[[Row], bool]
+    note: str = ""
 
-    def complaints(self, rows: Sequence[Row]) -> list[UUID]:
-        """The complaints behind the count among ``rows`` (of its ``source``): one per row
-        ``test`` accepts (an alert lists its complaint once per alert); a hot-spot group
-        lists the complaints it counted (``ids``: as many as its count ``n``)."""
+    def rows(self, source_rows: Sequence[Row]) -> list[Row]:
+        """The rows the count counts among ``source_rows`` (of its ``source``; timer alerts
+        grouped per complaint first)."""
+        if self.source == "alerts":
+            source_rows = alerted_complaints(source_rows)
+        return [row for row in source_rows if self.test(row)]
+
+    def complaints(self, source_rows: Sequence[Row]) -> list[UUID]:
+        """The complaints behind the count among ``source_rows``: one per counted row (an
+        alerted complaint once, however many clocks); a hot-spot group lists the complaints
+        it counted (``ids``: as many as its count ``n``)."""
         if self.source == "hot":
-            return [i for row in rows if self.test(row) for i in row["ids"]]
-        return [row["complaint_id"] for row in rows if self.test(row)]
+            return [i for row in self.rows(source_rows) for i in row["ids"]]
+        return [row["complaint_id"] for row in self.rows(source_rows)]
 
 
 def _any(row: Row) -> bool:
     return True
 
 
+OVERDUE_NOTE = "每起投诉列出一次；“时限”为其已超时的时限。"
+DUE_SOON_NOTE = "每起投诉列出一次；“时限”为其即将超时的时限（已有时限超时的投诉列入“已超时”）。"
+
 BOARD_FIGURES: dict[str, BoardFigure] = {
     f.key: f
     for f in (
         BoardFigure("open", "未结投诉", "open", _any),
         BoardFigure("major", "重大投诉（未结）", "open", lambda row: bool(row["major"])),
-        BoardFigure("overdue", "已超时", "alerts", lambda row: bool(row["overdue"])),
-        BoardFigure("due_soon", "即将超时", "alerts", lambda row: not row["overdue"]),
+        BoardFigure("overdue", "已超时", "alerts", lambda row: bool(row["overdue"]), OVERDUE_NOTE),
+        BoardFigure(
+            "due_soon", "即将超时", "alerts", lambda row: not row["overdue"], DUE_SOON_NOTE
+        ),
         BoardFigure("today", "今日受理", "today", _any),
     )
 }
@@ -291,10 +375,10 @@ def build_dashboard(
         ),
     )
 
-    def alert(row: Row) -> TimerAlert:
+    def alert(row: Row) -> AlertedComplaint:
         status = status_of.get(row["complaint_id"], "received")
         priority = priority_of.get(row["complaint_id"])
-        return TimerAlert(
+        return AlertedComplaint(
             complaint_id=row["complaint_id"],
             office=row["office"],
             unit=row["unit"],
@@ -303,16 +387,22 @@ def build_dashboard(
             status_label=status_label(status),
             priority=priority,
             priority_label=priority_label(priority),
-            timer=row["timer"],
-            timer_label=timer_label(row["timer"]),
-            deadline=row["deadline"],
-            hard=row["hard"],
-            alerted_at=row["alerted_at"],
+            clocks=tuple(
+                AlertClock(
+                    timer=clock["timer"],
+                    timer_label=timer_label(clock["timer"]),
+                    overdue=clock["overdue"],
+                    deadline=clock["deadline"],
+                    hard=clock["hard"],
+                    alerted_at=clock["alerted_at"],
+                )
+                for clock in row["clocks"]
+            ),
         )
 
-    overdue = [row for row in alert_rows if BOARD_FIGURES["overdue"].test(row)]
-    due_soon = [row for row in alert_rows if BOARD_FIGURES["due_soon"].test(row)]
-    majors = [row for row in open_rows if BOARD_FIGURES["major"].test(row)]
+    overdue = BOARD_FIGURES["overdue"].rows(alert_rows)
+    due_soon = BOARD_FIGURES["due_soon"].rows(alert_rows)
+    majors = BOARD_FIGURES["major"].rows(open_rows)
     channels = [c.value for c in Channel] + sorted(set(intake) - {c.value for c in Channel})
     hot = [_hot_spot(row) for row in hot_rows]
     return Dashboard(

@@ -34,8 +34,6 @@ DASHBOARD_LIST = "/dashboard/complaints"
 CONSOLE_PAGES = (MONTHLY_PAGE, MONTHLY_LIST, DASHBOARD_PAGE, DASHBOARD_LIST)
 RECORD_NOTE = "本数按记录计：每条记录列出其所属投诉一次，一起投诉有多条记录时列出多次。"
 """Said on the list behind a count of records (``monthly.RECORD_FIGURES``)."""
-ALERT_NOTE = "本数按时限提醒计：每条提醒列出其投诉一次，一起投诉有多条提醒时列出多次。"
-"""Said on the list behind a count of timer alerts (the dashboard's overdue and due soon)."""
 """The pages whose GET forms the console submits (blank fields are dropped by a redirect)."""
 
 
@@ -65,6 +63,11 @@ class ListedComplaint(_Frozen):
     status_label: str
     subject: str
     complainant: ShownComplainant
+    timers: tuple[str, ...] = Field(
+        default=(),
+        description="On the dashboard's 已超时 / 即将超时 lists: the zh-CN names of the "
+        "complaint's clocks that put it there (overdue ones; about to breach ones); else empty",
+    )
 
 
 class ComplaintList(_Frozen):
@@ -87,13 +90,15 @@ class ComplaintList(_Frozen):
     items: tuple[ListedComplaint, ...]
     note: str = Field(
         default="",
-        description="What one row stands for when the count is not of complaints: a record "
-        "(accountability, preventive measures) or a timer alert lists its complaint once each",
+        description="What one row stands for when it needs saying: a count of records "
+        "(accountability, preventive measures) lists a complaint once per record; the "
+        "dashboard's 已超时 / 即将超时 list each complaint once with its clocks (``timers``)",
     )
 
 
 def listed(row: Mapping[str, Any], complainant: Mapping[str, Any]) -> ListedComplaint:
-    """A store row of ``store.listed_complaints`` with the complainant as the reader sees them."""
+    """A store row of ``store.listed_complaints`` (with ``timers``, the labels of its clocks,
+    on an alert list) and the complainant as the reader sees them."""
     validity = Validity(row["validity"]) if row["validity"] is not None else None
     category = ServiceCategory(row["category"]) if row["category"] is not None else None
     return ListedComplaint(
@@ -109,6 +114,7 @@ def listed(row: Mapping[str, Any], complainant: Mapping[str, Any]) -> ListedComp
         status_label=status_label(row["status"]),
         subject=row["subject"],
         complainant=ShownComplainant(name=complainant["name"], phone=complainant["phone"]),
+        timers=tuple(row.get("timers", ())),
     )
 
 
@@ -182,6 +188,7 @@ def render_list_html(found: ComplaintList, *, back: str, back_label: str, this: 
         local=lambda at: at.astimezone(REPORT_TIMEZONE).strftime("%Y-%m-%d %H:%M"),
         as_of=found.as_of.astimezone(REPORT_TIMEZONE).strftime("%Y-%m-%d %H:%M:%S"),
         scope=found.office if found.office is not None else "全公司",
+        timers=any(c.timers for c in found.items),
     )
 
 

@@ -441,7 +441,8 @@ async def board_figure(
 ) -> tuple[int, list[dict[str, Any]]]:
     """How many the dashboard's count ``figure`` counts, and one page of the complaints: the
     rows the dashboard counts (the same store reads, hot spots with the same window and
-    minimum) that ``figure`` accepts (``BoardFigure.complaints``)."""
+    minimum) that ``figure`` accepts (``BoardFigure.complaints``; timer alerts grouped per
+    complaint as the dashboard groups them, each with ``timers``, its clocks' labels)."""
     today = day_start(as_of.astimezone(REPORT_TIMEZONE).date())
     async with conn.transaction(isolation="repeatable_read", readonly=True):
         if figure.source == "open":
@@ -466,6 +467,12 @@ async def board_figure(
             )
         ids = figure.complaints(rows)
         found = await listed_complaints(conn, ids[(page - 1) * page_size : page * page_size], as_of)
+    if figure.source == "alerts":  # each complaint once, with the clocks that put it there
+        clocks = {
+            row["complaint_id"]: tuple(timer_label(c["timer"]) for c in row["clocks"])
+            for row in figure.rows(rows)
+        }
+        found = [{**row, "timers": clocks[row["complaint_id"]]} for row in found]
     return len(ids), found
 
 

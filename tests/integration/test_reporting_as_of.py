@@ -44,6 +44,7 @@ from contracts.lifecycle import (
 )
 from contracts.sla import AlertKind, SlaBreached, SlaWarning, sla_event_id
 from services.reporting import reports
+from services.reporting.dashboard import BOARD_FIGURES
 from services.reporting.projection import ComplaintsProjection
 from tests.conftest import RUN, Infra
 from tests.integration.reporting_db import install_reporting
@@ -501,3 +502,56 @@ async def test_issue_15_facts_fold_as_of_each_instant(pool: asyncpg.Pool) -> Non
             offices=[],
         )
     assert (rows.received, rows.handling.closed_unreachable, rows.handling.rejudged) == (1, 1, 1)
+
+
+async def test_overdue_and_due_soon_count_and_list_each_complaint_once(
+    pool: asyncpg.Pool,
+) -> None:
+    name = office()
+    both = await Story(pool, name).received()  # two clocks overdue
+    await both.tell(breach("first_response", at(30)), at(31))
+    await both.tell(breach("reply", at(40)), at(41))
+    mixed = await Story(pool, name).received()  # one overdue, one about to breach
+    await mixed.tell(breach("first_response", at(30)), at(32))
+    await mixed.tell(
+        SlaWarning(timer="reply", deadline=at(60), target="答复业主：1个工作日", share=0.8), at(33)
+    )
+    warned = await Story(pool, name).received()  # two about to breach
+    for timer in ("first_response", "reply"):
+        await warned.tell(
+            SlaWarning(timer=timer, deadline=at(90), target="时限", share=0.8), at(34)
+        )
+
+    async with pool.acquire() as conn:
+        board = await reports.dashboard(
+            conn, office=name, as_of=at(50), hotspot_days=30, hotspot_min=2
+        )
+        lists = {
+            key: await reports.board_figure(
+                conn,
+                figure=BOARD_FIGURES[key],
+                office=name,
+                as_of=at(50),
+                page=1,
+                page_size=50,
+                hotspot_days=30,
+                hotspot_min=2,
+            )
+            for key in ("overdue", "due_soon")
+        }
+    assert (board.open.total, board.overdue.total, board.due_soon.total) == (3, 2, 1)
+    assert {a.complaint_id: a.timer_labels for a in board.overdue.items} == {
+        both.complaint_id: "首问响应、答复业主",
+        mixed.complaint_id: "首问响应",
+    }
+    count, rows = lists["overdue"]
+    assert count == len(rows) == 2
+    assert {r["complaint_id"]: r["timers"] for r in rows} == {
+        both.complaint_id: ("首问响应", "答复业主"),
+        mixed.complaint_id: ("首问响应",),
+    }
+    count, rows = lists["due_soon"]
+    assert count == 1
+    assert [(r["complaint_id"], r["timers"]) for r in rows] == [
+        (warned.complaint_id, ("首问响应", "答复业主"))
+    ]

@@ -294,7 +294,7 @@ def board_rows() -> dict[str, Any]:
     opened = [y1, y2, y3, g1]
     alerts = [
         alert_row(y2, "department", overdue=True),
-        alert_row(y2, "reply", overdue=True),  # two alerts of one complaint: listed twice
+        alert_row(y2, "reply", overdue=True),  # two clocks of one complaint: listed once
         alert_row(y3, "department", overdue=True),
         alert_row(g1, "reply", overdue=False),
     ]

@@ -11,7 +11,12 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from services.reporting.api import report_query
-from services.reporting.dashboard import Dashboard, build_dashboard, render_dashboard_html
+from services.reporting.dashboard import (
+    BOARD_FIGURES,
+    Dashboard,
+    build_dashboard,
+    render_dashboard_html,
+)
 from services.reporting.reports import instant, month_of
 from services.runtime.http import FieldErrors
 
@@ -101,13 +106,62 @@ def test_open_complaints_are_counted_by_status_in_procedure_order_and_by_office(
 def test_alerts_split_into_overdue_and_due_soon_with_the_complaints_status() -> None:
     board = sample()
     [overdue] = board.overdue.items
-    assert (overdue.timer_label, overdue.status, overdue.status_label) == (
+    assert (overdue.timer_labels, overdue.status, overdue.status_label) == (
         "限期解决",
         "assigned",
         "已派单",
     )
-    assert [a.timer for a in board.due_soon.items] == ["reply"]
+    assert [[c.timer for c in a.clocks] for a in board.due_soon.items] == [["reply"]]
     assert [m.rule_label for m in board.major.items] == ["越级投诉"]
+
+
+def test_overdue_and_due_soon_count_complaints_once_with_their_clocks() -> None:
+    """One open complaint with two overdue clocks and one about to breach is one complaint
+    overdue and none due soon (the workbench counts its overdue filter in complaints too);
+    its drill-down lists it once, and the page names its two clocks."""
+    late = open_row("Y园", "assigned")
+    soon = open_row("Y园", "received")
+    alerts = [
+        alert_row(late, "reply", overdue=True),
+        alert_row(soon, "first_response", overdue=False),
+        alert_row(late, "revisit", overdue=False),
+        alert_row(late, "department", overdue=True),
+        alert_row(soon, "reply", overdue=False),
+    ]
+    board = build_dashboard(
+        as_of=AS_OF,
+        office=None,
+        open_rows=[late, soon],
+        alert_rows=alerts,
+        intake={},
+        hot_rows=[],
+        days=30,
+        min_count=2,
+    )
+    assert (board.open.total, board.overdue.total, board.due_soon.total) == (2, 1, 1)
+    [overdue] = board.overdue.items
+    assert overdue.complaint_id == late["complaint_id"]
+    assert overdue.timer_labels == "答复业主、限期解决"  # its overdue clocks, not 回访
+    [due] = board.due_soon.items
+    assert (due.complaint_id, due.timer_labels) == (soon["complaint_id"], "首问响应、答复业主")
+    for key, complaint in (("overdue", late), ("due_soon", soon)):
+        figure = BOARD_FIGURES[key]
+        assert figure.complaints(alerts) == [complaint["complaint_id"]], key
+    page = render_dashboard_html(board)
+    assert '<td class="timers">答复业主、限期解决</td>' in page
+    assert page.count(str(late["complaint_id"])) == 1
+
+    alone = build_dashboard(
+        as_of=AS_OF,
+        office=None,
+        open_rows=[late],
+        alert_rows=[a for a in alerts if a["complaint_id"] == late["complaint_id"]],
+        intake={},
+        hot_rows=[],
+        days=30,
+        min_count=2,
+    )
+    assert (alone.open.total, alone.overdue.total, alone.due_soon.total) == (1, 1, 0)
 
 
 def test_every_list_of_complaints_shows_the_priority() -> None:
