@@ -413,6 +413,10 @@ class BusinessCalendar:
         self._years = dict(declared_years or {})
         self._overrides = tuple(overrides)
         self.horizon = _horizon(self._years)
+        # The calendar never changes once built: each day is looked up once. (chinese_calendar
+        # scans its whole table on every call; working-time arithmetic asks day after day.)
+        self._statutory: dict[dt.date, bool] = {}
+        self._openings: dict[tuple[str, dt.date], tuple[Opening, ...]] = {}
 
     # -- days ---------------------------------------------------------------------------------
 
@@ -439,6 +443,12 @@ class BusinessCalendar:
         Declared single days first, then a declared year, then ``chinese_calendar``, then
         Monday to Friday for years nobody covers (past the horizon).
         """
+        known = self._statutory.get(day)
+        if known is None:
+            known = self._statutory[day] = self._statutory_workday(day)
+        return known
+
+    def _statutory_workday(self, day: dt.date) -> bool:
         if day in self._holidays:
             return False
         if day in self._workdays:
@@ -460,6 +470,12 @@ class BusinessCalendar:
 
     def openings(self, office: str, day: dt.date) -> tuple[Opening, ...]:
         """``office``'s openings on ``day`` (minutes since midnight), overrides applied."""
+        known = self._openings.get((office, day))
+        if known is None:
+            known = self._openings[office, day] = self._openings_on(office, day)
+        return known
+
+    def _openings_on(self, office: str, day: dt.date) -> tuple[Opening, ...]:
         schedule = self.schedule(office)
         item = self.override(office, day)
         if item is not None:
