@@ -182,7 +182,7 @@ async def measure(
             due = [soon + timedelta(seconds=rng.uniform(0, 3600)) for _ in range(later)]
             await _publish(bench.bootstrap, topic, _receipts(n, later, bench.run, due))
             await _judged(system.database_url, later, timeout_s=1800)
-        lead = 25.0  # time to publish and judge them all before the first falls due
+        lead = 45.0  # time to publish and judge them all before the first falls due
         start = datetime.now(UTC) + timedelta(seconds=lead)
         due = [start + timedelta(seconds=rng.uniform(0, window_s)) for _ in range(n)]
         await _publish(bench.bootstrap, topic, _receipts(0, n, bench.run, due))

@@ -417,6 +417,7 @@ class BusinessCalendar:
         # scans its whole table on every call; working-time arithmetic asks day after day.)
         self._statutory: dict[dt.date, bool] = {}
         self._openings: dict[tuple[str, dt.date], tuple[Opening, ...]] = {}
+        self._instants: dict[tuple[dt.date, int], dt.datetime] = {}
 
     # -- days ---------------------------------------------------------------------------------
 
@@ -575,6 +576,12 @@ class BusinessCalendar:
             day += dt.timedelta(days=1)
 
     def _instant(self, day: dt.date, minutes: int) -> dt.datetime:
+        known = self._instants.get((day, minutes))
+        if known is None:
+            known = self._instants[day, minutes] = self._instant_of(day, minutes)
+        return known
+
+    def _instant_of(self, day: dt.date, minutes: int) -> dt.datetime:
         # 24:00 is the next day's 00:00.
         day += dt.timedelta(days=minutes // MINUTES_PER_DAY)
         clock = dt.time(minutes % MINUTES_PER_DAY // 60, minutes % 60)
