@@ -12,6 +12,9 @@ every one of them and judged each complaint once (no complaint's check due any m
 intake load is open-loop (sent on schedule, whatever the answers: ``bench/rebuild_live.py``),
 started before the window and stopped after the last breach.
 
+``BENCH_SLA_GRACE_S=<s>``: run the SLA service with another grace (``COMPLAINTS_SLA_GRACE_S``;
+the figure names the grace it ran with: no alert can be less late than it).
+
 ``BENCH_PROFILE_DIR=<dir>``: record a py-spy profile of the SLA process during the window
 (``<dir>/sla_timers[_100k].txt``, collapsed stacks).
 """
@@ -36,6 +39,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from bench.common import Bench, received_event, submission_body, summary_ms
 from contracts import Envelope, encode_event
+from services.sla.settings import SlaSettings
 
 INTAKE_PER_S = 100.0
 TARGET_P99_MS = 250
@@ -173,7 +177,9 @@ async def measure(
 ) -> dict[str, Any]:
     """Lateness percentiles of ``n`` breaches due within ``window_s``, with ``later`` more
     timers pending (due hours later), while intake takes 100 complaints per second."""
-    async with bench.system(name.replace("_", ""), ["intake", "sla"]) as system:
+    grace = os.environ.get("BENCH_SLA_GRACE_S")  # the service's default unless given
+    env = {"COMPLAINTS_SLA_GRACE_S": grace} if grace else {}
+    async with bench.system(name.replace("_", ""), ["intake", "sla"], **env) as system:
         topic = system.topics["events"]
         rng = random.Random(7)
         seeding = time.monotonic()
@@ -182,20 +188,20 @@ async def measure(
             due = [soon + timedelta(seconds=rng.uniform(0, 3600)) for _ in range(later)]
             await _publish(bench.bootstrap, topic, _receipts(n, later, bench.run, due))
             await _judged(system.database_url, later, timeout_s=1800)
-        lead = 45.0  # time to publish and judge them all before the first falls due
-        start = datetime.now(UTC) + timedelta(seconds=lead)
-        due = [start + timedelta(seconds=rng.uniform(0, window_s)) for _ in range(n)]
-        await _publish(bench.bootstrap, topic, _receipts(0, n, bench.run, due))
-        judged = await _judged(system.database_url, later + n, timeout_s=lead, strict=False)
-        seeded_s = time.monotonic() - seeding
-
         consumer = AIOKafkaConsumer(
             topic, bootstrap_servers=bench.bootstrap, enable_auto_commit=False
         )
         await consumer.start()
         while not consumer.assignment():
             await consumer.getmany(timeout_ms=200)
-        await consumer.seek_to_end()  # every breach is published after this
+        await consumer.seek_to_end()  # before any breach can be published
+        lead = 60.0  # time to publish and judge them all before the first falls due
+        start = datetime.now(UTC) + timedelta(seconds=lead)
+        due = [start + timedelta(seconds=rng.uniform(0, window_s)) for _ in range(n)]
+        await _publish(bench.bootstrap, topic, _receipts(0, n, bench.run, due))
+        judged = await _judged(system.database_url, later + n, timeout_s=lead, strict=False)
+        seeded_s = time.monotonic() - seeding
+
         intake = Intake(system.urls["intake"], bench.run)
         load = asyncio.create_task(intake.run_load())
         wait_s = (start - datetime.now(UTC)).total_seconds()
@@ -225,6 +231,7 @@ async def measure(
         "fired": len(late),
         **summary_ms(list(late.values())),
         "target_p99_ms": TARGET_P99_MS,
+        "grace_s": float(grace) if grace else SlaSettings().sla_grace_s,
         "intake_per_s": round(intake.rate, 1),
         "intake_refused": intake.refused,
         "seeded_s": round(seeded_s, 1),

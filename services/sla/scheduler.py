@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -136,6 +136,7 @@ async def refold(
     alerts: list[tuple[UUID, SlaAlert]] = []
     judgments = []
     for complaint_id, office in complaints:
+        await asyncio.sleep(0)  # a fold is CPU work: let due alerts through between folds
         folded = fold(
             histories[complaint_id],
             complaint_id=complaint_id,
@@ -203,11 +204,11 @@ async def judge_from_agenda(
 class Scheduler:
     """Looks for complaints whose next check is due and judges them.
 
-    Each round first judges the complaints whose agenda fell due (no event since their fold:
-    a few statements for all of them, committed and handed to the relay at once), then folds
-    those an event arrived for, a small batch per transaction, so a due alert never waits
-    behind a large batch of folds. It sleeps until the next check falls due (at most
-    ``tick``), unless a batch was full.
+    Two loops share the work. One judges the complaints whose agenda fell due (no event since
+    their fold: a few statements for up to ``batch`` of them, committed and handed to the
+    relay at once); it sleeps until the next of those falls due (at most ``tick``). The other
+    folds the complaints an event arrived for, ``refold_batch`` per transaction, yielding
+    between folds, so a due alert never waits behind a batch of folds.
     """
 
     def __init__(
@@ -222,7 +223,7 @@ class Scheduler:
         tick: timedelta,
         clock: Clock,
         batch: int = 500,
-        refold_batch: int = 50,
+        refold_batch: int = 20,
     ) -> None:
         self.rules = rules
         self._write = write
@@ -237,26 +238,32 @@ class Scheduler:
 
     async def run(self) -> None:
         """Judge due complaints forever."""
+        await asyncio.gather(
+            self._loop("timed", self.judge_due, refold=False),
+            self._loop("refold", self.refold_due, refold=True),
+        )
+
+    async def _loop(self, name: str, judge: Callable[[], Awaitable[bool]], *, refold: bool) -> None:
         while True:
             try:
-                busy = await self.run_once()
-                if not busy:
-                    await asyncio.sleep(await self._idle())
+                if not await judge():
+                    await asyncio.sleep(await self._idle(refold=refold))
             except asyncio.CancelledError:
                 raise
             except TRANSIENT_DB_ERRORS as exc:
-                log.warning("sla scheduler: database unavailable (%s); retrying", exc)
+                log.warning("sla scheduler (%s): database unavailable (%s); retrying", name, exc)
                 await asyncio.sleep(1.0)
             except Rebuilding:  # this copy's version is being built: the swap comes first
                 await asyncio.sleep(1.0)
             except Exception:
-                log.exception("sla scheduler: round failed; retrying")
+                log.exception("sla scheduler (%s): round failed; retrying", name)
                 await asyncio.sleep(1.0)
 
-    async def _idle(self) -> float:
-        """Seconds until the next check falls due (and its grace passed), at most ``tick``."""
+    async def _idle(self, *, refold: bool) -> float:
+        """Seconds until the next check of the kind falls due (and its grace passed), at most
+        ``tick``."""
         async with self._write() as conn:
-            earliest = await store.earliest_check(conn)
+            earliest = await store.earliest_check(conn, refold=refold)
         if earliest is None:
             return self._tick
         wait = (earliest + self._grace - self._clock()).total_seconds()
@@ -264,35 +271,54 @@ class Scheduler:
             return min(0.05, self._tick)
         return min(wait, self._tick)
 
-    async def run_once(self) -> bool:
-        """One round: judge the complaints due now (up to a batch of each kind); whether a
-        batch was full (more are due)."""
+    async def _until(self) -> tuple[datetime, datetime] | None:
+        """``(now, until)``: timers are judged up to ``until`` (``None``: not yet)."""
         now = self._clock()
         applied = await self._consumer.applied_until(now)
         if applied is None:
-            return False  # the log is being replayed from a point with nothing applied yet
-        until = min(now, applied) - self._grace
+            return None  # the log is being replayed from a point with nothing applied yet
+        return now, min(now, applied) - self._grace
+
+    async def judge_due(self) -> bool:
+        """Judge the complaints whose agenda is due (up to a batch); whether more are due."""
+        instants = await self._until()
+        if instants is None:
+            return False
+        now, until = instants
         async with self._write() as conn:  # the live generation, never one being built
-            timed = await store.due_complaints(conn, until, self._batch, refold=False)
+            due = await store.due_complaints(conn, until, self._batch, refold=False)
             published = await judge_from_agenda(
                 conn,
                 topic=self._topic,
-                complaint_ids=[row["complaint_id"] for row in timed],
+                complaint_ids=[row["complaint_id"] for row in due],
                 until=until,
                 now=now,
             )
         if published:
             self._relay.wake()
+        return len(due) == self._batch
+
+    async def refold_due(self) -> bool:
+        """Fold the complaints an event arrived for (up to a batch); whether more are due."""
+        instants = await self._until()
+        if instants is None:
+            return False
+        now, until = instants
         async with self._write() as conn:
-            changed = await store.due_complaints(conn, until, self._refold_batch, refold=True)
+            due = await store.due_complaints(conn, until, self._refold_batch, refold=True)
             published = await refold(
                 conn,
                 rules=self.rules,
                 topic=self._topic,
-                complaints=[(row["complaint_id"], row["office"]) for row in changed],
+                complaints=[(row["complaint_id"], row["office"]) for row in due],
                 until=until,
                 now=now,
             )
         if published:
             self._relay.wake()
-        return len(timed) == self._batch or len(changed) == self._refold_batch
+        return len(due) == self._refold_batch
+
+    async def run_once(self) -> bool:
+        """One round of each loop (due agendas first); whether more are due."""
+        more = await self.judge_due()
+        return await self.refold_due() or more

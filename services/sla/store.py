@@ -213,9 +213,12 @@ async def after_agenda(
     )
 
 
-async def earliest_check(conn: asyncpg.Connection) -> datetime | None:
-    """The soonest next check of any complaint."""
-    value: datetime | None = await conn.fetchval("SELECT min(next_check_at) FROM complaints")
+async def earliest_check(conn: asyncpg.Connection, *, refold: bool) -> datetime | None:
+    """The soonest next check of the complaints to fold again (``refold``) or of the others."""
+    value: datetime | None = await conn.fetchval(
+        f"""SELECT min(next_check_at) FROM complaints
+            WHERE {"" if refold else "NOT "}refold AND next_check_at IS NOT NULL"""
+    )
     return value
 
 
