@@ -358,8 +358,13 @@ async def carry_judgments(conn: asyncpg.Connection, previous: str) -> None:
                 = (SELECT array_agg(h.event_id ORDER BY h.seq) FROM {previous}.history h
                    WHERE h.complaint_id = n.complaint_id)"""
     )
+    await conn.execute(
+        f"""INSERT INTO clocks SELECT c.* FROM {previous}.clocks c
+            JOIN same_history s USING (complaint_id)
+            ON CONFLICT (complaint_id, timer) DO NOTHING"""
+    )
     if not await conn.fetchval("SELECT to_regclass($1) IS NOT NULL", f"{previous}.agenda"):
-        return  # judged by an earlier release (no agenda): every complaint is folded anew
+        return  # judged by an earlier release (no agenda): each complaint is folded once more
     await conn.execute(
         f"""UPDATE complaints n SET next_check_at = o.next_check_at, refold = o.refold,
                                     updated_at = o.updated_at
@@ -370,9 +375,4 @@ async def carry_judgments(conn: asyncpg.Connection, previous: str) -> None:
         f"""INSERT INTO agenda SELECT a.* FROM {previous}.agenda a
             JOIN same_history s USING (complaint_id)
             ON CONFLICT (complaint_id, event_id) DO NOTHING"""
-    )
-    await conn.execute(
-        f"""INSERT INTO clocks SELECT c.* FROM {previous}.clocks c
-            JOIN same_history s USING (complaint_id)
-            ON CONFLICT (complaint_id, timer) DO NOTHING"""
     )
