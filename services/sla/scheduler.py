@@ -223,7 +223,7 @@ class Scheduler:
         tick: timedelta,
         clock: Clock,
         batch: int = 500,
-        refold_batch: int = 20,
+        refold_batch: int = 200,
     ) -> None:
         self.rules = rules
         self._write = write
