@@ -1,58 +1,228 @@
-"""SLA timer lateness: 10,000 first-response deadlines falling due within one minute; how
-late each breach reaches the log (its Kafka timestamp − the deadline)."""
+"""SLA timer lateness: 10,000 first-response deadlines falling due within one minute while
+intake takes 100 complaints per second; how late each breach reaches the log (its Kafka
+timestamp − the deadline).
+
+``sla_timers`` has only those 10,000 timers pending; ``sla_timers_100k`` has 90,000 more whose
+deadlines fall due hours after the window (100,000 pending timers in all), so the figure says
+whether finding the due ones costs anything for the ones not due.
+
+The timers are seeded fast: their ``ComplaintReceived`` events are published to the log
+directly (as intake would have), and the window starts only once the SLA service has applied
+every one of them and judged each complaint once (no complaint's check due any more). The
+intake load is open-loop (sent on schedule, whatever the answers: ``bench/rebuild_live.py``),
+started before the window and stopped after the last breach.
+
+``BENCH_SLA_GRACE_S=<s>``: run the SLA service with another grace (``COMPLAINTS_SLA_GRACE_S``;
+the figure names the grace it ran with: no alert can be less late than it).
+
+``BENCH_PROFILE_DIR=<dir>``: record a py-spy profile of the SLA process during the window
+(``<dir>/sla_timers[_100k].txt``, collapsed stacks).
+"""
 
 from __future__ import annotations
 
 import asyncio
+import os
 import random
+import subprocess
+import sys
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+import aiohttp
+import asyncpg
 import orjson
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from bench.common import Bench, received_event, submission_body, summary_ms
-from contracts import encode_event
+from contracts import Envelope, encode_event
+from services.sla.settings import SlaSettings
+
+INTAKE_PER_S = 100.0
+TARGET_P99_MS = 250
+FIRST_RESPONSE = timedelta(minutes=30)  # policy.yaml: the first-response target (wall clock)
 
 
-async def measure(bench: Bench, *, n: int = 10_000, window_s: float = 60.0) -> dict[str, Any]:
-    """Lateness percentiles of ``n`` breaches due within ``window_s`` from now."""
-    async with bench.system("timers", ["sla"]) as system:
+def _receipts(start: int, n: int, run: str, due: Sequence[datetime]) -> list[Envelope]:
+    """``n`` complaints received so that their first response falls due at ``due[i]``."""
+    events = []
+    for i in range(n):
+        body = submission_body(start + i, run, minutes_ago=0)
+        body["occurred_at"] = (due[i] - FIRST_RESPONSE).isoformat()
+        events.append(received_event(body))
+    return events
+
+
+async def _publish(bootstrap: str, topic: str, events: Sequence[Envelope]) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, linger_ms=10)
+    await producer.start()
+    try:
+        futures = [
+            await producer.send(topic, encode_event(e), key=str(e.complaint_id).encode())
+            for e in events
+        ]
+        await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+
+
+async def _judged(
+    database_url: str, complaints: int, timeout_s: float, *, strict: bool = True
+) -> bool:
+    """Wait until the SLA service knows ``complaints`` complaints and none is due for a check
+    (whether it did; past ``timeout_s``, an error when ``strict``)."""
+    started = time.monotonic()
+    conn = await asyncpg.connect(database_url)
+    try:
+        while time.monotonic() - started < timeout_s:
+            try:
+                known, due = await conn.fetchrow(
+                    "SELECT count(*), count(*) FILTER (WHERE next_check_at <= now()) "
+                    "FROM sla.complaints"
+                )
+            except (asyncpg.UndefinedTableError, asyncpg.InvalidSchemaNameError):
+                known, due = 0, 0
+            if known >= complaints and not due:
+                return True
+            await asyncio.sleep(0.5)
+    finally:
+        await conn.close()
+    if strict:
+        raise RuntimeError(f"the SLA service did not judge {complaints} complaints in {timeout_s}s")
+    return False
+
+
+async def _decided(sla: str, breaches: int) -> dict[str, float]:
+    """The share of the ``breaches`` the SLA service decided within 0.25, 0.5 and 1 s of
+    their deadline (its histogram ``complaints_sla_alert_lateness_seconds``: due → enqueued;
+    the seeded complaints' warnings were decided minutes late, in no bucket named), so the
+    figure splits into deciding and publishing."""
+    async with aiohttp.ClientSession() as http, http.get(f"{sla}/metrics") as resp:
+        text = await resp.text()
+    buckets: dict[str, float] = {}
+    for line in text.splitlines():
+        if line.startswith("complaints_sla_alert_lateness_seconds_bucket"):
+            le = line.split('le="', 1)[1].split('"', 1)[0]
+            buckets[le] = float(line.rsplit(" ", 1)[1])
+    return {le: round(n / breaches, 3) for le, n in buckets.items() if le in ("0.25", "0.5", "1.0")}
+
+
+class Intake:
+    """An open-loop writer of complaints through intake at ``INTAKE_PER_S``."""
+
+    def __init__(self, url: str, run: str) -> None:
+        self.url, self.run = url, run
+        self.accepted = 0
+        self.refused = 0
+        self.stopping = asyncio.Event()
+        self.started = 0.0
+        self.stopped = 0.0
+
+    async def run_load(self) -> None:
+        sent: list[asyncio.Task[None]] = []
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=64)) as http:
+
+            async def one(n: int) -> None:
+                body = submission_body(20_000_000 + n, self.run)
+                try:
+                    async with http.post(
+                        f"{self.url}/v1/complaints",
+                        json=body,
+                        headers={"X-Api-Key": "dev-hotline"},
+                    ) as resp:
+                        await resp.read()
+                        ok = resp.status == 202
+                except aiohttp.ClientError:
+                    ok = False
+                if ok:
+                    self.accepted += 1
+                else:
+                    self.refused += 1
+
+            self.started = time.perf_counter()
+            i = 0
+            while not self.stopping.is_set():
+                await asyncio.sleep(max(0.0, self.started + i / INTAKE_PER_S - time.perf_counter()))
+                sent.append(asyncio.create_task(one(i)))
+                i += 1
+            self.stopped = time.perf_counter()
+            await asyncio.gather(*sent, return_exceptions=True)
+
+    @property
+    def rate(self) -> float:
+        return self.accepted / max(self.stopped - self.started, 1e-9)
+
+
+def _profile(pid: int, seconds: float, name: str) -> subprocess.Popen[bytes] | None:
+    where = os.environ.get("BENCH_PROFILE_DIR")
+    if not where:
+        return None
+    Path(where).mkdir(parents=True, exist_ok=True)
+    py_spy = Path(sys.executable).parent / "py-spy"
+    return subprocess.Popen(
+        [
+            str(py_spy),
+            "record",
+            "--pid",
+            str(pid),
+            "--duration",
+            str(int(seconds)),
+            "--format",
+            "raw",
+            "--rate",
+            "50",
+            "--output",
+            str(Path(where) / f"{name}.txt"),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+async def measure(
+    bench: Bench,
+    *,
+    n: int = 10_000,
+    later: int = 0,
+    window_s: float = 60.0,
+    name: str = "sla_timers",
+) -> dict[str, Any]:
+    """Lateness percentiles of ``n`` breaches due within ``window_s``, with ``later`` more
+    timers pending (due hours later), while intake takes 100 complaints per second."""
+    grace = os.environ.get("BENCH_SLA_GRACE_S")  # the service's default unless given
+    env = {"COMPLAINTS_SLA_GRACE_S": grace} if grace else {}
+    async with bench.system(name.replace("_", ""), ["intake", "sla"], **env) as system:
         topic = system.topics["events"]
         rng = random.Random(7)
-        lead = 20.0  # time to publish and apply them all before the first falls due
-        now = datetime.now(UTC)
-        events = []
-        for i in range(n):
-            due = now + timedelta(seconds=lead + rng.uniform(0, window_s))
-            body = submission_body(i, bench.run, minutes_ago=0)
-            body["occurred_at"] = (due - timedelta(minutes=30)).isoformat()
-            events.append(received_event(body))
-        from aiokafka import AIOKafkaProducer
-
-        producer = AIOKafkaProducer(
-            bootstrap_servers=bench.bootstrap, enable_idempotence=True, linger_ms=10
-        )
-        await producer.start()
-        try:
-            futures = [
-                await producer.send(topic, encode_event(e), key=str(e.complaint_id).encode())
-                for e in events
-            ]
-            await asyncio.gather(*futures)
-        finally:
-            await producer.stop()
-
+        seeding = time.monotonic()
+        if later:
+            soon = datetime.now(UTC) + timedelta(hours=2)
+            due = [soon + timedelta(seconds=rng.uniform(0, 3600)) for _ in range(later)]
+            await _publish(bench.bootstrap, topic, _receipts(n, later, bench.run, due))
+            await _judged(system.database_url, later, timeout_s=1800)
         consumer = AIOKafkaConsumer(
-            topic,
-            bootstrap_servers=bench.bootstrap,
-            auto_offset_reset="earliest",
-            enable_auto_commit=False,
+            topic, bootstrap_servers=bench.bootstrap, enable_auto_commit=False
         )
         await consumer.start()
+        while not consumer.assignment():
+            await consumer.getmany(timeout_ms=200)
+        await consumer.seek_to_end()  # before any breach can be published
+        lead = 60.0  # time to publish and judge them all before the first falls due
+        start = datetime.now(UTC) + timedelta(seconds=lead)
+        due = [start + timedelta(seconds=rng.uniform(0, window_s)) for _ in range(n)]
+        await _publish(bench.bootstrap, topic, _receipts(0, n, bench.run, due))
+        judged = await _judged(system.database_url, later + n, timeout_s=lead, strict=False)
+        seeded_s = time.monotonic() - seeding
+
+        intake = Intake(system.urls["intake"], bench.run)
+        load = asyncio.create_task(intake.run_load())
+        wait_s = (start - datetime.now(UTC)).total_seconds()
+        profiler = _profile(system.procs["sla"].pid, max(wait_s, 0) + window_s + 5, name)
         late: dict[str, float] = {}
-        deadline = time.monotonic() + lead + window_s + 90
+        deadline = time.monotonic() + wait_s + window_s + 90
         try:
             while len(late) < n and time.monotonic() < deadline:
                 batch = await consumer.getmany(timeout_ms=500, max_records=5000)
@@ -60,13 +230,32 @@ async def measure(bench: Bench, *, n: int = 10_000, window_s: float = 60.0) -> d
                     for r in records:
                         e = orjson.loads(r.value)
                         if e["type"] == "SlaBreached" and e["data"]["timer"] == "first_response":
-                            due = datetime.fromisoformat(e["data"]["deadline"])
-                            late.setdefault(e["complaint_id"], r.timestamp / 1000 - due.timestamp())
+                            due_at = datetime.fromisoformat(e["data"]["deadline"])
+                            late.setdefault(
+                                e["complaint_id"], r.timestamp / 1000 - due_at.timestamp()
+                            )
         finally:
+            intake.stopping.set()
+            await load
             await consumer.stop()
+            if profiler is not None:
+                profiler.wait(timeout=window_s + 120)
+        decided = await _decided(system.urls["sla"], n)
     return {
-        "timers": n,
+        "timers_due": n,
+        "timers_pending": n + later,
         "fired": len(late),
         **summary_ms(list(late.values())),
-        "target_p99_ms": 1000,
+        "target_p99_ms": TARGET_P99_MS,
+        "grace_s": float(grace) if grace else SlaSettings().sla_grace_s,
+        "intake_per_s": round(intake.rate, 1),
+        "intake_refused": intake.refused,
+        "decided_within_s": decided,
+        "seeded_s": round(seeded_s, 1),
+        "judged_before_window": judged,
     }
+
+
+async def measure_100k(bench: Bench) -> dict[str, Any]:
+    """``measure`` with 90,000 more timers pending, due after the window."""
+    return await measure(bench, later=90_000, name="sla_timers_100k")

@@ -413,6 +413,11 @@ class BusinessCalendar:
         self._years = dict(declared_years or {})
         self._overrides = tuple(overrides)
         self.horizon = _horizon(self._years)
+        # The calendar never changes once built: each day is looked up once. (chinese_calendar
+        # scans its whole table on every call; working-time arithmetic asks day after day.)
+        self._statutory: dict[dt.date, bool] = {}
+        self._openings: dict[tuple[str, dt.date], tuple[Opening, ...]] = {}
+        self._instants: dict[tuple[dt.date, int], dt.datetime] = {}
 
     # -- days ---------------------------------------------------------------------------------
 
@@ -439,6 +444,12 @@ class BusinessCalendar:
         Declared single days first, then a declared year, then ``chinese_calendar``, then
         Monday to Friday for years nobody covers (past the horizon).
         """
+        known = self._statutory.get(day)
+        if known is None:
+            known = self._statutory[day] = self._statutory_workday(day)
+        return known
+
+    def _statutory_workday(self, day: dt.date) -> bool:
         if day in self._holidays:
             return False
         if day in self._workdays:
@@ -460,6 +471,12 @@ class BusinessCalendar:
 
     def openings(self, office: str, day: dt.date) -> tuple[Opening, ...]:
         """``office``'s openings on ``day`` (minutes since midnight), overrides applied."""
+        known = self._openings.get((office, day))
+        if known is None:
+            known = self._openings[office, day] = self._openings_on(office, day)
+        return known
+
+    def _openings_on(self, office: str, day: dt.date) -> tuple[Opening, ...]:
         schedule = self.schedule(office)
         item = self.override(office, day)
         if item is not None:
@@ -559,6 +576,12 @@ class BusinessCalendar:
             day += dt.timedelta(days=1)
 
     def _instant(self, day: dt.date, minutes: int) -> dt.datetime:
+        known = self._instants.get((day, minutes))
+        if known is None:
+            known = self._instants[day, minutes] = self._instant_of(day, minutes)
+        return known
+
+    def _instant_of(self, day: dt.date, minutes: int) -> dt.datetime:
         # 24:00 is the next day's 00:00.
         day += dt.timedelta(days=minutes // MINUTES_PER_DAY)
         clock = dt.time(minutes % MINUTES_PER_DAY // 60, minutes % 60)

@@ -63,6 +63,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Literal, NamedTuple, Protocol, Self
 from uuid import UUID
@@ -401,17 +402,17 @@ class Timer:
 
     # -- deadlines ----------------------------------------------------------------------------
 
-    @property
+    @cached_property  # a timer never changes: each instant is worked out once
     def deadline(self) -> datetime | None:
         """When the target is reached; ``None`` while a pause hides it (it moves on resume)."""
         return self._instant_when(self.target)
 
-    @property
+    @cached_property  # a timer never changes: each instant is worked out once
     def warning_at(self) -> datetime | None:
         """When the warning share of the target is used; ``None`` while a pause hides it."""
         return self._instant_when(self.target * self.warning_share)
 
-    @property
+    @cached_property  # a timer never changes: each instant is worked out once
     def hard_deadline(self) -> datetime | None:
         """When the hard limit is reached; ``None`` without a hard limit or while paused."""
         return None if self.hard_limit is None else self._instant_when(self.hard_limit)
@@ -437,6 +438,8 @@ class Timer:
         _aware(now)
         if now < self.started_at:
             raise ValueError(f"{self.kind} had not started at {now.isoformat()}")
+        if now >= self.last_change:
+            return self  # nothing recorded after ``now``: the timer itself (its instants known)
         pauses = tuple(
             (paused, resumed if resumed is not None and resumed <= now else None)
             for paused, resumed in self.pauses

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -22,14 +22,17 @@ import asyncpg
 from prometheus_client import Counter, Gauge, Histogram
 
 from contracts import Envelope, new_envelope
+from contracts.envelope import latest_version
+from contracts.lifecycle import ComplaintResumed
+from contracts.sla import SlaBreached, SlaWarning
 from services.runtime.consumer import ProjectionConsumer
 from services.runtime.db import TRANSIENT_DB_ERRORS
 from services.runtime.generations import Rebuilding
-from services.runtime.outbox import OutboxRelay, enqueue
+from services.runtime.outbox import OutboxRelay, enqueue_new
 from services.sla import store
 from services.sla.calendar import BusinessCalendar
-from services.sla.policy import SlaPolicy
-from services.sla.timers import alert_labels, fold, next_check, owed
+from services.sla.policy import SlaAlert, SlaPolicy
+from services.sla.timers import agenda, alert_labels, fold, owed
 
 log = logging.getLogger(__name__)
 
@@ -87,54 +90,126 @@ class SlaRules:
         return self.policy.events
 
 
-async def refresh(
+def _alert_envelope(complaint_id: UUID, alert: SlaAlert, now: datetime) -> Envelope:
+    return new_envelope(
+        alert.data,
+        event_id=alert.event_id,
+        complaint_id=complaint_id,
+        occurred_at=alert.due_at,
+        recorded_at=now,
+        source="sla/scheduler",
+        correlation_id=complaint_id,
+    )
+
+
+async def _publish(
+    conn: asyncpg.Connection,
+    topic: str,
+    alerts: Sequence[tuple[UUID, SlaAlert]],
+    now: datetime,
+) -> list[Envelope]:
+    """Enqueue the alerts not decided before (the outbox keeps every id it ever had)."""
+    envelopes = [_alert_envelope(cid, alert, now) for cid, alert in alerts]
+    fresh = await enqueue_new(conn, store.SCHEMA, topic, envelopes)
+    for _, alert in alerts:
+        if alert.event_id in fresh:
+            ALERTS.labels(*alert_labels(alert)).inc()
+            LATENESS.observe(max((now - alert.due_at).total_seconds(), 0.0))
+    return [e for e in envelopes if e.event_id in fresh]
+
+
+async def refold(
     conn: asyncpg.Connection,
     *,
     rules: SlaRules,
     topic: str,
-    complaint_id: UUID,
-    office: str,
+    complaints: Sequence[tuple[UUID, str]],
     until: datetime,
     now: datetime,
 ) -> list[Envelope]:
-    """Judge one complaint's timers up to ``until``; enqueue the alerts owed; save its clocks."""
-    folded = fold(
-        await store.history(conn, complaint_id),
-        complaint_id=complaint_id,
-        office=office,
-        policy=rules.policy,
-        calendar=rules.calendar,
-    )
-    published = []
-    for alert in owed(folded, complaint_id, until):
-        envelope = new_envelope(
-            alert.data,
-            event_id=alert.event_id,
+    """Fold each (locked) complaint's history and judge its timers up to ``until``: enqueue
+    the alerts owed, save its clocks, and its agenda — what it will owe later if no event
+    arrives, which the scheduler then judges it from (``judge_from_agenda``)."""
+    if not complaints:
+        return []
+    histories = await store.histories(conn, [cid for cid, _ in complaints])
+    alerts: list[tuple[UUID, SlaAlert]] = []
+    judgments = []
+    for complaint_id, office in complaints:
+        await asyncio.sleep(0)  # a fold is CPU work: let due alerts through between folds
+        folded = fold(
+            histories[complaint_id],
             complaint_id=complaint_id,
-            occurred_at=alert.due_at,
-            recorded_at=now,
-            source="sla/scheduler",
-            correlation_id=complaint_id,
+            office=office,
+            policy=rules.policy,
+            calendar=rules.calendar,
         )
-        if await enqueue(conn, store.SCHEMA, topic, envelope):
-            published.append(envelope)
-            ALERTS.labels(*alert_labels(alert)).inc()
-            LATENESS.observe(max((now - alert.due_at).total_seconds(), 0.0))
-    # The clocks count for the office the complaint belongs to now (after a transfer, the
-    # new one): the overdue list and every per-office read follow it from that instant.
-    await store.save_clocks(
-        conn,
-        complaint_id,
-        folded.office_at(until),
-        folded.timers,
-        until,
-        next_check(folded, complaint_id, until),
-    )
+        alerts += [(complaint_id, alert) for alert in owed(folded, complaint_id, until)]
+        # The clocks count for the office the complaint belongs to now (after a transfer,
+        # the new one): the overdue list and every per-office read follow it from then.
+        judgments.append(
+            store.Judgment(
+                complaint_id=complaint_id,
+                office=folded.office_at(until),
+                timers=folded.timers,
+                at=until,
+                agenda=[
+                    (
+                        complaint_id,
+                        p.alert.event_id,
+                        p.owed_from,
+                        p.owed_until,
+                        p.alert.due_at,
+                        p.alert.data.event_type,
+                        p.alert.data.model_dump_json(),
+                    )
+                    for p in agenda(folded, complaint_id, until)
+                ],
+            )
+        )
+    published = await _publish(conn, topic, alerts, now)
+    await store.save_judgments(conn, judgments)
+    return published
+
+
+async def judge_from_agenda(
+    conn: asyncpg.Connection,
+    *,
+    topic: str,
+    complaint_ids: Sequence[UUID],
+    until: datetime,
+    now: datetime,
+) -> list[Envelope]:
+    """Judge (locked) complaints no event arrived for since their fold from their stored
+    agenda, up to ``until``: enqueue what is owed at ``until``, mark breached clocks, move
+    each one's next check to its agenda's next instant. No history is read, nothing folded:
+    the agenda says what the fold would owe (``timers.agenda``)."""
+    if not complaint_ids:
+        return []
+    alerts: list[tuple[UUID, SlaAlert]] = []
+    breached: list[tuple[UUID, str]] = []
+    for row in await store.take_due_agenda(conn, complaint_ids, until):
+        if row["owed_until"] is not None and row["owed_until"] <= until:
+            continue  # no longer owed (a warning whose deadline passed meanwhile)
+        data = latest_version(row["event_type"]).model_validate_json(row["data"])
+        assert isinstance(data, SlaWarning | SlaBreached | ComplaintResumed)
+        alerts.append((row["complaint_id"], SlaAlert(row["event_id"], row["due_at"], data)))
+        if isinstance(data, SlaBreached) and not data.hard:
+            breached.append((row["complaint_id"], data.timer))
+    published = await _publish(conn, topic, alerts, now)
+    await store.after_agenda(conn, complaint_ids, breached)
     return published
 
 
 class Scheduler:
-    """Looks for complaints whose next check is due and judges them."""
+    """Looks for complaints whose next check is due and judges them.
+
+    Two loops share the work. One judges the complaints whose agenda fell due (no event since
+    their fold: a few statements for up to ``batch`` of them, committed and handed to the
+    relay at once); it sleeps until the next of those falls due (at most ``tick``). The other
+    folds the complaints an event arrived for, ``refold_batch`` per transaction, yielding
+    between folds, so a due alert never waits behind a batch of folds.
+    """
 
     def __init__(
         self,
@@ -147,7 +222,8 @@ class Scheduler:
         grace: timedelta,
         tick: timedelta,
         clock: Clock,
-        batch: int = 200,
+        batch: int = 500,
+        refold_batch: int = 200,
     ) -> None:
         self.rules = rules
         self._write = write
@@ -158,47 +234,91 @@ class Scheduler:
         self._tick = tick.total_seconds()
         self._clock = clock
         self._batch = batch
+        self._refold_batch = refold_batch
 
     async def run(self) -> None:
         """Judge due complaints forever."""
+        await asyncio.gather(
+            self._loop("timed", self.judge_due, refold=False),
+            self._loop("refold", self.refold_due, refold=True),
+        )
+
+    async def _loop(self, name: str, judge: Callable[[], Awaitable[bool]], *, refold: bool) -> None:
         while True:
             try:
-                judged = await self.run_once()
-                if judged < self._batch:
-                    await asyncio.sleep(self._tick)
+                if not await judge():
+                    await asyncio.sleep(await self._idle(refold=refold))
             except asyncio.CancelledError:
                 raise
             except TRANSIENT_DB_ERRORS as exc:
-                log.warning("sla scheduler: database unavailable (%s); retrying", exc)
+                log.warning("sla scheduler (%s): database unavailable (%s); retrying", name, exc)
                 await asyncio.sleep(1.0)
             except Rebuilding:  # this copy's version is being built: the swap comes first
                 await asyncio.sleep(1.0)
             except Exception:
-                log.exception("sla scheduler: round failed; retrying")
+                log.exception("sla scheduler (%s): round failed; retrying", name)
                 await asyncio.sleep(1.0)
 
-    async def run_once(self) -> int:
-        """One round: judge every complaint due now (up to a batch); return how many."""
+    async def _idle(self, *, refold: bool) -> float:
+        """Seconds until the next check of the kind falls due (and its grace passed), at most
+        ``tick``."""
+        async with self._write() as conn:
+            earliest = await store.earliest_check(conn, refold=refold)
+        if earliest is None:
+            return self._tick
+        wait = (earliest + self._grace - self._clock()).total_seconds()
+        if wait <= 0:  # due, yet not judged: the log is not applied that far yet
+            return min(0.05, self._tick)
+        return min(wait, self._tick)
+
+    async def _until(self) -> tuple[datetime, datetime] | None:
+        """``(now, until)``: timers are judged up to ``until`` (``None``: not yet)."""
         now = self._clock()
         applied = await self._consumer.applied_until(now)
         if applied is None:
-            return 0  # the log is being replayed from a point with nothing applied yet
-        until = min(now, applied) - self._grace
-        published = 0
+            return None  # the log is being replayed from a point with nothing applied yet
+        return now, min(now, applied) - self._grace
+
+    async def judge_due(self) -> bool:
+        """Judge the complaints whose agenda is due (up to a batch); whether more are due."""
+        instants = await self._until()
+        if instants is None:
+            return False
+        now, until = instants
         async with self._write() as conn:  # the live generation, never one being built
-            rows = await store.due_complaints(conn, until, self._batch)
-            for row in rows:
-                published += len(
-                    await refresh(
-                        conn,
-                        rules=self.rules,
-                        topic=self._topic,
-                        complaint_id=row["complaint_id"],
-                        office=row["office"],
-                        until=until,
-                        now=now,
-                    )
-                )
+            due = await store.due_complaints(conn, until, self._batch, refold=False)
+            published = await judge_from_agenda(
+                conn,
+                topic=self._topic,
+                complaint_ids=[row["complaint_id"] for row in due],
+                until=until,
+                now=now,
+            )
         if published:
             self._relay.wake()
-        return len(rows)
+        return len(due) == self._batch
+
+    async def refold_due(self) -> bool:
+        """Fold the complaints an event arrived for (up to a batch); whether more are due."""
+        instants = await self._until()
+        if instants is None:
+            return False
+        now, until = instants
+        async with self._write() as conn:
+            due = await store.due_complaints(conn, until, self._refold_batch, refold=True)
+            published = await refold(
+                conn,
+                rules=self.rules,
+                topic=self._topic,
+                complaints=[(row["complaint_id"], row["office"]) for row in due],
+                until=until,
+                now=now,
+            )
+        if published:
+            self._relay.wake()
+        return len(due) == self._refold_batch
+
+    async def run_once(self) -> bool:
+        """One round of each loop (due agendas first); whether more are due."""
+        more = await self.judge_due()
+        return await self.refold_due() or more

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -93,7 +94,8 @@ async def add_history_rows(conn: asyncpg.Connection, rows: Sequence[HistoryRow])
 async def request_checks(conn: asyncpg.Connection, complaint_ids: Sequence[UUID]) -> None:
     """``request_check`` for many complaints, with one statement."""
     await conn.execute(
-        "UPDATE complaints SET next_check_at = now() WHERE complaint_id = ANY($1::uuid[])",
+        "UPDATE complaints SET next_check_at = now(), refold = true"
+        " WHERE complaint_id = ANY($1::uuid[])",
         complaint_ids,
     )
 
@@ -132,53 +134,158 @@ async def history(conn: asyncpg.Connection, complaint_id: UUID) -> list[tuple[Ev
     return out
 
 
+async def histories(
+    conn: asyncpg.Connection, complaint_ids: Sequence[UUID]
+) -> dict[UUID, list[tuple[EventData, datetime]]]:
+    """``history`` of many complaints, with one statement."""
+    rows = await conn.fetch(
+        """SELECT complaint_id, envelope FROM history WHERE complaint_id = ANY($1::uuid[])
+           ORDER BY complaint_id, seq""",
+        complaint_ids,
+    )
+    out: dict[UUID, list[tuple[EventData, datetime]]] = {cid: [] for cid in complaint_ids}
+    for row in rows:
+        envelope, data = decode_event(row["envelope"])
+        out[row["complaint_id"]].append((data, envelope.occurred_at))
+    return out
+
+
 async def due_complaints(
-    conn: asyncpg.Connection, until: datetime, limit: int
+    conn: asyncpg.Connection, until: datetime, limit: int, *, refold: bool
 ) -> list[asyncpg.Record]:
-    """Complaints whose next check is due by ``until``, locked; others' locks are skipped."""
+    """Complaints whose next check is due by ``until``, locked; others' locks are skipped.
+
+    ``refold``: those an event arrived for since their last fold; otherwise those whose
+    agenda falls due (judged from it, without their history). Each kind has its own index.
+    """
     rows: list[asyncpg.Record] = await conn.fetch(
-        """SELECT complaint_id, office FROM complaints
-           WHERE next_check_at <= $1 ORDER BY next_check_at LIMIT $2
-           FOR UPDATE SKIP LOCKED""",
+        f"""SELECT complaint_id, office FROM complaints
+            WHERE {"" if refold else "NOT "}refold AND next_check_at <= $1
+            ORDER BY next_check_at LIMIT $2
+            FOR UPDATE SKIP LOCKED""",
         until,
         limit,
     )
     return rows
 
 
-async def earliest_check(conn: asyncpg.Connection) -> datetime | None:
-    """The soonest next check of any complaint."""
-    value: datetime | None = await conn.fetchval("SELECT min(next_check_at) FROM complaints")
+AgendaRow = tuple[UUID, UUID, datetime, datetime | None, datetime, str, str]
+"""(complaint_id, event_id, owed_from, owed_until, due_at, event_type, data JSON): one row of
+``agenda``."""
+
+
+async def take_due_agenda(
+    conn: asyncpg.Connection, complaint_ids: Sequence[UUID], until: datetime
+) -> list[asyncpg.Record]:
+    """Remove and return the agenda rows of these (locked) complaints owed from ``until`` or
+    before, oldest first: those still owed at ``until`` are the alerts to publish."""
+    rows: list[asyncpg.Record] = await conn.fetch(
+        """WITH due AS (
+               DELETE FROM agenda WHERE complaint_id = ANY($1::uuid[]) AND owed_from <= $2
+               RETURNING *)
+           SELECT * FROM due ORDER BY due_at, owed_from""",
+        complaint_ids,
+        until,
+    )
+    return rows
+
+
+async def after_agenda(
+    conn: asyncpg.Connection,
+    complaint_ids: Sequence[UUID],
+    breached: Sequence[tuple[UUID, str]],
+) -> None:
+    """After judging complaints from their agenda: the clocks whose deadline passed are
+    breached, and each complaint's next check is its agenda's next instant."""
+    if breached:
+        await conn.execute(
+            """UPDATE clocks c SET state = 'breached'
+               FROM unnest($1::uuid[], $2::text[]) AS b(complaint_id, timer)
+               WHERE c.complaint_id = b.complaint_id AND c.timer = b.timer""",
+            [cid for cid, _ in breached],
+            [timer for _, timer in breached],
+        )
+    await conn.execute(
+        """UPDATE complaints c SET updated_at = now(), next_check_at = (
+               SELECT min(a.owed_from) FROM agenda a WHERE a.complaint_id = c.complaint_id)
+           WHERE c.complaint_id = ANY($1::uuid[])""",
+        complaint_ids,
+    )
+
+
+async def earliest_check(conn: asyncpg.Connection, *, refold: bool) -> datetime | None:
+    """The soonest next check of the complaints to fold again (``refold``) or of the others."""
+    value: datetime | None = await conn.fetchval(
+        f"""SELECT min(next_check_at) FROM complaints
+            WHERE {"" if refold else "NOT "}refold AND next_check_at IS NOT NULL"""
+    )
     return value
 
 
-async def save_clocks(
-    conn: asyncpg.Connection,
-    complaint_id: UUID,
-    office: str,
-    timers: dict[str, Timer],
-    at: datetime,
-    next_check_at: datetime | None,
-) -> None:
-    """Write the complaint's clocks as they stand at ``at`` (for ``office``, the complaint's
-    office at ``at``: a transfer moves them), and its next check."""
+@dataclass(frozen=True)
+class Judgment:
+    """A complaint's timers folded and judged at ``at``: its clocks (for ``office``, the
+    complaint's office at ``at``: a transfer moves them) and its agenda."""
+
+    complaint_id: UUID
+    office: str
+    timers: dict[str, Timer]
+    at: datetime
+    agenda: list[AgendaRow]
+
+
+async def save_judgments(conn: asyncpg.Connection, judgments: Sequence[Judgment]) -> None:
+    """Write each complaint's clocks as they stand at its judgment, replace its agenda, and
+    set its next check to the agenda's first instant (no fold until an event arrives)."""
+    if not judgments:
+        return
     rows = []
-    for kind, timer in timers.items():
-        state = timer.state_at(at) if at >= timer.started_at else TimerState.RUNNING
-        rows.append(
-            (
-                complaint_id,
-                kind,
-                office,
-                timer.description,
-                timer.started_at,
-                timer.warning_at,
-                timer.deadline,
-                timer.hard_deadline,
-                timer.stopped_at or timer.cancelled_at,
-                state.value,
+    for j in judgments:
+        for kind, timer in j.timers.items():
+            state = timer.state_at(j.at) if j.at >= timer.started_at else TimerState.RUNNING
+            rows.append(
+                (
+                    j.complaint_id,
+                    kind,
+                    j.office,
+                    timer.description,
+                    timer.started_at,
+                    timer.warning_at,
+                    timer.deadline,
+                    timer.hard_deadline,
+                    timer.stopped_at or timer.cancelled_at,
+                    state.value,
+                )
             )
+    await _upsert_clocks(conn, rows)
+    ids = [j.complaint_id for j in judgments]
+    await conn.execute("DELETE FROM agenda WHERE complaint_id = ANY($1::uuid[])", ids)
+    agenda = [row for j in judgments for row in j.agenda]
+    if agenda:
+        await conn.copy_records_to_table(
+            "agenda",
+            records=agenda,
+            columns=[
+                "complaint_id",
+                "event_id",
+                "owed_from",
+                "owed_until",
+                "due_at",
+                "event_type",
+                "data",
+            ],
         )
+    await conn.execute(
+        """UPDATE complaints c SET next_check_at = n.next_check_at, refold = false,
+                                   updated_at = now()
+           FROM unnest($1::uuid[], $2::timestamptz[]) AS n(complaint_id, next_check_at)
+           WHERE c.complaint_id = n.complaint_id""",
+        ids,
+        [min((row[2] for row in j.agenda), default=None) for j in judgments],
+    )
+
+
+async def _upsert_clocks(conn: asyncpg.Connection, rows: Sequence[tuple[Any, ...]]) -> None:
     await conn.executemany(
         """INSERT INTO clocks (complaint_id, timer, office, description, started_at,
                                    warning_at, deadline, hard_deadline, ended_at, state)
@@ -191,17 +298,13 @@ async def save_clocks(
                state = EXCLUDED.state""",
         rows,
     )
-    await conn.execute(
-        "UPDATE complaints SET next_check_at = $2, updated_at = now() WHERE complaint_id = $1",
-        complaint_id,
-        next_check_at,
-    )
 
 
 async def request_check(conn: asyncpg.Connection, complaint_id: UUID) -> None:
     """Ask the scheduler to look at the complaint now (a new event arrived)."""
     await conn.execute(
-        "UPDATE complaints SET next_check_at = now() WHERE complaint_id = $1", complaint_id
+        "UPDATE complaints SET next_check_at = now(), refold = true WHERE complaint_id = $1",
+        complaint_id,
     )
 
 
@@ -235,8 +338,8 @@ async def overdue(conn: asyncpg.Connection, now: datetime) -> list[dict[str, Any
 
 
 async def carry_judgments(conn: asyncpg.Connection, previous: str) -> None:
-    """Take over generation ``previous``'s judgments (clocks, next check) of every complaint
-    whose history is the same events in the same order in both generations.
+    """Take over generation ``previous``'s judgments (clocks, agenda, next check) of every
+    complaint whose history is the same events in the same order in both generations.
 
     A judgment is a function of the history (and of the policy and the calendar, which a
     rebuild of the same version does not change), so a rebuilt generation goes live with its
@@ -256,12 +359,20 @@ async def carry_judgments(conn: asyncpg.Connection, previous: str) -> None:
                    WHERE h.complaint_id = n.complaint_id)"""
     )
     await conn.execute(
-        f"""UPDATE complaints n SET next_check_at = o.next_check_at, updated_at = o.updated_at
+        f"""INSERT INTO clocks SELECT c.* FROM {previous}.clocks c
+            JOIN same_history s USING (complaint_id)
+            ON CONFLICT (complaint_id, timer) DO NOTHING"""
+    )
+    if not await conn.fetchval("SELECT to_regclass($1) IS NOT NULL", f"{previous}.agenda"):
+        return  # judged by an earlier release (no agenda): each complaint is folded once more
+    await conn.execute(
+        f"""UPDATE complaints n SET next_check_at = o.next_check_at, refold = o.refold,
+                                    updated_at = o.updated_at
             FROM {previous}.complaints o JOIN same_history s USING (complaint_id)
             WHERE n.complaint_id = o.complaint_id"""
     )
     await conn.execute(
-        f"""INSERT INTO clocks SELECT c.* FROM {previous}.clocks c
+        f"""INSERT INTO agenda SELECT a.* FROM {previous}.agenda a
             JOIN same_history s USING (complaint_id)
-            ON CONFLICT (complaint_id, timer) DO NOTHING"""
+            ON CONFLICT (complaint_id, event_id) DO NOTHING"""
     )

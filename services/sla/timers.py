@@ -189,6 +189,61 @@ def next_check(folded: Folded, complaint_id: UUID, after: datetime) -> datetime 
     return min(moments, default=None)
 
 
+@dataclass(frozen=True)
+class Pending:
+    """An event the folded timers will owe from ``owed_from`` on (up to ``owed_until``,
+    exclusive, when it stops being owed: a warning once its deadline is reached), as long as
+    no new event changes the complaint."""
+
+    alert: SlaAlert
+    owed_from: datetime
+    owed_until: datetime | None
+
+
+def agenda(folded: Folded, complaint_id: UUID, after: datetime) -> list[Pending]:
+    """What ``owed`` will add after ``after``, by the instants it becomes owed, until a new
+    event: the stored state the scheduler judges due timers from without folding again.
+
+    For every ``t > after`` (and no new event), ``owed(folded, cid, t)`` is
+    ``owed(folded, cid, after)`` plus the alerts ``p`` with ``p.owed_from <= t`` and
+    ``t < p.owed_until`` (when it is not ``None``). ``owed`` changes only where a timer changes
+    (its recorded changes later than ``after``: events stamped after it) or where a view of a
+    timer as of such a change reaches its warning, deadline or hard limit, or where an alert
+    owed before an event or the scheduled resume falls due; ``owed`` is evaluated at each of
+    those instants.
+    """
+    moments: set[datetime] = set()
+    for timer in folded.timers.values():
+        changes = [timer.started_at, timer.stopped_at, timer.cancelled_at]
+        for paused, resumed in timer.pauses:
+            changes += [paused, resumed]
+        views = [timer]
+        for change in changes:
+            if change is not None and change > after:
+                moments.add(change)
+                views.append(timer.as_of(change))
+        if after >= timer.started_at:
+            views.append(timer.as_of(after))
+        for view in views:
+            for moment in (view.warning_at, view.deadline, view.hard_deadline):
+                if moment is not None and moment > after:
+                    moments.add(moment)
+    moments.update(a.due_at for a in folded.owed_before if a.due_at > after)
+    if folded.resume is not None and folded.resume.due_at > after:
+        moments.add(folded.resume.due_at)
+    before = {a.event_id for a in owed(folded, complaint_id, after)}
+    found: dict[UUID, Pending] = {}
+    for moment in sorted(moments):
+        now_owed = {a.event_id: a for a in owed(folded, complaint_id, moment)}
+        for event_id, pending in found.items():
+            if pending.owed_until is None and event_id not in now_owed:
+                found[event_id] = Pending(pending.alert, pending.owed_from, moment)
+        for event_id, alert in now_owed.items():
+            if event_id not in before and event_id not in found:
+                found[event_id] = Pending(alert, moment, None)
+    return sorted(found.values(), key=lambda p: (p.owed_from, p.alert.due_at))
+
+
 def alert_kind(alert: SlaAlert) -> AlertKind:
     """Warning, breach or hard breach (of a timer's alert; not of a scheduled resume)."""
     if isinstance(alert.data, SlaWarning):
@@ -206,6 +261,8 @@ def alert_labels(alert: SlaAlert) -> tuple[str, str]:
 
 __all__ = [
     "Folded",
+    "Pending",
+    "agenda",
     "alert_kind",
     "alert_labels",
     "fold",
