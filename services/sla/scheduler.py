@@ -14,7 +14,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from uuid import UUID
 
@@ -91,11 +91,15 @@ class SlaRules:
 
 
 def _alert_envelope(complaint_id: UUID, alert: SlaAlert, now: datetime) -> Envelope:
+    """The alert as published. ``occurred_at`` is written in UTC: the same alert judged from a
+    replay (due instants in the calendar's zone) or from the stored agenda (read back from
+    PostgreSQL in UTC) is then the same bytes but for ``recorded_at``, as an alert decided
+    again after a restore must be."""
     return new_envelope(
         alert.data,
         event_id=alert.event_id,
         complaint_id=complaint_id,
-        occurred_at=alert.due_at,
+        occurred_at=alert.due_at.astimezone(UTC),
         recorded_at=now,
         source="sla/scheduler",
         correlation_id=complaint_id,

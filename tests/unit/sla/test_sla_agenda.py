@@ -4,17 +4,19 @@ folding the history again would owe, at every instant until a new event arrives.
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
 import pytest
 
 from bench.rebuild_services import histories
+from contracts import encode_event
 from contracts.enums import Priority
 from contracts.lifecycle import ComplaintAcknowledged, DepartmentAssigned
 from services.sla.calendar import load_calendar
 from services.sla.policy import load_policy
+from services.sla.scheduler import _alert_envelope
 from services.sla.timers import Folded, agenda, fold, owed
 from tests.unit.sla.test_sla_exceptions import (
     AGENT,
@@ -115,3 +117,21 @@ def test_a_stop_after_the_judgment_ends_what_the_agenda_owes() -> None:
     f = fold(history, complaint_id=CID, office="Y园", policy=POLICY, calendar=CALENDAR)
     pending = agenda(f, CID, at(23, "09:05"))
     assert not [p for p in pending if getattr(p.alert.data, "timer", "") == "first_response"]
+
+
+def test_an_alert_is_the_same_bytes_from_a_replay_and_from_the_stored_agenda() -> None:
+    """The agenda's due instants come back from PostgreSQL in UTC, a replay's in the
+    calendar's zone: the published alert must not depend on which path judged it (a restore
+    decides an alert again, and the copies must be the same event but for ``recorded_at``)."""
+    f = fold(
+        [(received(), MON_0900)], complaint_id=CID, office="Y园", policy=POLICY, calendar=CALENDAR
+    )
+    alerts = owed(f, CID, at(30, "09:00"))
+    assert alerts, "a complaint left alone a week owes alerts"
+    now = at(30, "09:00")
+    for alert in alerts:
+        assert alert.due_at.utcoffset() != timedelta(0), "replayed in the calendar's zone"
+        from_agenda = alert._replace(due_at=alert.due_at.astimezone(UTC))
+        assert encode_event(_alert_envelope(CID, from_agenda, now)) == encode_event(
+            _alert_envelope(CID, alert, now)
+        )
