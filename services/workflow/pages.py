@@ -671,6 +671,7 @@ async def _complaint(
         outright = stage_refusal(command, state, now=now, policy=policy)
         (unusual if outright else forms).append(form)
     clocks, clocks_problem = await _clocks(request, complaint_id)
+    deliveries, deliveries_problem = await _notifications(request, complaint_id)
     return _html(
         "complaint.html",
         status_code,
@@ -683,6 +684,8 @@ async def _complaint(
         unusual_open=any(f["open"] for f in unusual),
         clocks=clocks,
         clocks_problem=clocks_problem,
+        deliveries=deliveries,
+        deliveries_problem=deliveries_problem,
         flash=flash,
         refusal=refusal,
         refused=refused,
@@ -727,25 +730,30 @@ def _form(
     }
 
 
-async def _clocks(request: Request, complaint_id: UUID) -> tuple[list[dict[str, Any]], str]:
-    """The complaint's clocks from the SLA service, asked with the staff's own token; or none
-    and why not (the page renders either way)."""
+async def _from_sla(request: Request, path: str) -> tuple[Any, str]:
+    """``GET path`` of the SLA service asked with the staff's own token: its JSON, or ``None``
+    and why not in zh-CN (the page renders either way)."""
     base = request.app.state.settings.sla_base_url
     if base is None:
-        return [], "时限服务未配置（COMPLAINTS_SLA_URL），暂无法显示时限。"
+        return None, "时限服务未配置（COMPLAINTS_SLA_URL），暂无法显示。"
     token = _token(request)
     try:
         async with httpx.AsyncClient(timeout=SLA_TIMEOUT_S) as client:
-            resp = await client.get(
-                f"{base}/v1/complaints/{complaint_id}/sla",
-                headers={"Authorization": f"Bearer {token}"},
-            )
+            resp = await client.get(f"{base}{path}", headers={"Authorization": f"Bearer {token}"})
     except httpx.HTTPError as exc:
-        return [], f"时限服务暂不可用（{type(exc).__name__}），暂无法显示时限。"
+        return None, f"时限服务暂不可用（{type(exc).__name__}），暂无法显示。"
     if resp.status_code != 200:
-        return [], clocks_problem(resp.status_code)
+        return None, clocks_problem(resp.status_code)
+    return resp.json(), ""
+
+
+async def _clocks(request: Request, complaint_id: UUID) -> tuple[list[dict[str, Any]], str]:
+    """The complaint's clocks from the SLA service, or none and why not."""
+    answer, problem = await _from_sla(request, f"/v1/complaints/{complaint_id}/sla")
+    if answer is None:
+        return [], problem
     clocks = []
-    for clock in resp.json().get("clocks", []):
+    for clock in answer.get("clocks", []):
         ended = clock.get("ended_at")
         remaining = clock.get("remaining_s")
         clocks.append(
@@ -761,6 +769,40 @@ async def _clocks(request: Request, complaint_id: UUID) -> tuple[list[dict[str, 
             }
         )
     return clocks, ""
+
+
+DELIVERY_STATES = {
+    "pending": "待发送",
+    "retrying": "重试中",
+    "delivered": "已送达",
+    "dead": "已放弃（可用 complaints notifications retry 重发）",
+}
+"""The notifier's delivery states (``services.sla.notifier``) in zh-CN."""
+
+
+async def _notifications(request: Request, complaint_id: UUID) -> tuple[list[dict[str, Any]], str]:
+    """Who was told of the complaint's warnings, breaches, escalations and major flag (group
+    robots), and how each delivery stands, from the SLA service's notifier; or none and why."""
+    answer, problem = await _from_sla(request, f"/v1/complaints/{complaint_id}/notifications")
+    if answer is None:
+        return [], problem
+    return [
+        {
+            "alert": d.get("alert_label", d.get("alert_kind", "")),
+            "title": d.get("title", ""),
+            "target": d.get("target", ""),
+            "target_kind": {"wecom": "企业微信", "dingtalk": "钉钉"}.get(
+                d.get("target_kind", ""), d.get("target_kind", "")
+            ),
+            "state": DELIVERY_STATES.get(d.get("state", ""), d.get("state", "")),
+            "failed": d.get("state") == "dead",
+            "attempts": d.get("attempts", 0),
+            "last_error": d.get("last_error") or "",
+            "delivered": local(d.get("delivered_at")),
+            "alert_at": local(d.get("alert_at")),
+        }
+        for d in answer.get("deliveries", [])
+    ], ""
 
 
 def clocks_problem(status_code: int) -> str:

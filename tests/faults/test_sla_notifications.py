@@ -32,6 +32,7 @@ import httpx
 import orjson
 import pytest
 from aiohttp import web
+from playwright.async_api import Page, expect
 
 from contracts.lifecycle import Role
 from services.runtime.auth import Staff, issue_token
@@ -544,6 +545,41 @@ async def test_a_rebuild_of_the_clocks_sends_no_old_alert_again(
         )
     finally:
         await conn.close()
+
+
+async def test_the_workbench_page_of_a_complaint_shows_each_delivery_and_its_state(
+    http: httpx.AsyncClient, system: RunningSystem, receiver: Receiver, browser_page: Page
+) -> None:
+    """Issue 17.4: delivery state visible on the complaint's page. A complaint over the
+    supervision line is major at once: the project manager's robot answers 500 twice then 200
+    (delivered on the 3rd POST), the company's always 500 (dead after 3)."""
+    receiver.modes.update(pm="flaky", quality="fail")
+    desk = await received(
+        http,
+        system,
+        SUPERVISION,
+        office=OFFICE,
+        occurred_at=minutes_ago(1),
+        complainant={"name": "页面先生", "phone": unique_phone()},
+    )
+    rows = await settled(http, system, {desk.id}, expected=2)
+    assert {(r["target"], r["state"]) for r in rows} == {("pm", "delivered"), ("quality", "dead")}
+
+    workflow = system.urls["workflow"]
+    head = bearer(Role.CS_HEAD, office=OFFICE, staff_id="head-page")["Authorization"][7:]
+    await browser_page.goto(f"{workflow}/login")
+    await browser_page.locator("textarea[name=token]").fill(head)
+    await browser_page.get_by_role("button", name="Log in").click()
+    await browser_page.goto(f"{workflow}/complaints/{desk.id}")
+    table = browser_page.locator("#deliveries tbody tr")
+    await expect(table).to_have_count(2)
+    shown = sorted([await row.locator("td").all_inner_texts() for row in await table.all()])
+    assert [(r[2], r[3], r[4]) for r in shown] == [
+        ("pm（钉钉）", "已送达", "3"),
+        ("quality（企业微信）", "已放弃（可用 complaints notifications retry 重发）", "3"),
+    ]
+    assert all(r[0].startswith("重大投诉") for r in shown)
+    assert shown[1][5]  # the dead one says why (the robot's last answer)
 
 
 async def test_after_an_office_transfer_its_staff_see_only_their_offices_deliveries(
