@@ -12,15 +12,18 @@ real processes (``python -m services.<name>``) on free ports.
 
 from __future__ import annotations
 
+import asyncio
 import os
+import re
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
-from playwright.async_api import Browser, Page, async_playwright
+from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 
 from deploy.local import infra, sandbox, stack
 from deploy.local.sandbox import RunningSystem, free_port
@@ -196,12 +199,69 @@ async def chromium() -> AsyncIterator[Browser]:
             await browser.close()
 
 
+SCREENSHOTS = (
+    Path(os.environ.get("COMPLAINTS_HOME", Path(__file__).resolve().parents[1] / ".local"))
+    / "screenshots"
+    / RUN
+)
+"""Where the browser tests photograph every page (``.local/`` is git-ignored)."""
+
+_PHOTOGRAPHED: set[tuple[str, str]] = set()
+"""The kinds of page photographed this session: a screenshot costs about a second here, so
+each page (its service and path, ids left out) is taken once, the first time a test loads it."""
+
+
+class PagePhotographer:
+    """Photographs each kind of page ``page`` loads, the first time this session sees it."""
+
+    def __init__(self, page: Page, test: str) -> None:
+        self.test = re.sub(r"[^\w.-]+", "_", test)[:80]
+        self.taken: list[asyncio.Task[bytes]] = []
+        page.on("load", self._loaded)
+
+    def _loaded(self, page: Page) -> None:
+        where = page.url.split("//", 1)[-1].split("?", 1)[0]
+        kind = re.sub(r"[0-9a-f]{8}-[0-9a-f-]{27}", "ID", where.split("/", 1)[-1]) or "index"
+        port = where.split("/", 1)[0].rsplit(":", 1)[-1]
+        if (port, kind) in _PHOTOGRAPHED:
+            return
+        _PHOTOGRAPHED.add((port, kind))
+        name = re.sub(r"[^\w.-]+", "_", kind)
+        target = SCREENSHOTS / f"{name}--{self.test}.png"
+        self.taken.append(asyncio.ensure_future(page.screenshot(path=target)))
+
+    async def finish(self) -> None:
+        """Wait for the screenshots under way (a page closed meanwhile has none)."""
+        await asyncio.gather(*self.taken, return_exceptions=True)
+
+
 @pytest.fixture
-async def browser_page(chromium: Browser) -> AsyncIterator[Page]:
-    """A fresh page in a fresh context (no cookies), as a zh-CN user in Shanghai sees it."""
-    context = await chromium.new_context(locale="zh-CN", timezone_id="Asia/Shanghai")
-    try:
+async def browser_context(
+    chromium: Browser, request: pytest.FixtureRequest
+) -> AsyncIterator[Callable[..., Awaitable[Page]]]:
+    """Make fresh pages in fresh contexts (no cookies), as a zh-CN user in Shanghai sees
+    them (keyword arguments go to ``new_context``, e.g. ``java_script_enabled=False``); every
+    kind of page they load is photographed into ``.local/screenshots/<run>/``."""
+    contexts: list[BrowserContext] = []
+    photographers: list[PagePhotographer] = []
+
+    async def new_page(**options: Any) -> Page:
+        context = await chromium.new_context(locale="zh-CN", timezone_id="Asia/Shanghai", **options)
+        contexts.append(context)
         page = await context.new_page()
-        yield page
+        photographers.append(PagePhotographer(page, request.node.name))
+        return page
+
+    try:
+        yield new_page
     finally:
-        await context.close()
+        for photographer in photographers:
+            await photographer.finish()
+        for context in contexts:
+            await context.close()
+
+
+@pytest.fixture
+async def browser_page(browser_context: Callable[..., Awaitable[Page]]) -> Page:
+    """A fresh page in a fresh context (no cookies), as a zh-CN user in Shanghai sees it."""
+    return await browser_context()

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import io
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -21,7 +21,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 from openpyxl import load_workbook
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Page, expect
 
 from services.reporting.monthly import REPORT_TIMEZONE
 from tests.conftest import RunningSystem
@@ -113,6 +113,31 @@ async def drill(page: Page, figure: str) -> tuple[int, list[str]]:
     return shown, ids
 
 
+async def page_numbers_equal_the_json_report(page: Page, reporting: str, office: str) -> None:
+    """Issue 17.6: the numbers the page shows are the JSON report's, for the same month,
+    office and instant (the page's links carry its instant; the session reads the API too)."""
+    _, href = await count_link(page, "judged")
+    as_of = query_of(href)["as_of"]
+    answer = await page.request.get(
+        f"{reporting}/v1/reports/monthly",
+        params={"month": MONTH, "office": office, "as_of": as_of},
+    )
+    assert answer.ok, await answer.text()
+    report = await answer.json()
+    by_type = {t["validity"]: t["count"] for t in report["by_type"]}
+    expected = {
+        "judged": report["judged"],
+        "pending": report["pending"],
+        "valid": report["valid"],
+        "assist": by_type["assist"],
+        "invalid": by_type["invalid"],
+        **{f"category.{c['category']}": c["count"] for c in report["by_category"]},
+    }
+    assert report["judged"] == 3 and expected["category.environment"] == 2  # not all zeros
+    shown = {key: (await count_link(page, key))[0] for key in expected}
+    assert shown == expected
+
+
 async def console_journey(page: Page, reporting: str, month: Month) -> None:
     await log_in(page, reporting, "/reports/monthly", "dev-analyst")
     await pick_report(page, month.office)
@@ -120,6 +145,7 @@ async def console_journey(page: Page, reporting: str, month: Month) -> None:
     assert asked["month"] == MONTH and asked["office"] == month.office
     assert "as_of" not in asked  # the empty field is dropped, not sent as ""
     await expect(page.locator("select[name=office]")).to_have_value(month.office)
+    await page_numbers_equal_the_json_report(page, reporting, month.office)
 
     ids = [case.id for case in month.cases]
     assert await drill(page, "valid") == (2, ids[:2])
@@ -146,23 +172,17 @@ async def test_the_analyst_picks_a_month_office_and_instant_and_drills_into_coun
 
 
 async def test_the_console_works_without_javascript(
-    system: RunningSystem, chromium: Browser, month: Month
+    system: RunningSystem, browser_context: Callable[..., Awaitable[Page]], month: Month
 ) -> None:
-    context = await chromium.new_context(
-        locale="zh-CN", timezone_id="Asia/Shanghai", java_script_enabled=False
-    )
-    try:
-        page = await context.new_page()
-        reporting = system.urls["reporting"]
-        await console_journey(page, reporting, month)
-        assert await page.locator("script").count() == 0
-        await page.goto(f"{reporting}/dashboard")
-        await page.locator("select[name=office]").select_option(month.office)
-        await page.get_by_role("button", name="查看").click()
-        await page.wait_for_url(re.compile(r"/dashboard\?office="))
-        await dashboard_journey(page, month)
-    finally:
-        await context.close()
+    page = await browser_context(java_script_enabled=False)
+    reporting = system.urls["reporting"]
+    await console_journey(page, reporting, month)
+    assert await page.locator("script").count() == 0
+    await page.goto(f"{reporting}/dashboard")
+    await page.locator("select[name=office]").select_option(month.office)
+    await page.get_by_role("button", name="查看").click()
+    await page.wait_for_url(re.compile(r"/dashboard\?office="))
+    await dashboard_journey(page, month)
 
 
 async def test_the_downloads_are_the_report_shown(

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-from playwright.async_api import Browser, Locator, Page, expect
+from playwright.async_api import Locator, Page, expect
 
 from services.runtime.auth import Staff, StaffRole, issue_token
 from services.runtime.settings import Settings
@@ -27,18 +28,13 @@ pytestmark = pytest.mark.infra
 
 OFFICE = f"工作台{RUN}"
 OTHER = f"别处{RUN}"
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 @pytest.fixture
-async def page(chromium: Browser) -> AsyncIterator[Page]:
+async def page(browser_context: Callable[..., Awaitable[Page]]) -> Page:
     """A fresh zh-CN page in Shanghai, with JavaScript disabled: the workbench needs none."""
-    context = await chromium.new_context(
-        locale="zh-CN", timezone_id="Asia/Shanghai", java_script_enabled=False
-    )
-    try:
-        yield await context.new_page()
-    finally:
-        await context.close()
+    return await browser_context(java_script_enabled=False)
 
 
 def token(role: StaffRole, office: str | None = OFFICE, staff_id: str = "") -> str:
@@ -180,7 +176,10 @@ async def test_the_office_queue_a_complaint_and_its_commands_without_javascript(
 
 
 async def test_each_role_gets_its_own_forms_and_other_offices_nothing(
-    system: RunningSystem, page: Page, http: httpx.AsyncClient, chromium: Browser
+    system: RunningSystem,
+    page: Page,
+    http: httpx.AsyncClient,
+    browser_context: Callable[..., Awaitable[Page]],
 ) -> None:
     base = system.urls["workflow"]
     desk = await received(
@@ -202,15 +201,11 @@ async def test_each_role_gets_its_own_forms_and_other_offices_nothing(
     assert "may not acknowledge" in await refused.text()
 
     # The company reads every office, the complainant masked.
-    company = await chromium.new_context(java_script_enabled=False)
-    try:
-        other = await company.new_page()
-        await log_in(other, base, StaffRole.COMPANY, office=None)
-        await other.goto(f"{base}/complaints/{desk.id}")
-        await expect(other.locator("#complainant")).to_contain_text("何*")
-        await expect(other.locator("#complainant")).to_contain_text("138****5678")
-    finally:
-        await company.close()
+    other = await browser_context(java_script_enabled=False)
+    await log_in(other, base, StaffRole.COMPANY, office=None)
+    await other.goto(f"{base}/complaints/{desk.id}")
+    await expect(other.locator("#complainant")).to_contain_text("何*")
+    await expect(other.locator("#complainant")).to_contain_text("138****5678")
 
     # The head of another office can neither open it nor find it in a queue.
     await page.get_by_role("button", name="退出").click()
@@ -381,3 +376,66 @@ async def test_a_refused_form_says_what_is_wrong_in_chinese(
     await expect(alert).to_contain_text("责任追究第1行·处罚措施：必填")
     await expect(alert).not_to_contain_text("Input should")
     await expect(alert).not_to_contain_text("Field required")
+
+
+async def give(page: Page, name: str, **fields: str) -> None:
+    """Give command ``name`` through its form on the complaint's page that is open: open the
+    form (folded under 此状态通常不可用 if need be), fill each field by its input's kind, submit,
+    and expect the page back with 已完成."""
+    form_box = page.locator(f"#command-{name.replace('/', '-')}")
+    unusual = page.locator("#unusual-commands")
+    if await unusual.locator(f"#command-{name}").count():
+        if await unusual.get_attribute("open") is None:
+            await unusual.locator("> summary").click()
+    await form_box.locator("summary").click()
+    form = form_box.locator("form")
+    for field, value in fields.items():
+        box = form.locator(f"[name={field}]")
+        if await box.evaluate("e => e.tagName") == "SELECT":
+            await box.select_option(value)
+        else:
+            await box.fill(value)
+    async with page.expect_navigation():
+        await form.get_by_role("button").click()
+    await expect(page.get_by_role("status")).to_contain_text("已完成")
+
+
+async def test_staff_take_a_complaint_from_received_to_closed_through_the_forms(
+    http: httpx.AsyncClient, system: RunningSystem, page: Page
+) -> None:
+    """Issue 17.6: found in the queue, then every step by the role whose step it is, each
+    through its form on the complaint's page (no script), to closed."""
+    base = system.urls["workflow"]
+    desk = await received(
+        http, system, office=OFFICE, complainant={"name": "全程先生", "phone": unique_phone()}
+    )
+    await log_in(page, base, StaffRole.CS_AGENT)
+    await page.goto(f"{base}/queue?mine=false")
+    await row(page, desk).get_by_role("link").first.click()
+    await page.wait_for_url(f"{base}/complaints/{desk.id}")
+    await give(page, "acknowledge")
+    await give(page, "classify", validity="valid", category="environment")
+
+    deadline = (datetime.now(UTC) + timedelta(days=3)).astimezone(SHANGHAI)
+    steps: list[tuple[StaffRole, str, dict[str, str]]] = [
+        (StaffRole.CS_HEAD, "assign", {"deadline": deadline.strftime("%Y-%m-%dT%H:%M")}),
+        (
+            StaffRole.DEPARTMENT,
+            "analyse",
+            {"cause": "保洁巡查频次不足", "responsible_party": "环境部"},
+        ),
+        (StaffRole.DEPARTMENT, "propose", {"plan": "加装防护网并张贴告示"}),
+        (StaffRole.SUPERVISOR, "approve", {}),
+        (StaffRole.DEPARTMENT, "implement", {"summary": "已完成"}),
+        (StaffRole.CS_AGENT, "reply", {"message": "已加装防护网，感谢监督", "final": "true"}),
+        (StaffRole.CS_AGENT, "revisit", {"satisfied": "true", "remarks": "业主满意"}),
+        (StaffRole.CS_AGENT, "close", {}),
+    ]
+    for role, name, fields in steps:
+        await log_in(page, base, role)
+        await page.goto(f"{base}/complaints/{desk.id}")
+        await give(page, name, **fields)
+    await expect(page.locator('#timeline tr[data-type="ComplaintClosed"]')).to_have_count(1)
+    company = {"Authorization": f"Bearer {token(StaffRole.COMPANY, None)}"}
+    closed = await desk.get(company)
+    assert closed["status"] == "closed" and closed["satisfied"] is True
