@@ -61,6 +61,44 @@ def day_start(day: date) -> datetime:
     return datetime.combine(day, time.min, REPORT_TIMEZONE)
 
 
+async def period_rows(
+    conn: asyncpg.Connection,
+    period_from: date,
+    period_to: date,
+    office: str | None,
+    as_of: datetime,
+) -> list[ReportRow]:
+    """The complaints of the period as the report counts them (opened): the one read the
+    report and every drill-down list make, so a list is the rows its count counted."""
+    records = await store.report_rows(
+        conn,
+        occurred_from=day_start(period_from),
+        occurred_before=day_start(period_to + timedelta(days=1)),
+        office=office,
+        as_of=as_of,
+    )
+    return await opened_report_rows(conn, records)
+
+
+async def period_quoted(
+    conn: asyncpg.Connection,
+    period_from: date,
+    period_to: date,
+    office: str | None,
+    as_of: datetime,
+) -> list[QuotedEvent]:
+    """The events of the period whose texts the report quotes (records, measures): the one
+    read of the report and of the drill-down lists of its record counts."""
+    quoted = await store.quoted_events(
+        conn,
+        occurred_from=day_start(period_from),
+        occurred_before=day_start(period_to + timedelta(days=1)),
+        office=office,
+        as_of=as_of,
+    )
+    return [quoted_event(q) for q in quoted]
+
+
 async def opened_report_rows(
     conn: asyncpg.Connection, records: Sequence[asyncpg.Record]
 ) -> list[ReportRow]:
@@ -174,23 +212,8 @@ async def _report_of(
     offices: Sequence[str],
     document: DocumentSettings,
 ) -> MonthlyReport:
-    occurred_from = day_start(period_from)
-    occurred_before = day_start(period_to + timedelta(days=1))
-    records = await store.report_rows(
-        conn,
-        occurred_from=occurred_from,
-        occurred_before=occurred_before,
-        office=office,
-        as_of=as_of,
-    )
-    rows = await opened_report_rows(conn, records)
-    quoted = await store.quoted_events(
-        conn,
-        occurred_from=occurred_from,
-        occurred_before=occurred_before,
-        office=office,
-        as_of=as_of,
-    )
+    rows = await period_rows(conn, period_from, period_to, office, as_of)
+    quoted = await period_quoted(conn, period_from, period_to, office, as_of)
     return build_monthly_report(
         rows,
         period_from=period_from,
@@ -198,7 +221,7 @@ async def _report_of(
         office=office,
         offices=offices,
         generated_at=as_of,
-        quoted=[quoted_event(q) for q in quoted],
+        quoted=quoted,
         document=document.text_for(period_from, period_to),
     )
 
@@ -387,36 +410,20 @@ async def monthly_figure(
     (``monthly.RECORD_FIGURES``) the same quoted events (``store.quoted_events``) and the
     complaint of each record (``monthly.record_complaints``).
     ``KeyError`` for a key that names no count (``monthly.find_figure``)."""
-    occurred_from = day_start(period_from)
-    occurred_before = day_start(period_to + timedelta(days=1))
     async with conn.transaction(isolation="repeatable_read", readonly=True):
         if key in RECORD_FIGURES:
-            quoted = await store.quoted_events(
-                conn,
-                occurred_from=occurred_from,
-                occurred_before=occurred_before,
-                office=office,
-                as_of=as_of,
-            )
             ids = record_complaints(
-                [quoted_event(q) for q in quoted],
+                await period_quoted(conn, period_from, period_to, office, as_of),
                 key,
                 period_from=period_from,
                 period_to=period_to,
                 office=office,
             )
         else:
-            records = await store.report_rows(
-                conn,
-                occurred_from=occurred_from,
-                occurred_before=occurred_before,
-                office=office,
-                as_of=as_of,
-            )
             ids = [
                 row.complaint_id
                 for row in figure_rows(
-                    await opened_report_rows(conn, records),
+                    await period_rows(conn, period_from, period_to, office, as_of),
                     key,
                     period_from=period_from,
                     period_to=period_to,
