@@ -160,10 +160,17 @@ class Builder:
         async with service.pool.acquire() as conn, conn.transaction():
             await gens.create_tables(conn, gen.gen, consumer_tables_sql)
         log.info("%s builder: building generation %d (%s)", self.name, gen.gen, gen.reason)
-        parts = [
-            await open_part(service.settings, consumer.builder_copy(gen.gen, target))
-            for consumer in service.projections
-        ]
+        parts = []
+        for consumer in service.projections:
+            lanes = service.settings.rebuild_lanes if parallel_build(consumer) else 1
+            for lane in range(lanes):
+                part = await open_part(
+                    service.settings, consumer.builder_copy(gen.gen, target), lane, lanes
+                )
+                if part.partitions:
+                    parts.append(part)
+                else:
+                    await part.reader.stop()  # more lanes than partitions
         try:
             for part in parts:
                 if part.consumer.bulk_capable:
@@ -210,10 +217,14 @@ class Builder:
         pending = {id(p): asyncio.ensure_future(fetch_prepared(p, batch)) for p in parts}
         try:
             while True:
+                prepared = [await pending[id(part)] for part in parts]
                 for part in parts:
-                    prepared = await pending[id(part)]
                     pending[id(part)] = asyncio.ensure_future(fetch_prepared(part, batch))
-                    await step(part, prepared)
+                # Each part writes on a connection of its own: the lanes of a projection
+                # (their partitions disjoint) overlap one's folding with another's statements.
+                await asyncio.gather(
+                    *(step(part, ready) for part, ready in zip(parts, prepared, strict=True))
+                )
                 now = time.monotonic()
                 # Near the ends last seen: ask where the log ends now, and swap if still near.
                 near = all(p.lag <= settings.rebuild_swap_lag for p in parts)
@@ -255,8 +266,11 @@ class Builder:
         if live is None or live.version != gen.version:
             return
         await conn.execute(f"SET LOCAL search_path TO {gens.schema_of(gen.gen)}, {gens.schema}")
-        for part in parts:
-            finalize = getattr(part.consumer.projection, "finalize", None)
+        # Once per projection, however many lanes built it.
+        for projection in {
+            id(p.consumer.projection): p.consumer.projection for p in parts
+        }.values():
+            finalize = getattr(projection, "finalize", None)
             if finalize is not None:
                 await finalize(conn, gens.schema_of(live.gen))
         await conn.execute("SET LOCAL search_path TO DEFAULT")
@@ -293,20 +307,34 @@ class Builder:
         """Catch up under the live lock, then make ``gen`` live in the same transaction."""
         service = self.service
         gens = service.generations
+        marks = [time.monotonic()]
         async with service.pool.acquire() as conn, conn.transaction():
             # Every live writer holds this lock shared: from here on the live generation
             # stands still, so catching up to the log's end now passes everything it has.
             await conn.execute(
                 "SELECT pg_advisory_xact_lock(hashtext($1))", live_lock_key(gens.schema)
             )
+            marks.append(time.monotonic())
             await self._outbox_drained(conn)
+            marks.append(time.monotonic())
             for part in parts:
                 await refresh_ends(part)
                 await catch_up(part, dict(part.ends), service.settings.rebuild_batch)
+            marks.append(time.monotonic())
             await self._report(gen, parts, 0.0)
             await self._finalize(conn, gen, parts)
+            marks.append(time.monotonic())
             retired = await gens.swap(conn, gen.gen)
-        log.info("%s builder: generation %d is live", self.name, gen.gen)
+        marks.append(time.monotonic())
+        phases = ("live lock", "outbox", "catch-up", "finalize", "swap")
+        log.info(
+            "%s builder: generation %d is live (%s)",
+            self.name,
+            gen.gen,
+            ", ".join(
+                f"{p} {b - a:.2f} s" for p, a, b in zip(phases, marks[:-1], marks[1:], strict=True)
+            ),
+        )
         if retired is not None:
             async with service.pool.acquire() as conn:
                 await gens.drop(conn, retired)
@@ -329,8 +357,21 @@ def few_collections(young: int = 50_000) -> Iterator[None]:
         gc.unfreeze()
 
 
-async def open_part(settings: Settings, consumer: ProjectionConsumer) -> _Part:
-    """A reader of ``consumer``'s topic outside any group, at the offsets its schema stores."""
+def parallel_build(consumer: ProjectionConsumer) -> bool:
+    """Whether a projection may be built by several lanes at once: it says so
+    (``parallel_build``: every row it writes belongs to one complaint, and a complaint's events
+    are all in one partition, so lanes never write the same row) and it is not loaded in bulk
+    (its build hooks run once)."""
+    return bool(getattr(consumer.projection, "parallel_build", False)) and not (
+        consumer.bulk_capable
+    )
+
+
+async def open_part(
+    settings: Settings, consumer: ProjectionConsumer, lane: int = 0, lanes: int = 1
+) -> _Part:
+    """A reader of ``consumer``'s topic outside any group, at the offsets its schema stores;
+    of lane ``lane`` of ``lanes``: the partitions whose number leaves that remainder."""
     reader = AIOKafkaConsumer(
         **client_options(settings),
         client_id=f"{consumer.name}-builder",
@@ -339,11 +380,19 @@ async def open_part(settings: Settings, consumer: ProjectionConsumer) -> _Part:
         max_partition_fetch_bytes=8 * 1024 * 1024,
         fetch_max_bytes=64 * 1024 * 1024,
         request_timeout_ms=30000,
+        # At the log's end the broker holds a fetch this long for new records; the swap's
+        # catch-up waited for such a fetch (500 ms by default) before it could read on.
+        fetch_max_wait_ms=50,
     )
     await reader.start()
-    partitions = await topic_partitions(reader, consumer.topic)
+    partitions = [
+        tp for tp in await topic_partitions(reader, consumer.topic) if tp.partition % lanes == lane
+    ]
+    if not partitions:
+        return _Part(consumer, reader, [])
     reader.assign(partitions)
-    stored = await consumer.stored_offsets()
+    mine = {tp.partition for tp in partitions}
+    stored = {p: o for p, o in (await consumer.stored_offsets()).items() if p in mine}
     for tp in partitions:
         if tp.partition in stored:
             reader.seek(tp, stored[tp.partition])

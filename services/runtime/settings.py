@@ -91,6 +91,10 @@ class Settings(BaseSettings):
     rebuild_poll_s: float = 1.0
     rebuild_batch: int = 5000
     rebuild_swap_lag: int = 2000
+    # A projection whose rows are keyed by complaint (``parallel_build``) is built by this
+    # many lanes at once, each reading its own share of the partitions: one lane folds while
+    # another waits for PostgreSQL.
+    rebuild_lanes: int = 2
     # How long a producer may wait for the broker's acknowledgement before the caller is told
     # the write failed (intake answers 503 then, never a false 202).
     publish_timeout_s: float = 10.0
@@ -256,6 +260,8 @@ class Settings(BaseSettings):
             found.append(
                 Problem(variable("events_partitions"), f"{self.events_partitions}; at least 1")
             )
+        if self.rebuild_lanes < 1:
+            found.append(Problem(variable("rebuild_lanes"), f"{self.rebuild_lanes}; at least 1"))
         return found
 
     def _pepper_problems(self) -> list[Problem]:

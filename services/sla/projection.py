@@ -20,6 +20,9 @@ from services.sla.scheduler import SlaRules
 class ClockProjection:
     """History per complaint; the scheduler turns it into clocks."""
 
+    # Every row it writes belongs to one complaint: a builder's lanes may write at once.
+    parallel_build = True
+
     def __init__(self, rules: SlaRules) -> None:
         self.rules = rules
 

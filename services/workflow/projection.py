@@ -18,6 +18,10 @@ log = logging.getLogger(__name__)
 class StateProjection:
     """History and current state per complaint; automatic rules fire as events arrive."""
 
+    # Every row it writes belongs to one complaint (its history, its state; a rule's journal
+    # entry and outbox row belong to the causing event): a builder's lanes may write at once.
+    parallel_build = True
+
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
 
