@@ -350,13 +350,15 @@ async def carry_judgments(conn: asyncpg.Connection, previous: str) -> None:
     if not _IDENT.match(previous):
         raise ValueError(f"bad schema name {previous!r}")
     await conn.execute(
+        # Set-wise (each history aggregated once, hashed): a subquery per complaint took half
+        # a second of the swap's transaction for 8,300 complaints.
         f"""CREATE TEMP TABLE same_history ON COMMIT DROP AS
-            SELECT n.complaint_id FROM complaints n
-            JOIN {previous}.complaints o USING (complaint_id)
-            WHERE (SELECT array_agg(h.event_id ORDER BY h.seq) FROM history h
-                   WHERE h.complaint_id = n.complaint_id)
-                = (SELECT array_agg(h.event_id ORDER BY h.seq) FROM {previous}.history h
-                   WHERE h.complaint_id = n.complaint_id)"""
+            SELECT n.complaint_id
+            FROM (SELECT complaint_id, array_agg(event_id ORDER BY seq) AS ids
+                  FROM history GROUP BY complaint_id) n
+            JOIN (SELECT complaint_id, array_agg(event_id ORDER BY seq) AS ids
+                  FROM {previous}.history GROUP BY complaint_id) o USING (complaint_id)
+            WHERE n.ids = o.ids"""
     )
     await conn.execute(
         f"""INSERT INTO clocks SELECT c.* FROM {previous}.clocks c
