@@ -62,11 +62,12 @@ complaint a merge names, which the service looks up.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from enum import StrEnum
+from functools import cache
 from pathlib import Path
-from typing import NamedTuple, NoReturn, Self
+from typing import TYPE_CHECKING, Any, NamedTuple, NoReturn, Self, TypeVar
 from uuid import UUID
 
 import yaml
@@ -207,6 +208,42 @@ class PlanStatus(StrEnum):
     REJECTED = "rejected"
     SUPERSEDED = "superseded"  # a later plan replaced it before it was carried out
     IMPLEMENTED = "implemented"
+
+
+_Frozen = TypeVar("_Frozen")
+
+if TYPE_CHECKING:
+    from dataclasses import replace as replace  # what mypy checks: the changes' names, types
+else:
+
+    def replace(obj: _Frozen, /, **changes: Any) -> _Frozen:
+        """``dataclasses.replace`` for this module's frozen dataclasses, without calling
+        ``__init__``: the new object's attributes are the old one's with ``changes``.
+
+        ``State`` has 41 fields, and its ``__init__`` sets each with ``object.__setattr__``:
+        two ``replace`` per event were a quarter of a workflow rebuild. The classes here have
+        no ``__post_init__``, no ``InitVar`` and no field left out of ``__init__``, so copying
+        the attributes makes exactly the object ``__init__`` would
+        (``tests/unit/workflow/test_domain_replace.py``)."""
+        unknown = changes.keys() - _field_names(type(obj))
+        if unknown:
+            raise TypeError(f"{type(obj).__name__} has no field {', '.join(sorted(unknown))}")
+        new = object.__new__(type(obj))
+        attributes = new.__dict__
+        attributes.update(obj.__dict__)
+        attributes.update(changes)
+        return new
+
+
+@cache
+def _field_names(cls: type) -> frozenset[str]:
+    """The fields ``replace`` may change; a class it cannot copy this way is refused."""
+    if hasattr(cls, "__post_init__") or hasattr(cls, "__slots__"):
+        raise TypeError(f"replace copies plain frozen dataclasses, not {cls.__name__}")
+    found = fields(cls)
+    if not all(f.init for f in found):
+        raise TypeError(f"{cls.__name__} has fields outside __init__")
+    return frozenset(f.name for f in found)
 
 
 @dataclass(frozen=True)
