@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import statistics
 import uuid
 from collections.abc import AsyncIterator, Sequence
@@ -102,8 +103,9 @@ class Bench:
                 bootstrap=self.bootstrap,
                 database_url=url,
                 topics=topics,
-                COMPLAINTS_LOG_LEVEL="WARNING",
-                **env,
+                # BENCH_LOG_LEVEL=INFO: the services' own timings (a builder's phases) in
+                # .local/logs/bench/<phase>/<service>.log
+                **{"COMPLAINTS_LOG_LEVEL": os.environ.get("BENCH_LOG_LEVEL", "WARNING"), **env},
             ),
             database_url=url,
             topics=topics,

@@ -4,6 +4,8 @@ reading the same topic with aiokafka and writing the same rows with asyncpg COPY
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -15,7 +17,6 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from bench.common import Bench, received_event, submission_body
-from contracts.intake import mask_name, mask_phone
 from services.runtime.kafka import end_offsets
 
 
@@ -70,6 +71,7 @@ async def raw_rate(bootstrap: str, topic: str, database_url: str, n: int) -> flo
     """Read the topic from 0 with aiokafka; COPY the rows the projection writes for them
     (complaint, event fact, the two timer starts, the intake counters) into tables made
     LIKE the projection's, indexes included. No validation, no dedupe: the floor."""
+    pepper = b"bench: the raw floor's reference key"
     conn = await asyncpg.connect(database_url)
     # The live generation's tables (``reporting.<t>`` are views over them), indexes included.
     live = await conn.fetchval("SELECT gen FROM reporting.generations WHERE state = 'live'")
@@ -102,6 +104,17 @@ async def raw_rate(bootstrap: str, topic: str, database_url: str, n: int) -> flo
                     at, recorded = _ts(e["occurred_at"]), _ts(e["recorded_at"])
                     cid, eid = _uuid(e["complaint_id"]), _uuid(e["event_id"])
                     day = at.astimezone(CHINA).date()
+                    who = d["complainant"]
+                    ref = (
+                        who.get("ref")
+                        or hmac.new(pepper, who["phone"].encode(), hashlib.sha256).hexdigest()
+                    )
+                    personal = {
+                        "ref": ref,
+                        "complainant": who,
+                        "description": d["description"],
+                        "demand": d.get("demand", ""),
+                    }
                     complaints.append(
                         (
                             cid,
@@ -109,11 +122,9 @@ async def raw_rate(bootstrap: str, topic: str, database_url: str, n: int) -> flo
                             d["submission_id"],
                             d["office"],
                             d["unit"],
-                            mask_name(d["complainant"]["name"]),
-                            mask_phone(d["complainant"]["phone"]),
+                            ref,
+                            orjson.dumps(personal).decode(),
                             d["subject"],
-                            d["description"],
-                            d["demand"],
                             at,
                             recorded,
                             day,

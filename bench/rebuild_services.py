@@ -18,6 +18,9 @@ from __future__ import annotations
 import asyncio
 import os
 import random
+import signal
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Callable
@@ -289,6 +292,25 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def postgres_cpu() -> dict[int, float]:
+    """CPU time so far of every PostgreSQL process of this machine, by pid."""
+    used = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        if text.split(" (", 1)[1].startswith("postgres)"):
+            used[int(stat.parent.name)] = cpu_seconds(int(stat.parent.name))
+    return used
+
+
+def postgres_cpu_since(before: dict[int, float]) -> float:
+    """The CPU time PostgreSQL's processes used since ``before`` (processes that ended in
+    between are not counted: the service's pooled connections live through a rebuild)."""
+    return sum(used - before.get(pid, 0.0) for pid, used in postgres_cpu().items())
+
+
 async def rebuild(
     database_url: str, schema: str, *, pid: int | None = None, timeout: float = 1800
 ) -> dict[str, Any]:
@@ -296,8 +318,10 @@ async def rebuild(
     time the service process ``pid`` used meanwhile)."""
     registry = Generations(schema=schema, version="", tables=[])
     conn = await asyncpg.connect(database_url)
+    spy = profiler(pid, f"{schema}-rebuild")
     try:
         cpu = cpu_seconds(pid) if pid else 0.0
+        database_cpu = postgres_cpu()
         started = time.perf_counter()
         gen = await registry.request(conn, "bench rebuild_services")
         deadline = time.monotonic() + timeout
@@ -314,11 +338,31 @@ async def rebuild(
         return {
             "seconds": seconds,
             "cpu_s": cpu_seconds(pid) - cpu if pid else None,
+            "postgres_cpu_s": postgres_cpu_since(database_cpu),
             "events": int(row["events_done"] or 0),
             "registry_s": (row["swapped_at"] - row["created_at"]).total_seconds(),
         }
     finally:
         await conn.close()
+        if spy is not None:
+            spy.send_signal(signal.SIGINT)
+            spy.wait(timeout=60)
+
+
+def profiler(pid: int | None, name: str) -> subprocess.Popen[bytes] | None:
+    """With ``BENCH_PYSPY=<dir>``: py-spy samples the service ``pid`` (50 Hz, its collapsed
+    stacks into ``<dir>/<name>.txt``) until the caller stops it with SIGINT."""
+    folder = os.environ.get("BENCH_PYSPY")
+    if not folder or pid is None:
+        return None
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    spy = Path(sys.executable).with_name("py-spy")
+    out = Path(folder) / f"{name}.txt"
+    return subprocess.Popen(
+        [str(spy), "record", "-r", "50", "-f", "raw", "--nonblocking", "-p", str(pid), "-o", out],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 async def raw_rate(bootstrap: str, topic: str, database_url: str, schema: str, n: int) -> float:
@@ -407,6 +451,8 @@ async def _measure(bench: Bench, service: str, complaints: int, alerts: bool) ->
         # The service's CPU time over the rebuild: the rate one dedicated core would give.
         "service_cpu_s": round(built["cpu_s"], 1),
         "per_service_cpu_s": round(built["events"] / built["cpu_s"]),
+        # PostgreSQL's CPU time over the rebuild (every backend: the live consumers' too).
+        "postgres_cpu_s": round(built["postgres_cpu_s"], 1),
         "raw_read_copy_per_s": round(raw),
         "ratio_to_raw": round(rate / raw, 3),
     }
