@@ -350,7 +350,7 @@ async def rebuild(
 
 
 def profiler(pid: int | None, name: str) -> subprocess.Popen[bytes] | None:
-    """With ``BENCH_PYSPY=<dir>``: py-spy samples the service ``pid`` (50 Hz, its collapsed
+    """With ``BENCH_PYSPY=<dir>``: py-spy samples the service ``pid`` (200 Hz, its collapsed
     stacks into ``<dir>/<name>.txt``) until the caller stops it with SIGINT."""
     folder = os.environ.get("BENCH_PYSPY")
     if not folder or pid is None:
@@ -359,7 +359,7 @@ def profiler(pid: int | None, name: str) -> subprocess.Popen[bytes] | None:
     spy = Path(sys.executable).with_name("py-spy")
     out = Path(folder) / f"{name}.txt"
     return subprocess.Popen(
-        [str(spy), "record", "-r", "50", "-f", "raw", "--nonblocking", "-p", str(pid), "-o", out],
+        [str(spy), "record", "-r", "200", "-f", "raw", "--nonblocking", "-p", str(pid), "-o", out],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
