@@ -80,6 +80,9 @@ TARGETS: dict[tuple[str, str], str] = {
     ("rebuild", "rebuild_per_s"): "≥ 50,000",
     ("rebuild", "ratio"): "≥ 0.5",
     ("rebuild_live", "non_200"): "0",
+    ("rebuild_workflow", "rebuild_per_s"): "≥ 20,000",
+    ("rebuild_sla", "rebuild_per_s"): "≥ 20,000",
+    ("e2e_latency", "p99_ms"): "< 100",
     ("sla_timers", "p99_ms"): "< 250",
     ("sla_timers_100k", "p99_ms"): "< 250",
 }
