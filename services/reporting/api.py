@@ -234,6 +234,7 @@ def create_service(settings: ReportingSettings | None = None) -> ConsumingServic
         migrations=[HERE / "schema.sql"],
         projection_tables=PROJECTION_TABLES,
         functions=[HERE / "functions.sql"],
+        plan_each_query=True,
     )
     service.add_projection("complaints.v1", ComplaintsProjection(settings.pepper()))
     return service

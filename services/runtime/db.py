@@ -26,13 +26,29 @@ TRANSIENT_DB_ERRORS: tuple[type[BaseException], ...] = (
 
 
 async def create_pool(
-    dsn: str, *, size: int, timeout_s: float = 60.0, search_path: str | None = None
+    dsn: str,
+    *,
+    size: int,
+    timeout_s: float = 60.0,
+    search_path: str | None = None,
+    plan_each_query: bool = False,
 ) -> asyncpg.Pool:
     """A connection pool, waiting for the database to accept connections (it may be starting).
 
     ``search_path``: where the connections' unqualified names are looked up by default.
+    ``plan_each_query``: plan every execution for its own parameters. asyncpg prepares each
+    statement once per connection, and after five executions PostgreSQL may keep one generic
+    plan for all parameters: a report run for the whole company and then for one office got
+    the company's plan (a scan of the month, filtered after: 2.4 s instead of 0.13 s).
     """
-    settings = {"search_path": search_path} if search_path else None
+    # No JIT compilation: every query here answers a person or applies a batch, and compiling
+    # one took longer than running it (445 ms of a 1.4 s monthly report over 1,000,000
+    # complaints, for each of its three periods).
+    settings = {"jit": "off"}
+    if search_path:
+        settings["search_path"] = search_path
+    if plan_each_query:
+        settings["plan_cache_mode"] = "force_custom_plan"
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout_s
     while True:

@@ -55,8 +55,12 @@ class ConsumingService:
         projection_tables: list[str],
         functions: list[Path] | None = None,
         durable: list[Path] | None = None,
+        plan_each_query: bool = False,
     ):
         self.name = name
+        # Its reads take optional filters (``$3 IS NULL OR office = $3``): a plan made for one
+        # office must not serve the whole company (``create_pool``'s ``plan_each_query``).
+        self.plan_each_query = plan_each_query
         self.settings = settings
         self.schema = schema
         self.migrations = migrations
@@ -135,7 +139,10 @@ class ConsumingService:
         """Open the pool, migrate, make sure topics exist, start consuming; undo on exit."""
         # Readers' unqualified names are the stable views of the service's schema.
         self._pool = await create_pool(
-            self.settings.database_url, size=self.settings.db_pool_size, search_path=self.schema
+            self.settings.database_url,
+            size=self.settings.db_pool_size,
+            search_path=self.schema,
+            plan_each_query=self.plan_each_query,
         )
         await self.migrate()
         await ensure_topics(self.settings, extra=[c.topic for c in self.consumers])
