@@ -227,6 +227,6 @@ async def measure(bench: Bench, *, n: int = 1_000_000) -> dict[str, Any]:
         "complaints_in_month": in_month,
         "office_ms": round(office * 1000, 1),
         "company_ms": round(company * 1000, 1),
-        "target_office_ms": 200,
-        "target_company_ms": 1000,
+        "target_office_ms": 50,
+        "target_company_ms": 300,
     }
