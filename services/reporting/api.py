@@ -265,6 +265,7 @@ def create_app(settings: ReportingSettings | None = None) -> FastAPI:
                 as_of=query.as_of,
                 offices=settings.reporting_offices,
                 document=document,
+                pool=service.pool,
             )
 
     async def picker(staff: Staff, as_of: datetime | None) -> Picker:

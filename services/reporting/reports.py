@@ -11,7 +11,9 @@ Times: a period is whole days in China Standard Time, counted by when a complain
 
 from __future__ import annotations
 
+import asyncio
 import calendar
+import re
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -69,13 +71,7 @@ async def period_rows(
 ) -> list[ReportRow]:
     """The complaints of the period as the report counts them (opened): the one read the
     report and every drill-down list make, so a list is the rows its count counted."""
-    records = await store.report_rows(
-        conn,
-        occurred_from=day_start(period_from),
-        occurred_before=day_start(period_to + timedelta(days=1)),
-        office=office,
-        as_of=as_of,
-    )
+    records = await store.report_rows(conn, **_period(period_from, period_to, office, as_of))
     return await opened_report_rows(conn, records)
 
 
@@ -88,14 +84,20 @@ async def period_quoted(
 ) -> list[QuotedEvent]:
     """The events of the period whose texts the report quotes (records, measures): the one
     read of the report and of the drill-down lists of its record counts."""
-    quoted = await store.quoted_events(
-        conn,
-        occurred_from=day_start(period_from),
-        occurred_before=day_start(period_to + timedelta(days=1)),
-        office=office,
-        as_of=as_of,
-    )
+    quoted = await store.quoted_events(conn, **_period(period_from, period_to, office, as_of))
     return [quoted_event(q) for q in quoted]
+
+
+def _period(
+    period_from: date, period_to: date, office: str | None, as_of: datetime
+) -> dict[str, Any]:
+    """The store's arguments for the days ``period_from``–``period_to`` (China time)."""
+    return {
+        "occurred_from": day_start(period_from),
+        "occurred_before": day_start(period_to + timedelta(days=1)),
+        "office": office,
+        "as_of": as_of,
+    }
 
 
 async def opened_report_rows(
@@ -204,8 +206,51 @@ def previous_year(period_from: date, period_to: date) -> tuple[date, date]:
     return _shifted(period_from, period_to, -12)
 
 
+Fetched = tuple[list[asyncpg.Record], list[asyncpg.Record]]
+"""A period's records as the store reads them: its complaints and its quoted events."""
+
+
+async def _fetch_period(
+    conn: asyncpg.Connection,
+    period_from: date,
+    period_to: date,
+    office: str | None,
+    as_of: datetime,
+) -> Fetched:
+    arguments = _period(period_from, period_to, office, as_of)
+    return (
+        await store.report_rows(conn, **arguments),
+        await store.quoted_events(conn, **arguments),
+    )
+
+
+_SNAPSHOT = re.compile(r"^[0-9A-Fa-f-]+$")
+
+
+async def _fetch_in_snapshot(
+    pool: asyncpg.Pool,
+    snapshot: str,
+    period_from: date,
+    period_to: date,
+    office: str | None,
+    as_of: datetime,
+) -> Fetched:
+    """``_fetch_period`` on a connection of its own, in the transaction snapshot ``snapshot``
+    (``pg_export_snapshot`` of the report's transaction): it reads exactly what that
+    transaction reads, while that transaction goes on with another period."""
+    if not _SNAPSHOT.match(snapshot):
+        raise ValueError(f"not a snapshot id: {snapshot!r}")
+    async with (
+        pool.acquire() as other,
+        other.transaction(isolation="repeatable_read", readonly=True),
+    ):
+        await other.execute(f"SET TRANSACTION SNAPSHOT '{snapshot}'")
+        return await _fetch_period(other, period_from, period_to, office, as_of)
+
+
 async def _report_of(
     conn: asyncpg.Connection,
+    fetched: Fetched,
     *,
     period_from: date,
     period_to: date,
@@ -214,8 +259,9 @@ async def _report_of(
     offices: Sequence[str],
     document: DocumentSettings,
 ) -> MonthlyReport:
-    rows = await period_rows(conn, period_from, period_to, office, as_of)
-    quoted = await period_quoted(conn, period_from, period_to, office, as_of)
+    records, quoted_records = fetched
+    rows = await opened_report_rows(conn, records)
+    quoted = [quoted_event(q) for q in quoted_records]
     return build_monthly_report(
         rows,
         period_from=period_from,
@@ -237,6 +283,7 @@ async def monthly_report(
     as_of: datetime,
     offices: Sequence[str],
     document: DocumentSettings | None = None,
+    pool: asyncpg.Pool | None = None,
 ) -> MonthlyReport:
     """The monthly report of ``period_from``–``period_to`` as the log stood at ``as_of``, with
     every headline figure beside the previous period's (环比) and the same period a year
@@ -246,28 +293,51 @@ async def monthly_report(
     ``as_of`` follow it, so an office that had no complaint in the period is still named.
     The report's ``generated_at`` is ``as_of``: the same question gets the same answer.
     ``document``: the header and footer text (default: ``document.yaml``'s defaults).
+    ``pool``: the two earlier periods are read on connections of their own, in the snapshot of
+    ``conn``'s transaction, while this period's rows are made (PostgreSQL folds them on the
+    other core: a company-wide report over a million complaints, 6.5 s one after the other).
     """
     document = document or DocumentSettings()
+    periods = [
+        (period_from, period_to),
+        previous_period(period_from, period_to),
+        previous_year(period_from, period_to),
+    ]
     async with conn.transaction(isolation="repeatable_read", readonly=True):
-        seen = await store.offices_seen(conn, as_of)
-        listed = list(dict.fromkeys([*offices, *seen]))
-        reports = []
-        for start, end in (
-            (period_from, period_to),
-            previous_period(period_from, period_to),
-            previous_year(period_from, period_to),
-        ):
-            reports.append(
-                await _report_of(
-                    conn,
-                    period_from=start,
-                    period_to=end,
-                    office=office,
-                    as_of=as_of,
-                    offices=listed,
-                    document=document,
+        earlier: list[asyncio.Task[Fetched]] = []
+        if pool is not None:
+            snapshot = await conn.fetchval("SELECT pg_export_snapshot()")
+            earlier = [
+                asyncio.create_task(_fetch_in_snapshot(pool, snapshot, *p, office, as_of))
+                for p in periods[1:]
+            ]
+        try:
+            seen = await store.offices_seen(conn, as_of)
+            listed = list(dict.fromkeys([*offices, *seen]))
+            reports = []
+            for n, (start, end) in enumerate(periods):
+                fetched = (
+                    await earlier[n - 1]
+                    if n and earlier
+                    else await _fetch_period(conn, start, end, office, as_of)
                 )
-            )
+                reports.append(
+                    await _report_of(
+                        conn,
+                        fetched,
+                        period_from=start,
+                        period_to=end,
+                        office=office,
+                        as_of=as_of,
+                        offices=listed,
+                        document=document,
+                    )
+                )
+        finally:
+            for task in earlier:  # the snapshot ends with this transaction
+                if not task.done():
+                    task.cancel()
+            await asyncio.gather(*earlier, return_exceptions=True)
     return with_comparisons(*reports)
 
 

@@ -335,6 +335,40 @@ async def test_monthly_report_counts_by_occurrence_day_in_china_time_and_as_of(
     assert after.received == 2 and after.service_levels.replied_within_1_day.hits == 1
 
 
+async def test_the_earlier_periods_read_in_the_reports_snapshot_give_the_same_report(
+    pool: asyncpg.Pool,
+) -> None:
+    """With the pool, the previous period (环比) and the same month a year before (同比) are read
+    on connections of their own in the report transaction's snapshot: the report is the one
+    read on one connection, comparisons included."""
+    name = office()
+    late = datetime(2025, 8, 2, 9, 0, tzinfo=CHINA)
+    for occurred in (
+        datetime(2025, 7, 9, 10, 0, tzinfo=CHINA),  # this month, twice
+        datetime(2025, 7, 20, 10, 0, tzinfo=CHINA),
+        datetime(2025, 6, 15, 10, 0, tzinfo=CHINA),  # the month before
+        datetime(2024, 7, 15, 10, 0, tzinfo=CHINA),  # a year before
+    ):
+        await Story(pool, name, occurred_at=occurred).received(recorded=occurred)
+
+    async def report(with_pool: bool) -> Any:
+        async with pool.acquire() as conn:
+            return await reports.monthly_report(
+                conn,
+                period_from=date(2025, 7, 1),
+                period_to=date(2025, 7, 31),
+                office=name,
+                as_of=late,
+                offices=[],
+                pool=pool if with_pool else None,
+            )
+
+    apart, together = await report(True), await report(False)
+    assert apart.model_dump() == together.model_dump()
+    received = next(c for c in apart.comparisons if c.key == "received")
+    assert (received.current, received.previous_period, received.previous_year) == (2, 1, 1)
+
+
 async def test_hot_spots_group_repeats_by_unit_building_and_topic_within_the_window(
     pool: asyncpg.Pool,
 ) -> None:
