@@ -12,7 +12,10 @@ copy dies — builds it:
    offsets with the rows, duplicates skipped, poison dead-lettered). A projection whose
    writes are idempotent by themselves (``idempotent``) is loaded in bulk: no
    ``processed_events`` claim per batch, its secondary indexes dropped while it loads
-   (``begin_build``) and made once at the end, with ``processed_events`` (``finish_build``),
+   (``begin_build``) and made once at the end, with ``processed_events`` (``finish_build``).
+   A projection whose rows all belong to one complaint (``parallel_build``) is read by
+   ``rebuild_lanes`` lanes, each with its own share of the partitions and its own
+   connection: one folds while another waits for PostgreSQL,
 3. records its progress in the registry every second (the CLI's progress bar and ``/metrics``),
 4. once within ``swap_lag`` events of the log's end, swaps: under the live lock (held
    exclusively, so the live generation stands still) it catches up to the log's end offsets
