@@ -34,6 +34,9 @@ def serve(app: FastAPI, settings: Settings, *, port: int) -> None:
     if problems:
         refuse(service_name(app), problems, settings)
     configure_logging(service=service_name(app), level=settings.log_level, fmt=settings.log_format)
+    # A SIGTERM ends the process within this many seconds, whatever hangs in the shutdown
+    # (``ConsumingService.lifespan``); ``docker compose stop`` waits 10 s, then kills anyway.
+    app.state.exit_within_s = 12.0
     uvicorn.run(
         app,
         host=settings.host,

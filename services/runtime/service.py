@@ -6,6 +6,8 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+import os
+import threading
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -135,7 +137,7 @@ class ConsumingService:
         return self.relay
 
     @asynccontextmanager
-    async def lifespan(self, _: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(self, app: FastAPI) -> AsyncIterator[None]:
         """Open the pool, migrate, make sure topics exist, start consuming; undo on exit."""
         # Readers' unqualified names are the stable views of the service's schema.
         self._pool = await create_pool(
@@ -158,14 +160,37 @@ class ConsumingService:
         try:
             yield
         finally:
+            exit_within = getattr(app.state, "exit_within_s", None)
+            if exit_within is not None:  # a service process (``serve``), never a test's app
+                _exit_after(exit_within, self.name)
             for task in self._tasks:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             self._tasks.clear()
-            await self.broker.stop()
-            await self._pool.close()
+            await self._stop_within()
             self._pool = None
+
+    async def _stop_within(self, broker_s: float = 5.0, pool_s: float = 3.0) -> None:
+        """Stop the broker's consumers and producer, then close the pool, each within a bound.
+
+        A SIGTERM must end the process: once, after the broker had been killed and restarted
+        under load, one consumer never finished stopping and the service hung in its shutdown
+        (CI, ``test_intake_broker_down``). Giving up is safe by design: offsets are stored
+        with the data, a 202 and an outbox row's ``published_at`` only follow the broker's
+        acknowledgement, so what is cut short is read or sent again by the next start."""
+        # asyncio.wait, not wait_for: a stop that ignores its cancellation must not hold
+        # the shutdown either.
+        stopping = asyncio.ensure_future(self.broker.stop())
+        if not (await asyncio.wait({stopping}, timeout=broker_s))[0]:
+            log.error("%s: the broker did not stop in %.0f s; exiting anyway", self.name, broker_s)
+        pool = self._pool
+        if pool is None:
+            return
+        closing = asyncio.ensure_future(pool.close())
+        if not (await asyncio.wait({closing}, timeout=pool_s))[0]:
+            log.error("%s: connections still busy after %.0f s; closing them", self.name, pool_s)
+            pool.terminate()
 
     @property
     def projections(self) -> list[ProjectionConsumer]:
@@ -246,3 +271,19 @@ class ConsumingService:
             "kafka": kafka,
             "consumers": consumers,
         }
+
+
+def _exit_after(seconds: float, name: str) -> None:
+    """End the process ``seconds`` from now if its shutdown has not ended it by then.
+
+    The bounds of ``_stop_within`` do not cover a task that ignores its cancellation, which
+    ``asyncio.run`` would then wait for forever. What is cut short is safe (see there)."""
+
+    def exit_now() -> None:
+        log.error("%s: shutdown still running after %.0f s; exiting", name, seconds)
+        logging.shutdown()
+        os._exit(1)
+
+    timer = threading.Timer(seconds, exit_now)
+    timer.daemon = True  # a process that ends by itself does not wait for it
+    timer.start()
