@@ -54,18 +54,7 @@ async def enqueue(conn: asyncpg.Connection, schema: str, topic: str, envelope: E
     Returns ``False`` when an event with this id is already there (decided before: a rule
     re-running on a replay, or a retried command), in which case nothing is written.
     """
-    inserted = await conn.fetchval(
-        f"""INSERT INTO {schema}.outbox (event_id, complaint_id, topic, payload, headers)
-            VALUES ($1, $2, $3, $4, $5::jsonb)
-            ON CONFLICT (event_id) DO NOTHING
-            RETURNING true""",
-        envelope.event_id,
-        envelope.complaint_id,
-        topic,
-        encode_event(envelope),
-        json.dumps(event_headers(envelope)),
-    )
-    return bool(inserted)
+    return envelope.event_id in await enqueue_many(conn, schema, topic, [envelope])
 
 
 async def in_outbox(conn: asyncpg.Connection, schema: str, event_ids: Sequence[UUID]) -> set[UUID]:
@@ -79,27 +68,6 @@ async def in_outbox(conn: asyncpg.Connection, schema: str, event_ids: Sequence[U
 
 
 async def enqueue_many(
-    conn: asyncpg.Connection, schema: str, topic: str, envelopes: Sequence[Envelope]
-) -> None:
-    """``enqueue`` for many events not in the outbox yet, with one statement, in their order
-    (the caller has checked them with ``in_outbox``)."""
-    if not envelopes:
-        return
-    await conn.execute(
-        f"""INSERT INTO {schema}.outbox (event_id, complaint_id, topic, payload, headers)
-            SELECT e.event_id, e.complaint_id, $3, e.payload, e.headers::jsonb
-            FROM unnest($1::uuid[], $2::uuid[], $4::bytea[], $5::text[])
-                 WITH ORDINALITY AS e(event_id, complaint_id, payload, headers, n)
-            ORDER BY e.n""",
-        [env.event_id for env in envelopes],
-        [env.complaint_id for env in envelopes],
-        topic,
-        [encode_event(env) for env in envelopes],
-        [json.dumps(event_headers(env)) for env in envelopes],
-    )
-
-
-async def enqueue_new(
     conn: asyncpg.Connection, schema: str, topic: str, envelopes: Sequence[Envelope]
 ) -> set[UUID]:
     """``enqueue`` for many events with one statement, in their order; the ids of those

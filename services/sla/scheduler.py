@@ -28,7 +28,7 @@ from contracts.sla import SlaBreached, SlaWarning
 from services.runtime.consumer import ProjectionConsumer
 from services.runtime.db import TRANSIENT_DB_ERRORS
 from services.runtime.generations import Rebuilding
-from services.runtime.outbox import OutboxRelay, enqueue_new
+from services.runtime.outbox import OutboxRelay, enqueue_many
 from services.sla import store
 from services.sla.calendar import BusinessCalendar
 from services.sla.policy import SlaAlert, SlaPolicy
@@ -114,7 +114,7 @@ async def _publish(
 ) -> list[Envelope]:
     """Enqueue the alerts not decided before (the outbox keeps every id it ever had)."""
     envelopes = [_alert_envelope(cid, alert, now) for cid, alert in alerts]
-    fresh = await enqueue_new(conn, store.SCHEMA, topic, envelopes)
+    fresh = await enqueue_many(conn, store.SCHEMA, topic, envelopes)
     for _, alert in alerts:
         if alert.event_id in fresh:
             ALERTS.labels(*alert_labels(alert)).inc()
