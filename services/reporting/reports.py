@@ -206,8 +206,9 @@ def previous_year(period_from: date, period_to: date) -> tuple[date, date]:
     return _shifted(period_from, period_to, -12)
 
 
-Fetched = tuple[list[asyncpg.Record], list[asyncpg.Record]]
-"""A period's records as the store reads them: its complaints and its quoted events."""
+Fetched = tuple[list[ReportRow], list[QuotedEvent]]
+"""A period as the report reads it: its complaints (``period_rows``) and its quoted events
+(``period_quoted``)."""
 
 
 async def _fetch_period(
@@ -217,10 +218,9 @@ async def _fetch_period(
     office: str | None,
     as_of: datetime,
 ) -> Fetched:
-    arguments = _period(period_from, period_to, office, as_of)
     return (
-        await store.report_rows(conn, **arguments),
-        await store.quoted_events(conn, **arguments),
+        await period_rows(conn, period_from, period_to, office, as_of),
+        await period_quoted(conn, period_from, period_to, office, as_of),
     )
 
 
@@ -248,8 +248,7 @@ async def _fetch_in_snapshot(
         return await _fetch_period(other, period_from, period_to, office, as_of)
 
 
-async def _report_of(
-    conn: asyncpg.Connection,
+def _report_of(
     fetched: Fetched,
     *,
     period_from: date,
@@ -259,9 +258,7 @@ async def _report_of(
     offices: Sequence[str],
     document: DocumentSettings,
 ) -> MonthlyReport:
-    records, quoted_records = fetched
-    rows = await opened_report_rows(conn, records)
-    quoted = [quoted_event(q) for q in quoted_records]
+    rows, quoted = fetched
     return build_monthly_report(
         rows,
         period_from=period_from,
@@ -322,8 +319,7 @@ async def monthly_report(
                     else await _fetch_period(conn, start, end, office, as_of)
                 )
                 reports.append(
-                    await _report_of(
-                        conn,
+                    _report_of(
                         fetched,
                         period_from=start,
                         period_to=end,
