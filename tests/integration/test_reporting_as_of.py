@@ -11,7 +11,6 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
 import asyncpg
@@ -43,6 +42,7 @@ from contracts.lifecycle import (
     TimeCommitted,
 )
 from contracts.sla import AlertKind, SlaBreached, SlaWarning, sla_event_id
+from deploy.local.sandbox import create_database, drop_database
 from services.reporting import reports
 from services.reporting.dashboard import BOARD_FIGURES
 from services.reporting.projection import ComplaintsProjection
@@ -65,13 +65,7 @@ def at(minutes: float) -> datetime:
 async def pool(real_infra: Infra) -> AsyncIterator[asyncpg.Pool]:
     """A database of this module's own with the reporting schema migrated."""
     name = f"complaints_test_{RUN}_reporting"
-    admin = await asyncpg.connect(real_infra.admin_database_url)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    parts = urlsplit(real_infra.admin_database_url)
-    url = urlunsplit(parts._replace(path=f"/{name}"))
+    url = await create_database(real_infra.admin_database_url, name)
     live = await install_reporting(url)
     # The projection writes the live generation; the reports read the stable names over it.
     pool = await asyncpg.create_pool(
@@ -79,11 +73,8 @@ async def pool(real_infra: Infra) -> AsyncIterator[asyncpg.Pool]:
     )
     yield pool
     await pool.close()
-    admin = await asyncpg.connect(real_infra.admin_database_url)
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
+    # An autovacuum worker runs as the superuser and cannot be forced off: drop_database waits.
+    await drop_database(real_infra.admin_database_url, name)
 
 
 @dataclass
