@@ -18,7 +18,8 @@ prepares the next batch while the current one is written. Nothing is committed t
 partition assignment the consumer seeks to the offsets stored in PostgreSQL, so a crash
 anywhere replays at most the uncommitted batch, whose effects were rolled back with it.
 Transient failures (the database restarting) are retried with backoff, without ever moving
-past an event.
+past an event; any other failure outside the projection holds the consumer at its batch,
+retried with backoff and counted, for the same reason.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ from services.runtime.db import TRANSIENT_DB_ERRORS
 from services.runtime.generations import LiveGate
 from services.runtime.logs import bound
 from services.runtime.metrics import (
+    BATCH_FAILURES,
     BATCH_SECONDS,
     CONSUMER_POSITION,
     DEAD_LETTERS,
@@ -56,6 +58,7 @@ log = logging.getLogger(__name__)
 
 _IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
 POISON_ATTEMPTS = 3
+HOLD_BACKOFF_MAX_S = 30.0  # the longest wait between attempts at a batch that keeps failing
 
 
 class Projection(Protocol):
@@ -378,8 +381,31 @@ class ProjectionConsumer:
     # -- the batch ------------------------------------------------------------------------
 
     async def handle_batch(self, records: Sequence[ConsumerRecord[bytes, bytes]]) -> None:
-        """Apply a batch in one transaction; retry transient failures, never skip an event."""
-        await self.write(self.prepare(records))
+        """Apply a batch in one transaction; never move past it until it is stored.
+
+        ``write`` retries transient failures itself. Any other failure here is outside the
+        projection (whose errors park the event at fault): a bug, or a driver error nobody
+        classed as transient. Letting it reach the subscriber would drop the batch: the next
+        batch's offsets would be stored past it. So the consumer holds at this batch, logs
+        and counts each failure (``complaints_consumer_batch_failures_total``), and tries
+        again with backoff; it resumes by itself when the cause goes away.
+        """
+        batch = self.prepare(records)
+        delay = 1.0
+        while True:
+            try:
+                await self.write(batch)
+                return
+            except Exception:
+                BATCH_FAILURES.labels(self.name).inc()
+                log.exception(
+                    "%s: batch at %s failed; holding at it, retrying in %.0fs",
+                    self.name,
+                    {r.partition: r.offset for r in reversed(batch.records)},
+                    delay,
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, HOLD_BACKOFF_MAX_S)
 
     def prepare(self, records: Sequence[ConsumerRecord[bytes, bytes]]) -> Batch:
         """Decode a batch (no I/O); compute its rows too when no claim can drop an event."""

@@ -19,6 +19,12 @@ CONSUMER_POSITION = Gauge(
     "Next offset a consumer will apply",
     ["consumer", "topic", "partition"],
 )
+BATCH_FAILURES = Counter(
+    "complaints_consumer_batch_failures_total",
+    "Attempts at a batch that failed for a reason not classed as transient (the consumer "
+    "holds at the batch and retries; a rising count means it is stuck)",
+    ["consumer"],
+)
 BATCH_SECONDS = Histogram(
     "complaints_consumer_batch_seconds",
     "Time to apply one batch in one transaction",

@@ -1,0 +1,124 @@
+"""A batch that fails for a reason the consumer does not class as transient is never dropped:
+the consumer holds at it and tries again, so the next batch cannot store offsets past it."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+
+import asyncpg
+import pytest
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from faststream.kafka import KafkaBroker
+from prometheus_client import REGISTRY
+
+from services.runtime.consumer import Decoded, ProjectionConsumer, consumer_tables_sql
+from services.runtime.outbox import OutboxRelay, enqueue_many, outbox_table_sql
+from tests.conftest import RUN, Infra
+from tests.integration.test_outbox_relay import event
+
+pytestmark = pytest.mark.infra
+SCHEMA = "holdtest"
+EVENTS = 60
+
+
+class CountingProjection:
+    """Counts each event's applications: a lost one shows as missing, a double as 2."""
+
+    async def apply(self, conn: asyncpg.Connection, envelope: object, data: object) -> None:
+        await conn.execute(
+            f"INSERT INTO {SCHEMA}.seen (event_id, n) VALUES ($1, 1) "
+            "ON CONFLICT (event_id) DO UPDATE SET n = seen.n + 1",
+            envelope.event_id,  # type: ignore[attr-defined]
+        )
+
+
+class FlakyConsumer(ProjectionConsumer):
+    """Its first attempts at a batch fail outside the projection, as a bug or a driver error
+    nobody classed as transient would."""
+
+    failures = 2
+
+    async def _claim(self, conn: asyncpg.Connection, decoded: list[Decoded]) -> list[Decoded]:
+        if self.failures:
+            self.failures -= 1
+            raise RuntimeError("an error the consumer does not know")
+        return await super()._claim(conn, decoded)
+
+
+@pytest.fixture
+async def pool(test_database: str) -> AsyncIterator[asyncpg.Pool]:
+    pool = await asyncpg.create_pool(test_database, min_size=1, max_size=5)
+    async with pool.acquire() as conn:
+        await conn.execute(consumer_tables_sql(SCHEMA))
+        await conn.execute(outbox_table_sql(SCHEMA))
+        await conn.execute(
+            f"CREATE TABLE IF NOT EXISTS {SCHEMA}.seen (event_id uuid PRIMARY KEY, n int)"
+        )
+    yield pool
+    await pool.close()
+
+
+@pytest.fixture
+async def topic(real_infra: Infra) -> AsyncIterator[str]:
+    name = f"test.{RUN}.hold.{uuid.uuid4().hex[:6]}"
+    admin = AIOKafkaAdminClient(bootstrap_servers=real_infra.kafka_bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(name, 1, 1)])
+        yield name
+        await admin.delete_topics([name])
+    finally:
+        await admin.close()
+
+
+async def test_a_batch_failing_outside_the_projection_is_held_and_retried_never_dropped(
+    real_infra: Infra, pool: asyncpg.Pool, topic: str
+) -> None:
+    async with pool.acquire() as conn, conn.transaction():
+        await enqueue_many(conn, SCHEMA, topic, [event(n) for n in range(EVENTS)])
+    broker = KafkaBroker(real_infra.kafka_bootstrap, enable_idempotence=True)
+    await broker.connect()
+    try:
+        relay = OutboxRelay(schema=SCHEMA, pool=lambda: pool, broker=broker, batch_size=100)
+        while await relay.publish_pending():
+            pass
+    finally:
+        await broker.stop()
+
+    name = f"holdtest.{uuid.uuid4().hex[:6]}"
+
+    def failures() -> float:
+        value = REGISTRY.get_sample_value(
+            "complaints_consumer_batch_failures_total", {"consumer": name}
+        )
+        return value or 0.0
+
+    consumer_broker = KafkaBroker(real_infra.kafka_bootstrap)
+    # Batches of 10 on one partition: a dropped first batch would leave later ones to store
+    # offsets past it.
+    consumer = FlakyConsumer(
+        name=name,
+        schema=SCHEMA,
+        projection=CountingProjection(),
+        topic=topic,
+        deadletter_topic=topic,
+        pool=lambda: pool,
+        max_records=10,
+    )
+    consumer.attach(consumer_broker)
+    await consumer_broker.start()
+    try:
+        for _ in range(300):
+            if await consumer.stored_offsets() == {0: EVENTS}:
+                break
+            await asyncio.sleep(0.1)
+    finally:
+        await consumer_broker.stop()
+
+    counts = await pool.fetch(f"SELECT n, count(*) AS c FROM {SCHEMA}.seen GROUP BY n")
+    assert {r["n"]: r["c"] for r in counts} == {1: EVENTS}  # none lost, none doubled
+    assert await consumer.stored_offsets() == {0: EVENTS}
+    assert consumer.failures == 0
+    assert failures() == 2  # each failed attempt was counted
