@@ -8,7 +8,7 @@ from fastapi import FastAPI, status
 
 from contracts import Channel
 from contracts.intake import Submission, complaint_id_for, received_event_id
-from services.intake.api import Accepted
+from services.intake.routes import Accepted
 
 app = FastAPI()
 

@@ -1,0 +1,293 @@
+"""Intake's HTTP routes: channels submit complaints; ``202`` only once Kafka has the event.
+
+One generic endpoint (``POST /v1/complaints``, any channel) and one per channel format; the
+channel always comes from the ``X-Api-Key`` credential, never from the body. The same adapters
+judge these payloads and the records of the submissions topic, which intake also consumes.
+"""
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Response, status
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import AwareDatetime, BaseModel, Field
+
+from contracts import Channel
+from contracts.intake import Submission
+from contracts.submissions import (
+    AppComplaint,
+    HotlineCall,
+    Reason,
+    RecordRef,
+    SupervisionCase,
+)
+from services.intake import store
+from services.intake.adapters import Caller, Payload, Refused, judge_payload
+from services.intake.settings import IntakeSettings
+from services.runtime import vault
+from services.runtime.app import PartsDep
+from services.runtime.auth import verify_token
+from services.runtime.db import TRANSIENT_DB_ERRORS
+from services.runtime.http import FieldErrors
+from services.runtime.kafka import publish_event
+
+log = logging.getLogger(__name__)
+
+router = APIRouter()
+"""Every intake route (``services.intake.spec`` adds it to the app)."""
+
+
+class Accepted(BaseModel):
+    """The answer to an accepted submission: the ids a retry will get again."""
+
+    complaint_id: UUID
+    event_id: UUID
+
+
+class RejectedSubmission(BaseModel):
+    """A submissions-topic record intake refused: every reason, and where the record is."""
+
+    rejection_id: UUID
+    channel: Channel | None = Field(description="None when the signature did not verify")
+    submission_id: str | None = Field(description="The channel's id, when it could be read")
+    format: str | None = Field(description="The record's x-submission-format, as sent")
+    reasons: list[Reason]
+    record: RecordRef
+    submitted_at: datetime = Field(description="The record's timestamp")
+    rejected_at: datetime
+
+
+class Rejections(BaseModel):
+    """Refused submissions-topic records, newest first."""
+
+    total: int = Field(description="How many match, beyond the items returned")
+    items: list[RejectedSubmission]
+
+
+API_KEY = APIKeyHeader(
+    name="X-Api-Key",
+    auto_error=False,
+    scheme_name="ChannelKey",
+    description="A channel's key (one or more per channel: hotline, app, supervision); the "
+    "channel of a submission is the key's, never the body's",
+)
+"""The channel credential, declared as an OpenAPI security scheme."""
+
+ANSWERS: dict[int | str, dict[str, Any]] = {
+    202: {
+        "description": "In the log (acks=all): a retry with the same submission id gets the "
+        "same ids",
+        "headers": {
+            "Location": {
+                "description": "Where the complaint is read (the workflow's complaint; "
+                "COMPLAINTS_INTAKE_COMPLAINT_URL)",
+                "schema": {"type": "string"},
+            }
+        },
+    },
+    401: {"description": "No valid channel credential"},
+    403: {"description": "The credential's channel does not speak this format"},
+    422: {"description": "A field is missing or invalid; each is named with the reason"},
+    503: {"description": "The log could not confirm the write; retry with the same id"},
+}
+
+
+async def channel_of(  # async: a plain def would hop to a worker thread per request
+    parts: PartsDep,
+    x_api_key: Annotated[str | None, Depends(API_KEY)] = None,
+) -> Channel:
+    """The channel whose key the request carries (else 401)."""
+    settings: IntakeSettings = parts.settings
+    channel = settings.channel_for_key(x_api_key)
+    if channel is None:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            detail="X-Api-Key: missing or not a key of any channel",
+        )
+    return channel
+
+
+ChannelDep = Annotated[Channel, Depends(channel_of)]
+
+
+def channel_must_be(owner: Channel) -> Callable[[Channel], Awaitable[Channel]]:
+    """A dependency: the credential's channel, which must be ``owner`` (else 403)."""
+
+    async def check(channel: ChannelDep) -> Channel:
+        if channel is not owner:
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN,
+                detail=f"X-Api-Key: this is the {owner.value} channel's endpoint; "
+                f"the key is the {channel.value} channel's",
+            )
+        return channel
+
+    return check
+
+
+Hotline = Annotated[Channel, Depends(channel_must_be(Channel.HOTLINE))]
+App = Annotated[Channel, Depends(channel_must_be(Channel.APP))]
+Supervision = Annotated[Channel, Depends(channel_must_be(Channel.SUPERVISION))]
+
+
+def _unavailable(what: str) -> HTTPException:
+    return HTTPException(
+        status.HTTP_503_SERVICE_UNAVAILABLE, detail=what, headers={"Retry-After": "5"}
+    )
+
+
+async def accept(
+    parts: PartsDep, channel: Channel, payload: Payload, response: Response
+) -> Accepted:
+    """Judge ``payload`` from ``channel``; seal its personal data; ``202`` once the log has it."""
+    settings: IntakeSettings = parts.settings
+    service = parts.service
+
+    async def lookup(phone: str) -> Caller | None:
+        try:
+            async with service.pool.acquire() as conn:
+                return await store.find_caller(conn, settings.pepper(), phone)
+        except TRANSIENT_DB_ERRORS as exc:
+            raise _unavailable(
+                "the caller directory is unavailable; retry, or give the caller's "
+                "name, office and unit"
+            ) from exc
+
+    received_at = parts.now()
+    verdict = await judge_payload(
+        channel,
+        payload,
+        received_at=received_at,
+        clock_skew=settings.intake_clock_skew,
+        lookup=lookup,
+    )
+    if isinstance(verdict, Refused):
+        raise FieldErrors(verdict.errors())
+    try:
+        async with service.pool.acquire() as conn:
+            sealed = await vault.seal_received(conn, settings.pepper(), verdict.received)
+    except TRANSIENT_DB_ERRORS as exc:
+        raise _unavailable("the key vault is unavailable; retry with the same id") from exc
+    envelope = verdict.envelope(sealed, recorded_at=received_at)
+    try:
+        await asyncio.wait_for(
+            publish_event(service.broker, settings.topic_events, envelope),
+            timeout=settings.publish_timeout_s,
+        )
+    except Exception as exc:  # any failure to get the ack must not become a 202
+        log.warning("publish of %s failed: %s: %s", verdict.complaint_id, type(exc).__name__, exc)
+        raise _unavailable(
+            "the event log did not confirm the write; retry with the same id"
+        ) from exc
+    response.headers["Location"] = settings.location(verdict.complaint_id)
+    return Accepted(complaint_id=verdict.complaint_id, event_id=verdict.event_id)
+
+
+@router.post(
+    "/v1/complaints",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=Accepted,
+    summary="Submit a complaint (the channel comes from the X-Api-Key credential)",
+    responses={k: v for k, v in ANSWERS.items() if k != 403},
+)
+async def submit(
+    submission: Submission, channel: ChannelDep, parts: PartsDep, response: Response
+) -> Accepted:
+    return await accept(parts, channel, submission, response)
+
+
+@router.post(
+    "/v1/channels/hotline/calls",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=Accepted,
+    summary="客服热线: a call as the agent recorded it (name, office and unit may come "
+    "from the caller directory)",
+    responses=ANSWERS,
+)
+async def hotline_call(
+    call: HotlineCall, channel: Hotline, parts: PartsDep, response: Response
+) -> Accepted:
+    return await accept(parts, channel, call, response)
+
+
+@router.post(
+    "/v1/channels/app/complaints",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=Accepted,
+    summary="业主APP: an owner's complaint with photo references and the chosen category",
+    responses=ANSWERS,
+)
+async def app_complaint(
+    complaint: AppComplaint, channel: App, parts: PartsDep, response: Response
+) -> Accepted:
+    return await accept(parts, channel, complaint, response)
+
+
+@router.post(
+    "/v1/channels/supervision/cases",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=Accepted,
+    summary="服务监督热线: a case taken over the office's head (marked over_the_head)",
+    responses=ANSWERS,
+)
+async def supervision_case(
+    case: SupervisionCase, channel: Supervision, parts: PartsDep, response: Response
+) -> Accepted:
+    return await accept(parts, channel, case, response)
+
+
+bearer = HTTPBearer(auto_error=False, description="A staff token from `complaints token`")
+
+
+async def rejections_viewer(
+    parts: PartsDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    x_api_key: Annotated[str | None, Depends(API_KEY)] = None,
+) -> Channel | None:
+    """The channel whose rejections the caller may see; ``None``: staff, every channel."""
+    settings: IntakeSettings = parts.settings
+    channel = settings.channel_for_key(x_api_key)
+    if channel is not None:
+        return channel
+    if credentials is not None:
+        try:
+            verify_token(settings, credentials.credentials)
+        except ValueError:
+            pass
+        else:
+            return None
+    raise HTTPException(
+        status.HTTP_401_UNAUTHORIZED,
+        detail="a channel's X-Api-Key or a staff bearer token is required",
+        headers={"WWW-Authenticate": "Bearer"},
+    )
+
+
+@router.get(
+    "/v1/submissions/rejected",
+    response_model=Rejections,
+    summary="Submissions-topic records intake refused, each with every reason",
+    description="A channel's key sees its own channel's; a staff token sees every "
+    "channel's (and records whose signature failed, with channel null). No personal data: "
+    "reasons name fields, never their values.",
+)
+async def rejected(
+    viewer: Annotated[Channel | None, Depends(rejections_viewer)],
+    parts: PartsDep,
+    channel: Annotated[Channel | None, Query(description="Only this channel's")] = None,
+    since: Annotated[AwareDatetime | None, Query(description="Rejected at or after")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> Rejections:
+    if viewer is not None:
+        if channel not in (None, viewer):
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN, detail="channel: a channel sees only its own"
+            )
+        channel = viewer
+    async with parts.service.pool.acquire() as conn:
+        total, items = await store.rejections(conn, channel=channel, since=since, limit=limit)
+    return Rejections(total=total, items=[RejectedSubmission.model_validate(i) for i in items])

@@ -1,0 +1,52 @@
+"""The intake service, declared once (``services.runtime.spec``)."""
+
+from pathlib import Path
+
+from services.intake import routes, store
+from services.intake.consumer import SubmissionsProcessor, decode_record
+from services.intake.projection import CallerDirectory, RejectedSubmissions
+from services.intake.settings import IntakeSettings
+from services.runtime.spec import Consumes, Parts, Publishes, ServiceSpec
+
+HERE = Path(__file__).parent
+
+
+def _callers(parts: Parts) -> CallerDirectory:
+    return CallerDirectory(parts.settings.pepper())
+
+
+def _submissions(parts: Parts) -> SubmissionsProcessor:
+    return SubmissionsProcessor(parts.settings, parts.now)
+
+
+SPEC = ServiceSpec(
+    name="intake",
+    title="Complaints intake",
+    description="Channel adapters submit complaints here (物业客户投诉登记).",
+    settings=IntakeSettings,
+    port=8001,
+    schema="intake",
+    migrations=[HERE / "schema.sql"],
+    durable=[HERE / "durable.sql"],
+    legacy_tables=store.PROJECTION_TABLES,
+    consumers=[
+        Consumes("callers.v1", _callers),
+        # Its effects are events and decisions: never rebuilt. Its records are in clear: dead
+        # letters kept as briefly as the submissions topic.
+        Consumes(
+            "submissions.v1",
+            _submissions,
+            topic="topic_submissions",
+            processor=True,
+            decode=decode_record,
+            deadletter_topic="submissions_deadletter_topic",
+        ),
+        Consumes("rejections.v1", lambda parts: RejectedSubmissions(), topic="rejections_topic"),
+    ],
+    outbox=True,
+    publishes=[
+        Publishes("topic_events", ("contracts.intake",)),
+        Publishes("rejections_topic", ("contracts.submissions",)),
+    ],
+    routers=[routes.router],
+)

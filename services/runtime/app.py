@@ -1,0 +1,80 @@
+"""The one app factory: a service's ASGI app, built from its spec (``services.runtime.spec``).
+
+Routes are module-level ``APIRouter``s; what they need at a request comes through the
+dependencies below (``PartsDep``: the settings, the ``now`` callable, the running service and
+the service's shared rules), never through a closure over the app being built.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import Depends, FastAPI, Request
+
+from services.runtime.http import install_common
+from services.runtime.service import ConsumingService
+from services.runtime.settings import Settings
+from services.runtime.spec import Now, Parts, ServiceSpec
+
+
+def utc_now() -> datetime:
+    """The current instant, in UTC."""
+    return datetime.now(UTC)
+
+
+def build_app(
+    spec: ServiceSpec, settings: Settings | None = None, now: Now | None = None
+) -> FastAPI:
+    """``spec``'s app: its service (pool, migrations, consumers, outbox, tasks) run by the app's
+    lifespan, its routers, and the probes, metrics and error format every service has."""
+    settings = settings or spec.settings()
+    service = ConsumingService(
+        name=spec.name,
+        settings=settings,
+        schema=spec.schema,
+        migrations=list(spec.migrations),
+        projection_tables=list(spec.legacy_tables),
+        functions=list(spec.functions),
+        durable=list(spec.durable),
+        plan_each_query=spec.plan_each_query,
+    )
+    parts = Parts(
+        settings=settings, now=now or utc_now, service=service, shared=spec.shared(settings)
+    )
+    for consumer in spec.consumers:
+        service.add_projection(
+            consumer.name,
+            consumer.build(parts),
+            topic=consumer.topic_of(settings),
+            decode=consumer.decode,
+            durable=consumer.processor,
+            deadletter_topic=str(getattr(settings, consumer.deadletter_topic)),
+        )
+    if spec.outbox:
+        service.add_outbox()
+    for task in spec.tasks:
+        service.add_task(task.name, task.build(parts))
+    app = FastAPI(
+        title=spec.title, version="1", description=spec.description, lifespan=service.lifespan
+    )
+    app.state.parts = parts
+    app.state.settings = settings
+    app.state.service = service
+    app.state.clock = parts.now
+    install_common(app, service=spec.name, readiness=service.readiness())
+    for router in spec.routers:
+        app.include_router(router)
+    if spec.install is not None:
+        spec.install(app, parts)
+    return app
+
+
+async def parts_of(request: Request) -> Parts:  # async: a plain def hops to a worker thread
+    """The parts of the app serving ``request``."""
+    parts: Parts = request.app.state.parts
+    return parts
+
+
+PartsDep = Annotated[Parts, Depends(parts_of)]
+"""A route's settings, ``now``, service and shared rules."""

@@ -1,0 +1,103 @@
+"""What a service is, declared once (``services/<name>/spec.py``).
+
+A ``ServiceSpec`` names the service, its schema and its SQL, the consumers it runs — the
+projections it keeps and the processors that emit events — its background tasks, what it
+publishes, and its HTTP routers. Everything that needs to know a service reads its spec:
+the one app factory (``services.runtime.app.build_app``), the CLI (which consumer groups
+exist), the API-document generator (routes and publishers) and the checks of the compose
+file. Nothing builds an app to find out what a service consists of.
+
+Factories in a spec receive ``Parts``: the settings, the ``now`` callable, the running
+``ConsumingService`` and the service's ``shared`` objects (its rules, built once from the
+settings), so a projection, a task and a route all see the same rules.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from fastapi import APIRouter, FastAPI
+
+from services.runtime.consumer import Decoder, Projection
+from services.runtime.settings import Settings
+
+if TYPE_CHECKING:
+    from services.runtime.service import ConsumingService
+
+Now = Callable[[], datetime]
+"""The current instant (``datetime.now(UTC)``; a test's fixed clock)."""
+
+
+@dataclass(frozen=True)
+class Parts:
+    """What a spec's factories are built from: one set per app."""
+
+    settings: Any  # the service's own Settings subclass
+    now: Now
+    service: ConsumingService
+    shared: Any  # ``ServiceSpec.shared(settings)``: the service's rules, policies, keys
+
+
+@dataclass(frozen=True)
+class Consumes:
+    """A consumer of the service: a projection (rows rebuilt from the log by generations) or a
+    processor (its effects are events and decisions: durable, never rebuilt)."""
+
+    name: str  # its offsets are stored as ``<service>.<name>``
+    build: Callable[[Parts], Projection]
+    topic: str = "topic_events"  # the setting naming the topic it reads
+    processor: bool = False
+    decode: Decoder | None = None  # records that are not event envelopes (a processor's input)
+    deadletter_topic: str = "topic_deadletter"  # the setting naming where poison goes
+
+    def topic_of(self, settings: Settings) -> str:
+        """The topic it reads under ``settings``."""
+        return str(getattr(settings, self.topic))
+
+
+@dataclass(frozen=True)
+class Task:
+    """A background loop the service runs while it is up (a scheduler, a relay, a job)."""
+
+    name: str
+    build: Callable[[Parts], Callable[[], Coroutine[Any, Any, None]]]
+
+
+@dataclass(frozen=True)
+class Publishes:
+    """Events the service appends to a topic (for the AsyncAPI document)."""
+
+    topic: str  # the setting naming the topic
+    contracts: tuple[str, ...]  # the contracts modules whose events it appends there
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    """One service, declared once."""
+
+    name: str
+    title: str
+    description: str
+    settings: type[Settings]
+    port: int  # the default; ``COMPLAINTS_<NAME>_PORT`` overrides it
+    schema: str
+    migrations: Sequence[Path]  # the projection's tables (run in each generation's schema)
+    durable: Sequence[Path] = ()  # tables that are not projections (never dropped)
+    functions: Sequence[Path] = ()  # stable objects over the views (SQL functions)
+    legacy_tables: Sequence[str] = ()  # projection tables an older release kept in the schema
+    plan_each_query: bool = False  # reads with optional filters: no generic plans
+    shared: Callable[[Any], Any] = field(default=lambda settings: None)
+    consumers: Sequence[Consumes] = ()
+    tasks: Sequence[Task] = ()
+    outbox: bool = False
+    publishes: Sequence[Publishes] = ()
+    routers: Sequence[APIRouter] = ()
+    install: Callable[[FastAPI, Parts], None] | None = None  # what a router cannot declare
+
+    def consumer_name(self, consumer: Consumes) -> str:
+        """``consumer``'s name as its offsets are stored."""
+        return f"{self.name}.{consumer.name}"
