@@ -10,13 +10,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from services.reporting.api import report_query
 from services.reporting.dashboard import (
     BOARD_FIGURES,
     Dashboard,
     build_dashboard,
     render_dashboard_html,
 )
+from services.reporting.params import report_query
 from services.reporting.reports import instant, month_of
 from services.runtime.http import FieldErrors
 
