@@ -23,8 +23,8 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from deploy.local import infra
+from services.catalog import SERVICES
 
-SERVICES = {"intake": 8001, "workflow": 8002, "sla": 8003, "reporting": 8004}
 REPO = Path(__file__).resolve().parents[2]
 
 

@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+from services.catalog import SERVICES
 from services.intake import routes, store
 from services.intake.consumer import SubmissionsProcessor, decode_record
 from services.intake.projection import CallerDirectory, RejectedSubmissions
@@ -24,7 +25,7 @@ SPEC = ServiceSpec(
     title="Complaints intake",
     description="Channel adapters submit complaints here (物业客户投诉登记).",
     settings=IntakeSettings,
-    port=8001,
+    port=SERVICES["intake"],
     schema="intake",
     migrations=[HERE / "schema.sql"],
     durable=[HERE / "durable.sql"],

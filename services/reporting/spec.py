@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+from services.catalog import SERVICES
 from services.reporting import routes
 from services.reporting.console import install_console
 from services.reporting.document import load_document
@@ -22,7 +23,7 @@ SPEC = ServiceSpec(
     description="Projections of the complaint log: complaints, figures, the monthly report "
     "(客户投诉工作月报) and the live dashboard (投诉实时看板), each as of any instant.",
     settings=ReportingSettings,
-    port=8004,
+    port=SERVICES["reporting"],
     schema="reporting",
     migrations=[HERE / "schema.sql"],
     functions=[HERE / "functions.sql"],

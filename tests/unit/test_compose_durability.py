@@ -18,6 +18,8 @@ from typing import Any
 import pytest
 import yaml
 
+from services import catalog
+
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 
@@ -216,7 +218,7 @@ def test_the_kafka_health_check_starts_no_jvm() -> None:
 
 
 def test_services_run_in_production_mode_unless_told_otherwise() -> None:
-    for name in ("intake", "workflow", "sla", "reporting"):
+    for name in catalog.SERVICES:
         env = COMPOSE["services"][name]["environment"]
         assert env["COMPLAINTS_ENV"] == "${COMPLAINTS_ENV:-production}", name
         # no development password as a fallback

@@ -17,11 +17,12 @@ import services.intake.api
 import services.reporting.api
 import services.sla.api
 import services.workflow.api
+from services import catalog
 from services.runtime import probe
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
-SERVICES = ("intake", "workflow", "sla", "reporting")
+SERVICES = tuple(catalog.SERVICES)
 PROMETHEUS: dict[str, Any] = yaml.safe_load(
     (ROOT / "deploy" / "prometheus" / "prometheus.yml").read_text()
 )
@@ -177,3 +178,12 @@ def test_the_scale_override_frees_reporting_from_one_host_port() -> None:
     override = yaml.load(text, Loader=_ComposeLoader)
     assert override["services"]["reporting"]["ports"] == ["8004-8007:8004"]
     assert "ports: !override" in text
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_each_service_runs_as_its_spec_declares(name: str) -> None:
+    spec = catalog.spec(name)
+    service = COMPOSE["services"][name]
+    assert service["command"] == ["python", "-m", f"services.{spec.name}"]
+    assert service["ports"] == [f"{spec.port}:{spec.port}"]
+    assert f"COMPLAINTS_{name.upper()}_PORT" in service["environment"]
