@@ -55,6 +55,8 @@ def build_app(
         service.add_outbox()
     for task in spec.tasks:
         service.add_task(task.name, task.build(parts))
+    for name, refresh in spec.gauges:
+        service.monitor.add(name, refresh)
     app = FastAPI(
         title=spec.title, version="1", description=spec.description, lifespan=service.lifespan
     )

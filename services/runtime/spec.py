@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from fastapi import APIRouter, FastAPI
 
 from services.runtime.consumer import Decoder, Projection
+from services.runtime.monitor import GaugeRefresh
 from services.runtime.settings import Settings
 
 if TYPE_CHECKING:
@@ -95,6 +96,7 @@ class ServiceSpec:
     tasks: Sequence[Task] = ()
     outbox: bool = False
     publishes: Sequence[Publishes] = ()
+    gauges: Sequence[tuple[str, GaugeRefresh]] = ()  # its own gauges, refreshed by the monitor
     routers: Sequence[APIRouter] = ()
     install: Callable[[FastAPI, Parts], None] | None = None  # what a router cannot declare
 
