@@ -33,6 +33,7 @@ from contracts.privacy import (
     complainant_stream_id,
 )
 from services.runtime import vault
+from services.runtime.app import PartsDep
 from services.runtime.auth import CurrentStaff, StaffRole
 from services.runtime.db import TRANSIENT_DB_ERRORS
 from services.runtime.outbox import enqueue
@@ -103,61 +104,63 @@ class ErasureAnswer(BaseModel):
     message: str
 
 
-def router(service: ConsumingService, settings: Settings, now: Callable[[], datetime]) -> APIRouter:
-    """``POST /v1/complainants/erasures``."""
-    api = APIRouter()
+router = APIRouter()
+"""``POST /v1/complainants/erasures``."""
 
-    @api.post(
-        "/v1/complainants/erasures",
-        response_model=ErasureAnswer,
-        summary="Erase a complainant's personal data (PIPL Art. 47); the company role only",
-        description="Destroys the complainant's key: their name, phone, description and demand "
-        "read 已删除 everywhere from now on and after any rebuild. Audited by a "
-        "ComplainantErased event carrying no personal data. Erasing twice says so.",
-        responses={
-            401: {"description": "No staff token, or not a valid one"},
-            403: {"description": "Not the company role"},
-            422: {"description": "A bad phone, reason or reference; each field named"},
-            503: {"description": "The database is unavailable; retry"},
-        },
-    )
-    async def erase_complainant(body: ErasureRequest, staff: CurrentStaff) -> ErasureAnswer:
-        if staff.role is not StaffRole.COMPANY:
-            raise HTTPException(
-                status.HTTP_403_FORBIDDEN,
-                detail=f"role: only the company role erases personal data, not {staff.role}",
-            )
-        ref = vault.complainant_ref(settings.pepper(), body.phone)
-        try:
-            async with service.pool.acquire() as conn, conn.transaction():
-                done = await erase(
-                    conn,
-                    settings,
-                    ref,
-                    reason=body.reason,
-                    reference=body.reference,
-                    erased_by=staff.staff_id,
-                    now=now(),
-                )
-        except TRANSIENT_DB_ERRORS as exc:
-            raise HTTPException(
-                status.HTTP_503_SERVICE_UNAVAILABLE,
-                detail="the key vault is unavailable; retry",
-                headers={"Retry-After": "5"},
-            ) from exc
-        if service.relay is not None:
-            service.relay.wake()
-        log.info("complainant erased (reason %s, by %s)", body.reason, staff.staff_id)
-        return ErasureAnswer(
-            complainant_ref=ref,
-            erased=done.erased,
-            erased_at=done.erased_at,
-            message="erased: the key is destroyed"
-            if done.erased
-            else "already erased before: nothing changed",
+
+@router.post(
+    "/v1/complainants/erasures",
+    response_model=ErasureAnswer,
+    summary="Erase a complainant's personal data (PIPL Art. 47); the company role only",
+    description="Destroys the complainant's key: their name, phone, description and demand "
+    "read 已删除 everywhere from now on and after any rebuild. Audited by a "
+    "ComplainantErased event carrying no personal data. Erasing twice says so.",
+    responses={
+        401: {"description": "No staff token, or not a valid one"},
+        403: {"description": "Not the company role"},
+        422: {"description": "A bad phone, reason or reference; each field named"},
+        503: {"description": "The database is unavailable; retry"},
+    },
+)
+async def erase_complainant(
+    body: ErasureRequest, staff: CurrentStaff, parts: PartsDep
+) -> ErasureAnswer:
+    """Destroy the key of the complainant whose phone is given (the company role only)."""
+    service, settings = parts.service, parts.settings
+    if staff.role is not StaffRole.COMPANY:
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            detail=f"role: only the company role erases personal data, not {staff.role}",
         )
-
-    return api
+    ref = vault.complainant_ref(settings.pepper(), body.phone)
+    try:
+        async with service.pool.acquire() as conn, conn.transaction():
+            done = await erase(
+                conn,
+                settings,
+                ref,
+                reason=body.reason,
+                reference=body.reference,
+                erased_by=staff.staff_id,
+                now=parts.now(),
+            )
+    except TRANSIENT_DB_ERRORS as exc:
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            detail="the key vault is unavailable; retry",
+            headers={"Retry-After": "5"},
+        ) from exc
+    if service.relay is not None:
+        service.relay.wake()
+    log.info("complainant erased (reason %s, by %s)", body.reason, staff.staff_id)
+    return ErasureAnswer(
+        complainant_ref=ref,
+        erased=done.erased,
+        erased_at=done.erased_at,
+        message="erased: the key is destroyed"
+        if done.erased
+        else "already erased before: nothing changed",
+    )
 
 
 async def expired_complainants(conn: asyncpg.Connection, *, ended_before: datetime) -> list[str]:

@@ -5,7 +5,7 @@ calls the very query of ``GET /v1/complaints`` (``queue.fetch_page``). ``/compla
 shows a complaint as ``GET /v1/complaints/{id}`` reads it (the complainant masked by the one
 rule of ``services.runtime.auth``), its timeline, its clocks from the SLA service, and one
 form per command this role may give. A form posts to ``/complaints/{id}/commands/{name}``,
-which gives the command through the API's own path (``api.Workbench.give``: the permission
+which gives the command through the API's own path (``routes.Workbench.give``: the permission
 table, the office check, the decider) with the idempotency key the form carries, so a double
 submit acts once; then 303 back to the page, or the page again with the refusal's reason and
 its 403/409/422 status.
