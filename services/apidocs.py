@@ -35,20 +35,26 @@ from contracts.submissions import (
     SubmissionFormat,
     SupervisionCase,
 )
+from services import catalog
+from services.runtime.app import build_app
 from services.runtime.service import ConsumingService
 from services.runtime.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
-SERVICES = ("intake", "workflow", "sla", "reporting")
-# Which service appends the events a contracts module defines, and the setting naming the topic
-# it appends them to. A new module must be added here: the generator refuses to guess.
-PUBLISHERS = {
-    "contracts.intake": ("intake", "topic_events"),
-    "contracts.lifecycle": ("workflow", "topic_events"),
-    "contracts.privacy": ("workflow", "topic_events"),
-    "contracts.sla": ("sla", "topic_events"),
-    "contracts.submissions": ("intake", "rejections_topic"),
-}
+SERVICES = tuple(catalog.SERVICES)
+
+
+def publishers() -> dict[str, tuple[str, str]]:
+    """Which service appends the events a contracts module defines, and the setting naming the
+    topic it appends them to, as the services' specs declare (``Publishes``)."""
+    found: dict[str, tuple[str, str]] = {}
+    for name, spec in catalog.specs().items():
+        for publishes in spec.publishes:
+            for module in publishes.contracts:
+                found[module] = (name, publishes.topic)
+    return found
+
+
 DEAD_LETTER_HEADERS = {
     "dlq-consumer": "the consumer group that gave up on the record",
     "dlq-topic": "the topic it was read from",
@@ -70,20 +76,10 @@ def default_settings(cls: type[S]) -> S:
 
 
 def service_apps() -> dict[str, FastAPI]:
-    from services.intake.api import create_app as intake
-    from services.intake.settings import IntakeSettings
-    from services.reporting.api import create_app as reporting
-    from services.reporting.settings import ReportingSettings
-    from services.sla.api import create_app as sla
-    from services.sla.settings import SlaSettings
-    from services.workflow.api import create_app as workflow
-    from services.workflow.settings import WorkflowSettings
-
+    """Every service's app, built from its spec with default settings (never started)."""
     return {
-        "intake": intake(default_settings(IntakeSettings)),
-        "workflow": workflow(default_settings(WorkflowSettings)),
-        "sla": sla(default_settings(SlaSettings)),
-        "reporting": reporting(default_settings(ReportingSettings)),
+        name: build_app(spec, default_settings(spec.settings))
+        for name, spec in catalog.specs().items()
     }
 
 
@@ -121,13 +117,14 @@ def asyncapi_document(apps: dict[str, FastAPI] | None = None) -> dict[str, Any]:
         description="The platform's Kafka cluster (COMPLAINTS_KAFKA_BOOTSTRAP).",
     )
     appended: dict[tuple[str, str], list[type[Envelope]]] = {}  # (service, topic) → events
+    declared = publishers()
     for (event_type, version), body in sorted(registered_events().items()):
-        if body.__module__ not in PUBLISHERS:
+        if body.__module__ not in declared:
             raise RuntimeError(
-                f"{body.__module__} defines events no entry of PUBLISHERS in {__name__} "
-                "places: name the service that appends them and the topic setting"
+                f"{body.__module__} defines events no service's spec publishes: add it to "
+                "the `publishes` of the service that appends them, with the topic setting"
             )
-        service, topic_setting = PUBLISHERS[body.__module__]
+        service, topic_setting = declared[body.__module__]
         topic = getattr(apps[service].state.settings, topic_setting)
         appended.setdefault((service, topic), []).append(_event_model(event_type, version, body))
     on_topic: dict[str, list[type[Envelope]]] = {}

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import getpass
-import importlib
 import json
 import logging
 import socket
@@ -49,7 +48,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from contracts import Envelope
 from contracts.privacy import ErasureReason
+from services import catalog
 from services.runtime.auth import Staff, StaffRole, issue_token
+from services.runtime.consumer import group_id
 from services.runtime.generations import AlreadyBuilding, Generation, Generations
 from services.runtime.kafka import (
     client_options,
@@ -88,7 +89,7 @@ def _quiet() -> None:
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
 
 
-SERVICES = ("intake", "workflow", "sla", "reporting")
+SERVICES = tuple(catalog.SERVICES)
 DEFAULT_REPORTING_URL = "http://127.0.0.1:8004"
 
 
@@ -126,25 +127,15 @@ class Group:
 
 
 def consumer_groups(services: tuple[str, ...] = SERVICES) -> list[Group]:
-    """The consumer groups of ``services``, from the services' own wiring and settings."""
-    from services.runtime.service import ConsumingService
-
+    """The consumer groups of ``services``, as their specs declare them, with the topics the
+    environment's settings name."""
     groups = []
     for service in services:
-        api = importlib.import_module(f"services.{service}.api")
-        settings_cls = getattr(
-            importlib.import_module(f"services.{service}.settings"),
-            f"{service.capitalize()}Settings",
-        )
-        built = api.create_app(settings_cls())  # never started: the wiring only
-        runtime = getattr(built.state, "service", None)
-        if isinstance(runtime, ConsumingService):
-            for consumer in runtime.consumers:
-                groups.append(
-                    Group(
-                        service, consumer.name, consumer.topic, consumer.schema, consumer.group_id
-                    )
-                )
+        spec = catalog.spec(service)
+        settings = spec.settings()
+        for consumer in spec.consumers:
+            name, topic = spec.consumer_name(consumer), consumer.topic_of(settings)
+            groups.append(Group(service, name, topic, spec.schema, group_id(name, topic)))
     return groups
 
 

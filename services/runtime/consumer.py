@@ -182,6 +182,13 @@ def consumer_tables_sql(schema: str) -> str:
     """
 
 
+def group_id(consumer: str, topic: str) -> str:
+    """The Kafka consumer group of ``consumer``'s copies reading ``topic``: per topic, so that
+    systems sharing a broker never rebalance each other's consumers (offsets live in
+    PostgreSQL; the group only splits partitions between copies)."""
+    return f"{consumer}@{topic}"
+
+
 class ProjectionConsumer:
     """Feeds a projection from the log, exactly once in effect, resuming from stored offsets."""
 
@@ -267,7 +274,7 @@ class ProjectionConsumer:
     @property
     def group_id(self) -> str:
         """The Kafka consumer group its copies share (``name`` is what offsets are stored as)."""
-        return f"{self.name}@{self.topic}"
+        return group_id(self.name, self.topic)
 
     def attach(self, broker: KafkaBroker) -> None:
         """Register the batch subscriber on ``broker`` (before the broker starts)."""

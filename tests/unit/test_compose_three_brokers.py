@@ -13,11 +13,8 @@ from typing import Any
 import pytest
 import yaml
 
-from services.intake.settings import IntakeSettings
-from services.reporting.settings import ReportingSettings
+from services import catalog
 from services.runtime.settings import Settings, variable
-from services.sla.settings import SlaSettings
-from services.workflow.settings import WorkflowSettings
 from tests.unit.test_compose_durability import (
     KAFKA_IMAGE_DEFAULT_CLUSTER_ID,
     _env,
@@ -31,12 +28,7 @@ ROOT = Path(__file__).resolve().parents[2]
 FILE = ROOT / "deploy" / "compose" / "three-brokers.yml"
 MODEL: dict[str, Any] = yaml.safe_load(FILE.read_text())
 MAIN: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
-SETTINGS: dict[str, type[Settings]] = {
-    "intake": IntakeSettings,
-    "workflow": WorkflowSettings,
-    "sla": SlaSettings,
-    "reporting": ReportingSettings,
-}
+SETTINGS: dict[str, type[Settings]] = {n: spec.settings for n, spec in catalog.specs().items()}
 SERVICES = tuple(SETTINGS)
 
 
