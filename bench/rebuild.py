@@ -10,13 +10,13 @@ import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import asyncpg
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from bench.common import Bench, received_event, submission_body
+from contracts.timezone import CHINA
 from services.runtime.kafka import end_offsets
 
 
@@ -181,9 +181,6 @@ async def raw_rate(bootstrap: str, topic: str, database_url: str, n: int) -> flo
     finally:
         await consumer.stop()
         await conn.close()
-
-
-CHINA = ZoneInfo("Asia/Shanghai")
 
 
 def _ts(value: str) -> Any:

@@ -27,7 +27,6 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import asyncpg
 import orjson
@@ -66,10 +65,10 @@ from contracts.lifecycle import (
     TimeCommitted,
 )
 from contracts.sla import AlertKind, SlaBreached, SlaWarning, sla_event_id
+from contracts.timezone import CHINA
 from services.runtime.generations import Generations
 from services.runtime.kafka import end_offsets
 
-CHINA = ZoneInfo("Asia/Shanghai")
 TARGET_PER_S = 20_000
 AGENT = Actor(staff_id="cs-001", role=Role.CS_AGENT)
 HEAD = Actor(staff_id="cs-head-01", role=Role.CS_HEAD)

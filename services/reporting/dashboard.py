@@ -30,6 +30,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, computed_field
 
 from contracts.enums import Channel, Priority
 from contracts.lifecycle import MajorRule
+from contracts.timezone import CHINA
 from services.reporting.domain import STATUS_LABELS, status_label, timer_label
 from services.reporting.drilldown import (
     DASHBOARD_LIST,
@@ -39,7 +40,6 @@ from services.reporting.drilldown import (
     local_input,
     url,
 )
-from services.reporting.monthly import REPORT_TIMEZONE
 
 LIST_LIMIT = 200
 """At most this many complaints in each list (the totals count them all)."""
@@ -415,7 +415,7 @@ def build_dashboard(
         ),
         major=MajorList(total=len(majors), items=tuple(_major(r) for r in majors[:LIST_LIMIT])),
         today=Intake(
-            day=as_of.astimezone(REPORT_TIMEZONE).date(),
+            day=as_of.astimezone(CHINA).date(),
             total=sum(intake.values()),
             by_channel=tuple(
                 ChannelCount(channel=c, label=_channel_label(c), count=intake.get(c, 0))
@@ -498,7 +498,7 @@ _ENV = Environment(
 
 
 def _local(at: datetime | None) -> str:
-    return at.astimezone(REPORT_TIMEZONE).strftime("%Y-%m-%d %H:%M") if at is not None else "—"
+    return at.astimezone(CHINA).strftime("%Y-%m-%d %H:%M") if at is not None else "—"
 
 
 def render_dashboard_html(

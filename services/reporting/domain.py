@@ -27,12 +27,12 @@ from enum import StrEnum
 from functools import lru_cache
 from typing import Any, NamedTuple
 from uuid import UUID
-from zoneinfo import ZoneInfo
 
 import orjson
 
 from contracts import ComplaintReceived, Envelope, EventData, LoggedEvent
 from contracts.sla import SlaBreached, SlaWarning
+from contracts.timezone import CHINA
 from services.runtime import vault
 
 # ------------------------------------------------------------------------------------------
@@ -339,7 +339,6 @@ def event_fact(envelope: Envelope, data: EventData) -> EventFact:
 # the rows of one event read back from the log (the projection's path: no models built)
 # ------------------------------------------------------------------------------------------
 
-CHINA = ZoneInfo("Asia/Shanghai")
 
 _EFFECTS_OF: dict[str, tuple[tuple[str, Effect], ...]] = {}
 _CONDITIONAL = frozenset(

@@ -21,8 +21,8 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from contracts.enums import ServiceCategory, Validity
+from contracts.timezone import CHINA
 from services.reporting.domain import status_label
-from services.reporting.monthly import REPORT_TIMEZONE
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
@@ -125,7 +125,7 @@ def pages(count: int, page_size: int) -> int:
 
 def instant_text(at: datetime) -> str:
     """An instant for a link: China time, to the microsecond (a link must not move it)."""
-    return at.astimezone(REPORT_TIMEZONE).isoformat()
+    return at.astimezone(CHINA).isoformat()
 
 
 def url(path: str, **params: object) -> str:
@@ -150,7 +150,7 @@ def local_input(at: datetime | None) -> str:
     """An instant as a ``datetime-local`` input shows it (China time), ``""`` for none."""
     if at is None:
         return ""
-    return at.astimezone(REPORT_TIMEZONE).replace(tzinfo=None).isoformat(timespec="seconds")
+    return at.astimezone(CHINA).replace(tzinfo=None).isoformat(timespec="seconds")
 
 
 _ENV = Environment(
@@ -185,8 +185,8 @@ def render_list_html(found: ComplaintList, *, back: str, back_label: str, this: 
         back_label=back_label,
         previous=page_url(found.page - 1) if found.page > 1 else None,
         next=page_url(found.page + 1) if found.page < found.pages else None,
-        local=lambda at: at.astimezone(REPORT_TIMEZONE).strftime("%Y-%m-%d %H:%M"),
-        as_of=found.as_of.astimezone(REPORT_TIMEZONE).strftime("%Y-%m-%d %H:%M:%S"),
+        local=lambda at: at.astimezone(CHINA).strftime("%Y-%m-%d %H:%M"),
+        as_of=found.as_of.astimezone(CHINA).strftime("%Y-%m-%d %H:%M:%S"),
         scope=found.office if found.office is not None else "全公司",
         timers=any(c.timers for c in found.items),
     )

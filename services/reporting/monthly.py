@@ -42,14 +42,13 @@ from datetime import date, datetime, tzinfo
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 from uuid import UUID
-from zoneinfo import ZoneInfo
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, computed_field, model_validator
 
 from contracts.enums import Channel, Priority, ServiceCategory, Validity
+from contracts.timezone import CHINA
 from services.reporting.domain import status_label
 
-REPORT_TIMEZONE = ZoneInfo("Asia/Shanghai")
 TENTHS_IN_WHOLE = 1000  # 100.0% counted in tenths of a percent
 UNCLASSIFIED_LABEL = "未分类"
 PENDING_LABEL = "待判定"
@@ -923,7 +922,7 @@ def report_scope(
     period_from: date,
     period_to: date,
     office: str | None,
-    timezone: tzinfo = REPORT_TIMEZONE,
+    timezone: tzinfo = CHINA,
 ) -> tuple[list[ReportRow], list[ReportRow]]:
     """The rows a report counts (``selected``) and the merged and withdrawn ones it lists apart
     (``excluded``): those of the period (dates in ``timezone``) and, if given, of ``office``."""
@@ -944,7 +943,7 @@ def quoted_scope(
     period_from: date,
     period_to: date,
     office: str | None,
-    timezone: tzinfo = REPORT_TIMEZONE,
+    timezone: tzinfo = CHINA,
 ) -> list[QuotedEvent]:
     """The quoted events a report counts: those that occurred in the period (dates in
     ``timezone``) for ``office`` (the one their complaint counts for as of T), if given, in the
@@ -1002,7 +1001,7 @@ def record_complaints(
     period_from: date,
     period_to: date,
     office: str | None,
-    timezone: tzinfo = REPORT_TIMEZONE,
+    timezone: tzinfo = CHINA,
 ) -> list[UUID]:
     """The complaints behind the record count ``key``, one entry per record, in the order the
     report lists the records. Raises ``KeyError`` for a key that names no record count."""
@@ -1242,7 +1241,7 @@ def figure_rows(
     period_from: date,
     period_to: date,
     office: str | None,
-    timezone: tzinfo = REPORT_TIMEZONE,
+    timezone: tzinfo = CHINA,
 ) -> list[ReportRow]:
     """The rows behind the figure ``key`` of the report of ``period_from``–``period_to`` for
     ``office`` (``None``: the company): the ones its count counts, in the order given.
@@ -1265,7 +1264,7 @@ def build_monthly_report(
     office: str | None,
     offices: Sequence[str],
     generated_at: datetime,
-    timezone: tzinfo = REPORT_TIMEZONE,
+    timezone: tzinfo = CHINA,
     top_categories: int = 2,
     problems_per_category: int = 3,
     quoted: Iterable[QuotedEvent] = (),

@@ -28,11 +28,11 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
 from contracts.enums import ServiceCategory, Validity
+from contracts.timezone import CHINA
 from services.reporting.domain import status_label
 from services.reporting.drilldown import MONTHLY_LIST, Picker, local_input, monthly_params, url
 from services.reporting.monthly import (
     PENDING_LABEL,
-    REPORT_TIMEZONE,
     SERVICE_LEVEL_LABELS,
     UNCLASSIFIED_LABEL,
     MonthlyReport,
@@ -582,19 +582,19 @@ def render_html(report: MonthlyReport, *, picker: Picker | None = None) -> str:
         previous_year=(report.previous_year_from, report.previous_year_to),
         period=period_label(report.period_from, report.period_to),
         scope=_scope_label(report),
-        generated=report.generated_at.astimezone(REPORT_TIMEZONE).strftime("%Y-%m-%d %H:%M"),
+        generated=report.generated_at.astimezone(CHINA).strftime("%Y-%m-%d %H:%M"),
         charts=charts(report),
         attachment1=attachment1_table(report),
         attachment2=attachment2_table(report),
         valid=report.type_figure(Validity.VALID),
         assist=report.type_figure(Validity.ASSIST),
         invalid=report.type_figure(Validity.INVALID),
-        timezone=REPORT_TIMEZONE,
+        timezone=CHINA,
         status_label=status_label,
         issued=_issued(report),
     )
 
 
 def _issued(report: MonthlyReport) -> str:
-    day = report.generated_at.astimezone(REPORT_TIMEZONE).date()
+    day = report.generated_at.astimezone(CHINA).date()
     return f"{day.year}年{day.month}月{day.day}日"

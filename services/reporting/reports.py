@@ -22,13 +22,13 @@ from uuid import UUID
 import asyncpg
 import orjson
 
+from contracts.timezone import CHINA
 from services.reporting import store
 from services.reporting.dashboard import BoardFigure, Dashboard, build_dashboard
 from services.reporting.document import DocumentSettings
 from services.reporting.domain import ServiceLevelFacts, service_levels, status_label, timer_label
 from services.reporting.monthly import (
     RECORD_FIGURES,
-    REPORT_TIMEZONE,
     MonthlyReport,
     QuotedEvent,
     ReportRow,
@@ -46,20 +46,20 @@ def instant(as_of: datetime | None, now: datetime) -> datetime:
     if as_of is None:
         return now
     if as_of.tzinfo is None or as_of.utcoffset() is None:
-        return as_of.replace(tzinfo=REPORT_TIMEZONE)
+        return as_of.replace(tzinfo=CHINA)
     return as_of
 
 
 def month_of(at: datetime) -> tuple[date, date]:
     """The first and last day of the month (China time) that ``at`` falls in."""
-    day = at.astimezone(REPORT_TIMEZONE).date()
+    day = at.astimezone(CHINA).date()
     last = calendar.monthrange(day.year, day.month)[1]
     return day.replace(day=1), day.replace(day=last)
 
 
 def day_start(day: date) -> datetime:
     """Midnight at the start of ``day`` in China Standard Time."""
-    return datetime.combine(day, time.min, REPORT_TIMEZONE)
+    return datetime.combine(day, time.min, CHINA)
 
 
 async def period_rows(
@@ -346,7 +346,7 @@ async def dashboard(
     hotspot_min: int,
 ) -> Dashboard:
     """The dashboard as the log stood at ``as_of``, for ``office`` or the whole company."""
-    today = day_start(as_of.astimezone(REPORT_TIMEZONE).date())
+    today = day_start(as_of.astimezone(CHINA).date())
     async with conn.transaction(isolation="repeatable_read", readonly=True):
         open_rows = await store.open_complaints(conn, office=office, as_of=as_of)
         alert_rows = await store.timer_alerts(conn, office=office, as_of=as_of)
@@ -518,7 +518,7 @@ async def board_figure(
     rows the dashboard counts (the same store reads, hot spots with the same window and
     minimum) that ``figure`` accepts (``BoardFigure.complaints``; timer alerts grouped per
     complaint as the dashboard groups them, each with ``timers``, its clocks' labels)."""
-    today = day_start(as_of.astimezone(REPORT_TIMEZONE).date())
+    today = day_start(as_of.astimezone(CHINA).date())
     async with conn.transaction(isolation="repeatable_read", readonly=True):
         if figure.source == "open":
             rows = await store.open_complaints(conn, office=office, as_of=as_of)

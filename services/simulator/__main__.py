@@ -22,10 +22,11 @@ import httpx
 
 from contracts import Channel
 from contracts.lifecycle import Role
+from contracts.timezone import CHINA
 from services.intake.settings import IntakeSettings
 from services.runtime.auth import Staff, issue_token
 from services.runtime.kafka import client_options
-from services.simulator.plan import CHINA, plan
+from services.simulator.plan import plan
 from services.simulator.send import Channels, Report, send_all
 
 

@@ -16,15 +16,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from typing import Any, Literal
-from zoneinfo import ZoneInfo
 
 import phonenumbers
 
 from contracts import Channel, ServiceCategory, Validity, complaint_id_for
 from contracts.submissions import SubmissionFormat
+from contracts.timezone import CHINA
 from services.simulator import texts
-
-CHINA = ZoneInfo("Asia/Shanghai")
 
 SEED_OFFICES = ("Y园", "G小城", "*湾花园", "HJ花园", "W花园", "L", "J庭", "C园", "B居", "Y*城")
 """The management offices named in seed 000, in its order."""

@@ -47,7 +47,6 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import quote, urlsplit
-from zoneinfo import ZoneInfo
 
 import orjson
 import yaml
@@ -62,10 +61,10 @@ from contracts.lifecycle import (
     Role,
 )
 from contracts.sla import SlaBreached, SlaWarning
+from contracts.timezone import CHINA
 
 HERE = Path(__file__).parent
 DEFAULT_FILE = HERE / "notifications.yaml"
-CHINA = ZoneInfo("Asia/Shanghai")
 
 # Fixed forever: a delivery's id is derived from (alert event id, target name) with it.
 DELIVERY_NAMESPACE = uuid.UUID("7d3c2a91-5f0e-4b8a-9c61-0e2f4b7a8d15")

@@ -53,7 +53,6 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 from uuid import UUID
-from zoneinfo import ZoneInfo
 
 import asyncpg
 import yaml
@@ -61,6 +60,7 @@ from pydantic import ValidationError
 
 from contracts import ComplaintReceived, Envelope, EventData, decode_event
 from contracts.sla import AlertKind, SlaBreached, SlaWarning
+from contracts.timezone import CHINA
 from services.runtime.builder import replay_to_end
 from services.runtime.consumer import ProjectionConsumer, consumer_tables_sql
 from services.runtime.settings import Settings
@@ -72,7 +72,6 @@ from services.sla.timers import fold, owed
 
 log = logging.getLogger(__name__)
 
-CHINA = ZoneInfo("Asia/Shanghai")
 SCHEMA_SQL = Path(__file__).with_name("schema.sql")
 SCRATCH_PREFIX = "sla_whatif_"
 CONSUMER = "sla.whatif"

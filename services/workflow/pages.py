@@ -31,7 +31,6 @@ from pathlib import Path
 from typing import Any, cast
 from urllib.parse import urlencode
 from uuid import UUID
-from zoneinfo import ZoneInfo
 
 import httpx
 from fastapi import APIRouter, HTTPException, Request
@@ -43,6 +42,7 @@ from pydantic_core import PydanticUndefined
 
 from contracts.enums import Channel, Priority, ServiceCategory, Validity
 from contracts.lifecycle import Awaiting, CloseOutcome, EscalationLevel, Role
+from contracts.timezone import CHINA
 from services.runtime.auth import COMPANY_ROLES, SESSION_COOKIE, Staff
 from services.runtime.http import FieldErrors
 from services.runtime.login import PageStaff, csrf_refusal, page_csrf, read_form
@@ -51,7 +51,6 @@ from services.workflow.commands import COMMANDS, Command
 from services.workflow.domain import CommandRejected, State, Status, stage_refusal
 from services.workflow.permissions import acting_office, may_give
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 MAX_FORM_BYTES = 64 * 1024
 SLA_TIMEOUT_S = 3.0
 
@@ -229,7 +228,7 @@ def local(at: datetime | str | None) -> str:
     if at is None or at == "":
         return ""
     when = datetime.fromisoformat(at) if isinstance(at, str) else at
-    return when.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
+    return when.astimezone(CHINA).strftime("%Y-%m-%d %H:%M")
 
 
 def span(seconds: float) -> str:
@@ -250,7 +249,7 @@ def as_shanghai(value: str) -> str:
     except ValueError:
         return value
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=SHANGHAI)
+        parsed = parsed.replace(tzinfo=CHINA)
     return parsed.isoformat()
 
 

@@ -23,7 +23,7 @@ import pytest
 from openpyxl import load_workbook
 from playwright.async_api import Page, expect
 
-from services.reporting.monthly import REPORT_TIMEZONE
+from contracts.timezone import CHINA as REPORT_TIMEZONE
 from tests.conftest import RunningSystem
 from tests.e2e.helpers import READER
 from tests.e2e.test_reporting_monthly import (

@@ -16,9 +16,10 @@ import pytest
 
 from contracts import Channel
 from contracts.lifecycle import Role
+from contracts.timezone import CHINA
 from services.runtime.auth import Staff, issue_token
 from services.runtime.settings import Settings
-from services.simulator.plan import CHINA, Planned, plan
+from services.simulator.plan import Planned, plan
 from services.simulator.send import Channels, send_all
 from tests.conftest import RunningSystem
 from tests.e2e.helpers import READER, eventually, read_events, wait_caught_up

@@ -9,9 +9,10 @@ import orjson
 
 from contracts import Channel, Validity
 from contracts.submissions import SubmissionFormat
+from contracts.timezone import CHINA
 from services.intake.adapters import Accepted, Caller, Refused, judge
 from services.simulator import texts
-from services.simulator.plan import CHINA, FLAWS, SEED_OFFICES, plan
+from services.simulator.plan import FLAWS, SEED_OFFICES, plan
 
 OCTOBER = (date(2026, 10, 1), 31)
 

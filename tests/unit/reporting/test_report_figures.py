@@ -12,10 +12,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from contracts.enums import Channel, ServiceCategory, Validity
+from contracts.timezone import CHINA as REPORT_TIMEZONE
 from services.reporting.monthly import (
     FIGURES,
     RECORD_FIGURES,
-    REPORT_TIMEZONE,
     Figure,
     Handling,
     QuotedEvent,
