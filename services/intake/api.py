@@ -8,6 +8,6 @@ from services.runtime.app import build_app
 from services.runtime.spec import Now
 
 
-def create_app(settings: IntakeSettings | None = None, clock: Now | None = None) -> FastAPI:
+def create_app(settings: IntakeSettings | None = None, now: Now | None = None) -> FastAPI:
     """The intake service's ASGI app."""
-    return build_app(SPEC, settings, clock)
+    return build_app(SPEC, settings, now)

@@ -14,7 +14,6 @@ the moment intake reads it, so reading the topic again reaches the same decision
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import ClassVar
 
@@ -47,6 +46,7 @@ from services.intake.adapters import (
 from services.intake.settings import IntakeSettings
 from services.runtime import vault
 from services.runtime.outbox import enqueue
+from services.runtime.spec import Now
 
 SCHEMA = "intake"
 CHANNELS = ", ".join(c.value for c in Channel)
@@ -185,11 +185,9 @@ async def judge_record(
 class SubmissionsProcessor:
     """Decides each record of the submissions topic (the consumer's ``Projection``)."""
 
-    def __init__(
-        self, settings: IntakeSettings, clock: Callable[[], datetime] | None = None
-    ) -> None:
+    def __init__(self, settings: IntakeSettings, now: Now | None = None) -> None:
         self.settings = settings
-        self.clock = clock or (lambda: datetime.now(UTC))
+        self.now = now or (lambda: datetime.now(UTC))
 
     async def apply(self, conn: asyncpg.Connection, envelope: Envelope, data: EventData) -> None:
         """Turn one record into its event, in the consumer's transaction; once per record."""
@@ -200,7 +198,7 @@ class SubmissionsProcessor:
         channel, declared, verdict = await judge_record(self.settings, data, conn)
         if isinstance(verdict, Accepted):
             sealed = await vault.seal_received(conn, self.settings.pepper(), verdict.received)
-            event = verdict.envelope(sealed, recorded_at=self.clock())
+            event = verdict.envelope(sealed, recorded_at=self.now())
             topic = self.settings.topic_events
         else:
             event = self._rejection(data, channel, declared, verdict)
@@ -232,7 +230,7 @@ class SubmissionsProcessor:
             event_id=event_id,
             complaint_id=complaint_id,
             occurred_at=record.published_at,
-            recorded_at=self.clock(),
+            recorded_at=self.now(),
             source="intake/submissions",
             correlation_id=complaint_id,
         )

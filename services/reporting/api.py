@@ -39,6 +39,6 @@ from services.runtime.app import build_app
 from services.runtime.spec import Now
 
 
-def create_app(settings: ReportingSettings | None = None, clock: Now | None = None) -> FastAPI:
+def create_app(settings: ReportingSettings | None = None, now: Now | None = None) -> FastAPI:
     """The reporting service's ASGI app."""
-    return build_app(SPEC, settings, clock)
+    return build_app(SPEC, settings, now)

@@ -63,7 +63,7 @@ def build_app(
     app.state.parts = parts
     app.state.settings = settings
     app.state.service = service
-    app.state.clock = parts.now
+    app.state.now = parts.now
     install_common(app, service=spec.name, readiness=service.readiness())
     for router in spec.routers:
         app.include_router(router)

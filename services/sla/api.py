@@ -9,6 +9,6 @@ from services.sla.settings import SlaSettings
 from services.sla.spec import SPEC
 
 
-def create_app(settings: SlaSettings | None = None, clock: Now | None = None) -> FastAPI:
+def create_app(settings: SlaSettings | None = None, now: Now | None = None) -> FastAPI:
     """The SLA service's ASGI app."""
-    return build_app(SPEC, settings, clock)
+    return build_app(SPEC, settings, now)

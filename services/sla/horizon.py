@@ -4,7 +4,7 @@ The State Council publishes the coming year's holidays late in the year; until s
 that year in ``calendar.yaml`` (or upgrades chinese-calendar), every deadline past the horizon
 is counted Monday to Friday (``services.sla.calendar``). Nobody must be surprised by that on
 1 January, so the running service checks every metrics interval (``CalendarWatch.check``, on
-an injected clock):
+an injected ``now``):
 
 * ``complaints_sla_calendar_horizon_days`` — days from today (China time) to the last covered
   day, 0 on it, negative past it;
@@ -19,11 +19,11 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-from collections.abc import Callable
 from typing import Any
 
 from prometheus_client import Gauge
 
+from services.runtime.spec import Now
 from services.sla.calendar import BusinessCalendar
 from services.sla.policy import Timer, clock_kind
 
@@ -92,16 +92,16 @@ def warning(calendar: BusinessCalendar, today: dt.date) -> str | None:
 
 class CalendarWatch:
     """The periodic horizon check of a running SLA service: the gauge every round, the
-    warning once per China day. ``clock`` is injected, so a test moves time by hand."""
+    warning once per China day. ``now`` is injected, so a test moves time by hand."""
 
-    def __init__(self, calendar: BusinessCalendar, clock: Callable[[], dt.datetime]) -> None:
+    def __init__(self, calendar: BusinessCalendar, now: Now) -> None:
         self.calendar = calendar
-        self._clock = clock
+        self._now = now
         self._warned_on: dt.date | None = None
 
     def check(self) -> str | None:
         """Set the gauge; log and return the warning if one is due and not logged today."""
-        today = self._clock().astimezone(self.calendar.zone).date()
+        today = self._now().astimezone(self.calendar.zone).date()
         HORIZON_DAYS.set(self.calendar.horizon.days_left(today))
         message = warning(self.calendar, today)
         if message is None or self._warned_on == today:

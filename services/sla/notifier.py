@@ -38,6 +38,7 @@ from prometheus_client import Counter, Gauge
 from contracts import ComplaintReceived, Envelope, EventData
 from contracts.lifecycle import ComplaintOfficeTransferred
 from services.runtime.db import TRANSIENT_DB_ERRORS
+from services.runtime.spec import Now
 from services.sla.notifications import (
     ALERT_EVENTS,
     OFFICE_EVENTS,
@@ -70,7 +71,6 @@ SKIPPED = Counter(
 ROUND_LOCK = 0x51A_7071F1E5
 ATTEMPTS_KEPT = timedelta(hours=1)
 
-Clock = Callable[[], datetime]
 
 COLUMNS = """delivery_id, alert_event_id, alert_type, alert_kind, complaint_id, office, target,
              target_kind, title, state, attempts, next_attempt_at, last_error, last_attempt_at,
@@ -93,13 +93,13 @@ class AlertDeliveries:
     def __init__(
         self,
         config: Notifications,
-        clock: Clock,
+        now: Now,
         *,
         timer_labels: Mapping[str, str] | None = None,
         workbench_url: str | None = None,
     ) -> None:
         self.config = config
-        self._clock = clock
+        self._now = now
         self._timer_labels = dict(timer_labels or {})
         self._workbench_url = workbench_url
         self._watermark: datetime | None = None  # once known committed, it never changes
@@ -126,7 +126,7 @@ class AlertDeliveries:
             return
         started = self._watermark
         if started is None:
-            now = self._clock()
+            now = self._now()
             started = await watermark(conn, now)
             if started != now:  # written by an earlier, committed transaction: keep it
                 self._watermark = started
@@ -195,14 +195,14 @@ class DeliveryWorker:
         *,
         config: Notifications,
         pool: Callable[[], asyncpg.Pool],
-        clock: Clock,
+        now: Now,
         batch: int = 20,
         poll_s: float = 0.5,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.config = config
         self._pool = pool
-        self._clock = clock
+        self._now = now
         self._batch = batch
         self._poll_s = poll_s
         self._transport = transport
@@ -237,7 +237,7 @@ class DeliveryWorker:
         the consumer writes it too should it read an alert first."""
         try:
             async with self._pool().acquire() as conn:
-                started = await watermark(conn, self._clock())
+                started = await watermark(conn, self._now())
         except TRANSIENT_DB_ERRORS as exc:
             log.warning("sla notifier: start watermark not written yet (%s)", exc)
             return
@@ -332,7 +332,7 @@ class DeliveryWorker:
             row["delivery_id"],
             row["title"],
             row["content"],
-            self._clock(),
+            self._now(),
         )
         try:
             resp = await client.post(request.url, content=request.body, headers=request.headers)

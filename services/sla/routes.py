@@ -269,6 +269,6 @@ async def post_what_if(
             period=period,
             live_name=live,
             other_name=other,
-            clock=parts.now,
+            now=parts.now,
         )
     return report.as_dict()

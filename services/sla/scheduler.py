@@ -29,6 +29,7 @@ from services.runtime.consumer import ProjectionConsumer
 from services.runtime.db import TRANSIENT_DB_ERRORS
 from services.runtime.generations import Rebuilding
 from services.runtime.outbox import OutboxRelay, enqueue_many
+from services.runtime.spec import Now
 from services.sla import store
 from services.sla.calendar import BusinessCalendar
 from services.sla.policy import SlaAlert, SlaPolicy
@@ -68,9 +69,6 @@ async def timer_gauges(conn: asyncpg.Connection) -> None:
     CHECKS_DUE.set(
         await conn.fetchval("SELECT count(*) FROM complaints WHERE next_check_at <= now()")
     )
-
-
-Clock = Callable[[], datetime]
 
 
 @dataclass(frozen=True)
@@ -225,7 +223,7 @@ class Scheduler:
         topic: str,
         grace: timedelta,
         tick: timedelta,
-        clock: Clock,
+        now: Now,
         batch: int = 500,
         refold_batch: int = 200,
     ) -> None:
@@ -236,7 +234,7 @@ class Scheduler:
         self._topic = topic
         self._grace = grace
         self._tick = tick.total_seconds()
-        self._clock = clock
+        self._now = now
         self._batch = batch
         self._refold_batch = refold_batch
 
@@ -270,14 +268,14 @@ class Scheduler:
             earliest = await store.earliest_check(conn, refold=refold)
         if earliest is None:
             return self._tick
-        wait = (earliest + self._grace - self._clock()).total_seconds()
+        wait = (earliest + self._grace - self._now()).total_seconds()
         if wait <= 0:  # due, yet not judged: the log is not applied that far yet
             return min(0.05, self._tick)
         return min(wait, self._tick)
 
     async def _until(self) -> tuple[datetime, datetime] | None:
         """``(now, until)``: timers are judged up to ``until`` (``None``: not yet)."""
-        now = self._clock()
+        now = self._now()
         applied = await self._consumer.applied_until(now)
         if applied is None:
             return None  # the log is being replayed from a point with nothing applied yet

@@ -70,7 +70,7 @@ def _scheduler(parts: Parts) -> Loop:
         topic=settings.topic_events,
         grace=timedelta(seconds=settings.sla_grace_s),
         tick=timedelta(seconds=settings.sla_tick_s),
-        clock=parts.now,
+        now=parts.now,
     ).run
 
 
@@ -83,7 +83,7 @@ def _notifier(parts: Parts) -> Loop:
     return DeliveryWorker(
         config=parts.shared.notifications,
         pool=lambda: parts.service.pool,
-        clock=parts.now,
+        now=parts.now,
         poll_s=parts.settings.sla_notify_poll_s,
     ).run
 

@@ -47,7 +47,7 @@ import logging
 import unicodedata
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -64,6 +64,7 @@ from contracts.timezone import CHINA
 from services.runtime.builder import replay_to_end
 from services.runtime.consumer import ProjectionConsumer, consumer_tables_sql
 from services.runtime.settings import Settings
+from services.runtime.spec import Now
 from services.sla.calendar import BusinessCalendar, parse_calendar
 from services.sla.policy import SlaPolicy, parse_policy
 from services.sla.projection import ClockProjection
@@ -647,7 +648,7 @@ async def replay(
     period: Period,
     *,
     scratch: str | None = None,
-    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    now: Now = lambda: datetime.now(UTC),
 ) -> Replayed:
     """Replay the log into a scratch schema, read the period's complaints, drop the schema.
 
@@ -660,7 +661,7 @@ async def replay(
         await lease.execute("SELECT pg_advisory_lock(hashtext($1))", scratch)
         try:
             await _drop_abandoned(lease)
-            return await _replay_into(settings, pool, rules, period, scratch, clock)
+            return await _replay_into(settings, pool, rules, period, scratch, now)
         finally:
             await lease.execute(f"DROP SCHEMA IF EXISTS {scratch} CASCADE")
             await lease.execute("SELECT pg_advisory_unlock(hashtext($1))", scratch)
@@ -689,7 +690,7 @@ async def _replay_into(
     rules: SlaRules,
     period: Period,
     scratch: str,
-    clock: Callable[[], datetime],
+    now: Now,
 ) -> Replayed:
     async with pool.acquire() as conn, conn.transaction():
         await conn.execute(consumer_tables_sql(scratch))  # creates the schema too
@@ -707,7 +708,7 @@ async def _replay_into(
         pool=lambda: pool,
     )
     consumer = base.builder_copy(0, scratch)
-    read_at = clock()
+    read_at = now()
     events = await replay_to_end(settings, [consumer])
     async with pool.acquire() as conn:
         return await _read_scratch(conn, scratch, events, read_at)
@@ -783,11 +784,11 @@ async def what_if(
     period: Period,
     live_name: str,
     other_name: str,
-    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    now: Now = lambda: datetime.now(UTC),
 ) -> WhatIfReport:
     """Replay ``period`` under ``other`` beside ``live`` and compare (see the module)."""
     replayed = await replay(
-        settings, pool, _EitherRules(live.policy, live.calendar, other), period, clock=clock
+        settings, pool, _EitherRules(live.policy, live.calendar, other), period, now=now
     )
     # As the live scheduler: a deadline is judged a grace after the log was read, so that a
     # stop decided just before (still in another service's outbox) is not missed.

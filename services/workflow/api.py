@@ -9,6 +9,6 @@ from services.workflow.settings import WorkflowSettings
 from services.workflow.spec import SPEC
 
 
-def create_app(settings: WorkflowSettings | None = None, clock: Now | None = None) -> FastAPI:
+def create_app(settings: WorkflowSettings | None = None, now: Now | None = None) -> FastAPI:
     """The workflow service's ASGI app."""
-    return build_app(SPEC, settings, clock)
+    return build_app(SPEC, settings, now)

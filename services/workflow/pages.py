@@ -569,7 +569,7 @@ async def queue_page(request: Request, staff: PageStaff) -> HTMLResponse:
     status_code = 200
     try:
         filters = queue.QueueFilters.model_validate(raw)
-        now = cast(datetime, request.app.state.clock())
+        now = cast(datetime, request.app.state.now())
         page = await queue.fetch_page(request.app.state.service, filters, staff, now)
     except ValidationError as exc:
         errors = [
@@ -658,7 +658,7 @@ async def _complaint(
         }
         for item in history
     ]
-    now = cast(datetime, request.app.state.clock())
+    now = cast(datetime, request.app.state.now())
     policy = getattr(request.app.state, "office_policy", None)
     forms: list[dict[str, Any]] = []
     unusual: list[dict[str, Any]] = []

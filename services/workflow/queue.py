@@ -330,7 +330,7 @@ async def work_queue(
     request: Request, staff: CurrentStaff, filters: Annotated[QueueFilters, Query()]
 ) -> QueuePage:
     """Office-scoped roles see their own office only; company and analyst roles every office."""
-    now = cast(datetime, request.app.state.clock())
+    now = cast(datetime, request.app.state.now())
     return await fetch_page(request.app.state.service, filters, staff, now)
 
 

@@ -112,7 +112,7 @@ async def rows_of(conn: asyncpg.Connection, ids: list[uuid.UUID]) -> list[asyncp
 
 async def round_of(pool: asyncpg.Pool, cfg: Notifications, robots: Robots, batch: int = 20) -> int:
     worker = DeliveryWorker(
-        config=cfg, pool=lambda: pool, clock=lambda: datetime.now(UTC), batch=batch
+        config=cfg, pool=lambda: pool, now=lambda: datetime.now(UTC), batch=batch
     )
     async with httpx.AsyncClient(transport=robots.transport()) as client:
         return await worker.run_once(client)
@@ -271,7 +271,7 @@ async def test_alerts_are_skipped_against_the_start_watermark_not_the_reading_ti
     async with pool.acquire() as conn:
         assert await conn.fetchval("SELECT started_at FROM sla.notifier_watermark") == start
     # The worker's start writes it too, once: a later start changes nothing.
-    worker = DeliveryWorker(config=config(), pool=lambda: pool, clock=lambda: now)
+    worker = DeliveryWorker(config=config(), pool=lambda: pool, now=lambda: now)
     await worker._mark_start()
     async with pool.acquire() as conn:
         assert await conn.fetchval("SELECT started_at FROM sla.notifier_watermark") == start
