@@ -42,11 +42,13 @@ from typing import TYPE_CHECKING
 import asyncpg
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
-from services.runtime.consumer import Batch, ProjectionConsumer, consumer_tables_sql
+from services.runtime import store
+from services.runtime.consumer import Batch, ProjectionConsumer
 from services.runtime.db import TRANSIENT_DB_ERRORS
 from services.runtime.generations import Generation, builder_lock_key, live_lock_key
 from services.runtime.kafka import client_options, topic_partitions
 from services.runtime.settings import Settings
+from services.runtime.store import consumer_tables_sql
 
 if TYPE_CHECKING:
     from services.runtime.service import ConsumingService
@@ -138,7 +140,7 @@ class Builder:
             if building is None or building.version != gens.version:
                 return
             key = builder_lock_key(gens.schema)
-            if not await lease.fetchval("SELECT pg_try_advisory_lock(hashtext($1))", key):
+            if not await store.try_lock(lease, key):
                 return  # another copy builds it; this one goes on serving
             try:
                 self.building = building.gen
@@ -153,7 +155,7 @@ class Builder:
                     await gens.fail(conn, building.gen, f"{type(exc).__name__}: {exc}")
             finally:
                 self.building = None
-                await lease.execute("SELECT pg_advisory_unlock(hashtext($1))", key)
+                await store.unlock(lease, key)
 
     async def build(self, gen: Generation) -> None:
         """Build ``gen`` from its stored offsets to the log's end, then swap it in."""
@@ -201,9 +203,8 @@ class Builder:
         """Run the projection's builder hook in one transaction on the new generation."""
         consumer = part.consumer
         async with self.service.pool.acquire() as conn, conn.transaction():
-            await conn.execute(
-                f"SET LOCAL search_path TO {consumer.search_path}, {consumer.schema}"
-            )
+            assert consumer.search_path is not None  # a builder's consumer writes its generation
+            await store.set_local_search_path(conn, consumer.search_path, consumer.schema)
             await getattr(consumer.projection, hook)(conn, *args)
 
     async def _follow(self, gen: Generation, parts: Sequence[_Part]) -> None:
@@ -268,7 +269,7 @@ class Builder:
         live = await gens.live(conn)
         if live is None or live.version != gen.version:
             return
-        await conn.execute(f"SET LOCAL search_path TO {gens.schema_of(gen.gen)}, {gens.schema}")
+        await store.set_local_search_path(conn, gens.schema_of(gen.gen), gens.schema)
         # Once per projection, however many lanes built it.
         for projection in {
             id(p.consumer.projection): p.consumer.projection for p in parts
@@ -276,7 +277,7 @@ class Builder:
             finalize = getattr(projection, "finalize", None)
             if finalize is not None:
                 await finalize(conn, gens.schema_of(live.gen))
-        await conn.execute("SET LOCAL search_path TO DEFAULT")
+        await store.reset_local_search_path(conn)
 
     async def _outbox_drained(self, conn: asyncpg.Connection, timeout_s: float = 10.0) -> None:
         """Wait (a little) until every event the live side decided is in the log: the new
@@ -285,9 +286,7 @@ class Builder:
         if self.service.relay is None:
             return
         deadline = time.monotonic() + timeout_s
-        while await conn.fetchval(
-            f"SELECT count(*) FROM {self.service.schema}.outbox WHERE published_at IS NULL"
-        ):
+        while await store.outbox_backlog(conn, self.service.schema):
             if time.monotonic() > deadline:
                 log.warning("%s builder: the outbox is not drained; swapping anyway", self.name)
                 return
@@ -314,9 +313,7 @@ class Builder:
         async with service.pool.acquire() as conn, conn.transaction():
             # Every live writer holds this lock shared: from here on the live generation
             # stands still, so catching up to the log's end now passes everything it has.
-            await conn.execute(
-                "SELECT pg_advisory_xact_lock(hashtext($1))", live_lock_key(gens.schema)
-            )
+            await store.lock_for_transaction(conn, live_lock_key(gens.schema))
             marks.append(time.monotonic())
             await self._outbox_drained(conn)
             marks.append(time.monotonic())

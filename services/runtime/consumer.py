@@ -26,14 +26,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
-from uuid import UUID
 
 import asyncpg
 from aiokafka import ConsumerRebalanceListener, ConsumerRecord, TopicPartition
@@ -42,6 +40,7 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.subscriber.usecase import BatchSubscriber
 
 from contracts import Envelope, EventData, decode_event, decode_logged
+from services.runtime import store
 from services.runtime.db import TRANSIENT_DB_ERRORS
 from services.runtime.generations import LiveGate
 from services.runtime.logs import bound
@@ -56,7 +55,6 @@ from services.runtime.metrics import (
 
 log = logging.getLogger(__name__)
 
-_IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
 POISON_ATTEMPTS = 3
 HOLD_BACKOFF_MAX_S = 30.0  # the longest wait between attempts at a batch that keeps failing
 
@@ -97,34 +95,6 @@ def decode_logged_record(record: ConsumerRecord[bytes, bytes]) -> tuple[Any, Any
     return event, event.data
 
 
-async def mark_applied(conn: asyncpg.Connection, consumer: str, event_id: UUID) -> None:
-    """Record, in the caller's transaction, that ``consumer`` has applied ``event_id``.
-
-    For a service that applies an event it decided itself before publishing it (through its
-    outbox): when the event comes back from the log, the consumer skips it. The caller's
-    transaction writes a generation (``ConsumingService.write``): the mark goes to that
-    generation's ``processed_events``, found through the ``search_path``.
-    """
-    await conn.execute(
-        "INSERT INTO processed_events (consumer, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-        consumer,
-        event_id,
-    )
-
-
-async def mark_applied_many(
-    conn: asyncpg.Connection, consumer: str, event_ids: Sequence[UUID]
-) -> None:
-    """``mark_applied`` for many events, with one statement."""
-    if event_ids:
-        await conn.execute(
-            "INSERT INTO processed_events (consumer, event_id) "
-            "SELECT $1, unnest($2::uuid[]) ON CONFLICT DO NOTHING",
-            consumer,
-            event_ids,
-        )
-
-
 Decoded = tuple[ConsumerRecord[bytes, bytes], Envelope, EventData]
 
 
@@ -147,39 +117,6 @@ class Batch:
     next_offsets: dict[int, int] = field(default_factory=dict)
     seen_until: dict[int, datetime] = field(default_factory=dict)
     rows: Any = None  # the projection's ``rows`` of every decoded event (no claim needed)
-
-
-def consumer_tables_sql(schema: str) -> str:
-    """DDL of the bookkeeping tables a consumer keeps in its service's schema."""
-    if not _IDENT.match(schema):
-        raise ValueError(f"bad schema name {schema!r}")
-    return f"""
-    CREATE SCHEMA IF NOT EXISTS {schema};
-    CREATE TABLE IF NOT EXISTS {schema}.consumer_offsets (
-        consumer    text    NOT NULL,
-        topic       text    NOT NULL,
-        partition   integer NOT NULL,
-        next_offset bigint  NOT NULL,
-        updated_at  timestamptz NOT NULL DEFAULT now(),
-        PRIMARY KEY (consumer, topic, partition)
-    );
-    -- the latest recorded_at applied from the partition: how far in time it has been read
-    ALTER TABLE {schema}.consumer_offsets ADD COLUMN IF NOT EXISTS watermark timestamptz;
-    CREATE TABLE IF NOT EXISTS {schema}.processed_events (
-        consumer text NOT NULL,
-        event_id uuid NOT NULL,
-        PRIMARY KEY (consumer, event_id)
-    );
-    CREATE TABLE IF NOT EXISTS {schema}.dead_letters (
-        consumer    text NOT NULL,
-        topic       text NOT NULL,
-        partition   integer NOT NULL,
-        "offset"    bigint NOT NULL,
-        error       text NOT NULL,
-        recorded_at timestamptz NOT NULL DEFAULT now(),
-        PRIMARY KEY (consumer, topic, partition, "offset")
-    );
-    """
 
 
 def group_id(consumer: str, topic: str) -> str:
@@ -206,8 +143,7 @@ class ProjectionConsumer:
         durable: bool = False,
         broker: KafkaBroker | None = None,
     ) -> None:
-        if not _IDENT.match(schema):
-            raise ValueError(f"bad schema name {schema!r}")
+        store.checked(schema)
         self.name = name
         self.schema = schema
         # A projection keeps its bookkeeping in the generation it writes (set by the service
@@ -315,13 +251,7 @@ class ProjectionConsumer:
         if conn is None:
             async with self._pool().acquire() as own:
                 return await self.stored_offsets(own)
-        rows = await conn.fetch(
-            f"SELECT partition, next_offset FROM {self.book_schema}.consumer_offsets "
-            "WHERE consumer = $1 AND topic = $2",
-            self.name,
-            self.topic,
-        )
-        return {r["partition"]: r["next_offset"] for r in rows}
+        return await store.stored_offsets(conn, self.book_schema, self.name, self.topic)
 
     async def follow_live(self) -> None:
         """Write the live generation from now on, if another went live since the last batch.
@@ -496,18 +426,8 @@ class ProjectionConsumer:
                 letters += await self._apply_fresh(conn, batch.decoded, batch.rows)
             for letter in letters:
                 await self._dead_letter(conn, letter)
-            await conn.executemany(
-                f"""INSERT INTO {self.book_schema}.consumer_offsets AS o
-                        (consumer, topic, partition, next_offset, watermark)
-                    VALUES ($1, $2, $3, $4, $5)
-                    ON CONFLICT (consumer, topic, partition) DO UPDATE
-                    SET next_offset = GREATEST(o.next_offset, EXCLUDED.next_offset),
-                        watermark = GREATEST(o.watermark, EXCLUDED.watermark),
-                        updated_at = now()""",
-                [
-                    (self.name, self.topic, p, o, batch.seen_until.get(p))
-                    for p, o in batch.next_offsets.items()
-                ],
+            await store.store_offsets(
+                conn, self.book_schema, self.name, self.topic, batch.next_offsets, batch.seen_until
             )
         for partition, offset in batch.next_offsets.items():
             CONSUMER_POSITION.labels(self.name, self.topic, str(partition)).set(offset)
@@ -516,7 +436,7 @@ class ProjectionConsumer:
     async def _enter(self, conn: asyncpg.Connection) -> bool:
         """Open the batch's transaction on the right generation; ``False``: apply nothing."""
         if self.search_path is not None:  # a builder: its own generation, no live lock
-            await conn.execute(f"SET LOCAL search_path TO {self.search_path}, {self.schema}")
+            await store.set_local_search_path(conn, self.search_path, self.schema)
             return True
         if self.gate is None:  # a durable consumer: the service's own schema
             return True
@@ -538,15 +458,9 @@ class ProjectionConsumer:
         """Mark the batch's events processed in one statement; the ones not seen before."""
         if not decoded:
             return []
-        claimed = {
-            r["event_id"]
-            for r in await conn.fetch(
-                f"INSERT INTO {self.book_schema}.processed_events (consumer, event_id) "
-                "SELECT $1, unnest($2::uuid[]) ON CONFLICT DO NOTHING RETURNING event_id",
-                self.name,
-                [envelope.event_id for _, envelope, _ in decoded],
-            )
-        }
+        claimed = await store.claim(
+            conn, self.book_schema, self.name, [envelope.event_id for _, envelope, _ in decoded]
+        )
         fresh = []
         for record, envelope, data in decoded:
             if envelope.event_id in claimed:
@@ -607,12 +521,7 @@ class ProjectionConsumer:
                 continue
             letters.append(DeadLetter(record, error))
             # Not processed after all: replaying the dead letter after a fix must apply it.
-            await conn.execute(
-                f"DELETE FROM {self.book_schema}.processed_events "
-                "WHERE consumer = $1 AND event_id = $2",
-                self.name,
-                envelope.event_id,
-            )
+            await store.unclaim(conn, self.book_schema, self.name, envelope.event_id)
         return letters
 
     async def _apply_record(
@@ -676,10 +585,9 @@ class ProjectionConsumer:
                     "dlq-error": letter.error[:1000],
                 },
             )
-        await conn.execute(
-            f"""INSERT INTO {self.book_schema}.dead_letters
-                    (consumer, topic, partition, "offset", error)
-                VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING""",
+        await store.record_dead_letter(
+            conn,
+            self.book_schema,
             self.name,
             record.topic,
             record.partition,
@@ -706,13 +614,7 @@ class ProjectionConsumer:
             return None
         ends = await consumer.end_offsets([TopicPartition(self.topic, p) for p in partitions])
         async with self._pool().acquire() as conn:
-            rows = await conn.fetch(
-                "SELECT partition, next_offset, watermark "
-                f"FROM {self.book_schema}.consumer_offsets WHERE consumer = $1 AND topic = $2",
-                self.name,
-                self.topic,
-            )
-        stored = {r["partition"]: r for r in rows}
+            stored = await store.stored_positions(conn, self.book_schema, self.name, self.topic)
         until = now
         for tp, end in ends.items():
             row = stored.get(tp.partition)

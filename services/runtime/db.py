@@ -7,6 +7,8 @@ import logging
 
 import asyncpg
 
+from services.runtime import store
+
 log = logging.getLogger(__name__)
 
 # Errors after which the same statement may succeed: the database restarting, a lost
@@ -72,6 +74,6 @@ async def ping(pool: asyncpg.Pool) -> bool:
     """Whether the database answers a trivial query now."""
     try:
         async with pool.acquire(timeout=2) as conn:
-            return bool(await conn.fetchval("SELECT true"))
+            return await store.ping(conn)
     except Exception:  # readiness only reports; it never raises
         return False

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 
 import asyncpg
 
+from services.runtime import store
 from services.runtime.metrics import (
     CONSUMER_ASSIGNED,
     CONSUMER_LAG,
@@ -104,15 +105,12 @@ class Monitor:
             REBUILD_LAG.labels(service.name).set(building.lag or 0)
         async with service.pool.acquire() as conn:
             for consumer in service.consumers:
-                recorded = await conn.fetchval(
-                    f"SELECT count(*) FROM {consumer.book_schema}.dead_letters WHERE consumer = $1",
-                    consumer.name,
+                recorded = await store.dead_letters_recorded(
+                    conn, consumer.book_schema, consumer.name
                 )
                 DEAD_LETTERS_RECORDED.labels(consumer.name).set(recorded)
             if service.relay is not None:
-                backlog = await conn.fetchval(
-                    f"SELECT count(*) FROM {service.schema}.outbox WHERE published_at IS NULL"
-                )
+                backlog = await store.outbox_backlog(conn, service.schema)
                 OUTBOX_BACKLOG.labels(service.schema).set(backlog)
             for _name, extra in self._extra:
                 await extra(conn)

@@ -23,29 +23,12 @@ import asyncpg
 from faststream.kafka import KafkaBroker
 
 from contracts import Envelope, encode_event
+from services.runtime import store
 from services.runtime.db import TRANSIENT_DB_ERRORS
 from services.runtime.kafka import event_headers
 from services.runtime.metrics import EVENTS_PUBLISHED, OUTBOX_BACKLOG
 
 log = logging.getLogger(__name__)
-
-
-def outbox_table_sql(schema: str) -> str:
-    """DDL of the outbox in ``schema``."""
-    return f"""
-    CREATE TABLE IF NOT EXISTS {schema}.outbox (
-        seq          bigserial PRIMARY KEY,
-        event_id     uuid NOT NULL UNIQUE,
-        complaint_id uuid NOT NULL,
-        topic        text NOT NULL,
-        payload      bytea NOT NULL,
-        headers      jsonb NOT NULL,
-        created_at   timestamptz NOT NULL DEFAULT now(),
-        published_at timestamptz
-    );
-    CREATE INDEX IF NOT EXISTS outbox_unpublished ON {schema}.outbox (seq)
-        WHERE published_at IS NULL;
-    """
 
 
 async def enqueue(conn: asyncpg.Connection, schema: str, topic: str, envelope: Envelope) -> bool:
@@ -57,16 +40,6 @@ async def enqueue(conn: asyncpg.Connection, schema: str, topic: str, envelope: E
     return envelope.event_id in await enqueue_many(conn, schema, topic, [envelope])
 
 
-async def in_outbox(conn: asyncpg.Connection, schema: str, event_ids: Sequence[UUID]) -> set[UUID]:
-    """Which of these events ``schema``'s outbox holds already (decided before)."""
-    if not event_ids:
-        return set()
-    rows = await conn.fetch(
-        f"SELECT event_id FROM {schema}.outbox WHERE event_id = ANY($1::uuid[])", event_ids
-    )
-    return {r["event_id"] for r in rows}
-
-
 async def enqueue_many(
     conn: asyncpg.Connection, schema: str, topic: str, envelopes: Sequence[Envelope]
 ) -> set[UUID]:
@@ -74,21 +47,15 @@ async def enqueue_many(
     written (an id already in the outbox, decided before, is skipped)."""
     if not envelopes:
         return set()
-    rows = await conn.fetch(
-        f"""INSERT INTO {schema}.outbox (event_id, complaint_id, topic, payload, headers)
-            SELECT e.event_id, e.complaint_id, $3, e.payload, e.headers::jsonb
-            FROM unnest($1::uuid[], $2::uuid[], $4::bytea[], $5::text[])
-                 WITH ORDINALITY AS e(event_id, complaint_id, payload, headers, n)
-            ORDER BY e.n
-            ON CONFLICT (event_id) DO NOTHING
-            RETURNING event_id""",
-        [env.event_id for env in envelopes],
-        [env.complaint_id for env in envelopes],
+    return await store.insert_outbox(
+        conn,
+        schema,
         topic,
-        [encode_event(env) for env in envelopes],
-        [json.dumps(event_headers(env)) for env in envelopes],
+        event_ids=[env.event_id for env in envelopes],
+        complaint_ids=[env.complaint_id for env in envelopes],
+        payloads=[encode_event(env) for env in envelopes],
+        headers=[json.dumps(event_headers(env)) for env in envelopes],
     )
-    return {r["event_id"] for r in rows}
 
 
 class OutboxRelay:
@@ -121,9 +88,7 @@ class OutboxRelay:
         while True:
             try:
                 async with self._pool().acquire() as lock_conn:
-                    while not await lock_conn.fetchval(  # noqa: ASYNC110 (a PostgreSQL lock)
-                        "SELECT pg_try_advisory_lock(hashtext($1))", lock_key
-                    ):
+                    while not await store.try_lock(lock_conn, lock_key):  # noqa: ASYNC110
                         await asyncio.sleep(2.0)  # another copy relays; stand by
                     self.is_leader = True
                     try:
@@ -131,10 +96,10 @@ class OutboxRelay:
                             if await self.publish_pending() < self._batch_size:
                                 await self._sleep()
                             # a lost lock connection shows up here as an error
-                            await lock_conn.fetchval("SELECT 1")
+                            await store.ping(lock_conn)
                     finally:
                         self.is_leader = False
-                        await lock_conn.execute("SELECT pg_advisory_unlock(hashtext($1))", lock_key)
+                        await store.unlock(lock_conn, lock_key)
             except asyncio.CancelledError:
                 raise
             except TRANSIENT_DB_ERRORS as exc:
@@ -154,12 +119,7 @@ class OutboxRelay:
     async def publish_pending(self) -> int:
         """Publish one batch of unpublished events in decision order; return how many."""
         async with self._pool().acquire() as conn:
-            rows = await conn.fetch(
-                f"""SELECT seq, event_id, complaint_id, topic, payload, headers
-                    FROM {self.schema}.outbox WHERE published_at IS NULL
-                    ORDER BY seq LIMIT $1""",
-                self._batch_size,
-            )
+            rows = await store.unpublished(conn, self.schema, self._batch_size)
         if not rows:
             OUTBOX_BACKLOG.labels(self.schema).set(0)
             return 0
@@ -182,15 +142,10 @@ class OutboxRelay:
             EVENTS_PUBLISHED.labels(json.loads(row["headers"])["event-type"]).inc()
         await self._mark_published([row["seq"] for row in rows])
         async with self._pool().acquire() as conn:
-            backlog = await conn.fetchval(
-                f"SELECT count(*) FROM {self.schema}.outbox WHERE published_at IS NULL"
-            )
+            backlog = await store.outbox_backlog(conn, self.schema)
         OUTBOX_BACKLOG.labels(self.schema).set(backlog)
         return len(rows)
 
     async def _mark_published(self, seqs: list[int]) -> None:
         async with self._pool().acquire() as conn:
-            await conn.execute(
-                f"UPDATE {self.schema}.outbox SET published_at = now() WHERE seq = ANY($1)",
-                seqs,
-            )
+            await store.mark_published(conn, self.schema, seqs)

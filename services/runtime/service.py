@@ -16,21 +16,21 @@ from typing import Any
 import asyncpg
 from fastapi import FastAPI
 
-from services.runtime import vault
+from services.runtime import store, vault
 from services.runtime.builder import Builder
 from services.runtime.consumer import (
     Decoder,
     Projection,
     ProjectionConsumer,
-    consumer_tables_sql,
 )
 from services.runtime.db import create_pool, ping
 from services.runtime.generations import Generations, LiveGate, Rebuilding
 from services.runtime.http import ReadinessCheck
 from services.runtime.kafka import ensure_topics, make_broker
 from services.runtime.monitor import Monitor
-from services.runtime.outbox import OutboxRelay, outbox_table_sql
+from services.runtime.outbox import OutboxRelay
 from services.runtime.settings import Settings
+from services.runtime.store import consumer_tables_sql, outbox_table_sql
 
 log = logging.getLogger(__name__)
 
@@ -210,29 +210,23 @@ class ConsumingService:
             await vault.migrate(conn)  # shared by every service, never a projection
         async with self.pool.acquire() as conn, conn.transaction():
             # Copies starting together: one migrates, the others wait and find it done.
-            await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", self.schema)
-            await conn.execute(consumer_tables_sql(self.schema))
-            await conn.execute(outbox_table_sql(self.schema))
+            await store.lock_for_transaction(conn, self.schema)
+            await store.run_script(conn, consumer_tables_sql(self.schema))
+            await store.run_script(conn, outbox_table_sql(self.schema))
             for path in self.durable_sql:
-                await conn.execute(path.read_text(encoding="utf-8"))
+                await store.run_script(conn, path.read_text(encoding="utf-8"))
             first = await self.generations.live(conn) if await self._has_registry(conn) else None
             live = await self.generations.prepare(conn, consumer_tables_sql)
             if first is None:
                 # Offsets an earlier release stored for its projections in the service's own
                 # schema belong to tables that are gone now.
-                for table in ("consumer_offsets", "processed_events", "dead_letters"):
-                    await conn.execute(
-                        f"DELETE FROM {self.schema}.{table} WHERE consumer = ANY($1::text[])",
-                        [c.name for c in self.projections],
-                    )
+                await store.forget_consumers(conn, self.schema, [c.name for c in self.projections])
         for consumer in self.projections:
             consumer.write_to(live.gen, self.generations.schema_of(live.gen))
         self.migrated = True
 
     async def _has_registry(self, conn: asyncpg.Connection) -> bool:
-        return bool(
-            await conn.fetchval("SELECT to_regclass($1) IS NOT NULL", f"{self.schema}.generations")
-        )
+        return await store.table_exists(conn, f"{self.schema}.generations")
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[asyncpg.Connection]:

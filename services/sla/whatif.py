@@ -62,9 +62,10 @@ from contracts import ComplaintReceived, Envelope, EventData, decode_event
 from contracts.sla import AlertKind, SlaBreached, SlaWarning
 from contracts.timezone import CHINA
 from services.runtime.builder import replay_to_end
-from services.runtime.consumer import ProjectionConsumer, consumer_tables_sql
+from services.runtime.consumer import ProjectionConsumer
 from services.runtime.settings import Settings
 from services.runtime.spec import Now
+from services.runtime.store import consumer_tables_sql
 from services.sla.calendar import BusinessCalendar, parse_calendar
 from services.sla.policy import SlaPolicy, parse_policy
 from services.sla.projection import ClockProjection

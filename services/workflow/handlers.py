@@ -29,8 +29,9 @@ from contracts.lifecycle import (
 )
 from contracts.sla import SlaBreached
 from services.runtime import outbox, vault
-from services.runtime.consumer import mark_applied, mark_applied_many
+from services.runtime import store as runtime_store
 from services.runtime.outbox import enqueue
+from services.runtime.store import mark_applied, mark_applied_many
 from services.workflow import store
 from services.workflow.commands import Command, Merge
 from services.workflow.domain import (
@@ -285,7 +286,7 @@ class _BatchJournal(_Journal):
     ) -> _BatchJournal:
         pairs = [(env.event_id, rule) for env, data in events for rule in _candidate_rules(data)]
         fresh = await store.journal_rules(conn, pairs)
-        in_outbox = await outbox.in_outbox(
+        in_outbox = await runtime_store.in_outbox(
             conn, store.SCHEMA, [i for cause, rule in fresh for i in _derived_ids(cause, rule)]
         )
         receipts = [

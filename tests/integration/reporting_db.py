@@ -8,8 +8,8 @@ import asyncpg
 
 from services import reporting
 from services.runtime import vault
-from services.runtime.consumer import consumer_tables_sql
 from services.runtime.generations import Generations
+from services.runtime.store import consumer_tables_sql
 
 HERE = Path(reporting.__file__).parent
 

@@ -13,8 +13,9 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from faststream.kafka import KafkaBroker
 from prometheus_client import REGISTRY
 
-from services.runtime.consumer import Decoded, ProjectionConsumer, consumer_tables_sql
-from services.runtime.outbox import OutboxRelay, enqueue_many, outbox_table_sql
+from services.runtime.consumer import Decoded, ProjectionConsumer
+from services.runtime.outbox import OutboxRelay, enqueue_many
+from services.runtime.store import consumer_tables_sql, outbox_table_sql
 from tests.conftest import RUN, Infra
 from tests.integration.test_outbox_relay import event
 

@@ -9,8 +9,8 @@ import asyncpg
 import pytest
 
 from deploy.local import sandbox
-from services.runtime.consumer import consumer_tables_sql
 from services.runtime.generations import Generations
+from services.runtime.store import consumer_tables_sql
 from tests.conftest import RUN, Infra
 from tests.integration.reporting_db import HERE
 

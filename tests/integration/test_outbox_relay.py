@@ -16,8 +16,9 @@ from faststream.kafka import KafkaBroker
 
 from contracts import Channel, Envelope, EventData, new_envelope
 from contracts.intake import ComplaintReceivedV3, Submission
-from services.runtime.consumer import ProjectionConsumer, consumer_tables_sql
-from services.runtime.outbox import OutboxRelay, enqueue, outbox_table_sql
+from services.runtime.consumer import ProjectionConsumer
+from services.runtime.outbox import OutboxRelay, enqueue
+from services.runtime.store import consumer_tables_sql, outbox_table_sql
 from tests.conftest import RUN, Infra
 from tests.faults.test_intake_broker_down import read_all
 

@@ -32,7 +32,7 @@ from contracts.sla import AlertKind, SlaBreached, SlaWarning, sla_event_id
 from deploy.local import sandbox
 from services.reporting import store
 from services.reporting.projection import ComplaintsProjection, logged
-from services.runtime.consumer import consumer_tables_sql
+from services.runtime.store import consumer_tables_sql
 from tests.conftest import RUN, Infra
 
 pytestmark = pytest.mark.infra

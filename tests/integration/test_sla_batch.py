@@ -29,7 +29,7 @@ from contracts.lifecycle import (
     Role,
 )
 from deploy.local import sandbox
-from services.runtime.consumer import consumer_tables_sql
+from services.runtime.store import consumer_tables_sql
 from services.sla import store
 from services.sla.calendar import load_calendar
 from services.sla.policy import load_policy

@@ -42,8 +42,7 @@ from contracts.lifecycle import (
     Role,
 )
 from deploy.local import sandbox
-from services.runtime.consumer import consumer_tables_sql
-from services.runtime.outbox import outbox_table_sql
+from services.runtime.store import consumer_tables_sql, outbox_table_sql
 from services.workflow import store
 from services.workflow.domain import MajorPolicy, load_routing_rules, replay
 from services.workflow.handlers import Context, Rules
