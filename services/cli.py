@@ -49,6 +49,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from contracts import Envelope
 from contracts.privacy import ErasureReason
 from services import catalog
+from services.runtime import store
 from services.runtime.auth import Staff, StaffRole, issue_token
 from services.runtime.consumer import group_id
 from services.runtime.generations import AlreadyBuilding, Generation, Generations
@@ -237,19 +238,9 @@ async def _stored_offsets(
     try:
         # A projection's offsets are its live generation's; a durable consumer's are in the
         # service's own schema.
-        rows = await conn.fetch(
-            f"""SELECT partition, next_offset, updated_at FROM {group.schema}.consumer_offsets
-                WHERE consumer = $1 AND topic = $2
-                UNION ALL
-                SELECT partition, next_offset, updated_at
-                FROM {group.schema}.live_consumer_offsets
-                WHERE consumer = $1 AND topic = $2""",
-            group.name,
-            group.topic,
-        )
+        return await store.group_offsets(conn, group.schema, group.name, group.topic)
     except (asyncpg.UndefinedTableError, asyncpg.InvalidSchemaNameError):
         return {}  # the service never started against this database
-    return {r["partition"]: (r["next_offset"], r["updated_at"]) for r in rows}
 
 
 # -- lag ------------------------------------------------------------------------------------
@@ -388,7 +379,7 @@ def rebuild(
     async def read() -> tuple[Generation | None, Generation | None, list[Generation]]:
         conn = await asyncpg.connect(settings.database_url)
         try:
-            if not await conn.fetchval("SELECT to_regclass($1)", f"{service}.generations"):
+            if not await store.table_exists(conn, f"{service}.generations"):
                 return None, None, []
             return (
                 await registry.live(conn),
@@ -568,15 +559,7 @@ async def _mark_applied(settings: Settings, rows: list[DeadLetterRow]) -> None:
             if schema not in SERVICES:
                 continue
             try:
-                applied = await conn.fetchval(
-                    f"""SELECT true FROM {schema}.processed_events
-                        WHERE consumer = $1 AND event_id = $2
-                        UNION ALL
-                        SELECT true FROM {schema}.live_processed_events
-                        WHERE consumer = $1 AND event_id = $2""",
-                    row.consumer,
-                    row.event_id,
-                )
+                applied = await store.group_applied(conn, schema, row.consumer, str(row.event_id))
             except (asyncpg.UndefinedTableError, asyncpg.InvalidSchemaNameError):
                 applied = False
             if applied:
@@ -760,11 +743,7 @@ async def _repartition(settings: Settings, source: str, target: str, partitions:
     try:
         for schema in dict.fromkeys(g.schema for g in groups):
             try:
-                waiting = await conn.fetchval(
-                    f"SELECT count(*) FROM {schema}.outbox "
-                    "WHERE published_at IS NULL AND topic = $1",
-                    source,
-                )
+                waiting = await store.outbox_backlog(conn, schema, topic=source)
             except (asyncpg.UndefinedTableError, asyncpg.InvalidSchemaNameError):
                 continue
             if waiting:

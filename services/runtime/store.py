@@ -163,6 +163,41 @@ async def mark_applied_many(
         )
 
 
+async def group_offsets(
+    conn: asyncpg.Connection, schema: str, consumer: str, topic: str
+) -> dict[int, tuple[int, datetime]]:
+    """Partition → (next offset, when stored) of ``consumer``, wherever its offsets are: a
+    durable consumer's in the service's schema, a projection's in its live generation."""
+    rows = await conn.fetch(
+        f"""SELECT partition, next_offset, updated_at FROM {schema}.consumer_offsets
+            WHERE consumer = $1 AND topic = $2
+            UNION ALL
+            SELECT partition, next_offset, updated_at
+            FROM {schema}.live_consumer_offsets
+            WHERE consumer = $1 AND topic = $2""",
+        consumer,
+        topic,
+    )
+    return {r["partition"]: (r["next_offset"], r["updated_at"]) for r in rows}
+
+
+async def group_applied(
+    conn: asyncpg.Connection, schema: str, consumer: str, event_id: UUID | str
+) -> bool:
+    """Whether ``consumer`` (durable, or a projection's live generation) applied ``event_id``."""
+    return bool(
+        await conn.fetchval(
+            f"""SELECT true FROM {schema}.processed_events
+                WHERE consumer = $1 AND event_id = $2
+                UNION ALL
+                SELECT true FROM {schema}.live_processed_events
+                WHERE consumer = $1 AND event_id = $2""",
+            consumer,
+            event_id,
+        )
+    )
+
+
 async def dead_letters_recorded(conn: asyncpg.Connection, schema: str, consumer: str) -> int:
     """How many dead letters ``consumer`` has recorded."""
     return int(
@@ -284,10 +319,14 @@ async def unpublished(conn: asyncpg.Connection, schema: str, limit: int) -> list
     return rows
 
 
-async def outbox_backlog(conn: asyncpg.Connection, schema: str) -> int:
-    """How many events the outbox holds not yet published."""
+async def outbox_backlog(conn: asyncpg.Connection, schema: str, *, topic: str | None = None) -> int:
+    """How many events the outbox holds not yet published (for ``topic`` only, if given)."""
     return int(
-        await conn.fetchval(f"SELECT count(*) FROM {schema}.outbox WHERE published_at IS NULL")
+        await conn.fetchval(
+            f"SELECT count(*) FROM {schema}.outbox "
+            "WHERE published_at IS NULL AND ($1::text IS NULL OR topic = $1)",
+            topic,
+        )
     )
 
 
