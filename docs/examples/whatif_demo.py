@@ -13,7 +13,7 @@ the services on free ports; everything removed afterwards):
    changed.
 
 Run from the repository root with the real broker and database up (``make up`` or
-``deploy/local/infra.py``): ``.venv/bin/python docs/examples/whatif_demo.py [--json]``.
+``deploy/local/infra``): ``.venv/bin/python docs/examples/whatif_demo.py [--json]``.
 """
 
 from __future__ import annotations
