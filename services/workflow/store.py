@@ -3,7 +3,7 @@
 Each complaint's row keeps its folded ``State`` (``complaints.state``, JSON), so applying an
 event or deciding a command reads one row instead of re-reading and re-decoding the whole
 history. The stored state carries the fingerprint of the code that folded it
-(``STATE_FORMAT``): a state folded by another ``domain.py`` is not trusted, the complaint's
+(``STATE_FORMAT``): a state folded by another ``domain/state.py`` is not trusted, the complaint's
 history is replayed instead (``load_states``) and the row re-written with the current fold.
 """
 
@@ -26,13 +26,17 @@ from pydantic import BaseModel
 
 from contracts import ComplaintReceived, Envelope, decode_event
 from services.runtime import vault
-from services.workflow import domain
 from services.workflow.domain import State, replay
+from services.workflow.domain import fold as fold_module
+from services.workflow.domain import state as state_module
 
 SCHEMA = "workflow"
 
-STATE_FORMAT = hashlib.sha256(Path(domain.__file__).read_bytes()).hexdigest()[:16]
-"""Fingerprint of the fold that wrote a stored state: the digest of ``domain.py``. A state
+STATE_FORMAT = hashlib.sha256(
+    b"".join(Path(str(m.__file__)).read_bytes() for m in (state_module, fold_module))
+).hexdigest()[:16]
+"""Fingerprint of the fold that wrote a stored state: the digest of ``domain/state.py`` and
+``domain/fold.py`` (the ``State`` and its fold). A state
 stored under another fingerprint is replayed from the history instead of read."""
 
 
@@ -395,7 +399,7 @@ def _collection(kind: Callable[[Any], Any], item: Decode | None) -> Decode:
 def _dataclass_decoder(cls: type) -> Decode:
     if getattr(cls, "__post_init__", None) is not None or hasattr(cls, "__slots__"):
         raise TypeError(f"cannot store a {cls.__name__}: it needs its __init__")
-    hints = typing.get_type_hints(cls, vars(domain))
+    hints = typing.get_type_hints(cls)  # in the namespace of the module that defines it
     fields = [(f.name, _decoder(hints[f.name])) for f in dataclasses.fields(cls)]
     convert = [(name, dec) for name, dec in fields if dec is not None]
 
