@@ -1,0 +1,348 @@
+"""``build_monthly_report``: the report of a period from its rows, one builder per figure."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime, tzinfo
+from typing import Any
+
+from contracts.enums import ServiceCategory, Validity
+from contracts.timezone import CHINA
+from services.reporting.monthly.figures import (
+    FIGURES,
+    RECORD_FIGURES,
+    _count,
+    quoted_scope,
+    report_scope,
+)
+from services.reporting.monthly.model import (
+    AccountabilityItem,
+    Attachment1,
+    Attachment1Row,
+    Attachment2,
+    Attachment2Row,
+    CategoryFigure,
+    CategoryProblems,
+    DirectComplaints,
+    DocumentText,
+    ExcludedComplaints,
+    Handling,
+    MonthlyReport,
+    OfficeCount,
+    OfficeFigure,
+    PreventiveMeasure,
+    QuotedEvent,
+    ReportRow,
+    ServiceLevels,
+    TypeFigure,
+    UnclassifiedFigure,
+)
+from services.reporting.monthly.shares import (
+    _listed,
+    _main_problems,
+    _office_categories,
+    _office_order,
+    _ranked_offices,
+    _ratio,
+    _write_up,
+    half_up_tenths,
+    rounding_note,
+)
+
+
+def build_monthly_report(
+    rows: Iterable[ReportRow],
+    *,
+    period_from: date,
+    period_to: date,
+    office: str | None,
+    offices: Sequence[str],
+    generated_at: datetime,
+    timezone: tzinfo = CHINA,
+    top_categories: int = 2,
+    problems_per_category: int = 3,
+    quoted: Iterable[QuotedEvent] = (),
+    document: DocumentText | None = None,
+) -> MonthlyReport:
+    """Compute the monthly report of ``period_from``–``period_to`` (both inclusive).
+
+    ``office`` None reports on the whole company; an office name reports on that office alone.
+    ``offices`` lists every office of the company in its usual order (the order of the
+    attachments and of ties in rankings), so that offices with no complaint appear too.
+    Rows outside the period (dates in ``timezone``) or of other offices are left out; merged
+    and withdrawn ones are listed apart (``excluded``), out of every total.
+    The main problems are given for the ``top_categories`` highest-ranked categories, at most
+    ``problems_per_category`` subjects each. ``quoted``: the period's accountability records
+    and preventive measures (other events, periods and offices are left out). ``document``:
+    the header and footer text. Raises ``ValueError`` for an inverted period.
+    """
+    if period_from > period_to:
+        raise ValueError(f"period_from {period_from} is after period_to {period_to}")
+    selected, excluded_rows = report_scope(
+        rows, period_from=period_from, period_to=period_to, office=office, timezone=timezone
+    )
+    order = _office_order(offices, office, selected)
+    valid_rows = [row for row in selected if row.validity is Validity.VALID]
+    direct_rows = [row for row in selected if FIGURES["direct"].test(row)]
+    scoped = quoted_scope(
+        quoted, period_from=period_from, period_to=period_to, office=office, timezone=timezone
+    )
+    return MonthlyReport(
+        period_from=period_from,
+        period_to=period_to,
+        office=office,
+        generated_at=generated_at,
+        **_types(selected),
+        **_categories(valid_rows, top_categories, problems_per_category),
+        **_offices(valid_rows, order),
+        direct=_direct(direct_rows, order),
+        **_attachments(selected, order, top_categories),
+        **_counted(selected, excluded_rows),
+        **_records(scoped),
+        case_write_ups=tuple(_write_up(row) for row in direct_rows),
+        document=document if document is not None else DocumentText(),
+    )
+
+
+# One builder per figure of the report: each returns the report's fields it makes.
+
+
+def _types(selected: Sequence[ReportRow]) -> dict[str, Any]:
+    """Received, judged and pending, and the share of each validity type (有效/协助/无效)."""
+    types: Counter[Validity | None] = Counter(row.validity for row in selected)
+    judged_counts = [types[validity] for validity in Validity]
+    judged = sum(judged_counts)
+    by_type = tuple(
+        TypeFigure(validity=validity, count=count, share_tenths=half_up_tenths(count, judged))
+        for validity, count in zip(Validity, judged_counts, strict=True)
+    )
+    return {
+        "received": len(selected),
+        "judged": judged,
+        "pending": types[None],
+        "by_type": by_type,
+        "types_note": rounding_note([f.share_tenths for f in by_type]),
+    }
+
+
+def _categories(
+    valid_rows: Sequence[ReportRow], top_categories: int, problems_per_category: int
+) -> dict[str, Any]:
+    """The valid complaints by service category, ranked, with the main problems of the top
+    categories."""
+    valid = len(valid_rows)
+    categories: Counter[ServiceCategory | None] = Counter(row.category for row in valid_rows)
+    ranked_categories = sorted(  # sorted() is stable: ties keep the declaration order
+        (category for category in ServiceCategory if categories[category]),
+        key=lambda category: -categories[category],
+    )
+    by_category = tuple(
+        CategoryFigure(
+            category=category,
+            count=categories[category],
+            share_tenths=half_up_tenths(categories[category], valid),
+            rank=i,
+        )
+        for i, category in enumerate(ranked_categories, start=1)
+    )
+    unclassified = UnclassifiedFigure(
+        count=categories[None], share_tenths=half_up_tenths(categories[None], valid)
+    )
+    main_problems = tuple(
+        CategoryProblems(
+            category=figure.category,
+            problems=_main_problems(
+                [row for row in valid_rows if row.category is figure.category],
+                problems_per_category,
+                figure.category,
+            ),
+        )
+        for figure in by_category[:top_categories]
+    )
+    shares = [f.share_tenths for f in by_category]
+    return {
+        "valid": valid,
+        "by_category": by_category,
+        "unclassified": unclassified,
+        "main_problems": main_problems,
+        "categories_note": rounding_note([*shares, unclassified.share_tenths]),
+    }
+
+
+def _offices(valid_rows: Sequence[ReportRow], order: Sequence[str]) -> dict[str, Any]:
+    """The valid complaints by office, ranked (ties in the company's order of offices)."""
+    valid_per_office: Counter[str] = Counter(row.office for row in valid_rows)
+    by_office = tuple(
+        OfficeFigure(
+            office=name,
+            count=valid_per_office[name],
+            share_tenths=half_up_tenths(valid_per_office[name], len(valid_rows)),
+            rank=i,
+        )
+        for i, name in enumerate(_ranked_offices(valid_per_office, order), start=1)
+    )
+    return {
+        "by_office": by_office,
+        "offices_with_valid": len(by_office),
+        "offices_note": rounding_note([f.share_tenths for f in by_office]),
+    }
+
+
+def _direct(direct_rows: Sequence[ReportRow], order: Sequence[str]) -> DirectComplaints:
+    """The complaints that went over the office's head (the supervision line), by type, and
+    the valid ones by office."""
+    direct_types: Counter[Validity | None] = Counter(row.validity for row in direct_rows)
+    direct_valid: Counter[str] = Counter(
+        row.office for row in direct_rows if row.validity is Validity.VALID
+    )
+    return DirectComplaints(
+        total=len(direct_rows),
+        valid=direct_types[Validity.VALID],
+        assist=direct_types[Validity.ASSIST],
+        invalid=direct_types[Validity.INVALID],
+        pending=direct_types[None],
+        valid_by_office=tuple(
+            OfficeCount(office=name, count=direct_valid[name])
+            for name in _ranked_offices(direct_valid, order)
+        ),
+    )
+
+
+def _attachments(
+    selected: Sequence[ReportRow], order: Sequence[str], top_categories: int
+) -> dict[str, Any]:
+    """Every office's counts by type (附件1) and its valid ones by category (附件2), with
+    totals; which offices had complaints; each office's main categories in words."""
+    per_office: dict[str, Counter[Validity | None]] = {name: Counter() for name in order}
+    per_office_category: dict[str, Counter[ServiceCategory | None]] = {
+        name: Counter() for name in order
+    }
+    for row in selected:
+        per_office[row.office][row.validity] += 1
+        if row.validity is Validity.VALID:
+            per_office_category[row.office][row.category] += 1
+    with_complaints = tuple(name for name in order if sum(per_office[name].values()))
+    # The totals rows are counted over the rows themselves, apart from the offices' columns:
+    # ``MonthlyReport.check`` holds each against the sum of its column.
+    types: Counter[Validity | None] = Counter(row.validity for row in selected)
+    categories: Counter[ServiceCategory | None] = Counter(
+        row.category for row in selected if row.validity is Validity.VALID
+    )
+    return {
+        "offices": tuple(order),
+        "offices_with_complaints": with_complaints,
+        "offices_without_complaints": tuple(n for n in order if n not in with_complaints),
+        "attachment1": _attachment1(per_office, types),
+        "attachment2": _attachment2(per_office_category, categories),
+        "office_categories": _office_categories(order, per_office_category, top_categories),
+    }
+
+
+def _attachment1(
+    per_office: dict[str, Counter[Validity | None]], types: Counter[Validity | None]
+) -> Attachment1:
+    """附件1: each office's complaints by validity type, and the totals."""
+    rows = tuple(
+        Attachment1Row(
+            seq=seq,
+            office=name,
+            valid=counts[Validity.VALID],
+            assist=counts[Validity.ASSIST],
+            invalid=counts[Validity.INVALID],
+            total=counts[Validity.VALID] + counts[Validity.ASSIST] + counts[Validity.INVALID],
+            pending=counts[None],
+        )
+        for seq, (name, counts) in enumerate(per_office.items(), start=1)
+    )
+    totals = Attachment1Row(
+        seq=0,
+        office="合计",
+        valid=types[Validity.VALID],
+        assist=types[Validity.ASSIST],
+        invalid=types[Validity.INVALID],
+        total=types[Validity.VALID] + types[Validity.ASSIST] + types[Validity.INVALID],
+        pending=types[None],
+    )
+    return Attachment1(rows=rows, totals=totals)
+
+
+def _attachment2(
+    per_office_category: dict[str, Counter[ServiceCategory | None]],
+    categories: Counter[ServiceCategory | None],
+) -> Attachment2:
+    """附件2: each office's valid complaints by service category, and the totals."""
+    rows = tuple(
+        Attachment2Row(
+            seq=seq,
+            office=name,
+            by_category={category: counts[category] for category in ServiceCategory},
+            unclassified=counts[None],
+            total=sum(counts.values()),
+        )
+        for seq, (name, counts) in enumerate(per_office_category.items(), start=1)
+    )
+    totals = Attachment2Row(
+        seq=0,
+        office="合计",
+        by_category={category: categories[category] for category in ServiceCategory},
+        unclassified=categories[None],
+        total=sum(categories.values()),
+    )
+    return Attachment2(rows=rows, totals=totals)
+
+
+def _counted(selected: Sequence[ReportRow], excluded_rows: Sequence[ReportRow]) -> dict[str, Any]:
+    """The service levels, the handling counts (exceptions included), the merged and
+    withdrawn complaints listed apart, and the topics of assist complaints."""
+    return {
+        "service_levels": ServiceLevels(
+            **{
+                name: _ratio(_count(selected, name), _count(selected, f"{name}.base"))
+                for name in ServiceLevels.model_fields
+            }
+        ),
+        "excluded": ExcludedComplaints(
+            merged=_count(excluded_rows, "merged"),
+            withdrawn=_count(excluded_rows, "withdrawn"),
+            complaints=tuple(_listed(row) for row in excluded_rows),
+        ),
+        "handling": Handling(**{name: _count(selected, name) for name in Handling.model_fields}),
+        "assist_topics": _main_problems(
+            [row for row in selected if row.validity is Validity.ASSIST], 5, None
+        ),
+    }
+
+
+def _records(scoped: Sequence[QuotedEvent]) -> dict[str, Any]:
+    """The period's accountability records (追责) and preventive measures, one per record."""
+    accountability = RECORD_FIGURES["accountability"]
+    prevention = RECORD_FIGURES["preventive_measures"]
+    return {
+        "accountability": tuple(
+            AccountabilityItem(
+                complaint_id=q.complaint_id,
+                office=q.office,
+                occurred_at=q.occurred_at,
+                subject=q.subject,
+                person=record["person"],
+                measure=record["measure"],
+                reason=record["reason"],
+            )
+            for q in scoped
+            if accountability.test(q)
+            for record in accountability.records(q)
+        ),
+        "preventive_measures": tuple(
+            PreventiveMeasure(
+                complaint_id=q.complaint_id,
+                office=q.office,
+                occurred_at=q.occurred_at,
+                subject=q.subject,
+                measure=record["measure"],
+            )
+            for q in scoped
+            if prevention.test(q)
+            for record in prevention.records(q)
+        ),
+    }
