@@ -303,7 +303,7 @@ async def monthly_report(
     async with conn.transaction(isolation="repeatable_read", readonly=True):
         earlier: list[asyncio.Task[Fetched]] = []
         if pool is not None:
-            snapshot = await conn.fetchval("SELECT pg_export_snapshot()")
+            snapshot = await store.export_snapshot(conn)
             earlier = [
                 asyncio.create_task(_fetch_in_snapshot(pool, snapshot, *p, office, as_of))
                 for p in periods[1:]

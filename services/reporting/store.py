@@ -611,3 +611,8 @@ async def hot_spots(
             min_count,
         )
     )
+
+
+async def export_snapshot(conn: asyncpg.Connection) -> str:
+    """The name of this transaction's snapshot, for other connections to read in it."""
+    return str(await conn.fetchval("SELECT pg_export_snapshot()"))

@@ -55,20 +55,11 @@ TIMER_STATES = ("running", "paused", "breached")
 
 async def timer_gauges(conn: asyncpg.Connection) -> None:
     """Refresh the timer gauges (run by the service's metrics monitor)."""
-    rows = await conn.fetch(
-        "SELECT state, count(*) AS n FROM clocks WHERE ended_at IS NULL GROUP BY state"
-    )
-    counts = {r["state"]: r["n"] for r in rows}
+    counts = await store.open_clocks_by_state(conn)
     for state in sorted({*TIMER_STATES, *counts}):
         OPEN_TIMERS.labels(state).set(counts.get(state, 0))
-    OVERDUE_TIMERS.set(
-        await conn.fetchval(
-            "SELECT count(*) FROM clocks WHERE ended_at IS NULL AND deadline < now()"
-        )
-    )
-    CHECKS_DUE.set(
-        await conn.fetchval("SELECT count(*) FROM complaints WHERE next_check_at <= now()")
-    )
+    OVERDUE_TIMERS.set(await store.overdue_clocks(conn))
+    CHECKS_DUE.set(await store.checks_due(conn))
 
 
 @dataclass(frozen=True)

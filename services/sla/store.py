@@ -378,3 +378,25 @@ async def carry_judgments(conn: asyncpg.Connection, previous: str) -> None:
             JOIN same_history s USING (complaint_id)
             ON CONFLICT (complaint_id, event_id) DO NOTHING"""
     )
+
+
+async def open_clocks_by_state(conn: asyncpg.Connection) -> dict[str, int]:
+    """How many clocks not yet stopped are in each state (as last judged)."""
+    rows = await conn.fetch(
+        "SELECT state, count(*) AS n FROM clocks WHERE ended_at IS NULL GROUP BY state"
+    )
+    return {r["state"]: r["n"] for r in rows}
+
+
+async def overdue_clocks(conn: asyncpg.Connection) -> int:
+    """How many running clocks are past their deadline now."""
+    return int(
+        await conn.fetchval(
+            "SELECT count(*) FROM clocks WHERE ended_at IS NULL AND deadline < now()"
+        )
+    )
+
+
+async def checks_due(conn: asyncpg.Connection) -> int:
+    """How many complaints are due to be judged now (the scheduler's backlog)."""
+    return int(await conn.fetchval("SELECT count(*) FROM complaints WHERE next_check_at <= now()"))

@@ -32,6 +32,7 @@ from contracts.privacy import (
     ErasureReference,
     complainant_stream_id,
 )
+from services.runtime import store as runtime_store
 from services.runtime import vault
 from services.runtime.app import PartsDep
 from services.runtime.auth import CurrentStaff, StaffRole
@@ -166,19 +167,7 @@ async def erase_complainant(
 async def expired_complainants(conn: asyncpg.Connection, *, ended_before: datetime) -> list[str]:
     """The complainants (references) whose every complaint has ended (closed, withdrawn,
     merged) and whose latest event is older than ``ended_before``: none of theirs is open."""
-    rows = await conn.fetch(
-        """SELECT c.owner_ref
-           FROM complaints c
-           CROSS JOIN LATERAL (
-               SELECT max((h.envelope->>'occurred_at')::timestamptz) AS last_at
-               FROM history h WHERE h.complaint_id = c.complaint_id
-           ) h
-           GROUP BY c.owner_ref
-           HAVING bool_and(c.status = ANY($1::text[])) AND max(h.last_at) < $2""",
-        list(ENDED),
-        ended_before,
-    )
-    return [r["owner_ref"] for r in rows]
+    return await store.complainants_ended_before(conn, list(ENDED), ended_before)
 
 
 async def retention_sweep(
@@ -228,14 +217,14 @@ class RetentionJob:
     async def run_once(self) -> list[str]:
         """One sweep, if no other copy is sweeping now; the references erased."""
         async with self.service.pool.acquire() as conn:
-            if not await conn.fetchval("SELECT pg_try_advisory_lock(hashtext('retention'))"):
+            if not await runtime_store.try_lock(conn, "retention"):
                 return []
             try:
                 erased = await retention_sweep(
                     conn, self.settings, now=self.now(), years=self.settings.retention_years
                 )
             finally:
-                await conn.execute("SELECT pg_advisory_unlock(hashtext('retention'))")
+                await runtime_store.unlock(conn, "retention")
         if erased and self.service.relay is not None:
             self.service.relay.wake()
         if erased:

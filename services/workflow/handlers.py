@@ -470,14 +470,7 @@ async def _fold(
 
 async def _first_evaluation(conn: asyncpg.Connection, cause: UUID, rule: str) -> bool:
     """Record that ``rule`` runs for ``cause``; ``False`` if it ran before (a replay)."""
-    return bool(
-        await conn.fetchval(
-            "INSERT INTO workflow.rule_runs (cause_event_id, rule) VALUES ($1, $2) "
-            "ON CONFLICT DO NOTHING RETURNING true",
-            cause,
-            rule,
-        )
-    )
+    return await store.first_evaluation(conn, cause, rule)
 
 
 async def _rules(

@@ -439,3 +439,36 @@ def decode_state(stored: str | None) -> State | None:
         return None
     state: State = _DECODE_STATE(doc["state"])
     return state
+
+
+async def complainants_ended_before(
+    conn: asyncpg.Connection, ended: list[str], ended_before: datetime
+) -> list[str]:
+    """The complainants (references) whose every complaint is in one of the ``ended``
+    statuses and whose latest event is older than ``ended_before``."""
+    rows = await conn.fetch(
+        """SELECT c.owner_ref
+           FROM complaints c
+           CROSS JOIN LATERAL (
+               SELECT max((h.envelope->>'occurred_at')::timestamptz) AS last_at
+               FROM history h WHERE h.complaint_id = c.complaint_id
+           ) h
+           GROUP BY c.owner_ref
+           HAVING bool_and(c.status = ANY($1::text[])) AND max(h.last_at) < $2""",
+        ended,
+        ended_before,
+    )
+    return [r["owner_ref"] for r in rows]
+
+
+async def first_evaluation(conn: asyncpg.Connection, cause: UUID, rule: str) -> bool:
+    """Record in the rule journal that ``rule`` runs for ``cause``; ``False`` if it ran
+    before (a replay)."""
+    return bool(
+        await conn.fetchval(
+            "INSERT INTO workflow.rule_runs (cause_event_id, rule) VALUES ($1, $2) "
+            "ON CONFLICT DO NOTHING RETURNING true",
+            cause,
+            rule,
+        )
+    )
