@@ -9,7 +9,7 @@ caused them, so a replay of the log re-derives the same ids instead of deciding 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from uuid import UUID
@@ -132,10 +132,7 @@ async def apply_logged_batch(
     """
     received = [(env, data) for env, data in events if isinstance(data, ComplaintReceived)]
     created = await store.insert_complaints(conn, received, ctx.pepper)
-    created_by: dict[UUID, int] = {}  # complaint created by this batch → its receipt's position
-    for n, (env, data) in enumerate(events):
-        if isinstance(data, ComplaintReceived) and env.complaint_id in created:
-            created_by.setdefault(env.complaint_id, n)
+    created_by = _created_by(events, created)
     ids = list(dict.fromkeys(env.complaint_id for env, _ in events))
     rows = await store.lock_complaints(conn, ids)
     states = await store.load_states(conn, rows.values())
@@ -178,6 +175,17 @@ async def apply_logged_batch(
             for cid in ids
         ],
     )
+
+
+def _created_by(
+    events: Sequence[tuple[Envelope, EventData]], created: Collection[UUID]
+) -> dict[UUID, int]:
+    """Each complaint the batch created (``created``) → the position of its receipt."""
+    created_by: dict[UUID, int] = {}
+    for n, (env, data) in enumerate(events):
+        if isinstance(data, ComplaintReceived) and env.complaint_id in created:
+            created_by.setdefault(env.complaint_id, n)
+    return created_by
 
 
 class _Journal:
@@ -376,25 +384,8 @@ async def handle_command(
         return Decided(state=state, events=[], replayed=True)
     decided = decide(command, state, now=now, policy=ctx.rules.office)
     if isinstance(command, Merge):
-        target = await store.summary(conn, command.into_complaint_id)
-        check_merge_target(
-            complaint_id,
-            command,
-            state,
-            MergeTarget(Status(target["status"]), target["office"]) if target else None,
-        )
-    envelopes = [
-        new_envelope(
-            data,
-            event_id=command_event_id(complaint_id, idempotency_key, n),
-            complaint_id=complaint_id,
-            occurred_at=now,
-            recorded_at=now,
-            source=f"workflow/{command.name}",
-            correlation_id=complaint_id,
-        )
-        for n, data in enumerate(decided)
-    ]
+        await _check_merge(conn, complaint_id, command, state)
+    envelopes = _command_envelopes(complaint_id, command, decided, now, idempotency_key)
     for env in envelopes:
         await enqueue(conn, store.SCHEMA, ctx.topic, env)
         await mark_applied(conn, ctx.consumer, env.event_id)
@@ -410,6 +401,42 @@ async def handle_command(
         conn, complaint_id, state, _deadline(ctx, state, row["occurred_at"], since), since
     )
     return Decided(state=state, events=envelopes)
+
+
+async def _check_merge(
+    conn: asyncpg.Connection, complaint_id: UUID, command: Merge, state: State
+) -> None:
+    """Refuse a merge into a complaint that is missing, ended or another office's."""
+    target = await store.summary(conn, command.into_complaint_id)
+    check_merge_target(
+        complaint_id,
+        command,
+        state,
+        MergeTarget(Status(target["status"]), target["office"]) if target else None,
+    )
+
+
+def _command_envelopes(
+    complaint_id: UUID,
+    command: Command,
+    decided: list[EventData],
+    now: datetime,
+    idempotency_key: str | None,
+) -> list[Envelope]:
+    """The decided events as they go to the log: ids from the idempotency key (a retried
+    command gets the same ones), decided and recorded now, caused by the command."""
+    return [
+        new_envelope(
+            data,
+            event_id=command_event_id(complaint_id, idempotency_key, n),
+            complaint_id=complaint_id,
+            occurred_at=now,
+            recorded_at=now,
+            source=f"workflow/{command.name}",
+            correlation_id=complaint_id,
+        )
+        for n, data in enumerate(decided)
+    ]
 
 
 def command_event_id(complaint_id: UUID, idempotency_key: str | None, n: int) -> UUID:
