@@ -644,31 +644,8 @@ async def _complaint(
         return _error(request, staff, exc)
     history = complaint["history"]
     received = history[0]["data"] if history else {}
-    timeline = [
-        {
-            "what": EVENT_LABELS.get(item["type"], item["type"]),
-            "type": item["type"],
-            "who": _who(item),
-            "when": local(item["occurred_at"]),
-            "details": [
-                (FIELD_LABELS.get(k, k), shown_value(k, v))
-                for k, v in item["data"].items()
-                if k not in _HIDDEN_DATA and v not in (None, "", [], {})
-            ],
-        }
-        for item in history
-    ]
-    now = cast(datetime, request.app.state.now())
-    policy = getattr(request.app.state, "office_policy", None)
-    forms: list[dict[str, Any]] = []
-    unusual: list[dict[str, Any]] = []
-    for name in offered_commands(staff, state):
-        form = _form(name, state, complaint, submitted if name == refused else None)
-        # the command's kind and who gives it, no fields: all that a stage refusal reads
-        kind: type[BaseModel] = COMMANDS[name]
-        command = cast(Command, kind.model_construct(actor=staff.actor))
-        outright = stage_refusal(command, state, now=now, policy=policy)
-        (unusual if outright else forms).append(form)
+    timeline = [_timeline_item(item) for item in history]
+    forms, unusual = _forms_of(request, staff, state, complaint, refused, submitted)
     clocks, clocks_problem = await _clocks(request, complaint_id)
     deliveries, deliveries_problem = await _notifications(request, complaint_id)
     return _html(
@@ -691,6 +668,45 @@ async def _complaint(
         shown_value=shown_value,
         **_staff_context(request, staff),
     )
+
+
+def _timeline_item(item: dict[str, Any]) -> dict[str, Any]:
+    """One event of the timeline: what, who, when, and its details in zh-CN."""
+    return {
+        "what": EVENT_LABELS.get(item["type"], item["type"]),
+        "type": item["type"],
+        "who": _who(item),
+        "when": local(item["occurred_at"]),
+        "details": [
+            (FIELD_LABELS.get(k, k), shown_value(k, v))
+            for k, v in item["data"].items()
+            if k not in _HIDDEN_DATA and v not in (None, "", [], {})
+        ],
+    }
+
+
+def _forms_of(
+    request: Request,
+    staff: Staff,
+    state: State,
+    complaint: dict[str, Any],
+    refused: str,
+    submitted: dict[str, str] | None,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The forms of the commands ``staff`` may give: those the decider's stage rules allow
+    now, and those it refuses outright (folded under 此状态通常不可用)."""
+    now = cast(datetime, request.app.state.now())
+    policy = getattr(request.app.state, "office_policy", None)
+    forms: list[dict[str, Any]] = []
+    unusual: list[dict[str, Any]] = []
+    for name in offered_commands(staff, state):
+        form = _form(name, state, complaint, submitted if name == refused else None)
+        # the command's kind and who gives it, no fields: all that a stage refusal reads
+        kind: type[BaseModel] = COMMANDS[name]
+        command = cast(Command, kind.model_construct(actor=staff.actor))
+        outright = stage_refusal(command, state, now=now, policy=policy)
+        (unusual if outright else forms).append(form)
+    return forms, unusual
 
 
 def _who(item: dict[str, Any]) -> str:

@@ -218,16 +218,11 @@ def _like(text: str) -> str:
     return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
-def build_query(
-    filters: QueueFilters, staff: Staff, now: datetime
-) -> tuple[str, list[Any], str, list[Any]]:
-    """The SQL of one page and its parameters, and the SQL of the total and its parameters."""
-    args: list[Any] = []
-
-    def arg(value: Any) -> str:
-        args.append(value)
-        return f"${len(args)}"
-
+def _conditions(
+    filters: QueueFilters, staff: Staff, now: datetime, arg: Callable[[Any], str]
+) -> list[str]:
+    """The WHERE conditions of the filters (``arg`` adds a parameter and names it); an
+    office-scoped member of staff sees only their office (403 for another)."""
     where: list[str] = []
     if staff.role not in COMPANY_ROLES:
         if filters.office is not None and filters.office != staff.office:
@@ -260,6 +255,20 @@ def build_query(
     if filters.text is not None:
         pattern = arg(_like(filters.text))
         where.append(f"(c.unit ILIKE {pattern} OR r.envelope->'data'->>'subject' ILIKE {pattern})")
+    return where
+
+
+def build_query(
+    filters: QueueFilters, staff: Staff, now: datetime
+) -> tuple[str, list[Any], str, list[Any]]:
+    """The SQL of one page and its parameters, and the SQL of the total and its parameters."""
+    args: list[Any] = []
+
+    def arg(value: Any) -> str:
+        args.append(value)
+        return f"${len(args)}"
+
+    where = _conditions(filters, staff, now, arg)
     source = """FROM complaints c
         LEFT JOIN LATERAL (
             SELECT h.envelope FROM history h
