@@ -27,6 +27,7 @@ from services.reporting import store
 from services.reporting.dashboard import BoardFigure, Dashboard, build_dashboard
 from services.reporting.document import DocumentSettings
 from services.reporting.domain import ServiceLevelFacts, service_levels, status_label, timer_label
+from services.reporting.domain import ServiceLevels as ComplaintLevels
 from services.reporting.monthly import (
     RECORD_FIGURES,
     MonthlyReport,
@@ -311,24 +312,20 @@ async def monthly_report(
         try:
             seen = await store.offices_seen(conn, as_of)
             listed = list(dict.fromkeys([*offices, *seen]))
-            reports = []
-            for n, (start, end) in enumerate(periods):
-                fetched = (
+            reports = [
+                _report_of(
                     await earlier[n - 1]
                     if n and earlier
-                    else await _fetch_period(conn, start, end, office, as_of)
+                    else await _fetch_period(conn, start, end, office, as_of),
+                    period_from=start,
+                    period_to=end,
+                    office=office,
+                    as_of=as_of,
+                    offices=listed,
+                    document=document,
                 )
-                reports.append(
-                    _report_of(
-                        fetched,
-                        period_from=start,
-                        period_to=end,
-                        office=office,
-                        as_of=as_of,
-                        offices=listed,
-                        document=document,
-                    )
-                )
+                for n, (start, end) in enumerate(periods)
+            ]
         finally:
             for task in earlier:  # the snapshot ends with this transaction
                 if not task.done():
@@ -401,49 +398,65 @@ async def complaint(
     # Reporting masks every complainant, whoever reads (analysts read it).
     found["complainant"] = masked_complainant(opened.complainant())
     found["description"], found["demand"] = opened.description, opened.demand
+    return {**found, "as_of": as_of, "state": _complaint_state(found, state, alerts, levels)}
+
+
+def _complaint_state(
+    found: Mapping[str, Any],
+    state: Mapping[str, Any],
+    alerts: list[dict[str, Any]],
+    levels: ComplaintLevels,
+) -> dict[str, Any]:
+    """A complaint's state as ``GET /v1/complaints/{id}`` shows it: where it stands, when each
+    step was taken, its service levels and its open alerts."""
     return {
-        **found,
-        "as_of": as_of,
-        "state": {
-            "status": state["status"],
-            "status_label": status_label(state["status"]),
-            "open": state["status"] not in ("closed", "withdrawn", "merged"),
-            "validity": state["validity"],
-            "category": state["category"],
-            "major": state["major"],
-            "major_rule": state["major_rule"],
-            "priority": state["priority"],
-            "received_office": state["received_office"],
-            "rejudged": state["rejudged"],
-            "resolved_on_the_spot": state["resolved_on_the_spot"],
-            "suspended": state["suspended"],
-            "close_outcome": state["close_outcome"],
-            "merged_into": state["merged_into"],
-            "revisit_satisfied": state["revisit_satisfied"],
-            "events": state["events"],
-            "steps": {
-                "received_at": found["occurred_at"],
-                "acknowledged_at": state["acknowledged_at"],
-                "judged_at": state["judged_at"],
-                "assigned_at": state["assigned_at"],
-                "implemented_at": state["implemented_at"],
-                "replied_at": state["replied_at"],
-                "answered_at": state["answered_at"],
-                "revisited_at": state["revisited_at"],
-                "ended_at": state["ended_at"],
-                "major_at": state["major_at"],
-            },
-            "service_levels": {
-                "first_response_within_30min": levels.first_response_within_30min,
-                "replied_within_1_day": levels.replied_within_1_day,
-                "replied_within_3_days": levels.replied_within_3_days,
-                "overdue": any(a["overdue"] for a in alerts),
-            },
-            "alerts": [
-                {**a, "timer_label": timer_label(a["timer"]), "kind": _alert_kind(a)}
-                for a in alerts
-            ],
+        "status": state["status"],
+        "status_label": status_label(state["status"]),
+        "open": state["status"] not in ("closed", "withdrawn", "merged"),
+        **{
+            key: state[key]
+            for key in (
+                "validity",
+                "category",
+                "major",
+                "major_rule",
+                "priority",
+                "received_office",
+                "rejudged",
+                "resolved_on_the_spot",
+                "suspended",
+                "close_outcome",
+                "merged_into",
+                "revisit_satisfied",
+                "events",
+            )
         },
+        "steps": {
+            "received_at": found["occurred_at"],
+            **{
+                key: state[key]
+                for key in (
+                    "acknowledged_at",
+                    "judged_at",
+                    "assigned_at",
+                    "implemented_at",
+                    "replied_at",
+                    "answered_at",
+                    "revisited_at",
+                    "ended_at",
+                    "major_at",
+                )
+            },
+        },
+        "service_levels": {
+            "first_response_within_30min": levels.first_response_within_30min,
+            "replied_within_1_day": levels.replied_within_1_day,
+            "replied_within_3_days": levels.replied_within_3_days,
+            "overdue": any(a["overdue"] for a in alerts),
+        },
+        "alerts": [
+            {**a, "timer_label": timer_label(a["timer"]), "kind": _alert_kind(a)} for a in alerts
+        ],
     }
 
 
