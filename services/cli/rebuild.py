@@ -50,18 +50,8 @@ def rebuild(
     settings = Settings()
     registry = Generations(schema=service, version="", tables=[])
 
-    async def read() -> tuple[Generation | None, Generation | None, list[Generation]]:
-        conn = await asyncpg.connect(settings.database_url)
-        try:
-            if not await store.table_exists(conn, f"{service}.generations"):
-                return None, None, []
-            return (
-                await registry.live(conn),
-                await registry.building(conn),
-                await registry.all(conn),
-            )
-        finally:
-            await conn.close()
+    def read() -> Coroutine[Any, Any, Standing]:
+        return _standing(settings, service, registry)
 
     if status:
         live, _, every = run(read(), "cannot read the generations")
@@ -71,17 +61,8 @@ def rebuild(
             typer.echo(line)
         return
 
-    async def request() -> Generation:
-        conn = await asyncpg.connect(settings.database_url)
-        try:
-            return await registry.request(
-                conn, f"complaints rebuild {service} ({getpass.getuser()}@{socket.gethostname()})"
-            )
-        finally:
-            await conn.close()
-
     try:
-        gen = run(request(), "cannot ask for the rebuild")
+        gen = run(_request(settings, service, registry), "cannot ask for the rebuild")
     except AlreadyBuilding as running:
         raise fail(
             f"{service}: {running}; nothing changed (watch: complaints rebuild {service} --status)"
@@ -96,6 +77,36 @@ def rebuild(
         raise fail(f"{service}: generation {final.gen} failed: {final.error or final.state}")
     took = (final.swapped_at or final.updated_at) - final.created_at
     typer.echo(f"{service}: generation {final.gen} is live ({took.total_seconds():.1f} s)")
+
+
+Standing = tuple[Generation | None, Generation | None, list[Generation]]
+"""The live generation, the one being built, and every generation."""
+
+
+async def _standing(settings: Settings, service: str, registry: Generations) -> Standing:
+    """Where ``service``'s generations stand (nothing, if it never started here)."""
+    conn = await asyncpg.connect(settings.database_url)
+    try:
+        if not await store.table_exists(conn, f"{service}.generations"):
+            return None, None, []
+        return (
+            await registry.live(conn),
+            await registry.building(conn),
+            await registry.all(conn),
+        )
+    finally:
+        await conn.close()
+
+
+async def _request(settings: Settings, service: str, registry: Generations) -> Generation:
+    """Ask for a new generation of ``service``'s projections, saying who asked."""
+    conn = await asyncpg.connect(settings.database_url)
+    try:
+        return await registry.request(
+            conn, f"complaints rebuild {service} ({getpass.getuser()}@{socket.gethostname()})"
+        )
+    finally:
+        await conn.close()
 
 
 def format_generations(generations: list[Generation]) -> list[str]:

@@ -64,10 +64,15 @@ def repartition(
 
 
 async def _repartition(settings: Settings, source: str, target: str, partitions: int) -> int:
-    from aiokafka.admin import NewTopic
+    """Check nothing reads or still owes ``source``, create ``target`` and copy the log into
+    it; how many records were copied."""
+    await _check_quiet(settings, source)
+    await _create_target(settings, source, target, partitions)
+    return await _copy(settings, source, target)
 
-    from services.runtime.kafka import topic_configs
 
+async def _check_quiet(settings: Settings, source: str) -> None:
+    """Refuse while a service still reads ``source`` or an outbox still owes events to it."""
     groups = [g for g in consumer_groups() if g.topic == source]
     running = []
     for g in groups:
@@ -94,6 +99,14 @@ async def _repartition(settings: Settings, source: str, target: str, partitions:
     finally:
         await conn.close()
 
+
+async def _create_target(settings: Settings, source: str, target: str, partitions: int) -> None:
+    """Create ``target`` with ``partitions`` partitions (no fewer than ``source`` has) and as
+    many copies as ``source`` keeps."""
+    from aiokafka.admin import NewTopic
+
+    from services.runtime.kafka import topic_configs
+
     admin = AIOKafkaAdminClient(**client_options(settings))
     try:
         await admin.start()
@@ -113,6 +126,9 @@ async def _repartition(settings: Settings, source: str, target: str, partitions:
     finally:
         await admin.close()
 
+
+async def _copy(settings: Settings, source: str, target: str) -> int:
+    """Copy every record of ``source`` into ``target``, each complaint's in order; how many."""
     producer = AIOKafkaProducer(**client_options(settings), enable_idempotence=True, acks="all")
     total = sum((await end_offsets(settings, source)).values())
     copied = 0

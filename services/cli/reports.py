@@ -77,17 +77,14 @@ def report_monthly(
     path = {"json": "/v1/reports/monthly", "csv": "/v1/reports/monthly.csv"}.get(
         fmt.value, "/v1/reports/monthly.xlsx"
     )
-    params: dict[str, str] = {}
-    if period_from is not None:
-        params["from"] = period_from.date().isoformat()
-    if period_to is not None:
-        params["to"] = period_to.date().isoformat()
-    if office:
-        params["office"] = office
-    if as_of:
-        params["as_of"] = as_of
-    if fmt is ReportFormat.csv:
-        params["sheet"] = sheet.value
+    given = {
+        "from": period_from.date().isoformat() if period_from is not None else None,
+        "to": period_to.date().isoformat() if period_to is not None else None,
+        "office": office or None,
+        "as_of": as_of or None,
+        "sheet": sheet.value if fmt is ReportFormat.csv else None,
+    }
+    params = {name: value for name, value in given.items() if value is not None}
     if fmt is ReportFormat.xlsx and output is None and sys.stdout.isatty():
         raise fail("an xlsx workbook is binary: give --output FILE", 2)
     if bearer is None:
@@ -95,15 +92,19 @@ def report_monthly(
             bearer = issue_token(Settings(), Staff(staff_id="cli-report", role=StaffRole.ANALYST))
         except RuntimeError as exc:
             raise fail(f"--token: none given and none can be signed here ({exc})", 2) from None
-    body = fetch(url, path, params, bearer)
+    _write(fetch(url, path, params, bearer), output, newline=fmt is ReportFormat.json)
+
+
+def _write(body: bytes, output: Path | None, *, newline: bool) -> None:
+    """``body`` to ``output``, or to standard output (ending in a newline when ``newline``)."""
     if output is not None:
         output.write_bytes(body)
         typer.echo(f"wrote {output} ({len(body)} bytes)", err=True)
-    else:
-        sys.stdout.buffer.write(body)
-        if fmt is ReportFormat.json and not body.endswith(b"\n"):
-            sys.stdout.buffer.write(b"\n")
-        sys.stdout.buffer.flush()
+        return
+    sys.stdout.buffer.write(body)
+    if newline and not body.endswith(b"\n"):
+        sys.stdout.buffer.write(b"\n")
+    sys.stdout.buffer.flush()
 
 
 def fetch(base: str, path: str, params: dict[str, str], token: str) -> bytes:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -67,59 +68,77 @@ def what_if_sla(
     published for them are read too, as a check of the live side. Give --policy, --calendar,
     or both; the one not given is the live one.
     """
-    from services.runtime.db import create_pool
-    from services.sla.calendar import load_calendar
-    from services.sla.policy import load_policy
-    from services.sla.scheduler import SlaRules
     from services.sla.settings import SlaSettings
-    from services.sla.whatif import (
-        Period,
-        WhatIfInputError,
-        parse_other_calendar,
-        parse_other_policy,
-        what_if,
-    )
+    from services.sla.whatif import Period, WhatIfInputError
 
     if policy is None and calendar is None:
         raise fail("--policy: give --policy or --calendar (or both) to compare with", 2)
     settings = SlaSettings()
     try:
         period = Period.checked(period_from.date(), period_to.date(), names=("--from", "--to"))
-        live = SlaRules(
-            load_policy(settings.sla_policy_file), load_calendar(settings.sla_calendar_file)
-        )
-        other_policy, other_calendar = live.policy, live.calendar
-        names = [_shown(settings.sla_policy_file), _shown(settings.sla_calendar_file)]
-        other_names = list(names)
-        if policy is not None:
-            text = _read_rules_file("--policy", policy)
-            other_policy = parse_other_policy(text, field=f"--policy {policy}")
-            other_names[0] = _shown(policy)
-        if calendar is not None:
-            text = _read_rules_file("--calendar", calendar)
-            other_calendar = parse_other_calendar(text, field=f"--calendar {calendar}")
-            other_names[1] = _shown(calendar)
+        rules = _rules(settings, policy, calendar)
     except WhatIfInputError as exc:
         raise fail(str(exc), 2) from None
-
-    async def work() -> Any:
-        pool = await create_pool(settings.database_url, size=3, timeout_s=10)
-        try:
-            return await what_if(
-                settings,
-                pool,
-                live=live,
-                other=SlaRules(other_policy, other_calendar),
-                period=period,
-                live_name=" + ".join(names),
-                other_name=" + ".join(other_names),
-            )
-        finally:
-            await pool.close()
-
-    report = run(work(), "cannot replay the log")
+    report = run(_replay(settings, period, rules), "cannot replay the log")
     if as_json:
         typer.echo(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
         return
     for line in report.lines():
         typer.echo(line)
+
+
+@dataclass(frozen=True)
+class _Compared:
+    """The live rules and the other ones, each with the files they came from."""
+
+    live: Any  # SlaRules (imported when the command runs: the CLI starts fast)
+    other: Any
+    live_name: str
+    other_name: str
+
+
+def _rules(settings: Any, policy: Path | None, calendar: Path | None) -> _Compared:
+    """The live policy and calendar (as the SLA service reads them), and the other ones:
+    ``policy`` and ``calendar`` where given, the live ones where not."""
+    from services.sla.calendar import load_calendar
+    from services.sla.policy import load_policy
+    from services.sla.scheduler import SlaRules
+    from services.sla.whatif import parse_other_calendar, parse_other_policy
+
+    live = SlaRules(
+        load_policy(settings.sla_policy_file), load_calendar(settings.sla_calendar_file)
+    )
+    other_policy, other_calendar = live.policy, live.calendar
+    names = [_shown(settings.sla_policy_file), _shown(settings.sla_calendar_file)]
+    other_names = list(names)
+    if policy is not None:
+        text = _read_rules_file("--policy", policy)
+        other_policy = parse_other_policy(text, field=f"--policy {policy}")
+        other_names[0] = _shown(policy)
+    if calendar is not None:
+        text = _read_rules_file("--calendar", calendar)
+        other_calendar = parse_other_calendar(text, field=f"--calendar {calendar}")
+        other_names[1] = _shown(calendar)
+    return _Compared(
+        live, SlaRules(other_policy, other_calendar), " + ".join(names), " + ".join(other_names)
+    )
+
+
+async def _replay(settings: Any, period: Any, rules: _Compared) -> Any:
+    """Replay ``period`` under both rules (``services.sla.whatif``) on a pool of its own."""
+    from services.runtime.db import create_pool
+    from services.sla.whatif import what_if
+
+    pool = await create_pool(settings.database_url, size=3, timeout_s=10)
+    try:
+        return await what_if(
+            settings,
+            pool,
+            live=rules.live,
+            other=rules.other,
+            period=period,
+            live_name=rules.live_name,
+            other_name=rules.other_name,
+        )
+    finally:
+        await pool.close()
