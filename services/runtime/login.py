@@ -271,9 +271,11 @@ def install_login(
     async def login_form(
         request: Request, next: str | None = None, expired: bool = False
     ) -> HTMLResponse:
-        settings = request.app.state.settings
         notice = EXPIRED if expired else ""
-        return HTMLResponse(_form(settings, listed, safe_next(next), roles=roles, notice=notice))
+        page = _form(
+            request.app.state.settings, listed, safe_next(next), roles=roles, notice=notice
+        )
+        return HTMLResponse(page)
 
     @router.post(
         "/login",
@@ -287,33 +289,7 @@ def install_login(
         },
     )
     async def login(request: Request) -> Response:
-        settings: Settings = request.app.state.settings
-        if cross_origin(request):
-            page = _form(settings, listed, "/", "登录请求来自其他网站，已拒绝。", roles=roles)
-            return HTMLResponse(page, status_code=403)
-        form = await read_form(request, MAX_FORM_BYTES)
-        target = safe_next(form.get("next"))
-        token = form.get("token", "").strip()
-        identities = _identities(settings, listed, roles)
-        choice = form.get("identity", "")
-        if not token and choice in {str(i) for i in range(len(identities))}:
-            token = issue_token(settings, identities[int(choice)])
-        try:
-            verify_token(settings, token)
-        except ValueError as exc:
-            problem = f"token: {exc}" if token else "token: empty"
-            page = _form(settings, listed, target, problem, roles=roles)
-            return HTMLResponse(page, status_code=401)
-        answer = RedirectResponse(target, status_code=303)
-        answer.set_cookie(  # a session cookie (no max_age): the token's exp bounds it
-            SESSION_COOKIE,
-            token,
-            httponly=True,
-            samesite="lax",
-            secure=settings.env is not Environment.LOCAL,
-            path="/",
-        )
-        return answer
+        return await _login(request, listed, roles)
 
     @router.post(
         "/logout",
@@ -325,19 +301,71 @@ def install_login(
         },
     )
     async def logout(request: Request) -> Response:
-        form = await read_form(request, MAX_FORM_BYTES)
-        session = request.cookies.get(SESSION_COOKIE, "")
-        refusal = csrf_refusal(request, form)
-        if session and refusal is not None and page_csrf(request):
-            # a live session, and a form that is not its own: a forged logout
-            return HTMLResponse(
-                '<!doctype html><html lang="zh-CN"><meta charset="utf-8"><title>退出失败</title>'
-                f'<h1>退出失败</h1><p role="alert">{escape(refusal)}</p></html>',
-                status_code=403,
-            )
-        answer = RedirectResponse("/login", status_code=303)
-        answer.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="lax")
-        return answer
+        return await _logout(request)
 
     app.include_router(router)
     app.add_middleware(PageHeaders)
+
+
+async def _login(request: Request, listed: list[str], roles: tuple[StaffRole, ...]) -> Response:
+    """A session from the posted token (or development identity): to ``next`` when it
+    verifies, the form again with why when it does not, refused from another origin."""
+    settings: Settings = request.app.state.settings
+    if cross_origin(request):
+        page = _form(settings, listed, "/", "登录请求来自其他网站，已拒绝。", roles=roles)
+        return HTMLResponse(page, status_code=403)
+    form = await read_form(request, MAX_FORM_BYTES)
+    target = safe_next(form.get("next"))
+    token = _posted_token(settings, form, listed, roles)
+    try:
+        verify_token(settings, token)
+    except ValueError as exc:
+        problem = f"token: {exc}" if token else "token: empty"
+        page = _form(settings, listed, target, problem, roles=roles)
+        return HTMLResponse(page, status_code=401)
+    return _session(settings, target, token)
+
+
+def _posted_token(
+    settings: Settings, form: dict[str, str], listed: list[str], roles: tuple[StaffRole, ...]
+) -> str:
+    """The token the login form posted, or one issued for the development identity it picked
+    (offered in local mode only)."""
+    token = form.get("token", "").strip()
+    identities = _identities(settings, listed, roles)
+    choice = form.get("identity", "")
+    if not token and choice in {str(i) for i in range(len(identities))}:
+        token = issue_token(settings, identities[int(choice)])
+    return token
+
+
+def _session(settings: Settings, target: str, token: str) -> Response:
+    """To ``target``, with ``token`` as the session cookie (no max_age: it ends with the
+    browser, and the token's exp bounds it)."""
+    answer = RedirectResponse(target, status_code=303)
+    answer.set_cookie(
+        SESSION_COOKIE,
+        token,
+        httponly=True,
+        samesite="lax",
+        secure=settings.env is not Environment.LOCAL,
+        path="/",
+    )
+    return answer
+
+
+async def _logout(request: Request) -> Response:
+    """End the session, unless a live session's logout comes from a form not its own."""
+    form = await read_form(request, MAX_FORM_BYTES)
+    session = request.cookies.get(SESSION_COOKIE, "")
+    refusal = csrf_refusal(request, form)
+    if session and refusal is not None and page_csrf(request):
+        # a live session, and a form that is not its own: a forged logout
+        return HTMLResponse(
+            '<!doctype html><html lang="zh-CN"><meta charset="utf-8"><title>退出失败</title>'
+            f'<h1>退出失败</h1><p role="alert">{escape(refusal)}</p></html>',
+            status_code=403,
+        )
+    answer = RedirectResponse("/login", status_code=303)
+    answer.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="lax")
+    return answer

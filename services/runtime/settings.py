@@ -188,9 +188,13 @@ class Settings(BaseSettings):
 
     def kafka_problems(self) -> list[Problem]:
         """Kafka settings that cannot work together, in any mode."""
+        return [*self._sasl_problems(), *self._tls_problems(), *self._count_problems()]
+
+    def _sasl_problems(self) -> list[Problem]:
+        """SASL credentials missing for a SASL protocol, or given for another."""
         found = []
         protocol = self.kafka_security_protocol
-        sasl, tls = protocol.startswith("SASL_"), protocol.endswith("SSL")
+        sasl = protocol.startswith("SASL_")
         for field in ("kafka_sasl_username", "kafka_sasl_password"):
             value = getattr(self, field)
             if sasl and not value:
@@ -209,6 +213,14 @@ class Settings(BaseSettings):
                         "SASL (SASL_PLAINTEXT or SASL_SSL would)",
                     )
                 )
+        return found
+
+    def _tls_problems(self) -> list[Problem]:
+        """TLS files given for a protocol without TLS, unreadable, incomplete, or that do not
+        load."""
+        found = []
+        protocol = self.kafka_security_protocol
+        tls = protocol.endswith("SSL")
         files = ("kafka_ssl_cafile", "kafka_ssl_certfile", "kafka_ssl_keyfile")
         for field in files:
             path = getattr(self, field)
@@ -243,6 +255,11 @@ class Settings(BaseSettings):
                         "(CA file, certificate file, key file)",
                     )
                 )
+        return found
+
+    def _count_problems(self) -> list[Problem]:
+        """Replication, in-sync replicas, partitions and rebuild lanes that cannot be."""
+        found = []
         rf, isr = self.kafka_replication_factor, self.kafka_min_insync_replicas
         if rf < 1:
             found.append(Problem(variable("kafka_replication_factor"), f"{rf}; at least 1"))
