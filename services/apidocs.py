@@ -116,6 +116,32 @@ def asyncapi_document(apps: dict[str, FastAPI] | None = None) -> dict[str, Any]:
         settings.kafka_bootstrap,
         description="The platform's Kafka cluster (COMPLAINTS_KAFKA_BOOTSTRAP).",
     )
+    on_topic = _publishers(broker, apps, settings)
+    _subscribers(broker, apps, on_topic)
+    _outside_topics(broker, settings)
+    spec = AsyncAPI(
+        broker,
+        title="Complaints platform: topics and events",
+        version="1",
+        description=(
+            "The event log of the complaint platform (物业客户投诉处理). Every fact is an event "
+            "on complaints.events; each service's PostgreSQL schema is a projection of it."
+        ),
+    )
+    document: dict[str, Any] = spec.to_specification().to_jsonable()
+    # FastStream keeps endpoints in hash order: sort, so the file changes only with the code.
+    for section in (document, document["components"]):
+        for key in ("channels", "operations", "messages", "schemas"):
+            if key in section:
+                section[key] = dict(sorted(section[key].items()))
+    return document
+
+
+def _publishers(
+    broker: KafkaBroker, apps: dict[str, FastAPI], settings: Settings
+) -> dict[str, list[type[Envelope]]]:
+    """Declare on ``broker`` what each service appends to which topic (as its spec's
+    ``publishes`` says); the event models on each topic."""
     appended: dict[tuple[str, str], list[type[Envelope]]] = {}  # (service, topic) → events
     declared = publishers()
     for (event_type, version), body in sorted(registered_events().items()):
@@ -141,7 +167,13 @@ def asyncapi_document(apps: dict[str, FastAPI] | None = None) -> dict[str, Any]:
             ),
             schema=_union(models),
         )
+    return on_topic
 
+
+def _subscribers(
+    broker: KafkaBroker, apps: dict[str, FastAPI], on_topic: dict[str, list[type[Envelope]]]
+) -> None:
+    """Declare on ``broker`` every consumer group of every service, under its real name."""
     for name, app in apps.items():
         service_runtime = getattr(app.state, "service", None)
         if not isinstance(service_runtime, ConsumingService):
@@ -167,6 +199,10 @@ def asyncapi_document(apps: dict[str, FastAPI] | None = None) -> dict[str, Any]:
                 ),
             )(_documented_handler(_list_of(events)))
 
+
+def _outside_topics(broker: KafkaBroker, settings: Settings) -> None:
+    """Declare the topics no service's events define: the channels' submissions (with their
+    headers and signature rule) and the dead letters."""
     broker.publisher(
         settings.topic_submissions,
         title="channel adapters: submissions",
@@ -198,22 +234,6 @@ def asyncapi_document(apps: dict[str, FastAPI] | None = None) -> dict[str, Any]:
         ),
         schema=bytes,
     )
-    spec = AsyncAPI(
-        broker,
-        title="Complaints platform: topics and events",
-        version="1",
-        description=(
-            "The event log of the complaint platform (物业客户投诉处理). Every fact is an event "
-            "on complaints.events; each service's PostgreSQL schema is a projection of it."
-        ),
-    )
-    document: dict[str, Any] = spec.to_specification().to_jsonable()
-    # FastStream keeps endpoints in hash order: sort, so the file changes only with the code.
-    for section in (document, document["components"]):
-        for key in ("channels", "operations", "messages", "schemas"):
-            if key in section:
-                section[key] = dict(sorted(section[key].items()))
-    return document
 
 
 def _documented_handler(payload: Any) -> Callable[..., Any]:
