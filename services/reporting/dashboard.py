@@ -352,13 +352,50 @@ def build_dashboard(
     """
     status_of = {row["complaint_id"]: row["status"] for row in open_rows}
     priority_of = {row["complaint_id"]: row["priority"] for row in open_rows}
+
+    def alerts(rows: Sequence[Row]) -> AlertList:
+        items = rows[:LIST_LIMIT]
+        return AlertList(
+            total=len(rows), items=tuple(_alert(r, status_of, priority_of) for r in items)
+        )
+
+    majors = BOARD_FIGURES["major"].rows(open_rows)
+    channels = [c.value for c in Channel] + sorted(set(intake) - {c.value for c in Channel})
+    hot = [_hot_spot(row) for row in hot_rows]
+    return Dashboard(
+        as_of=as_of,
+        office=office,
+        open=_open_complaints(open_rows),
+        overdue=alerts(BOARD_FIGURES["overdue"].rows(alert_rows)),
+        due_soon=alerts(BOARD_FIGURES["due_soon"].rows(alert_rows)),
+        major=MajorList(total=len(majors), items=tuple(_major(r) for r in majors[:LIST_LIMIT])),
+        today=Intake(
+            day=as_of.astimezone(CHINA).date(),
+            total=sum(intake.values()),
+            by_channel=tuple(
+                ChannelCount(channel=c, label=_channel_label(c), count=intake.get(c, 0))
+                for c in channels
+            ),
+        ),
+        hot_spots=HotSpots(
+            days=days,
+            min_count=min_count,
+            units=tuple(h for h in hot if h.kind == "unit")[:LIST_LIMIT],
+            buildings=tuple(h for h in hot if h.kind == "building")[:LIST_LIMIT],
+            topics=tuple(h for h in hot if h.kind == "topic")[:LIST_LIMIT],
+        ),
+    )
+
+
+def _open_complaints(open_rows: Sequence[Row]) -> OpenComplaints:
+    """The open complaints by status (the procedure's order), and by office (most first)."""
     per_status: Counter[str] = Counter(row["status"] for row in open_rows)
     per_office: dict[str, Counter[str]] = {}
     for row in open_rows:
         per_office.setdefault(row["office"], Counter())[row["status"]] += 1
     statuses = [s for s in STATUS_LABELS if per_status[s]]
     statuses += sorted(s for s in per_status if s not in STATUS_LABELS)
-    open_complaints = OpenComplaints(
+    return OpenComplaints(
         total=len(open_rows),
         by_status=tuple(
             StatusCount(status=s, label=status_label(s), count=per_status[s]) for s in statuses
@@ -375,59 +412,32 @@ def build_dashboard(
         ),
     )
 
-    def alert(row: Row) -> AlertedComplaint:
-        status = status_of.get(row["complaint_id"], "received")
-        priority = priority_of.get(row["complaint_id"])
-        return AlertedComplaint(
-            complaint_id=row["complaint_id"],
-            office=row["office"],
-            unit=row["unit"],
-            subject=row["subject"],
-            status=status,
-            status_label=status_label(status),
-            priority=priority,
-            priority_label=priority_label(priority),
-            clocks=tuple(
-                AlertClock(
-                    timer=clock["timer"],
-                    timer_label=timer_label(clock["timer"]),
-                    overdue=clock["overdue"],
-                    deadline=clock["deadline"],
-                    hard=clock["hard"],
-                    alerted_at=clock["alerted_at"],
-                )
-                for clock in row["clocks"]
-            ),
-        )
 
-    overdue = BOARD_FIGURES["overdue"].rows(alert_rows)
-    due_soon = BOARD_FIGURES["due_soon"].rows(alert_rows)
-    majors = BOARD_FIGURES["major"].rows(open_rows)
-    channels = [c.value for c in Channel] + sorted(set(intake) - {c.value for c in Channel})
-    hot = [_hot_spot(row) for row in hot_rows]
-    return Dashboard(
-        as_of=as_of,
-        office=office,
-        open=open_complaints,
-        overdue=AlertList(total=len(overdue), items=tuple(alert(r) for r in overdue[:LIST_LIMIT])),
-        due_soon=AlertList(
-            total=len(due_soon), items=tuple(alert(r) for r in due_soon[:LIST_LIMIT])
-        ),
-        major=MajorList(total=len(majors), items=tuple(_major(r) for r in majors[:LIST_LIMIT])),
-        today=Intake(
-            day=as_of.astimezone(CHINA).date(),
-            total=sum(intake.values()),
-            by_channel=tuple(
-                ChannelCount(channel=c, label=_channel_label(c), count=intake.get(c, 0))
-                for c in channels
-            ),
-        ),
-        hot_spots=HotSpots(
-            days=days,
-            min_count=min_count,
-            units=tuple(h for h in hot if h.kind == "unit")[:LIST_LIMIT],
-            buildings=tuple(h for h in hot if h.kind == "building")[:LIST_LIMIT],
-            topics=tuple(h for h in hot if h.kind == "topic")[:LIST_LIMIT],
+def _alert(
+    row: Row, status_of: Mapping[Any, str], priority_of: Mapping[Any, str | None]
+) -> AlertedComplaint:
+    """One complaint of the overdue or due-soon list, with the clocks that put it there."""
+    status = status_of.get(row["complaint_id"], "received")
+    priority = priority_of.get(row["complaint_id"])
+    return AlertedComplaint(
+        complaint_id=row["complaint_id"],
+        office=row["office"],
+        unit=row["unit"],
+        subject=row["subject"],
+        status=status,
+        status_label=status_label(status),
+        priority=priority,
+        priority_label=priority_label(priority),
+        clocks=tuple(
+            AlertClock(
+                timer=clock["timer"],
+                timer_label=timer_label(clock["timer"]),
+                overdue=clock["overdue"],
+                deadline=clock["deadline"],
+                hard=clock["hard"],
+                alerted_at=clock["alerted_at"],
+            )
+            for clock in row["clocks"]
         ),
     )
 
