@@ -164,8 +164,8 @@ def _ratio_row(section: str, item: str, ratio: Ratio) -> list[Cell]:
     ]
 
 
-def summary_table(report: MonthlyReport) -> Table:
-    """汇总: every headline figure as 类别 / 项目 / 数量 / 基数 / 占比."""
+def _judged_rows(report: MonthlyReport) -> list[list[Cell]]:
+    """汇总's judged complaints by type, and those accepted directly by the company."""
     rows: list[list[Cell]] = [["投诉总量", "投诉总量（已判定）", report.judged, None, None]]
     rows += [
         ["投诉类型", f.label, f.count, report.judged, Percent(f.share_tenths)]
@@ -183,6 +183,12 @@ def summary_table(report: MonthlyReport) -> Table:
             (Validity.INVALID, d.invalid),
         )
     ]
+    return rows
+
+
+def _valid_rows(report: MonthlyReport) -> list[list[Cell]]:
+    """汇总's valid complaints by service category and by office."""
+    rows: list[list[Cell]] = []
     rows += [
         ["有效投诉·服务类别", f.label, f.count, report.valid, Percent(f.share_tenths)]
         for f in report.by_category
@@ -211,6 +217,12 @@ def summary_table(report: MonthlyReport) -> Table:
             None,
         ]
     )
+    return rows
+
+
+def _handling_rows(report: MonthlyReport) -> list[list[Cell]]:
+    """汇总's service levels, handling counts, closing outcomes and excluded complaints."""
+    rows: list[list[Cell]] = []
     s = report.service_levels
     rows += [
         _ratio_row("处理时效", "首问30分钟内响应", s.first_response_within_30min),
@@ -232,6 +244,12 @@ def summary_table(report: MonthlyReport) -> Table:
         ["不计入总量", "已合并", report.excluded.merged, None, None],
         ["不计入总量", "已撤诉", report.excluded.withdrawn, None, None],
     ]
+    return rows
+
+
+def summary_table(report: MonthlyReport) -> Table:
+    """汇总: every headline figure as 类别 / 项目 / 数量 / 基数 / 占比."""
+    rows = [*_judged_rows(report), *_valid_rows(report), *_handling_rows(report)]
     for section, note in (
         ("投诉类型", report.types_note),
         ("有效投诉·服务类别", report.categories_note),
