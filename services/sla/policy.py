@@ -800,42 +800,10 @@ def parse_policy(text: str) -> SlaPolicy:
     lacking = [t for t in doc.office_from if "to_office" not in _fields_of(t)]
     if lacking:
         raise ValueError(f"office_from: {', '.join(lacking)} has no field 'to_office'")
-    timers: dict[str, TimerPolicy] = {}
-    for kind, item in doc.timers.items():
-        for name in ("starts_on", "stops_on", "pauses_on", "resumes_on"):
-            _known_events(getattr(item, name), known, f"timers.{kind}.{name}")
-        if item.deadline_from is not None:
-            lacking = [t for t in item.starts_on if item.deadline_from not in _fields_of(t)]
-            if lacking:
-                raise ValueError(
-                    f"timers.{kind}: {', '.join(lacking)} has no field {item.deadline_from!r}"
-                )
-        named = set(item.starts_on + item.stops_on + item.pauses_on + item.resumes_on)
-        for event_type, wanted in item.where.items():
-            if event_type not in named:
-                raise ValueError(f"timers.{kind}.where: {event_type} is not one of its events")
-            missing = sorted(set(wanted) - _fields_of(event_type))
-            if missing:
-                raise ValueError(
-                    f"timers.{kind}.where: {event_type} has no field(s) {', '.join(missing)}"
-                )
-        timers[kind] = _checked(
-            TimerPolicy(
-                kind=kind,
-                label=item.label,
-                starts_on=frozenset(item.starts_on),
-                stops_on=frozenset(item.stops_on),
-                pauses_on=frozenset(item.pauses_on),
-                resumes_on=frozenset(item.resumes_on),
-                target=Span.parse(item.target) if item.target else None,
-                deadline_from=item.deadline_from,
-                hard_limit=Span.parse(item.hard_limit) if item.hard_limit else None,
-                warning_share=item.warning_share or doc.warning_share,
-                where={t: dict(w) for t, w in item.where.items()},
-                since=item.since,
-            ),
-            where=f"timers.{kind}",
-        )
+    timers = {
+        kind: _timer_policy(kind, item, known, doc.warning_share)
+        for kind, item in doc.timers.items()
+    }
     offices: dict[str, dict[str, OfficeChange]] = {}
     for office, kinds in doc.offices.items():
         for kind, change in kinds.items():
@@ -843,11 +811,7 @@ def parse_policy(text: str) -> SlaPolicy:
                 raise ValueError(f"offices.{office}: no timer kind {kind!r}")
             if timers[kind].deadline_from is not None and (change.target or change.hard_limit):
                 raise ValueError(f"offices.{office}.{kind}: its deadline comes from the event")
-            offices.setdefault(office, {})[kind] = OfficeChange(
-                target=Span.parse(change.target) if change.target else None,
-                hard_limit=Span.parse(change.hard_limit) if change.hard_limit else None,
-                warning_share=change.warning_share,
-            )
+            offices.setdefault(office, {})[kind] = _change(change)
     priorities: dict[Priority, dict[str, OfficeChange]] = {}
     for priority, kinds in doc.priorities.items():
         for kind, change in kinds.items():
@@ -856,11 +820,7 @@ def parse_policy(text: str) -> SlaPolicy:
                 raise ValueError(f"{where}: no timer kind {kind!r}")
             if timers[kind].deadline_from is not None:
                 raise ValueError(f"{where}: its deadline comes from the event")
-            priorities.setdefault(priority, {})[kind] = OfficeChange(
-                target=Span.parse(change.target) if change.target else None,
-                hard_limit=Span.parse(change.hard_limit) if change.hard_limit else None,
-                warning_share=change.warning_share,
-            )
+            priorities.setdefault(priority, {})[kind] = _change(change)
     if priorities and not doc.priority_from:
         raise ValueError("priorities: name the events that carry the priority (priority_from)")
     policy = SlaPolicy(
@@ -876,6 +836,53 @@ def parse_policy(text: str) -> SlaPolicy:
             for level in [None, *priorities]:
                 policy.timer(kind, office, level)  # raises when a change is inconsistent
     return policy
+
+
+def _timer_policy(kind: str, item: _TimerDoc, known: set[str], warning_share: float) -> TimerPolicy:
+    """One timer kind of the file, its events and fields checked against the contracts."""
+    for name in ("starts_on", "stops_on", "pauses_on", "resumes_on"):
+        _known_events(getattr(item, name), known, f"timers.{kind}.{name}")
+    if item.deadline_from is not None:
+        lacking = [t for t in item.starts_on if item.deadline_from not in _fields_of(t)]
+        if lacking:
+            raise ValueError(
+                f"timers.{kind}: {', '.join(lacking)} has no field {item.deadline_from!r}"
+            )
+    named = set(item.starts_on + item.stops_on + item.pauses_on + item.resumes_on)
+    for event_type, wanted in item.where.items():
+        if event_type not in named:
+            raise ValueError(f"timers.{kind}.where: {event_type} is not one of its events")
+        missing = sorted(set(wanted) - _fields_of(event_type))
+        if missing:
+            raise ValueError(
+                f"timers.{kind}.where: {event_type} has no field(s) {', '.join(missing)}"
+            )
+    return _checked(
+        TimerPolicy(
+            kind=kind,
+            label=item.label,
+            starts_on=frozenset(item.starts_on),
+            stops_on=frozenset(item.stops_on),
+            pauses_on=frozenset(item.pauses_on),
+            resumes_on=frozenset(item.resumes_on),
+            target=Span.parse(item.target) if item.target else None,
+            deadline_from=item.deadline_from,
+            hard_limit=Span.parse(item.hard_limit) if item.hard_limit else None,
+            warning_share=item.warning_share or warning_share,
+            where={t: dict(w) for t, w in item.where.items()},
+            since=item.since,
+        ),
+        where=f"timers.{kind}",
+    )
+
+
+def _change(change: _OfficeTimerDoc) -> OfficeChange:
+    """An office's or a priority's change to a timer kind's targets."""
+    return OfficeChange(
+        target=Span.parse(change.target) if change.target else None,
+        hard_limit=Span.parse(change.hard_limit) if change.hard_limit else None,
+        warning_share=change.warning_share,
+    )
 
 
 def _fields_of(event_type: str) -> set[str]:
