@@ -39,6 +39,7 @@ from contracts import ComplaintReceived, Envelope, EventData
 from contracts.lifecycle import ComplaintOfficeTransferred
 from services.runtime.db import TRANSIENT_DB_ERRORS
 from services.runtime.spec import Now
+from services.sla import deliveries_store
 from services.sla.notifications import (
     ALERT_EVENTS,
     OFFICE_EVENTS,
@@ -252,66 +253,30 @@ class DeliveryWorker:
         a round in flight are not yet visible to another copy's count."""
         targets = sorted(self.config.targets)
         async with self._pool().acquire() as conn, conn.transaction():
-            if not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", ROUND_LOCK):
+            if not await deliveries_store.take_round(conn, ROUND_LOCK):
                 return 0  # another copy is sending: its round decides, ours waits
-            rows = await conn.fetch(
-                """WITH recent AS (
-                       SELECT target, count(*) AS n FROM sla.notification_attempts
-                       WHERE at > clock_timestamp() - interval '1 minute' GROUP BY target),
-                   limits AS (
-                       SELECT * FROM unnest($2::text[], $3::int[]) AS l(target, per_minute)),
-                   due AS (
-                       SELECT d.delivery_id, d.next_attempt_at,
-                              row_number() OVER (PARTITION BY d.target
-                                                 ORDER BY d.next_attempt_at, d.delivery_id)
-                                  AS rank,
-                              coalesce(l.per_minute, $4) - coalesce(r.n, 0) AS room
-                       FROM sla.notification_deliveries d
-                       LEFT JOIN limits l USING (target)
-                       LEFT JOIN recent r USING (target)
-                       LEFT JOIN sla.notification_targets b USING (target)
-                       WHERE d.state IN ('pending', 'retrying')
-                         AND d.next_attempt_at <= clock_timestamp()
-                         AND (b.blocked_until IS NULL OR b.blocked_until <= clock_timestamp()))
-                   SELECT delivery_id, target, title, content, attempts
-                   FROM sla.notification_deliveries
-                   WHERE delivery_id IN (SELECT delivery_id FROM due WHERE rank <= room
-                                         ORDER BY next_attempt_at LIMIT $1)
-                   ORDER BY next_attempt_at
-                   FOR UPDATE SKIP LOCKED""",
-                self._batch,
-                targets,
-                [self.config.per_minute(t) for t in targets],
-                self.config.delivery.per_minute,
+            rows = await deliveries_store.claim_due(
+                conn,
+                limit=self._batch,
+                targets=targets,
+                per_minute=[self.config.per_minute(t) for t in targets],
+                default_per_minute=self.config.delivery.per_minute,
             )
             if not rows:
                 return 0
             answers = await asyncio.gather(*(self._send(client, row) for row in rows))
             sent = [row["target"] for row, (_, posted) in zip(rows, answers, strict=True) if posted]
-            if sent:
-                await conn.executemany(
-                    "INSERT INTO sla.notification_attempts (target) VALUES ($1)",
-                    [(t,) for t in sent],
-                )
+            await deliveries_store.record_attempts(conn, sent)
             throttled: dict[str, str] = {}
             for row, (answer, _) in zip(rows, answers, strict=True):
                 await self._record(conn, row, answer)
                 if answer.throttled and answer.error is not None:
                     throttled[row["target"]] = answer.error
             for target in sorted(throttled):  # one order in every copy: no deadlock
-                await conn.execute(
-                    """INSERT INTO sla.notification_targets (target, blocked_until, reason)
-                       VALUES ($1, clock_timestamp() + make_interval(secs => $2), $3)
-                       ON CONFLICT (target) DO UPDATE
-                       SET blocked_until = EXCLUDED.blocked_until, reason = EXCLUDED.reason""",
-                    target,
-                    self.config.throttle_block_s(target),
-                    throttled[target],
+                await deliveries_store.block_target(
+                    conn, target, self.config.throttle_block_s(target), throttled[target]
                 )
-            await conn.execute(
-                "DELETE FROM sla.notification_attempts WHERE at < clock_timestamp() - $1::interval",
-                ATTEMPTS_KEPT,
-            )
+            await deliveries_store.forget_attempts_before(conn, ATTEMPTS_KEPT)
         return len(rows)
 
     async def _send(
