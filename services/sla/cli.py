@@ -21,7 +21,7 @@ import asyncpg
 import typer
 
 from services.runtime.settings import Settings
-from services.sla import notifier
+from services.sla import deliveries_store, notifier
 
 app = typer.Typer(
     help="Notifications of alerts to the group robots (WeCom, DingTalk): list, retry dead ones.",
@@ -80,7 +80,9 @@ def list_deliveries(
     if state is not None and state not in notifier.STATES:
         raise _fail(f"--state must be one of {', '.join(notifier.STATES)}", 2)
     rows = _with_db(
-        lambda conn: notifier.deliveries(conn, complaint_id=complaint, state=state, limit=limit)
+        lambda conn: deliveries_store.deliveries(
+            conn, complaint_id=complaint, state=state, limit=limit
+        )
     )
     if as_json:
         for row in rows:
@@ -142,7 +144,7 @@ def retry_delivery(
         if not all_dead:
             raise _fail("give a DELIVERY_ID, or --all-dead", 2)
         after = _since(since)
-        rows = _with_db(lambda conn: notifier.retry_dead(conn, target=target, since=after))
+        rows = _with_db(lambda conn: deliveries_store.retry_dead(conn, target=target, since=after))
         for row in rows:
             typer.echo(
                 f"{row['delivery_id']}: pending again ({row['alert_kind']} to {row['target']})"
@@ -152,11 +154,11 @@ def retry_delivery(
     chosen = delivery_id
 
     async def work(conn: asyncpg.Connection) -> dict[str, Any]:
-        return await notifier.retry(conn, chosen)
+        return await deliveries_store.retry(conn, chosen)
 
     try:
         row = _with_db(work)
-    except notifier.NotRetryable as exc:
+    except deliveries_store.NotRetryable as exc:
         raise _fail(str(exc)) from None
     typer.echo(
         f"{row['delivery_id']}: pending again ({row['alert_kind']} to {row['target']}); "

@@ -5,7 +5,9 @@ that pacing reads."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
 
 import asyncpg
 
@@ -85,3 +87,175 @@ async def forget_attempts_before(conn: asyncpg.Connection, kept: timedelta) -> N
     await conn.execute(
         "DELETE FROM sla.notification_attempts WHERE at < clock_timestamp() - $1::interval", kept
     )
+
+
+COLUMNS = """delivery_id, alert_event_id, alert_type, alert_kind, complaint_id, office, target,
+             target_kind, title, state, attempts, next_attempt_at, last_error, last_attempt_at,
+             delivered_at, alert_at, created_at, attempts_since"""
+
+
+async def watermark(conn: asyncpg.Connection, now: datetime) -> datetime:
+    """The notifier's start watermark: written once (``now``, the first time it is asked),
+    then always the same."""
+    await conn.execute(
+        "INSERT INTO sla.notifier_watermark (started_at) VALUES ($1) ON CONFLICT DO NOTHING", now
+    )
+    started: datetime = await conn.fetchval("SELECT started_at FROM sla.notifier_watermark")
+    return started
+
+
+async def set_office(
+    conn: asyncpg.Connection, complaint_id: UUID, office: str, *, moved: bool
+) -> None:
+    """The complaint's office as the notifier follows it: set on receipt (a replayed receipt
+    changes nothing), replaced when the complaint moves to another office."""
+    if moved:
+        await conn.execute(
+            """INSERT INTO sla.notification_offices (complaint_id, office) VALUES ($1, $2)
+               ON CONFLICT (complaint_id) DO UPDATE SET office = EXCLUDED.office,
+                                                        updated_at = now()""",
+            complaint_id,
+            office,
+        )
+    else:
+        await conn.execute(
+            """INSERT INTO sla.notification_offices (complaint_id, office) VALUES ($1, $2)
+               ON CONFLICT (complaint_id) DO NOTHING""",
+            complaint_id,
+            office,
+        )
+
+
+async def insert_deliveries(conn: asyncpg.Connection, rows: Sequence[tuple[Any, ...]]) -> None:
+    """One delivery per alert and target (a replayed alert adds none)."""
+    await conn.executemany(
+        """INSERT INTO sla.notification_deliveries
+               (delivery_id, alert_event_id, alert_type, alert_kind, complaint_id, office,
+                target, target_kind, title, content, alert_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+           ON CONFLICT DO NOTHING""",
+        rows,
+    )
+
+
+async def mark_delivered(conn: asyncpg.Connection, delivery: UUID, attempts: int) -> None:
+    """The robot took the delivery."""
+    await conn.execute(
+        """UPDATE sla.notification_deliveries
+           SET state = 'delivered', attempts = $2, delivered_at = clock_timestamp(),
+               last_attempt_at = clock_timestamp()
+           WHERE delivery_id = $1""",
+        delivery,
+        attempts,
+    )
+
+
+async def mark_failed(
+    conn: asyncpg.Connection,
+    delivery: UUID,
+    *,
+    attempts: int,
+    error: str,
+    retry_in_s: float,
+    out_of_tries: bool,
+    give_up_after_s: float,
+) -> str:
+    """The attempt failed: retry in ``retry_in_s``, or ``dead`` when out of tries or too old
+    (``give_up_after_s`` since its attempts began); the state it is in now."""
+    state: str = await conn.fetchval(
+        """UPDATE sla.notification_deliveries
+           SET state = CASE WHEN $5 OR clock_timestamp() - attempts_since
+                                       >= make_interval(secs => $6)
+                            THEN 'dead' ELSE 'retrying' END,
+               attempts = $2, last_error = $3, last_attempt_at = clock_timestamp(),
+               next_attempt_at = clock_timestamp() + make_interval(secs => $4)
+           WHERE delivery_id = $1
+           RETURNING state""",
+        delivery,
+        attempts,
+        error,
+        retry_in_s,
+        out_of_tries,
+        give_up_after_s,
+    )
+    return state
+
+
+async def deliveries_by_state(conn: asyncpg.Connection) -> dict[str, int]:
+    """How many deliveries are in each state."""
+    rows = await conn.fetch(
+        "SELECT state, count(*) AS n FROM sla.notification_deliveries GROUP BY state"
+    )
+    return {r["state"]: r["n"] for r in rows}
+
+
+# -- reads and the operator's retry (the API and the CLI) ---------------------------------------
+
+
+async def office_of(conn: asyncpg.Connection, complaint_id: UUID) -> str | None:
+    """The complaint's office as the notifier knows it, or ``None`` for an unknown one."""
+    office: str | None = await conn.fetchval(
+        "SELECT office FROM sla.notification_offices WHERE complaint_id = $1", complaint_id
+    )
+    return office
+
+
+async def deliveries(
+    conn: asyncpg.Connection,
+    *,
+    complaint_id: UUID | None = None,
+    state: str | None = None,
+    limit: int = 500,
+) -> list[dict[str, Any]]:
+    """Deliveries, newest first, of one complaint and/or in one state."""
+    rows = await conn.fetch(
+        f"""SELECT {COLUMNS} FROM sla.notification_deliveries
+            WHERE ($1::uuid IS NULL OR complaint_id = $1) AND ($2::text IS NULL OR state = $2)
+            ORDER BY created_at DESC, target LIMIT $3""",
+        complaint_id,
+        state,
+        limit,
+    )
+    return [dict(r) for r in rows]
+
+
+class NotRetryable(ValueError):
+    """A retry asked for a delivery that is unknown or not dead."""
+
+
+async def retry(conn: asyncpg.Connection, delivery: UUID) -> dict[str, Any]:
+    """Send a dead delivery again: ``pending``, due now, with a fresh count of attempts and a
+    fresh age to give up at (the last error stays until the next attempt). Only a dead one: a
+    delivery still being retried or delivered is left alone."""
+    row = await conn.fetchrow(
+        f"""UPDATE sla.notification_deliveries
+            SET state = 'pending', attempts = 0, next_attempt_at = now(), attempts_since = now()
+            WHERE delivery_id = $1 AND state = 'dead'
+            RETURNING {COLUMNS}""",
+        delivery,
+    )
+    if row is not None:
+        return dict(row)
+    state = await conn.fetchval(
+        "SELECT state FROM sla.notification_deliveries WHERE delivery_id = $1", delivery
+    )
+    if state is None:
+        raise NotRetryable(f"delivery_id: no delivery {delivery}")
+    raise NotRetryable(f"delivery_id: delivery {delivery} is {state}, not dead")
+
+
+async def retry_dead(
+    conn: asyncpg.Connection, *, target: str | None = None, since: datetime | None = None
+) -> list[dict[str, Any]]:
+    """Send every dead delivery again (to ``target`` only; of alerts recorded at or after
+    ``since`` only), as ``retry`` does one; return them. The robots' pacing spreads them out."""
+    rows = await conn.fetch(
+        f"""UPDATE sla.notification_deliveries
+            SET state = 'pending', attempts = 0, next_attempt_at = now(), attempts_since = now()
+            WHERE state = 'dead' AND ($1::text IS NULL OR target = $1)
+              AND ($2::timestamptz IS NULL OR alert_at >= $2)
+            RETURNING {COLUMNS}""",
+        target,
+        since,
+    )
+    return [dict(r) for r in rows]

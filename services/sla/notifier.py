@@ -28,8 +28,6 @@ import contextlib
 import logging
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
-from typing import Any
-from uuid import UUID
 
 import asyncpg
 import httpx
@@ -73,21 +71,6 @@ ROUND_LOCK = 0x51A_7071F1E5
 ATTEMPTS_KEPT = timedelta(hours=1)
 
 
-COLUMNS = """delivery_id, alert_event_id, alert_type, alert_kind, complaint_id, office, target,
-             target_kind, title, state, attempts, next_attempt_at, last_error, last_attempt_at,
-             delivered_at, alert_at, created_at, attempts_since"""
-
-
-async def watermark(conn: asyncpg.Connection, now: datetime) -> datetime:
-    """The notifier's start watermark: written once (``now``, the first time it is asked),
-    then always the same."""
-    await conn.execute(
-        "INSERT INTO sla.notifier_watermark (started_at) VALUES ($1) ON CONFLICT DO NOTHING", now
-    )
-    started: datetime = await conn.fetchval("SELECT started_at FROM sla.notifier_watermark")
-    return started
-
-
 class AlertDeliveries:
     """The notifier's consumer: offices followed, one delivery per alert × target."""
 
@@ -112,10 +95,7 @@ class AlertDeliveries:
             return
         if envelope.type not in ALERT_EVENTS:
             return
-        office: str | None = await conn.fetchval(
-            "SELECT office FROM sla.notification_offices WHERE complaint_id = $1",
-            envelope.complaint_id,
-        )
+        office = await deliveries_store.office_of(conn, envelope.complaint_id)
         alert = alert_of(
             envelope,
             data,
@@ -128,7 +108,7 @@ class AlertDeliveries:
         started = self._watermark
         if started is None:
             now = self._now()
-            started = await watermark(conn, now)
+            started = await deliveries_store.watermark(conn, now)
             if started != now:  # written by an earlier, committed transaction: keep it
                 self._watermark = started
         history = started - timedelta(seconds=self.config.delivery.max_age_s)
@@ -160,32 +140,14 @@ class AlertDeliveries:
             )
             for target in self.config.targets_for(alert.kind, office, alert.level)
         ]
-        await conn.executemany(
-            """INSERT INTO sla.notification_deliveries
-                   (delivery_id, alert_event_id, alert_type, alert_kind, complaint_id, office,
-                    target, target_kind, title, content, alert_at)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-               ON CONFLICT DO NOTHING""",
-            rows,
-        )
+        await deliveries_store.insert_deliveries(conn, rows)
 
 
 async def _follow_office(conn: asyncpg.Connection, envelope: Envelope, data: EventData) -> None:
     if isinstance(data, ComplaintReceived):
-        await conn.execute(
-            """INSERT INTO sla.notification_offices (complaint_id, office) VALUES ($1, $2)
-               ON CONFLICT (complaint_id) DO NOTHING""",
-            envelope.complaint_id,
-            data.office,
-        )
+        await deliveries_store.set_office(conn, envelope.complaint_id, data.office, moved=False)
     elif isinstance(data, ComplaintOfficeTransferred):
-        await conn.execute(
-            """INSERT INTO sla.notification_offices (complaint_id, office) VALUES ($1, $2)
-               ON CONFLICT (complaint_id) DO UPDATE SET office = EXCLUDED.office,
-                                                        updated_at = now()""",
-            envelope.complaint_id,
-            data.to_office,
-        )
+        await deliveries_store.set_office(conn, envelope.complaint_id, data.to_office, moved=True)
 
 
 class DeliveryWorker:
@@ -238,7 +200,7 @@ class DeliveryWorker:
         the consumer writes it too should it read an alert first."""
         try:
             async with self._pool().acquire() as conn:
-                started = await watermark(conn, self._now())
+                started = await deliveries_store.watermark(conn, self._now())
         except TRANSIENT_DB_ERRORS as exc:
             log.warning("sla notifier: start watermark not written yet (%s)", exc)
             return
@@ -312,14 +274,7 @@ class DeliveryWorker:
         error = answer.error
         if error is None:
             ATTEMPTS.labels(target, "delivered").inc()
-            await conn.execute(
-                """UPDATE sla.notification_deliveries
-                   SET state = 'delivered', attempts = $2, delivered_at = clock_timestamp(),
-                       last_attempt_at = clock_timestamp()
-                   WHERE delivery_id = $1""",
-                row["delivery_id"],
-                row["attempts"] + 1,
-            )
+            await deliveries_store.mark_delivered(conn, row["delivery_id"], row["attempts"] + 1)
             return
         delivery = self.config.delivery
         # A throttled answer is the robot's rate, not the message: no attempt counted, and
@@ -335,21 +290,14 @@ class DeliveryWorker:
             and delivery.max_attempts is not None
             and attempts >= delivery.max_attempts
         )
-        state: str = await conn.fetchval(
-            """UPDATE sla.notification_deliveries
-               SET state = CASE WHEN $5 OR clock_timestamp() - attempts_since
-                                           >= make_interval(secs => $6)
-                                THEN 'dead' ELSE 'retrying' END,
-                   attempts = $2, last_error = $3, last_attempt_at = clock_timestamp(),
-                   next_attempt_at = clock_timestamp() + make_interval(secs => $4)
-               WHERE delivery_id = $1
-               RETURNING state""",
+        state = await deliveries_store.mark_failed(
+            conn,
             row["delivery_id"],
-            attempts,
-            error,
-            wait,
-            out_of_tries,
-            delivery.give_up_after_s,
+            attempts=attempts,
+            error=error,
+            retry_in_s=wait,
+            out_of_tries=out_of_tries,
+            give_up_after_s=delivery.give_up_after_s,
         )
         dead = state == "dead"
         outcome = "dead" if dead else "throttled" if answer.throttled else "failed"
@@ -367,81 +315,6 @@ class DeliveryWorker:
 
 async def delivery_gauges(conn: asyncpg.Connection) -> None:
     """Refresh the deliveries-by-state gauge (run by the service's metrics monitor)."""
-    rows = await conn.fetch(
-        "SELECT state, count(*) AS n FROM sla.notification_deliveries GROUP BY state"
-    )
-    counts = {r["state"]: r["n"] for r in rows}
+    counts = await deliveries_store.deliveries_by_state(conn)
     for state in STATES:
         DELIVERIES.labels(state).set(counts.get(state, 0))
-
-
-# -- reads and the operator's retry (the API and the CLI) ---------------------------------------
-
-
-async def office_of(conn: asyncpg.Connection, complaint_id: UUID) -> str | None:
-    """The complaint's office as the notifier knows it, or ``None`` for an unknown one."""
-    office: str | None = await conn.fetchval(
-        "SELECT office FROM sla.notification_offices WHERE complaint_id = $1", complaint_id
-    )
-    return office
-
-
-async def deliveries(
-    conn: asyncpg.Connection,
-    *,
-    complaint_id: UUID | None = None,
-    state: str | None = None,
-    limit: int = 500,
-) -> list[dict[str, Any]]:
-    """Deliveries, newest first, of one complaint and/or in one state."""
-    rows = await conn.fetch(
-        f"""SELECT {COLUMNS} FROM sla.notification_deliveries
-            WHERE ($1::uuid IS NULL OR complaint_id = $1) AND ($2::text IS NULL OR state = $2)
-            ORDER BY created_at DESC, target LIMIT $3""",
-        complaint_id,
-        state,
-        limit,
-    )
-    return [dict(r) for r in rows]
-
-
-class NotRetryable(ValueError):
-    """A retry asked for a delivery that is unknown or not dead."""
-
-
-async def retry(conn: asyncpg.Connection, delivery: UUID) -> dict[str, Any]:
-    """Send a dead delivery again: ``pending``, due now, with a fresh count of attempts and a
-    fresh age to give up at (the last error stays until the next attempt). Only a dead one: a
-    delivery still being retried or delivered is left alone."""
-    row = await conn.fetchrow(
-        f"""UPDATE sla.notification_deliveries
-            SET state = 'pending', attempts = 0, next_attempt_at = now(), attempts_since = now()
-            WHERE delivery_id = $1 AND state = 'dead'
-            RETURNING {COLUMNS}""",
-        delivery,
-    )
-    if row is not None:
-        return dict(row)
-    state = await conn.fetchval(
-        "SELECT state FROM sla.notification_deliveries WHERE delivery_id = $1", delivery
-    )
-    if state is None:
-        raise NotRetryable(f"delivery_id: no delivery {delivery}")
-    raise NotRetryable(f"delivery_id: delivery {delivery} is {state}, not dead")
-
-
-async def retry_dead(
-    conn: asyncpg.Connection, *, target: str | None = None, since: datetime | None = None
-) -> list[dict[str, Any]]:
-    """Send every dead delivery again (to ``target`` only; of alerts recorded at or after
-    ``since`` only), as ``retry`` does one; return them. The robots' pacing spreads them out."""
-    rows = await conn.fetch(
-        f"""UPDATE sla.notification_deliveries
-            SET state = 'pending', attempts = 0, next_attempt_at = now(), attempts_since = now()
-            WHERE state = 'dead' AND ($1::text IS NULL OR target = $1)
-              AND ($2::timestamptz IS NULL OR alert_at >= $2)
-            RETURNING {COLUMNS}""",
-        target,
-        since,
-    )
-    return [dict(r) for r in rows]

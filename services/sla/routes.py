@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from services.runtime.app import PartsDep
 from services.runtime.auth import CurrentStaff, Staff, StaffRole, check_office, office_scope
 from services.runtime.http import FieldErrors
-from services.sla import horizon, notifier, store
+from services.sla import deliveries_store, horizon, store
 from services.sla.calendar import BusinessCalendar
 from services.sla.notifications import AlertKind
 from services.sla.policy import Timer, clock_kind
@@ -151,13 +151,13 @@ async def get_notifications(
     async with parts.service.pool.acquire() as conn:
         # The notifier's office (it follows transfers); a complaint it has not read yet
         # has no deliveries, but exists when the clocks know it.
-        office = await notifier.office_of(conn, complaint_id) or await store.office_of(
+        office = await deliveries_store.office_of(conn, complaint_id) or await store.office_of(
             conn, complaint_id
         )
         if office is None:
             raise HTTPException(404, detail=f"complaint_id: no complaint {complaint_id}")
         check_office(staff, office)
-        rows = await notifier.deliveries(conn, complaint_id=complaint_id)
+        rows = await deliveries_store.deliveries(conn, complaint_id=complaint_id)
     # After a transfer (跨项目转办) the deliveries made while the complaint was another
     # office's name that office's robots and errors: an office-scoped role sees its own.
     scope = office_scope(staff, None)

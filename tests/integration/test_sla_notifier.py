@@ -22,7 +22,7 @@ import pytest
 from contracts import new_envelope
 from contracts.sla import SlaBreached
 from deploy.local import sandbox
-from services.sla import notifier
+from services.sla import deliveries_store as notifier
 from services.sla.notifications import Notifications, parse_notifications
 from services.sla.notifier import AlertDeliveries, DeliveryWorker
 from tests.conftest import RUN, Infra
