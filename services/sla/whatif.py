@@ -468,25 +468,7 @@ class WhatIfReport:
             f"  {c.complaints} complaint(s) of the period; {self.events_replayed} log records "
             "replayed into a scratch projection (dropped; nothing published)",
         ]
-        warnings, breaches, differ = self.published
-        check = (
-            f"  the live service published {breaches} breach(es) and {warnings} warning(s) of "
-            "these complaints due by then; its breaches and the fold under the live rules: "
-        )
-        out.append(
-            check
-            + (
-                "the same"
-                if not differ
-                else f"{len(differ)} difference(s) (the live rules changed since, or a deadline "
-                "is not judged yet)"
-            )
-        )
-        for d in differ:
-            out.append(
-                f"    {d.office} {d.timer} {d.complaint_id}: published {d.published or '-'}, "
-                f"folded {d.folded or '-'}"
-            )
+        out += self._check_lines()
         if self.dead_letters:
             out.append(f"  {self.dead_letters} record(s) could not be applied in the replay")
         out.append("")
@@ -502,30 +484,7 @@ class WhatIfReport:
             "CHANGED SIDES",
         ]
         out.append(" ".join(head))
-        for row in [*c.rows, *c.totals]:
-            label = self.labels.get(row.timer)
-            timer = f"{row.timer} {label}" if label else row.timer
-            gone, new = len(row.no_longer_breached), len(row.newly_breached)
-            moved = ", ".join(
-                part
-                for part in (
-                    f"{gone} no longer breached" if gone else "",
-                    f"{new} newly breached" if new else "",
-                )
-                if part
-            )
-            out.append(
-                " ".join(
-                    [
-                        _pad(row.office or "合计 (all)", 12),
-                        _pad(timer, 24),
-                        _pad(f"{row.warned[0]} → {row.warned[1]}", 10),
-                        _pad(f"{row.breached[0]} → {row.breached[1]}", 10),
-                        _pad(f"{row.hard[0]} → {row.hard[1]}", 10),
-                        moved or "-",
-                    ]
-                )
-            )
+        out += [self._table_line(row) for row in [*c.rows, *c.totals]]
         changed = [(row, ch) for row in c.rows for ch in row.changes]
         if changed:
             out += ["", "complaints that change sides:"]
@@ -536,6 +495,54 @@ class WhatIfReport:
                     f"{ch.complaint_id}  received {_local(ch.occurred_at)}"
                 )
         return out
+
+    def _check_lines(self) -> list[str]:
+        """How the fold under the live rules compares with what the live service published."""
+        warnings, breaches, differ = self.published
+        check = (
+            f"  the live service published {breaches} breach(es) and {warnings} warning(s) of "
+            "these complaints due by then; its breaches and the fold under the live rules: "
+        )
+        out = [
+            check
+            + (
+                "the same"
+                if not differ
+                else f"{len(differ)} difference(s) (the live rules changed since, or a deadline "
+                "is not judged yet)"
+            )
+        ]
+        for d in differ:
+            out.append(
+                f"    {d.office} {d.timer} {d.complaint_id}: published {d.published or '-'}, "
+                f"folded {d.folded or '-'}"
+            )
+        return out
+
+    def _table_line(self, row: Row) -> str:
+        """One office and timer kind: warnings, breaches and hard breaches as they were →
+        as they would have been, and how many complaints change sides."""
+        label = self.labels.get(row.timer)
+        timer = f"{row.timer} {label}" if label else row.timer
+        gone, new = len(row.no_longer_breached), len(row.newly_breached)
+        moved = ", ".join(
+            part
+            for part in (
+                f"{gone} no longer breached" if gone else "",
+                f"{new} newly breached" if new else "",
+            )
+            if part
+        )
+        return " ".join(
+            [
+                _pad(row.office or "合计 (all)", 12),
+                _pad(timer, 24),
+                _pad(f"{row.warned[0]} → {row.warned[1]}", 10),
+                _pad(f"{row.breached[0]} → {row.breached[1]}", 10),
+                _pad(f"{row.hard[0]} → {row.hard[1]}", 10),
+                moved or "-",
+            ]
+        )
 
 
 def _local(at: datetime) -> str:
