@@ -190,37 +190,9 @@ def _body(
     demand = rng.choice(topic.demands)
     when = at.isoformat()
     if fmt is SubmissionFormat.HOTLINE_CALL:
-        body: dict[str, Any] = {
-            "call_id": sid,
-            "caller_number": owner.phone,
-            "agent_id": f"KF{rng.randint(1, 40):03d}",
-            "call_started_at": when,
-            "subject": topic.subject,
-            "summary": texts.HOTLINE_OPENING + description,
-            "demand": demand,
-        }
-        if not known_caller:  # a caller the directory knows needs only their number
-            body |= {"caller_name": owner.name, "office": owner.office, "unit": owner.unit}
-        return body
+        return _hotline_call(sid, owner, topic, when, description, demand, rng, known_caller)
     if fmt is SubmissionFormat.APP_COMPLAINT:
-        photos = [
-            f"oss://owner-photos/{at:%Y/%m}/{sid.lower()}-{n}.jpg"
-            for n in range(rng.choice((0, 0, 1, 2, 3)))
-        ]
-        return {
-            "app_complaint_id": sid,
-            "owner_account_id": f"U{int(owner.phone) % 10**7:07d}",
-            "owner_name": owner.name,
-            "owner_phone": owner.phone,
-            "office": owner.office,
-            "unit": owner.unit,
-            "category": rng.choice((topic.category.value, topic.category.label)),
-            "title": topic.subject if rng.random() < 0.6 else None,
-            "text": description,
-            "demand": demand,
-            "photos": photos,
-            "submitted_at": when,
-        }
+        return _app_complaint(sid, owner, topic, at, description, demand, rng)
     facts = {
         "office": owner.office,
         "unit": owner.unit,
@@ -238,6 +210,61 @@ def _body(
             "description": texts.SUPERVISION_OPENING + description,
         }
     return {"submission_id": sid, "occurred_at": when, **facts}
+
+
+def _hotline_call(
+    sid: str,
+    owner: Owner,
+    topic: texts.Topic,
+    when: str,
+    description: str,
+    demand: str,
+    rng: random.Random,
+    known_caller: bool,
+) -> dict[str, Any]:
+    """A call as the hotline's agent recorded it."""
+    body: dict[str, Any] = {
+        "call_id": sid,
+        "caller_number": owner.phone,
+        "agent_id": f"KF{rng.randint(1, 40):03d}",
+        "call_started_at": when,
+        "subject": topic.subject,
+        "summary": texts.HOTLINE_OPENING + description,
+        "demand": demand,
+    }
+    if not known_caller:  # a caller the directory knows needs only their number
+        body |= {"caller_name": owner.name, "office": owner.office, "unit": owner.unit}
+    return body
+
+
+def _app_complaint(
+    sid: str,
+    owner: Owner,
+    topic: texts.Topic,
+    at: datetime,
+    description: str,
+    demand: str,
+    rng: random.Random,
+) -> dict[str, Any]:
+    """An owner's complaint as the app sends it, with photo references."""
+    photos = [
+        f"oss://owner-photos/{at:%Y/%m}/{sid.lower()}-{n}.jpg"
+        for n in range(rng.choice((0, 0, 1, 2, 3)))
+    ]
+    return {
+        "app_complaint_id": sid,
+        "owner_account_id": f"U{int(owner.phone) % 10**7:07d}",
+        "owner_name": owner.name,
+        "owner_phone": owner.phone,
+        "office": owner.office,
+        "unit": owner.unit,
+        "category": rng.choice((topic.category.value, topic.category.label)),
+        "title": topic.subject if rng.random() < 0.6 else None,
+        "text": description,
+        "demand": demand,
+        "photos": photos,
+        "submitted_at": at.isoformat(),
+    }
 
 
 def _spoil(planned: Planned, flaw: Flaw, fresh_phone: str) -> Planned:
