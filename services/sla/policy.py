@@ -914,7 +914,7 @@ def office_after(event: EventData, office: str, policy: SlaPolicy) -> str:
     return office
 
 
-def apply_event(
+def apply_event(  # long on purpose: the documented order of one event's effects, in one place
     timers: Mapping[str, Timer],
     event: EventData,
     *,

@@ -69,7 +69,7 @@ class Folded:
         return found
 
 
-def fold(
+def fold(  # long on purpose: one pass whose running state (office, priority, pause) all read
     history: Sequence[tuple[EventData, datetime]],
     *,
     complaint_id: UUID,
