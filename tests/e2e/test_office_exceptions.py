@@ -48,7 +48,12 @@ async def clocks_when(
     """The complaint's clocks once each named timer is in the named state."""
 
     async def probe() -> dict[str, Any] | None:
-        found = await clocks(http, system, cid)
+        try:
+            found = await clocks(http, system, cid)
+        except httpx.HTTPStatusError as exc:
+            if exc.response.status_code == 404:  # the SLA service has not read it yet
+                return None
+            raise
         ok = all(t in found and found[t]["state"] == s for t, s in states.items())
         return found if ok else None
 
