@@ -306,6 +306,26 @@ class Builder:
             )
 
     async def _swap(self, gen: Generation, parts: Sequence[_Part]) -> None:
+        """Swap ``gen`` in, trying again while readers hold the stable views longer than
+        ``rebuild_swap_lock_timeout_s`` (each try lets the live lock go: writers go on
+        between tries, and readers waiting behind the swap get their answers)."""
+        tries = 0
+        while True:
+            try:
+                await self._swap_once(gen, parts)
+                return
+            except (asyncpg.LockNotAvailableError, asyncpg.DeadlockDetectedError) as exc:
+                tries += 1
+                log.warning(
+                    "%s builder: readers held the stable views (%s); swap try %d given up, "
+                    "trying again",
+                    self.name,
+                    type(exc).__name__,
+                    tries,
+                )
+                await asyncio.sleep(min(0.05 * tries, 1.0))
+
+    async def _swap_once(self, gen: Generation, parts: Sequence[_Part]) -> None:
         """Catch up under the live lock, then make ``gen`` live in the same transaction."""
         service = self.service
         gens = service.generations
@@ -324,7 +344,9 @@ class Builder:
             await self._report(gen, parts, 0.0)
             await self._finalize(conn, gen, parts)
             marks.append(time.monotonic())
-            retired = await gens.swap(conn, gen.gen)
+            retired = await gens.swap(
+                conn, gen.gen, lock_timeout_s=service.settings.rebuild_swap_lock_timeout_s
+            )
         marks.append(time.monotonic())
         phases = ("live lock", "outbox", "catch-up", "finalize", "swap")
         log.info(

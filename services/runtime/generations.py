@@ -309,9 +309,22 @@ class Generations:
         )
         await conn.execute(f"DROP SCHEMA IF EXISTS {self.schema_of(gen)} CASCADE")
 
-    async def swap(self, conn: asyncpg.Connection, gen: int) -> int | None:
+    async def swap(
+        self, conn: asyncpg.Connection, gen: int, lock_timeout_s: float | None = None
+    ) -> int | None:
         """Make ``gen`` live and point every view at it; the caller's transaction holds the
-        live lock exclusively. Returns the generation retired (its schema to drop)."""
+        live lock exclusively. Returns the generation retired (its schema to drop).
+
+        Every stable view is locked first, all in one statement, waiting at most
+        ``lock_timeout_s`` for the readers that hold one (``asyncpg.LockNotAvailableError``
+        then: nothing changed, the caller rolls back and tries again). Replacing the views
+        one by one, each waiting as long as it must, could hold one view while waiting for
+        another that a reader holds, while that reader waited for the first: PostgreSQL ends
+        such a cycle after ``deadlock_timeout`` by failing one of the two, perhaps the reader;
+        and when the reader's other half runs on another connection (a report reading two
+        periods in one snapshot), PostgreSQL never sees the cycle and both wait for good,
+        with every writer of the service behind the swap's live lock."""
+        await self._lock_views(conn, lock_timeout_s)
         old = await self.live(conn)
         await conn.execute(
             f"""UPDATE {self.schema}.generations
@@ -330,6 +343,28 @@ class Generations:
     async def drop(self, conn: asyncpg.Connection, gen: int) -> None:
         """Drop a retired generation's schema (its views already point elsewhere)."""
         await conn.execute(f"DROP SCHEMA IF EXISTS {self.schema_of(gen)} CASCADE")
+
+    async def _lock_views(self, conn: asyncpg.Connection, timeout_s: float | None) -> None:
+        """Lock every view of the service's schema exclusively for the caller's transaction
+        (with the live generation's tables beneath them), waiting at most ``timeout_s``."""
+        views = [
+            r["relname"]
+            for r in await conn.fetch(
+                "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE n.nspname = $1 AND c.relkind = 'v' ORDER BY c.relname",
+                self.schema,
+            )
+        ]
+        if not views:
+            return  # the first generation: nobody reads a stable name yet
+        for view in views:
+            _check(view)
+        if timeout_s is not None:
+            await conn.execute(f"SET LOCAL lock_timeout = '{max(1, round(timeout_s * 1000))}ms'")
+        names = ", ".join(f"{self.schema}.{view}" for view in views)
+        await conn.execute(f"LOCK TABLE {names} IN ACCESS EXCLUSIVE MODE")
+        if timeout_s is not None:
+            await conn.execute("SET LOCAL lock_timeout TO DEFAULT")
 
     # -- the stable names --------------------------------------------------------------
 

@@ -91,6 +91,12 @@ class Settings(BaseSettings):
     rebuild_poll_s: float = 1.0
     rebuild_batch: int = 5000
     rebuild_swap_lag: int = 2000
+    # How long the swap waits for readers to let go of the stable views before it lets go
+    # itself and tries again. Below PostgreSQL's deadlock_timeout (1 s), so that when a
+    # reader holding one view waits for another the swap already holds, the swap gives way,
+    # never the reader; and a reader whose work spans connections (the monthly report's
+    # earlier periods, read in its snapshot) can never wait on the swap for good.
+    rebuild_swap_lock_timeout_s: float = 0.5
     # A projection whose rows are keyed by complaint (``parallel_build``) is built by this
     # many lanes at once, each reading its own share of the partitions: one lane folds while
     # another waits for PostgreSQL.
@@ -279,6 +285,13 @@ class Settings(BaseSettings):
             )
         if self.rebuild_lanes < 1:
             found.append(Problem(variable("rebuild_lanes"), f"{self.rebuild_lanes}; at least 1"))
+        if not self.rebuild_swap_lock_timeout_s > 0:
+            found.append(
+                Problem(
+                    variable("rebuild_swap_lock_timeout_s"),
+                    f"{self.rebuild_swap_lock_timeout_s}; more than 0 (0 would wait for good)",
+                )
+            )
         return found
 
     def _pepper_problems(self) -> list[Problem]:

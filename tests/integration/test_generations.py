@@ -1,8 +1,10 @@
 """The registry of generations against a real PostgreSQL: the upgrade from the layout before
-generations, and a swap that re-points the stable names."""
+generations, a swap that re-points the stable names, and a swap that gives way to a reader
+instead of waiting on it for good."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import asyncpg
@@ -18,13 +20,17 @@ pytestmark = pytest.mark.infra
 
 
 @pytest.fixture
-async def conn(real_infra: Infra) -> AsyncIterator[asyncpg.Connection]:
+async def url(real_infra: Infra) -> AsyncIterator[str]:
     name = f"complaints_test_{RUN}_generations"
-    url = await sandbox.create_database(real_infra.admin_database_url, name)
+    yield await sandbox.create_database(real_infra.admin_database_url, name)
+    await sandbox.drop_database(real_infra.admin_database_url, name)
+
+
+@pytest.fixture
+async def conn(url: str) -> AsyncIterator[asyncpg.Connection]:
     connection = await asyncpg.connect(url)
     yield connection
     await connection.close()
-    await sandbox.drop_database(real_infra.admin_database_url, name)
 
 
 def reporting(version: str) -> Generations:
@@ -83,3 +89,67 @@ async def test_a_swap_points_the_stable_names_at_the_new_generation_and_replaces
     assert await kind(conn, "daily_intake") == "v"
     assert await conn.fetchval("SELECT sum(received) FROM reporting.daily_intake") == 3
     assert (await gens.live(conn)).gen == building.gen  # type: ignore[union-attr]
+
+
+async def test_a_swap_gives_way_to_a_reader_whose_two_connections_it_stands_between(
+    conn: asyncpg.Connection, url: str
+) -> None:
+    """A reader's transaction holds one stable view and waits for a query on a connection of
+    its own (as the monthly report reads its earlier periods in its snapshot) that reads
+    another. A swap that took the second view and waited for the first would stand between
+    them: PostgreSQL sees no cycle (the reader waits in the application), so all three would
+    wait for good, and every writer behind the swap's live lock with them. The swap gives
+    way instead; the reader gets its answer; the next try swaps."""
+    gens = reporting("v1")
+    async with conn.transaction():
+        await gens.prepare(conn, consumer_tables_sql)
+    async with conn.transaction():
+        building = await gens.request(conn, "test")
+    async with conn.transaction():
+        await gens.create_tables(conn, building.gen, consumer_tables_sql)
+    await conn.execute(
+        f"INSERT INTO reporting_g{building.gen}.daily_intake VALUES ('2026-11-01', 'Y园', 'app', 3)"
+    )
+
+    reader, other = await asyncpg.connect(url), await asyncpg.connect(url)
+    try:
+        async with reader.transaction(isolation="repeatable_read", readonly=True):
+            # The reader holds ``events`` (after ``daily_intake`` in the swap's order) ...
+            await reader.fetchval("SELECT count(*) FROM reporting.events")
+            swapping = asyncio.create_task(swap(conn, gens, building.gen, lock_timeout_s=0.3))
+            await until_waiting(other)  # (not in a transaction: it sees the activity now)
+            # ... and, before it ends, waits for a read of ``daily_intake`` elsewhere.
+            other_read = other.fetchval("SELECT count(*) FROM reporting.daily_intake")
+            # A guard against hanging the suite, not a measure of speed: without the swap's
+            # timeout this read never returns.
+            assert await asyncio.wait_for(other_read, timeout=60) == 0  # the old generation
+            with pytest.raises(asyncpg.LockNotAvailableError):
+                await swapping
+        assert (await gens.live(conn)).gen == 1  # type: ignore[union-attr]  # nothing changed
+
+        assert await swap(conn, gens, building.gen, lock_timeout_s=0.3) == 1  # the next try
+        assert await other.fetchval("SELECT sum(received) FROM reporting.daily_intake") == 3
+        assert (await gens.live(conn)).gen == building.gen  # type: ignore[union-attr]
+    finally:
+        await reader.close()
+        await other.close()
+
+
+async def swap(
+    conn: asyncpg.Connection, gens: Generations, gen: int, lock_timeout_s: float
+) -> int | None:
+    async with conn.transaction():
+        return await gens.swap(conn, gen, lock_timeout_s=lock_timeout_s)
+
+
+async def until_waiting(probe: asyncpg.Connection) -> None:
+    """Until a session of this database waits for a lock."""
+    for _ in range(600):
+        waiting = await probe.fetchval(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND wait_event_type = 'Lock'"
+        )
+        if waiting:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("no session came to wait for a lock")
