@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Literal, TypeVar, Union
 
@@ -137,6 +137,16 @@ def asyncapi_document(apps: dict[str, FastAPI] | None = None) -> dict[str, Any]:
     return document
 
 
+def _declaring(module: str, declared: Mapping[str, object]) -> str | None:
+    """The declared module ``module`` is, or the declared package it is in
+    (``contracts.lifecycle.handling`` is ``contracts.lifecycle``'s)."""
+    parts = module.split(".")
+    for n in range(len(parts), 0, -1):
+        if ".".join(parts[:n]) in declared:
+            return ".".join(parts[:n])
+    return None
+
+
 def _publishers(
     broker: KafkaBroker, apps: dict[str, FastAPI], settings: Settings
 ) -> dict[str, list[type[Envelope]]]:
@@ -145,12 +155,13 @@ def _publishers(
     appended: dict[tuple[str, str], list[type[Envelope]]] = {}  # (service, topic) → events
     declared = publishers()
     for (event_type, version), body in sorted(registered_events().items()):
-        if body.__module__ not in declared:
+        module = _declaring(body.__module__, declared)
+        if module is None:
             raise RuntimeError(
                 f"{body.__module__} defines events no service's spec publishes: add it to "
                 "the `publishes` of the service that appends them, with the topic setting"
             )
-        service, topic_setting = declared[body.__module__]
+        service, topic_setting = declared[module]
         topic = getattr(apps[service].state.settings, topic_setting)
         appended.setdefault((service, topic), []).append(_event_model(event_type, version, body))
     on_topic: dict[str, list[type[Envelope]]] = {}
