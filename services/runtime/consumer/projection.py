@@ -1,26 +1,5 @@
-"""A projection consumer: Kafka offsets stored with the rows, duplicates ignored, poison parked.
-
-Every service that reads the log uses this one class. For each batch of records it opens one
-PostgreSQL transaction that
-
-1. claims the batch's event ids in ``processed_events`` with one statement, skipping every
-   event already applied,
-2. applies the new ones at once, through the projection's ``apply_batch`` when it has one,
-   inside one savepoint; only when that fails, each in a savepoint of its own, to find the one
-   at fault,
-3. dead-letters a record it cannot process (bad bytes, unknown type, a projection error) after
-   a few attempts, and moves on,
-4. stores the next offset and time watermark of every partition in the batch,
-
-and commits. A batch is prepared first (``prepare``: decoded, and its rows computed when the
-projection can do that without the database) and then written (``write``), so a builder
-prepares the next batch while the current one is written. Nothing is committed to Kafka: on
-partition assignment the consumer seeks to the offsets stored in PostgreSQL, so a crash
-anywhere replays at most the uncommitted batch, whose effects were rolled back with it.
-Transient failures (the database restarting) are retried with backoff, without ever moving
-past an event; any other failure outside the projection holds the consumer at its batch,
-retried with backoff and counted, for the same reason.
-"""
+"""The projection consumer: each batch applied in one transaction with its offsets (see the
+package)."""
 
 from __future__ import annotations
 
@@ -29,18 +8,25 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 import asyncpg
-from aiokafka import ConsumerRebalanceListener, ConsumerRecord, TopicPartition
-from faststream import AckPolicy, Context
+from aiokafka import ConsumerRecord, TopicPartition
 from faststream.kafka import KafkaBroker
 from faststream.kafka.subscriber.usecase import BatchSubscriber
 
-from contracts import Envelope, EventData, decode_event, decode_logged
+from contracts import Envelope, EventData
 from services.runtime import store
+from services.runtime.consumer.batch import (
+    Batch,
+    DeadLetter,
+    Decoded,
+    Decoder,
+    Projection,
+    decode_logged_record,
+    decode_record,
+)
+from services.runtime.consumer.positions import LogPositions
 from services.runtime.db import TRANSIENT_DB_ERRORS
 from services.runtime.generations import LiveGate
 from services.runtime.logs import bound
@@ -53,80 +39,13 @@ from services.runtime.metrics import (
     EVENTS_DUPLICATE,
 )
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("services.runtime.consumer")  # one logger for the package
 
 POISON_ATTEMPTS = 3
 HOLD_BACKOFF_MAX_S = 30.0  # the longest wait between attempts at a batch that keeps failing
 
 
-class Projection(Protocol):
-    """What a consumer feeds: one ``apply`` for every event.
-
-    A projection may also offer ``apply_batch(conn, [(envelope, data), ...])`` writing the same
-    rows as ``apply`` for each event in turn, with fewer statements; the consumer then uses it.
-    """
-
-    async def apply(self, conn: asyncpg.Connection, envelope: Envelope, data: EventData) -> None:
-        """Turn one event into rows, inside the consumer's transaction."""
-
-
-# A projection may also declare (all optional; reporting's does):
-# - ``reads_logged = True``: it reads events as the log holds them (``contracts.LoggedEvent``,
-#   the body as JSON, not validated again), and the consumer decodes with ``decode_logged``;
-# - ``rows(events) -> rows`` (no I/O) and ``write(conn, rows)``: the consumer computes a
-#   batch's rows while preparing it, when no event of it can turn out to be a duplicate;
-# - ``idempotent = True``: applying an event twice changes nothing, so a builder skips the
-#   ``processed_events`` claim per batch and calls ``begin_build(conn)`` before its bulk load
-#   and ``finish_build(conn, consumer)`` after it (indexes, ``processed_events``).
-
-
-Decoder = Callable[[ConsumerRecord[bytes, bytes]], tuple[Envelope, EventData]]
-"""Turns a record into (envelope, body); raises ``ValueError`` for a record to dead-letter."""
-
-
-def decode_record(record: ConsumerRecord[bytes, bytes]) -> tuple[Envelope, EventData]:
-    """The default decoder: the record's value is an event envelope (``decode_event``)."""
-    return decode_event(record.value or b"")
-
-
-def decode_logged_record(record: ConsumerRecord[bytes, bytes]) -> tuple[Any, Any]:
-    """The decoder of a projection that ``reads_logged``: (``LoggedEvent``, its JSON body)."""
-    event = decode_logged(record.value or b"")
-    return event, event.data
-
-
-Decoded = tuple[ConsumerRecord[bytes, bytes], Envelope, EventData]
-
-
-@dataclass(frozen=True)
-class DeadLetter:
-    """A record the consumer could not process, with why."""
-
-    record: ConsumerRecord[bytes, bytes]
-    error: str
-
-
-@dataclass
-class Batch:
-    """A batch of records prepared for writing: decoded (what cannot be is to be parked),
-    the offsets and time watermarks to store, and the rows when computed ahead."""
-
-    records: Sequence[ConsumerRecord[bytes, bytes]]
-    decoded: list[Decoded] = field(default_factory=list)
-    unreadable: list[DeadLetter] = field(default_factory=list)
-    next_offsets: dict[int, int] = field(default_factory=dict)
-    seen_until: dict[int, datetime] = field(default_factory=dict)
-    rows: Any = None  # the projection's ``rows`` of every decoded event (no claim needed)
-
-
-def group_id(consumer: str, topic: str) -> str:
-    """The Kafka consumer group of ``consumer``'s copies reading ``topic``: per topic, so that
-    systems sharing a broker never rebalance each other's consumers (offsets live in
-    PostgreSQL; the group only splits partitions between copies)."""
-    return f"{consumer}@{topic}"
-
-
-class ProjectionConsumer:
+class ProjectionConsumer(LogPositions):
     """Feeds a projection from the log, exactly once in effect, resuming from stored offsets."""
 
     def __init__(
@@ -172,12 +91,7 @@ class ProjectionConsumer:
         self.assigned: set[TopicPartition] = set()
         self.has_been_assigned = False
 
-    # -- wiring ---------------------------------------------------------------------------
-
-    def write_to(self, gen: int, schema: str) -> None:
-        """Apply into generation ``gen`` (its bookkeeping is in ``schema``) from now on."""
-        self.gen = gen
-        self.book_schema = schema
+    # -- builders -------------------------------------------------------------------------
 
     def builder_copy(self, gen: int, schema: str) -> ProjectionConsumer:
         """The same projection, writing generation ``gen`` (in ``schema``) for a builder."""
@@ -206,114 +120,6 @@ class ProjectionConsumer:
     def bulk_capable(self) -> bool:
         """Whether a builder may load this projection without claiming event ids."""
         return bool(getattr(self.projection, "idempotent", False))
-
-    @property
-    def group_id(self) -> str:
-        """The Kafka consumer group its copies share (``name`` is what offsets are stored as)."""
-        return group_id(self.name, self.topic)
-
-    def attach(self, broker: KafkaBroker) -> None:
-        """Register the batch subscriber on ``broker`` (before the broker starts)."""
-        self._broker = broker
-        subscriber = broker.subscriber(
-            self.topic,
-            # Kafka's group only splits partitions between copies (offsets live in
-            # PostgreSQL), so it is per topic: systems sharing a broker never rebalance
-            # each other's consumers.
-            group_id=self.group_id,
-            batch=True,
-            max_records=self._max_records,
-            batch_timeout_ms=50,
-            auto_offset_reset="earliest",
-            ack_policy=AckPolicy.MANUAL,  # nothing is committed to Kafka: offsets live in PG
-            listener=_SeekToStoredOffsets(self),
-            # The handler reads the raw records; FastStream need not decode every body.
-            decoder=_raw_body,
-            title=f"{self.name}:{self.topic}",
-            description=f"Projection consumer {self.name} (offsets stored in {self.schema})",
-        )
-
-        async def handle(message: Any = Context("message")) -> None:
-            await self.handle_batch(list(message.raw_message))
-
-        subscriber(handle)
-        self._subscriber = subscriber
-
-    def _consumer(self) -> Any:
-        assert self._subscriber is not None and self._subscriber.consumer is not None
-        return self._subscriber.consumer
-
-    # -- offsets --------------------------------------------------------------------------
-
-    async def stored_offsets(self, conn: asyncpg.Connection | None = None) -> dict[int, int]:
-        """Partition → next offset to apply, as stored with the rows (of the generation this
-        consumer writes)."""
-        if conn is None:
-            async with self._pool().acquire() as own:
-                return await self.stored_offsets(own)
-        return await store.stored_offsets(conn, self.book_schema, self.name, self.topic)
-
-    async def follow_live(self) -> None:
-        """Write the live generation from now on, if another went live since the last batch.
-
-        A consumer with nothing to read gets no batch that would notice a swap: the service
-        calls this every few seconds, so its stored offsets, lag and watermark (which the SLA
-        scheduler judges by) are always the live generation's.
-        """
-        if self.gate is None or not self.has_been_assigned:
-            return
-        async with self._batch_lock, self._pool().acquire() as conn:
-            live = await self.gate.current(conn)
-            if live is None or live.gen == self.gen or live.version != self.gate.version:
-                return
-            log.info("%s: generation %s is live now (was %s)", self.name, live.gen, self.gen)
-            self.write_to(live.gen, live.schema)
-            await self._reseek(conn)
-
-    async def _stored_for_seek(self) -> dict[int, int]:
-        """The stored offsets to resume from, following the live generation if it changed."""
-        async with self._pool().acquire() as conn:
-            if self.gate is not None:
-                live = await self.gate.current(conn)
-                if live is not None and live.gen != self.gen:
-                    self.write_to(live.gen, live.schema)
-            return await self.stored_offsets(conn)
-
-    async def _reseek(self, conn: asyncpg.Connection) -> None:
-        """Position every assigned partition at the stored offsets again (after a swap)."""
-        stored = await self.stored_offsets(conn)
-        consumer = self._consumer()
-        for tp in self.assigned:
-            if tp.partition in stored:
-                consumer.seek(tp, stored[tp.partition])
-            else:
-                await consumer.seek_to_beginning(tp)
-
-    async def seek_assigned(self, assigned: set[TopicPartition]) -> None:
-        """Position each newly assigned partition at its stored offset (or at the start)."""
-        self.assigned = set(assigned)
-        self.has_been_assigned = True
-        if not assigned:
-            return
-        while True:
-            try:
-                stored = await self._stored_for_seek()
-                break
-            except TRANSIENT_DB_ERRORS as exc:
-                log.warning("%s: cannot read stored offsets (%s); retrying", self.name, exc)
-                await asyncio.sleep(1.0)
-        consumer = self._consumer()
-        for tp in assigned:
-            if tp.partition in stored:
-                consumer.seek(tp, stored[tp.partition])
-            else:
-                await consumer.seek_to_beginning(tp)
-        log.info(
-            "%s: assigned %s, resuming at %s",
-            self.name,
-            sorted(tp.partition for tp in assigned),
-            stored,
-        )
 
     # -- the batch ------------------------------------------------------------------------
 
@@ -594,74 +400,3 @@ class ProjectionConsumer:
             record.offset,
             letter.error,
         )
-
-    # -- where it stands ---------------------------------------------------------------
-
-    async def applied_until(self, now: datetime) -> datetime | None:
-        """The instant up to which the whole log has been applied (by every copy), or ``None``.
-
-        A partition applied up to its end contributes ``now``; one still behind contributes
-        the ``recorded_at`` of the last event applied from it. The minimum is the instant
-        before which no unapplied event was recorded: the latest moment a timer may be judged
-        without missing the event that stopped it. ``None`` when a partition is behind and
-        nothing of it was applied yet (a rebuild starting), or before the consumer started.
-        """
-        if self._subscriber is None or self._subscriber.consumer is None:
-            return None
-        consumer = self._subscriber.consumer
-        partitions = consumer.partitions_for_topic(self.topic) or set()
-        if not partitions:
-            return None
-        ends = await consumer.end_offsets([TopicPartition(self.topic, p) for p in partitions])
-        async with self._pool().acquire() as conn:
-            stored = await store.stored_positions(conn, self.book_schema, self.name, self.topic)
-        until = now
-        for tp, end in ends.items():
-            row = stored.get(tp.partition)
-            applied = row["next_offset"] if row else 0
-            if applied >= end:
-                continue
-            if row is None or row["watermark"] is None:
-                return None
-            until = min(until, row["watermark"])
-        return until
-
-    async def progress(self) -> dict[int, tuple[int, int]] | None:
-        """Partition → (stored next offset, end offset), over every partition of the topic.
-
-        ``None`` before the consumer has started. Unlike :meth:`lag`, not only the partitions
-        assigned to this copy: the stored offsets are the whole group's.
-        """
-        if self._subscriber is None or self._subscriber.consumer is None:
-            return None
-        consumer = self._subscriber.consumer
-        partitions = consumer.partitions_for_topic(self.topic) or set()
-        ends = await consumer.end_offsets([TopicPartition(self.topic, p) for p in partitions])
-        stored = await self.stored_offsets()
-        return {tp.partition: (stored.get(tp.partition, 0), end) for tp, end in ends.items()}
-
-    async def lag(self) -> dict[int, int]:
-        """Partition → events not yet applied (end offset − stored offset)."""
-        consumer = self._consumer()
-        ends: dict[TopicPartition, int] = await consumer.end_offsets(list(self.assigned))
-        stored = await self.stored_offsets()
-        return {tp.partition: end - stored.get(tp.partition, 0) for tp, end in ends.items()}
-
-
-async def _raw_body(message: Any) -> Any:
-    """FastStream decoder that leaves the bodies alone (the consumer decodes the records)."""
-    return None
-
-
-class _SeekToStoredOffsets(ConsumerRebalanceListener):  # type: ignore[misc]
-    """On assignment, position every partition where the stored offsets say."""
-
-    def __init__(self, owner: ProjectionConsumer) -> None:
-        self.owner = owner
-
-    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
-        # Nothing to flush: each batch committed its offsets with its rows.
-        self.owner.assigned -= set(revoked)
-
-    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
-        await self.owner.seek_assigned(assigned)

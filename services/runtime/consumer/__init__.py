@@ -1,0 +1,57 @@
+"""A projection consumer: Kafka offsets stored with the rows, duplicates ignored, poison parked.
+
+Every service that reads the log uses this one class. For each batch of records it opens one
+PostgreSQL transaction that
+
+1. claims the batch's event ids in ``processed_events`` with one statement, skipping every
+   event already applied,
+2. applies the new ones at once, through the projection's ``apply_batch`` when it has one,
+   inside one savepoint; only when that fails, each in a savepoint of its own, to find the one
+   at fault,
+3. dead-letters a record it cannot process (bad bytes, unknown type, a projection error) after
+   a few attempts, and moves on,
+4. stores the next offset and time watermark of every partition in the batch,
+
+and commits. A batch is prepared first (``prepare``: decoded, and its rows computed when the
+projection can do that without the database) and then written (``write``), so a builder
+prepares the next batch while the current one is written. Nothing is committed to Kafka: on
+partition assignment the consumer seeks to the offsets stored in PostgreSQL, so a crash
+anywhere replays at most the uncommitted batch, whose effects were rolled back with it.
+Transient failures (the database restarting) are retried with backoff, without ever moving
+past an event; any other failure outside the projection holds the consumer at its batch,
+retried with backoff and counted, for the same reason.
+
+Modules: ``batch`` (the projection protocol, decoders, the prepared batch), ``positions``
+(attaching, seeking to the stored offsets, how far it has applied), ``projection`` (the
+consumer and its batch transaction).
+"""
+
+from services.runtime.consumer.batch import (
+    Batch,
+    DeadLetter,
+    Decoded,
+    Decoder,
+    Projection,
+    decode_logged_record,
+    decode_record,
+    group_id,
+)
+from services.runtime.consumer.projection import (
+    HOLD_BACKOFF_MAX_S,
+    POISON_ATTEMPTS,
+    ProjectionConsumer,
+)
+
+__all__ = [
+    "HOLD_BACKOFF_MAX_S",
+    "POISON_ATTEMPTS",
+    "Batch",
+    "DeadLetter",
+    "Decoded",
+    "Decoder",
+    "Projection",
+    "ProjectionConsumer",
+    "decode_logged_record",
+    "decode_record",
+    "group_id",
+]

@@ -1,0 +1,234 @@
+"""Where a consumer reads the log and what it has stored: attached to the broker, each
+assigned partition positioned at the offsets stored in PostgreSQL (following the live
+generation after a swap), and how far it has applied."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+from aiokafka import ConsumerRebalanceListener, ConsumerRecord, TopicPartition
+from faststream import AckPolicy, Context
+from faststream.kafka import KafkaBroker
+from faststream.kafka.subscriber.usecase import BatchSubscriber
+
+from services.runtime import store
+from services.runtime.consumer.batch import group_id
+from services.runtime.db import TRANSIENT_DB_ERRORS
+from services.runtime.generations import LiveGate
+
+log = logging.getLogger("services.runtime.consumer")  # one logger for the package
+
+
+class LogPositions:
+    """A consumer's place in the log (the offsets part of ``ProjectionConsumer``)."""
+
+    # Set by the consumer's ``__init__``.
+    name: str
+    schema: str
+    topic: str
+    durable: bool
+    book_schema: str
+    gate: LiveGate | None
+    gen: int | None
+    assigned: set[TopicPartition]
+    has_been_assigned: bool
+    _batch_lock: asyncio.Lock
+    _pool: Callable[[], asyncpg.Pool]
+    _max_records: int
+    _subscriber: BatchSubscriber | None
+    _broker: KafkaBroker | None
+
+    async def handle_batch(self, records: Sequence[ConsumerRecord[bytes, bytes]]) -> None:
+        """What the subscriber calls with each batch (the consumer's own)."""
+        raise NotImplementedError
+
+    # -- wiring ---------------------------------------------------------------------------
+
+    def write_to(self, gen: int, schema: str) -> None:
+        """Apply into generation ``gen`` (its bookkeeping is in ``schema``) from now on."""
+        self.gen = gen
+        self.book_schema = schema
+
+    @property
+    def group_id(self) -> str:
+        """The Kafka consumer group its copies share (``name`` is what offsets are stored as)."""
+        return group_id(self.name, self.topic)
+
+    def attach(self, broker: KafkaBroker) -> None:
+        """Register the batch subscriber on ``broker`` (before the broker starts)."""
+        self._broker = broker
+        subscriber = broker.subscriber(
+            self.topic,
+            # Kafka's group only splits partitions between copies (offsets live in
+            # PostgreSQL), so it is per topic: systems sharing a broker never rebalance
+            # each other's consumers.
+            group_id=self.group_id,
+            batch=True,
+            max_records=self._max_records,
+            batch_timeout_ms=50,
+            auto_offset_reset="earliest",
+            ack_policy=AckPolicy.MANUAL,  # nothing is committed to Kafka: offsets live in PG
+            listener=_SeekToStoredOffsets(self),
+            # The handler reads the raw records; FastStream need not decode every body.
+            decoder=_raw_body,
+            title=f"{self.name}:{self.topic}",
+            description=f"Projection consumer {self.name} (offsets stored in {self.schema})",
+        )
+
+        async def handle(message: Any = Context("message")) -> None:
+            await self.handle_batch(list(message.raw_message))
+
+        subscriber(handle)
+        self._subscriber = subscriber
+
+    def _consumer(self) -> Any:
+        assert self._subscriber is not None and self._subscriber.consumer is not None
+        return self._subscriber.consumer
+
+    # -- offsets --------------------------------------------------------------------------
+
+    async def stored_offsets(self, conn: asyncpg.Connection | None = None) -> dict[int, int]:
+        """Partition → next offset to apply, as stored with the rows (of the generation this
+        consumer writes)."""
+        if conn is None:
+            async with self._pool().acquire() as own:
+                return await self.stored_offsets(own)
+        return await store.stored_offsets(conn, self.book_schema, self.name, self.topic)
+
+    async def follow_live(self) -> None:
+        """Write the live generation from now on, if another went live since the last batch.
+
+        A consumer with nothing to read gets no batch that would notice a swap: the service
+        calls this every few seconds, so its stored offsets, lag and watermark (which the SLA
+        scheduler judges by) are always the live generation's.
+        """
+        if self.gate is None or not self.has_been_assigned:
+            return
+        async with self._batch_lock, self._pool().acquire() as conn:
+            live = await self.gate.current(conn)
+            if live is None or live.gen == self.gen or live.version != self.gate.version:
+                return
+            log.info("%s: generation %s is live now (was %s)", self.name, live.gen, self.gen)
+            self.write_to(live.gen, live.schema)
+            await self._reseek(conn)
+
+    async def _stored_for_seek(self) -> dict[int, int]:
+        """The stored offsets to resume from, following the live generation if it changed."""
+        async with self._pool().acquire() as conn:
+            if self.gate is not None:
+                live = await self.gate.current(conn)
+                if live is not None and live.gen != self.gen:
+                    self.write_to(live.gen, live.schema)
+            return await self.stored_offsets(conn)
+
+    async def _reseek(self, conn: asyncpg.Connection) -> None:
+        """Position every assigned partition at the stored offsets again (after a swap)."""
+        stored = await self.stored_offsets(conn)
+        consumer = self._consumer()
+        for tp in self.assigned:
+            if tp.partition in stored:
+                consumer.seek(tp, stored[tp.partition])
+            else:
+                await consumer.seek_to_beginning(tp)
+
+    async def seek_assigned(self, assigned: set[TopicPartition]) -> None:
+        """Position each newly assigned partition at its stored offset (or at the start)."""
+        self.assigned = set(assigned)
+        self.has_been_assigned = True
+        if not assigned:
+            return
+        while True:
+            try:
+                stored = await self._stored_for_seek()
+                break
+            except TRANSIENT_DB_ERRORS as exc:
+                log.warning("%s: cannot read stored offsets (%s); retrying", self.name, exc)
+                await asyncio.sleep(1.0)
+        consumer = self._consumer()
+        for tp in assigned:
+            if tp.partition in stored:
+                consumer.seek(tp, stored[tp.partition])
+            else:
+                await consumer.seek_to_beginning(tp)
+        log.info(
+            "%s: assigned %s, resuming at %s",
+            self.name,
+            sorted(tp.partition for tp in assigned),
+            stored,
+        )
+
+    # -- where it stands ---------------------------------------------------------------
+
+    async def applied_until(self, now: datetime) -> datetime | None:
+        """The instant up to which the whole log has been applied (by every copy), or ``None``.
+
+        A partition applied up to its end contributes ``now``; one still behind contributes
+        the ``recorded_at`` of the last event applied from it. The minimum is the instant
+        before which no unapplied event was recorded: the latest moment a timer may be judged
+        without missing the event that stopped it. ``None`` when a partition is behind and
+        nothing of it was applied yet (a rebuild starting), or before the consumer started.
+        """
+        if self._subscriber is None or self._subscriber.consumer is None:
+            return None
+        consumer = self._subscriber.consumer
+        partitions = consumer.partitions_for_topic(self.topic) or set()
+        if not partitions:
+            return None
+        ends = await consumer.end_offsets([TopicPartition(self.topic, p) for p in partitions])
+        async with self._pool().acquire() as conn:
+            stored = await store.stored_positions(conn, self.book_schema, self.name, self.topic)
+        until = now
+        for tp, end in ends.items():
+            row = stored.get(tp.partition)
+            applied = row["next_offset"] if row else 0
+            if applied >= end:
+                continue
+            if row is None or row["watermark"] is None:
+                return None
+            until = min(until, row["watermark"])
+        return until
+
+    async def progress(self) -> dict[int, tuple[int, int]] | None:
+        """Partition → (stored next offset, end offset), over every partition of the topic.
+
+        ``None`` before the consumer has started. Unlike :meth:`lag`, not only the partitions
+        assigned to this copy: the stored offsets are the whole group's.
+        """
+        if self._subscriber is None or self._subscriber.consumer is None:
+            return None
+        consumer = self._subscriber.consumer
+        partitions = consumer.partitions_for_topic(self.topic) or set()
+        ends = await consumer.end_offsets([TopicPartition(self.topic, p) for p in partitions])
+        stored = await self.stored_offsets()
+        return {tp.partition: (stored.get(tp.partition, 0), end) for tp, end in ends.items()}
+
+    async def lag(self) -> dict[int, int]:
+        """Partition → events not yet applied (end offset − stored offset)."""
+        consumer = self._consumer()
+        ends: dict[TopicPartition, int] = await consumer.end_offsets(list(self.assigned))
+        stored = await self.stored_offsets()
+        return {tp.partition: end - stored.get(tp.partition, 0) for tp, end in ends.items()}
+
+
+async def _raw_body(message: Any) -> Any:
+    """FastStream decoder that leaves the bodies alone (the consumer decodes the records)."""
+    return None
+
+
+class _SeekToStoredOffsets(ConsumerRebalanceListener):  # type: ignore[misc]
+    """On assignment, position every partition where the stored offsets say."""
+
+    def __init__(self, owner: LogPositions) -> None:
+        self.owner = owner
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        # Nothing to flush: each batch committed its offsets with its rows.
+        self.owner.assigned -= set(revoked)
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        await self.owner.seek_assigned(assigned)
