@@ -37,7 +37,7 @@ from tests.conftest import RUN, Infra
 
 pytestmark = pytest.mark.infra
 
-HERE = Path(store.__file__).parent
+HERE = Path(store.__file__).parents[1]  # the reporting package (store is a package)
 # The projection's tables in the schema ``reporting`` (one generation's, as a builder makes
 # them), and the functions over them.
 SCHEMA = (

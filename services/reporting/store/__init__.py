@@ -1,0 +1,62 @@
+"""All of reporting's SQL: writing the projection's rows and reading them as of an instant.
+
+Parameters always. The "as of" folding lives in two SQL functions of ``schema.sql``
+(``reporting.complaint_states(T)`` and ``reporting.timer_alerts(T)``); the queries here select
+from them for a period, an office or one complaint.
+
+Modules: ``writing`` (the projection's rows, a builder's bulk load), ``complaints`` (one
+complaint, lists, counts), ``reports`` (the monthly report's and the dashboard's reads).
+"""
+
+from services.reporting.store.complaints import STATE_FIELDS, complaint, listed_complaints, stats
+from services.reporting.store.reports import (
+    export_snapshot,
+    hot_spots,
+    intake_by_channel,
+    intake_complaints,
+    offices_seen,
+    open_complaints,
+    quoted_events,
+    report_rows,
+    timer_alerts,
+)
+from services.reporting.store.writing import (
+    BULK_DROPPED,
+    COUNT_INTAKE,
+    FIRST_COPIES,
+    FIRST_RECEIPTS,
+    UNIQUE_COMPLAINTS,
+    UNIQUE_EVENTS,
+    UNIQUE_TIMERS,
+    WRITE_ROWS,
+    copy_rows,
+    finish_bulk,
+    write_rows,
+)
+
+__all__ = [
+    "BULK_DROPPED",
+    "COUNT_INTAKE",
+    "FIRST_COPIES",
+    "FIRST_RECEIPTS",
+    "STATE_FIELDS",
+    "UNIQUE_COMPLAINTS",
+    "UNIQUE_EVENTS",
+    "UNIQUE_TIMERS",
+    "WRITE_ROWS",
+    "complaint",
+    "copy_rows",
+    "export_snapshot",
+    "finish_bulk",
+    "hot_spots",
+    "intake_by_channel",
+    "intake_complaints",
+    "listed_complaints",
+    "offices_seen",
+    "open_complaints",
+    "quoted_events",
+    "report_rows",
+    "stats",
+    "timer_alerts",
+    "write_rows",
+]
