@@ -30,7 +30,6 @@ from jinja2 import Environment
 
 from contracts.enums import Channel, ServiceCategory, Validity
 from services.reporting import dashboard as dashboard_module
-from services.reporting import render as render_module
 from services.reporting.dashboard import board_figure, build_dashboard, render_dashboard_html
 from services.reporting.monthly import (
     RECORD_FIGURES,
@@ -42,6 +41,7 @@ from services.reporting.monthly import (
     record_complaints,
     with_comparisons,
 )
+from services.reporting.render import html as render_module
 from services.reporting.render import render_html
 from tests.unit.reporting.test_report_render import CHINA, OFFICES, row, sample_rows
 from tests.unit.reporting.test_reporting_live_board import AS_OF, alert_row, open_row
