@@ -1,0 +1,149 @@
+"""The store's rows as the report counts them: a period's, each description and complainant
+opened from the vault as it is read (never stored opened)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+import orjson
+
+from services.reporting import store
+from services.reporting.domain import ServiceLevelFacts, service_levels
+from services.reporting.monthly import (
+    QuotedEvent,
+    ReportRow,
+)
+from services.reporting.reports.periods import day_start
+from services.runtime import vault
+from services.runtime.auth import masked_complainant
+
+
+async def period_rows(
+    conn: asyncpg.Connection,
+    period_from: date,
+    period_to: date,
+    office: str | None,
+    as_of: datetime,
+) -> list[ReportRow]:
+    """The complaints of the period as the report counts them (opened): the one read the
+    report and every drill-down list make, so a list is the rows its count counted."""
+    records = await store.report_rows(conn, **_period(period_from, period_to, office, as_of))
+    return await opened_report_rows(conn, records)
+
+
+async def period_quoted(
+    conn: asyncpg.Connection,
+    period_from: date,
+    period_to: date,
+    office: str | None,
+    as_of: datetime,
+) -> list[QuotedEvent]:
+    """The events of the period whose texts the report quotes (records, measures): the one
+    read of the report and of the drill-down lists of its record counts."""
+    quoted = await store.quoted_events(conn, **_period(period_from, period_to, office, as_of))
+    return [quoted_event(q) for q in quoted]
+
+
+def _period(
+    period_from: date, period_to: date, office: str | None, as_of: datetime
+) -> dict[str, Any]:
+    """The store's arguments for the days ``period_from``–``period_to`` (China time)."""
+    return {
+        "occurred_from": day_start(period_from),
+        "occurred_before": day_start(period_to + timedelta(days=1)),
+        "office": office,
+        "as_of": as_of,
+    }
+
+
+async def opened_report_rows(
+    conn: asyncpg.Connection, records: Sequence[asyncpg.Record]
+) -> list[ReportRow]:
+    """``store.report_rows`` as the report counts them, each description opened (the main
+    problems group by it when a complaint names no subject). Opened as the report is made,
+    never stored opened: an erasure shows in the next report."""
+    opened = await vault.open_many(conn, [orjson.loads(r["personal"]) for r in records])
+    return [report_row(r, o.description) for r, o in zip(records, opened, strict=True)]
+
+
+def report_row(row: Mapping[str, Any], description: str) -> ReportRow:
+    """One complaint of the store as the monthly report needs it (``description`` opened from
+    its sealed form: ``已删除`` once the complainant is erased).
+
+    The report counts a complaint in the period it occurred in (``received_at`` of the row is
+    the complaint's ``occurred_at``, 投诉时间).
+    """
+    levels = service_levels(
+        ServiceLevelFacts(
+            acknowledged=row["acknowledged"],
+            first_response_breached=row["first_response_breached"],
+            replied=row["replied"],
+            reply_breached=row["reply_breached"],
+            reply_hard_breached=row["reply_hard_breached"],
+        )
+    )
+    # Validated from the columns' own values (the enums from their text) by pydantic-core:
+    # half the cost of ``model_construct`` (3.6 µs vs 6.8 µs a row; ``model_construct`` is
+    # Python), and the row is checked again for free. 42,000 rows a company-wide month.
+    return ReportRow.model_validate(
+        {
+            "complaint_id": row["complaint_id"],
+            "office": row["office"],
+            "channel": row["channel"],
+            "validity": row["validity"],
+            "category": row["category"],
+            "received_at": row["occurred_at"],
+            "first_response_within_30min": levels.first_response_within_30min,
+            "replied_within_1_day": levels.replied_within_1_day,
+            "replied_within_3_days": levels.replied_within_3_days,
+            "overdue": row["overdue"],
+            "revisit_satisfied": row["revisit_satisfied"],
+            "subject": row["subject"],
+            "description": description,
+            "status": row["status"],
+            "priority": row["priority"],
+            "major": row["major"],
+            "resolved_on_the_spot": row["resolved_on_the_spot"],
+            "suspended": row["suspended"],
+            "rejudged": row["rejudged"],
+            "close_outcome": row["close_outcome"],
+            "close_summary": row["close_summary"] or "",
+            "merged_into": row["merged_into"],
+        }
+    )
+
+
+def quoted_event(row: Mapping[str, Any]) -> QuotedEvent:
+    """An accountability record or preventive measure of the store as the report quotes it."""
+    return QuotedEvent(
+        complaint_id=row["complaint_id"],
+        office=row["office"],
+        type=row["type"],
+        occurred_at=row["occurred_at"],
+        detail=orjson.loads(row["detail"]),
+        subject=row["subject"],
+    )
+
+
+async def known_offices(
+    conn: asyncpg.Connection, offices: Sequence[str], as_of: datetime
+) -> list[str]:
+    """The offices a reader may pick: the company's list, then every office seen by T."""
+    return list(dict.fromkeys([*offices, *await store.offices_seen(conn, as_of)]))
+
+
+async def listed_complaints(
+    conn: asyncpg.Connection, complaint_ids: list[UUID], as_of: datetime
+) -> list[dict[str, Any]]:
+    """``store.listed_complaints`` with each complainant opened (``已删除`` once erased) and
+    masked, as reporting shows every complainant: opened at read time, never stored opened."""
+    rows = await store.listed_complaints(conn, complaint_ids, as_of)
+    opened = await vault.open_many(conn, [orjson.loads(r["personal"]) for r in rows])
+    return [
+        {**dict(r), "complainant": masked_complainant(o.complainant())}
+        for r, o in zip(rows, opened, strict=True)
+    ]
