@@ -11,8 +11,8 @@ import orjson
 import pytest
 
 from contracts import ComplaintReceived, LoggedEvent, decode_event, decode_logged, encode_event
+from contracts.timezone import CHINA
 from services.reporting.domain import (
-    CHINA,
     event_fact,
     logged_complaint_row,
     logged_fact_row,
