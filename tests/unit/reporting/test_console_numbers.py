@@ -29,8 +29,9 @@ import pytest
 from jinja2 import Environment
 
 from contracts.enums import Channel, ServiceCategory, Validity
-from services.reporting import dashboard as dashboard_module
 from services.reporting.dashboard import board_figure, build_dashboard, render_dashboard_html
+from services.reporting.dashboard import build as dashboard_build
+from services.reporting.dashboard import html as dashboard_module
 from services.reporting.monthly import (
     RECORD_FIGURES,
     QuotedEvent,
@@ -336,7 +337,7 @@ def board_list_length(source: dict[str, Any], query: dict[str, str]) -> int:
 def test_every_number_of_the_dashboard_is_a_linked_count_or_says_why_not(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(dashboard_module, "LIST_LIMIT", 1)  # truncated lists show their total
+    monkeypatch.setattr(dashboard_build, "LIST_LIMIT", 1)  # truncated lists show their total
     source = board_rows()
     board = build_dashboard(
         as_of=AS_OF,

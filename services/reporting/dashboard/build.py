@@ -1,226 +1,41 @@
-"""The live dashboard (投诉实时看板): what needs attention now, or as of any past instant.
-
-``build_dashboard`` turns the rows the store read as of T into a ``Dashboard`` (no database
-here); ``render_dashboard_html`` draws it as one self-contained zh-CN page with an SVG chart.
-
-* **Open complaints** by status and by office: received and not closed, withdrawn or merged.
-* **Overdue** (已超时) and **about to breach** (即将超时): complaints with a clock (timer) whose
-  ``SlaBreached`` / ``SlaWarning`` has not been stopped since (``reporting.timer_alerts``), each
-  complaint once with its clocks: 已超时 those with an overdue clock, 即将超时 those with a
-  clock about to breach and none overdue (``alerted_complaints``).
-* **Major complaints** (重大投诉) still open, with the rule that made them major.
-* **Today's intake** by channel: complaints that occurred on T's day (China Standard Time).
-* **Repeat hot spots** (星星之火): a unit, a building or a topic of one office complained about
-  at least ``min_count`` times in the ``days`` before T. The building comes from the unit text
-  (``domain.building_of``: "3栋1单元502" → "3栋"); the topic is the complaint's subject.
-"""
+"""The dashboard from the rows the store read as of T (no database here), and the complaints
+behind each of its counts (``BOARD_FIGURES``)."""
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
-from pathlib import Path
-from typing import Any, Literal
+from datetime import datetime
+from typing import Any
 from uuid import UUID
-
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, computed_field
 
 from contracts.enums import Channel, Priority
 from contracts.lifecycle import MajorRule
 from contracts.timezone import CHINA
-from services.reporting.domain import STATUS_LABELS, status_label, timer_label
-from services.reporting.drilldown import (
-    DASHBOARD_LIST,
-    DASHBOARD_PAGE,
-    Picker,
-    instant_text,
-    local_input,
-    url,
+from services.reporting.dashboard.model import (
+    HOT_SPOT_LABELS,
+    AlertClock,
+    AlertedComplaint,
+    AlertList,
+    BoardSource,
+    ChannelCount,
+    Dashboard,
+    HotSpot,
+    HotSpotKind,
+    HotSpots,
+    Intake,
+    MajorComplaint,
+    MajorList,
+    OfficeOpen,
+    OpenComplaints,
+    Row,
+    StatusCount,
 )
+from services.reporting.domain import STATUS_LABELS, status_label, timer_label
 
 LIST_LIMIT = 200
 """At most this many complaints in each list (the totals count them all)."""
-
-HotSpotKind = Literal["unit", "building", "topic"]
-HOT_SPOT_LABELS: dict[str, str] = {"unit": "同一房号", "building": "同一楼栋", "topic": "同一问题"}
-
-Row = Mapping[str, Any]
-
-
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-
-class StatusCount(_Frozen):
-    """Open complaints in one status."""
-
-    status: str
-    label: str
-    count: int
-
-
-class OfficeOpen(_Frozen):
-    """One office's open complaints, per status."""
-
-    office: str
-    total: int
-    by_status: dict[str, int]
-
-
-class OpenComplaints(_Frozen):
-    """Open complaints, by status (in the order of the procedure) and by office."""
-
-    total: int
-    by_status: tuple[StatusCount, ...]
-    by_office: tuple[OfficeOpen, ...]
-
-
-class AlertClock(_Frozen):
-    """One SLA clock (timer) of a complaint, overdue or about to breach."""
-
-    timer: str
-    timer_label: str
-    overdue: bool
-    deadline: AwareDatetime | None
-    hard: bool
-    alerted_at: AwareDatetime
-
-
-class AlertedComplaint(_Frozen):
-    """A complaint on the 已超时 or 即将超时 list, once, with the clocks that put it there."""
-
-    complaint_id: UUID
-    office: str
-    unit: str
-    subject: str
-    status: str
-    status_label: str
-    priority: str | None = None  # 轻重缓急 (None: not judged yet)
-    priority_label: str = "未定"
-    clocks: tuple[AlertClock, ...] = Field(
-        description="Its clocks of this list, the most urgent first: on 已超时 the overdue ones, "
-        "on 即将超时 the ones about to breach (a complaint with an overdue clock is on 已超时 "
-        "only; its clocks about to breach are not repeated there)"
-    )
-
-    @computed_field  # type: ignore[prop-decorator]
-    @property
-    def timer_labels(self) -> str:
-        """The clocks' zh-CN names joined: ``答复业主、回访``."""
-        return "、".join(clock.timer_label for clock in self.clocks)
-
-    @computed_field  # type: ignore[prop-decorator]
-    @property
-    def deadline(self) -> AwareDatetime | None:
-        """The earliest deadline of its clocks."""
-        return min((c.deadline for c in self.clocks if c.deadline is not None), default=None)
-
-    @computed_field  # type: ignore[prop-decorator]
-    @property
-    def hard(self) -> bool:
-        """Whether one of its clocks missed its hard limit too."""
-        return any(clock.hard for clock in self.clocks)
-
-    @computed_field  # type: ignore[prop-decorator]
-    @property
-    def alerted_at(self) -> AwareDatetime:
-        """When the latest alert of its clocks was recorded."""
-        return max(clock.alerted_at for clock in self.clocks)
-
-
-class AlertList(_Frozen):
-    """Complaints with a clock overdue (or about to breach), each once, the most urgent
-    (earliest deadline) first; ``total`` counts the complaints, beyond the limit too."""
-
-    total: int = Field(description="Complaints (not clocks), beyond the list's limit too")
-    items: tuple[AlertedComplaint, ...]
-
-
-class MajorComplaint(_Frozen):
-    """An open major complaint (重大投诉)."""
-
-    complaint_id: UUID
-    office: str
-    unit: str
-    subject: str
-    status: str
-    status_label: str
-    priority: str | None = None  # 轻重缓急 (None: not judged yet)
-    priority_label: str = "未定"
-    rule: str | None
-    rule_label: str
-    flagged_at: AwareDatetime | None
-    occurred_at: AwareDatetime
-
-
-class MajorList(_Frozen):
-    """Open major complaints, oldest first."""
-
-    total: int
-    items: tuple[MajorComplaint, ...]
-
-
-class ChannelCount(_Frozen):
-    """Complaints of one channel."""
-
-    channel: str
-    label: str
-    count: int
-
-
-class Intake(_Frozen):
-    """Complaints that occurred on one day, by channel (every channel listed, zeros too)."""
-
-    day: date
-    total: int
-    by_channel: tuple[ChannelCount, ...]
-
-
-class HotSpot(_Frozen):
-    """A unit, building or topic of one office complained about again and again."""
-
-    kind: HotSpotKind
-    kind_label: str
-    office: str
-    key: str
-    count: int
-    latest_at: AwareDatetime
-    complaint_ids: tuple[UUID, ...]
-
-    @computed_field  # type: ignore[prop-decorator]
-    @property
-    def figure(self) -> str:
-        """Its count's drill-down key (``hot.<kind>.<key>``, with ``office``)."""
-        return f"hot.{self.kind}.{self.key}"
-
-
-class HotSpots(_Frozen):
-    """Repeat hot spots (星星之火) within ``days`` before T, ``min_count`` complaints or more."""
-
-    days: int
-    min_count: int
-    units: tuple[HotSpot, ...]
-    buildings: tuple[HotSpot, ...]
-    topics: tuple[HotSpot, ...]
-
-
-class Dashboard(_Frozen):
-    """The dashboard as of ``as_of``, for one office or (``office`` None) the whole company."""
-
-    as_of: AwareDatetime
-    office: str | None
-    open: OpenComplaints
-    overdue: AlertList
-    due_soon: AlertList
-    major: MajorList
-    today: Intake
-    hot_spots: HotSpots
-
-
-BoardSource = Literal["open", "alerts", "today", "hot"]
 
 
 def alerted_complaints(alert_rows: Sequence[Row]) -> list[Row]:
@@ -290,7 +105,10 @@ def _any(row: Row) -> bool:
 
 
 OVERDUE_NOTE = "每起投诉列出一次；“时限”为其已超时的时限。"
+
+
 DUE_SOON_NOTE = "每起投诉列出一次；“时限”为其即将超时的时限（已有时限超时的投诉列入“已超时”）。"
+
 
 BOARD_FIGURES: dict[str, BoardFigure] = {
     f.key: f
@@ -491,55 +309,4 @@ def _hot_spot(row: Row) -> HotSpot:
         count=row["n"],
         latest_at=row["latest_at"],
         complaint_ids=tuple(row["ids"]),
-    )
-
-
-# ------------------------------------------------------------------------------------------
-# HTML
-# ------------------------------------------------------------------------------------------
-
-_ENV = Environment(
-    loader=FileSystemLoader(Path(__file__).parent / "templates"),
-    autoescape=select_autoescape(default=True, default_for_string=True),
-    undefined=StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
-
-
-def _local(at: datetime | None) -> str:
-    return at.astimezone(CHINA).strftime("%Y-%m-%d %H:%M") if at is not None else "—"
-
-
-def render_dashboard_html(
-    dashboard: Dashboard, *, refresh_seconds: int | None = 60, picker: Picker | None = None
-) -> str:
-    """The dashboard as one zh-CN HTML page (an SVG bar chart of open complaints by status).
-
-    A live page (no ``as_of`` asked) reloads itself every ``refresh_seconds``, at a URL that
-    keeps its office. Every count links to the complaints behind it as of the dashboard's
-    instant. ``picker``: the form to choose another office and instant (none: no form).
-    """
-
-    def drill(key: str, office: str | None = None) -> str:
-        return url(
-            DASHBOARD_LIST,
-            figure=key,
-            office=office or dashboard.office,
-            as_of=instant_text(dashboard.as_of),
-        )
-
-    largest = max((s.count for s in dashboard.open.by_status), default=0)
-    bars = [(s, 330 * s.count / largest if largest else 0.0) for s in dashboard.open.by_status]
-    return _ENV.get_template("dashboard.html").render(
-        d=dashboard,
-        bars=bars,
-        local=_local,
-        refresh_seconds=refresh_seconds,
-        refresh_url=url(DASHBOARD_PAGE, office=dashboard.office),
-        drill=drill,
-        picker=picker,
-        as_of_value=local_input(picker.as_of if picker is not None else None),
-        as_of=_local(dashboard.as_of),
-        scope=dashboard.office if dashboard.office is not None else "全公司",
     )
