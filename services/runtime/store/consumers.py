@@ -1,12 +1,5 @@
-"""The runtime's own tables, and every statement on them: one owner.
-
-A consuming service keeps, beside its projections, the bookkeeping of its consumers — the
-stored offsets (with each partition's time watermark), the processed event ids, the dead
-letters — and its outbox. The consumer, the outbox relay, the builder, the monitor, the
-service and the CLI read and write these tables only through the functions here, each taking
-the connection (so the caller's transaction) and the schema the tables are in: the service's
-own, or a projection generation's (``services.runtime.generations``).
-"""
+"""Consumer bookkeeping: stored offsets (with each partition's time watermark), processed
+event ids, dead letters; and the transaction's search path."""
 
 from __future__ import annotations
 
@@ -25,9 +18,6 @@ def checked(schema: str) -> str:
     if not _IDENT.match(schema):
         raise ValueError(f"bad schema name {schema!r}")
     return schema
-
-
-# -- consumer bookkeeping: stored offsets, processed events, dead letters -------------------
 
 
 def consumer_tables_sql(schema: str) -> str:
@@ -246,126 +236,3 @@ async def reset_local_search_path(conn: asyncpg.Connection) -> None:
     """Resolve unqualified names as the connection does by default, until the transaction
     ends."""
     await conn.execute("SET LOCAL search_path TO DEFAULT")
-
-
-# -- the outbox ----------------------------------------------------------------------------
-
-
-def outbox_table_sql(schema: str) -> str:
-    """DDL of the outbox in ``schema``."""
-    return f"""
-    CREATE TABLE IF NOT EXISTS {schema}.outbox (
-        seq          bigserial PRIMARY KEY,
-        event_id     uuid NOT NULL UNIQUE,
-        complaint_id uuid NOT NULL,
-        topic        text NOT NULL,
-        payload      bytea NOT NULL,
-        headers      jsonb NOT NULL,
-        created_at   timestamptz NOT NULL DEFAULT now(),
-        published_at timestamptz
-    );
-    CREATE INDEX IF NOT EXISTS outbox_unpublished ON {schema}.outbox (seq)
-        WHERE published_at IS NULL;
-    """
-
-
-async def in_outbox(conn: asyncpg.Connection, schema: str, event_ids: Sequence[UUID]) -> set[UUID]:
-    """Which of these events ``schema``'s outbox holds already (decided before)."""
-    if not event_ids:
-        return set()
-    rows = await conn.fetch(
-        f"SELECT event_id FROM {schema}.outbox WHERE event_id = ANY($1::uuid[])", event_ids
-    )
-    return {r["event_id"] for r in rows}
-
-
-async def insert_outbox(
-    conn: asyncpg.Connection,
-    schema: str,
-    topic: str,
-    *,
-    event_ids: Sequence[UUID],
-    complaint_ids: Sequence[UUID],
-    payloads: Sequence[bytes],
-    headers: Sequence[str],
-) -> set[UUID]:
-    """Add events to ``schema``'s outbox in their order, with one statement; the ids of those
-    written (an id already there, decided before, is skipped)."""
-    rows = await conn.fetch(
-        f"""INSERT INTO {schema}.outbox (event_id, complaint_id, topic, payload, headers)
-            SELECT e.event_id, e.complaint_id, $3, e.payload, e.headers::jsonb
-            FROM unnest($1::uuid[], $2::uuid[], $4::bytea[], $5::text[])
-                 WITH ORDINALITY AS e(event_id, complaint_id, payload, headers, n)
-            ORDER BY e.n
-            ON CONFLICT (event_id) DO NOTHING
-            RETURNING event_id""",
-        event_ids,
-        complaint_ids,
-        topic,
-        payloads,
-        headers,
-    )
-    return {r["event_id"] for r in rows}
-
-
-async def unpublished(conn: asyncpg.Connection, schema: str, limit: int) -> list[asyncpg.Record]:
-    """Up to ``limit`` events not yet published, in decision order."""
-    rows: list[asyncpg.Record] = await conn.fetch(
-        f"""SELECT seq, event_id, complaint_id, topic, payload, headers
-            FROM {schema}.outbox WHERE published_at IS NULL
-            ORDER BY seq LIMIT $1""",
-        limit,
-    )
-    return rows
-
-
-async def outbox_backlog(conn: asyncpg.Connection, schema: str, *, topic: str | None = None) -> int:
-    """How many events the outbox holds not yet published (for ``topic`` only, if given)."""
-    return int(
-        await conn.fetchval(
-            f"SELECT count(*) FROM {schema}.outbox "
-            "WHERE published_at IS NULL AND ($1::text IS NULL OR topic = $1)",
-            topic,
-        )
-    )
-
-
-async def mark_published(conn: asyncpg.Connection, schema: str, seqs: Sequence[int]) -> None:
-    """Mark the outbox rows ``seqs`` published (the broker acknowledged them)."""
-    await conn.execute(
-        f"UPDATE {schema}.outbox SET published_at = now() WHERE seq = ANY($1)", list(seqs)
-    )
-
-
-# -- locks and probes ----------------------------------------------------------------------
-
-
-async def try_lock(conn: asyncpg.Connection, key: str) -> bool:
-    """Take the session advisory lock named ``key`` if it is free (held until ``unlock`` or
-    the connection ends): one leader among copies."""
-    return bool(await conn.fetchval("SELECT pg_try_advisory_lock(hashtext($1))", key))
-
-
-async def unlock(conn: asyncpg.Connection, key: str) -> None:
-    """Release the session advisory lock named ``key``."""
-    await conn.execute("SELECT pg_advisory_unlock(hashtext($1))", key)
-
-
-async def lock_for_transaction(conn: asyncpg.Connection, key: str) -> None:
-    """Wait for the advisory lock named ``key``, held until the transaction ends."""
-    await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", key)
-
-
-async def ping(conn: asyncpg.Connection) -> bool:
-    """Whether the connection still answers (a lost one raises)."""
-    return bool(await conn.fetchval("SELECT true"))
-
-
-async def run_script(conn: asyncpg.Connection, sql: str) -> None:
-    """Run DDL statements (a migration file, a table's definition)."""
-    await conn.execute(sql)
-
-
-async def table_exists(conn: asyncpg.Connection, name: str) -> bool:
-    """Whether the table ``schema.table`` named ``name`` exists."""
-    return bool(await conn.fetchval("SELECT to_regclass($1) IS NOT NULL", name))

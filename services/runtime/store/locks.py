@@ -1,0 +1,36 @@
+"""Advisory locks, probes and scripts."""
+
+from __future__ import annotations
+
+import asyncpg
+
+
+async def try_lock(conn: asyncpg.Connection, key: str) -> bool:
+    """Take the session advisory lock named ``key`` if it is free (held until ``unlock`` or
+    the connection ends): one leader among copies."""
+    return bool(await conn.fetchval("SELECT pg_try_advisory_lock(hashtext($1))", key))
+
+
+async def unlock(conn: asyncpg.Connection, key: str) -> None:
+    """Release the session advisory lock named ``key``."""
+    await conn.execute("SELECT pg_advisory_unlock(hashtext($1))", key)
+
+
+async def lock_for_transaction(conn: asyncpg.Connection, key: str) -> None:
+    """Wait for the advisory lock named ``key``, held until the transaction ends."""
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", key)
+
+
+async def ping(conn: asyncpg.Connection) -> bool:
+    """Whether the connection still answers (a lost one raises)."""
+    return bool(await conn.fetchval("SELECT true"))
+
+
+async def run_script(conn: asyncpg.Connection, sql: str) -> None:
+    """Run DDL statements (a migration file, a table's definition)."""
+    await conn.execute(sql)
+
+
+async def table_exists(conn: asyncpg.Connection, name: str) -> bool:
+    """Whether the table ``schema.table`` named ``name`` exists."""
+    return bool(await conn.fetchval("SELECT to_regclass($1) IS NOT NULL", name))
