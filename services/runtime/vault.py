@@ -40,32 +40,17 @@ from contracts.intake import (
     normalise_phone,
 )
 from contracts.privacy import ErasureReason
+from services.runtime.store import vault as stored
 
 ERASED = "已删除"
 """What every sealed field of an erased complainant reads as."""
 
 NONCE_BYTES = 12
 
-SCHEMA_SQL = """
-CREATE SCHEMA IF NOT EXISTS vault;
-CREATE TABLE IF NOT EXISTS vault.complainant_keys (
-    complainant_ref   text PRIMARY KEY,          -- HMAC-SHA256(pepper, phone): no phone here
-    key               bytea,                     -- AES-256; NULL once erased
-    created_at        timestamptz NOT NULL DEFAULT now(),
-    erased_at         timestamptz,
-    erasure_reason    text,                      -- a code of ErasureReason, never free text
-    erasure_reference text,                      -- e.g. the request's or order's number
-    erased_by         text,                      -- staff id, or 'retention'
-    CHECK ((key IS NULL) = (erased_at IS NOT NULL))
-);
-"""
-
 
 async def migrate(conn: asyncpg.Connection) -> None:
     """Create the vault if it is missing (every service calls this at start; one runs it)."""
-    async with conn.transaction():
-        await conn.execute("SELECT pg_advisory_xact_lock(hashtext('vault'))")
-        await conn.execute(SCHEMA_SQL)
+    await stored.migrate(conn)
 
 
 def complainant_ref(pepper: bytes, phone: str) -> str:
@@ -109,23 +94,11 @@ async def key_for_sealing(conn: asyncpg.Connection, ref: str) -> bytes:
     the erased ones stay sealed under the destroyed key.
     """
     for _ in range(5):
-        key = await conn.fetchval(
-            """INSERT INTO vault.complainant_keys AS k (complainant_ref, key)
-               VALUES ($1, $2)
-               ON CONFLICT (complainant_ref) DO UPDATE
-               SET key = EXCLUDED.key, created_at = now(), erased_at = NULL,
-                   erasure_reason = NULL, erasure_reference = NULL, erased_by = NULL
-               WHERE k.key IS NULL
-               RETURNING key""",
-            ref,
-            AESGCM.generate_key(bit_length=256),
-        )
+        key = await stored.insert_key(conn, ref, AESGCM.generate_key(bit_length=256))
         if key is None:  # someone else's key is there (or was just erased: try again)
-            key = await conn.fetchval(
-                "SELECT key FROM vault.complainant_keys WHERE complainant_ref = $1", ref
-            )
+            key = await stored.key_of(conn, ref)
         if key is not None:
-            return bytes(key)
+            return key
     raise RuntimeError("the vault kept erasing this complainant's key while sealing")
 
 
@@ -197,16 +170,9 @@ async def _keys(conn: asyncpg.Connection, refs: Iterable[str]) -> dict[str, KeyS
     wanted = sorted(set(refs))
     if not wanted:
         return {}
-    rows = await conn.fetch(
-        """SELECT complainant_ref, key, erased_at FROM vault.complainant_keys
-           WHERE complainant_ref = ANY($1::text[])""",
-        wanted,
-    )
     return {
-        r["complainant_ref"]: KeyState(
-            bytes(r["key"]) if r["key"] is not None else None, r["erased_at"]
-        )
-        for r in rows
+        ref: KeyState(key, erased_at)
+        for ref, (key, erased_at) in (await stored.keys_of(conn, wanted)).items()
     }
 
 
@@ -278,26 +244,10 @@ async def erase(
     """Destroy the complainant's key (idempotent: erasing twice says the second time that it
     was done). A reference the vault never saw is recorded as erased too, so that a legacy
     complainant (from before sealing, in clear in the log) reads as erased."""
-    row = await conn.fetchrow(
-        """INSERT INTO vault.complainant_keys AS k
-               (complainant_ref, key, erased_at, erasure_reason, erasure_reference, erased_by)
-           VALUES ($1, NULL, now(), $2, $3, $4)
-           ON CONFLICT (complainant_ref) DO UPDATE
-           SET key = NULL, erased_at = now(), erasure_reason = EXCLUDED.erasure_reason,
-               erasure_reference = EXCLUDED.erasure_reference, erased_by = EXCLUDED.erased_by
-           WHERE k.key IS NOT NULL
-           RETURNING erased_at""",
-        ref,
-        reason.value,
-        reference,
-        erased_by,
-    )
-    if row is not None:
-        return Erasure(ref, True, row["erased_at"])
-    at = await conn.fetchval(
-        "SELECT erased_at FROM vault.complainant_keys WHERE complainant_ref = $1", ref
-    )
-    return Erasure(ref, False, at)
+    destroyed = await stored.destroy_key(conn, ref, reason.value, reference, erased_by)
+    if destroyed is not None:
+        return Erasure(ref, True, destroyed)
+    return Erasure(ref, False, await stored.erased_at(conn, ref))
 
 
 async def enforce_erasure(
@@ -313,24 +263,9 @@ async def enforce_erasure(
     the key if it was made before ``erased_at``. After a restore of a vault backup older than
     the erasure, this is what destroys the resurrected key again; a key made after it (the
     complainant complained again) is left alone. ``True`` if a key was destroyed now."""
-    row = await conn.fetchrow(
-        """INSERT INTO vault.complainant_keys AS k
-               (complainant_ref, key, created_at, erased_at, erasure_reason, erasure_reference,
-                erased_by)
-           VALUES ($1, NULL, $2, $2, $3, $4, $5)
-           ON CONFLICT (complainant_ref) DO UPDATE
-           SET key = NULL, erased_at = EXCLUDED.erased_at,
-               erasure_reason = EXCLUDED.erasure_reason,
-               erasure_reference = EXCLUDED.erasure_reference, erased_by = EXCLUDED.erased_by
-           WHERE k.key IS NOT NULL AND k.created_at <= EXCLUDED.erased_at
-           RETURNING (xmax <> 0) AS updated""",
-        ref,
-        erased_at,
-        reason.value,
-        reference,
-        erased_by,
+    return await stored.destroy_key_made_before(
+        conn, ref, erased_at, reason.value, reference, erased_by
     )
-    return bool(row is not None and row["updated"])
 
 
 async def erased_refs(conn: asyncpg.Connection, refs: Iterable[str]) -> set[str]:

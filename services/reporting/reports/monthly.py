@@ -4,7 +4,6 @@ connections of their own in that snapshot), and the complaints behind one of its
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
@@ -51,9 +50,6 @@ async def _fetch_period(
     )
 
 
-_SNAPSHOT = re.compile(r"^[0-9A-Fa-f-]+$")
-
-
 async def _fetch_in_snapshot(
     pool: asyncpg.Pool,
     snapshot: str,
@@ -65,13 +61,11 @@ async def _fetch_in_snapshot(
     """``_fetch_period`` on a connection of its own, in the transaction snapshot ``snapshot``
     (``pg_export_snapshot`` of the report's transaction): it reads exactly what that
     transaction reads, while that transaction goes on with another period."""
-    if not _SNAPSHOT.match(snapshot):
-        raise ValueError(f"not a snapshot id: {snapshot!r}")
     async with (
         pool.acquire() as other,
         other.transaction(isolation="repeatable_read", readonly=True),
     ):
-        await other.execute(f"SET TRANSACTION SNAPSHOT '{snapshot}'")
+        await store.import_snapshot(other, snapshot)
         return await _fetch_period(other, period_from, period_to, office, as_of)
 
 

@@ -12,6 +12,7 @@ from services.reporting.store.complaints import STATE_FIELDS, complaint, listed_
 from services.reporting.store.reports import (
     export_snapshot,
     hot_spots,
+    import_snapshot,
     intake_by_channel,
     intake_complaints,
     offices_seen,
@@ -49,6 +50,7 @@ __all__ = [
     "export_snapshot",
     "finish_bulk",
     "hot_spots",
+    "import_snapshot",
     "intake_by_channel",
     "intake_complaints",
     "listed_complaints",

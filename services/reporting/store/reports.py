@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 import asyncpg
@@ -237,6 +238,17 @@ async def hot_spots(
             min_count,
         )
     )
+
+
+async def import_snapshot(conn: asyncpg.Connection, snapshot: str) -> None:
+    """Read in ``snapshot`` (``export_snapshot`` of another transaction) for the rest of the
+    caller's repeatable-read transaction."""
+    if not _SNAPSHOT.match(snapshot):
+        raise ValueError(f"not a snapshot id: {snapshot!r}")
+    await conn.execute(f"SET TRANSACTION SNAPSHOT '{snapshot}'")
+
+
+_SNAPSHOT = re.compile(r"^[0-9A-Fa-f-]+$")
 
 
 async def export_snapshot(conn: asyncpg.Connection) -> str:

@@ -1,0 +1,128 @@
+"""The personal-data vault's keys (``vault.complainant_keys``): every statement on them
+(``services.runtime.vault`` seals, opens and erases with them)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+import asyncpg
+
+SCHEMA_SQL = """
+CREATE SCHEMA IF NOT EXISTS vault;
+CREATE TABLE IF NOT EXISTS vault.complainant_keys (
+    complainant_ref   text PRIMARY KEY,          -- HMAC-SHA256(pepper, phone): no phone here
+    key               bytea,                     -- AES-256; NULL once erased
+    created_at        timestamptz NOT NULL DEFAULT now(),
+    erased_at         timestamptz,
+    erasure_reason    text,                      -- a code of ErasureReason, never free text
+    erasure_reference text,                      -- e.g. the request's or order's number
+    erased_by         text,                      -- staff id, or 'retention'
+    CHECK ((key IS NULL) = (erased_at IS NOT NULL))
+);
+"""
+
+
+async def migrate(conn: asyncpg.Connection) -> None:
+    """Create the vault if it is missing (every service calls this at start; one runs it)."""
+    async with conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock(hashtext('vault'))")
+        await conn.execute(SCHEMA_SQL)
+
+
+async def insert_key(conn: asyncpg.Connection, ref: str, key: bytes) -> bytes | None:
+    """Store ``key`` for ``ref`` unless a live key is there (an erased one is replaced);
+    the key stored, or ``None`` when another was there."""
+    stored = await conn.fetchval(
+        """INSERT INTO vault.complainant_keys AS k (complainant_ref, key)
+           VALUES ($1, $2)
+           ON CONFLICT (complainant_ref) DO UPDATE
+           SET key = EXCLUDED.key, created_at = now(), erased_at = NULL,
+               erasure_reason = NULL, erasure_reference = NULL, erased_by = NULL
+           WHERE k.key IS NULL
+           RETURNING key""",
+        ref,
+        key,
+    )
+    return bytes(stored) if stored is not None else None
+
+
+async def key_of(conn: asyncpg.Connection, ref: str) -> bytes | None:
+    """The live key of ``ref`` (``None``: erased, or none)."""
+    key = await conn.fetchval(
+        "SELECT key FROM vault.complainant_keys WHERE complainant_ref = $1", ref
+    )
+    return bytes(key) if key is not None else None
+
+
+async def keys_of(
+    conn: asyncpg.Connection, refs: Sequence[str]
+) -> dict[str, tuple[bytes | None, datetime | None]]:
+    """``ref`` → (key or ``None`` once erased, when it was erased), for those the vault has."""
+    rows = await conn.fetch(
+        """SELECT complainant_ref, key, erased_at FROM vault.complainant_keys
+           WHERE complainant_ref = ANY($1::text[])""",
+        list(refs),
+    )
+    return {
+        r["complainant_ref"]: (bytes(r["key"]) if r["key"] is not None else None, r["erased_at"])
+        for r in rows
+    }
+
+
+async def destroy_key(
+    conn: asyncpg.Connection, ref: str, reason: str, reference: str | None, erased_by: str
+) -> datetime | None:
+    """Destroy the live key of ``ref`` now (a ref never seen is recorded as erased); when it
+    was destroyed, or ``None`` if it was erased already."""
+    row = await conn.fetchrow(
+        """INSERT INTO vault.complainant_keys AS k
+               (complainant_ref, key, erased_at, erasure_reason, erasure_reference, erased_by)
+           VALUES ($1, NULL, now(), $2, $3, $4)
+           ON CONFLICT (complainant_ref) DO UPDATE
+           SET key = NULL, erased_at = now(), erasure_reason = EXCLUDED.erasure_reason,
+               erasure_reference = EXCLUDED.erasure_reference, erased_by = EXCLUDED.erased_by
+           WHERE k.key IS NOT NULL
+           RETURNING erased_at""",
+        ref,
+        reason,
+        reference,
+        erased_by,
+    )
+    return row["erased_at"] if row is not None else None
+
+
+async def erased_at(conn: asyncpg.Connection, ref: str) -> datetime | None:
+    at: datetime | None = await conn.fetchval(
+        "SELECT erased_at FROM vault.complainant_keys WHERE complainant_ref = $1", ref
+    )
+    return at
+
+
+async def destroy_key_made_before(
+    conn: asyncpg.Connection,
+    ref: str,
+    erased: datetime,
+    reason: str,
+    reference: str | None,
+    erased_by: str,
+) -> bool:
+    """Destroy the key of ``ref`` if it was made before ``erased``; ``True`` if one was."""
+    row = await conn.fetchrow(
+        """INSERT INTO vault.complainant_keys AS k
+               (complainant_ref, key, created_at, erased_at, erasure_reason, erasure_reference,
+                erased_by)
+           VALUES ($1, NULL, $2, $2, $3, $4, $5)
+           ON CONFLICT (complainant_ref) DO UPDATE
+           SET key = NULL, erased_at = EXCLUDED.erased_at,
+               erasure_reason = EXCLUDED.erasure_reason,
+               erasure_reference = EXCLUDED.erasure_reference, erased_by = EXCLUDED.erased_by
+           WHERE k.key IS NOT NULL AND k.created_at <= EXCLUDED.erased_at
+           RETURNING (xmax <> 0) AS updated""",
+        ref,
+        erased,
+        reason,
+        reference,
+        erased_by,
+    )
+    return bool(row is not None and row["updated"])
