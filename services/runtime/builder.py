@@ -49,6 +49,7 @@ from services.runtime.generations import Generation, builder_lock_key, live_lock
 from services.runtime.kafka import client_options, topic_partitions
 from services.runtime.settings import Settings
 from services.runtime.store import consumer_tables_sql
+from services.runtime.store import generations as gen_store
 
 if TYPE_CHECKING:
     from services.runtime.service import ConsumingService
@@ -294,9 +295,11 @@ class Builder:
             await asyncio.sleep(0.02)
 
     async def _report(self, gen: Generation, parts: Sequence[_Part], rate: float) -> None:
+        """Record how far the build is (read by the CLI and the metrics)."""
         async with self.service.pool.acquire() as conn:
-            await self.service.generations.progress(
+            await gen_store.record_progress(
                 conn,
+                self.service.generations.schema,
                 gen.gen,
                 done=sum(p.done for p in parts),
                 total=sum(p.total for p in parts),

@@ -233,22 +233,6 @@ class Generations:
         target = self.schema_of(gen)
         await gen_store.create_schema(conn, target, bookkeeping_sql(target), self.tables)
 
-    async def progress(
-        self,
-        conn: asyncpg.Connection,
-        gen: int,
-        *,
-        done: int,
-        total: int,
-        rate: float,
-        lag: int,
-        builder: str,
-    ) -> None:
-        """Record how far the builder of ``gen`` is (read by the CLI and the metrics)."""
-        await gen_store.record_progress(
-            conn, self.schema, gen, done=done, total=total, rate=rate, lag=lag, builder=builder
-        )
-
     async def fail(self, conn: asyncpg.Connection, gen: int, error: str) -> None:
         """Give up generation ``gen`` (its schema is dropped; the live one stays)."""
         await gen_store.mark_failed(conn, self.schema, gen, error)

@@ -244,7 +244,7 @@ async def erase(
     """Destroy the complainant's key (idempotent: erasing twice says the second time that it
     was done). A reference the vault never saw is recorded as erased too, so that a legacy
     complainant (from before sealing, in clear in the log) reads as erased."""
-    destroyed = await stored.destroy_key(conn, ref, reason.value, reference, erased_by)
+    destroyed = await stored.destroy_key(conn, ref, (reason.value, reference, erased_by))
     if destroyed is not None:
         return Erasure(ref, True, destroyed)
     return Erasure(ref, False, await stored.erased_at(conn, ref))
@@ -263,9 +263,8 @@ async def enforce_erasure(
     the key if it was made before ``erased_at``. After a restore of a vault backup older than
     the erasure, this is what destroys the resurrected key again; a key made after it (the
     complainant complained again) is left alone. ``True`` if a key was destroyed now."""
-    return await stored.destroy_key_made_before(
-        conn, ref, erased_at, reason.value, reference, erased_by
-    )
+    why = (reason.value, reference, erased_by)
+    return await stored.destroy_key_made_before(conn, ref, erased_at, why)
 
 
 async def erased_refs(conn: asyncpg.Connection, refs: Iterable[str]) -> set[str]:

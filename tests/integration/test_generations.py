@@ -11,7 +11,7 @@ import asyncpg
 import pytest
 
 from deploy.local import sandbox
-from services.runtime.generations import Generations
+from services.runtime.generations import Generation, Generations
 from services.runtime.store import consumer_tables_sql
 from tests.conftest import RUN, Infra
 from tests.integration.reporting_db import HERE
@@ -66,9 +66,8 @@ async def test_the_first_generation_replaces_the_tables_of_the_layout_before_it(
     assert await conn.fetchval("SELECT count(*) FROM reporting.current_states") == 0
 
 
-async def test_a_swap_points_the_stable_names_at_the_new_generation_and_replaces_a_stray_table(
-    conn: asyncpg.Connection,
-) -> None:
+async def one_live_and_one_built(conn: asyncpg.Connection) -> tuple[Generations, Generation]:
+    """Generation 1 live (empty); generation 2 built beside it, with a day's intake of 3."""
     gens = reporting("v1")
     async with conn.transaction():
         await gens.prepare(conn, consumer_tables_sql)
@@ -79,6 +78,13 @@ async def test_a_swap_points_the_stable_names_at_the_new_generation_and_replaces
     await conn.execute(
         f"INSERT INTO reporting_g{building.gen}.daily_intake VALUES ('2026-11-01', 'Y园', 'app', 3)"
     )
+    return gens, building
+
+
+async def test_a_swap_points_the_stable_names_at_the_new_generation_and_replaces_a_stray_table(
+    conn: asyncpg.Connection,
+) -> None:
+    gens, building = await one_live_and_one_built(conn)
     # A table of the old layout holding a stable name (a half-upgraded database).
     await conn.execute(
         "DROP VIEW reporting.daily_intake; CREATE TABLE reporting.daily_intake (x int)"
@@ -100,16 +106,7 @@ async def test_a_swap_gives_way_to_a_reader_whose_two_connections_it_stands_betw
     them: PostgreSQL sees no cycle (the reader waits in the application), so all three would
     wait for good, and every writer behind the swap's live lock with them. The swap gives
     way instead; the reader gets its answer; the next try swaps."""
-    gens = reporting("v1")
-    async with conn.transaction():
-        await gens.prepare(conn, consumer_tables_sql)
-    async with conn.transaction():
-        building = await gens.request(conn, "test")
-    async with conn.transaction():
-        await gens.create_tables(conn, building.gen, consumer_tables_sql)
-    await conn.execute(
-        f"INSERT INTO reporting_g{building.gen}.daily_intake VALUES ('2026-11-01', 'Y园', 'app', 3)"
-    )
+    gens, building = await one_live_and_one_built(conn)
 
     reader, other = await asyncpg.connect(url), await asyncpg.connect(url)
     try:

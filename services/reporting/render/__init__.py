@@ -13,55 +13,14 @@ Modules: ``tables`` (the report as tables; labels), ``files`` (CSV, XLSX), ``cha
 geometry), ``html`` (the page).
 """
 
-from services.reporting.render.charts import (
-    BAR_COLOUR,
-    TYPE_COLOURS,
-    Bar,
-    BarChart,
-    PieChart,
-    Slice,
-    charts,
-)
-from services.reporting.render.files import CSV_BOM, CSV_SHEETS, CsvSheet, render_csv, render_xlsx
-from services.reporting.render.html import TEMPLATES, render_html
-from services.reporting.render.tables import (
-    TABLES,
-    Cell,
-    Percent,
-    Table,
-    attachment1_table,
-    attachment2_table,
-    comparisons_table,
-    period_label,
-    scope_label,
-    summary_table,
-    written_table,
-)
+from services.reporting.render.files import CSV_BOM, render_csv, render_xlsx
+from services.reporting.render.html import render_html
+from services.reporting.render.tables import period_label
 
 __all__ = [
-    "BAR_COLOUR",
     "CSV_BOM",
-    "CSV_SHEETS",
-    "TABLES",
-    "TEMPLATES",
-    "TYPE_COLOURS",
-    "Bar",
-    "BarChart",
-    "Cell",
-    "CsvSheet",
-    "Percent",
-    "PieChart",
-    "Slice",
-    "Table",
-    "attachment1_table",
-    "attachment2_table",
-    "charts",
-    "comparisons_table",
     "period_label",
     "render_csv",
     "render_html",
     "render_xlsx",
-    "scope_label",
-    "summary_table",
-    "written_table",
 ]

@@ -26,32 +26,14 @@ Modules: ``batch`` (the projection protocol, decoders, the prepared batch), ``po
 consumer and its batch transaction).
 """
 
-from services.runtime.consumer.batch import (
-    Batch,
-    DeadLetter,
-    Decoded,
-    Decoder,
-    Projection,
-    decode_logged_record,
-    decode_record,
-    group_id,
-)
-from services.runtime.consumer.projection import (
-    HOLD_BACKOFF_MAX_S,
-    POISON_ATTEMPTS,
-    ProjectionConsumer,
-)
+from services.runtime.consumer.batch import Batch, Decoded, Decoder, Projection, group_id
+from services.runtime.consumer.projection import ProjectionConsumer
 
 __all__ = [
-    "HOLD_BACKOFF_MAX_S",
-    "POISON_ATTEMPTS",
     "Batch",
-    "DeadLetter",
     "Decoded",
     "Decoder",
     "Projection",
     "ProjectionConsumer",
-    "decode_logged_record",
-    "decode_record",
     "group_id",
 ]

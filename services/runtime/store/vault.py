@@ -70,9 +70,11 @@ async def keys_of(
     }
 
 
-async def destroy_key(
-    conn: asyncpg.Connection, ref: str, reason: str, reference: str | None, erased_by: str
-) -> datetime | None:
+Why = tuple[str, str | None, str]
+"""Why a key is destroyed: (the ``ErasureReason`` code, the request's reference, by whom)."""
+
+
+async def destroy_key(conn: asyncpg.Connection, ref: str, why: Why) -> datetime | None:
     """Destroy the live key of ``ref`` now (a ref never seen is recorded as erased); when it
     was destroyed, or ``None`` if it was erased already."""
     row = await conn.fetchrow(
@@ -85,9 +87,7 @@ async def destroy_key(
            WHERE k.key IS NOT NULL
            RETURNING erased_at""",
         ref,
-        reason,
-        reference,
-        erased_by,
+        *why,
     )
     return row["erased_at"] if row is not None else None
 
@@ -100,12 +100,7 @@ async def erased_at(conn: asyncpg.Connection, ref: str) -> datetime | None:
 
 
 async def destroy_key_made_before(
-    conn: asyncpg.Connection,
-    ref: str,
-    erased: datetime,
-    reason: str,
-    reference: str | None,
-    erased_by: str,
+    conn: asyncpg.Connection, ref: str, erased: datetime, why: Why
 ) -> bool:
     """Destroy the key of ``ref`` if it was made before ``erased``; ``True`` if one was."""
     row = await conn.fetchrow(
@@ -121,8 +116,6 @@ async def destroy_key_made_before(
            RETURNING (xmax <> 0) AS updated""",
         ref,
         erased,
-        reason,
-        reference,
-        erased_by,
+        *why,
     )
     return bool(row is not None and row["updated"])
