@@ -7,6 +7,10 @@ offset, intake writes into its outbox either the ``ComplaintReceived`` (events t
 ``SubmissionRejected`` naming every reason and the record's offset (rejections topic), and
 notes the decision against the record. Bytes that are not even JSON are rejections too.
 
+``SubmissionsProcessor`` is a processor (``services.runtime.consumer.processor``), not a
+projection: the consumer hands it each record as the topic holds it, claimed by the record's
+place in the topic, and nothing it does is ever rebuilt.
+
 "In the future" is judged against the record's timestamp (when the channel published it), not
 the moment intake reads it, so reading the topic again reaches the same decisions.
 """
@@ -14,13 +18,13 @@ the moment intake reads it, so reading the topic again reaches the same decision
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import ClassVar
 
 import asyncpg
 from aiokafka import ConsumerRecord
 
-from contracts import Channel, Envelope, EventData, complaint_id_for, new_envelope
+from contracts import Channel, Envelope, complaint_id_for, new_envelope
 from contracts.intake import ID_NAMESPACE
 from contracts.submissions import (
     HEADER_CHANNEL,
@@ -53,15 +57,10 @@ CHANNELS = ", ".join(c.value for c in Channel)
 FORMATS = ", ".join(f.value for f in SubmissionFormat)
 
 
-class InboundRecord(EventData):
-    """A submissions-topic record as the consumer hands it on.
-
-    Not an event of the log (never registered, never published): the records of this topic
-    are the channels' payloads, not envelopes, and this is how the shared consumer carries one.
-    """
-
-    event_type: ClassVar[str] = "InboundSubmission"
-    schema_version: ClassVar[int] = 1
+@dataclass(frozen=True)
+class InboundRecord:
+    """A submissions-topic record as intake judges it: where it is, when it was published,
+    its headers (names in lower case) and its bytes."""
 
     ref: RecordRef
     published_at: datetime
@@ -69,30 +68,14 @@ class InboundRecord(EventData):
     value: bytes
 
 
-def decode_record(record: ConsumerRecord[bytes, bytes]) -> tuple[Envelope, InboundRecord]:
-    """The shared consumer's view of a record: an envelope-shaped wrapper, never failing.
-
-    Its id derives from the record's place in the topic, so the consumer's duplicate guard
-    skips a record applied already; judging the bytes is the processor's work.
-    """
-    ref = RecordRef(topic=record.topic, partition=record.partition, offset=record.offset)
-    published_at = datetime.fromtimestamp(record.timestamp / 1000, UTC)
-    record_id = uuid.uuid5(ID_NAMESPACE, f"record:{ref.topic}:{ref.partition}:{ref.offset}")
-    headers = {key.lower(): value for key, value in (record.headers or ())}
-    inbound = InboundRecord(
-        ref=ref, published_at=published_at, headers=headers, value=record.value or b""
+def inbound_of(record: ConsumerRecord[bytes, bytes]) -> InboundRecord:
+    """The record as intake judges it (never failing: judging the bytes is ``judge_record``'s)."""
+    return InboundRecord(
+        ref=RecordRef(topic=record.topic, partition=record.partition, offset=record.offset),
+        published_at=datetime.fromtimestamp(record.timestamp / 1000, UTC),
+        headers={key.lower(): value for key, value in (record.headers or ())},
+        value=record.value or b"",
     )
-    envelope = Envelope(
-        event_id=record_id,
-        type=inbound.event_type,
-        schema_version=inbound.schema_version,
-        complaint_id=record_id,
-        occurred_at=published_at,
-        recorded_at=published_at,
-        source=ref.topic,
-        data={},
-    )
-    return envelope, inbound
 
 
 def _header(record: InboundRecord, name: str) -> str | None:
@@ -183,18 +166,23 @@ async def judge_record(
 
 
 class SubmissionsProcessor:
-    """Decides each record of the submissions topic (the consumer's ``Projection``)."""
+    """Decides each record of the submissions topic (a ``Processor``: records in, events out)."""
+
+    kind = "InboundSubmission"
 
     def __init__(self, settings: IntakeSettings, now: Now | None = None) -> None:
         self.settings = settings
         self.now = now or (lambda: datetime.now(UTC))
 
-    async def apply(self, conn: asyncpg.Connection, envelope: Envelope, data: EventData) -> None:
+    def record_id(self, record: ConsumerRecord[bytes, bytes]) -> uuid.UUID:
+        """From the record's place in the topic: a record processed already is skipped."""
+        return uuid.uuid5(ID_NAMESPACE, f"record:{record.topic}:{record.partition}:{record.offset}")
+
+    async def process(self, conn: asyncpg.Connection, record: ConsumerRecord[bytes, bytes]) -> None:
         """Turn one record into its event, in the consumer's transaction; once per record."""
-        if not isinstance(data, InboundRecord):
-            raise TypeError(f"not a submissions-topic record: {type(data).__name__}")
+        data = inbound_of(record)
         if await store.decision_of(conn, data.ref) is not None:
-            return  # decided before a rebuild reset the offsets: the decision stands
+            return  # decided before the offsets were reset: the decision stands
         channel, declared, verdict = await judge_record(self.settings, data, conn)
         if isinstance(verdict, Accepted):
             sealed = await vault.seal_received(conn, self.settings.pepper(), verdict.received)

@@ -4,10 +4,10 @@ from pathlib import Path
 
 from services.catalog import SERVICES
 from services.intake import routes, store
-from services.intake.consumer import SubmissionsProcessor, decode_record
+from services.intake.consumer import SubmissionsProcessor
 from services.intake.projection import CallerDirectory, RejectedSubmissions
 from services.intake.settings import IntakeSettings
-from services.runtime.spec import Consumes, Parts, Publishes, ServiceSpec
+from services.runtime.spec import Consumes, Parts, Processes, Publishes, ServiceSpec
 
 HERE = Path(__file__).parent
 
@@ -32,14 +32,13 @@ SPEC = ServiceSpec(
     legacy_tables=store.PROJECTION_TABLES,
     consumers=[
         Consumes("callers.v1", _callers),
-        # Its effects are events and decisions: never rebuilt. Its records are in clear: dead
-        # letters kept as briefly as the submissions topic.
-        Consumes(
+        # Its records are the channels' payloads, not events: a processor. Its effects are
+        # events and decisions, never rebuilt; its records are in clear, so its dead letters
+        # are kept as briefly as the submissions topic.
+        Processes(
             "submissions.v1",
             _submissions,
             topic="topic_submissions",
-            processor=True,
-            decode=decode_record,
             deadletter_topic="submissions_deadletter_topic",
         ),
         Consumes("rejections.v1", lambda parts: RejectedSubmissions(), topic="rejections_topic"),

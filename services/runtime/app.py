@@ -15,7 +15,7 @@ from fastapi import Depends, FastAPI, Request
 from services.runtime.http import install_common
 from services.runtime.service import ConsumingService
 from services.runtime.settings import Settings
-from services.runtime.spec import Now, Parts, ServiceSpec
+from services.runtime.spec import Now, Parts, Processes, ServiceSpec
 
 
 def utc_now() -> datetime:
@@ -43,13 +43,21 @@ def build_app(
         settings=settings, now=now or utc_now, service=service, shared=spec.shared(settings)
     )
     for consumer in spec.consumers:
+        deadletter_topic = str(getattr(settings, consumer.deadletter_topic))
+        if isinstance(consumer, Processes):
+            service.add_processor(
+                consumer.name,
+                consumer.build(parts),
+                topic=consumer.topic_of(settings),
+                deadletter_topic=deadletter_topic,
+            )
+            continue
         service.add_projection(
             consumer.name,
             consumer.build(parts),
             topic=consumer.topic_of(settings),
-            decode=consumer.decode,
             durable=consumer.processor,
-            deadletter_topic=str(getattr(settings, consumer.deadletter_topic)),
+            deadletter_topic=deadletter_topic,
         )
     if spec.outbox:
         service.add_outbox()

@@ -44,7 +44,7 @@ from services.runtime.metrics import (
 )
 
 if TYPE_CHECKING:
-    from services.runtime.consumer import ProjectionConsumer
+    from services.runtime.consumer.base import LogConsumer
     from services.runtime.service import ConsumingService
 
 log = logging.getLogger(__name__)
@@ -115,7 +115,7 @@ class Monitor:
             for _name, extra in self._extra:
                 await extra(conn)
 
-    async def _consumer_gauges(self, consumer: ProjectionConsumer) -> None:
+    async def _consumer_gauges(self, consumer: LogConsumer) -> None:
         """Set one consumer's gauges."""
         CONSUMER_ASSIGNED.labels(consumer.name).set(len(consumer.assigned))
         progress = await consumer.progress()

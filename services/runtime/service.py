@@ -18,11 +18,9 @@ from fastapi import FastAPI
 
 from services.runtime import store, vault
 from services.runtime.builder import Builder
-from services.runtime.consumer import (
-    Decoder,
-    Projection,
-    ProjectionConsumer,
-)
+from services.runtime.consumer import Decoder, Projection, ProjectionConsumer
+from services.runtime.consumer.base import LogConsumer
+from services.runtime.consumer.processor import Processor, ProcessorConsumer
 from services.runtime.db import create_pool, ping
 from services.runtime.generations import Generations, LiveGate, Rebuilding
 from services.runtime.http import ReadinessCheck
@@ -77,7 +75,7 @@ class ConsumingService:
         )
         self.gate = LiveGate(self.generations)
         self.broker = make_broker(settings, client_id=name)
-        self.consumers: list[ProjectionConsumer] = []
+        self.consumers: list[LogConsumer] = []
         self.relay: OutboxRelay | None = None
         self._pool: asyncpg.Pool | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -105,11 +103,10 @@ class ConsumingService:
     ) -> ProjectionConsumer:
         """Feed ``projection`` from the events topic as consumer group ``<service>.<name>``.
 
-        ``topic`` (created at start if missing) and ``decode`` serve a consumer of another
-        topic, whose records may not even be event envelopes (intake's submissions).
-        ``durable``: its effects are events and decisions, not rebuildable rows (intake's
-        submissions processor): it is never rebuilt, and keeps its offsets in the service's
-        own schema.
+        ``topic``: another topic of events (created at start if missing); ``decode``: how its
+        records are read. ``durable``: its effects are decisions, not rebuildable rows (the
+        SLA's notifier): it is never rebuilt, and keeps its offsets in the service's own
+        schema.
         """
         consumer = ProjectionConsumer(
             name=f"{self.name}.{name}",
@@ -123,6 +120,24 @@ class ConsumingService:
         )
         if not durable:
             consumer.gate = self.gate
+        consumer.attach(self.broker)
+        self.consumers.append(consumer)
+        return consumer
+
+    def add_processor(
+        self, name: str, processor: Processor, *, topic: str, deadletter_topic: str
+    ) -> ProcessorConsumer:
+        """Feed ``processor`` the records of ``topic`` (created at start if missing) as
+        consumer group ``<service>.<name>``. Never rebuilt: its offsets and claims are kept
+        in the service's own schema."""
+        consumer = ProcessorConsumer(
+            name=f"{self.name}.{name}",
+            schema=self.schema,
+            processor=processor,
+            topic=topic,
+            deadletter_topic=deadletter_topic,
+            pool=lambda: self.pool,
+        )
         consumer.attach(self.broker)
         self.consumers.append(consumer)
         return consumer
@@ -195,7 +210,7 @@ class ConsumingService:
     @property
     def projections(self) -> list[ProjectionConsumer]:
         """The consumers whose rows are a projection (rebuilt by generations)."""
-        return [c for c in self.consumers if not c.durable]
+        return [c for c in self.consumers if isinstance(c, ProjectionConsumer) and not c.durable]
 
     def projection_version(self) -> str:
         """A digest of the migration files: it changes whenever the projection's shape does."""

@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, FastAPI
 
-from services.runtime.consumer import Decoder, Projection
+from services.runtime.consumer import Projection
+from services.runtime.consumer.processor import Processor
 from services.runtime.monitor import GaugeRefresh
 from services.runtime.settings import Settings
 
@@ -45,14 +46,30 @@ class Parts:
 
 @dataclass(frozen=True)
 class Consumes:
-    """A consumer of the service: a projection (rows rebuilt from the log by generations) or a
-    processor (its effects are events and decisions: durable, never rebuilt)."""
+    """A consumer of events of the log: a projection (rows rebuilt from the log by
+    generations) or, with ``processor``, one whose effects are decisions (durable, never
+    rebuilt: the SLA's notifier)."""
 
     name: str  # its offsets are stored as ``<service>.<name>``
     build: Callable[[Parts], Projection]
     topic: str = "topic_events"  # the setting naming the topic it reads
     processor: bool = False
-    decode: Decoder | None = None  # records that are not event envelopes (a processor's input)
+    deadletter_topic: str = "topic_deadletter"  # the setting naming where poison goes
+
+    def topic_of(self, settings: Settings) -> str:
+        """The topic it reads under ``settings``."""
+        return str(getattr(settings, self.topic))
+
+
+@dataclass(frozen=True)
+class Processes:
+    """A processor: it reads a topic's records as they are — not events of the log (a
+    channel's submissions) — and emits events through the outbox
+    (``services.runtime.consumer.processor``). Durable: never rebuilt."""
+
+    name: str  # its offsets are stored as ``<service>.<name>``
+    build: Callable[[Parts], Processor]
+    topic: str  # the setting naming the topic it reads
     deadletter_topic: str = "topic_deadletter"  # the setting naming where poison goes
 
     def topic_of(self, settings: Settings) -> str:
@@ -92,7 +109,7 @@ class ServiceSpec:
     legacy_tables: Sequence[str] = ()  # projection tables an older release kept in the schema
     plan_each_query: bool = False  # reads with optional filters: no generic plans
     shared: Callable[[Any], Any] = field(default=lambda settings: None)
-    consumers: Sequence[Consumes] = ()
+    consumers: Sequence[Consumes | Processes] = ()
     tasks: Sequence[Task] = ()
     outbox: bool = False
     publishes: Sequence[Publishes] = ()
@@ -100,6 +117,6 @@ class ServiceSpec:
     routers: Sequence[APIRouter] = ()
     install: Callable[[FastAPI, Parts], None] | None = None  # what a router cannot declare
 
-    def consumer_name(self, consumer: Consumes) -> str:
+    def consumer_name(self, consumer: Consumes | Processes) -> str:
         """``consumer``'s name as its offsets are stored."""
         return f"{self.name}.{consumer.name}"

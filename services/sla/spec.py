@@ -65,7 +65,7 @@ def _scheduler(parts: Parts) -> Loop:
     return Scheduler(
         rules=parts.shared.rules,
         write=service.write,
-        consumer=next(c for c in service.consumers if c.name == f"sla.{CLOCKS}"),
+        consumer=next(c for c in service.projections if c.name == f"sla.{CLOCKS}"),
         relay=relay,
         topic=settings.topic_events,
         grace=timedelta(seconds=settings.sla_grace_s),

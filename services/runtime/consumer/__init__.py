@@ -21,8 +21,9 @@ Transient failures (the database restarting) are retried with backoff, without e
 past an event; any other failure outside the projection holds the consumer at its batch,
 retried with backoff and counted, for the same reason.
 
-Modules: ``batch`` (the projection protocol, decoders, the prepared batch), ``positions``
-(attaching, seeking to the stored offsets, how far it has applied), ``projection`` (the
+Modules: ``batch`` (the projection protocol, decoders, the prepared batch), ``base``
+(what every consumer does: attaching, seeking to the stored offsets, the batch held at
+while it fails, dead letters, how far it has applied), ``projection`` (the
 consumer and its batch transaction).
 """
 

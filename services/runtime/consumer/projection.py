@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -17,6 +16,7 @@ from faststream.kafka.subscriber.usecase import BatchSubscriber
 
 from contracts import Envelope, EventData
 from services.runtime import store
+from services.runtime.consumer.base import POISON_ATTEMPTS, LogConsumer
 from services.runtime.consumer.batch import (
     Batch,
     DeadLetter,
@@ -26,26 +26,19 @@ from services.runtime.consumer.batch import (
     decode_logged_record,
     decode_record,
 )
-from services.runtime.consumer.positions import LogPositions
 from services.runtime.db import TRANSIENT_DB_ERRORS
 from services.runtime.generations import LiveGate
 from services.runtime.logs import bound
 from services.runtime.metrics import (
-    BATCH_FAILURES,
-    BATCH_SECONDS,
     CONSUMER_POSITION,
-    DEAD_LETTERS,
     EVENTS_CONSUMED,
     EVENTS_DUPLICATE,
 )
 
 log = logging.getLogger("services.runtime.consumer")  # one logger for the package
 
-POISON_ATTEMPTS = 3
-HOLD_BACKOFF_MAX_S = 30.0  # the longest wait between attempts at a batch that keeps failing
 
-
-class ProjectionConsumer(LogPositions):
+class ProjectionConsumer(LogConsumer):
     """Feeds a projection from the log, exactly once in effect, resuming from stored offsets."""
 
     def __init__(
@@ -123,33 +116,6 @@ class ProjectionConsumer(LogPositions):
 
     # -- the batch ------------------------------------------------------------------------
 
-    async def handle_batch(self, records: Sequence[ConsumerRecord[bytes, bytes]]) -> None:
-        """Apply a batch in one transaction; never move past it until it is stored.
-
-        ``write`` retries transient failures itself. Any other failure here is outside the
-        projection (whose errors park the event at fault): a bug, or a driver error nobody
-        classed as transient. Letting it reach the subscriber would drop the batch: the next
-        batch's offsets would be stored past it. So the consumer holds at this batch, logs
-        and counts each failure (``complaints_consumer_batch_failures_total``), and tries
-        again with backoff; it resumes by itself when the cause goes away.
-        """
-        batch = self.prepare(records)
-        delay = 1.0
-        while True:
-            try:
-                await self.write(batch)
-                return
-            except Exception:
-                BATCH_FAILURES.labels(self.name).inc()
-                log.exception(
-                    "%s: batch at %s failed; holding at it, retrying in %.0fs",
-                    self.name,
-                    {r.partition: r.offset for r in reversed(batch.records)},
-                    delay,
-                )
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, HOLD_BACKOFF_MAX_S)
-
     def prepare(self, records: Sequence[ConsumerRecord[bytes, bytes]]) -> Batch:
         """Decode a batch (no I/O); compute its rows too when no claim can drop an event."""
         batch = Batch(records)
@@ -172,42 +138,6 @@ class ProjectionConsumer(LogPositions):
             except Exception:  # some event cannot be projected: found when written
                 batch.rows = None
         return batch
-
-    async def write(self, batch: Batch) -> None:
-        """Write a prepared batch in one transaction; retry transient failures."""
-        delay = 0.2
-        while True:
-            try:
-                started = time.perf_counter()
-                letters = await self._apply_batch(batch)
-                if letters is None:  # the live generation changed: repositioned, not applied
-                    if self._waiting:
-                        self._waiting = False
-                        await asyncio.sleep(1.0)
-                    return
-                BATCH_SECONDS.labels(self.name).observe(time.perf_counter() - started)
-                for letter in letters:
-                    DEAD_LETTERS.labels(self.name).inc()
-                    # The first line only: a validation error goes on to quote the input.
-                    log.error(
-                        "%s: dead-lettered %s[%d]@%d: %s",
-                        self.name,
-                        letter.record.topic,
-                        letter.record.partition,
-                        letter.record.offset,
-                        letter.error.splitlines()[0] if letter.error else "",
-                    )
-                return
-            except TRANSIENT_DB_ERRORS as exc:
-                log.warning(
-                    "%s: batch failed transiently (%s: %s); retrying in %.1fs",
-                    self.name,
-                    type(exc).__name__,
-                    exc,
-                    delay,
-                )
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
 
     async def _apply_batch(self, batch: Batch) -> list[DeadLetter] | None:
         """One transaction: skip duplicates, apply the rest, park what fails, store offsets.
@@ -374,29 +304,3 @@ class ProjectionConsumer(LogPositions):
                     "duplicate": duplicate,
                 },
             )
-
-    async def _dead_letter(self, conn: asyncpg.Connection, letter: DeadLetter) -> None:
-        """Publish the record to the dead-letter topic (acknowledged) and remember it."""
-        record = letter.record
-        if self._broker is not None:  # a scratch replay (no broker) only records it
-            await self._broker.publish(
-                record.value,
-                topic=self.deadletter_topic,
-                key=record.key,
-                headers={
-                    "dlq-consumer": self.name,
-                    "dlq-topic": record.topic,
-                    "dlq-partition": str(record.partition),
-                    "dlq-offset": str(record.offset),
-                    "dlq-error": letter.error[:1000],
-                },
-            )
-        await store.record_dead_letter(
-            conn,
-            self.book_schema,
-            self.name,
-            record.topic,
-            record.partition,
-            record.offset,
-            letter.error,
-        )

@@ -17,7 +17,7 @@ from contracts.submissions import (
     sign,
 )
 from services.intake.adapters import Accepted, Refused
-from services.intake.consumer import InboundRecord, decode_record, judge_record
+from services.intake.consumer import InboundRecord, inbound_of, judge_record
 from services.intake.settings import IntakeSettings
 from services.runtime.settings import Environment
 
@@ -56,7 +56,7 @@ def record(value: bytes, headers: list[tuple[str, bytes]], *, offset: int = 7) -
         serialized_value_size=len(value),
         headers=headers,
     )
-    return decode_record(raw)[1]
+    return inbound_of(raw)
 
 
 def signed(

@@ -1,11 +1,13 @@
-"""Where a consumer reads the log and what it has stored: attached to the broker, each
-assigned partition positioned at the offsets stored in PostgreSQL (following the live
-generation after a swap), and how far it has applied."""
+"""What every consumer of the log does, whatever it feeds: where it reads (attached to the
+broker, each assigned partition positioned at the offsets stored in PostgreSQL, following the
+live generation after a swap), each batch written with its offsets and held at while it fails,
+poison dead-lettered, and how far it has applied."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
@@ -17,15 +19,23 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.subscriber.usecase import BatchSubscriber
 
 from services.runtime import store
-from services.runtime.consumer.batch import group_id
+from services.runtime.consumer.batch import Batch, DeadLetter, group_id
 from services.runtime.db import TRANSIENT_DB_ERRORS
 from services.runtime.generations import LiveGate
+from services.runtime.metrics import BATCH_FAILURES, BATCH_SECONDS, DEAD_LETTERS
 
 log = logging.getLogger("services.runtime.consumer")  # one logger for the package
 
 
-class LogPositions:
-    """A consumer's place in the log (the offsets part of ``ProjectionConsumer``)."""
+POISON_ATTEMPTS = 3
+HOLD_BACKOFF_MAX_S = 30.0  # the longest wait between attempts at a batch that keeps failing
+
+
+class LogConsumer:
+    """What every consumer of the log does, whatever it feeds: attached to the broker, each
+    assigned partition positioned at the offsets stored in PostgreSQL, each batch written in
+    one transaction with its offsets (``prepare`` and ``_apply_batch``: the kind's own), held
+    at while it fails, its poison dead-lettered; and how far it has applied."""
 
     # Set by the consumer's ``__init__``.
     name: str
@@ -43,9 +53,108 @@ class LogPositions:
     _subscriber: BatchSubscriber | None
     _broker: KafkaBroker | None
 
-    async def handle_batch(self, records: Sequence[ConsumerRecord[bytes, bytes]]) -> None:
-        """What the subscriber calls with each batch (the consumer's own)."""
+    _waiting: bool
+    deadletter_topic: str
+
+    def prepare(self, records: Sequence[ConsumerRecord[bytes, bytes]]) -> Batch:
+        """The batch as the kind writes it (no I/O)."""
         raise NotImplementedError
+
+    async def _apply_batch(self, batch: Batch) -> list[DeadLetter] | None:
+        """Write the batch and its offsets in one transaction; what it dead-lettered, or
+        ``None`` when nothing was applied (the consumer repositioned)."""
+        raise NotImplementedError
+
+    # -- the batch ------------------------------------------------------------------------
+
+    async def handle_batch(self, records: Sequence[ConsumerRecord[bytes, bytes]]) -> None:
+        """Apply a batch in one transaction; never move past it until it is stored.
+
+        ``write`` retries transient failures itself. Any other failure here is outside the
+        projection (whose errors park the event at fault): a bug, or a driver error nobody
+        classed as transient. Letting it reach the subscriber would drop the batch: the next
+        batch's offsets would be stored past it. So the consumer holds at this batch, logs
+        and counts each failure (``complaints_consumer_batch_failures_total``), and tries
+        again with backoff; it resumes by itself when the cause goes away.
+        """
+        batch = self.prepare(records)
+        delay = 1.0
+        while True:
+            try:
+                await self.write(batch)
+                return
+            except Exception:
+                BATCH_FAILURES.labels(self.name).inc()
+                log.exception(
+                    "%s: batch at %s failed; holding at it, retrying in %.0fs",
+                    self.name,
+                    {r.partition: r.offset for r in reversed(batch.records)},
+                    delay,
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, HOLD_BACKOFF_MAX_S)
+
+    async def write(self, batch: Batch) -> None:
+        """Write a prepared batch in one transaction; retry transient failures."""
+        delay = 0.2
+        while True:
+            try:
+                started = time.perf_counter()
+                letters = await self._apply_batch(batch)
+                if letters is None:  # the live generation changed: repositioned, not applied
+                    if self._waiting:
+                        self._waiting = False
+                        await asyncio.sleep(1.0)
+                    return
+                BATCH_SECONDS.labels(self.name).observe(time.perf_counter() - started)
+                for letter in letters:
+                    DEAD_LETTERS.labels(self.name).inc()
+                    # The first line only: a validation error goes on to quote the input.
+                    log.error(
+                        "%s: dead-lettered %s[%d]@%d: %s",
+                        self.name,
+                        letter.record.topic,
+                        letter.record.partition,
+                        letter.record.offset,
+                        letter.error.splitlines()[0] if letter.error else "",
+                    )
+                return
+            except TRANSIENT_DB_ERRORS as exc:
+                log.warning(
+                    "%s: batch failed transiently (%s: %s); retrying in %.1fs",
+                    self.name,
+                    type(exc).__name__,
+                    exc,
+                    delay,
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    async def _dead_letter(self, conn: asyncpg.Connection, letter: DeadLetter) -> None:
+        """Publish the record to the dead-letter topic (acknowledged) and remember it."""
+        record = letter.record
+        if self._broker is not None:  # a scratch replay (no broker) only records it
+            await self._broker.publish(
+                record.value,
+                topic=self.deadletter_topic,
+                key=record.key,
+                headers={
+                    "dlq-consumer": self.name,
+                    "dlq-topic": record.topic,
+                    "dlq-partition": str(record.partition),
+                    "dlq-offset": str(record.offset),
+                    "dlq-error": letter.error[:1000],
+                },
+            )
+        await store.record_dead_letter(
+            conn,
+            self.book_schema,
+            self.name,
+            record.topic,
+            record.partition,
+            record.offset,
+            letter.error,
+        )
 
     # -- wiring ---------------------------------------------------------------------------
 
@@ -223,7 +332,7 @@ async def _raw_body(message: Any) -> Any:
 class _SeekToStoredOffsets(ConsumerRebalanceListener):  # type: ignore[misc]
     """On assignment, position every partition where the stored offsets say."""
 
-    def __init__(self, owner: LogPositions) -> None:
+    def __init__(self, owner: LogConsumer) -> None:
         self.owner = owner
 
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:

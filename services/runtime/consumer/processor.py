@@ -1,0 +1,164 @@
+"""The processor consumer: records of a topic, read as they are, turned into decisions.
+
+A processor is not a projection. It reads records that are not events of the log (a channel's
+payloads on the submissions topic), and what it does with each — an event emitted through the
+outbox, a decision recorded — is durable: never rebuilt, never replayed into a generation.
+So its consumer knows no live gate, no generations, no envelopes: each record is claimed by
+its place in the topic (``Processor.record_id``) with the offsets in one transaction, handed to
+``Processor.process`` as it is, and dead-lettered when it keeps failing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Protocol, TypeAlias
+from uuid import UUID
+
+import asyncpg
+from aiokafka import ConsumerRecord, TopicPartition
+from faststream.kafka import KafkaBroker
+from faststream.kafka.subscriber.usecase import BatchSubscriber
+
+from services.runtime import store
+from services.runtime.consumer.base import POISON_ATTEMPTS, LogConsumer
+from services.runtime.consumer.batch import Batch, DeadLetter
+from services.runtime.db import TRANSIENT_DB_ERRORS
+from services.runtime.generations import LiveGate
+from services.runtime.metrics import CONSUMER_POSITION, EVENTS_CONSUMED, EVENTS_DUPLICATE
+
+log = logging.getLogger("services.runtime.consumer")  # one logger for the package
+
+Record: TypeAlias = ConsumerRecord[bytes, bytes]
+
+
+class Processor(Protocol):
+    """What a processor consumer feeds: each record once, as the topic holds it."""
+
+    kind: str
+    """What its records are, for the metrics (``complaints_events_consumed_total{type}``)."""
+
+    def record_id(self, record: Record) -> UUID:
+        """The id a record is claimed by: from its place in the topic, the same every time."""
+
+    async def process(self, conn: asyncpg.Connection, record: Record) -> None:
+        """Decide one record inside the consumer's transaction (emit through the outbox)."""
+
+
+class ProcessorConsumer(LogConsumer):
+    """Feeds a processor from a topic, each record once in effect, from stored offsets."""
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        schema: str,
+        processor: Processor,
+        topic: str,
+        deadletter_topic: str,
+        pool: Callable[[], asyncpg.Pool],
+        max_records: int = 500,
+        broker: KafkaBroker | None = None,
+    ) -> None:
+        store.checked(schema)
+        self.name = name
+        self.schema = schema
+        self.durable = True  # its offsets and claims stay in the service's own schema
+        self.book_schema = schema
+        self.gate: LiveGate | None = None
+        self.gen: int | None = None
+        self._batch_lock = asyncio.Lock()
+        self._waiting = False
+        self.processor = processor
+        self.topic = topic
+        self.deadletter_topic = deadletter_topic
+        self._pool = pool
+        self._max_records = max_records
+        self._subscriber: BatchSubscriber | None = None
+        self._broker: KafkaBroker | None = broker
+        self.assigned: set[TopicPartition] = set()
+        self.has_been_assigned = False
+
+    def prepare(self, records: Sequence[Record]) -> Batch:
+        """The records and where each partition goes on from; the time watermark of each
+        partition is the timestamp of its last record (when the channel published it)."""
+        batch = Batch(records)
+        for record in records:
+            batch.next_offsets[record.partition] = record.offset + 1
+            at = datetime.fromtimestamp(record.timestamp / 1000, UTC)
+            seen = batch.seen_until.get(record.partition)
+            if seen is None or at > seen:
+                batch.seen_until[record.partition] = at
+        return batch
+
+    async def _apply_batch(self, batch: Batch) -> list[DeadLetter] | None:
+        """One transaction: claim the records, process the new ones (all at once, or one by
+        one to park the one at fault), store the offsets."""
+        letters: list[DeadLetter] = []
+        async with self._batch_lock, self._pool().acquire() as conn, conn.transaction():
+            fresh = await self._claim(conn, batch.records)
+            if fresh:
+                letters = await self._process_fresh(conn, fresh)
+            for letter in letters:
+                await self._dead_letter(conn, letter)
+            await store.store_offsets(
+                conn, self.book_schema, self.name, self.topic, batch.next_offsets, batch.seen_until
+            )
+        for partition, offset in batch.next_offsets.items():
+            CONSUMER_POSITION.labels(self.name, self.topic, str(partition)).set(offset)
+        return letters
+
+    async def _claim(
+        self, conn: asyncpg.Connection, records: Sequence[Record]
+    ) -> list[tuple[UUID, Record]]:
+        """Mark the records processed in one statement; the ones not processed before."""
+        ids = [(self.processor.record_id(record), record) for record in records]
+        claimed = await store.claim(conn, self.book_schema, self.name, [i for i, _ in ids])
+        fresh = [(i, record) for i, record in ids if i in claimed]
+        if len(fresh) < len(ids):
+            EVENTS_DUPLICATE.labels(self.name).inc(len(ids) - len(fresh))
+        return fresh
+
+    async def _process_fresh(
+        self, conn: asyncpg.Connection, fresh: list[tuple[UUID, Record]]
+    ) -> list[DeadLetter]:
+        try:
+            async with conn.transaction():
+                for _, record in fresh:
+                    await self.processor.process(conn, record)
+        except TRANSIENT_DB_ERRORS:
+            raise
+        except Exception:  # some record of the batch cannot be processed: find it
+            return await self._process_one_by_one(conn, fresh)
+        EVENTS_CONSUMED.labels(self.name, self.processor.kind).inc(len(fresh))
+        return []
+
+    async def _process_one_by_one(
+        self, conn: asyncpg.Connection, fresh: list[tuple[UUID, Record]]
+    ) -> list[DeadLetter]:
+        letters = []
+        for record_id, record in fresh:
+            error = await self._process_record(conn, record)
+            if error is None:
+                EVENTS_CONSUMED.labels(self.name, self.processor.kind).inc()
+                continue
+            letters.append(DeadLetter(record, error))
+            # Not processed after all: replaying the dead letter after a fix must process it.
+            await store.unclaim(conn, self.book_schema, self.name, record_id)
+        return letters
+
+    async def _process_record(self, conn: asyncpg.Connection, record: Record) -> str | None:
+        """Process one record in a savepoint, a few times; the error text if it keeps failing."""
+        error = ""
+        for _attempt in range(POISON_ATTEMPTS):
+            try:
+                async with conn.transaction():
+                    await self.processor.process(conn, record)
+                return None
+            except TRANSIENT_DB_ERRORS:
+                raise
+            except Exception as exc:  # anything else is this record's fault: park it
+                error = f"{type(exc).__name__}: {exc}"
+        return error[:4000]
