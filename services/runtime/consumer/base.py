@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -22,7 +22,12 @@ from services.runtime import store
 from services.runtime.consumer.batch import Batch, DeadLetter, group_id
 from services.runtime.db import TRANSIENT_DB_ERRORS
 from services.runtime.generations import LiveGate
-from services.runtime.metrics import BATCH_FAILURES, BATCH_SECONDS, DEAD_LETTERS
+from services.runtime.metrics import (
+    BATCH_FAILURES,
+    BATCH_SECONDS,
+    CONSUMER_POSITION,
+    DEAD_LETTERS,
+)
 
 log = logging.getLogger("services.runtime.consumer")  # one logger for the package
 
@@ -37,24 +42,38 @@ class LogConsumer:
     one transaction with its offsets (``prepare`` and ``_apply_batch``: the kind's own), held
     at while it fails, its poison dead-lettered; and how far it has applied."""
 
-    # Set by the consumer's ``__init__``.
-    name: str
-    schema: str
-    topic: str
-    durable: bool
-    book_schema: str
-    gate: LiveGate | None
-    gen: int | None
-    assigned: set[TopicPartition]
-    has_been_assigned: bool
-    _batch_lock: asyncio.Lock
-    _pool: Callable[[], asyncpg.Pool]
-    _max_records: int
-    _subscriber: BatchSubscriber | None
-    _broker: KafkaBroker | None
-
-    _waiting: bool
-    deadletter_topic: str
+    def __init__(
+        self,
+        *,
+        name: str,
+        schema: str,
+        topic: str,
+        deadletter_topic: str,
+        pool: Callable[[], asyncpg.Pool],
+        max_records: int = 500,
+        durable: bool = False,
+        broker: KafkaBroker | None = None,
+    ) -> None:
+        store.checked(schema)
+        self.name = name
+        self.schema = schema
+        # A projection keeps its bookkeeping in the generation it writes (set by the service
+        # when it knows the live generation, or by a builder); a durable consumer (one whose
+        # effects are events and decisions, never rebuilt) keeps it in the service's schema.
+        self.durable = durable
+        self.book_schema = schema
+        self.gate: LiveGate | None = None  # a live projection's writes pass the live lock
+        self.gen: int | None = None  # the generation this consumer writes
+        self._batch_lock = asyncio.Lock()  # a batch, or following a swap: one at a time
+        self._waiting = False  # this copy's version is not the live one: wait for the swap
+        self.topic = topic
+        self.deadletter_topic = deadletter_topic
+        self._pool = pool
+        self._max_records = max_records
+        self._subscriber: BatchSubscriber | None = None
+        self._broker: KafkaBroker | None = broker
+        self.assigned: set[TopicPartition] = set()
+        self.has_been_assigned = False
 
     def prepare(self, records: Sequence[ConsumerRecord[bytes, bytes]]) -> Batch:
         """The batch as the kind writes it (no I/O)."""
@@ -66,6 +85,40 @@ class LogConsumer:
         raise NotImplementedError
 
     # -- the batch ------------------------------------------------------------------------
+
+    async def _close_batch(
+        self, conn: asyncpg.Connection, batch: Batch, letters: list[DeadLetter]
+    ) -> None:
+        """Last in the batch's transaction: dead-letter what failed, store where each
+        partition goes on from."""
+        for letter in letters:
+            await self._dead_letter(conn, letter)
+        await store.store_offsets(
+            conn, self.book_schema, self.name, self.topic, batch.next_offsets, batch.seen_until
+        )
+
+    async def _attempts(
+        self, conn: asyncpg.Connection, apply: Callable[[], Awaitable[None]]
+    ) -> str | None:
+        """``apply()`` in a savepoint, up to ``POISON_ATTEMPTS`` times; ``None`` once it
+        succeeds, else the text of its last error (a transient error is raised: it is the
+        database's fault, not the record's)."""
+        error = ""
+        for _attempt in range(POISON_ATTEMPTS):
+            try:
+                async with conn.transaction():
+                    await apply()
+                return None
+            except TRANSIENT_DB_ERRORS:
+                raise
+            except Exception as exc:  # anything else is this record's fault: park it
+                error = f"{type(exc).__name__}: {exc}"
+        return error[:4000]
+
+    def _reached(self, batch: Batch) -> None:
+        """The batch is stored: its partitions' positions, for the metrics."""
+        for partition, offset in batch.next_offsets.items():
+            CONSUMER_POSITION.labels(self.name, self.topic, str(partition)).set(offset)
 
     async def handle_batch(self, records: Sequence[ConsumerRecord[bytes, bytes]]) -> None:
         """Apply a batch in one transaction; never move past it until it is stored.

@@ -10,24 +10,20 @@ its place in the topic (``Processor.record_id``) with the offsets in one transac
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Protocol, TypeAlias
+from typing import Any, Protocol, TypeAlias
 from uuid import UUID
 
 import asyncpg
-from aiokafka import ConsumerRecord, TopicPartition
-from faststream.kafka import KafkaBroker
-from faststream.kafka.subscriber.usecase import BatchSubscriber
+from aiokafka import ConsumerRecord
 
 from services.runtime import store
-from services.runtime.consumer.base import POISON_ATTEMPTS, LogConsumer
+from services.runtime.consumer.base import LogConsumer
 from services.runtime.consumer.batch import Batch, DeadLetter
 from services.runtime.db import TRANSIENT_DB_ERRORS
-from services.runtime.generations import LiveGate
-from services.runtime.metrics import CONSUMER_POSITION, EVENTS_CONSUMED, EVENTS_DUPLICATE
+from services.runtime.metrics import EVENTS_CONSUMED, EVENTS_DUPLICATE
 
 log = logging.getLogger("services.runtime.consumer")  # one logger for the package
 
@@ -50,36 +46,11 @@ class Processor(Protocol):
 class ProcessorConsumer(LogConsumer):
     """Feeds a processor from a topic, each record once in effect, from stored offsets."""
 
-    def __init__(
-        self,
-        *,
-        name: str,
-        schema: str,
-        processor: Processor,
-        topic: str,
-        deadletter_topic: str,
-        pool: Callable[[], asyncpg.Pool],
-        max_records: int = 500,
-        broker: KafkaBroker | None = None,
-    ) -> None:
-        store.checked(schema)
-        self.name = name
-        self.schema = schema
-        self.durable = True  # its offsets and claims stay in the service's own schema
-        self.book_schema = schema
-        self.gate: LiveGate | None = None
-        self.gen: int | None = None
-        self._batch_lock = asyncio.Lock()
-        self._waiting = False
+    def __init__(self, *, processor: Processor, **where: Any) -> None:
+        """``where``: its name, schema, topic, dead-letter topic, pool (``LogConsumer``'s).
+        Never rebuilt: its bookkeeping stays in the service's own schema."""
+        super().__init__(**where, durable=True)
         self.processor = processor
-        self.topic = topic
-        self.deadletter_topic = deadletter_topic
-        self._pool = pool
-        self._max_records = max_records
-        self._subscriber: BatchSubscriber | None = None
-        self._broker: KafkaBroker | None = broker
-        self.assigned: set[TopicPartition] = set()
-        self.has_been_assigned = False
 
     def prepare(self, records: Sequence[Record]) -> Batch:
         """The records and where each partition goes on from; the time watermark of each
@@ -101,13 +72,8 @@ class ProcessorConsumer(LogConsumer):
             fresh = await self._claim(conn, batch.records)
             if fresh:
                 letters = await self._process_fresh(conn, fresh)
-            for letter in letters:
-                await self._dead_letter(conn, letter)
-            await store.store_offsets(
-                conn, self.book_schema, self.name, self.topic, batch.next_offsets, batch.seen_until
-            )
-        for partition, offset in batch.next_offsets.items():
-            CONSUMER_POSITION.labels(self.name, self.topic, str(partition)).set(offset)
+            await self._close_batch(conn, batch, letters)
+        self._reached(batch)
         return letters
 
     async def _claim(
@@ -151,14 +117,4 @@ class ProcessorConsumer(LogConsumer):
 
     async def _process_record(self, conn: asyncpg.Connection, record: Record) -> str | None:
         """Process one record in a savepoint, a few times; the error text if it keeps failing."""
-        error = ""
-        for _attempt in range(POISON_ATTEMPTS):
-            try:
-                async with conn.transaction():
-                    await self.processor.process(conn, record)
-                return None
-            except TRANSIENT_DB_ERRORS:
-                raise
-            except Exception as exc:  # anything else is this record's fault: park it
-                error = f"{type(exc).__name__}: {exc}"
-        return error[:4000]
+        return await self._attempts(conn, lambda: self.processor.process(conn, record))

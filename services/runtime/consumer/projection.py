@@ -3,20 +3,17 @@ package)."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
-from aiokafka import ConsumerRecord, TopicPartition
-from faststream.kafka import KafkaBroker
-from faststream.kafka.subscriber.usecase import BatchSubscriber
+from aiokafka import ConsumerRecord
 
 from contracts import Envelope, EventData
 from services.runtime import store
-from services.runtime.consumer.base import POISON_ATTEMPTS, LogConsumer
+from services.runtime.consumer.base import LogConsumer
 from services.runtime.consumer.batch import (
     Batch,
     DeadLetter,
@@ -27,10 +24,8 @@ from services.runtime.consumer.batch import (
     decode_record,
 )
 from services.runtime.db import TRANSIENT_DB_ERRORS
-from services.runtime.generations import LiveGate
 from services.runtime.logs import bound
 from services.runtime.metrics import (
-    CONSUMER_POSITION,
     EVENTS_CONSUMED,
     EVENTS_DUPLICATE,
 )
@@ -42,47 +37,20 @@ class ProjectionConsumer(LogConsumer):
     """Feeds a projection from the log, exactly once in effect, resuming from stored offsets."""
 
     def __init__(
-        self,
-        *,
-        name: str,
-        schema: str,
-        projection: Projection,
-        topic: str,
-        deadletter_topic: str,
-        pool: Callable[[], asyncpg.Pool],
-        max_records: int = 500,
-        decode: Decoder | None = None,
-        durable: bool = False,
-        broker: KafkaBroker | None = None,
+        self, *, projection: Projection, decode: Decoder | None = None, **where: Any
     ) -> None:
-        store.checked(schema)
-        self.name = name
-        self.schema = schema
-        # A projection keeps its bookkeeping in the generation it writes (set by the service
-        # when it knows the live generation, or by a builder); a durable consumer (one whose
-        # effects are events and decisions, never rebuilt) keeps it in the service's schema.
-        self.durable = durable
-        self.book_schema = schema
-        self.gate: LiveGate | None = None  # a live projection's writes pass the live lock
-        self.gen: int | None = None  # the generation this consumer writes
+        """``where``: its name, schema, topic, dead-letter topic, pool and so on
+        (``LogConsumer``'s); ``decode``: how a record is read (default: an event envelope,
+        or the event as logged when the projection ``reads_logged``)."""
+        super().__init__(**where)
         self.search_path: str | None = None  # a builder's writes go to its generation
-        self._batch_lock = asyncio.Lock()  # a batch, or following a swap: one at a time
-        self._waiting = False  # this copy's version is not the live one: wait for the swap
         self.projection = projection
-        self.topic = topic
-        self.deadletter_topic = deadletter_topic
-        self._pool = pool
-        self._max_records = max_records
         reads_logged = getattr(projection, "reads_logged", False)
         self._decode = decode or (decode_logged_record if reads_logged else decode_record)
         # Whether each batch claims its event ids in ``processed_events`` (skipping those
         # applied before). A builder loading an idempotent projection does not: it loads
         # in bulk (``write(rows, bulk=True)``), duplicates removed at the end.
         self.claiming = True
-        self._subscriber: BatchSubscriber | None = None
-        self._broker: KafkaBroker | None = broker
-        self.assigned: set[TopicPartition] = set()
-        self.has_been_assigned = False
 
     # -- builders -------------------------------------------------------------------------
 
@@ -160,13 +128,8 @@ class ProjectionConsumer(LogConsumer):
                 letters += await self._apply_fresh(conn, fresh)
             else:  # the projection is idempotent: every event is applied (again)
                 letters += await self._apply_fresh(conn, batch.decoded, batch.rows)
-            for letter in letters:
-                await self._dead_letter(conn, letter)
-            await store.store_offsets(
-                conn, self.book_schema, self.name, self.topic, batch.next_offsets, batch.seen_until
-            )
-        for partition, offset in batch.next_offsets.items():
-            CONSUMER_POSITION.labels(self.name, self.topic, str(partition)).set(offset)
+            await self._close_batch(conn, batch, letters)
+        self._reached(batch)
         return letters
 
     async def _enter(self, conn: asyncpg.Connection) -> bool:
@@ -264,23 +227,15 @@ class ProjectionConsumer(LogConsumer):
         self, conn: asyncpg.Connection, envelope: Envelope, data: EventData
     ) -> str | None:
         """Apply one event in a savepoint, a few times; the error text if it keeps failing."""
-        error = ""
-        for _attempt in range(POISON_ATTEMPTS):
-            try:
-                async with conn.transaction():
-                    with bound(
-                        correlation_id=envelope.correlation_id, complaint_id=envelope.complaint_id
-                    ):
-                        if self.bulk:
-                            await self._load(conn, [envelope])
-                        else:
-                            await self.projection.apply(conn, envelope, data)
-                return None
-            except TRANSIENT_DB_ERRORS:
-                raise
-            except Exception as exc:  # anything else is this event's fault: park it
-                error = f"{type(exc).__name__}: {exc}"
-        return error[:4000]
+
+        async def apply() -> None:
+            with bound(correlation_id=envelope.correlation_id, complaint_id=envelope.complaint_id):
+                if self.bulk:
+                    await self._load(conn, [envelope])
+                else:
+                    await self.projection.apply(conn, envelope, data)
+
+        return await self._attempts(conn, apply)
 
     def _log_event(
         self, record: ConsumerRecord[bytes, bytes], envelope: Envelope, *, duplicate: bool
