@@ -244,21 +244,21 @@ class Generations:
         """Make ``gen`` live and point every view at it; the caller's transaction holds the
         live lock exclusively. Returns the generation retired (its schema to drop).
 
-        Every stable view is locked first, all in one statement, waiting at most
-        ``lock_timeout_s`` for the readers that hold one (``asyncpg.LockNotAvailableError``
-        then: nothing changed, the caller rolls back and tries again). Replacing the views
-        one by one, each waiting as long as it must, could hold one view while waiting for
-        another that a reader holds, while that reader waited for the first: PostgreSQL ends
-        such a cycle after ``deadlock_timeout`` by failing one of the two, perhaps the reader;
-        and when the reader's other half runs on another connection (a report reading two
-        periods in one snapshot), PostgreSQL never sees the cycle and both wait for good,
-        with every writer of the service behind the swap's live lock."""
-        # (The first generation has no view yet: nobody reads a stable name.)
-        views = await gen_store.view_names(conn, self.schema)
-        await gen_store.lock_views(conn, self.schema, views, lock_timeout_s)
+        Each stable view waits at most ``lock_timeout_s`` for the readers that hold it
+        (``asyncpg.LockNotAvailableError`` then: the caller rolls back, nothing changed, and
+        tries again). Waiting as long as it must, the swap could hold one view while waiting
+        for another that a reader holds, while that reader waited for the first: PostgreSQL
+        ends such a cycle after ``deadlock_timeout`` by failing one of the two, perhaps the
+        reader; and when the reader's other half runs on another connection (a report
+        reading two periods in one snapshot), PostgreSQL never sees the cycle and both wait
+        for good, with every writer of the service behind the swap's live lock. Only the
+        views are locked, never the tables beneath them (``LOCK TABLE`` on a view would lock
+        those too, and wait for an autovacuum of the live tables)."""
         old = await self.live(conn)
         await gen_store.make_live(conn, self.schema, gen)
+        await gen_store.set_lock_timeout(conn, lock_timeout_s)
         await self.publish(conn, gen)
+        await gen_store.set_lock_timeout(conn, None)
         return old.gen if old else None
 
     async def drop(self, conn: asyncpg.Connection, gen: int) -> None:

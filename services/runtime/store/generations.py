@@ -199,29 +199,13 @@ async def table_names(conn: asyncpg.Connection, target: str) -> list[str]:
 # -- the stable names ----------------------------------------------------------------------
 
 
-async def view_names(conn: asyncpg.Connection, schema: str) -> list[str]:
-    """The views of the service's schema, by name."""
-    rows = await conn.fetch(
-        "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-        "WHERE n.nspname = $1 AND c.relkind = 'v' ORDER BY c.relname",
-        schema,
-    )
-    return [checked(r["relname"]) for r in rows]
-
-
-async def lock_views(
-    conn: asyncpg.Connection, schema: str, views: Sequence[str], timeout_s: float | None
-) -> None:
-    """Lock ``views`` exclusively for the caller's transaction, in one statement (with the
-    tables beneath them), waiting at most ``timeout_s`` (``LockNotAvailableError``)."""
-    if not views:
-        return
-    if timeout_s is not None:
-        await conn.execute(f"SET LOCAL lock_timeout = '{max(1, round(timeout_s * 1000))}ms'")
-    names = ", ".join(f"{checked(schema)}.{checked(view)}" for view in views)
-    await conn.execute(f"LOCK TABLE {names} IN ACCESS EXCLUSIVE MODE")
-    if timeout_s is not None:
+async def set_lock_timeout(conn: asyncpg.Connection, timeout_s: float | None) -> None:
+    """From here to the end of the caller's transaction, a statement waits at most
+    ``timeout_s`` for a lock (``LockNotAvailableError``); ``None``: as long as it must."""
+    if timeout_s is None:
         await conn.execute("SET LOCAL lock_timeout TO DEFAULT")
+    else:
+        await conn.execute(f"SET LOCAL lock_timeout = '{max(1, round(timeout_s * 1000))}ms'")
 
 
 async def relkind(conn: asyncpg.Connection, schema: str, name: str) -> str | None:
