@@ -10,7 +10,8 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeAlias
+from uuid import UUID
 
 import asyncpg
 from aiokafka import ConsumerRebalanceListener, ConsumerRecord, TopicPartition
@@ -30,6 +31,10 @@ from services.runtime.metrics import (
 )
 
 log = logging.getLogger("services.runtime.consumer")  # one logger for the package
+
+Record: TypeAlias = ConsumerRecord[bytes, bytes]
+Apply: TypeAlias = Callable[[], Awaitable[None]]
+"""Applies one record (or a whole batch) inside the caller's transaction."""
 
 
 POISON_ATTEMPTS = 3
@@ -97,12 +102,40 @@ class LogConsumer:
             conn, self.book_schema, self.name, self.topic, batch.next_offsets, batch.seen_until
         )
 
-    async def _attempts(
-        self, conn: asyncpg.Connection, apply: Callable[[], Awaitable[None]]
-    ) -> str | None:
+    async def _at_once(self, conn: asyncpg.Connection, apply: Apply) -> bool:
+        """``apply()`` (the whole batch) in one savepoint; ``False`` when it failed for a
+        reason of its own (find the record at fault with ``_park_failing``). A transient
+        error is raised: it is the database's fault, not a record's."""
+        try:
+            async with conn.transaction():
+                await apply()
+        except TRANSIENT_DB_ERRORS:
+            raise
+        except Exception:
+            return False
+        return True
+
+    async def _park_failing(
+        self, conn: asyncpg.Connection, items: Sequence[tuple[UUID, Record, Apply]]
+    ) -> tuple[list[DeadLetter], list[int]]:
+        """After the whole batch failed: each item's ``apply`` in savepoints of its own, up to
+        ``POISON_ATTEMPTS`` times; one that keeps failing is a dead letter, and its claimed id
+        is given back (replaying the dead letter after a fix must apply it). The dead
+        letters, and the positions in ``items`` of those applied."""
+        letters: list[DeadLetter] = []
+        applied: list[int] = []
+        for n, (claimed_id, record, apply) in enumerate(items):
+            error = await self._attempts(conn, apply)
+            if error is None:
+                applied.append(n)
+                continue
+            letters.append(DeadLetter(record, error))
+            await store.unclaim(conn, self.book_schema, self.name, claimed_id)
+        return letters, applied
+
+    async def _attempts(self, conn: asyncpg.Connection, apply: Apply) -> str | None:
         """``apply()`` in a savepoint, up to ``POISON_ATTEMPTS`` times; ``None`` once it
-        succeeds, else the text of its last error (a transient error is raised: it is the
-        database's fault, not the record's)."""
+        succeeds, else the text of its last error (a transient error is raised)."""
         error = ""
         for _attempt in range(POISON_ATTEMPTS):
             try:

@@ -13,21 +13,18 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any, Protocol, TypeAlias
+from functools import partial
+from typing import Any, Protocol
 from uuid import UUID
 
 import asyncpg
-from aiokafka import ConsumerRecord
 
 from services.runtime import store
-from services.runtime.consumer.base import LogConsumer
+from services.runtime.consumer.base import LogConsumer, Record
 from services.runtime.consumer.batch import Batch, DeadLetter
-from services.runtime.db import TRANSIENT_DB_ERRORS
 from services.runtime.metrics import EVENTS_CONSUMED, EVENTS_DUPLICATE
 
 log = logging.getLogger("services.runtime.consumer")  # one logger for the package
-
-Record: TypeAlias = ConsumerRecord[bytes, bytes]
 
 
 class Processor(Protocol):
@@ -90,31 +87,18 @@ class ProcessorConsumer(LogConsumer):
     async def _process_fresh(
         self, conn: asyncpg.Connection, fresh: list[tuple[UUID, Record]]
     ) -> list[DeadLetter]:
-        try:
-            async with conn.transaction():
-                for _, record in fresh:
-                    await self.processor.process(conn, record)
-        except TRANSIENT_DB_ERRORS:
-            raise
-        except Exception:  # some record of the batch cannot be processed: find it
-            return await self._process_one_by_one(conn, fresh)
-        EVENTS_CONSUMED.labels(self.name, self.processor.kind).inc(len(fresh))
-        return []
+        """All at once, or one by one to park the record at fault."""
 
-    async def _process_one_by_one(
-        self, conn: asyncpg.Connection, fresh: list[tuple[UUID, Record]]
-    ) -> list[DeadLetter]:
-        letters = []
-        for record_id, record in fresh:
-            error = await self._process_record(conn, record)
-            if error is None:
-                EVENTS_CONSUMED.labels(self.name, self.processor.kind).inc()
-                continue
-            letters.append(DeadLetter(record, error))
-            # Not processed after all: replaying the dead letter after a fix must process it.
-            await store.unclaim(conn, self.book_schema, self.name, record_id)
+        async def process_all() -> None:
+            for _, record in fresh:
+                await self.processor.process(conn, record)
+
+        if await self._at_once(conn, process_all):
+            EVENTS_CONSUMED.labels(self.name, self.processor.kind).inc(len(fresh))
+            return []
+        letters, applied = await self._park_failing(
+            conn,
+            [(i, record, partial(self.processor.process, conn, record)) for i, record in fresh],
+        )
+        EVENTS_CONSUMED.labels(self.name, self.processor.kind).inc(len(applied))
         return letters
-
-    async def _process_record(self, conn: asyncpg.Connection, record: Record) -> str | None:
-        """Process one record in a savepoint, a few times; the error text if it keeps failing."""
-        return await self._attempts(conn, lambda: self.processor.process(conn, record))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Sequence
+from functools import partial
 from typing import Any
 
 import asyncpg
@@ -23,7 +24,6 @@ from services.runtime.consumer.batch import (
     decode_logged_record,
     decode_record,
 )
-from services.runtime.db import TRANSIENT_DB_ERRORS
 from services.runtime.logs import bound
 from services.runtime.metrics import (
     EVENTS_CONSUMED,
@@ -178,23 +178,18 @@ class ProjectionConsumer(LogConsumer):
         ``rows``: the projection's ``rows`` of exactly these events, computed ahead."""
         if not fresh:
             return []
-        try:
-            async with conn.transaction():
-                apply_batch = getattr(self.projection, "apply_batch", None)
-                if self.bulk:
-                    await self._load(conn, [envelope for _, envelope, _ in fresh], rows)
-                elif apply_batch is not None:
-                    await apply_batch(conn, [(envelope, data) for _, envelope, data in fresh])
-                else:
-                    for _, envelope, data in fresh:
-                        with bound(
-                            correlation_id=envelope.correlation_id,
-                            complaint_id=envelope.complaint_id,
-                        ):
-                            await self.projection.apply(conn, envelope, data)
-        except TRANSIENT_DB_ERRORS:
-            raise
-        except Exception:  # some event of the batch cannot be applied: find it
+
+        async def apply_all() -> None:
+            apply_batch = getattr(self.projection, "apply_batch", None)
+            if self.bulk:
+                await self._load(conn, [envelope for _, envelope, _ in fresh], rows)
+            elif apply_batch is not None:
+                await apply_batch(conn, [(envelope, data) for _, envelope, data in fresh])
+            else:
+                for _, envelope, data in fresh:
+                    await self._apply_event(conn, envelope, data)
+
+        if not await self._at_once(conn, apply_all):  # some event cannot be applied: find it
             return await self._apply_one_by_one(conn, fresh)
         for kind, n in Counter(envelope.type for _, envelope, _ in fresh).items():
             EVENTS_CONSUMED.labels(self.name, kind).inc(n)
@@ -211,31 +206,28 @@ class ProjectionConsumer(LogConsumer):
     async def _apply_one_by_one(
         self, conn: asyncpg.Connection, fresh: list[Decoded]
     ) -> list[DeadLetter]:
-        letters = []
-        for record, envelope, data in fresh:
-            error = await self._apply_record(conn, envelope, data)
-            if error is None:
-                EVENTS_CONSUMED.labels(self.name, envelope.type).inc()
-                self._log_event(record, envelope, duplicate=False)
-                continue
-            letters.append(DeadLetter(record, error))
-            # Not processed after all: replaying the dead letter after a fix must apply it.
-            await store.unclaim(conn, self.book_schema, self.name, envelope.event_id)
+        letters, applied = await self._park_failing(
+            conn,
+            [
+                (envelope.event_id, record, partial(self._apply_event, conn, envelope, data))
+                for record, envelope, data in fresh
+            ],
+        )
+        for n in applied:
+            record, envelope, _ = fresh[n]
+            EVENTS_CONSUMED.labels(self.name, envelope.type).inc()
+            self._log_event(record, envelope, duplicate=False)
         return letters
 
-    async def _apply_record(
+    async def _apply_event(
         self, conn: asyncpg.Connection, envelope: Envelope, data: EventData
-    ) -> str | None:
-        """Apply one event in a savepoint, a few times; the error text if it keeps failing."""
-
-        async def apply() -> None:
-            with bound(correlation_id=envelope.correlation_id, complaint_id=envelope.complaint_id):
-                if self.bulk:
-                    await self._load(conn, [envelope])
-                else:
-                    await self.projection.apply(conn, envelope, data)
-
-        return await self._attempts(conn, apply)
+    ) -> None:
+        """Apply one event (a builder loading in bulk: its rows)."""
+        with bound(correlation_id=envelope.correlation_id, complaint_id=envelope.complaint_id):
+            if self.bulk:
+                await self._load(conn, [envelope])
+            else:
+                await self.projection.apply(conn, envelope, data)
 
     def _log_event(
         self, record: ConsumerRecord[bytes, bytes], envelope: Envelope, *, duplicate: bool
