@@ -35,7 +35,7 @@ from pathlib import Path
 import asyncpg
 
 from services.runtime.store import generations as gen_store
-from services.runtime.store.consumers import checked
+from services.runtime.store.names import checked
 
 log = logging.getLogger(__name__)
 

@@ -19,35 +19,29 @@ Modules: ``statuses``, ``timers``, ``facts`` (one row per event), ``places``, ``
 """
 
 from services.reporting.domain.facts import (
-    DETAILS,
-    EventFact,
     event_fact,
     logged_complaint_row,
     logged_fact_row,
     logged_timer_effects,
 )
 from services.reporting.domain.levels import ServiceLevelFacts, ServiceLevels, service_levels
-from services.reporting.domain.places import Place, building_of, normalise_place, place_of, topic_of
+from services.reporting.domain.places import building_of, normalise_place, place_of
 from services.reporting.domain.statuses import (
     ENDED_STATUSES,
     STATUS_AFTER,
     STATUS_LABELS,
     status_label,
 )
-from services.reporting.domain.timers import TIMERS, Effect, TimerRule, timer_effects, timer_label
+from services.reporting.domain.timers import TIMERS, Effect, timer_effects, timer_label
 
 __all__ = [
-    "DETAILS",
     "ENDED_STATUSES",
     "STATUS_AFTER",
     "STATUS_LABELS",
     "TIMERS",
     "Effect",
-    "EventFact",
-    "Place",
     "ServiceLevelFacts",
     "ServiceLevels",
-    "TimerRule",
     "building_of",
     "event_fact",
     "logged_complaint_row",
@@ -59,5 +53,4 @@ __all__ = [
     "status_label",
     "timer_effects",
     "timer_label",
-    "topic_of",
 ]

@@ -22,15 +22,7 @@ from services.reporting.reports.periods import (
     previous_period,
     previous_year,
 )
-from services.reporting.reports.rows import (
-    known_offices,
-    listed_complaints,
-    opened_report_rows,
-    period_quoted,
-    period_rows,
-    quoted_event,
-    report_row,
-)
+from services.reporting.reports.rows import known_offices
 
 __all__ = [
     "board_figure",
@@ -39,15 +31,9 @@ __all__ = [
     "day_start",
     "instant",
     "known_offices",
-    "listed_complaints",
     "month_of",
     "monthly_figure",
     "monthly_report",
-    "opened_report_rows",
-    "period_quoted",
-    "period_rows",
     "previous_period",
     "previous_year",
-    "quoted_event",
-    "report_row",
 ]

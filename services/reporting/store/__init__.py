@@ -8,7 +8,7 @@ Modules: ``writing`` (the projection's rows, a builder's bulk load), ``complaint
 complaint, lists, counts), ``reports`` (the monthly report's and the dashboard's reads).
 """
 
-from services.reporting.store.complaints import STATE_FIELDS, complaint, listed_complaints, stats
+from services.reporting.store.complaints import complaint, listed_complaints, stats
 from services.reporting.store.reports import (
     export_snapshot,
     hot_spots,
@@ -21,30 +21,10 @@ from services.reporting.store.reports import (
     report_rows,
     timer_alerts,
 )
-from services.reporting.store.writing import (
-    BULK_DROPPED,
-    COUNT_INTAKE,
-    FIRST_COPIES,
-    FIRST_RECEIPTS,
-    UNIQUE_COMPLAINTS,
-    UNIQUE_EVENTS,
-    UNIQUE_TIMERS,
-    WRITE_ROWS,
-    copy_rows,
-    finish_bulk,
-    write_rows,
-)
+from services.reporting.store.writing import BULK_DROPPED, copy_rows, finish_bulk, write_rows
 
 __all__ = [
     "BULK_DROPPED",
-    "COUNT_INTAKE",
-    "FIRST_COPIES",
-    "FIRST_RECEIPTS",
-    "STATE_FIELDS",
-    "UNIQUE_COMPLAINTS",
-    "UNIQUE_EVENTS",
-    "UNIQUE_TIMERS",
-    "WRITE_ROWS",
     "complaint",
     "copy_rows",
     "export_snapshot",

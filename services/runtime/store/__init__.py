@@ -7,13 +7,12 @@ service and the CLI read and write these tables only through the functions here,
 the connection (so the caller's transaction) and the schema the tables are in: the service's
 own, or a projection generation's (``services.runtime.generations``).
 
-Modules: ``consumers`` (offsets, processed events, dead letters), ``outbox``, ``locks``
-(advisory locks, probes), ``generations`` (the registry of projection generations),
-``vault`` (the personal-data vault's keys).
+Modules: ``names`` (the check on a name written into SQL), ``consumers`` (offsets, processed
+events, dead letters), ``outbox``, ``locks`` (advisory locks, probes), ``generations`` (the
+registry of projection generations), ``vault`` (the personal-data vault's keys).
 """
 
 from services.runtime.store.consumers import (
-    checked,
     claim,
     consumer_tables_sql,
     dead_letters_recorded,
@@ -38,6 +37,7 @@ from services.runtime.store.locks import (
     try_lock,
     unlock,
 )
+from services.runtime.store.names import checked
 from services.runtime.store.outbox import (
     in_outbox,
     insert_outbox,

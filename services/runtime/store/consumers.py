@@ -3,21 +3,13 @@ event ids, dead letters; and the transaction's search path."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from uuid import UUID
 
 import asyncpg
 
-_IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
-
-
-def checked(schema: str) -> str:
-    """``schema``, if it is a plain lower-case identifier (it is interpolated into SQL)."""
-    if not _IDENT.match(schema):
-        raise ValueError(f"bad schema name {schema!r}")
-    return schema
+from services.runtime.store.names import checked
 
 
 def consumer_tables_sql(schema: str) -> str:

@@ -14,7 +14,7 @@ from typing import Any
 
 import asyncpg
 
-from services.runtime.store.consumers import checked
+from services.runtime.store.names import checked
 
 
 def registry_sql(schema: str) -> str:

@@ -74,42 +74,15 @@ Modules: ``model`` (the values), ``statutory`` (chinese_calendar and the horizon
 from services.sla.calendar.business import BusinessCalendar
 from services.sla.calendar.file import (
     DEFAULT_CALENDAR_FILE,
-    DaySpan,
     load_calendar,
     parse_calendar,
     parse_openings,
 )
-from services.sla.calendar.model import (
-    MAX_CLOSED_DAYS,
-    MINUTES_PER_DAY,
-    UTC,
-    WEEKDAYS,
-    DeclaredYear,
-    Horizon,
-    OfficeSchedule,
-    Opening,
-    Override,
-    WorkingDays,
-    YearSource,
-)
-from services.sla.calendar.statutory import horizon_of, library_coverage, library_version
+from services.sla.calendar.statutory import library_coverage, library_version
 
 __all__ = [
     "DEFAULT_CALENDAR_FILE",
-    "MAX_CLOSED_DAYS",
-    "MINUTES_PER_DAY",
-    "UTC",
-    "WEEKDAYS",
     "BusinessCalendar",
-    "DaySpan",
-    "DeclaredYear",
-    "Horizon",
-    "OfficeSchedule",
-    "Opening",
-    "Override",
-    "WorkingDays",
-    "YearSource",
-    "horizon_of",
     "library_coverage",
     "library_version",
     "load_calendar",

@@ -52,24 +52,14 @@ from services.sla.whatif.inputs import (
     parse_other_calendar,
     parse_other_policy,
 )
-from services.sla.whatif.judging import (
-    Alert,
-    Outcome,
-    compare,
-    judged,
-    judged_in_offices,
-    published_check,
-)
+from services.sla.whatif.judging import Outcome, compare, judged, judged_in_offices, published_check
 from services.sla.whatif.replay import what_if
-from services.sla.whatif.report import WhatIfReport
 
 __all__ = [
     "MAX_YAML_CHARS",
-    "Alert",
     "Outcome",
     "Period",
     "WhatIfInputError",
-    "WhatIfReport",
     "compare",
     "judged",
     "judged_in_offices",

@@ -10,8 +10,8 @@ their journal), ``apply`` (events from the log), ``commands`` (staff commands).
 """
 
 from services.workflow.handlers.apply import apply_logged, apply_logged_batch
-from services.workflow.handlers.commands import Decided, command_event_id, handle_command
-from services.workflow.handlers.context import Context, Rules, derived_id
+from services.workflow.handlers.commands import Decided, handle_command
+from services.workflow.handlers.context import Context, Rules
 
 __all__ = [
     "Context",
@@ -19,7 +19,5 @@ __all__ = [
     "Rules",
     "apply_logged",
     "apply_logged_batch",
-    "command_event_id",
-    "derived_id",
     "handle_command",
 ]
