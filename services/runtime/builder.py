@@ -54,6 +54,8 @@ from services.runtime.store import generations as gen_store
 if TYPE_CHECKING:
     from services.runtime.service import ConsumingService
 
+SWAP_RETRY_MAX_S = 30.0  # the longest wait between two tries of a swap readers held off
+
 log = logging.getLogger(__name__)
 
 Records = list[ConsumerRecord[bytes, bytes]]
@@ -326,7 +328,10 @@ class Builder:
                     type(exc).__name__,
                     tries,
                 )
-                await asyncio.sleep(min(0.05 * tries, 1.0))
+                # Soon at first (readers come and go), then seldom: a session that keeps a
+                # view (an analyst's idle transaction) must not stall the writers behind
+                # the live lock at every try.
+                await asyncio.sleep(min(0.05 * 2**tries, SWAP_RETRY_MAX_S))
 
     async def _swap_once(self, gen: Generation, parts: Sequence[_Part]) -> None:
         """Catch up under the live lock, then make ``gen`` live in the same transaction."""

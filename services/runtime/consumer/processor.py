@@ -10,7 +10,6 @@ its place in the topic (``Processor.record_id``) with the offsets in one transac
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from functools import partial
@@ -23,8 +22,6 @@ from services.runtime import store
 from services.runtime.consumer.base import LogConsumer, Record
 from services.runtime.consumer.batch import Batch, DeadLetter
 from services.runtime.metrics import EVENTS_CONSUMED, EVENTS_DUPLICATE
-
-log = logging.getLogger("services.runtime.consumer")  # one logger for the package
 
 
 class Processor(Protocol):
