@@ -42,23 +42,7 @@ def build_app(
     parts = Parts(
         settings=settings, now=now or utc_now, service=service, shared=spec.shared(settings)
     )
-    for consumer in spec.consumers:
-        deadletter_topic = str(getattr(settings, consumer.deadletter_topic))
-        if isinstance(consumer, Processes):
-            service.add_processor(
-                consumer.name,
-                consumer.build(parts),
-                topic=consumer.topic_of(settings),
-                deadletter_topic=deadletter_topic,
-            )
-            continue
-        service.add_projection(
-            consumer.name,
-            consumer.build(parts),
-            topic=consumer.topic_of(settings),
-            durable=consumer.processor,
-            deadletter_topic=deadletter_topic,
-        )
+    _add_consumers(spec, parts)
     if spec.outbox:
         service.add_outbox()
     for task in spec.tasks:
@@ -78,6 +62,41 @@ def build_app(
     if spec.install is not None:
         spec.install(app, parts)
     return app
+
+
+def _add_consumers(spec: ServiceSpec, parts: Parts) -> None:
+    """The spec's consumers, each projection with the automatic rules that read its state."""
+    settings, service = parts.settings, parts.service
+    projections = {}
+    for consumer in spec.consumers:
+        deadletter_topic = str(getattr(settings, consumer.deadletter_topic))
+        if isinstance(consumer, Processes):
+            service.add_processor(
+                consumer.name,
+                consumer.build(parts),
+                topic=consumer.topic_of(settings),
+                deadletter_topic=deadletter_topic,
+            )
+            continue
+        projections[consumer.name] = projection = consumer.build(parts)
+        service.add_projection(
+            consumer.name,
+            projection,
+            topic=consumer.topic_of(settings),
+            durable=consumer.processor,
+            deadletter_topic=deadletter_topic,
+        )
+    for reaction in spec.reactions:
+        rules = f"{spec.name}: the rules {reaction.name!r}"
+        if not spec.outbox:
+            raise ValueError(f"{rules} emit events: the spec needs its outbox (outbox=True)")
+        react_with = getattr(projections.get(reaction.reads), "react_with", None)
+        if react_with is None:
+            raise ValueError(
+                f"{rules} read {reaction.reads!r}: no projection of that name runs rules "
+                "(react_with)"
+            )
+        react_with(reaction.build(parts))
 
 
 async def parts_of(request: Request) -> Parts:  # async: a plain def hops to a worker thread

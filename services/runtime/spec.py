@@ -1,11 +1,12 @@
 """What a service is, declared once (``services/<name>/spec.py``).
 
 A ``ServiceSpec`` names the service, its schema and its SQL, the consumers it runs — the
-projections it keeps and the processors that emit events — its background tasks, what it
-publishes, and its HTTP routers. Everything that needs to know a service reads its spec:
-the one app factory (``services.runtime.app.build_app``), the CLI (which consumer groups
-exist), the API-document generator (routes and publishers) and the checks of the compose
-file. Nothing builds an app to find out what a service consists of.
+projections it keeps and the processors that emit events — the automatic rules that react to
+events with events (``Reacts``), its background tasks, what it publishes, and its HTTP
+routers. Everything that needs to know a service reads its spec: the one app factory
+(``services.runtime.app.build_app``), the CLI (which consumer groups exist), the
+API-document generator (routes and publishers) and the checks of the compose file. Nothing
+builds an app to find out what a service consists of.
 
 Factories in a spec receive ``Parts``: the settings, the ``now`` callable, the running
 ``ConsumingService`` and the service's ``shared`` objects (its rules, built once from the
@@ -24,6 +25,7 @@ from fastapi import APIRouter, FastAPI
 
 from services.runtime.consumer import Projection
 from services.runtime.consumer.processor import Processor
+from services.runtime.consumer.reactor import Reactor
 from services.runtime.monitor import GaugeRefresh
 from services.runtime.settings import Settings
 
@@ -78,6 +80,19 @@ class Processes:
 
 
 @dataclass(frozen=True)
+class Reacts:
+    """Automatic rules (``services.runtime.consumer.reactor``): events of the log cause events
+    of the service's own. The rules read the state of a projection (``reads``: a ``Consumes``
+    of the same spec), so they run inside its consumer, in its transaction, after each event
+    it folds; they run once per causing event (their journal is durable, never rebuilt) and
+    their events leave through the service's outbox."""
+
+    name: str
+    build: Callable[[Parts], Reactor[Any]]
+    reads: str  # the name of the ``Consumes`` whose projection's state the rules read
+
+
+@dataclass(frozen=True)
 class Task:
     """A background loop the service runs while it is up (a scheduler, a relay, a job)."""
 
@@ -110,6 +125,7 @@ class ServiceSpec:
     plan_each_query: bool = False  # reads with optional filters: no generic plans
     shared: Callable[[Any], Any] = field(default=lambda settings: None)
     consumers: Sequence[Consumes | Processes] = ()
+    reactions: Sequence[Reacts] = ()
     tasks: Sequence[Task] = ()
     outbox: bool = False
     publishes: Sequence[Publishes] = ()

@@ -108,6 +108,7 @@ async def give(
             decided = await handle_command(
                 conn,
                 parts.shared.ctx,
+                parts.shared.rules,
                 complaint_id,
                 command,
                 now=parts.now(),

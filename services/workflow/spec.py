@@ -12,10 +12,10 @@ from fastapi import FastAPI
 from services.catalog import SERVICES
 from services.runtime.auth import StaffRole
 from services.runtime.login import install_login
-from services.runtime.spec import Consumes, Parts, Publishes, ServiceSpec, Task
+from services.runtime.spec import Consumes, Parts, Publishes, Reacts, ServiceSpec, Task
 from services.workflow import erasure, pages, queue, routes
 from services.workflow.domain import load_routing_rules
-from services.workflow.handlers import Context, Rules
+from services.workflow.handlers import AutomaticRules, Context, Rules
 from services.workflow.policy import OfficePolicy, load_office_policy
 from services.workflow.projection import StateProjection
 from services.workflow.settings import WorkflowSettings
@@ -39,6 +39,7 @@ class WorkflowShared:
 
     ctx: Context  # where decided events come from and go to, and the rules that decide
     office_policy: OfficePolicy  # the pages ask the decider which forms apply
+    rules: AutomaticRules  # run after each event the projection folds and each command
 
 
 def _shared(settings: WorkflowSettings) -> WorkflowShared:
@@ -53,7 +54,7 @@ def _shared(settings: WorkflowSettings) -> WorkflowShared:
         ),
         pepper=settings.pepper(),
     )
-    return WorkflowShared(ctx=ctx, office_policy=office_policy)
+    return WorkflowShared(ctx=ctx, office_policy=office_policy, rules=AutomaticRules(ctx))
 
 
 def _retention(parts: Parts) -> Callable[[], Coroutine[Any, Any, None]]:
@@ -80,6 +81,7 @@ SPEC = ServiceSpec(
     legacy_tables=["complaints", "history"],
     shared=_shared,
     consumers=[Consumes(CONSUMER, lambda parts: StateProjection(parts.shared.ctx))],
+    reactions=[Reacts("rules", lambda parts: parts.shared.rules, reads=CONSUMER)],
     outbox=True,
     tasks=[Task("retention", _retention)],
     publishes=[Publishes("topic_events", ("contracts.lifecycle", "contracts.privacy"))],

@@ -45,7 +45,7 @@ from deploy.local import sandbox
 from services.runtime.store import consumer_tables_sql, outbox_table_sql
 from services.workflow import store
 from services.workflow.domain import MajorPolicy, load_routing_rules, replay
-from services.workflow.handlers import Context, Rules
+from services.workflow.handlers import AutomaticRules, Context, Rules
 from services.workflow.projection import StateProjection
 from tests.conftest import RUN, Infra
 
@@ -99,6 +99,7 @@ async def clear(conn: asyncpg.Connection, *, journal: bool) -> None:
 
 async def one_at_a_time(conn: asyncpg.Connection, events: Sequence[Event]) -> None:
     projection = StateProjection(CTX)
+    projection.react_with(AutomaticRules(CTX))
     for envelope, data in events:
         async with conn.transaction():
             await projection.apply(conn, envelope, data)
@@ -106,6 +107,7 @@ async def one_at_a_time(conn: asyncpg.Connection, events: Sequence[Event]) -> No
 
 async def in_batches(conn: asyncpg.Connection, events: Sequence[Event], size: int) -> None:
     projection = StateProjection(CTX)
+    projection.react_with(AutomaticRules(CTX))
     for at in range(0, len(events), size):
         async with conn.transaction():
             await projection.apply_batch(conn, events[at : at + size])
@@ -204,6 +206,7 @@ async def test_an_event_of_a_complaint_not_received_before_it_fails_the_batch(
         update={"event_id": uuid.uuid4(), "complaint_id": uuid.uuid4(), "type": ack.event_type}
     )
     projection = StateProjection(CTX)
+    projection.react_with(AutomaticRules(CTX))
     async with pool.acquire() as conn:
         # unknown altogether; known only from a receipt later in the batch
         for batch in ([*events[:5], (stray, ack)], [following, received]):

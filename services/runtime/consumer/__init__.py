@@ -24,7 +24,9 @@ retried with backoff and counted, for the same reason.
 Modules: ``batch`` (the projection protocol, decoders, the prepared batch), ``base``
 (what every consumer does: attaching, seeking to the stored offsets, the batch held at
 while it fails, dead letters, how far it has applied), ``projection`` (the
-consumer and its batch transaction).
+consumer and its batch transaction), ``processor`` (the kind that reads records that are not
+events and emits events), ``reactor`` (automatic rules: events that cause events, run inside
+the projection whose state they read).
 """
 
 from services.runtime.consumer.batch import Batch, Decoded, Decoder, Projection, group_id

@@ -1,5 +1,5 @@
 """Applying events read from the log: appended to their complaint, folded, and each followed
-by the events the automatic rules derive from it."""
+by the events the automatic rules (a ``Reactor``: ``rules.AutomaticRules``) derive from it."""
 
 from __future__ import annotations
 
@@ -11,22 +11,21 @@ import asyncpg
 
 from contracts import ComplaintReceived, Envelope, EventData
 from contracts.envelope import envelope_json
+from services.runtime.consumer.reactor import Reactor
 from services.workflow import store
 from services.workflow.domain import (
     State,
     evolve,
 )
 from services.workflow.handlers.context import Context, deadline_after, deadline_since
-from services.workflow.handlers.rules import (
-    CAUSES,
-    BatchJournal,
-    Journal,
-    run_rules,
-)
 
 
 async def apply_logged(
-    conn: asyncpg.Connection, ctx: Context, envelope: Envelope, data: EventData
+    conn: asyncpg.Connection,
+    ctx: Context,
+    rules: Reactor[State],
+    envelope: Envelope,
+    data: EventData,
 ) -> None:
     """Apply an event read from the log, one at a time (the consumer's ``apply``).
 
@@ -39,9 +38,7 @@ async def apply_logged(
     if row is None:
         raise LookupError(f"{envelope.type} for unknown complaint {envelope.complaint_id}")
     state = await store.load_state(conn, envelope.complaint_id)
-    state, since = await append_event(
-        conn, ctx, row["occurred_at"], state, row["clock_since"], [(envelope, data)]
-    )
+    state, since = await append_event(conn, rules, state, row["clock_since"], [(envelope, data)])
     await store.save_summary(
         conn,
         envelope.complaint_id,
@@ -52,7 +49,10 @@ async def apply_logged(
 
 
 async def apply_logged_batch(
-    conn: asyncpg.Connection, ctx: Context, events: Sequence[tuple[Envelope, EventData]]
+    conn: asyncpg.Connection,
+    ctx: Context,
+    rules: Reactor[State],
+    events: Sequence[tuple[Envelope, EventData]],
 ) -> None:
     """Apply a batch of events read from the log: the same rows as ``apply_logged`` for each
     in turn, with a handful of statements for the whole batch instead of several per event.
@@ -61,7 +61,7 @@ async def apply_logged_batch(
     and their stored states read with one more (no history replay); every event is folded in
     memory, in log order, each followed by the events the rules derive from it; then the
     history rows go in with one COPY and each complaint's summary and state with one UPDATE.
-    The rules' statements are batched too (``BatchJournal``), their decisions unchanged.
+    The rules' statements are batched too (``Reactor.for_batch``), their decisions unchanged.
     An event for a complaint not received before it raises ``LookupError``, as one at a time
     would: the consumer then applies the batch event by event to park that one.
     """
@@ -72,31 +72,23 @@ async def apply_logged_batch(
     rows = await store.lock_complaints(conn, ids)
     states = await store.load_states(conn, rows.values())
     since = {cid: row["clock_since"] for cid, row in rows.items()}
-    journal = await BatchJournal.prepare(conn, ctx, events, created_by)
+    batch_rules = await rules.for_batch(conn, events, created_by)
     history: list[store.HistoryRow] = []
     for n, (envelope, data) in enumerate(events):
         cid = envelope.complaint_id
         if cid not in rows or created_by.get(cid, n) > n:
             raise LookupError(f"{envelope.type} for unknown complaint {cid}")
-        if not isinstance(data, CAUSES):  # no rule can run: the fold of ``_fold``, inline
+        if not isinstance(data, rules.causes):  # no rule can run: the fold of ``_fold``, inline
             state = evolve(states[cid], data)
             since[cid] = deadline_since(states[cid], state, since[cid], envelope.occurred_at)
             states[cid] = state
-            history.append(
-                (
-                    cid,
-                    state.version,
-                    envelope.event_id,
-                    envelope.type,
-                    envelope_json(envelope),
-                )
-            )
+            history.append(_history_row(envelope, state))
             continue
-        journal.position = n
+        batch_rules.position = n
         states[cid], since[cid] = await _fold(
-            conn, ctx, states[cid], since[cid], [(envelope, data)], history, journal
+            conn, batch_rules, states[cid], since[cid], [(envelope, data)], history
         )
-    await journal.finish(conn)
+    await batch_rules.finish(conn)
     await store.add_history_rows(conn, history)
     await store.save_summaries(
         conn,
@@ -125,8 +117,7 @@ def _created_by(
 
 async def append_event(
     conn: asyncpg.Connection,
-    ctx: Context,
-    occurred_at: datetime,
+    rules: Reactor[State],
     state: State,
     since: datetime | None,
     events: list[tuple[Envelope, EventData]],
@@ -134,7 +125,7 @@ async def append_event(
     """Fold events into the history, then the events the automatic rules derive from them;
     the state after them, and since when its step's clock runs."""
     history: list[store.HistoryRow] = []
-    state, since = await _fold(conn, ctx, state, since, events, history, Journal())
+    state, since = await _fold(conn, rules, state, since, events, history)
     for complaint_id, seq, event_id, kind, envelope in history:
         await store.add_history(conn, complaint_id, seq, event_id, kind, envelope)
     return state, since
@@ -142,12 +133,11 @@ async def append_event(
 
 async def _fold(
     conn: asyncpg.Connection,
-    ctx: Context,
+    rules: Reactor[State],
     state: State,
     since: datetime | None,
     events: list[tuple[Envelope, EventData]],
     history: list[store.HistoryRow],
-    journal: Journal,
 ) -> tuple[State, datetime | None]:
     """Evolve ``state`` by events, each followed by the events the rules derive from it;
     add their history rows to ``history``. ``since``: when the clock of the complaint's step
@@ -157,16 +147,17 @@ async def _fold(
         envelope, data = queue.pop(0)
         before, state = state, evolve(state, data)
         since = deadline_since(before, state, since, envelope.occurred_at)
-        history.append(
-            (
-                envelope.complaint_id,
-                state.version,
-                envelope.event_id,
-                envelope.type,
-                envelope_json(envelope),
-            )
-        )
-        for derived_env, derived in await run_rules(conn, ctx, envelope, data, state, journal):
-            if await journal.enqueue(conn, ctx, derived_env):
-                queue.append((derived_env, derived))
+        history.append(_history_row(envelope, state))
+        queue.extend(await rules.react(conn, envelope, data, state))
     return state, since
+
+
+def _history_row(envelope: Envelope, state: State) -> store.HistoryRow:
+    """The history row of ``envelope``, folded into ``state``."""
+    return (
+        envelope.complaint_id,
+        state.version,
+        envelope.event_id,
+        envelope.type,
+        envelope_json(envelope),
+    )

@@ -13,6 +13,7 @@ import asyncpg
 
 from contracts import Envelope, EventData, new_envelope
 from contracts.intake import ID_NAMESPACE
+from services.runtime.consumer.reactor import Reactor
 from services.runtime.outbox import enqueue
 from services.runtime.store import mark_applied
 from services.workflow import store
@@ -40,6 +41,7 @@ class Decided:
 async def handle_command(
     conn: asyncpg.Connection,
     ctx: Context,
+    rules: Reactor[State],
     complaint_id: UUID,
     command: Command,
     *,
@@ -75,8 +77,7 @@ async def handle_command(
         await mark_applied(conn, ctx.consumer, env.event_id)
     state, since = await append_event(
         conn,
-        ctx,
-        row["occurred_at"],
+        rules,
         state,
         row["clock_since"],
         list(zip(envelopes, decided, strict=True)),

@@ -1,14 +1,11 @@
 """What the handlers share: the rules the workflow decides by, where decided events go, and
-the ids derived events get."""
+when a step's clock began."""
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
-from uuid import UUID
 
-from contracts.intake import ID_NAMESPACE
 from services.workflow.domain import (
     MajorPolicy,
     OfficePolicy,
@@ -51,8 +48,3 @@ class Context:
     topic: str
     rules: Rules
     pepper: bytes  # of complainant references (services.runtime.vault), for older receipts
-
-
-def derived_id(kind: str, cause: UUID) -> UUID:
-    """The id of the event a rule derives from ``cause``: the same on every replay."""
-    return uuid.uuid5(ID_NAMESPACE, f"{kind}:{cause}")

@@ -1,15 +1,17 @@
-"""The automatic rules (routing, major complaints, escalation) and their journal: each runs at
-most once for its causing event, one event at a time or for a whole batch."""
+"""The automatic rules (routing, major complaints, escalation) and their journal: the workflow's
+reactor (``services.runtime.consumer.reactor``), run inside its state projection and after each
+staff command; each rule runs at most once for its causing event, one event at a time or for a
+whole batch."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from uuid import UUID
 
 import asyncpg
 
-from contracts import ComplaintReceived, Envelope, EventData, Validity, new_envelope
+from contracts import ComplaintReceived, Envelope, EventData, Validity
 from contracts.lifecycle import (
     ComplaintEscalated,
     ComplaintJudged,
@@ -21,6 +23,7 @@ from contracts.lifecycle import (
 from contracts.sla import SlaBreached
 from services.runtime import outbox, vault
 from services.runtime import store as runtime_store
+from services.runtime.consumer.reactor import Event, derived_envelope, derived_id
 from services.runtime.outbox import enqueue
 from services.runtime.store import mark_applied, mark_applied_many
 from services.workflow import store
@@ -31,7 +34,7 @@ from services.workflow.domain import (
     judge_major,
     route,
 )
-from services.workflow.handlers.context import Context, derived_id
+from services.workflow.handlers.context import Context
 
 
 class Journal:
@@ -119,7 +122,7 @@ class BatchJournal(Journal):
         fresh: set[tuple[UUID, str]],
         in_outbox: set[UUID],
         candidates: list[asyncpg.Record],
-        created_by: dict[UUID, int],
+        created_by: Mapping[UUID, int],
     ) -> None:
         self.ctx = ctx
         self.tried = tried  # the pairs journalled before the fold (``fresh``: newly)
@@ -137,8 +140,8 @@ class BatchJournal(Journal):
         cls,
         conn: asyncpg.Connection,
         ctx: Context,
-        events: Sequence[tuple[Envelope, EventData]],
-        created_by: dict[UUID, int],
+        events: Sequence[Event],
+        created_by: Mapping[UUID, int],
     ) -> BatchJournal:
         pairs = [(env.event_id, rule) for env, data in events for rule in _candidate_rules(data)]
         fresh = await store.journal_rules(conn, pairs)
@@ -197,6 +200,56 @@ async def _first_evaluation(conn: asyncpg.Connection, cause: UUID, rule: str) ->
     return await store.first_evaluation(conn, cause, rule)
 
 
+class AutomaticRules:
+    """The workflow's reactor: the automatic rules, their journal, and the outbox their events
+    go to (``Reactor``; one at a time, or ``for_batch``)."""
+
+    causes = CAUSES
+
+    def __init__(self, ctx: Context, journal: Journal | None = None) -> None:
+        self.ctx = ctx
+        self.journal = journal or Journal()
+
+    async def react(
+        self, conn: asyncpg.Connection, cause: Envelope, data: EventData, state: State
+    ) -> list[Event]:
+        """The events the rules derive from ``cause`` now, in the outbox; none if decided
+        before (their logged copies will come)."""
+        emitted = []
+        for derived_env, derived in await run_rules(
+            conn, self.ctx, cause, data, state, self.journal
+        ):
+            if await self.journal.enqueue(conn, self.ctx, derived_env):
+                emitted.append((derived_env, derived))
+        return emitted
+
+    async def for_batch(
+        self, conn: asyncpg.Connection, events: Sequence[Event], created_by: Mapping[UUID, int]
+    ) -> BatchRules:
+        return BatchRules(self.ctx, await BatchJournal.prepare(conn, self.ctx, events, created_by))
+
+
+class BatchRules(AutomaticRules):
+    """The rules for one batch (``BatchJournal``)."""
+
+    journal: BatchJournal
+
+    def __init__(self, ctx: Context, journal: BatchJournal) -> None:
+        super().__init__(ctx, journal)
+        self.journal = journal
+
+    @property
+    def position(self) -> int:
+        return self.journal.position
+
+    @position.setter
+    def position(self, at: int) -> None:
+        self.journal.position = at
+
+    async def finish(self, conn: asyncpg.Connection) -> None:
+        await self.journal.finish(conn)
+
+
 async def run_rules(
     conn: asyncpg.Connection,
     ctx: Context,
@@ -242,18 +295,5 @@ async def run_rules(
         if escalation is not None:
             derived.append(escalation)
     return [
-        (
-            new_envelope(
-                event,
-                event_id=derived_id(event.event_type, envelope.event_id),
-                complaint_id=envelope.complaint_id,
-                occurred_at=envelope.recorded_at,
-                recorded_at=envelope.recorded_at,
-                source="workflow/rules",
-                correlation_id=envelope.correlation_id,
-                causation_id=envelope.event_id,
-            ),
-            event,
-        )
-        for event in derived
+        (derived_envelope(envelope, event, source="workflow/rules"), event) for event in derived
     ]
