@@ -14,7 +14,7 @@ import enum
 import hashlib
 import types
 import typing
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -26,7 +26,7 @@ from pydantic import BaseModel
 
 from contracts import ComplaintReceived, Envelope, decode_event
 from services.runtime import vault
-from services.workflow.domain import State, replay
+from services.workflow.domain import State, initial_state, replay
 from services.workflow.domain import fold as fold_module
 from services.workflow.domain import state as state_module
 
@@ -142,13 +142,17 @@ async def replay_states(
 
 
 async def load_states(
-    conn: asyncpg.Connection, rows: Iterable[asyncpg.Record]
+    conn: asyncpg.Connection, rows: Iterable[asyncpg.Record], created: Collection[UUID] = ()
 ) -> dict[UUID, State]:
     """The current state of each complaint row (locked by the caller): its stored state, or,
-    where none was stored by this fold (``STATE_FORMAT``), its history replayed."""
+    where none was stored by this fold (``STATE_FORMAT``), its history replayed. ``created``:
+    complaints this transaction created, with no history yet (the state before any event)."""
     states: dict[UUID, State] = {}
     stale: list[UUID] = []
     for row in rows:
+        if row["complaint_id"] in created:
+            states[row["complaint_id"]] = initial_state()
+            continue
         state = decode_state(row["state"])
         if state is None:
             stale.append(row["complaint_id"])

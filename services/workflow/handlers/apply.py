@@ -4,6 +4,7 @@ by the events the automatic rules (a ``Reactor``: ``rules.AutomaticRules``) deri
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
@@ -70,23 +71,26 @@ async def apply_logged_batch(
     created_by = _created_by(events, created)
     ids = list(dict.fromkeys(env.complaint_id for env, _ in events))
     rows = await store.lock_complaints(conn, ids)
-    states = await store.load_states(conn, rows.values())
-    since = {cid: row["clock_since"] for cid, row in rows.items()}
+    states = await store.load_states(conn, rows.values(), created)
+    folding = {
+        cid: _Folding(states[cid], row["clock_since"], created_by.get(cid, -1))
+        for cid, row in rows.items()
+    }
     batch_rules = await rules.for_batch(conn, events, created_by)
     history: list[store.HistoryRow] = []
     for n, (envelope, data) in enumerate(events):
-        cid = envelope.complaint_id
-        if cid not in rows or created_by.get(cid, n) > n:
-            raise LookupError(f"{envelope.type} for unknown complaint {cid}")
+        f = folding.get(envelope.complaint_id)
+        if f is None or f.born > n:
+            raise LookupError(f"{envelope.type} for unknown complaint {envelope.complaint_id}")
         if not isinstance(data, rules.causes):  # no rule can run: the fold of ``_fold``, inline
-            state = evolve(states[cid], data)
-            since[cid] = deadline_since(states[cid], state, since[cid], envelope.occurred_at)
-            states[cid] = state
+            state = evolve(f.state, data)
+            f.since = deadline_since(f.state, state, f.since, envelope.occurred_at)
+            f.state = state
             history.append(_history_row(envelope, state))
             continue
         batch_rules.position = n
-        states[cid], since[cid] = await _fold(
-            conn, batch_rules, states[cid], since[cid], [(envelope, data)], history
+        f.state, f.since = await _fold(
+            conn, batch_rules, f.state, f.since, [(envelope, data)], history
         )
     await batch_rules.finish(conn)
     await store.add_history_rows(conn, history)
@@ -95,13 +99,22 @@ async def apply_logged_batch(
         [
             (
                 cid,
-                states[cid],
-                deadline_after(ctx, states[cid], rows[cid]["occurred_at"], since[cid]),
-                since[cid],
+                f.state,
+                deadline_after(ctx, f.state, rows[cid]["occurred_at"], f.since),
+                f.since,
             )
-            for cid in ids
+            for cid, f in folding.items()
         ],
     )
+
+
+@dataclass(slots=True)
+class _Folding:
+    """One complaint of a batch while it is folded (looked up once per event)."""
+
+    state: State
+    since: datetime | None  # when its step's clock began
+    born: int  # the position of the receipt that created it in this batch; -1: before it
 
 
 def _created_by(

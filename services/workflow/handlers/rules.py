@@ -120,6 +120,7 @@ class BatchJournal(Journal):
         ctx: Context,
         tried: set[tuple[UUID, str]],
         fresh: set[tuple[UUID, str]],
+        checked: set[UUID],
         in_outbox: set[UUID],
         candidates: list[asyncpg.Record],
         created_by: Mapping[UUID, int],
@@ -128,7 +129,7 @@ class BatchJournal(Journal):
         self.tried = tried  # the pairs journalled before the fold (``fresh``: newly)
         self.fresh = fresh
         self.asked: set[tuple[UUID, str]] = set()
-        self.checked = {i for cause, rule in fresh for i in _derived_ids(cause, rule)}
+        self.checked = checked  # the ids of every event the fresh pairs may derive
         self.in_outbox = in_outbox
         self.candidates = candidates
         self.created_by = created_by
@@ -145,9 +146,8 @@ class BatchJournal(Journal):
     ) -> BatchJournal:
         pairs = [(env.event_id, rule) for env, data in events for rule in _candidate_rules(data)]
         fresh = await store.journal_rules(conn, pairs)
-        in_outbox = await runtime_store.in_outbox(
-            conn, store.SCHEMA, [i for cause, rule in fresh for i in _derived_ids(cause, rule)]
-        )
+        checked = [i for cause, rule in fresh for i in _derived_ids(cause, rule)]
+        in_outbox = await runtime_store.in_outbox(conn, store.SCHEMA, checked)
         receipts = [
             data
             for env, data in events
@@ -156,7 +156,7 @@ class BatchJournal(Journal):
         candidates = await store.prior_candidates(
             conn, receipts, ctx.rules.major.window, ctx.pepper
         )
-        return cls(ctx, set(pairs), fresh, in_outbox, candidates, created_by)
+        return cls(ctx, set(pairs), fresh, set(checked), in_outbox, candidates, created_by)
 
     async def first(self, conn: asyncpg.Connection, cause: UUID, rule: str) -> bool:
         if (cause, rule) not in self.tried:  # a cause not foreseen: one statement, as ever
