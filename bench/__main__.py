@@ -17,7 +17,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from bench import intake, latency, rebuild, rebuild_services, report, timers
+from bench import intake, latency, pipeline, rebuild, rebuild_services, report, timers
 from bench.common import Bench
 
 RESULTS = Path(__file__).parent / "results"
@@ -52,6 +52,7 @@ async def run(selected: list[str]) -> dict[str, Any]:
     measurements = {
         "intake": intake.measure,
         "e2e_latency": e2e,
+        "pipeline": pipeline.measure,
         "rebuild": rebuild.measure,
         "rebuild_workflow": rebuild_services.measure_workflow,
         "rebuild_sla": rebuild_services.measure_sla,
@@ -83,8 +84,12 @@ TARGETS: dict[tuple[str, str], str] = {
     ("rebuild_workflow", "rebuild_per_s"): "≥ 20,000",
     ("rebuild_sla", "rebuild_per_s"): "≥ 20,000",
     ("e2e_latency", "p99_ms"): "< 100",
+    ("pipeline", "complaints_per_s"): "≥ 1,000",
+    ("pipeline", "lag_after_s"): "< 5",
+    ("pipeline", "p99_ms"): "< 250",
     ("report", "office_ms"): "< 50",
     ("report", "company_ms"): "< 300",
+    ("report", "company_as_of_ms"): "< 1,000",
     ("sla_timers", "p99_ms"): "< 250",
     ("sla_timers_100k", "p99_ms"): "< 250",
 }

@@ -76,6 +76,42 @@ def summary_ms(values_s: Sequence[float]) -> dict[str, float]:
     }
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system, every thread) a process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def named_cpu(name: str) -> dict[int, float]:
+    """CPU time so far of every process of this machine whose command is ``name``
+    (``postgres``, ``java``), by pid."""
+    used = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+            if text.split(" (", 1)[1].startswith(f"{name})"):
+                used[int(stat.parent.name)] = cpu_seconds(int(stat.parent.name))
+        except (OSError, IndexError):  # ended meanwhile
+            continue
+    return used
+
+
+def postgres_cpu() -> dict[int, float]:
+    """CPU time so far of every PostgreSQL process of this machine, by pid."""
+    return named_cpu("postgres")
+
+
+def cpu_since(before: dict[int, float], now: dict[int, float]) -> float:
+    """The CPU time processes used between two ``named_cpu`` readings (processes that ended
+    in between are not counted: pooled connections live through a measurement)."""
+    return sum(used - before.get(pid, 0.0) for pid, used in now.items())
+
+
+def postgres_cpu_since(before: dict[int, float]) -> float:
+    """The CPU time PostgreSQL's processes used since ``before``."""
+    return cpu_since(before, postgres_cpu())
+
+
 class Bench:
     """The real broker and database, and sandboxed systems on them, one per measurement."""
 

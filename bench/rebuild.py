@@ -17,6 +17,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from bench.common import Bench, received_event, submission_body
 from contracts.timezone import CHINA
+from services.reporting.store.writing import TIMER_EVENT_COLUMNS
 from services.runtime.kafka import end_offsets
 
 
@@ -99,78 +100,14 @@ async def raw_rate(bootstrap: str, topic: str, database_url: str, n: int) -> flo
             complaints, facts, timers = [], [], []
             for records in batch.values():
                 for r in records:
-                    e = orjson.loads(r.value)
-                    d = e["data"]
-                    at, recorded = _ts(e["occurred_at"]), _ts(e["recorded_at"])
-                    cid, eid = _uuid(e["complaint_id"]), _uuid(e["event_id"])
-                    day = at.astimezone(CHINA).date()
-                    who = d["complainant"]
-                    ref = (
-                        who.get("ref")
-                        or hmac.new(pepper, who["phone"].encode(), hashlib.sha256).hexdigest()
-                    )
-                    personal = {
-                        "ref": ref,
-                        "complainant": who,
-                        "description": d["description"],
-                        "demand": d.get("demand", ""),
-                    }
-                    complaints.append(
-                        (
-                            cid,
-                            d["channel"],
-                            d["submission_id"],
-                            d["office"],
-                            d["unit"],
-                            ref,
-                            orjson.dumps(personal).decode(),
-                            d["subject"],
-                            at,
-                            recorded,
-                            day,
-                            eid,
-                            d["unit"],
-                            d["address"]["building"],
-                            d["subject"],
-                        )
-                    )
                     seq += 1
-                    facts.append(
-                        (
-                            seq,
-                            eid,
-                            cid,
-                            "ComplaintReceived",
-                            at,
-                            recorded,
-                            "received",
-                            *(None,) * 12,  # validity … hard, office, priority, outcome, detail
-                        )
-                    )
-                    for timer in ("first_response", "reply"):
-                        timers.append((cid, timer, seq, "start", at, recorded, None, None))
-                    intake[(day, d["office"], d["channel"])] += 1
+                    complaint, fact, starts, counted = _raw_rows(orjson.loads(r.value), seq, pepper)
+                    complaints.append(complaint)
+                    facts.append(fact)
+                    timers.extend(starts)
+                    intake[counted] += 1
             if complaints:
-                async with conn.transaction():
-                    await conn.copy_records_to_table(
-                        "complaints", schema_name="raw", records=complaints
-                    )
-                    await conn.copy_records_to_table("events", schema_name="raw", records=facts)
-                    await conn.copy_records_to_table(
-                        "timer_events",
-                        schema_name="raw",
-                        records=timers,
-                        columns=[
-                            "complaint_id",
-                            "timer",
-                            "seq",
-                            "effect",
-                            "occurred_at",
-                            "recorded_at",
-                            "deadline",
-                            "hard",
-                        ],
-                    )
+                await _raw_copy(conn, complaints, facts, timers)
             seen += len(complaints)
         await conn.copy_records_to_table(
             "daily_intake",
@@ -181,6 +118,70 @@ async def raw_rate(bootstrap: str, topic: str, database_url: str, n: int) -> flo
     finally:
         await consumer.stop()
         await conn.close()
+
+
+def _raw_rows(e: dict[str, Any], seq: int, pepper: bytes) -> tuple[Any, Any, list[Any], Any]:
+    """The raw floor's rows of one receipt, straight from its JSON: the complaint, its event
+    fact, its two timer starts, and the intake counter it adds to."""
+    d = e["data"]
+    at, recorded = _ts(e["occurred_at"]), _ts(e["recorded_at"])
+    cid, eid = _uuid(e["complaint_id"]), _uuid(e["event_id"])
+    day = at.astimezone(CHINA).date()
+    who = d["complainant"]
+    ref = who.get("ref") or hmac.new(pepper, who["phone"].encode(), hashlib.sha256).hexdigest()
+    personal = {
+        "ref": ref,
+        "complainant": who,
+        "description": d["description"],
+        "demand": d.get("demand", ""),
+    }
+    complaint = (
+        cid,
+        d["channel"],
+        d["submission_id"],
+        d["office"],
+        d["unit"],
+        ref,
+        orjson.dumps(personal).decode(),
+        d["subject"],
+        at,
+        recorded,
+        day,
+        eid,
+        d["unit"],
+        d["address"]["building"],
+        d["subject"],
+    )
+    fact = (
+        seq,
+        eid,
+        cid,
+        "ComplaintReceived",
+        at,
+        recorded,
+        "received",
+        *(None,) * 12,  # validity … hard, office, priority, outcome, detail
+    )
+    starts = [
+        (cid, timer, seq, "start", at, recorded, None, None)
+        for timer in ("first_response", "reply")
+    ]
+    return complaint, fact, starts, (day, d["office"], d["channel"])
+
+
+async def _raw_copy(
+    conn: asyncpg.Connection, complaints: list[Any], facts: list[Any], timers: list[Any]
+) -> None:
+    """One batch of the raw floor's rows, COPYed in one transaction."""
+    async with conn.transaction():
+        await conn.copy_records_to_table("complaints", schema_name="raw", records=complaints)
+        await conn.copy_records_to_table("events", schema_name="raw", records=facts)
+        await conn.copy_records_to_table(
+            "timer_events",
+            schema_name="raw",
+            records=timers,
+            columns=TIMER_EVENT_COLUMNS,
+        )
 
 
 def _ts(value: str) -> Any:

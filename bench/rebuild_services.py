@@ -32,7 +32,7 @@ import asyncpg
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from bench.common import OFFICES, SUBJECTS, Bench
+from bench.common import OFFICES, SUBJECTS, Bench, cpu_seconds, postgres_cpu, postgres_cpu_since
 from contracts import (
     Channel,
     ComplaintReceived,
@@ -113,115 +113,158 @@ def _story(
     *,
     alerts: bool,
 ) -> list[tuple[datetime, Event]]:
-    channel = rng.choices(CHANNELS, weights=[0.50, 0.44, 0.06])[0]
-    t0 = (start + timedelta(minutes=rng.uniform(0, days * 24 * 60))).astimezone(CHINA)
-    # FROM_LOG: the phone is in national form already; parsing it again is most of the cost.
-    submission = Submission.model_validate(
-        {
-            "submission_id": f"hist-{n}",
-            "office": OFFICES[n % len(OFFICES)],
-            "unit": f"{n % 30 + 1}栋{n % 4 + 1}单元{n % 2000 + 101}",
-            "complainant": {"name": "业主", "phone": rng.choice(phones)},
-            "subject": SUBJECTS[n % len(SUBJECTS)],
-            "description": "楼上经常有杂物坠下，请物业尽快处理并查明责任人",
-            "demand": "查明责任人",
-            "occurred_at": t0.isoformat(),
-        },
-        context=FROM_LOG,
-    )
-    cid = complaint_id_for(channel, submission.submission_id)
-    out: list[tuple[datetime, Event]] = []
-    at = t0
+    """The life of complaint ``n``: received, acknowledged (late ones with their SLA alerts),
+    then withdrawn, judged invalid and answered, or handled in one or two rounds; each event
+    at its instant."""
+    life = _Life(n, rng, start, days, phones)
+    life.receive(alerts=alerts)
+    if rng.random() < 0.03:
+        life.add(ComplaintWithdrawn(actor=AGENT, reason="业主撤回投诉"), life.later(60, 600))
+        return life.out
+    validity = rng.choices(VALIDITIES, weights=[0.70, 0.12, 0.18])[0]
+    if validity is Validity.INVALID:
+        life.answer_invalid(validity)
+        return life.out
+    life.handle(validity)
+    return life.out
 
-    def add(data: EventData, when: datetime, *, event_id: uuid.UUID | None = None) -> None:
+
+class _Life:
+    """One complaint's events as they are made (``_story``), in the order ``rng`` draws them."""
+
+    def __init__(
+        self, n: int, rng: random.Random, start: datetime, days: float, phones: list[str]
+    ) -> None:
+        self.rng = rng
+        self.channel = rng.choices(CHANNELS, weights=[0.50, 0.44, 0.06])[0]
+        self.t0 = (start + timedelta(minutes=rng.uniform(0, days * 24 * 60))).astimezone(CHINA)
+        # FROM_LOG: the phone is in national form already; parsing it again is most of the cost.
+        self.submission = Submission.model_validate(
+            {
+                "submission_id": f"hist-{n}",
+                "office": OFFICES[n % len(OFFICES)],
+                "unit": f"{n % 30 + 1}栋{n % 4 + 1}单元{n % 2000 + 101}",
+                "complainant": {"name": "业主", "phone": rng.choice(phones)},
+                "subject": SUBJECTS[n % len(SUBJECTS)],
+                "description": "楼上经常有杂物坠下，请物业尽快处理并查明责任人",
+                "demand": "查明责任人",
+                "occurred_at": self.t0.isoformat(),
+            },
+            context=FROM_LOG,
+        )
+        self.cid = complaint_id_for(self.channel, self.submission.submission_id)
+        self.out: list[tuple[datetime, Event]] = []
+        self.at = self.t0
+
+    def add(self, data: EventData, when: datetime, *, event_id: uuid.UUID | None = None) -> None:
         source = "sla/scheduler" if isinstance(data, SlaWarning | SlaBreached) else "bench"
         envelope = new_envelope(
             data,
-            event_id=event_id or uuid.UUID(int=rng.getrandbits(128), version=4),
-            complaint_id=cid,
+            event_id=event_id or uuid.UUID(int=self.rng.getrandbits(128), version=4),
+            complaint_id=self.cid,
             occurred_at=when,
             recorded_at=when,
             source=source,
-            correlation_id=cid,
+            correlation_id=self.cid,
         )
-        out.append((when, (envelope, data)))
+        self.out.append((when, (envelope, data)))
 
-    def later(low: float, high: float) -> datetime:
-        nonlocal at
-        at = at + timedelta(minutes=rng.uniform(low, high))
-        return at
+    def later(self, low: float, high: float) -> datetime:
+        """The next instant, ``low`` to ``high`` minutes after the last one."""
+        self.at = self.at + timedelta(minutes=self.rng.uniform(low, high))
+        return self.at
 
-    received = ComplaintReceived.model_validate(
-        {
-            **submission.model_dump(),
-            "channel": channel,
-            "address": Address.parse(submission.unit),
-            "over_the_head": channel.is_over_the_head,
-        },
-        context=FROM_LOG,
-    )
-    add(received, t0, event_id=received_event_id(cid))
-    ack = later(3, 50)
-    if alerts and ack - t0 > timedelta(minutes=30):
-        deadline = t0 + timedelta(minutes=30)
-        warning = SlaWarning(timer="first_response", deadline=deadline, target="30分钟", share=0.8)
-        breach = SlaBreached(timer="first_response", deadline=deadline, hard=False)
-        kinds = ((warning, AlertKind.WARNING, 24), (breach, AlertKind.BREACHED, 30))
-        for data, kind, minutes in kinds:
-            add(
-                data,
-                t0 + timedelta(minutes=minutes),
-                event_id=sla_event_id(cid, "first_response", deadline, kind),
+    def receive(self, *, alerts: bool) -> None:
+        """Received, then acknowledged; when that took over 30 minutes (and ``alerts``), the
+        first response's warning and breach in between."""
+        t0, channel = self.t0, self.channel
+        received = ComplaintReceived.model_validate(
+            {
+                **self.submission.model_dump(),
+                "channel": channel,
+                "address": Address.parse(self.submission.unit),
+                "over_the_head": channel.is_over_the_head,
+            },
+            context=FROM_LOG,
+        )
+        self.add(received, t0, event_id=received_event_id(self.cid))
+        ack = self.later(3, 50)
+        if alerts and ack - t0 > timedelta(minutes=30):
+            deadline = t0 + timedelta(minutes=30)
+            warning = SlaWarning(
+                timer="first_response", deadline=deadline, target="30分钟", share=0.8
             )
-    add(ComplaintAcknowledged(actor=AGENT), ack)
-    if rng.random() < 0.03:
-        add(ComplaintWithdrawn(actor=AGENT, reason="业主撤回投诉"), later(60, 600))
-        return out
-    validity = rng.choices(VALIDITIES, weights=[0.70, 0.12, 0.18])[0]
-    if validity is Validity.INVALID:
-        add(ComplaintJudged(actor=AGENT, validity=validity), later(10, 120))
-        add(OwnerReplied(actor=AGENT, message="已向业主解释", final=True), later(30, 300))
-        add(ComplaintClosed(actor=AGENT), later(10, 120))
-        return out
-    category = rng.choice(list(ServiceCategory))
-    add(ComplaintJudged(actor=AGENT, validity=validity, category=category), later(10, 120))
-    plan = 0
-    rounds = 2 if rng.random() < 0.08 else 1
-    for round_no in range(rounds):
-        if round_no:
-            add(ComplaintReopened(actor=AGENT, reason="业主不满意，重新处理"), later(10, 60))
-        else:
-            deadline = later(30, 240) + timedelta(days=3)
-            department = rng.choice(DEPARTMENTS)
-            add(
-                DepartmentAssigned(
-                    actor=HEAD, department=department, deadline=deadline, reason="manual"
-                ),
-                at,
+            breach = SlaBreached(timer="first_response", deadline=deadline, hard=False)
+            kinds = ((warning, AlertKind.WARNING, 24), (breach, AlertKind.BREACHED, 30))
+            for data, kind, minutes in kinds:
+                self.add(
+                    data,
+                    t0 + timedelta(minutes=minutes),
+                    event_id=sla_event_id(self.cid, "first_response", deadline, kind),
+                )
+        self.add(ComplaintAcknowledged(actor=AGENT), ack)
+
+    def answer_invalid(self, validity: Validity) -> None:
+        self.add(ComplaintJudged(actor=AGENT, validity=validity), self.later(10, 120))
+        self.add(OwnerReplied(actor=AGENT, message="已向业主解释", final=True), self.later(30, 300))
+        self.add(ComplaintClosed(actor=AGENT), self.later(10, 120))
+
+    def handle(self, validity: Validity) -> None:
+        """Judged, then one round of handling (two when the first revisit is unsatisfied:
+        reopened), closed, sometimes a preventive measure after."""
+        rng = self.rng
+        category = rng.choice(list(ServiceCategory))
+        judged = ComplaintJudged(actor=AGENT, validity=validity, category=category)
+        self.add(judged, self.later(10, 120))
+        plan = 0
+        rounds = 2 if rng.random() < 0.08 else 1
+        for round_no in range(rounds):
+            if round_no:
+                reopened = ComplaintReopened(actor=AGENT, reason="业主不满意，重新处理")
+                self.add(reopened, self.later(10, 60))
+            else:
+                deadline = self.later(30, 240) + timedelta(days=3)
+                department = rng.choice(DEPARTMENTS)
+                self.add(
+                    DepartmentAssigned(
+                        actor=HEAD, department=department, deadline=deadline, reason="manual"
+                    ),
+                    self.at,
+                )
+            plan = self.carry_out(plan)
+            satisfied = round_no == rounds - 1
+            self.add(
+                RevisitRecorded(actor=AGENT, visit_no=round_no + 1, satisfied=satisfied),
+                self.later(60, 1440),
             )
-        add(CauseAnalysed(actor=DEPT, cause="设施老化", responsible_party="工程部"), later(60, 900))
+        self.add(ComplaintClosed(actor=AGENT), self.later(10, 120))
+        if rng.random() < 0.25:
+            self.add(PreventiveMeasureRecorded(actor=PM, measure="定期巡检"), self.later(60, 2880))
+
+    def carry_out(self, plan: int) -> int:
+        """One round's work: the cause, plans proposed (some rejected) and approved, sometimes
+        a time promised, the plan carried out and the owner answered; the last plan's id."""
+        rng, later = self.rng, self.later
+        analysed = CauseAnalysed(actor=DEPT, cause="设施老化", responsible_party="工程部")
+        self.add(analysed, later(60, 900))
         for _ in range(2 if rng.random() < 0.2 else 1):
             plan += 1
-            add(ResolutionProposed(actor=DEPT, plan_id=plan, plan="更换设备"), later(60, 600))
+            self.add(ResolutionProposed(actor=DEPT, plan_id=plan, plan="更换设备"), later(60, 600))
             if rng.random() < 0.2:
-                add(PlanRejected(actor=BOSS, plan_id=plan, reason="方案不充分"), later(30, 300))
+                rejected = PlanRejected(actor=BOSS, plan_id=plan, reason="方案不充分")
+                self.add(rejected, later(30, 300))
                 plan += 1
-                add(ResolutionProposed(actor=DEPT, plan_id=plan, plan="改进方案"), later(60, 600))
-            add(PlanApproved(actor=BOSS, plan_id=plan), later(30, 480))
+                proposed = ResolutionProposed(actor=DEPT, plan_id=plan, plan="改进方案")
+                self.add(proposed, later(60, 600))
+            self.add(PlanApproved(actor=BOSS, plan_id=plan), later(30, 480))
         if rng.random() < 0.3:
             promised = later(10, 60) + timedelta(days=2)
-            add(TimeCommitted(actor=AGENT, promised_at=promised, message="两日内答复"), at)
-        add(PlanImplemented(actor=DEPT, plan_id=plan, summary="已更换"), later(240, 2880))
-        add(OwnerReplied(actor=AGENT, message="已处理完毕", final=True), later(10, 240))
-        satisfied = round_no == rounds - 1
-        add(
-            RevisitRecorded(actor=AGENT, visit_no=round_no + 1, satisfied=satisfied),
-            later(60, 1440),
-        )
-    add(ComplaintClosed(actor=AGENT), later(10, 120))
-    if rng.random() < 0.25:
-        add(PreventiveMeasureRecorded(actor=PM, measure="定期巡检"), later(60, 2880))
-    return out
+            self.add(
+                TimeCommitted(actor=AGENT, promised_at=promised, message="两日内答复"), self.at
+            )
+        self.add(PlanImplemented(actor=DEPT, plan_id=plan, summary="已更换"), later(240, 2880))
+        self.add(OwnerReplied(actor=AGENT, message="已处理完毕", final=True), later(10, 240))
+        return plan
 
 
 async def publish(bootstrap: str, topic: str, events: list[Event]) -> None:
@@ -283,31 +326,6 @@ async def settled(
         return sum(ends.values())
     finally:
         await conn.close()
-
-
-def cpu_seconds(pid: int) -> float:
-    """CPU time (user + system, every thread) a process has used so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def postgres_cpu() -> dict[int, float]:
-    """CPU time so far of every PostgreSQL process of this machine, by pid."""
-    used = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            text = stat.read_text()
-        except OSError:
-            continue
-        if text.split(" (", 1)[1].startswith("postgres)"):
-            used[int(stat.parent.name)] = cpu_seconds(int(stat.parent.name))
-    return used
-
-
-def postgres_cpu_since(before: dict[int, float]) -> float:
-    """The CPU time PostgreSQL's processes used since ``before`` (processes that ended in
-    between are not counted: the service's pooled connections live through a rebuild)."""
-    return sum(used - before.get(pid, 0.0) for pid, used in postgres_cpu().items())
 
 
 async def rebuild(

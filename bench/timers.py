@@ -198,11 +198,8 @@ async def measure(
         topic = system.topics["events"]
         rng = random.Random(7)
         seeding = time.monotonic()
-        if later:
-            soon = datetime.now(UTC) + timedelta(hours=2)
-            due = [soon + timedelta(seconds=rng.uniform(0, 3600)) for _ in range(later)]
-            await _publish(bench.bootstrap, topic, _receipts(n, later, bench.run, due))
-            await _judged(system.database_url, later, timeout_s=1800)
+        if later:  # pending timers, due hours after the window
+            await _pending(bench, topic, system.database_url, rng, first=n, count=later)
         consumer = AIOKafkaConsumer(
             topic, bootstrap_servers=bench.bootstrap, enable_auto_commit=False
         )
@@ -221,19 +218,8 @@ async def measure(
         load = asyncio.create_task(intake.run_load())
         wait_s = (start - datetime.now(UTC)).total_seconds()
         profiler = _profile(system.procs["sla"].pid, max(wait_s, 0) + window_s + 5, name)
-        late: dict[str, float] = {}
-        deadline = time.monotonic() + wait_s + window_s + 90
         try:
-            while len(late) < n and time.monotonic() < deadline:
-                batch = await consumer.getmany(timeout_ms=500, max_records=5000)
-                for records in batch.values():
-                    for r in records:
-                        e = orjson.loads(r.value)
-                        if e["type"] == "SlaBreached" and e["data"]["timer"] == "first_response":
-                            due_at = datetime.fromisoformat(e["data"]["deadline"])
-                            late.setdefault(
-                                e["complaint_id"], r.timestamp / 1000 - due_at.timestamp()
-                            )
+            late = await _lateness(consumer, n, until=time.monotonic() + wait_s + window_s + 90)
         finally:
             intake.stopping.set()
             await load
@@ -254,6 +240,32 @@ async def measure(
         "seeded_s": round(seeded_s, 1),
         "judged_before_window": judged,
     }
+
+
+async def _pending(
+    bench: Bench, topic: str, database_url: str, rng: random.Random, *, first: int, count: int
+) -> None:
+    """Receipts ``first`` … ``first + count - 1`` whose first response falls due two to three
+    hours from now, published and judged by the service."""
+    soon = datetime.now(UTC) + timedelta(hours=2)
+    due = [soon + timedelta(seconds=rng.uniform(0, 3600)) for _ in range(count)]
+    await _publish(bench.bootstrap, topic, _receipts(first, count, bench.run, due))
+    await _judged(database_url, count, timeout_s=1800)
+
+
+async def _lateness(consumer: AIOKafkaConsumer, n: int, *, until: float) -> dict[str, float]:
+    """Each complaint's first-response breach as the log got it: seconds after its deadline
+    (the record's Kafka timestamp), until ``n`` came or ``until`` (``time.monotonic``)."""
+    late: dict[str, float] = {}
+    while len(late) < n and time.monotonic() < until:
+        batch = await consumer.getmany(timeout_ms=500, max_records=5000)
+        for records in batch.values():
+            for r in records:
+                e = orjson.loads(r.value)
+                if e["type"] == "SlaBreached" and e["data"]["timer"] == "first_response":
+                    due_at = datetime.fromisoformat(e["data"]["deadline"])
+                    late.setdefault(e["complaint_id"], r.timestamp / 1000 - due_at.timestamp())
+    return late
 
 
 async def measure_100k(bench: Bench) -> dict[str, Any]:

@@ -192,7 +192,7 @@ async def _made(conn: asyncpg.Connection, constraint: str) -> bool:
         return False
 
 
-_EVENT_COLUMNS = [
+EVENT_COLUMNS = [
     "seq",
     "event_id",
     "complaint_id",
@@ -213,7 +213,8 @@ _EVENT_COLUMNS = [
     "outcome",
     "detail",
 ]
-_TIMER_EVENT_COLUMNS = [
+"""The columns of an event fact row, in the order the projection's rows hold them."""
+TIMER_EVENT_COLUMNS = [
     "complaint_id",
     "timer",
     "seq",
@@ -223,6 +224,7 @@ _TIMER_EVENT_COLUMNS = [
     "deadline",
     "hard",
 ]
+"""The columns of a timer effect row, in the order the projection's rows hold them."""
 
 
 async def copy_rows(
@@ -247,11 +249,11 @@ async def copy_rows(
     await conn.copy_records_to_table(
         "events",
         records=[(first + i, *fact) for i, fact in enumerate(facts)],
-        columns=_EVENT_COLUMNS,
+        columns=EVENT_COLUMNS,
     )
     if timers:
         await conn.copy_records_to_table(
             "timer_events",
             records=[(t[2], t[3], first + t[0], t[4], t[5], t[6], t[7], t[8]) for t in timers],
-            columns=_TIMER_EVENT_COLUMNS,
+            columns=TIMER_EVENT_COLUMNS,
         )
