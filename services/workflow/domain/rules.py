@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -189,14 +190,19 @@ def judge_major(
 
 
 def _closest_run(at: datetime, others: list[datetime], window: timedelta) -> list[datetime]:
-    """The largest set of ``others`` that fits with ``at`` into one span of length ``window``."""
+    """The largest set of ``others`` that fits with ``at`` into one span of length ``window``
+    (of equal ones, the earliest span).
+
+    The spans tried start at each of the others not after ``at``, then at ``at`` itself; each
+    holds the others from its start to ``window`` later, found by bisection in the sorted
+    list, so a serial complainer's hundreds cost ``k log k``, not ``k²``."""
     near = sorted(t for t in others if abs(t - at) <= window)
-    best: list[datetime] = []
-    for start in [t for t in near if t <= at] + [at]:
-        run = [t for t in near if start <= t <= start + window]
-        if len(run) > len(best):
-            best = run
-    return best
+    best = (0, 0)
+    for start in [*near[: bisect_right(near, at)], at]:
+        low, high = bisect_left(near, start), bisect_right(near, start + window)
+        if high - low > best[1] - best[0]:
+            best = (low, high)
+    return near[best[0] : best[1]]
 
 
 REASON_DATES = 10
