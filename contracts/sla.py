@@ -10,6 +10,7 @@ the new deadline is a new fact.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -40,6 +41,7 @@ class AlertKind(StrEnum):
     HARD_BREACHED = "hard_breached"
 
 
+@functools.lru_cache(maxsize=16384)
 def sla_event_id(
     complaint_id: uuid.UUID, timer: str, deadline: datetime, kind: AlertKind | str
 ) -> uuid.UUID:
@@ -47,6 +49,9 @@ def sla_event_id(
 
     The deadline enters as UTC, so the same instant written with another offset gives the
     same id. A naive ``deadline`` is refused: it names no instant; so is an unknown ``kind``.
+    Remembered: the SLA service asks for the same few ids many times while it works out a
+    complaint's agenda (an equal instant in another offset, or a kind given as its text, is
+    the same key: equal and of equal hash).
     """
     kind = AlertKind(kind)
     if deadline.tzinfo is None or deadline.utcoffset() is None:

@@ -94,6 +94,37 @@ COLUMNS = """delivery_id, alert_event_id, alert_type, alert_kind, complaint_id, 
              delivered_at, alert_at, created_at, attempts_since"""
 
 
+async def set_offices(conn: asyncpg.Connection, changes: Sequence[tuple[UUID, str, bool]]) -> None:
+    """``set_office`` for each ``(complaint_id, office, moved)`` in turn, with two statements:
+    a complaint that moved takes its last move's office, whatever came before; one that only
+    got receipts keeps the office it has, else takes its first receipt's."""
+    moved: dict[UUID, str] = {}
+    received: dict[UUID, str] = {}
+    for complaint_id, office, is_move in changes:
+        if is_move:
+            moved[complaint_id] = office
+        else:
+            received.setdefault(complaint_id, office)
+    received = {cid: office for cid, office in received.items() if cid not in moved}
+    if received:
+        await conn.execute(
+            """INSERT INTO sla.notification_offices (complaint_id, office)
+               SELECT * FROM unnest($1::uuid[], $2::text[])
+               ON CONFLICT (complaint_id) DO NOTHING""",
+            list(received),
+            list(received.values()),
+        )
+    if moved:
+        await conn.execute(
+            """INSERT INTO sla.notification_offices (complaint_id, office)
+               SELECT * FROM unnest($1::uuid[], $2::text[])
+               ON CONFLICT (complaint_id) DO UPDATE SET office = EXCLUDED.office,
+                                                        updated_at = now()""",
+            list(moved),
+            list(moved.values()),
+        )
+
+
 async def watermark(conn: asyncpg.Connection, now: datetime) -> datetime:
     """The notifier's start watermark: written once (``now``, the first time it is asked),
     then always the same."""

@@ -26,8 +26,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
+from uuid import UUID
 
 import asyncpg
 import httpx
@@ -88,6 +89,24 @@ class AlertDeliveries:
         self._workbench_url = workbench_url
         self._watermark: datetime | None = None  # once known committed, it never changes
 
+    async def apply_batch(
+        self, conn: asyncpg.Connection, events: Sequence[tuple[Envelope, EventData]]
+    ) -> None:
+        """``apply`` for each event in turn: the offices set by a run of events up to an alert
+        with two statements (``set_offices``), then the alert as ``apply`` records it (its
+        office already followed)."""
+        offices: list[tuple[UUID, str, bool]] = []
+        for envelope, data in events:
+            if envelope.type in OFFICE_EVENTS:
+                change = _office_change(envelope, data)
+                if change is not None:
+                    offices.append(change)
+            elif envelope.type in ALERT_EVENTS:
+                await deliveries_store.set_offices(conn, offices)
+                offices = []
+                await self.apply(conn, envelope, data)
+        await deliveries_store.set_offices(conn, offices)
+
     async def apply(self, conn: asyncpg.Connection, envelope: Envelope, data: EventData) -> None:
         """Record an office, or the deliveries of an alert; ignore every other event."""
         if envelope.type in OFFICE_EVENTS:
@@ -144,10 +163,19 @@ class AlertDeliveries:
 
 
 async def _follow_office(conn: asyncpg.Connection, envelope: Envelope, data: EventData) -> None:
+    change = _office_change(envelope, data)
+    if change is not None:
+        complaint_id, office, moved = change
+        await deliveries_store.set_office(conn, complaint_id, office, moved=moved)
+
+
+def _office_change(envelope: Envelope, data: EventData) -> tuple[UUID, str, bool] | None:
+    """(complaint, office, moved) an event sets the office by; ``None`` for other events."""
     if isinstance(data, ComplaintReceived):
-        await deliveries_store.set_office(conn, envelope.complaint_id, data.office, moved=False)
-    elif isinstance(data, ComplaintOfficeTransferred):
-        await deliveries_store.set_office(conn, envelope.complaint_id, data.to_office, moved=True)
+        return envelope.complaint_id, data.office, False
+    if isinstance(data, ComplaintOfficeTransferred):
+        return envelope.complaint_id, data.to_office, True
+    return None
 
 
 class DeliveryWorker:

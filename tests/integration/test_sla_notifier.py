@@ -7,6 +7,7 @@ happen to be read."""
 
 from __future__ import annotations
 
+import random
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
@@ -19,7 +20,10 @@ import httpx
 import orjson
 import pytest
 
-from contracts import new_envelope
+from bench.common import submission_body
+from contracts import Channel, Envelope, EventData, new_envelope
+from contracts.intake import ComplaintReceivedV3, Submission
+from contracts.lifecycle import Actor, ComplaintOfficeTransferred, Role
 from contracts.sla import SlaBreached
 from deploy.local import sandbox
 from services.sla import deliveries_store as notifier
@@ -275,3 +279,73 @@ async def test_alerts_are_skipped_against_the_start_watermark_not_the_reading_ti
     await worker._mark_start()
     async with pool.acquire() as conn:
         assert await conn.fetchval("SELECT started_at FROM sla.notifier_watermark") == start
+
+
+async def test_a_batch_follows_offices_and_records_alerts_as_one_event_at_a_time_does(
+    pool: asyncpg.Pool,
+) -> None:
+    """``apply_batch`` sets the offices of a run of events with two statements; it leaves the
+    rows ``apply`` leaves event by event: receipts (some twice, some after a move), moves
+    between offices, and alerts whose deliveries name the office followed at their turn."""
+    rng = random.Random(3)
+    now = datetime.now(UTC)
+    complaints = [uuid.uuid4() for _ in range(12)]
+    events: list[tuple[Envelope, EventData]] = []
+    for n in range(160):
+        cid = rng.choice(complaints)
+        roll = rng.random()
+        if roll < 0.4:
+            body = submission_body(complaints.index(cid), "batch")
+            body["office"] = rng.choice(["测园", "乙园"])
+            data: EventData = ComplaintReceivedV3.from_submission(
+                Channel.HOTLINE, Submission.model_validate(body)
+            )
+        elif roll < 0.75:
+            data = ComplaintOfficeTransferred(
+                actor=Actor(staff_id="head", role=Role.CS_HEAD),
+                from_office="乙园",
+                to_office=rng.choice(["测园", "乙园", "丙园"]),
+                reason="跨项目转办",
+            )
+        else:
+            data = SlaBreached(timer="reply", deadline=now - timedelta(minutes=n), hard=False)
+        events.append(
+            (
+                new_envelope(
+                    data,
+                    event_id=uuid.uuid4(),
+                    complaint_id=cid,
+                    occurred_at=now,
+                    recorded_at=now,
+                    source="test",
+                ),
+                data,
+            )
+        )
+
+    async def rows(conn: asyncpg.Connection) -> tuple[list[Any], list[Any]]:
+        offices = await conn.fetch(
+            "SELECT complaint_id, office FROM sla.notification_offices ORDER BY complaint_id"
+        )
+        deliveries = await conn.fetch(
+            "SELECT delivery_id, complaint_id, office, target FROM sla.notification_deliveries "
+            "ORDER BY delivery_id"
+        )
+        return [tuple(r) for r in offices], [tuple(r) for r in deliveries]
+
+    async def clear(conn: asyncpg.Connection) -> None:
+        await conn.execute("TRUNCATE sla.notification_offices, sla.notification_deliveries")
+
+    consumer = AlertDeliveries(config(), lambda: now)
+    async with pool.acquire() as conn:
+        async with conn.transaction():
+            for envelope, data in events:
+                await consumer.apply(conn, envelope, data)
+        one_by_one = await rows(conn)
+        assert one_by_one[0] and one_by_one[1]  # offices followed, alerts recorded
+        for size in (160, 17, 3):
+            await clear(conn)
+            async with conn.transaction():
+                for at in range(0, len(events), size):
+                    await consumer.apply_batch(conn, events[at : at + size])
+            assert await rows(conn) == one_by_one
