@@ -104,6 +104,18 @@ async def add_deliveries(
     return ids
 
 
+def logged(data: EventData, complaint: uuid.UUID, at: datetime) -> Envelope:
+    """``data`` as the log holds it: about ``complaint``, occurred and recorded ``at``."""
+    return new_envelope(
+        data,
+        event_id=uuid.uuid4(),
+        complaint_id=complaint,
+        occurred_at=at,
+        recorded_at=at,
+        source="test",
+    )
+
+
 async def rows_of(conn: asyncpg.Connection, ids: list[uuid.UUID]) -> list[asyncpg.Record]:
     return list(
         await conn.fetch(
@@ -243,14 +255,7 @@ async def test_alerts_are_skipped_against_the_start_watermark_not_the_reading_ti
 
     async def read(recorded_at: datetime) -> int:
         data = SlaBreached(timer="reply", deadline=recorded_at, hard=False)
-        envelope = new_envelope(
-            data,
-            event_id=uuid.uuid4(),
-            complaint_id=complaint,
-            occurred_at=recorded_at,
-            recorded_at=recorded_at,
-            source="test",
-        )
+        envelope = logged(data, complaint, recorded_at)
         async with pool.acquire() as conn, conn.transaction():
             await conn.execute(
                 "INSERT INTO sla.notification_offices (complaint_id, office) VALUES ($1, '测园') "
@@ -309,19 +314,7 @@ async def test_a_batch_follows_offices_and_records_alerts_as_one_event_at_a_time
             )
         else:
             data = SlaBreached(timer="reply", deadline=now - timedelta(minutes=n), hard=False)
-        events.append(
-            (
-                new_envelope(
-                    data,
-                    event_id=uuid.uuid4(),
-                    complaint_id=cid,
-                    occurred_at=now,
-                    recorded_at=now,
-                    source="test",
-                ),
-                data,
-            )
-        )
+        events.append((logged(data, cid, now), data))
 
     async def rows(conn: asyncpg.Connection) -> tuple[list[Any], list[Any]]:
         offices = await conn.fetch(
