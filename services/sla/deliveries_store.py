@@ -95,9 +95,11 @@ COLUMNS = """delivery_id, alert_event_id, alert_type, alert_kind, complaint_id, 
 
 
 async def set_offices(conn: asyncpg.Connection, changes: Sequence[tuple[UUID, str, bool]]) -> None:
-    """``set_office`` for each ``(complaint_id, office, moved)`` in turn, with two statements:
-    a complaint that moved takes its last move's office, whatever came before; one that only
-    got receipts keeps the office it has, else takes its first receipt's."""
+    """The complaints' offices as the notifier follows them, for each ``(complaint_id, office,
+    moved)`` in turn, with at most two statements: a receipt sets the office once (a replayed
+    receipt changes nothing), a move replaces it — so a complaint that moved takes its last
+    move's office, whatever came before, and one that only got receipts keeps the office it
+    has, else takes its first receipt's."""
     moved: dict[UUID, str] = {}
     received: dict[UUID, str] = {}
     for complaint_id, office, is_move in changes:
@@ -133,28 +135,6 @@ async def watermark(conn: asyncpg.Connection, now: datetime) -> datetime:
     )
     started: datetime = await conn.fetchval("SELECT started_at FROM sla.notifier_watermark")
     return started
-
-
-async def set_office(
-    conn: asyncpg.Connection, complaint_id: UUID, office: str, *, moved: bool
-) -> None:
-    """The complaint's office as the notifier follows it: set on receipt (a replayed receipt
-    changes nothing), replaced when the complaint moves to another office."""
-    if moved:
-        await conn.execute(
-            """INSERT INTO sla.notification_offices (complaint_id, office) VALUES ($1, $2)
-               ON CONFLICT (complaint_id) DO UPDATE SET office = EXCLUDED.office,
-                                                        updated_at = now()""",
-            complaint_id,
-            office,
-        )
-    else:
-        await conn.execute(
-            """INSERT INTO sla.notification_offices (complaint_id, office) VALUES ($1, $2)
-               ON CONFLICT (complaint_id) DO NOTHING""",
-            complaint_id,
-            office,
-        )
 
 
 async def insert_deliveries(conn: asyncpg.Connection, rows: Sequence[tuple[Any, ...]]) -> None:

@@ -110,7 +110,8 @@ class AlertDeliveries:
     async def apply(self, conn: asyncpg.Connection, envelope: Envelope, data: EventData) -> None:
         """Record an office, or the deliveries of an alert; ignore every other event."""
         if envelope.type in OFFICE_EVENTS:
-            await _follow_office(conn, envelope, data)
+            change = _office_change(envelope, data)
+            await deliveries_store.set_offices(conn, [change] if change else [])
             return
         if envelope.type not in ALERT_EVENTS:
             return
@@ -160,13 +161,6 @@ class AlertDeliveries:
             for target in self.config.targets_for(alert.kind, office, alert.level)
         ]
         await deliveries_store.insert_deliveries(conn, rows)
-
-
-async def _follow_office(conn: asyncpg.Connection, envelope: Envelope, data: EventData) -> None:
-    change = _office_change(envelope, data)
-    if change is not None:
-        complaint_id, office, moved = change
-        await deliveries_store.set_office(conn, complaint_id, office, moved=moved)
 
 
 def _office_change(envelope: Envelope, data: EventData) -> tuple[UUID, str, bool] | None:
