@@ -58,6 +58,24 @@ async def enqueue_many(
     )
 
 
+async def emit(
+    conn: asyncpg.Connection,
+    schema: str,
+    topic: str,
+    consumer: str,
+    envelopes: Sequence[Envelope],
+) -> set[UUID]:
+    """Events a consumer decides and applies itself at once (a reactor's: services.runtime.
+    consumer.reactor): into the outbox, and marked applied for ``consumer`` so that their
+    copies coming back from the log are skipped — two statements. The ids written; an event
+    decided before is neither written nor marked: its logged copy will come and be applied."""
+    written = await enqueue_many(conn, schema, topic, envelopes)
+    await store.mark_applied_many(
+        conn, consumer, [env.event_id for env in envelopes if env.event_id in written]
+    )
+    return written
+
+
 class OutboxRelay:
     """Publishes a schema's outbox to Kafka, in order, one relay at a time."""
 

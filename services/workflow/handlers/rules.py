@@ -21,11 +21,10 @@ from contracts.lifecycle import (
     MajorComplaintUnflagged,
 )
 from contracts.sla import SlaBreached
-from services.runtime import outbox, vault
 from services.runtime import store as runtime_store
+from services.runtime import vault
 from services.runtime.consumer.reactor import Event, derived_envelope, derived_id
-from services.runtime.outbox import enqueue
-from services.runtime.store import mark_applied, mark_applied_many
+from services.runtime.outbox import emit
 from services.workflow import store
 from services.workflow.domain import (
     State,
@@ -45,7 +44,7 @@ class Journal:
 
     async def first(self, conn: asyncpg.Connection, cause: UUID, rule: str) -> bool:
         """Record that ``rule`` runs for ``cause``; ``False`` if it ran before (a replay)."""
-        return await _first_evaluation(conn, cause, rule)
+        return await store.first_evaluation(conn, cause, rule)
 
     async def prior(
         self, conn: asyncpg.Connection, ctx: Context, envelope: Envelope, data: ComplaintReceived
@@ -60,12 +59,11 @@ class Journal:
         )
 
     async def enqueue(self, conn: asyncpg.Connection, ctx: Context, envelope: Envelope) -> bool:
-        """Put a derived event into the outbox; ``False`` if it is there already (decided
-        before this replay; its logged copy will come)."""
-        if await enqueue(conn, store.SCHEMA, ctx.topic, envelope):
-            await mark_applied(conn, ctx.consumer, envelope.event_id)
-            return True
-        return False
+        """Emit a derived event (``outbox.emit``); ``False`` if it is in the outbox already
+        (decided before this replay; its logged copy will come)."""
+        return envelope.event_id in await emit(
+            conn, store.SCHEMA, ctx.topic, ctx.consumer, [envelope]
+        )
 
 
 # The causing events a rule may run for, and the events each rule may derive.
@@ -191,13 +189,7 @@ class BatchJournal(Journal):
     async def finish(self, conn: asyncpg.Connection) -> None:
         """Write what the fold decided: outbox, processed events, the journal set right."""
         await store.journal_unrun(conn, self.fresh - self.asked)
-        await outbox.enqueue_many(conn, store.SCHEMA, self.ctx.topic, self.outbox)
-        await mark_applied_many(conn, self.ctx.consumer, [env.event_id for env in self.outbox])
-
-
-async def _first_evaluation(conn: asyncpg.Connection, cause: UUID, rule: str) -> bool:
-    """Record that ``rule`` runs for ``cause``; ``False`` if it ran before (a replay)."""
-    return await store.first_evaluation(conn, cause, rule)
+        await emit(conn, store.SCHEMA, self.ctx.topic, self.ctx.consumer, self.outbox)
 
 
 class AutomaticRules:
@@ -236,7 +228,6 @@ class BatchRules(AutomaticRules):
 
     def __init__(self, ctx: Context, journal: BatchJournal) -> None:
         super().__init__(ctx, journal)
-        self.journal = journal
 
     @property
     def position(self) -> int:
