@@ -12,6 +12,7 @@ from typing import Annotated
 
 from fastapi import Depends, FastAPI, Request
 
+from services.runtime.consumer.reactor import Reacting
 from services.runtime.http import install_common
 from services.runtime.service import ConsumingService
 from services.runtime.settings import Settings
@@ -90,13 +91,13 @@ def _add_consumers(spec: ServiceSpec, parts: Parts) -> None:
         rules = f"{spec.name}: the rules {reaction.name!r}"
         if not spec.outbox:
             raise ValueError(f"{rules} emit events: the spec needs its outbox (outbox=True)")
-        react_with = getattr(projections.get(reaction.reads), "react_with", None)
-        if react_with is None:
+        reacting = projections.get(reaction.reads)
+        if not isinstance(reacting, Reacting):
             raise ValueError(
                 f"{rules} read {reaction.reads!r}: no projection of that name runs rules "
                 "(react_with)"
             )
-        react_with(reaction.build(parts))
+        reacting.react_with(reaction.build(parts))
 
 
 async def parts_of(request: Request) -> Parts:  # async: a plain def hops to a worker thread

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar, runtime_checkable
 from uuid import UUID
 
 import asyncpg
@@ -65,6 +65,7 @@ class BatchReactor(Reactor[StateT], Protocol):
         """Write what the batch's fold decided (outbox, journal, processed events)."""
 
 
+@runtime_checkable
 class Reacting(Protocol):
     """A projection a reactor runs inside."""
 

@@ -6,7 +6,7 @@ before). Each appended event may trigger automatic rules — the workflow's reac
 (``rules.AutomaticRules``, declared in the spec) — whose events get ids derived from the event
 that caused them, so a replay of the log re-derives the same ids instead of deciding anew.
 
-Modules: ``context`` (rules, where events go, derived ids), ``rules`` (the automatic rules and
+Modules: ``context`` (rules, where events go, step clocks), ``rules`` (the automatic rules and
 their journal), ``apply`` (events from the log), ``commands`` (staff commands).
 """
 
