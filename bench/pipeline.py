@@ -9,6 +9,9 @@ reporting projections (``lag_after_s``: the slowest). The figures:
 - ``complaints_per_s``: complaints accepted (``202``) per second of load, wrk's and the probes';
 - ``lag_after_s`` and each service's own (``caught_up_after_s``);
 - ``p99_ms`` (and the rest of the summary) of the probes' ``202`` → visible in reporting;
+- ``append_delay``: per producing service, an event's ``recorded_at`` → its record's timestamp
+  in the log: how long after an instant an event recorded before it can still be missing from
+  the log — what the SLA scheduler's grace (``COMPLAINTS_SLA_GRACE_S``) must cover;
 - ``cpu_s`` and ``cpu_share`` of each process over load and drain: the four services, wrk,
   Kafka (``java``) and PostgreSQL (all its processes), ``cpu_share`` = its part of the time
   the machine's cores had; ``cpu_busy``: their sum.
@@ -20,15 +23,19 @@ import asyncio
 import os
 import resource
 import time
+from collections import defaultdict
+from datetime import datetime
 from typing import Any
 
 import aiohttp
 import asyncpg
+import orjson
 
 from bench import wrk
 from bench.common import Bench, cpu_seconds, cpu_since, named_cpu, submission_body, summary_ms
 from bench.intake import submission_template
 from bench.latency import Arrivals
+from services.runtime.kafka import read_to_end
 
 SERVICES = ("intake", "workflow", "sla", "reporting")
 TARGET_PER_S = 1000
@@ -73,6 +80,7 @@ async def measure(
         await pool.close()
         wall = time.perf_counter() - started
         used = _cpu_used(before, _cpu(pids))
+        append_delay = await _append_delays(bench.bootstrap, system.topics["events"])
     total_cpu = sum(used.values())
     return {
         "load_s": seconds,
@@ -86,6 +94,7 @@ async def measure(
         "probes": len(arrivals.latencies()),
         **summary_ms(arrivals.latencies()),
         "target_p99_ms": TARGET_P99_MS,
+        "append_delay": append_delay,
         "cpu_s": {name: round(s, 1) for name, s in used.items()},
         "cpu_share": {
             name: round(s / (wall * (os.cpu_count() or 1)), 3) for name, s in used.items()
@@ -121,6 +130,23 @@ async def _caught_up(
                 caught[service] = round(time.perf_counter() - since, 2)
         await asyncio.sleep(0.1)
     return {service: caught.get(service, -1.0) for service in PROJECTIONS}
+
+
+async def _append_delays(bootstrap: str, topic: str) -> dict[str, dict[str, float]]:
+    """Per producing service (the envelope's ``source`` up to its ``/``), each event's
+    ``recorded_at`` → its record's timestamp (set by the producer as it sends, a few ms before
+    ``acks=all``): summary in ms, and how many events."""
+    delays: dict[str, list[float]] = defaultdict(list)
+    async for batch in read_to_end(bootstrap, topic):
+        for record in batch:
+            event = orjson.loads(record.value or b"{}")
+            recorded = datetime.fromisoformat(event["recorded_at"]).timestamp()
+            source = str(event["source"]).split("/")[0]
+            delays[source].append(max(record.timestamp / 1000 - recorded, 0.0))
+    return {
+        source: {**summary_ms(values), "events": len(values)}
+        for source, values in sorted(delays.items())
+    }
 
 
 def _cpu(pids: dict[str, int]) -> dict[str, dict[int, float]]:

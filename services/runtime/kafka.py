@@ -7,6 +7,7 @@ import logging
 import ssl
 from collections.abc import AsyncIterator, Iterable
 from typing import Any
+from uuid import UUID
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -20,6 +21,7 @@ from aiokafka.errors import (
     TopicAlreadyExistsError,
     UnsupportedSaslMechanismError,
 )
+from aiokafka.partitioner import murmur2
 from faststream.kafka import KafkaBroker
 from faststream.kafka.security import parse_security
 from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
@@ -310,12 +312,27 @@ def event_headers(envelope: Envelope) -> dict[str, str]:
     }
 
 
+def complaint_key(complaint_id: UUID) -> bytes:
+    """The key every event about a complaint is appended with: its events share a partition,
+    which keeps them in order."""
+    return str(complaint_id).encode()
+
+
+def partition_of(complaint_id: UUID, partitions: int) -> int:
+    """The partition of a topic of ``partitions`` that the complaint's events are appended to:
+    the producers' default partitioner (aiokafka's, as the Java client's: murmur2 of the key).
+    Adding partitions to a live topic moves keys, as for any keyed topic: the events appended
+    before it stay where they were."""
+    hashed: int = murmur2(complaint_key(complaint_id))
+    return (hashed & 0x7FFFFFFF) % partitions
+
+
 async def publish_event(broker: KafkaBroker, topic: str, envelope: Envelope) -> None:
     """Append one event to the log, keyed by complaint, returning once ``acks=all`` confirmed."""
     await broker.publish(
         encode_event(envelope),
         topic=topic,
-        key=str(envelope.complaint_id).encode(),
+        key=complaint_key(envelope.complaint_id),
         headers=event_headers(envelope),
     )
     EVENTS_PUBLISHED.labels(envelope.type).inc()

@@ -25,7 +25,7 @@ from faststream.kafka import KafkaBroker
 from contracts import Envelope, encode_event
 from services.runtime import store
 from services.runtime.db import TRANSIENT_DB_ERRORS
-from services.runtime.kafka import event_headers
+from services.runtime.kafka import complaint_key, event_headers
 from services.runtime.metrics import EVENTS_PUBLISHED, OUTBOX_BACKLOG
 
 log = logging.getLogger(__name__)
@@ -150,7 +150,7 @@ class OutboxRelay:
                 await self._broker.publish(
                     bytes(row["payload"]),
                     topic=row["topic"],
-                    key=str(row["complaint_id"]).encode(),
+                    key=complaint_key(row["complaint_id"]),
                     headers=headers,
                     no_confirm=True,
                 )

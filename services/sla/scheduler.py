@@ -1,17 +1,17 @@
 """The SLA scheduler: judges due timers and publishes warnings and breaches through the outbox.
 
-Alerts are judged only up to the instant the whole log has been applied (minus a small
-grace), so a breach is never published for a timer whose stopping event is already in the
-log but not yet read — during a rebuild, for instance. Alert ids derive from (complaint, timer,
-deadline, kind) and the outbox keeps every id it ever published, so a restart, a replay or two
-copies of the service never publish one breach twice.
+A complaint's alerts are judged only up to the instant its partition of the log has been
+applied (minus a small grace), so a breach is never published for a timer whose stopping
+event is already in the log but not yet read — during a rebuild, for instance. Alert ids
+derive from (complaint, timer, deadline, kind) and the outbox keeps every id it ever
+published, so a restart, a replay or two copies of the service never publish one breach twice.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -28,6 +28,7 @@ from contracts.sla import SlaBreached, SlaWarning
 from services.runtime.consumer import ProjectionConsumer
 from services.runtime.db import TRANSIENT_DB_ERRORS
 from services.runtime.generations import Rebuilding
+from services.runtime.kafka import partition_of
 from services.runtime.outbox import OutboxRelay, enqueue_many
 from services.runtime.spec import Now
 from services.sla import store
@@ -194,6 +195,24 @@ async def judge_from_agenda(
     return published
 
 
+def judgeable(
+    due: Sequence[asyncpg.Record], untils: Mapping[int, datetime]
+) -> dict[datetime, list[asyncpg.Record]]:
+    """The due complaints (``complaint_id``, ``next_check_at``) that may be judged now, by the
+    instant each may be judged up to: as far as *its own* partition is applied
+    (``untils``: partition → instant). Every event about a complaint is keyed by it, so only
+    its partition can hold an unread event that stops its timers; a partition behind holds
+    back its own complaints, not every other's. A complaint due later than its partition
+    allows is left for a later round."""
+    partitions = sorted(untils)
+    groups: dict[datetime, list[asyncpg.Record]] = {}
+    for row in due:
+        until = untils[partitions[partition_of(row["complaint_id"], len(partitions))]]
+        if row["next_check_at"] <= until:
+            groups.setdefault(until, []).append(row)
+    return groups
+
+
 class Scheduler:
     """Looks for complaints whose next check is due and judges them.
 
@@ -261,55 +280,64 @@ class Scheduler:
             return self._tick
         wait = (earliest + self._grace - self._now()).total_seconds()
         if wait <= 0:  # due, yet not judged: the log is not applied that far yet
-            return min(0.05, self._tick)
+            return min(0.02, self._tick)
         return min(wait, self._tick)
 
-    async def _until(self) -> tuple[datetime, datetime] | None:
-        """``(now, until)``: timers are judged up to ``until`` (``None``: not yet)."""
+    async def _until(self) -> tuple[datetime, dict[int, datetime]] | None:
+        """``(now, until)``: the timers of a complaint keyed to partition ``p`` are judged up to
+        ``until[p]`` (``None``: not yet)."""
         now = self._now()
-        applied = await self._consumer.applied_until(now)
+        applied = await self._consumer.applied_by_partition(now)
         if applied is None:
             return None  # the log is being replayed from a point with nothing applied yet
-        return now, min(now, applied) - self._grace
+        return now, {p: min(now, at) - self._grace for p, at in applied.items()}
 
     async def judge_due(self) -> bool:
         """Judge the complaints whose agenda is due (up to a batch); whether more are due."""
         instants = await self._until()
         if instants is None:
             return False
-        now, until = instants
+        now, untils = instants
         async with self._write() as conn:  # the live generation, never one being built
-            due = await store.due_complaints(conn, until, self._batch, refold=False)
-            published = await judge_from_agenda(
-                conn,
-                topic=self._topic,
-                complaint_ids=[row["complaint_id"] for row in due],
-                until=until,
-                now=now,
-            )
+            due = await store.due_complaints(conn, max(untils.values()), self._batch, refold=False)
+            judged = judgeable(due, untils)
+            published = []
+            for until, rows in judged.items():
+                published += await judge_from_agenda(
+                    conn,
+                    topic=self._topic,
+                    complaint_ids=[row["complaint_id"] for row in rows],
+                    until=until,
+                    now=now,
+                )
         if published:
             self._relay.wake()
-        return len(due) == self._batch
+        return len(due) == self._batch and bool(judged)  # else: wait for the partitions
 
     async def refold_due(self) -> bool:
         """Fold the complaints an event arrived for (up to a batch); whether more are due."""
         instants = await self._until()
         if instants is None:
             return False
-        now, until = instants
+        now, untils = instants
         async with self._write() as conn:
-            due = await store.due_complaints(conn, until, self._refold_batch, refold=True)
-            published = await refold(
-                conn,
-                rules=self.rules,
-                topic=self._topic,
-                complaints=[(row["complaint_id"], row["office"]) for row in due],
-                until=until,
-                now=now,
+            due = await store.due_complaints(
+                conn, max(untils.values()), self._refold_batch, refold=True
             )
+            judged = judgeable(due, untils)
+            published = []
+            for until, rows in judged.items():
+                published += await refold(
+                    conn,
+                    rules=self.rules,
+                    topic=self._topic,
+                    complaints=[(row["complaint_id"], row["office"]) for row in rows],
+                    until=until,
+                    now=now,
+                )
         if published:
             self._relay.wake()
-        return len(due) == self._refold_batch
+        return len(due) == self._refold_batch and bool(judged)
 
     async def run_once(self) -> bool:
         """One round of each loop (due agendas first); whether more are due."""

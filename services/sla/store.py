@@ -159,7 +159,7 @@ async def due_complaints(
     agenda falls due (judged from it, without their history). Each kind has its own index.
     """
     rows: list[asyncpg.Record] = await conn.fetch(
-        f"""SELECT complaint_id, office FROM complaints
+        f"""SELECT complaint_id, office, next_check_at FROM complaints
             WHERE {"" if refold else "NOT "}refold AND next_check_at <= $1
             ORDER BY next_check_at LIMIT $2
             FOR UPDATE SKIP LOCKED""",

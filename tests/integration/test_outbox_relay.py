@@ -17,9 +17,11 @@ from faststream.kafka import KafkaBroker
 from contracts import Channel, Envelope, EventData, new_envelope
 from contracts.intake import ComplaintReceivedV3, Submission
 from services.runtime.consumer import ProjectionConsumer
+from services.runtime.kafka import partition_of, publish_event
 from services.runtime.outbox import OutboxRelay, enqueue
 from services.runtime.store import consumer_tables_sql, outbox_table_sql
 from tests.conftest import RUN, Infra
+from tests.e2e.helpers import read_topic
 from tests.faults.test_intake_broker_down import read_all
 
 pytestmark = pytest.mark.infra
@@ -155,3 +157,32 @@ async def test_crash_between_publish_and_mark_loses_nothing_and_doubles_nothing(
         await consumer_broker.stop()
     counts = await pool.fetch(f"SELECT n, count(*) AS c FROM {SCHEMA}.seen GROUP BY n")
     assert {r["n"]: r["c"] for r in counts} == {1: 120}
+
+
+async def test_every_event_lands_in_the_partition_the_sla_scheduler_computes_for_it(
+    real_infra: Infra, pool: asyncpg.Pool, topic: str
+) -> None:
+    """The SLA scheduler judges a complaint as far as *its* partition is applied, computing the
+    partition from the complaint's id (``partition_of``): both ways events are appended (the
+    outbox relay and ``publish_event``) must put them there."""
+    relayed = [event(n) for n in range(60)]
+    direct = [event(n) for n in range(60, 120)]
+    async with pool.acquire() as conn, conn.transaction():
+        for env in relayed:
+            assert await enqueue(conn, SCHEMA, topic, env)
+    broker = KafkaBroker(real_infra.kafka_bootstrap, enable_idempotence=True)
+    await broker.connect()
+    try:
+        relay = OutboxRelay(schema=SCHEMA, pool=lambda: pool, broker=broker, batch_size=50)
+        while await relay.publish_pending():
+            pass
+        for env in direct:
+            await publish_event(broker, topic, env)
+    finally:
+        await broker.stop()
+
+    records = await read_topic(real_infra.kafka_bootstrap, topic)
+    placed = {uuid.UUID(r.key.decode()): r.partition for r in records if r.key}
+    assert set(placed) == {e.complaint_id for e in relayed + direct}
+    assert len(set(placed.values())) == 3  # 120 keys over 3 partitions: each one used
+    assert placed == {cid: partition_of(cid, 3) for cid in placed}

@@ -360,13 +360,20 @@ class LogConsumer:
     # -- where it stands ---------------------------------------------------------------
 
     async def applied_until(self, now: datetime) -> datetime | None:
-        """The instant up to which the whole log has been applied (by every copy), or ``None``.
+        """The instant up to which the whole log has been applied (by every copy), or ``None``:
+        the earliest of :meth:`applied_by_partition`."""
+        applied = await self.applied_by_partition(now)
+        return None if applied is None else min(applied.values())
 
-        A partition applied up to its end contributes ``now``; one still behind contributes
-        the ``recorded_at`` of the last event applied from it. The minimum is the instant
-        before which no unapplied event was recorded: the latest moment a timer may be judged
-        without missing the event that stopped it. ``None`` when a partition is behind and
-        nothing of it was applied yet (a rebuild starting), or before the consumer started.
+    async def applied_by_partition(self, now: datetime) -> dict[int, datetime] | None:
+        """Partition → the instant up to which it has been applied (by every copy), or ``None``.
+
+        A partition applied up to its end gives ``now``; one still behind gives the
+        ``recorded_at`` of the last event applied from it: the instant before which no
+        unapplied event of it was recorded, the latest moment a timer of a complaint keyed to
+        it may be judged without missing the event that stopped it. ``None`` when a
+        partition is behind and nothing of it was applied yet (a rebuild starting), or before
+        the consumer started.
         """
         if self._subscriber is None or self._subscriber.consumer is None:
             return None
@@ -377,16 +384,16 @@ class LogConsumer:
         ends = await consumer.end_offsets([TopicPartition(self.topic, p) for p in partitions])
         async with self._pool().acquire() as conn:
             stored = await store.stored_positions(conn, self.book_schema, self.name, self.topic)
-        until = now
+        applied: dict[int, datetime] = {}
         for tp, end in ends.items():
             row = stored.get(tp.partition)
-            applied = row["next_offset"] if row else 0
-            if applied >= end:
-                continue
-            if row is None or row["watermark"] is None:
+            if (row["next_offset"] if row else 0) >= end:
+                applied[tp.partition] = now
+            elif row is None or row["watermark"] is None:
                 return None
-            until = min(until, row["watermark"])
-        return until
+            else:
+                applied[tp.partition] = min(now, row["watermark"])
+        return applied
 
     async def progress(self) -> dict[int, tuple[int, int]] | None:
         """Partition → (stored next offset, end offset), over every partition of the topic.
