@@ -294,50 +294,46 @@ class Scheduler:
 
     async def judge_due(self) -> bool:
         """Judge the complaints whose agenda is due (up to a batch); whether more are due."""
-        instants = await self._until()
-        if instants is None:
-            return False
-        now, untils = instants
-        async with self._write() as conn:  # the live generation, never one being built
-            due = await store.due_complaints(conn, max(untils.values()), self._batch, refold=False)
-            judged = judgeable(due, untils)
-            published = []
-            for until, rows in judged.items():
-                published += await judge_from_agenda(
-                    conn,
-                    topic=self._topic,
-                    complaint_ids=[row["complaint_id"] for row in rows],
-                    until=until,
-                    now=now,
-                )
-        if published:
-            self._relay.wake()
-        return len(due) == self._batch and bool(judged)  # else: wait for the partitions
+        return await self._round(fold_again=False)
 
     async def refold_due(self) -> bool:
         """Fold the complaints an event arrived for (up to a batch); whether more are due."""
+        return await self._round(fold_again=True)
+
+    async def _round(self, *, fold_again: bool) -> bool:
+        """Take up to a batch of due complaints of the kind, judge each as far as its
+        partition allows (``judgeable``): folded again (``fold_again``) or from its agenda."""
         instants = await self._until()
         if instants is None:
             return False
         now, untils = instants
-        async with self._write() as conn:
-            due = await store.due_complaints(
-                conn, max(untils.values()), self._refold_batch, refold=True
-            )
+        batch = self._refold_batch if fold_again else self._batch
+        async with self._write() as conn:  # the live generation, never one being built
+            latest = max(untils.values())
+            due = await store.due_complaints(conn, latest, batch, refold=fold_again)
             judged = judgeable(due, untils)
             published = []
             for until, rows in judged.items():
-                published += await refold(
-                    conn,
-                    rules=self.rules,
-                    topic=self._topic,
-                    complaints=[(row["complaint_id"], row["office"]) for row in rows],
-                    until=until,
-                    now=now,
-                )
+                if fold_again:
+                    published += await refold(
+                        conn,
+                        rules=self.rules,
+                        topic=self._topic,
+                        complaints=[(row["complaint_id"], row["office"]) for row in rows],
+                        until=until,
+                        now=now,
+                    )
+                else:
+                    published += await judge_from_agenda(
+                        conn,
+                        topic=self._topic,
+                        complaint_ids=[row["complaint_id"] for row in rows],
+                        until=until,
+                        now=now,
+                    )
         if published:
             self._relay.wake()
-        return len(due) == self._refold_batch and bool(judged)
+        return len(due) == batch and bool(judged)  # else: wait for the partitions
 
     async def run_once(self) -> bool:
         """One round of each loop (due agendas first); whether more are due."""
