@@ -21,7 +21,7 @@ from aiokafka.errors import (
     TopicAlreadyExistsError,
     UnsupportedSaslMechanismError,
 )
-from aiokafka.partitioner import murmur2
+from aiokafka.partitioner import DefaultPartitioner
 from faststream.kafka import KafkaBroker
 from faststream.kafka.security import parse_security
 from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
@@ -320,11 +320,14 @@ def complaint_key(complaint_id: UUID) -> bytes:
 
 def partition_of(complaint_id: UUID, partitions: int) -> int:
     """The partition of a topic of ``partitions`` that the complaint's events are appended to:
-    the producers' default partitioner (aiokafka's, as the Java client's: murmur2 of the key).
-    Adding partitions to a live topic moves keys, as for any keyed topic: the events appended
-    before it stay where they were."""
-    hashed: int = murmur2(complaint_key(complaint_id))
-    return (hashed & 0x7FFFFFFF) % partitions
+    asked of the producers' own partitioner (aiokafka's default, as the Java client's: murmur2
+    of the key). Adding partitions to a live topic moves keys, as for any keyed topic: the
+    events appended before it stay where they were."""
+    chosen: int = _PARTITIONER(complaint_key(complaint_id), list(range(partitions)), [])
+    return chosen
+
+
+_PARTITIONER = DefaultPartitioner()
 
 
 async def publish_event(broker: KafkaBroker, topic: str, envelope: Envelope) -> None:

@@ -359,12 +359,6 @@ class LogConsumer:
 
     # -- where it stands ---------------------------------------------------------------
 
-    async def applied_until(self, now: datetime) -> datetime | None:
-        """The instant up to which the whole log has been applied (by every copy), or ``None``:
-        the earliest of :meth:`applied_by_partition`."""
-        applied = await self.applied_by_partition(now)
-        return None if applied is None else min(applied.values())
-
     async def applied_by_partition(self, now: datetime) -> dict[int, datetime] | None:
         """Partition → the instant up to which it has been applied (by every copy), or ``None``.
 
