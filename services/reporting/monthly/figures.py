@@ -13,14 +13,17 @@ from contracts.enums import Channel, ServiceCategory, Validity
 from contracts.timezone import CHINA
 from services.reporting.monthly.model import (
     EXCLUDED_STATUSES,
+    HEADLINE_FIGURE_KEYS,
     PENDING_LABEL,
     UNCLASSIFIED_LABEL,
     MonthlyReport,
+    PeriodHeadline,
     QuotedEvent,
     Ratio,
     ReportRow,
 )
 from services.reporting.monthly.shares import (
+    HEADLINE_FIGURES,
     PROBLEM_ID,
     problem_id,
     problem_text,
@@ -312,6 +315,40 @@ FIGURES: dict[str, Figure] = {}
 
 def _count(rows: Sequence[ReportRow], key: str) -> int:
     return sum(1 for row in rows if FIGURES[key].test(row))
+
+
+def period_headline(
+    rows: Iterable[ReportRow],
+    quoted: Iterable[QuotedEvent],
+    *,
+    period_from: date,
+    period_to: date,
+    office: str | None,
+    timezone: tzinfo = CHINA,
+) -> PeriodHeadline:
+    """The headline figures of the report of ``period_from``–``period_to`` for ``office``,
+    counted with the figures' own tests (``FIGURES``, ``RECORD_FIGURES``), without building
+    the rest of the report: what an earlier period is read for. Equal to
+    ``headline_of(build_monthly_report(...))`` of the same rows (its tests hold it)."""
+    selected, excluded = report_scope(
+        rows, period_from=period_from, period_to=period_to, office=office, timezone=timezone
+    )
+    scoped = quoted_scope(
+        quoted, period_from=period_from, period_to=period_to, office=office, timezone=timezone
+    )
+    figures: dict[str, int] = {}
+    for key in HEADLINE_FIGURES:
+        if key in RECORD_FIGURES:
+            record = RECORD_FIGURES[key]
+            figures[key] = sum(len(record.records(q)) for q in scoped if record.test(q))
+        elif (figure_key := HEADLINE_FIGURE_KEYS.get(key, key)) is None:  # offices_with_valid
+            figures[key] = len({row.office for row in selected if row.validity is Validity.VALID})
+        else:
+            figure = FIGURES[figure_key]
+            figures[key] = sum(
+                1 for row in (excluded if figure.excluded else selected) if figure.test(row)
+            )
+    return PeriodHeadline(period_from=period_from, period_to=period_to, figures=figures)
 
 
 def _problem_figure(key: str) -> Figure | None:

@@ -347,6 +347,15 @@ class CaseWriteUp(_Frozen):
     text: str
 
 
+class PeriodHeadline(_Frozen):
+    """The headline figures of a period (``shares.HEADLINE_FIGURES``, by key): what a later
+    report compares itself with (环比, 同比), without the rest of that period's report."""
+
+    period_from: date
+    period_to: date
+    figures: dict[str, int]
+
+
 class Comparison(_Frozen):
     """One headline figure against the previous period (环比) and a year before (同比).
 

@@ -21,6 +21,7 @@ from services.reporting.monthly.model import (
     MainProblem,
     MonthlyReport,
     OfficeCategories,
+    PeriodHeadline,
     Ratio,
     ReportRow,
 )
@@ -183,16 +184,25 @@ def _change_tenths(current: int, earlier: int | None) -> int | None:
     return tenths if current >= earlier else -tenths
 
 
+def headline_of(report: MonthlyReport) -> PeriodHeadline:
+    """The headline figures of a built report, with its period."""
+    return PeriodHeadline(
+        period_from=report.period_from,
+        period_to=report.period_to,
+        figures=headline_figures(report),
+    )
+
+
 def comparisons(
     report: MonthlyReport,
-    previous_period: MonthlyReport | None,
-    previous_year: MonthlyReport | None,
+    previous_period: PeriodHeadline | None,
+    previous_year: PeriodHeadline | None,
 ) -> tuple[Comparison, ...]:
     """Every headline figure of ``report`` beside the previous period's (环比) and the same
     period a year before (同比)."""
     now = headline_figures(report)
-    before = headline_figures(previous_period) if previous_period is not None else {}
-    year = headline_figures(previous_year) if previous_year is not None else {}
+    before = previous_period.figures if previous_period is not None else {}
+    year = previous_year.figures if previous_year is not None else {}
     return tuple(
         Comparison(
             key=key,
@@ -209,10 +219,13 @@ def comparisons(
 
 def with_comparisons(
     report: MonthlyReport,
-    previous_period: MonthlyReport | None,
-    previous_year: MonthlyReport | None,
+    previous_period: PeriodHeadline | None,
+    previous_year: PeriodHeadline | None,
 ) -> MonthlyReport:
-    """``report`` with its month-on-month and year-on-year comparison (checked again)."""
+    """``report`` with its month-on-month and year-on-year comparison (checked again). The
+    earlier periods need only their headline figures: ``headline_of`` a built report, or
+    ``figures.period_headline`` of the period's rows, which counts them without building the
+    rest."""
     return MonthlyReport.model_validate(
         {
             **dict(report),

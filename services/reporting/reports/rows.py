@@ -28,11 +28,17 @@ async def period_rows(
     period_to: date,
     office: str | None,
     as_of: datetime,
+    *,
+    opened: bool = True,
 ) -> list[ReportRow]:
     """The complaints of the period as the report counts them (opened): the one read the
-    report and every drill-down list make, so a list is the rows its count counted."""
-    records = await store.report_rows(conn, **_period(period_from, period_to, office, as_of))
-    return await opened_report_rows(conn, records)
+    report and every drill-down list make, so a list is the rows its count counted.
+    ``opened`` False: only counted (an earlier period's headline figures), so no
+    description is read and each is empty."""
+    period = _period(period_from, period_to, office, as_of)
+    if not opened:
+        return [report_row(r, "") for r in await store.report_rows(conn, **period, personal=False)]
+    return await opened_report_rows(conn, await store.report_rows(conn, **period))
 
 
 async def period_quoted(

@@ -19,6 +19,7 @@ async def report_rows(
     occurred_before: datetime,
     office: str | None,
     as_of: datetime,
+    personal: bool = True,
 ) -> list[asyncpg.Record]:
     """Every complaint that occurred in [from, before) (counting for ``office`` as of T, if
     given), as of T.
@@ -26,11 +27,14 @@ async def report_rows(
     Each row: office (after any transfer), channel, the latest judgment and priority, the step
     facts the service levels need, the latest revisit's answer, whether a timer is overdue as
     of T, and the facts of the written sections (major, on the spot, suspended, how it closed).
+    ``personal`` False: its ``personal`` is NULL (rows only counted, never shown).
     """
+    columns = "s.personal" if personal else "NULL::jsonb AS personal"
     return list(
         await conn.fetch(
-            """SELECT s.complaint_id, s.office, s.channel, s.validity, s.category, s.occurred_at,
-                      s.subject, s.personal, s.acknowledged_at IS NOT NULL AS acknowledged,
+            f"""SELECT s.complaint_id, s.office, s.channel, s.validity, s.category,
+                      s.occurred_at, s.subject, {columns},
+                      s.acknowledged_at IS NOT NULL AS acknowledged,
                       s.replied_at IS NOT NULL AS replied, s.first_response_breached,
                       s.reply_breached, s.reply_hard_breached, s.revisit_satisfied,
                       coalesce(a.overdue, false) AS overdue, s.status, s.priority, s.major,

@@ -39,6 +39,7 @@ from services.reporting.monthly import (
     build_monthly_report,
     figure_rows,
     find_figure,
+    headline_of,
     record_complaints,
     with_comparisons,
 )
@@ -215,7 +216,7 @@ def the_report(rows: list[ReportRow], quoted: list[QuotedEvent], office: str | N
             quoted=quoted,
         )
 
-    return with_comparisons(one(PERIOD), one(PREVIOUS), one(YEAR_BEFORE))
+    return with_comparisons(one(PERIOD), headline_of(one(PREVIOUS)), headline_of(one(YEAR_BEFORE)))
 
 
 def monthly_list_length(

@@ -23,6 +23,7 @@ from services.reporting.monthly import (
     ReportRow,
     build_monthly_report,
     headline_figures,
+    headline_of,
     with_comparisons,
 )
 from services.reporting.render import render_csv, render_html, render_xlsx
@@ -180,7 +181,7 @@ def test_comparisons_put_every_headline_figure_beside_the_earlier_periods() -> N
     now = report([row(), row(), row(validity=Validity.INVALID, category=None)])
     before = report([row(), row(), row(), row()])
     year = report([])
-    r = with_comparisons(now, before, year)
+    r = with_comparisons(now, headline_of(before), headline_of(year))
     by_key = {c.key: c for c in r.comparisons}
     assert list(by_key) == list(HEADLINE_FIGURES)
     valid = by_key["valid"]

@@ -15,6 +15,7 @@ from contracts.enums import Channel, ServiceCategory, Validity
 from contracts.timezone import CHINA as REPORT_TIMEZONE
 from services.reporting.monthly import (
     FIGURES,
+    HEADLINE_FIGURES,
     RECORD_FIGURES,
     Figure,
     Handling,
@@ -24,6 +25,8 @@ from services.reporting.monthly import (
     build_monthly_report,
     figure_rows,
     find_figure,
+    headline_of,
+    period_headline,
     problem_text,
     record_complaints,
 )
@@ -120,6 +123,27 @@ def test_every_figure_lists_exactly_the_complaints_it_counts(
             assert len(behind) == records.shown(report), (office, key)
             shown = report.accountability if key == "accountability" else report.preventive_measures
             assert behind == [item.complaint_id for item in shown]
+
+
+@settings(max_examples=60, deadline=None)
+@given(data=st.data(), rows=st.lists(report_row(), max_size=60, unique_by=lambda r: r.complaint_id))
+def test_an_earlier_periods_headline_counted_alone_is_the_built_reports(
+    data: st.DataObject, rows: list[ReportRow]
+) -> None:
+    """The comparison periods are counted with ``period_headline`` (no report built, no
+    description opened): the same figures as the headline of the report built from the same
+    rows, for the company and each office."""
+    ids = [row.complaint_id for row in rows] or [uuid.uuid4()]
+    quoted = data.draw(st.lists(quoted_event(ids), max_size=12))
+    unopened = [row.model_copy(update={"description": ""}) for row in rows]
+    for office in (None, *OFFICES):
+        scope: dict[str, Any] = {"period_from": PERIOD[0], "period_to": PERIOD[1], "office": office}
+        built = build_monthly_report(
+            rows, offices=OFFICES, generated_at=START + timedelta(days=60), quoted=quoted, **scope
+        )
+        counted = period_headline(unopened, quoted, **scope)
+        assert counted == headline_of(built), office
+        assert list(counted.figures) == list(HEADLINE_FIGURES)
 
 
 def test_the_figures_name_every_count_of_the_handling_and_the_service_levels() -> None:
