@@ -78,3 +78,20 @@ def test_postgres_gets_the_same_roles_as_local_mode() -> None:
     mounts = COMPOSE["services"]["postgres"]["volumes"]
     assert any(m.startswith("./deploy/postgres/init.sql:") for m in mounts)
     assert (ROOT / "deploy" / "postgres" / "init.sql").exists()
+
+
+def test_postgres_gets_a_buffer_cache_sized_for_the_reporting_tables() -> None:
+    """Compose and local mode both start PostgreSQL with more than its 128MB default, and
+    local mode refuses a size it cannot pass on, naming the variable."""
+    from deploy.local.infra import InfraConfig, InfraError
+
+    command = COMPOSE["services"]["postgres"]["command"]
+    assert command[:2] == ["postgres", "-c"]
+    assert command[2] == "shared_buffers=${COMPLAINTS_PG_SHARED_BUFFERS:-1GB}"
+    assert InfraConfig.from_env({"COMPLAINTS_PG_SHARED_BUFFERS": "512MB"}).pg_shared_buffers == (
+        "512MB"
+    )
+    size = InfraConfig.from_env({}).pg_shared_buffers
+    assert size.endswith("MB") and 128 <= int(size[:-2]) <= 4096
+    with pytest.raises(InfraError, match="COMPLAINTS_PG_SHARED_BUFFERS"):
+        InfraConfig.from_env({"COMPLAINTS_PG_SHARED_BUFFERS": "1GB -c fsync=off"})

@@ -51,6 +51,15 @@ def _loopback(host: str) -> str:
     return host
 
 
+def default_shared_buffers() -> str:
+    """A quarter of this machine's memory in MB, between 128MB and 4GB."""
+    try:
+        memory_mb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2**20
+    except (ValueError, OSError):
+        return "128MB"
+    return f"{max(128, min(4096, memory_mb // 4))}MB"
+
+
 @dataclass
 class InfraConfig:
     home: Path = field(default_factory=lambda: REPO_ROOT / ".local")
@@ -63,6 +72,10 @@ class InfraConfig:
     pg_user: str = "complaints"
     pg_password: str = "complaints"
     pg_dbname: str = "complaints"
+    # PostgreSQL's buffer cache (its default, 128MB, holds a tenth of the reporting tables of a
+    # million complaints): COMPLAINTS_PG_SHARED_BUFFERS, else a quarter of the memory (at most
+    # 4GB, at least 128MB), PostgreSQL's own advice for a server of 1GB or more.
+    pg_shared_buffers: str = field(default_factory=default_shared_buffers)
     # Broker jar cache; default home/cache/kafka-<version>. Point several homes (e.g. pytest
     # tmp homes) at one cache with COMPLAINTS_KAFKA_CACHE to fetch the jars only once.
     kafka_cache: Path | None = None
@@ -98,6 +111,13 @@ class InfraConfig:
         except ValueError as exc:
             raise InfraError(f"COMPLAINTS_DATABASE_URL={url!r}: {exc}") from None
 
+        shared_buffers = env.get("COMPLAINTS_PG_SHARED_BUFFERS") or default_shared_buffers()
+        if not re.fullmatch(r"[0-9]+(kB|MB|GB)", shared_buffers):
+            raise InfraError(
+                f"COMPLAINTS_PG_SHARED_BUFFERS={shared_buffers!r}: expected a size such as 1GB "
+                "or 512MB"
+            )
+
         return cls(
             home=home,
             kafka_host=_loopback(khost),
@@ -108,6 +128,7 @@ class InfraConfig:
             pg_user=unquote(parts.username or "complaints"),
             pg_password=unquote(parts.password or ""),
             pg_dbname=unquote(parts.path.lstrip("/")) or "complaints",
+            pg_shared_buffers=shared_buffers,
             kafka_cache=Path(env["COMPLAINTS_KAFKA_CACHE"])
             if env.get("COMPLAINTS_KAFKA_CACHE")
             else None,
