@@ -45,6 +45,7 @@ from contracts.sla import AlertKind, SlaBreached, SlaWarning, sla_event_id
 from deploy.local.sandbox import create_database, drop_database
 from services.reporting import reports
 from services.reporting.dashboard import BOARD_FIGURES
+from services.reporting.monthly import headline_figures
 from services.reporting.projection import ComplaintsProjection
 from tests.conftest import RUN, Infra
 from tests.integration.reporting_db import install_reporting
@@ -358,6 +359,76 @@ async def test_the_earlier_periods_read_in_the_reports_snapshot_give_the_same_re
     assert apart.model_dump() == together.model_dump()
     received = next(c for c in apart.comparisons if c.key == "received")
     assert (received.current, received.previous_period, received.previous_year) == (2, 1, 1)
+
+
+async def test_the_comparisons_are_the_headline_of_the_earlier_periods_own_reports(
+    pool: asyncpg.Pool,
+) -> None:
+    """The earlier periods are counted over groups of complaints (``store.report_groups``),
+    never built as reports: their figures in a report's comparisons are the headline of the
+    report of that period itself, for an office and for the company, on complaints that
+    were judged, rejudged, moved to the office, overdue, closed, suspended or flagged."""
+    name, other = office(), office()
+    seen = datetime(2025, 9, 1, 9, 0, tzinfo=CHINA)
+    plain = await Story(pool, name).received()
+    await plain.tell(ComplaintAcknowledged(actor=AGENT), at(5))
+    await plain.tell(
+        ComplaintJudged(actor=AGENT, validity=Validity.VALID, category=ServiceCategory.FEES),
+        at(10),
+    )
+    await plain.tell(breach("reply", at(40)), at(41))  # overdue
+    closed = await Story(pool, name, channel=Channel.SUPERVISION).received()
+    await closed.tell(
+        ComplaintJudged(actor=AGENT, validity=Validity.ASSIST, category=ServiceCategory.SECURITY),
+        at(10),
+    )
+    await closed.tell(
+        ComplaintClosed(actor=AGENT, outcome=CloseOutcome.UNSATISFIED, summary="不认可"), at(60)
+    )
+    moved = await Story(pool, other).received()  # counts for ``name`` once moved
+    await moved.tell(
+        ComplaintOfficeTransferred(actor=AGENT, from_office=other, to_office=name, reason="移交"),
+        at(20),
+    )
+    await moved.tell(
+        MajorComplaintFlagged(rule=MajorRule.MANUAL, reason="人工", actor=AGENT), at(25)
+    )
+    await moved.tell(
+        ComplaintSuspended(actor=AGENT, suspension_no=1, awaiting=Awaiting.DEVELOPER, reason="等"),
+        at(30),
+    )
+    for _ in range(2):  # not judged: two complaints alike in everything a count reads
+        await Story(pool, name, subject="噪音").received()
+    await Story(pool, name, occurred_at=datetime(2025, 8, 5, 9, 0, tzinfo=CHINA)).received()
+
+    async def report(period_from: date, period_to: date, scope: str | None) -> Any:
+        async with pool.acquire() as conn:
+            return await reports.monthly_report(
+                conn,
+                period_from=period_from,
+                period_to=period_to,
+                office=scope,
+                as_of=seen,
+                offices=[],
+                pool=pool,
+            )
+
+    for scope in (name, None):
+        august = await report(date(2025, 8, 1), date(2025, 8, 31), scope)
+        july = await report(date(2025, 7, 1), date(2025, 7, 31), scope)
+        assert august.previous_period_from == date(2025, 7, 1)
+        assert {c.key: c.previous_period for c in august.comparisons} == headline_figures(july)
+    assert headline_figures(july)["received"] >= 5  # the company: other tests' complaints too
+    office_july = await report(date(2025, 7, 1), date(2025, 7, 31), name)
+    counted = headline_figures(office_july)
+    assert (counted["received"], counted["valid"], counted["assist"], counted["pending"]) == (
+        5,
+        1,
+        1,
+        2 + 1,  # the moved one is not judged either
+    )
+    assert (counted["overdue"], counted["closed_unsatisfied"], counted["major"]) == (1, 1, 1)
+    assert (counted["suspended"], counted["direct"]) == (1, 1)
 
 
 async def test_hot_spots_group_repeats_by_unit_building_and_topic_within_the_window(

@@ -318,7 +318,7 @@ def _count(rows: Sequence[ReportRow], key: str) -> int:
 
 
 def period_headline(
-    rows: Iterable[ReportRow],
+    counted: Iterable[tuple[ReportRow, int]],
     quoted: Iterable[QuotedEvent],
     *,
     period_from: date,
@@ -328,11 +328,17 @@ def period_headline(
 ) -> PeriodHeadline:
     """The headline figures of the report of ``period_from``–``period_to`` for ``office``,
     counted with the figures' own tests (``FIGURES``, ``RECORD_FIGURES``), without building
-    the rest of the report: what an earlier period is read for. Equal to
-    ``headline_of(build_monthly_report(...))`` of the same rows (its tests hold it)."""
-    selected, excluded = report_scope(
-        rows, period_from=period_from, period_to=period_to, office=office, timezone=timezone
-    )
+    the rest of the report: what an earlier period is read for. ``counted``: each row with
+    how many complaints it stands for (1 for a complaint's own row; a group's size for rows
+    grouped by everything a count reads). Equal to ``headline_of(build_monthly_report(...))``
+    of the same complaints (its tests hold it)."""
+    chosen = [
+        (row, n)
+        for row, n in counted
+        if _in_scope(row.received_at, row.office, period_from, period_to, office, timezone)
+    ]
+    selected = [(row, n) for row, n in chosen if row.status not in EXCLUDED_STATUSES]
+    excluded = [(row, n) for row, n in chosen if row.status in EXCLUDED_STATUSES]
     scoped = quoted_scope(
         quoted, period_from=period_from, period_to=period_to, office=office, timezone=timezone
     )
@@ -342,11 +348,13 @@ def period_headline(
             record = RECORD_FIGURES[key]
             figures[key] = sum(len(record.records(q)) for q in scoped if record.test(q))
         elif (figure_key := HEADLINE_FIGURE_KEYS.get(key, key)) is None:  # offices_with_valid
-            figures[key] = len({row.office for row in selected if row.validity is Validity.VALID})
+            figures[key] = len(
+                {row.office for row, _ in selected if row.validity is Validity.VALID}
+            )
         else:
             figure = FIGURES[figure_key]
             figures[key] = sum(
-                1 for row in (excluded if figure.excluded else selected) if figure.test(row)
+                n for row, n in (excluded if figure.excluded else selected) if figure.test(row)
             )
     return PeriodHeadline(period_from=period_from, period_to=period_to, figures=figures)
 

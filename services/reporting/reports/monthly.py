@@ -28,6 +28,7 @@ from services.reporting.reports.periods import (
 )
 from services.reporting.reports.rows import (
     listed_complaints,
+    period_groups,
     period_quoted,
     period_rows,
 )
@@ -41,9 +42,10 @@ async def _headline(
     as_of: datetime,
 ) -> PeriodHeadline:
     """An earlier period as a report compares with it: its headline figures only, counted
-    from its rows (no description opened, no other figure built)."""
+    over its complaints grouped by what the counts read (``period_groups``: no complaint
+    listed, no description opened, no other figure built)."""
     return period_headline(
-        await period_rows(conn, period_from, period_to, office, as_of, opened=False),
+        await period_groups(conn, period_from, period_to, office, as_of),
         await period_quoted(conn, period_from, period_to, office, as_of),
         period_from=period_from,
         period_to=period_to,

@@ -28,17 +28,30 @@ async def period_rows(
     period_to: date,
     office: str | None,
     as_of: datetime,
-    *,
-    opened: bool = True,
 ) -> list[ReportRow]:
     """The complaints of the period as the report counts them (opened): the one read the
-    report and every drill-down list make, so a list is the rows its count counted.
-    ``opened`` False: only counted (an earlier period's headline figures), so no
-    description is read and each is empty."""
-    period = _period(period_from, period_to, office, as_of)
-    if not opened:
-        return [report_row(r, "") for r in await store.report_rows(conn, **period, personal=False)]
-    return await opened_report_rows(conn, await store.report_rows(conn, **period))
+    report and every drill-down list make, so a list is the rows its count counted."""
+    records = await store.report_rows(conn, **_period(period_from, period_to, office, as_of))
+    return await opened_report_rows(conn, records)
+
+
+async def period_groups(
+    conn: asyncpg.Connection,
+    period_from: date,
+    period_to: date,
+    office: str | None,
+    as_of: datetime,
+) -> list[tuple[ReportRow, int]]:
+    """The complaints of the period grouped by everything a count reads
+    (``store.report_groups``): one row for each group, with how many complaints it stands
+    for. A row of a group names no complaint (a nil id, no subject, no description), so it
+    serves counts, never a list; each count is the same as over ``period_rows``."""
+    groups = await store.report_groups(conn, **_period(period_from, period_to, office, as_of))
+    return [(report_row({**dict(g), **_UNNAMED}, ""), g["n"]) for g in groups]
+
+
+_UNNAMED = {"complaint_id": UUID(int=0), "subject": "", "close_summary": None, "merged_into": None}
+"""What a row of a group says of the columns a count never reads."""
 
 
 async def period_quoted(

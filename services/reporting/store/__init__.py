@@ -18,6 +18,7 @@ from services.reporting.store.reports import (
     offices_seen,
     open_complaints,
     quoted_events,
+    report_groups,
     report_rows,
     timer_alerts,
 )
@@ -37,6 +38,7 @@ __all__ = [
     "offices_seen",
     "open_complaints",
     "quoted_events",
+    "report_groups",
     "report_rows",
     "stats",
     "timer_alerts",

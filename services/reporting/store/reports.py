@@ -12,6 +12,47 @@ import asyncpg
 # ------------------------------------------------------------------------------------------
 
 
+_COUNTED_COLUMNS = (
+    "s.office",
+    "s.channel",
+    "s.validity",
+    "s.category",
+    "s.acknowledged_at IS NOT NULL AS acknowledged",
+    "s.replied_at IS NOT NULL AS replied",
+    "s.first_response_breached",
+    "s.reply_breached",
+    "s.reply_hard_breached",
+    "s.revisit_satisfied",
+    "coalesce(a.overdue, false) AS overdue",
+    "s.status",
+    "s.priority",
+    "s.major",
+    "s.resolved_on_the_spot",
+    "s.suspended",
+    "s.rejudged",
+    "s.close_outcome",
+)
+"""The columns of a report row every count reads (the others name, date or describe it)."""
+_COUNTED = ", ".join(_COUNTED_COLUMNS)
+
+_OF_THE_PERIOD = """FROM reporting.complaint_states($4) s
+LEFT JOIN LATERAL (
+    SELECT bool_or(t.overdue) AS overdue
+    FROM reporting.timer_alerts($4) t WHERE t.complaint_id = s.complaint_id
+) a ON true
+WHERE s.occurred_at >= $1 AND s.occurred_at < $2
+  AND ($3::text IS NULL
+       OR (s.office = $3 AND s.complaint_id IN (
+           -- received for the office, or moved to it: both found by an index
+           SELECT c.complaint_id FROM complaints c
+           WHERE c.office = $3 AND c.occurred_at >= $1 AND c.occurred_at < $2
+           UNION
+           SELECT t.complaint_id FROM events t
+           WHERE t.type = 'ComplaintOfficeTransferred' AND t.office = $3)))"""
+"""The complaints that occurred in [$1, $2) (counting for office $3 as of T, if given), as
+of T = $4."""
+
+
 async def report_rows(
     conn: asyncpg.Connection,
     *,
@@ -19,7 +60,6 @@ async def report_rows(
     occurred_before: datetime,
     office: str | None,
     as_of: datetime,
-    personal: bool = True,
 ) -> list[asyncpg.Record]:
     """Every complaint that occurred in [from, before) (counting for ``office`` as of T, if
     given), as of T.
@@ -27,34 +67,39 @@ async def report_rows(
     Each row: office (after any transfer), channel, the latest judgment and priority, the step
     facts the service levels need, the latest revisit's answer, whether a timer is overdue as
     of T, and the facts of the written sections (major, on the spot, suspended, how it closed).
-    ``personal`` False: its ``personal`` is NULL (rows only counted, never shown).
     """
-    columns = "s.personal" if personal else "NULL::jsonb AS personal"
     return list(
         await conn.fetch(
-            f"""SELECT s.complaint_id, s.office, s.channel, s.validity, s.category,
-                      s.occurred_at, s.subject, {columns},
-                      s.acknowledged_at IS NOT NULL AS acknowledged,
-                      s.replied_at IS NOT NULL AS replied, s.first_response_breached,
-                      s.reply_breached, s.reply_hard_breached, s.revisit_satisfied,
-                      coalesce(a.overdue, false) AS overdue, s.status, s.priority, s.major,
-                      s.resolved_on_the_spot, s.suspended, s.rejudged, s.close_outcome,
-                      s.close_summary, s.merged_into
-               FROM reporting.complaint_states($4) s
-               LEFT JOIN LATERAL (
-                   SELECT bool_or(t.overdue) AS overdue
-                   FROM reporting.timer_alerts($4) t WHERE t.complaint_id = s.complaint_id
-               ) a ON true
-               WHERE s.occurred_at >= $1 AND s.occurred_at < $2
-                 AND ($3::text IS NULL
-                      OR (s.office = $3 AND s.complaint_id IN (
-                          -- received for the office, or moved to it: both found by an index
-                          SELECT c.complaint_id FROM complaints c
-                          WHERE c.office = $3 AND c.occurred_at >= $1 AND c.occurred_at < $2
-                          UNION
-                          SELECT t.complaint_id FROM events t
-                          WHERE t.type = 'ComplaintOfficeTransferred' AND t.office = $3)))
-               ORDER BY s.occurred_at, s.complaint_id""",
+            f"""SELECT s.complaint_id, s.occurred_at, s.subject, s.personal, s.close_summary,
+                       s.merged_into, {_COUNTED}
+                {_OF_THE_PERIOD}
+                ORDER BY s.occurred_at, s.complaint_id""",
+            occurred_from,
+            occurred_before,
+            office,
+            as_of,
+        )
+    )
+
+
+async def report_groups(
+    conn: asyncpg.Connection,
+    *,
+    occurred_from: datetime,
+    occurred_before: datetime,
+    office: str | None,
+    as_of: datetime,
+) -> list[asyncpg.Record]:
+    """The rows of ``report_rows`` grouped by every column a count reads: each group's columns,
+    how many complaints it holds (``n``) and the first one's ``occurred_at``. What a count of
+    the period needs when none of its complaints is listed (about 3,000 groups for 42,000
+    complaints of a company-wide month)."""
+    groups = ", ".join(str(n) for n in range(3, 3 + len(_COUNTED_COLUMNS)))
+    return list(
+        await conn.fetch(
+            f"""SELECT count(*) AS n, min(s.occurred_at) AS occurred_at, {_COUNTED}
+                {_OF_THE_PERIOD}
+                GROUP BY {groups}""",
             occurred_from,
             occurred_before,
             office,

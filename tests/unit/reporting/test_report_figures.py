@@ -125,25 +125,85 @@ def test_every_figure_lists_exactly_the_complaints_it_counts(
             assert behind == [item.complaint_id for item in shown]
 
 
+UNCOUNTED = (
+    "complaint_id",
+    "received_at",
+    "subject",
+    "description",
+    "close_summary",
+    "merged_into",
+)
+"""What ``store.report_groups`` leaves out of its groups: no count reads these."""
+
+
+def grouped(rows: list[ReportRow]) -> list[tuple[ReportRow, int]]:
+    """``rows`` of the period grouped as ``store.report_groups`` groups them: by every other
+    field, one row of each group (no id, subject or description; its first time) and its
+    size."""
+    groups: dict[tuple[Any, ...], list[ReportRow]] = {}
+    for row in rows:
+        if PERIOD[0] <= row.received_at.astimezone(REPORT_TIMEZONE).date() <= PERIOD[1]:
+            fields = row.model_dump(exclude=set(UNCOUNTED))
+            groups.setdefault(tuple(fields.values()), []).append(row)
+    return [
+        (
+            members[0].model_copy(
+                update={
+                    "complaint_id": uuid.UUID(int=0),
+                    "received_at": min(m.received_at for m in members),
+                    "subject": "",
+                    "description": "",
+                    "close_summary": "",
+                    "merged_into": None,
+                }
+            ),
+            len(members),
+        )
+        for members in groups.values()
+    ]
+
+
 @settings(max_examples=60, deadline=None)
 @given(data=st.data(), rows=st.lists(report_row(), max_size=60, unique_by=lambda r: r.complaint_id))
 def test_an_earlier_periods_headline_counted_alone_is_the_built_reports(
     data: st.DataObject, rows: list[ReportRow]
 ) -> None:
-    """The comparison periods are counted with ``period_headline`` (no report built, no
-    description opened): the same figures as the headline of the report built from the same
-    rows, for the company and each office."""
+    """The comparison periods are counted with ``period_headline`` over groups of rows (no
+    report built, no complaint named, no description opened): the same figures as the
+    headline of the report built from the complaints' own rows, for the company and each
+    office."""
     ids = [row.complaint_id for row in rows] or [uuid.uuid4()]
     quoted = data.draw(st.lists(quoted_event(ids), max_size=12))
-    unopened = [row.model_copy(update={"description": ""}) for row in rows]
+    # complaints that differ only in what no count reads (so that groups hold several), and
+    # rows with and without a closing summary
+    rows = [
+        *rows,
+        *(
+            row.model_copy(
+                update={
+                    "complaint_id": uuid.UUID(int=2**65 + n),
+                    "received_at": row.received_at + timedelta(hours=1),
+                    "subject": "另一件事",
+                    "description": "另一段描述",
+                }
+            )
+            for n, row in enumerate(rows)
+            if n % 3 == 0
+        ),
+    ]
+    rows = [
+        row.model_copy(update={"close_summary": "已处理" if n % 2 else ""})
+        for n, row in enumerate(rows)
+    ]
     for office in (None, *OFFICES):
         scope: dict[str, Any] = {"period_from": PERIOD[0], "period_to": PERIOD[1], "office": office}
         built = build_monthly_report(
             rows, offices=OFFICES, generated_at=START + timedelta(days=60), quoted=quoted, **scope
         )
-        counted = period_headline(unopened, quoted, **scope)
-        assert counted == headline_of(built), office
-        assert list(counted.figures) == list(HEADLINE_FIGURES)
+        each = period_headline([(row, 1) for row in rows], quoted, **scope)
+        assert each == headline_of(built), office
+        assert list(each.figures) == list(HEADLINE_FIGURES)
+        assert period_headline(grouped(rows), quoted, **scope) == each, office
 
 
 def test_the_figures_name_every_count_of_the_handling_and_the_service_levels() -> None:
