@@ -2,13 +2,15 @@
 
 A million complaints cannot go through the log within the benchmark's ten minutes, so the
 reporting projection's own tables are loaded with COPY in the shape the projection writes
-(a received, a judged and, for most, a closed fact per complaint), 24 months over 25 offices.
+(a received, a judged and, for most, a closed fact per complaint), 24 months over 25 offices,
+each complaint's personal fields sealed under its complainant's key (250,000 complainants).
 Then the real service's HTTP endpoint is timed: one office and the whole company, one month.
 """
 
 from __future__ import annotations
 
-import json
+import hashlib
+import os
 import random
 import statistics
 import time
@@ -18,25 +20,48 @@ from typing import Any
 
 import asyncpg
 import httpx
+import orjson
 
 from bench.common import Bench, reader_headers
 from contracts import ServiceCategory, Validity
 from services.reporting.store.writing import EVENT_COLUMNS
+from services.runtime import vault
 
 OFFICES = [f"第{i:02d}管理处" for i in range(1, 25)] + ["Y园"]
 CATEGORIES = [c.value for c in ServiceCategory]
 START = datetime(2024, 12, 1, tzinfo=UTC)
 MONTHS = 24
 
-# Every complaint of the benchmark from one complainant in clear (as a receipt from before
-# sealing reads): the report opens it through the vault like any other.
-PERSONAL = {
-    "ref": "0" * 64,
-    "complainant": {"name": "业主", "phone": "13800000000"},
-    "description": "夜间施工噪音",
-    "demand": "",
-}
-PERSONAL_JSON = json.dumps(PERSONAL, ensure_ascii=False)
+COMPLAINANTS = 250_000
+"""Distinct complainants of the benchmark (four complaints each on average), each with a key of
+its own in the vault: every complaint's personal fields are sealed under it, as intake seals
+them, and the report opens each description through the vault."""
+
+
+def _complainants(n: int = COMPLAINANTS) -> list[tuple[str, bytes]]:
+    """(reference, key) of each complainant."""
+    return [
+        (hashlib.sha256(f"complainant-{k}".encode()).hexdigest(), os.urandom(32)) for k in range(n)
+    ]
+
+
+def _sealed_personal(ref: str, key: bytes, n: int) -> str:
+    """A complaint's personal fields as the projection keeps them (``vault.personal_of``)."""
+    return orjson.dumps(
+        {
+            "ref": ref,
+            "complainant": {
+                "ref": ref,
+                "sealed": vault.seal(
+                    key, ref, "complainant", {"name": "业主", "phone": "13800000000"}
+                ),
+            },
+            "description": {
+                "sealed": vault.seal(key, ref, "description", f"夜间施工噪音（第{n}次）")
+            },
+            "demand": {"sealed": vault.seal(key, ref, "demand", "")},
+        }
+    ).decode()
 
 
 COMPLAINT_COLUMNS = [
@@ -63,7 +88,9 @@ FACT_COLUMNS = [
 """The event fact columns ``_fact`` makes, in order."""
 
 
-def _rows(n: int, seed: int = 11) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+def _rows(
+    n: int, complainants: list[tuple[str, bytes]], seed: int = 11
+) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
     rng = random.Random(seed)
     span = (timedelta(days=30.4) * MONTHS).total_seconds()
     complaints, events = [], []
@@ -80,8 +107,8 @@ def _rows(n: int, seed: int = 11) -> tuple[list[tuple[Any, ...]], list[tuple[Any
                 f"s-{i}",
                 office,
                 unit,
-                PERSONAL["ref"],
-                PERSONAL_JSON,
+                complainants[i % len(complainants)][0],
+                _sealed_personal(*complainants[i % len(complainants)], i),
                 "噪音",
                 at,
                 at,
@@ -121,7 +148,8 @@ def _fact(
 async def load(database_url: str, n: int) -> float:
     """COPY ``n`` complaints and their facts into the projection; return seconds taken."""
     started = time.perf_counter()
-    complaints, events = _rows(n)
+    complainants = _complainants()
+    complaints, events = _rows(n, complainants)
     conn = await asyncpg.connect(database_url)
     try:
         # Throwaway data: no autovacuum worker (it runs as the superuser, and the sandbox's
@@ -136,6 +164,12 @@ async def load(database_url: str, n: int) -> float:
             f"ALTER TABLE {live}.events SET (autovacuum_enabled = off)"
         )
         async with conn.transaction():
+            await conn.copy_records_to_table(
+                "complainant_keys",
+                schema_name="vault",
+                records=complainants,
+                columns=["complainant_ref", "key"],
+            )
             await conn.copy_records_to_table(
                 "complaints",
                 schema_name=live,

@@ -212,6 +212,31 @@ def open_with(personal: dict[str, Any], state: KeyState | None) -> Opened:
     )
 
 
+def description_with(personal: dict[str, Any], state: KeyState | None) -> str:
+    """``open_with(personal, state).description``, the description alone unsealed: what a
+    report reads of tens of thousands of complaints (a third of the work of opening all)."""
+    if "sealed" not in personal["complainant"]:
+        erased = state is not None and state.key is None
+        return ERASED if erased else str(personal["description"])
+    if state is None or state.key is None:
+        return ERASED
+    value = personal["description"]
+    if not isinstance(value, dict):
+        return str(value)
+    try:
+        return str(unseal(state.key, personal["ref"], "description", value["sealed"]))
+    except InvalidTag:
+        return ERASED
+
+
+async def open_descriptions(
+    conn: asyncpg.Connection, personals: Sequence[dict[str, Any]]
+) -> list[str]:
+    """``open_many``'s descriptions, each alone unsealed (``description_with``)."""
+    keys = await _keys(conn, (p["ref"] for p in personals))
+    return [description_with(p, keys.get(p["ref"])) for p in personals]
+
+
 async def open_many(conn: asyncpg.Connection, personals: Sequence[dict[str, Any]]) -> list[Opened]:
     """Open the personal fields of many complaints with one look-up of their keys. Keys are
     not cached: an erasure shows on the very next read."""

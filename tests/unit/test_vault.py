@@ -108,3 +108,32 @@ def test_a_receipt_from_before_sealing_reads_in_clear_until_its_complainant_is_e
     assert vault.open_with(personal, None).name == "何先生"
     erased = vault.open_with(personal, KeyState(None, datetime(2026, 12, 1, tzinfo=UTC)))
     assert erased.erased and erased.name == ERASED and erased.description == ERASED
+
+
+@pytest.mark.parametrize(
+    "state",
+    [
+        KeyState(KEY, None),
+        KeyState(None, datetime(2026, 12, 1, tzinfo=UTC)),
+        None,
+        KeyState(AESGCM.generate_key(bit_length=256), None),
+    ],
+    ids=["living", "erased", "unknown", "re-keyed"],
+)
+@pytest.mark.parametrize("sealed", [True, False], ids=["sealed", "before-sealing"])
+def test_the_description_alone_opens_as_it_does_with_every_field(
+    state: KeyState | None, sealed: bool
+) -> None:
+    """What a report reads (``description_with``, one field unsealed) is the description
+    ``open_with`` gives, for every state of the key, sealed or from before sealing."""
+    receipt = sealed_receipt(KEY)
+    if not sealed:
+        data: dict[str, Any] = receipt.model_dump()
+        data |= {
+            "complainant": Complainant(name="何先生", phone="13812345678"),
+            "description": "卫生间漏水",
+            "demand": "",
+        }
+        receipt = ComplaintReceived.model_validate(data)
+    personal = vault.personal_of(PEPPER, receipt)
+    assert vault.description_with(personal, state) == vault.open_with(personal, state).description

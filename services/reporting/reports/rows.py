@@ -85,8 +85,10 @@ async def opened_report_rows(
     """``store.report_rows`` as the report counts them, each description opened (the main
     problems group by it when a complaint names no subject). Opened as the report is made,
     never stored opened: an erasure shows in the next report."""
-    opened = await vault.open_many(conn, [orjson.loads(r["personal"]) for r in records])
-    return [report_row(r, o.description) for r, o in zip(records, opened, strict=True)]
+    descriptions = await vault.open_descriptions(
+        conn, [orjson.loads(r["personal"]) for r in records]
+    )
+    return [report_row(r, d) for r, d in zip(records, descriptions, strict=True)]
 
 
 def report_row(row: Mapping[str, Any], description: str) -> ReportRow:
