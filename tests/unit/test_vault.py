@@ -95,15 +95,19 @@ def test_an_erased_or_missing_key_opens_every_field_to_erased(state: KeyState | 
     assert (opened.name, opened.phone, opened.description, opened.demand) == (ERASED,) * 4
 
 
-def test_a_receipt_from_before_sealing_reads_in_clear_until_its_complainant_is_erased() -> None:
+def receipt_before_sealing() -> ComplaintReceived:
+    """A receipt as intake wrote it before sealing: every personal field in clear."""
     data: dict[str, Any] = sealed_receipt(KEY).model_dump()
     data |= {
         "complainant": Complainant(name="何先生", phone="13812345678"),
         "description": "卫生间漏水",
         "demand": "",
     }
-    legacy = ComplaintReceived.model_validate(data)
-    personal = vault.personal_of(PEPPER, legacy)
+    return ComplaintReceived.model_validate(data)
+
+
+def test_a_receipt_from_before_sealing_reads_in_clear_until_its_complainant_is_erased() -> None:
+    personal = vault.personal_of(PEPPER, receipt_before_sealing())
     assert personal["ref"] == vault.complainant_ref(PEPPER, "13812345678")
     assert vault.open_with(personal, None).name == "何先生"
     erased = vault.open_with(personal, KeyState(None, datetime(2026, 12, 1, tzinfo=UTC)))
@@ -126,14 +130,6 @@ def test_the_description_alone_opens_as_it_does_with_every_field(
 ) -> None:
     """What a report reads (``description_with``, one field unsealed) is the description
     ``open_with`` gives, for every state of the key, sealed or from before sealing."""
-    receipt = sealed_receipt(KEY)
-    if not sealed:
-        data: dict[str, Any] = receipt.model_dump()
-        data |= {
-            "complainant": Complainant(name="何先生", phone="13812345678"),
-            "description": "卫生间漏水",
-            "demand": "",
-        }
-        receipt = ComplaintReceived.model_validate(data)
+    receipt = sealed_receipt(KEY) if sealed else receipt_before_sealing()
     personal = vault.personal_of(PEPPER, receipt)
     assert vault.description_with(personal, state) == vault.open_with(personal, state).description

@@ -68,17 +68,16 @@ async def report_rows(
     facts the service levels need, the latest revisit's answer, whether a timer is overdue as
     of T, and the facts of the written sections (major, on the spot, suspended, how it closed).
     """
-    return list(
-        await conn.fetch(
-            f"""SELECT s.complaint_id, s.occurred_at, s.subject, s.personal, s.close_summary,
-                       s.merged_into, {_COUNTED}
-                {_OF_THE_PERIOD}
-                ORDER BY s.occurred_at, s.complaint_id""",
-            occurred_from,
-            occurred_before,
-            office,
-            as_of,
-        )
+    return await _of_period(
+        conn,
+        f"""SELECT s.complaint_id, s.occurred_at, s.subject, s.personal, s.close_summary,
+                   s.merged_into, {_COUNTED}
+            {_OF_THE_PERIOD}
+            ORDER BY s.occurred_at, s.complaint_id""",
+        occurred_from,
+        occurred_before,
+        office,
+        as_of,
     )
 
 
@@ -95,17 +94,28 @@ async def report_groups(
     the period needs when none of its complaints is listed (about 3,000 groups for 42,000
     complaints of a company-wide month)."""
     groups = ", ".join(str(n) for n in range(3, 3 + len(_COUNTED_COLUMNS)))
-    return list(
-        await conn.fetch(
-            f"""SELECT count(*) AS n, min(s.occurred_at) AS occurred_at, {_COUNTED}
-                {_OF_THE_PERIOD}
-                GROUP BY {groups}""",
-            occurred_from,
-            occurred_before,
-            office,
-            as_of,
-        )
+    return await _of_period(
+        conn,
+        f"""SELECT count(*) AS n, min(s.occurred_at) AS occurred_at, {_COUNTED}
+            {_OF_THE_PERIOD}
+            GROUP BY {groups}""",
+        occurred_from,
+        occurred_before,
+        office,
+        as_of,
     )
+
+
+async def _of_period(
+    conn: asyncpg.Connection,
+    query: str,
+    occurred_from: datetime,
+    occurred_before: datetime,
+    office: str | None,
+    as_of: datetime,
+) -> list[asyncpg.Record]:
+    """``query`` (a read ``_OF_THE_PERIOD``) for the period, the office and the instant."""
+    return list(await conn.fetch(query, occurred_from, occurred_before, office, as_of))
 
 
 async def quoted_events(
