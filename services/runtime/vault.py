@@ -179,35 +179,15 @@ async def _keys(conn: asyncpg.Connection, refs: Iterable[str]) -> dict[str, KeyS
 def open_with(personal: dict[str, Any], state: KeyState | None) -> Opened:
     """Open ``personal`` (``personal_of``) with the vault's row of its complainant (``None``:
     the vault has none). Pure: ``open_many`` looks the rows up."""
-    ref, who = personal["ref"], personal["complainant"]
-    if "sealed" not in who:
-        # From before sealing: in clear in the log; hidden once the complainant is erased.
-        if state is not None and state.key is None:
-            return ERASED_OPENED
-        return Opened(
-            name=who["name"],
-            phone=who["phone"],
-            description=str(personal["description"]),
-            demand=str(personal["demand"]),
-            erased=False,
-        )
-    if state is None or state.key is None:
+    opened = _opened(personal, state, ("complainant", "description", "demand"))
+    if opened is None:
         return ERASED_OPENED
-    try:
-        opened = unseal(state.key, ref, "complainant", who["sealed"])
-        texts = [
-            unseal(state.key, ref, f, v["sealed"]) if isinstance(v, dict) else v
-            for f, v in (("description", personal["description"]), ("demand", personal["demand"]))
-        ]
-    except InvalidTag:
-        # Sealed under a key destroyed since (the complainant was erased, then complained
-        # again and got a fresh key): erased.
-        return ERASED_OPENED
+    who = opened["complainant"]
     return Opened(
-        name=opened["name"],
-        phone=opened["phone"],
-        description=texts[0],
-        demand=texts[1],
+        name=who["name"],
+        phone=who["phone"],
+        description=str(opened["description"]),
+        demand=str(opened["demand"]),
         erased=False,
     )
 
@@ -215,18 +195,34 @@ def open_with(personal: dict[str, Any], state: KeyState | None) -> Opened:
 def description_with(personal: dict[str, Any], state: KeyState | None) -> str:
     """``open_with(personal, state).description``, the description alone unsealed: what a
     report reads of tens of thousands of complaints (a third of the work of opening all)."""
-    if "sealed" not in personal["complainant"]:
-        erased = state is not None and state.key is None
-        return ERASED if erased else str(personal["description"])
+    opened = _opened(personal, state, ("description",))
+    return ERASED if opened is None else str(opened["description"])
+
+
+def _opened(
+    personal: dict[str, Any], state: KeyState | None, fields: Sequence[str]
+) -> dict[str, Any] | None:
+    """The ``fields`` of ``personal`` (``complainant``, ``description``, ``demand``) as they
+    read now, or ``None`` once its complainant is erased: the one rule of ``open_with`` and
+    ``description_with``."""
+    ref, who = personal["ref"], personal["complainant"]
+    if "sealed" not in who:
+        # From before sealing: in clear in the log; hidden once the complainant is erased.
+        if state is not None and state.key is None:
+            return None
+        return {f: who if f == "complainant" else personal[f] for f in fields}
     if state is None or state.key is None:
-        return ERASED
-    value = personal["description"]
-    if not isinstance(value, dict):
-        return str(value)
+        return None
     try:
-        return str(unseal(state.key, personal["ref"], "description", value["sealed"]))
+        return {
+            f: unseal(state.key, ref, f, value["sealed"]) if isinstance(value, dict) else value
+            for f in fields
+            for value in [who if f == "complainant" else personal[f]]
+        }
     except InvalidTag:
-        return ERASED
+        # Sealed under a key destroyed since (the complainant was erased, then complained
+        # again and got a fresh key): erased.
+        return None
 
 
 async def open_descriptions(
