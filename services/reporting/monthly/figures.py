@@ -6,7 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
-from typing import Any
+from operator import itemgetter
+from typing import Any, TypeVar
 from uuid import UUID
 
 from contracts.enums import Channel, ServiceCategory, Validity
@@ -57,15 +58,36 @@ def report_scope(
 ) -> tuple[list[ReportRow], list[ReportRow]]:
     """The rows a report counts (``selected``) and the merged and withdrawn ones it lists apart
     (``excluded``): those of the period (dates in ``timezone``) and, if given, of ``office``."""
-    chosen = [
-        row
-        for row in rows
-        if _in_scope(row.received_at, row.office, period_from, period_to, office, timezone)
-    ]
-    return (
-        [row for row in chosen if row.status not in EXCLUDED_STATUSES],
-        [row for row in chosen if row.status in EXCLUDED_STATUSES],
+    return _scoped(
+        rows,
+        lambda row: row,
+        period_from=period_from,
+        period_to=period_to,
+        office=office,
+        timezone=timezone,
     )
+
+
+_Item = TypeVar("_Item")
+
+
+def _scoped(
+    items: Iterable[_Item],
+    row_of: Callable[[_Item], ReportRow],
+    *,
+    period_from: date,
+    period_to: date,
+    office: str | None,
+    timezone: tzinfo,
+) -> tuple[list[_Item], list[_Item]]:
+    """``report_scope`` of items that each carry a row (a row, or a row with its weight)."""
+    selected: list[_Item] = []
+    excluded: list[_Item] = []
+    for item in items:
+        row = row_of(item)
+        if _in_scope(row.received_at, row.office, period_from, period_to, office, timezone):
+            (excluded if row.status in EXCLUDED_STATUSES else selected).append(item)
+    return selected, excluded
 
 
 def quoted_scope(
@@ -332,13 +354,14 @@ def period_headline(
     how many complaints it stands for (1 for a complaint's own row; a group's size for rows
     grouped by everything a count reads). Equal to ``headline_of(build_monthly_report(...))``
     of the same complaints (its tests hold it)."""
-    chosen = [
-        (row, n)
-        for row, n in counted
-        if _in_scope(row.received_at, row.office, period_from, period_to, office, timezone)
-    ]
-    selected = [(row, n) for row, n in chosen if row.status not in EXCLUDED_STATUSES]
-    excluded = [(row, n) for row, n in chosen if row.status in EXCLUDED_STATUSES]
+    selected, excluded = _scoped(
+        counted,
+        itemgetter(0),
+        period_from=period_from,
+        period_to=period_to,
+        office=office,
+        timezone=timezone,
+    )
     scoped = quoted_scope(
         quoted, period_from=period_from, period_to=period_to, office=office, timezone=timezone
     )
