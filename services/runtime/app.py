@@ -40,6 +40,8 @@ def build_app(
         durable=list(spec.durable),
         plan_each_query=spec.plan_each_query,
     )
+    if now is None:  # nothing injected: a lane process can build the same service
+        service.spec_name = spec.name
     parts = Parts(
         settings=settings, now=now or utc_now, service=service, shared=spec.shared(settings)
     )

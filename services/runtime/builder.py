@@ -35,7 +35,7 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -61,15 +61,12 @@ log = logging.getLogger(__name__)
 Records = list[ConsumerRecord[bytes, bytes]]
 
 
-@dataclass
-class _Part:
-    """One projection being built: its consumer (writing the new generation) and its reader."""
+class Progress:
+    """How far a share of the log is built: the next offset written and where the log ends,
+    by partition."""
 
-    consumer: ProjectionConsumer
-    reader: AIOKafkaConsumer
-    partitions: list[TopicPartition]
-    applied: dict[int, int] = field(default_factory=dict)  # partition → next offset written
-    ends: dict[int, int] = field(default_factory=dict)
+    applied: dict[int, int]  # partition → next offset written
+    ends: dict[int, int]
 
     @property
     def done(self) -> int:
@@ -82,6 +79,17 @@ class _Part:
     @property
     def lag(self) -> int:
         return max(self.total - self.done, 0)
+
+
+@dataclass
+class _Part(Progress):
+    """One projection being built: its consumer (writing the new generation) and its reader."""
+
+    consumer: ProjectionConsumer
+    reader: AIOKafkaConsumer
+    partitions: list[TopicPartition]
+    applied: dict[int, int] = field(default_factory=dict)
+    ends: dict[int, int] = field(default_factory=dict)
 
     def behind(self, targets: dict[int, int]) -> bool:
         return any(self.applied.get(p, 0) < end for p, end in targets.items())
@@ -101,6 +109,14 @@ class Builder:
         generation that is due."""
         wake = asyncio.Event()
         listener = await self._listen(wake)
+        if any(self._in_processes(c) for c in self.service.projections):
+            from services.runtime import lanes
+
+            # Its imports take about a second: now, not when a rebuild is asked for.
+            try:
+                await asyncio.to_thread(lanes.start_server, self.service.spec_name or "")
+            except Exception:  # a rebuild starts it then, or fails with the reason
+                log.exception("%s builder: cannot start the lanes' fork server", self.name)
         try:
             while True:
                 wake.clear()
@@ -168,24 +184,24 @@ class Builder:
         async with service.pool.acquire() as conn, conn.transaction():
             await gens.create_tables(conn, gen.gen, consumer_tables_sql)
         log.info("%s builder: building generation %d (%s)", self.name, gen.gen, gen.reason)
-        parts = []
-        for consumer in service.projections:
-            lanes = service.settings.rebuild_lanes if parallel_build(consumer) else 1
-            for lane in range(lanes):
-                part = await open_part(
-                    service.settings, consumer.builder_copy(gen.gen, target), lane, lanes
-                )
-                if part.partitions:
-                    parts.append(part)
-                else:
-                    await part.reader.stop()  # more lanes than partitions
+        # Lanes in processes of their own follow the log first; this process then reads
+        # their partitions too, from where they stopped, to catch up and swap.
+        elsewhere = [c for c in service.projections if self._in_processes(c)]
+        parts = [
+            part
+            for consumer in service.projections
+            if consumer not in elsewhere
+            for part in await open_parts(service.settings, consumer, gen.gen, target)
+        ]
         try:
             for part in parts:
                 if part.consumer.bulk_capable:
                     part.consumer.claiming = False
                     await self._in_generation(part, "begin_build")
             with few_collections():
-                await self._follow(gen, parts)
+                await self._follow(gen, parts, elsewhere)
+            for consumer in elsewhere:
+                parts += await open_parts(service.settings, consumer, gen.gen, target)
             for part in parts:
                 if not part.consumer.claiming:
                     started = time.monotonic()
@@ -210,57 +226,77 @@ class Builder:
             await store.set_local_search_path(conn, consumer.search_path, consumer.schema)
             await getattr(consumer.projection, hook)(conn, *args)
 
-    async def _follow(self, gen: Generation, parts: Sequence[_Part]) -> None:
-        """Apply until every projection is within ``rebuild_swap_lag`` events of the end.
-
-        The next batch is fetched and prepared (decoded, its rows computed) while the current
-        one is written, so this process's work overlaps PostgreSQL's.
-        """
+    def _in_processes(self, consumer: ProjectionConsumer) -> bool:
+        """Whether ``consumer``'s lanes are built in processes of their own (``lanes``): it
+        may be built in lanes, there are several, the settings want processes, and the
+        service was built from its spec alone (a lane builds it again from the spec)."""
         settings = self.service.settings
-        started = last_report = time.monotonic()
-        done_at_start = sum(p.done for p in parts)
-        done_at_report = done_at_start
-        batch = settings.rebuild_batch
-        pending = {id(p): asyncio.ensure_future(fetch_prepared(p, batch)) for p in parts}
-        try:
-            while True:
-                prepared = [await pending[id(part)] for part in parts]
-                for part in parts:
-                    pending[id(part)] = asyncio.ensure_future(fetch_prepared(part, batch))
-                # Each part writes on a connection of its own: the lanes of a projection
-                # (their partitions disjoint) overlap one's folding with another's statements.
-                await asyncio.gather(
-                    *(step(part, ready) for part, ready in zip(parts, prepared, strict=True))
-                )
-                now = time.monotonic()
-                # Near the ends last seen: ask where the log ends now, and swap if still near.
-                near = all(p.lag <= settings.rebuild_swap_lag for p in parts)
-                if near or now - last_report >= 1.0:
-                    for part in parts:
-                        await refresh_ends(part)
-                    done = sum(p.done for p in parts)
-                    rate = (done - done_at_report) / max(now - last_report, 1e-3)
-                    await self._report(gen, parts, rate)
-                    last_report, done_at_report = now, done
-                    if all(p.lag <= settings.rebuild_swap_lag for p in parts):
-                        break
-        finally:
-            for future in pending.values():
-                future.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await future
-            # A batch fetched but not written must be delivered again.
-            for part in parts:
-                for tp in part.partitions:
-                    part.reader.seek(tp, part.applied.get(tp.partition, 0))
-        elapsed = time.monotonic() - started
-        log.info(
-            "%s builder: generation %d caught up: %d events in %.1f s",
-            self.name,
-            gen.gen,
-            sum(p.done for p in parts) - done_at_start,
-            elapsed,
+        return (
+            parallel_build(consumer)
+            and settings.rebuild_lanes > 1
+            and settings.rebuild_lane_processes
+            and self.service.spec_name is not None
         )
+
+    async def _follow(
+        self, gen: Generation, parts: Sequence[_Part], elsewhere: Sequence[ProjectionConsumer]
+    ) -> None:
+        """Apply until every projection is within ``rebuild_swap_lag`` events of the end,
+        here (``parts``) and in lane processes (``elsewhere``'s), reporting the generation's
+        progress every second."""
+        from services.runtime import lanes
+
+        settings = self.service.settings
+        started = time.monotonic()
+        running = lanes.start(
+            [
+                lanes.Lane(
+                    self.service.spec_name or "",
+                    settings,
+                    consumer.name,
+                    gen.gen,
+                    self.service.generations.schema_of(gen.gen),
+                    lane,
+                    settings.rebuild_lanes,
+                )
+                for consumer in elsewhere
+                for lane in range(settings.rebuild_lanes)
+            ]
+        )
+        seen: list[Progress] = [*parts, *running]
+
+        async def report(rate: float) -> None:
+            await self._report(gen, seen, rate)
+
+        try:
+            done_at_start = sum(p.done for p in parts)
+            if parts:
+                await follow(parts, settings, report)
+            if running:
+                await lanes.wait(running, report)
+        finally:
+            lanes.stop(running)
+        here = sum(p.done for p in parts) - done_at_start
+        elapsed = time.monotonic() - started
+        if running:
+            log.info(
+                "%s builder: generation %d caught up: %d events in %.1f s (%d in %d lane "
+                "processes)",
+                self.name,
+                gen.gen,
+                here + sum(r.done - r.started for r in running),
+                elapsed,
+                sum(r.done - r.started for r in running),
+                len(running),
+            )
+        else:
+            log.info(
+                "%s builder: generation %d caught up: %d events in %.1f s",
+                self.name,
+                gen.gen,
+                here,
+                elapsed,
+            )
 
     async def _finalize(
         self, conn: asyncpg.Connection, gen: Generation, parts: Sequence[_Part]
@@ -296,7 +332,7 @@ class Builder:
             self.service.relay.wake()
             await asyncio.sleep(0.02)
 
-    async def _report(self, gen: Generation, parts: Sequence[_Part], rate: float) -> None:
+    async def _report(self, gen: Generation, parts: Sequence[Progress], rate: float) -> None:
         """Record how far the build is (read by the CLI and the metrics)."""
         async with self.service.pool.acquire() as conn:
             await gen_store.record_progress(
@@ -390,6 +426,55 @@ def few_collections(young: int = 1_000_000) -> Iterator[None]:
         gc.unfreeze()
 
 
+async def follow(
+    parts: Sequence[_Part],
+    settings: Settings,
+    report: Callable[[float], Awaitable[None]],
+    *,
+    every_s: float = 1.0,
+) -> None:
+    """Apply until every part is within ``rebuild_swap_lag`` events of the end; ``report``
+    the rate (events/s) every ``every_s`` and at the end.
+
+    The next batch is fetched and prepared (decoded, its rows computed) while the current
+    one is written, so this process's work overlaps PostgreSQL's.
+    """
+    last_report = time.monotonic()
+    done_at_report = sum(p.done for p in parts)
+    batch = settings.rebuild_batch
+    pending = {id(p): asyncio.ensure_future(fetch_prepared(p, batch)) for p in parts}
+    try:
+        while True:
+            prepared = [await pending[id(part)] for part in parts]
+            for part in parts:
+                pending[id(part)] = asyncio.ensure_future(fetch_prepared(part, batch))
+            # Each part writes on a connection of its own: the lanes of a projection
+            # (their partitions disjoint) overlap one's folding with another's statements.
+            await asyncio.gather(
+                *(step(part, ready) for part, ready in zip(parts, prepared, strict=True))
+            )
+            now = time.monotonic()
+            # Near the ends last seen: ask where the log ends now, and stop if still near.
+            near = all(p.lag <= settings.rebuild_swap_lag for p in parts)
+            if near or now - last_report >= every_s:
+                for part in parts:
+                    await refresh_ends(part)
+                done = sum(p.done for p in parts)
+                await report((done - done_at_report) / max(now - last_report, 1e-3))
+                last_report, done_at_report = now, done
+                if all(p.lag <= settings.rebuild_swap_lag for p in parts):
+                    return
+    finally:
+        for future in pending.values():
+            future.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await future
+        # A batch fetched but not written must be delivered again.
+        for part in parts:
+            for tp in part.partitions:
+                part.reader.seek(tp, part.applied.get(tp.partition, 0))
+
+
 def parallel_build(consumer: ProjectionConsumer) -> bool:
     """Whether a projection may be built by several lanes at once: it says so
     (``parallel_build``: every row it writes belongs to one complaint, and a complaint's events
@@ -441,6 +526,22 @@ async def open_part(
         part.total,
     )
     return part
+
+
+async def open_parts(
+    settings: Settings, consumer: ProjectionConsumer, gen: int, schema: str
+) -> list[_Part]:
+    """The parts that build ``consumer``'s copy writing generation ``gen`` (in ``schema``):
+    one per lane (``rebuild_lanes``) when it may be built in lanes, else one."""
+    lanes = settings.rebuild_lanes if parallel_build(consumer) else 1
+    parts = []
+    for lane in range(lanes):
+        part = await open_part(settings, consumer.builder_copy(gen, schema), lane, lanes)
+        if part.partitions:
+            parts.append(part)
+        else:
+            await part.reader.stop()  # more lanes than partitions
+    return parts
 
 
 async def refresh_ends(part: _Part) -> None:

@@ -83,6 +83,9 @@ class ConsumingService:
         self.monitor = Monitor(self)  # consumer lag, rebuild progress, backlogs (metrics)
         self.builder = Builder(self)
         self.migrated = False
+        # The spec this service was built from, when it was built from the spec and its
+        # settings alone (``build_app``): a rebuild's lane processes build it again from them.
+        self.spec_name: str | None = None
 
     @property
     def pool(self) -> asyncpg.Pool:

@@ -101,6 +101,9 @@ class Settings(BaseSettings):
     # many lanes at once, each reading its own share of the partitions: one lane folds while
     # another waits for PostgreSQL.
     rebuild_lanes: int = 2
+    # Each lane in a process of its own (services.runtime.lanes), so that the lanes fold on
+    # as many cores as the machine has; false: the lanes share the service's one process.
+    rebuild_lane_processes: bool = True
     # How long a producer may wait for the broker's acknowledgement before the caller is told
     # the write failed (intake answers 503 then, never a false 202).
     publish_timeout_s: float = 10.0

@@ -513,3 +513,123 @@ async def test_sla_rebuilds_live_while_complaints_flow_and_clocks_are_read(
     assert not [
         a for a in alerts if a["event_id"] not in before_ids and a["complaint_id"] in old
     ]  # the old complaints' breaches were published before the rebuild, and only then
+
+
+def process_gone(pid: int) -> bool:
+    """Whether process ``pid`` has ended (and is not a zombie left unreaped)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+    except FileNotFoundError:
+        return True
+
+
+async def test_a_killed_builder_takes_its_lane_processes_with_it_and_a_copy_resumes_them(
+    system: RunningSystem,
+) -> None:
+    """The workflow is built by lanes in processes of their own (``services.runtime.lanes``).
+    SIGKILL the builder's process mid-build: its lanes stop too (no process left writing the
+    generation), and the copy that takes the lease next resumes every lane from the offsets
+    the killed lanes stored."""
+    run = run_id()
+    bootstrap, topic = system.env["COMPLAINTS_KAFKA_BOOTSTRAP"], system.topics["events"]
+    await publish(
+        bootstrap, topic, [complaint_event(f"分道{run}", n, run=run) for n in range(4000)]
+    )
+    await caught_up(system, "workflow")
+    system.stop("workflow")
+    # Small batches, and lanes that follow the log to its very end: the kill finds them busy.
+    slow = {
+        **system.env,
+        "COMPLAINTS_REBUILD_BATCH": "20",
+        "COMPLAINTS_REBUILD_SWAP_LAG": "0",
+        "COMPLAINTS_LOG_LEVEL": "INFO",
+    }
+    copies: list[subprocess.Popen[bytes]] = []
+
+    def start_copy(name: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
+        port = free_port()
+        proc = stack.start_service(
+            "workflow",
+            env={**env, "COMPLAINTS_WORKFLOW_PORT": str(port)},
+            log_path=system.logs / f"{name}.log",
+        )
+        copies.append(proc)
+        stack.wait_healthy({"workflow": port}, timeout=60, logs=system.logs)
+        return proc
+
+    try:
+        builder = start_copy("workflow-builder-a", slow)
+        asked = await complaints(system.env, "rebuild", "workflow", "--no-wait")
+        assert asked.returncode == 0, asked.stderr
+        gen = live_gen(await registry(system, "workflow")) + 1
+        target = f"workflow_g{gen}"
+        log_a = system.logs / "workflow-builder-a.log"
+
+        async def stored() -> int:
+            conn = await asyncpg.connect(system.database_url)
+            try:
+                if not await conn.fetchval("SELECT to_regclass($1)", f"{target}.consumer_offsets"):
+                    return 0
+                return int(
+                    await conn.fetchval(
+                        f"SELECT coalesce(sum(next_offset), 0) FROM {target}.consumer_offsets"
+                    )
+                )
+            finally:
+                await conn.close()
+
+        def lane_pids() -> list[int]:
+            text = log_a.read_text(encoding="utf-8") if log_a.exists() else ""
+            return [int(pid) for pid in re.findall(r"lane \d of 2: process (\d+) builds", text)]
+
+        async def well_begun() -> bool:
+            return len(lane_pids()) == 2 and await stored() >= 1000
+
+        await eventually(well_begun, timeout=60, interval=0.02)
+        pids = lane_pids()
+        assert all(not process_gone(pid) for pid in pids)  # building, in their own processes
+        builder.kill()  # SIGKILL mid-build: no shutdown hook, the lease dies with it
+        builder.wait(timeout=10)
+
+        async def lanes_gone() -> bool:
+            return all(process_gone(pid) for pid in pids)
+
+        await eventually(lanes_gone, timeout=10, interval=0.1)
+        kept = await stored()
+        rows = {r["gen"]: r for r in await registry(system, "workflow")}
+        assert rows[gen]["state"] == "building"
+        total = sum((await read_offsets(bootstrap, topic)).values())
+        assert 0 < kept < total
+        await asyncio.sleep(1.0)
+        assert await stored() == kept  # nothing writes the generation any more
+
+        start_copy("workflow-builder-b", system.env)
+
+        async def live() -> bool:
+            return live_gen(await registry(system, "workflow")) == gen
+
+        await eventually(live, timeout=120, interval=0.5)
+        log_b = (system.logs / "workflow-builder-b.log").read_text(encoding="utf-8")
+        resumed = [
+            int(n) for n in re.findall(r"workflow\.state\.v1 resumes at (\d+) stored", log_b)
+        ]
+        # Each lane first (in its process), then the builder's own catch-up after them.
+        assert sum(resumed[:2]) == kept
+        for proc in copies:
+            proc.terminate()
+            proc.wait(timeout=20)
+    finally:
+        for proc in copies:
+            if proc.poll() is None:
+                proc.kill()
+        system.start("workflow")
+    await caught_up(system, "workflow")
+    conn = await asyncpg.connect(system.database_url)
+    try:
+        made = await conn.fetchval(
+            "SELECT count(*) FROM workflow.complaints WHERE office = $1", f"分道{run}"
+        )
+    finally:
+        await conn.close()
+    assert made == 4000
