@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import statistics
 import uuid
@@ -77,9 +78,33 @@ def summary_ms(values_s: Sequence[float]) -> dict[str, float]:
 
 
 def cpu_seconds(pid: int) -> float:
-    """CPU time (user + system, every thread) a process has used so far."""
+    """CPU time (user + system, every thread) a process has used so far, with that of its
+    children that ended and were waited for (PostgreSQL's backends, a fork server's lanes)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """``cpu_seconds`` of a process and of every process descended from it (a service, its
+    fork server and the rebuild's lane processes)."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parents[int(stat.parent.name)] = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):  # ended meanwhile
+            continue
+    tree, found = {pid}, True
+    while found:
+        found = False
+        for child, parent in parents.items():
+            if parent in tree and child not in tree:
+                tree.add(child)
+                found = True
+    used = 0.0
+    for member in tree:
+        with contextlib.suppress(OSError):
+            used += cpu_seconds(member)
+    return used
 
 
 def named_cpu(name: str) -> dict[int, float]:

@@ -32,7 +32,14 @@ import asyncpg
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from bench.common import OFFICES, SUBJECTS, Bench, cpu_seconds, postgres_cpu, postgres_cpu_since
+from bench.common import (
+    OFFICES,
+    SUBJECTS,
+    Bench,
+    postgres_cpu,
+    postgres_cpu_since,
+    tree_cpu_seconds,
+)
 from contracts import (
     Channel,
     ComplaintReceived,
@@ -337,7 +344,7 @@ async def rebuild(
     conn = await asyncpg.connect(database_url)
     spy = profiler(pid, f"{schema}-rebuild")
     try:
-        cpu = cpu_seconds(pid) if pid else 0.0
+        cpu = tree_cpu_seconds(pid) if pid else 0.0
         database_cpu = postgres_cpu()
         started = time.perf_counter()
         gen = await registry.request(conn, "bench rebuild_services")
@@ -354,7 +361,7 @@ async def rebuild(
         seconds = time.perf_counter() - started
         return {
             "seconds": seconds,
-            "cpu_s": cpu_seconds(pid) - cpu if pid else None,
+            "cpu_s": tree_cpu_seconds(pid) - cpu if pid else None,
             "postgres_cpu_s": postgres_cpu_since(database_cpu),
             "events": int(row["events_done"] or 0),
             "registry_s": (row["swapped_at"] - row["created_at"]).total_seconds(),
