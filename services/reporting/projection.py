@@ -58,6 +58,9 @@ class ComplaintsProjection:
 
     reads_logged = True  # the consumer decodes with ``decode_logged``
     idempotent = True  # applying an event twice changes nothing (see the module's doc)
+    # Built in lanes (services.runtime.builder): each event's rows are its own, and the
+    # copies of an event, like a complaint's receipts, share its key and so its partition.
+    parallel_build = True
 
     def __init__(self, pepper: bytes) -> None:
         self.pepper = pepper  # of complainant references, for receipts from before sealing

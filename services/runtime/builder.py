@@ -12,10 +12,12 @@ copy dies — builds it:
    offsets with the rows, duplicates skipped, poison dead-lettered). A projection whose
    writes are idempotent by themselves (``idempotent``) is loaded in bulk: no
    ``processed_events`` claim per batch, its secondary indexes dropped while it loads
-   (``begin_build``) and made once at the end, with ``processed_events`` (``finish_build``).
-   A projection whose rows all belong to one complaint (``parallel_build``) is read by
-   ``rebuild_lanes`` lanes, each with its own share of the partitions and its own
-   connection: one folds while another waits for PostgreSQL,
+   (``begin_build``) and made once at the end, with ``processed_events`` (``finish_build``):
+   the hooks run once per projection. A projection whose rows all belong to one complaint
+   (``parallel_build``) is read by ``rebuild_lanes`` lanes, each with its own share of the
+   partitions and its own connection, each in a process of its own
+   (``services.runtime.lanes``; in this process when ``rebuild_lane_processes`` is off: one
+   folds while another waits for PostgreSQL),
 3. records its progress in the registry every second (the CLI's progress bar and ``/metrics``),
 4. once within ``swap_lag`` events of the log's end, swaps: under the live lock (held
    exclusively, so the live generation stands still) it catches up to the log's end offsets
@@ -187,6 +189,7 @@ class Builder:
         # Lanes in processes of their own follow the log first; this process then reads
         # their partitions too, from where they stopped, to catch up and swap.
         elsewhere = [c for c in service.projections if self._in_processes(c)]
+        bulk = [c for c in service.projections if c.bulk_capable]
         parts = [
             part
             for consumer in service.projections
@@ -194,33 +197,36 @@ class Builder:
             for part in await open_parts(service.settings, consumer, gen.gen, target)
         ]
         try:
+            # A projection loaded in bulk runs its build hooks once, whatever reads it.
+            for consumer in bulk:
+                await self._in_generation(consumer, gen.gen, "begin_build")
             for part in parts:
-                if part.consumer.bulk_capable:
-                    part.consumer.claiming = False
-                    await self._in_generation(part, "begin_build")
+                part.consumer.claiming = not part.consumer.bulk_capable
             with few_collections():
                 await self._follow(gen, parts, elsewhere)
+            for consumer in bulk:
+                started = time.monotonic()
+                await self._in_generation(consumer, gen.gen, "finish_build", consumer.name)
+                log.info(
+                    "%s builder: %s indexed in %.1f s",
+                    self.name,
+                    consumer.name,
+                    time.monotonic() - started,
+                )
+            for part in parts:
+                part.consumer.claiming = True  # the catch-up under the live lock claims
             for consumer in elsewhere:
                 parts += await open_parts(service.settings, consumer, gen.gen, target)
-            for part in parts:
-                if not part.consumer.claiming:
-                    started = time.monotonic()
-                    await self._in_generation(part, "finish_build", part.consumer.name)
-                    part.consumer.claiming = True  # the catch-up under the live lock claims
-                    log.info(
-                        "%s builder: %s indexed in %.1f s",
-                        self.name,
-                        part.consumer.name,
-                        time.monotonic() - started,
-                    )
             await self._swap(gen, parts)
         finally:
             for part in parts:
                 await part.reader.stop()
 
-    async def _in_generation(self, part: _Part, hook: str, *args: object) -> None:
-        """Run the projection's builder hook in one transaction on the new generation."""
-        consumer = part.consumer
+    async def _in_generation(
+        self, live: ProjectionConsumer, gen: int, hook: str, *args: object
+    ) -> None:
+        """Run the projection's builder hook in one transaction on generation ``gen``."""
+        consumer = live.builder_copy(gen, self.service.generations.schema_of(gen))
         async with self.service.pool.acquire() as conn, conn.transaction():
             assert consumer.search_path is not None  # a builder's consumer writes its generation
             await store.set_local_search_path(conn, consumer.search_path, consumer.schema)
@@ -478,11 +484,9 @@ async def follow(
 def parallel_build(consumer: ProjectionConsumer) -> bool:
     """Whether a projection may be built by several lanes at once: it says so
     (``parallel_build``: every row it writes belongs to one complaint, and a complaint's events
-    are all in one partition, so lanes never write the same row) and it is not loaded in bulk
-    (its build hooks run once)."""
-    return bool(getattr(consumer.projection, "parallel_build", False)) and not (
-        consumer.bulk_capable
-    )
+    are all in one partition, so lanes never write the same row; loaded in bulk, the copies of
+    an event or of a receipt are in one partition too, so one lane writes them in log order)."""
+    return bool(getattr(consumer.projection, "parallel_build", False))
 
 
 async def open_part(

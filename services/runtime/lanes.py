@@ -203,9 +203,9 @@ async def _run(lane: Lane, pipe: Connection) -> None:
     await service.broker.connect()  # dead letters are published, as the builder's are
     try:
         (consumer,) = [c for c in service.projections if c.name == lane.consumer]
-        part = await open_part(
-            lane.settings, consumer.builder_copy(lane.gen, lane.schema), lane.lane, lane.lanes
-        )
+        copy = consumer.builder_copy(lane.gen, lane.schema)
+        copy.claiming = not copy.bulk_capable  # the builder ran ``begin_build`` for a bulk load
+        part = await open_part(lane.settings, copy, lane.lane, lane.lanes)
         log.info(
             "%s lane %d of %d: process %d builds partitions %s",
             lane.consumer,

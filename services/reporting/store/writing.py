@@ -234,26 +234,30 @@ async def copy_rows(
     timers: Sequence[tuple[Any, ...]],
 ) -> None:
     """Append a batch's rows (as for ``write_rows``) to a generation being bulk-loaded: COPY,
-    duplicates included (``finish_bulk`` removes them). The facts take the next ``seq``
-    values in their order (the builder is the generation's only writer)."""
+    duplicates included (``finish_bulk`` removes them). The facts take ``seq`` values of their
+    own, in their order: lanes loading other partitions at once take theirs from the same
+    sequence, so the values are asked for one by one (a range reserved with ``setval`` could
+    overlap another lane's), and each lane's, like each partition's, grow with the log."""
     if not facts and not complaints:
         return
-    last: int = await conn.fetchval(
-        "SELECT setval(s, nextval(s) + $1 - 1) "
-        "FROM CAST(pg_get_serial_sequence('events', 'seq') AS regclass) AS s",
-        len(facts),
+    seqs: list[int] = sorted(
+        await conn.fetchval(
+            "SELECT coalesce(array_agg(nextval(s)), '{}') "
+            "FROM CAST(pg_get_serial_sequence('events', 'seq') AS regclass) AS s, "
+            "generate_series(1, $1)",
+            len(facts),
+        )
     )
-    first = last - len(facts) + 1
     if complaints:
         await conn.copy_records_to_table("complaints", records=complaints)
     await conn.copy_records_to_table(
         "events",
-        records=[(first + i, *fact) for i, fact in enumerate(facts)],
+        records=[(seq, *fact) for seq, fact in zip(seqs, facts, strict=True)],
         columns=EVENT_COLUMNS,
     )
     if timers:
         await conn.copy_records_to_table(
             "timer_events",
-            records=[(t[2], t[3], first + t[0], t[4], t[5], t[6], t[7], t[8]) for t in timers],
+            records=[(t[2], t[3], seqs[t[0]], t[4], t[5], t[6], t[7], t[8]) for t in timers],
             columns=TIMER_EVENT_COLUMNS,
         )
