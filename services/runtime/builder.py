@@ -438,9 +438,10 @@ async def follow(
     report: Callable[[float], Awaitable[None]],
     *,
     every_s: float = 1.0,
+    near: int | None = None,
 ) -> None:
-    """Apply until every part is within ``rebuild_swap_lag`` events of the end; ``report``
-    the rate (events/s) every ``every_s`` and at the end.
+    """Apply until every part is within ``near`` events of the end (``rebuild_swap_lag``);
+    ``report`` the rate (events/s) every ``every_s`` and at the end.
 
     The next batch is fetched and prepared (decoded, its rows computed) while the current
     one is written, so this process's work overlaps PostgreSQL's.
@@ -448,6 +449,7 @@ async def follow(
     last_report = time.monotonic()
     done_at_report = sum(p.done for p in parts)
     batch = settings.rebuild_batch
+    near = settings.rebuild_swap_lag if near is None else near
     pending = {id(p): asyncio.ensure_future(fetch_prepared(p, batch)) for p in parts}
     try:
         while True:
@@ -461,14 +463,14 @@ async def follow(
             )
             now = time.monotonic()
             # Near the ends last seen: ask where the log ends now, and stop if still near.
-            near = all(p.lag <= settings.rebuild_swap_lag for p in parts)
-            if near or now - last_report >= every_s:
+            close = all(p.lag <= near for p in parts)
+            if close or now - last_report >= every_s:
                 for part in parts:
                     await refresh_ends(part)
                 done = sum(p.done for p in parts)
                 await report((done - done_at_report) / max(now - last_report, 1e-3))
                 last_report, done_at_report = now, done
-                if all(p.lag <= settings.rebuild_swap_lag for p in parts):
+                if all(p.lag <= near for p in parts):
                     return
     finally:
         for future in pending.values():

@@ -13,7 +13,7 @@ lane builds the service again from its spec and the service's settings (so the b
 lanes in processes only for a service built from its spec alone: ``ConsumingService.spec``),
 opens its own connections, and follows its partitions exactly as a lane in the builder's own
 process would (``builder.follow``: the same batches, offsets stored with the rows, claims,
-dead letters), until it is within ``rebuild_swap_lag`` events of the log's end. It reports
+dead letters), until it is within ``NEAR`` events of the log's end. It reports
 its progress on a pipe; the builder sums it into the generation's progress, then catches up
 and swaps in its own process as before.
 
@@ -44,6 +44,10 @@ from services.runtime.settings import Settings
 log = logging.getLogger(__name__)
 
 REPORT_S = 0.5  # how often a lane reports its progress (and looks for its builder)
+NEAR = 100
+"""A lane follows the log until it is this close to its end (or ``rebuild_swap_lag``, if
+less): what it leaves, the builder applies alone, claiming each event, partly under the live
+lock, at a fraction of the lanes' pace."""
 
 
 class LaneFailed(RuntimeError):
@@ -223,7 +227,8 @@ async def _run(lane: Lane, pipe: Connection) -> None:
                 pipe.send(("progress", dict(part.applied), dict(part.ends)))
 
             with few_collections():
-                await follow([part], lane.settings, report, every_s=REPORT_S)
+                near = min(NEAR, lane.settings.rebuild_swap_lag)
+                await follow([part], lane.settings, report, every_s=REPORT_S, near=near)
             pipe.send(("done", dict(part.applied), dict(part.ends)))
         finally:
             await part.reader.stop()
