@@ -14,6 +14,7 @@ import subprocess
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
 import asyncpg
@@ -273,41 +274,14 @@ async def test_a_builder_killed_mid_rebuild_is_resumed_from_its_offsets_by_anoth
     bootstrap, topic = system.env["COMPLAINTS_KAFKA_BOOTSTRAP"], system.topics["events"]
     await publish(bootstrap, topic, [complaint_event(office, n, run=run) for n in range(8000)])
     await caught_up(system, "reporting")
-    # Only slow copies may take the lease: the session's copy steps aside for this test.
-    system.stop("reporting")
     slow = {**system.env, "COMPLAINTS_REBUILD_BATCH": "20", "COMPLAINTS_LOG_LEVEL": "INFO"}
-    copies: list[subprocess.Popen[bytes]] = []
-
-    def start_copy(name: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
-        port = free_port()
-        proc = stack.start_service(
-            "reporting",
-            env={**env, "COMPLAINTS_REPORTING_PORT": str(port)},
-            log_path=system.logs / f"{name}.log",
-        )
-        copies.append(proc)
-        stack.wait_healthy({"reporting": port}, timeout=60, logs=system.logs)
-        return proc
-
-    try:
-        builder = start_copy("reporting-builder-a", slow)
-        asked = await complaints(system.env, "rebuild", "reporting", "--no-wait")
-        assert asked.returncode == 0, asked.stderr
-        gen = live_gen(await registry(system, "reporting")) + 1
+    async with other_copies(system, "reporting") as copies:
+        builder = start_service_copy(system, "reporting", "reporting-builder-a", slow, copies)
+        gen = await rebuild_asked(system, "reporting")
         target = f"reporting_g{gen}"
 
         async def stored() -> int:
-            conn = await asyncpg.connect(system.database_url)
-            try:
-                if not await conn.fetchval("SELECT to_regclass($1)", f"{target}.consumer_offsets"):
-                    return 0
-                return int(
-                    await conn.fetchval(
-                        f"SELECT coalesce(sum(next_offset), 0) FROM {target}.consumer_offsets"
-                    )
-                )
-            finally:
-                await conn.close()
+            return await stored_events(system, target)
 
         async def well_begun() -> bool:
             return await stored() >= 3000
@@ -321,33 +295,15 @@ async def test_a_builder_killed_mid_rebuild_is_resumed_from_its_offsets_by_anoth
         total = sum((await read_offsets(bootstrap, topic)).values())
         assert 0 < kept < total
 
-        start_copy("reporting-builder-b", system.env)
-
-        async def live() -> bool:
-            return live_gen(await registry(system, "reporting")) == gen
-
-        await eventually(live, timeout=120, interval=0.5)
-        log_b = (system.logs / "reporting-builder-b.log").read_text(encoding="utf-8")
-        # Each lane resumes its own partitions (then the catch-up reads them all again).
-        following = log_b.split(f"generation {gen} caught up")[0]
-        resumed = re.findall(r"reporting\.complaints\.v1 resumes at (\d+) stored", following)
+        log_b, resumed = await resumed_by_another_copy(system, "reporting", gen, copies)
         assert len(resumed) == 2  # COMPLAINTS_REBUILD_LANES
-        assert sum(map(int, resumed)) == kept  # from the offsets the killed builder stored
+        assert sum(resumed) == kept  # from the offsets the killed builder stored
         applied = next(
             int(line.split("caught up: ")[1].split(" events")[0])
             for line in log_b.splitlines()
             if f"generation {gen} caught up" in line
         )
         assert applied <= sum((await read_offsets(bootstrap, topic)).values()) - kept
-        for proc in copies:
-            proc.terminate()
-            proc.wait(timeout=20)
-    finally:
-        for proc in copies:
-            if proc.poll() is None:
-                proc.kill()
-        system.start("reporting")
-    await caught_up(system, "reporting")
     counted = await recount(system)
     stats = (await http.get(f"{system.urls['reporting']}/v1/stats", headers=READER)).json()
     assert stats["by_office"][office] == counted[office] == 8000
@@ -514,6 +470,88 @@ async def test_sla_rebuilds_live_while_complaints_flow_and_clocks_are_read(
     ]  # the old complaints' breaches were published before the rebuild, and only then
 
 
+@asynccontextmanager
+async def other_copies(
+    system: RunningSystem, service: str
+) -> AsyncIterator[list[subprocess.Popen[bytes]]]:
+    """The system's own copy of ``service`` stopped (only the test's copies may take the
+    builder lease) and a list for the copies the test starts; after the test those are
+    ended, the system's copy started again and caught up with the log."""
+    system.stop(service)
+    copies: list[subprocess.Popen[bytes]] = []
+    try:
+        yield copies
+        for proc in copies:
+            proc.terminate()
+            proc.wait(timeout=20)
+    finally:
+        for proc in copies:
+            if proc.poll() is None:
+                proc.kill()
+        system.start(service)
+    await caught_up(system, service)
+
+
+def start_service_copy(
+    system: RunningSystem,
+    service: str,
+    name: str,
+    env: dict[str, str],
+    copies: list[subprocess.Popen[bytes]],
+) -> subprocess.Popen[bytes]:
+    """Another copy of ``service`` on a port of its own, logging to ``<name>.log``; added to
+    ``copies`` (which the test ends), once it answers."""
+    port = free_port()
+    proc = stack.start_service(
+        service,
+        env={**env, f"COMPLAINTS_{service.upper()}_PORT": str(port)},
+        log_path=system.logs / f"{name}.log",
+    )
+    copies.append(proc)
+    stack.wait_healthy({service: port}, timeout=60, logs=system.logs)
+    return proc
+
+
+async def resumed_by_another_copy(
+    system: RunningSystem, service: str, gen: int, copies: list[subprocess.Popen[bytes]]
+) -> tuple[str, list[int]]:
+    """Start another copy of ``service`` and wait until it made ``gen`` live; its log, and
+    where each of its lanes resumed (the events stored before it took the lease)."""
+    name = f"{service}-builder-b"
+    start_service_copy(system, service, name, system.env, copies)
+
+    async def live() -> bool:
+        return live_gen(await registry(system, service)) == gen
+
+    await eventually(live, timeout=120, interval=0.5)
+    log = (system.logs / f"{name}.log").read_text(encoding="utf-8")
+    # Each lane resumes its own partitions (then the catch-up reads them all again).
+    following = log.split(f"generation {gen} caught up")[0]
+    return log, [int(n) for n in re.findall(r" resumes at (\d+) stored", following)]
+
+
+async def rebuild_asked(system: RunningSystem, service: str) -> int:
+    """Ask for a rebuild of ``service`` (``complaints rebuild --no-wait``); the generation."""
+    asked = await complaints(system.env, "rebuild", service, "--no-wait")
+    assert asked.returncode == 0, asked.stderr
+    return live_gen(await registry(system, service)) + 1
+
+
+async def stored_events(system: RunningSystem, schema: str) -> int:
+    """How many events generation ``schema`` stored offsets for (0 before its tables)."""
+    conn = await asyncpg.connect(system.database_url)
+    try:
+        if not await conn.fetchval("SELECT to_regclass($1)", f"{schema}.consumer_offsets"):
+            return 0
+        return int(
+            await conn.fetchval(
+                f"SELECT coalesce(sum(next_offset), 0) FROM {schema}.consumer_offsets"
+            )
+        )
+    finally:
+        await conn.close()
+
+
 async def settled(read: Callable[[], Awaitable[int]], quiet_s: float = 1.5) -> int:
     """``read()`` once two readings ``quiet_s`` apart agree (nothing writes any more)."""
     last = await read()
@@ -548,7 +586,6 @@ async def test_a_killed_builder_takes_its_lane_processes_with_it_and_a_copy_resu
         bootstrap, topic, [complaint_event(f"分道{run}", n, run=run) for n in range(4000)]
     )
     await caught_up(system, "workflow")
-    system.stop("workflow")
     # Small batches, and lanes that follow the log to its very end: the kill finds them busy.
     slow = {
         **system.env,
@@ -556,39 +593,14 @@ async def test_a_killed_builder_takes_its_lane_processes_with_it_and_a_copy_resu
         "COMPLAINTS_REBUILD_SWAP_LAG": "0",
         "COMPLAINTS_LOG_LEVEL": "INFO",
     }
-    copies: list[subprocess.Popen[bytes]] = []
-
-    def start_copy(name: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
-        port = free_port()
-        proc = stack.start_service(
-            "workflow",
-            env={**env, "COMPLAINTS_WORKFLOW_PORT": str(port)},
-            log_path=system.logs / f"{name}.log",
-        )
-        copies.append(proc)
-        stack.wait_healthy({"workflow": port}, timeout=60, logs=system.logs)
-        return proc
-
-    try:
-        builder = start_copy("workflow-builder-a", slow)
-        asked = await complaints(system.env, "rebuild", "workflow", "--no-wait")
-        assert asked.returncode == 0, asked.stderr
-        gen = live_gen(await registry(system, "workflow")) + 1
+    async with other_copies(system, "workflow") as copies:
+        builder = start_service_copy(system, "workflow", "workflow-builder-a", slow, copies)
+        gen = await rebuild_asked(system, "workflow")
         target = f"workflow_g{gen}"
         log_a = system.logs / "workflow-builder-a.log"
 
         async def stored() -> int:
-            conn = await asyncpg.connect(system.database_url)
-            try:
-                if not await conn.fetchval("SELECT to_regclass($1)", f"{target}.consumer_offsets"):
-                    return 0
-                return int(
-                    await conn.fetchval(
-                        f"SELECT coalesce(sum(next_offset), 0) FROM {target}.consumer_offsets"
-                    )
-                )
-            finally:
-                await conn.close()
+            return await stored_events(system, target)
 
         def lane_pids() -> list[int]:
             text = log_a.read_text(encoding="utf-8") if log_a.exists() else ""
@@ -615,26 +627,9 @@ async def test_a_killed_builder_takes_its_lane_processes_with_it_and_a_copy_resu
         await asyncio.sleep(1.0)
         assert await stored() == kept  # nothing writes the generation any more
 
-        start_copy("workflow-builder-b", system.env)
-
-        async def live() -> bool:
-            return live_gen(await registry(system, "workflow")) == gen
-
-        await eventually(live, timeout=120, interval=0.5)
-        log_b = (system.logs / "workflow-builder-b.log").read_text(encoding="utf-8")
-        following = log_b.split(f"generation {gen} caught up")[0]
-        resumed = re.findall(r"workflow\.state\.v1 resumes at (\d+) stored", following)
+        _, resumed = await resumed_by_another_copy(system, "workflow", gen, copies)
         assert len(resumed) == 2  # one per lane process
-        assert sum(map(int, resumed)) == kept  # from the offsets the killed lanes stored
-        for proc in copies:
-            proc.terminate()
-            proc.wait(timeout=20)
-    finally:
-        for proc in copies:
-            if proc.poll() is None:
-                proc.kill()
-        system.start("workflow")
-    await caught_up(system, "workflow")
+        assert sum(resumed) == kept  # from the offsets the killed lanes stored
     conn = await asyncpg.connect(system.database_url)
     try:
         made = await conn.fetchval(
