@@ -254,7 +254,8 @@ class Builder:
 
         settings = self.service.settings
         started = time.monotonic()
-        running = lanes.start(
+        running = await asyncio.to_thread(
+            lanes.start,
             [
                 lanes.Lane(
                     self.service.spec_name or "",
@@ -267,7 +268,7 @@ class Builder:
                 )
                 for consumer in elsewhere
                 for lane in range(settings.rebuild_lanes)
-            ]
+            ],
         )
         seen: list[Progress] = [*parts, *running]
 

@@ -9,6 +9,8 @@ machine has (``rebuild_lane_processes``).
 A lane process is forked from a fork server (``multiprocessing``'s ``forkserver``) that the
 service starts beside itself when its builder starts (``start_server``), with the service's
 modules imported once: a lane starts in milliseconds, not the second an import takes. The
+fork server and its lanes run at a lower priority (``lane_priority``): they take the cores
+the live service, its readers and PostgreSQL leave. The
 lane builds the service again from its spec and the service's settings (so the builder uses
 lanes in processes only for a service built from its spec alone: ``ConsumingService.spec``),
 opens its own connections, and follows its partitions exactly as a lane in the builder's own
@@ -74,7 +76,14 @@ class Lane:
 def context(service: str) -> ForkServerContext:
     """The fork server's context, with ``service``'s modules imported before any fork."""
     ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload([__name__, "services.runtime.app", f"services.{service}.spec"])
+    ctx.set_forkserver_preload(
+        [
+            "services.runtime.lane_priority",  # first: the imports below run at its priority
+            __name__,
+            "services.runtime.app",
+            f"services.{service}.spec",
+        ]
+    )
     return ctx
 
 
@@ -114,17 +123,25 @@ class Running(Progress):
 
 
 def start(lanes: Sequence[Lane]) -> list[Running]:
-    """Fork a process for each lane."""
-    running = []
-    for lane in lanes:
-        ctx = context(lane.service)
-        ours, theirs = ctx.Pipe(duplex=True)
-        process = ctx.Process(
-            target=main, args=(lane, theirs), name=f"{lane.consumer}-lane-{lane.lane}"
-        )
-        process.start()
-        theirs.close()  # the lane's end lives in the lane alone: its EOF is the builder's death
-        running.append(Running(lane, process, ours, {}, {}))
+    """Fork a process for each lane (blocking: the fork server answers within milliseconds,
+    or, not started yet, after its imports; run it in a thread). If one cannot be started,
+    those started are ended."""
+    running: list[Running] = []
+    try:
+        for lane in lanes:
+            ctx = context(lane.service)
+            ours, theirs = ctx.Pipe(duplex=True)
+            process = ctx.Process(
+                target=main, args=(lane, theirs), name=f"{lane.consumer}-lane-{lane.lane}"
+            )
+            try:
+                process.start()
+            finally:
+                theirs.close()  # the lane's end lives in the lane alone: its EOF is our death
+            running.append(Running(lane, process, ours, {}, {}))
+    except BaseException:
+        stop(running)
+        raise
     return running
 
 
