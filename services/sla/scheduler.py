@@ -257,7 +257,6 @@ class Scheduler:
 
     async def _loop(self, name: str, judge: Callable[[], Awaitable[bool]], *, refold: bool) -> None:
         while True:
-            gen = self._consumer.gen  # the generation this round reads
             try:
                 if not await judge():
                     await asyncio.sleep(await self._idle(refold=refold))
@@ -268,29 +267,9 @@ class Scheduler:
                 await asyncio.sleep(1.0)
             except Rebuilding:  # this copy's version is being built: the swap comes first
                 await asyncio.sleep(1.0)
-            except asyncpg.UndefinedTableError:
-                if not await self._followed_a_swap(gen):
-                    log.exception("sla scheduler (%s): round failed; retrying", name)
-                    await asyncio.sleep(1.0)
             except Exception:
                 log.exception("sla scheduler (%s): round failed; retrying", name)
                 await asyncio.sleep(1.0)
-
-    async def _followed_a_swap(self, was: int | None) -> bool:
-        """Whether a rebuild swapped generations under a round that read generation ``was``:
-        the round read the offsets of the generation its consumer still wrote, which the swap
-        dropped. The consumer notices at its next batch; it follows the live generation here
-        and now instead (or the scheduler's other loop did already)."""
-        try:
-            await self._consumer.follow_live()
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            return False
-        if self._consumer.gen == was:
-            return False
-        log.info("sla scheduler: generation %s is live now (was %s)", self._consumer.gen, was)
-        return True
 
     async def _idle(self, *, refold: bool) -> float:
         """Seconds until the next check of the kind falls due (and its grace passed), at most

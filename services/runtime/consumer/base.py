@@ -376,8 +376,7 @@ class LogConsumer:
         if not partitions:
             return None
         ends = await consumer.end_offsets([TopicPartition(self.topic, p) for p in partitions])
-        async with self._pool().acquire() as conn:
-            stored = await store.stored_positions(conn, self.book_schema, self.name, self.topic)
+        stored = await self._stored_positions()
         applied: dict[int, datetime] = {}
         for tp, end in ends.items():
             row = stored.get(tp.partition)
@@ -388,6 +387,22 @@ class LogConsumer:
             else:
                 applied[tp.partition] = min(now, row["watermark"])
         return applied
+
+    async def _stored_positions(self) -> dict[int, asyncpg.Record]:
+        """The stored offsets and watermarks of the generation this consumer writes. A swap
+        drops the old generation while the consumer still writes it (it notices at its next
+        batch): then it follows the live generation now and reads that one's. A table missing
+        for any other reason is an error."""
+        gen, schema = self.gen, self.book_schema
+        try:
+            async with self._pool().acquire() as conn:
+                return await store.stored_positions(conn, schema, self.name, self.topic)
+        except asyncpg.UndefinedTableError:
+            await self.follow_live()
+            if self.gen == gen:
+                raise
+        async with self._pool().acquire() as conn:
+            return await store.stored_positions(conn, self.book_schema, self.name, self.topic)
 
     async def progress(self) -> dict[int, tuple[int, int]] | None:
         """Partition → (stored next offset, end offset), over every partition of the topic.
