@@ -53,6 +53,10 @@ BEGIN
     END IF;
 END
 $$;
+-- Unqualified names in reporting's functions (reporting.complaint_states(T) …) are the live
+-- generation's views in `reporting` (services/reporting/functions.sql). On every start, so a
+-- role created by an earlier release gets it too.
+ALTER ROLE analyst SET search_path = reporting, public;
 
 -- If the database already exists (Docker: POSTGRES_DB created it, owned by
 -- POSTGRES_USER), make the application role its owner.

@@ -1,5 +1,17 @@
 -- Stable objects over the views of the live generation (services.runtime.generations): the
 -- "as of" functions and the analysts' view. Run again at every swap; never a projection's data.
+--
+-- The functions name their tables unqualified: they read the generation the caller's
+-- search_path names. The service's reads and the analyst role (deploy/postgres/init.sql) look
+-- names up in `reporting`, the live generation's views; the projection, folding the state of
+-- the complaints it just wrote into complaint_current, looks them up in the generation it
+-- writes (live, or a builder's). A session whose search_path lacks `reporting` gets
+-- "relation "complaints" does not exist", never another generation's answer.
+--
+-- Their bodies are checked as they are created, against the views: `reporting` leads the
+-- search_path while this file runs, and the caller's comes back at its end.
+SELECT set_config('complaints.search_path_before', current_setting('search_path'), true),
+       set_config('search_path', 'reporting', true);
 
 -- Each complaint's state as of T, from the events recorded by T. Step times are the
 -- occurred_at of the first event of each step. NULL validity: not judged yet.
@@ -66,7 +78,7 @@ LANGUAGE sql STABLE AS $$
            CASE WHEN s.status_before = 'closed' THEN s.close_outcome END,
            CASE WHEN s.status_before = 'closed' THEN s.close_summary END,
            CASE WHEN s.status_before = 'merged' THEN s.merged_into END
-    FROM reporting.complaints c
+    FROM complaints c
     CROSS JOIN LATERAL (
         SELECT count(*) AS events,
                (array_agg(e.status ORDER BY e.seq DESC)
@@ -124,7 +136,7 @@ LANGUAGE sql STABLE AS $$
                     FILTER (WHERE e.type = 'ComplaintClosed'))[1] AS close_summary,
                (array_agg((e.detail ->> 'into_complaint_id')::uuid ORDER BY e.seq DESC)
                     FILTER (WHERE e.type = 'ComplaintMerged'))[1] AS merged_into
-        FROM reporting.events e
+        FROM events e
         WHERE e.complaint_id = c.complaint_id AND e.recorded_at <= as_of
     ) s
     WHERE c.received_at <= as_of
@@ -144,7 +156,7 @@ RETURNS TABLE (
 )
 LANGUAGE sql STABLE AS $$
     SELECT e.complaint_id, e.type, e.occurred_at, e.detail
-    FROM reporting.events e
+    FROM events e
     WHERE e.detail IS NOT NULL AND e.recorded_at <= as_of
       AND e.occurred_at >= occurred_from AND e.occurred_at < occurred_before
 $$;
@@ -172,10 +184,10 @@ LANGUAGE sql STABLE AS $$
            coalesce(min(a.deadline) FILTER (WHERE a.effect = 'breach'), min(a.deadline))
                AS deadline,
            max(a.recorded_at) AS alerted_at
-    FROM reporting.timer_events a
+    FROM timer_events a
     LEFT JOIN LATERAL (  -- the timer's latest start or stop recorded by T
         SELECT r.effect, r.seq, r.occurred_at
-        FROM reporting.timer_events r
+        FROM timer_events r
         WHERE r.complaint_id = a.complaint_id AND r.timer = a.timer
           AND r.effect IN ('start', 'stop') AND r.recorded_at <= as_of
         ORDER BY r.seq DESC
@@ -186,15 +198,16 @@ LANGUAGE sql STABLE AS $$
       AND (run.effect IS NULL
            OR (run.effect = 'start' AND a.seq > run.seq AND a.deadline > run.occurred_at))
       AND NOT EXISTS (
-          SELECT 1 FROM reporting.events x
+          SELECT 1 FROM events x
           WHERE x.complaint_id = a.complaint_id
             AND x.status IN ('closed', 'withdrawn', 'merged')
             AND x.recorded_at <= as_of)
     GROUP BY a.complaint_id, a.timer
 $$;
 
--- For analysts: every complaint as it stands now.
-CREATE VIEW reporting.current_states AS SELECT * FROM reporting.complaint_states(now());
+-- For analysts: every complaint as it stands now (as every event applied has it: the rows the
+-- projection keeps, not a fold per query).
+CREATE VIEW reporting.current_states AS SELECT * FROM reporting.complaint_current;
 
 -- Analysts read reporting and nothing else (the role is created with the database).
 DO $$
@@ -206,3 +219,5 @@ BEGIN
     END IF;
 END
 $$;
+
+SELECT set_config('search_path', current_setting('complaints.search_path_before'), true);

@@ -52,6 +52,9 @@ class ReportQuery:
     period_to: date
     office: str | None
     as_of: datetime
+    # No ``as_of`` was given: the report "now", read as every event applied has each
+    # complaint (``complaint_current``), with ``as_of`` the instant of the request.
+    current: bool = False
 
 
 def report_query(
@@ -95,7 +98,13 @@ def report_query(
         period_to = reports.month_of(reports.day_start(period_from))[1]
     elif period_from is None:
         period_from = period_to.replace(day=1)
-    query = ReportQuery(period_from=period_from, period_to=period_to, office=office, as_of=at)
+    query = ReportQuery(
+        period_from=period_from,
+        period_to=period_to,
+        office=office,
+        as_of=at,
+        current=as_of is None,
+    )
     if query.period_from > query.period_to:
         raise ConsoleFieldError(
             "from",

@@ -122,6 +122,7 @@ class ComplaintsProjection:
         read), set-wise: its key is made after the rows are in, as the others'."""
         await store.finish_bulk(conn)
         await conn.execute(SCHEMA_SQL.read_text(encoding="utf-8"))
+        await store.fill_current(conn)
         await conn.execute("DELETE FROM processed_events WHERE consumer = $1", consumer)
         await conn.execute("ALTER TABLE processed_events DROP CONSTRAINT processed_events_pkey")
         await conn.execute(

@@ -75,6 +75,7 @@ async def monthly(parts: Parts, query: ReportQuery) -> MonthlyReport:
             offices=settings.reporting_offices,
             document=parts.shared,
             pool=service.pool,
+            current=query.current,
         )
 
 
@@ -107,6 +108,7 @@ async def monthly_list(
             as_of=query.as_of,
             page=page,
             page_size=page_size,
+            current=query.current,
         )
     return ComplaintList(
         figure=figure,
@@ -160,6 +162,7 @@ async def board_list(
             page_size=page_size,
             hotspot_days=settings.reporting_hotspot_days,
             hotspot_min=settings.reporting_hotspot_min,
+            current=as_of is None,
         )
     return ComplaintList(
         figure=figure,
@@ -185,6 +188,7 @@ async def live(parts: Parts, office: str | None, as_of: datetime | None) -> Dash
             as_of=checked_instant(as_of),
             hotspot_days=settings.reporting_hotspot_days,
             hotspot_min=settings.reporting_hotspot_min,
+            current=as_of is None,
         )
 
 

@@ -8,9 +8,10 @@
 -- question is answered by SQL over the rows recorded up to an instant T (recorded_at <= T):
 -- reporting.complaint_states(T) folds each complaint's rows into its state as of T, and
 -- reporting.timer_alerts(T) tells which SLA timers are overdue or about to breach as of T.
--- The "current" answers are the same functions at T = now(). Within one complaint the rows are
--- ordered by seq, the order in which they were applied: the log's order for that complaint
--- (all of a complaint's events share one partition, read in order).
+-- Within one complaint the rows are ordered by seq, the order in which they were applied: the
+-- log's order for that complaint (all of a complaint's events share one partition, read in
+-- order). The answers "now" read complaint_current instead: the same fold, kept as the events
+-- are applied.
 
 -- One row per received complaint: the facts of the register. Personal data (name, phone,
 -- description, demand) only as the log has it, sealed under the complainant's key
@@ -89,3 +90,54 @@ CREATE TABLE IF NOT EXISTS timer_events (
 CREATE INDEX IF NOT EXISTS timer_events_alerts ON timer_events (recorded_at)
     WHERE effect IN ('warning', 'breach');
 
+
+-- Each complaint's state as every event applied has it: reporting.complaint_states(T) at
+-- T = 'infinity', and whether one of its timers is overdue (reporting.timer_alerts). The
+-- projection folds again, in the transaction that writes them, the complaints a batch of
+-- events is about (store.refresh_current); a builder folds every complaint once, after its
+-- bulk load. The report and the dashboard "now" read these rows instead of folding every
+-- complaint of the period per request. Its columns are complaint_states' and `overdue`
+-- (tests/integration/test_reporting_current.py holds them equal).
+CREATE TABLE IF NOT EXISTS complaint_current (
+    complaint_id            uuid PRIMARY KEY,
+    office                  text NOT NULL,
+    received_office         text NOT NULL,
+    channel                 text NOT NULL,
+    unit                    text NOT NULL,
+    building                text,
+    subject                 text NOT NULL,
+    personal                jsonb NOT NULL,
+    occurred_at             timestamptz NOT NULL,
+    received_at             timestamptz NOT NULL,
+    events                  bigint NOT NULL,
+    status                  text,
+    validity                text,
+    category                text,
+    priority                text,
+    rejudged                boolean NOT NULL,
+    major                   boolean NOT NULL,
+    major_rule              text,
+    major_at                timestamptz,
+    acknowledged_at         timestamptz,
+    judged_at               timestamptz,
+    assigned_at             timestamptz,
+    implemented_at          timestamptz,
+    replied_at              timestamptz,
+    answered_at             timestamptz,
+    revisited_at            timestamptz,
+    ended_at                timestamptz,
+    revisit_satisfied       boolean,
+    first_response_breached boolean NOT NULL,
+    reply_breached          boolean NOT NULL,
+    reply_hard_breached     boolean NOT NULL,
+    last_event_at           timestamptz,
+    resolved_on_the_spot    boolean NOT NULL,
+    suspended               boolean NOT NULL,
+    close_outcome           text,
+    close_summary           text,
+    merged_into             uuid,
+    overdue                 boolean NOT NULL
+);
+CREATE INDEX IF NOT EXISTS complaint_current_occurred ON complaint_current (occurred_at);
+CREATE INDEX IF NOT EXISTS complaint_current_office_occurred
+    ON complaint_current (office, occurred_at);

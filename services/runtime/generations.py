@@ -271,22 +271,24 @@ class Generations:
         """Point a view of the same name in the service's schema at every table of ``gen``,
         then (re)create the stable functions over them."""
         target = self.schema_of(gen)
+        replaced = False
         for table in await gen_store.table_names(conn, target):
             # The live generation's bookkeeping is ``live_<table>``: the durable consumers
             # keep tables of the plain names in the service's schema.
             view = f"live_{table}" if table in BOOKKEEPING_TABLES else table
-            await self._point_view(conn, view, f"{target}.{table}")
-        await gen_store.run_stable_sql(conn, self.schema, self.functions)
+            replaced |= await self._point_view(conn, view, f"{target}.{table}")
+        # A view replaced for its new shape took the stable views over it along (CASCADE).
+        await gen_store.run_stable_sql(conn, self.schema, self.functions, force=replaced)
 
-    async def _point_view(self, conn: asyncpg.Connection, view: str, source: str) -> None:
+    async def _point_view(self, conn: asyncpg.Connection, view: str, source: str) -> bool:
         """Make ``<schema>.<view>`` show ``source``, keeping the view (and what depends on
-        it) when the columns are the same; replacing it when the shape changed."""
+        it) when the columns are the same; replacing it when the shape changed (``True``)."""
         stray = view in self.legacy_tables
         if stray and await gen_store.relkind(conn, self.schema, view) in ("r", "p"):
             # A projection table of the layout before generations still holds the name.
             log.warning("%s: replacing the pre-generation table %s by its view", self.schema, view)
             await gen_store.drop_table(conn, self.schema, view)
-        await gen_store.point_view(conn, self.schema, view, source)
+        return await gen_store.point_view(conn, self.schema, view, source)
 
     # -- helpers -----------------------------------------------------------------------
 

@@ -31,3 +31,17 @@ async def install_reporting(url: str) -> str:
     finally:
         await conn.close()
     return generations.schema_of(live.gen)
+
+
+async def assert_current_is_the_fold(conn: asyncpg.Connection) -> None:
+    """``complaint_current`` holds each complaint exactly as ``complaint_states`` and
+    ``timer_alerts`` fold it from every event (nothing more, nothing less)."""
+    folded = """SELECT s.*, coalesce(a.overdue, false) AS overdue
+                 FROM reporting.complaint_states('infinity') s
+                 LEFT JOIN LATERAL (
+                     SELECT bool_or(t.overdue) AS overdue
+                     FROM reporting.timer_alerts('infinity') t
+                     WHERE t.complaint_id = s.complaint_id) a ON true"""
+    kept = "SELECT * FROM reporting.complaint_current"
+    assert await conn.fetch(f"({kept}) EXCEPT ({folded})") == []
+    assert await conn.fetch(f"({folded}) EXCEPT ({kept})") == []

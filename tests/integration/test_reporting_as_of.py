@@ -48,7 +48,7 @@ from services.reporting.dashboard import BOARD_FIGURES
 from services.reporting.monthly import headline_figures
 from services.reporting.projection import ComplaintsProjection
 from tests.conftest import RUN, Infra
-from tests.integration.reporting_db import install_reporting
+from tests.integration.reporting_db import assert_current_is_the_fold, install_reporting
 
 pytestmark = pytest.mark.infra
 
@@ -651,3 +651,89 @@ async def test_overdue_and_due_soon_count_and_list_each_complaint_once(
     assert [(r["complaint_id"], r["timers"]) for r in rows] == [
         (warned.complaint_id, ("首问响应", "答复业主"))
     ]
+
+
+async def test_the_report_and_the_dashboard_now_read_the_kept_states_and_equal_the_fold(
+    pool: asyncpg.Pool,
+) -> None:
+    """ "Now" the report and the dashboard read ``complaint_current``, which the projection
+    keeps as it applies each event: the same answers as folding every event, here for a
+    complaint suspended, judged again, moved to another office and closed, one whose
+    department timer breached, and one still open; and the kept rows equal the fold for every
+    complaint the module's tests told."""
+    first, second = office(), office()
+    moved = await Story(pool, first).received()
+    await moved.tell(ComplaintAcknowledged(actor=AGENT), at(5))
+    await moved.tell(
+        ComplaintJudged(actor=AGENT, validity=Validity.VALID, category=ServiceCategory.FEES),
+        at(10),
+    )
+    await moved.tell(
+        ComplaintSuspended(actor=AGENT, suspension_no=1, awaiting=Awaiting.OWNER, reason="等业主"),
+        at(20),
+    )
+    await moved.tell(ComplaintResumed(actor=AGENT, suspension_no=1), at(30))
+    await moved.tell(
+        ComplaintRejudged(
+            actor=AGENT,
+            validity=Validity.ASSIST,
+            category=ServiceCategory.SECURITY,
+            previous_validity=Validity.VALID,
+            previous_category=ServiceCategory.FEES,
+            reason="复核",
+        ),
+        at(40),
+    )
+    await moved.tell(
+        ComplaintOfficeTransferred(actor=AGENT, from_office=first, to_office=second, reason="移交"),
+        at(50),
+    )
+    await moved.tell(
+        ComplaintClosed(actor=AGENT, outcome=CloseOutcome.UNSATISFIED, summary="业主不满意"),
+        at(60),
+    )
+    late = await Story(pool, second).received()
+    await late.tell(ComplaintAcknowledged(actor=AGENT), at(5))
+    deadline = at(60)
+    await late.tell(
+        DepartmentAssigned(actor=AGENT, department="环境部", deadline=deadline, reason="manual"),
+        at(10),
+    )
+    await late.tell(breach("department", deadline), at(61))
+    await Story(pool, second).received()
+    after_all = at(24 * 60)
+
+    async def report(current: bool) -> Any:
+        async with pool.acquire() as conn:
+            return await reports.monthly_report(
+                conn,
+                period_from=T0.date(),
+                period_to=T0.date(),
+                office=second,
+                as_of=after_all,
+                offices=[],
+                pool=pool,
+                current=current,
+            )
+
+    async def board(current: bool) -> Any:
+        async with pool.acquire() as conn:
+            return await reports.dashboard(
+                conn,
+                office=second,
+                as_of=after_all,
+                hotspot_days=30,
+                hotspot_min=2,
+                current=current,
+            )
+
+    now, folded = await report(True), await report(False)
+    assert now.model_dump() == folded.model_dump()
+    assert (now.received, now.handling.rejudged) == (3, 1)
+    assert now.service_levels.overdue.hits == 1
+    board_now, board_folded = await board(True), await board(False)
+    assert board_now.model_dump() == board_folded.model_dump()
+    assert board_now.open.total == 2
+    async with pool.acquire() as conn:
+        await assert_current_is_the_fold(conn)
+        assert await conn.fetchval("SELECT count(*) FROM reporting.complaint_current") >= 3

@@ -34,6 +34,7 @@ from services.reporting import store
 from services.reporting.projection import ComplaintsProjection, logged
 from services.runtime.store import consumer_tables_sql
 from tests.conftest import RUN, Infra
+from tests.integration.reporting_db import assert_current_is_the_fold
 
 pytestmark = pytest.mark.infra
 
@@ -53,7 +54,12 @@ TABLES = {
     "daily_intake": "day, office, channel",
     "events": "seq",
     "timer_events": "complaint_id, timer, seq",
+    "complaint_current": "complaint_id",
 }
+TRUNCATE = (
+    "TRUNCATE reporting.complaints, reporting.daily_intake, reporting.events, "
+    "reporting.timer_events, reporting.complaint_current RESTART IDENTITY"
+)
 
 
 @pytest.fixture
@@ -162,10 +168,7 @@ async def test_batch_path_writes_the_same_rows_as_one_event_at_a_time(pool: asyn
             for envelope, data in events:
                 await projection.apply(conn, envelope, data)
         one_by_one = await snapshot(conn)
-        await conn.execute(
-            "TRUNCATE reporting.complaints, reporting.daily_intake, reporting.events, "
-            "reporting.timer_events RESTART IDENTITY"
-        )
+        await conn.execute(TRUNCATE)
         async with conn.transaction():
             await projection.apply_batch(conn, events[:17])  # batches cut mid-complaint
             await projection.apply_batch(conn, events[17:])
@@ -176,6 +179,9 @@ async def test_batch_path_writes_the_same_rows_as_one_event_at_a_time(pool: asyn
     closed = [r for r in one_by_one["events"] if r[3] == "ComplaintClosed"]
     assert {(r[-4], r[-3], r[-2]) for r in closed} == {(None, None, "unsatisfied")}
     assert batched == one_by_one
+    assert len(one_by_one["complaint_current"]) == 6
+    async with pool.acquire() as conn:
+        await assert_current_is_the_fold(conn)
 
 
 async def ranked_snapshot(conn: asyncpg.Connection) -> dict[str, list[tuple[Any, ...]]]:
@@ -183,6 +189,12 @@ async def ranked_snapshot(conn: asyncpg.Connection) -> dict[str, list[tuple[Any,
     numbers (a bulk load leaves gaps where duplicates were)."""
     ranks = "SELECT seq, row_number() OVER (ORDER BY seq) AS rank FROM reporting.events"
     return {
+        "complaint_current": [
+            tuple(r.values())
+            for r in await conn.fetch(
+                "SELECT * FROM reporting.complaint_current ORDER BY complaint_id"
+            )
+        ],
         "complaints": [
             tuple(r.values())
             for r in await conn.fetch("SELECT * FROM reporting.complaints ORDER BY complaint_id")
@@ -231,10 +243,7 @@ async def test_a_bulk_load_with_duplicates_writes_the_rows_of_each_event_applied
             for envelope, data in log:  # idempotent: each event applied once in effect
                 await projection.apply(conn, envelope, data)
         once = await ranked_snapshot(conn)
-        await conn.execute(
-            "TRUNCATE reporting.complaints, reporting.daily_intake, reporting.events, "
-            "reporting.timer_events RESTART IDENTITY"
-        )
+        await conn.execute(TRUNCATE)
         await conn.execute(consumer_tables_sql("reporting"))
         async with conn.transaction():
             await projection.begin_build(conn)
@@ -249,4 +258,7 @@ async def test_a_bulk_load_with_duplicates_writes_the_rows_of_each_event_applied
     assert len(once["complaints"]) == 8
     assert sum(r[3] for r in once["daily_intake"]) == 8
     assert bulk == once
+    assert len(bulk["complaint_current"]) == 8
     assert processed == len(once["events"])
+    async with pool.acquire() as conn:
+        await assert_current_is_the_fold(conn)

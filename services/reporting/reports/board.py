@@ -22,11 +22,15 @@ async def dashboard(
     as_of: datetime,
     hotspot_days: int,
     hotspot_min: int,
+    current: bool = False,
 ) -> Dashboard:
-    """The dashboard as the log stood at ``as_of``, for ``office`` or the whole company."""
+    """The dashboard as the log stood at ``as_of``, for ``office`` or the whole company;
+    ``current``: its open complaints as every event applied has them (``complaint_current``),
+    not folded as of ``as_of``."""
     today = day_start(as_of.astimezone(CHINA).date())
     async with conn.transaction(isolation="repeatable_read", readonly=True):
-        open_rows = await store.open_complaints(conn, office=office, as_of=as_of)
+        current = current and await store.kept_current(conn)
+        open_rows = await store.open_complaints(conn, office=office, as_of=as_of, current=current)
         alert_rows = await store.timer_alerts(conn, office=office, as_of=as_of)
         intake = await store.intake_by_channel(
             conn,
@@ -64,15 +68,18 @@ async def board_figure(
     page_size: int,
     hotspot_days: int,
     hotspot_min: int,
+    current: bool = False,
 ) -> tuple[int, list[dict[str, Any]]]:
     """How many the dashboard's count ``figure`` counts, and one page of the complaints: the
     rows the dashboard counts (the same store reads, hot spots with the same window and
     minimum) that ``figure`` accepts (``BoardFigure.complaints``; timer alerts grouped per
-    complaint as the dashboard groups them, each with ``timers``, its clocks' labels)."""
+    complaint as the dashboard groups them, each with ``timers``, its clocks' labels).
+    ``current``: as ``dashboard``'s."""
     today = day_start(as_of.astimezone(CHINA).date())
     async with conn.transaction(isolation="repeatable_read", readonly=True):
+        current = current and await store.kept_current(conn)
         if figure.source == "open":
-            rows = await store.open_complaints(conn, office=office, as_of=as_of)
+            rows = await store.open_complaints(conn, office=office, as_of=as_of, current=current)
         elif figure.source == "alerts":
             rows = await store.timer_alerts(conn, office=office, as_of=as_of)
         elif figure.source == "hot":

@@ -40,13 +40,14 @@ async def _headline(
     period_to: date,
     office: str | None,
     as_of: datetime,
+    current: bool,
 ) -> PeriodHeadline:
     """An earlier period as a report compares with it: its headline figures only, counted
     over its complaints grouped by what the counts read (``period_groups``: no complaint
     listed, no description opened, no other figure built)."""
     return period_headline(
-        await period_groups(conn, period_from, period_to, office, as_of),
-        await period_quoted(conn, period_from, period_to, office, as_of),
+        await period_groups(conn, period_from, period_to, office, as_of, current),
+        await period_quoted(conn, period_from, period_to, office, as_of, current),
         period_from=period_from,
         period_to=period_to,
         office=office,
@@ -60,6 +61,7 @@ async def _headline_in_snapshot(
     period_to: date,
     office: str | None,
     as_of: datetime,
+    current: bool,
 ) -> PeriodHeadline:
     """``_headline`` on a connection of its own, in the transaction snapshot ``snapshot``
     (``pg_export_snapshot`` of the report's transaction): it reads exactly what that
@@ -69,7 +71,7 @@ async def _headline_in_snapshot(
         other.transaction(isolation="repeatable_read", readonly=True),
     ):
         await store.import_snapshot(other, snapshot)
-        return await _headline(other, period_from, period_to, office, as_of)
+        return await _headline(other, period_from, period_to, office, as_of, current)
 
 
 async def monthly_report(
@@ -82,6 +84,7 @@ async def monthly_report(
     offices: Sequence[str],
     document: DocumentSettings | None = None,
     pool: asyncpg.Pool | None = None,
+    current: bool = False,
 ) -> MonthlyReport:
     """The monthly report of ``period_from``–``period_to`` as the log stood at ``as_of``, with
     every headline figure beside the previous period's (环比) and the same period a year
@@ -94,6 +97,9 @@ async def monthly_report(
     The two earlier periods are read for their headline figures alone (``_headline``).
     ``pool``: they are read on connections of their own, in the snapshot of ``conn``'s
     transaction, while this period's rows are made (PostgreSQL folds them on the other core).
+    ``current``: the report "now", read from each complaint's state as every event applied
+    has it (``complaint_current``) instead of folded as of ``as_of`` (still its
+    ``generated_at``).
     """
     document = document or DocumentSettings()
     earlier_periods = [
@@ -101,29 +107,32 @@ async def monthly_report(
         previous_year(period_from, period_to),
     ]
     async with conn.transaction(isolation="repeatable_read", readonly=True):
+        current = current and await store.kept_current(conn)
         beside: list[asyncio.Task[PeriodHeadline]] = []
         if pool is not None:
             snapshot = await store.export_snapshot(conn)
             beside = [
-                asyncio.create_task(_headline_in_snapshot(pool, snapshot, *p, office, as_of))
+                asyncio.create_task(
+                    _headline_in_snapshot(pool, snapshot, *p, office, as_of, current)
+                )
                 for p in earlier_periods
             ]
         try:
             seen = await store.offices_seen(conn, as_of)
             report = build_monthly_report(
-                await period_rows(conn, period_from, period_to, office, as_of),
+                await period_rows(conn, period_from, period_to, office, as_of, current),
                 period_from=period_from,
                 period_to=period_to,
                 office=office,
                 offices=list(dict.fromkeys([*offices, *seen])),
                 generated_at=as_of,
-                quoted=await period_quoted(conn, period_from, period_to, office, as_of),
+                quoted=await period_quoted(conn, period_from, period_to, office, as_of, current),
                 document=document.text_for(period_from, period_to),
             )
             earlier = (
                 [await task for task in beside]
                 if beside
-                else [await _headline(conn, *p, office, as_of) for p in earlier_periods]
+                else [await _headline(conn, *p, office, as_of, current) for p in earlier_periods]
             )
         finally:
             for task in beside:  # the snapshot ends with this transaction
@@ -143,6 +152,7 @@ async def monthly_figure(
     as_of: datetime,
     page: int,
     page_size: int,
+    current: bool = False,
 ) -> tuple[int, list[dict[str, Any]]]:
     """How many the monthly report's count ``key`` counts, and one page of its complaints
     (``listed_complaints``), in one snapshot: for a count of complaints the same rows
@@ -150,11 +160,13 @@ async def monthly_figure(
     (``monthly.figure_rows``) as the report's count; for a count of records
     (``monthly.RECORD_FIGURES``) the same quoted events (``store.quoted_events``) and the
     complaint of each record (``monthly.record_complaints``).
-    ``KeyError`` for a key that names no count (``monthly.find_figure``)."""
+    ``KeyError`` for a key that names no count (``monthly.find_figure``). ``current``: as
+    ``monthly_report``'s."""
     async with conn.transaction(isolation="repeatable_read", readonly=True):
+        current = current and await store.kept_current(conn)
         if key in RECORD_FIGURES:
             ids = record_complaints(
-                await period_quoted(conn, period_from, period_to, office, as_of),
+                await period_quoted(conn, period_from, period_to, office, as_of, current),
                 key,
                 period_from=period_from,
                 period_to=period_to,
@@ -164,7 +176,7 @@ async def monthly_figure(
             ids = [
                 row.complaint_id
                 for row in figure_rows(
-                    await period_rows(conn, period_from, period_to, office, as_of),
+                    await period_rows(conn, period_from, period_to, office, as_of, current),
                     key,
                     period_from=period_from,
                     period_to=period_to,

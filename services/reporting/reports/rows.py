@@ -28,10 +28,13 @@ async def period_rows(
     period_to: date,
     office: str | None,
     as_of: datetime,
+    current: bool = False,
 ) -> list[ReportRow]:
     """The complaints of the period as the report counts them (opened): the one read the
     report and every drill-down list make, so a list is the rows its count counted."""
-    records = await store.report_rows(conn, **_period(period_from, period_to, office, as_of))
+    records = await store.report_rows(
+        conn, **_period(period_from, period_to, office, as_of, current)
+    )
     return await opened_report_rows(conn, records)
 
 
@@ -41,12 +44,15 @@ async def period_groups(
     period_to: date,
     office: str | None,
     as_of: datetime,
+    current: bool = False,
 ) -> list[tuple[ReportRow, int]]:
     """The complaints of the period grouped by everything a count reads
     (``store.report_groups``): one row for each group, with how many complaints it stands
     for. A row of a group names no complaint (a nil id, no subject, no description), so it
     serves counts, never a list; each count is the same as over ``period_rows``."""
-    groups = await store.report_groups(conn, **_period(period_from, period_to, office, as_of))
+    groups = await store.report_groups(
+        conn, **_period(period_from, period_to, office, as_of, current)
+    )
     return [(report_row({**dict(g), **_UNNAMED}, ""), g["n"]) for g in groups]
 
 
@@ -60,22 +66,27 @@ async def period_quoted(
     period_to: date,
     office: str | None,
     as_of: datetime,
+    current: bool = False,
 ) -> list[QuotedEvent]:
     """The events of the period whose texts the report quotes (records, measures): the one
     read of the report and of the drill-down lists of its record counts."""
-    quoted = await store.quoted_events(conn, **_period(period_from, period_to, office, as_of))
+    quoted = await store.quoted_events(
+        conn, **_period(period_from, period_to, office, as_of, current)
+    )
     return [quoted_event(q) for q in quoted]
 
 
 def _period(
-    period_from: date, period_to: date, office: str | None, as_of: datetime
+    period_from: date, period_to: date, office: str | None, as_of: datetime, current: bool
 ) -> dict[str, Any]:
-    """The store's arguments for the days ``period_from``–``period_to`` (China time)."""
+    """The store's arguments for the days ``period_from``–``period_to`` (China time);
+    ``current``: read as every event applied has the complaints, not folded as of T."""
     return {
         "occurred_from": day_start(period_from),
         "occurred_before": day_start(period_to + timedelta(days=1)),
         "office": office,
         "as_of": as_of,
+        "current": current,
     }
 
 

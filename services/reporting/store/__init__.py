@@ -1,8 +1,9 @@
 """All of reporting's SQL: writing the projection's rows and reading them as of an instant.
 
-Parameters always. The "as of" folding lives in two SQL functions of ``schema.sql``
+Parameters always. The "as of" folding lives in two SQL functions of ``functions.sql``
 (``reporting.complaint_states(T)`` and ``reporting.timer_alerts(T)``); the queries here select
-from them for a period, an office or one complaint.
+from them for a period, an office or one complaint, or, for "now", from ``complaint_current``
+(the same fold, kept by the projection as it writes).
 
 Modules: ``writing`` (the projection's rows, a builder's bulk load), ``complaints`` (one
 complaint, lists, counts), ``reports`` (the monthly report's and the dashboard's reads).
@@ -15,6 +16,7 @@ from services.reporting.store.reports import (
     import_snapshot,
     intake_by_channel,
     intake_complaints,
+    kept_current,
     offices_seen,
     open_complaints,
     quoted_events,
@@ -22,18 +24,26 @@ from services.reporting.store.reports import (
     report_rows,
     timer_alerts,
 )
-from services.reporting.store.writing import BULK_DROPPED, copy_rows, finish_bulk, write_rows
+from services.reporting.store.writing import (
+    BULK_DROPPED,
+    copy_rows,
+    fill_current,
+    finish_bulk,
+    write_rows,
+)
 
 __all__ = [
     "BULK_DROPPED",
     "complaint",
     "copy_rows",
     "export_snapshot",
+    "fill_current",
     "finish_bulk",
     "hot_spots",
     "import_snapshot",
     "intake_by_channel",
     "intake_complaints",
+    "kept_current",
     "listed_complaints",
     "offices_seen",
     "open_complaints",

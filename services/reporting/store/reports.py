@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 
 import asyncpg
 
@@ -23,7 +23,7 @@ _COUNTED_COLUMNS = (
     "s.reply_breached",
     "s.reply_hard_breached",
     "s.revisit_satisfied",
-    "coalesce(a.overdue, false) AS overdue",
+    "s.overdue",
     "s.status",
     "s.priority",
     "s.major",
@@ -35,11 +35,14 @@ _COUNTED_COLUMNS = (
 """The columns of a report row every count reads (the others name, date or describe it)."""
 _COUNTED = ", ".join(_COUNTED_COLUMNS)
 
-_OF_THE_PERIOD = """FROM reporting.complaint_states($4) s
-LEFT JOIN LATERAL (
-    SELECT bool_or(t.overdue) AS overdue
-    FROM reporting.timer_alerts($4) t WHERE t.complaint_id = s.complaint_id
-) a ON true
+_OF_THE_PERIOD = """FROM (
+    SELECT s.*, coalesce(a.overdue, false) AS overdue
+    FROM reporting.complaint_states($4) s
+    LEFT JOIN LATERAL (
+        SELECT bool_or(t.overdue) AS overdue
+        FROM reporting.timer_alerts($4) t WHERE t.complaint_id = s.complaint_id
+    ) a ON true
+) s
 WHERE s.occurred_at >= $1 AND s.occurred_at < $2
   AND ($3::text IS NULL
        OR (s.office = $3 AND s.complaint_id IN (
@@ -52,6 +55,10 @@ WHERE s.occurred_at >= $1 AND s.occurred_at < $2
 """The complaints that occurred in [$1, $2) (counting for office $3 as of T, if given), as
 of T = $4."""
 
+_NOW_OF_THE_PERIOD = """FROM complaint_current s
+WHERE s.occurred_at >= $1 AND s.occurred_at < $2 AND ($3::text IS NULL OR s.office = $3)"""
+"""The same as every event applied has them (``complaint_current``: no fold per read)."""
+
 
 async def report_rows(
     conn: asyncpg.Connection,
@@ -60,9 +67,10 @@ async def report_rows(
     occurred_before: datetime,
     office: str | None,
     as_of: datetime,
+    current: bool = False,
 ) -> list[asyncpg.Record]:
     """Every complaint that occurred in [from, before) (counting for ``office`` as of T, if
-    given), as of T.
+    given), as of T; ``current``: as every event applied has them (T is not read).
 
     Each row: office (after any transfer), channel, the latest judgment and priority, the step
     facts the service levels need, the latest revisit's answer, whether a timer is overdue as
@@ -72,12 +80,13 @@ async def report_rows(
         conn,
         f"""SELECT s.complaint_id, s.occurred_at, s.subject, s.personal, s.close_summary,
                    s.merged_into, {_COUNTED}
-            {_OF_THE_PERIOD}
+            {{source}}
             ORDER BY s.occurred_at, s.complaint_id""",
         occurred_from,
         occurred_before,
         office,
         as_of,
+        current,
     )
 
 
@@ -88,6 +97,7 @@ async def report_groups(
     occurred_before: datetime,
     office: str | None,
     as_of: datetime,
+    current: bool = False,
 ) -> list[asyncpg.Record]:
     """The rows of ``report_rows`` grouped by every column a count reads: each group's columns,
     how many complaints it holds (``n``) and the first one's ``occurred_at``. What a count of
@@ -97,12 +107,13 @@ async def report_groups(
     return await _of_period(
         conn,
         f"""SELECT count(*) AS n, min(s.occurred_at) AS occurred_at, {_COUNTED}
-            {_OF_THE_PERIOD}
+            {{source}}
             GROUP BY {groups}""",
         occurred_from,
         occurred_before,
         office,
         as_of,
+        current,
     )
 
 
@@ -113,9 +124,27 @@ async def _of_period(
     occurred_before: datetime,
     office: str | None,
     as_of: datetime,
+    current: bool,
 ) -> list[asyncpg.Record]:
-    """``query`` (a read ``_OF_THE_PERIOD``) for the period, the office and the instant."""
-    return list(await conn.fetch(query, occurred_from, occurred_before, office, as_of))
+    """``query`` (a read ``{source}``: ``_OF_THE_PERIOD``, or ``_NOW_OF_THE_PERIOD`` when
+    ``current``) for the period, the office and the instant."""
+    if current:
+        return list(
+            await conn.fetch(
+                query.format(source=_NOW_OF_THE_PERIOD), occurred_from, occurred_before, office
+            )
+        )
+    return list(
+        await conn.fetch(
+            query.format(source=_OF_THE_PERIOD), occurred_from, occurred_before, office, as_of
+        )
+    )
+
+
+async def kept_current(conn: asyncpg.Connection) -> bool:
+    """Whether the live generation keeps ``complaint_current``. A generation built by an
+    earlier version does not: until the swap to this version's, "now" is folded as of now."""
+    return bool(await conn.fetchval("SELECT to_regclass('complaint_current') IS NOT NULL"))
 
 
 async def quoted_events(
@@ -125,25 +154,32 @@ async def quoted_events(
     occurred_before: datetime,
     office: str | None,
     as_of: datetime,
+    current: bool = False,
 ) -> list[asyncpg.Record]:
     """The accountability records (``PlanImplemented``) and preventive measures that occurred
     in [from, before) and were recorded by T, with the office their complaint counts for then
-    and its subject; ``detail`` is the event's quoted fields (JSON text)."""
+    and its subject; ``detail`` is the event's quoted fields (JSON text). ``current``: every
+    one applied, with the office its complaint counts for now."""
+    states = "complaint_current" if current else "reporting.complaint_states($4)"
     return list(
         await conn.fetch(
-            """SELECT q.complaint_id, q.type, q.occurred_at, q.detail::text AS detail,
-                      s.office, s.subject
-               FROM reporting.quoted_events($4, $1, $2) q
-               JOIN reporting.complaint_states($4) s USING (complaint_id)
-               WHERE q.type IN ('PlanImplemented', 'PreventiveMeasureRecorded')
-                 AND ($3::text IS NULL OR s.office = $3)
-               ORDER BY q.occurred_at, q.complaint_id""",
+            f"""SELECT q.complaint_id, q.type, q.occurred_at, q.detail::text AS detail,
+                       s.office, s.subject
+                FROM reporting.quoted_events($4, $1, $2) q
+                JOIN {states} s USING (complaint_id)
+                WHERE q.type IN ('PlanImplemented', 'PreventiveMeasureRecorded')
+                  AND ($3::text IS NULL OR s.office = $3)
+                ORDER BY q.occurred_at, q.complaint_id""",
             occurred_from,
             occurred_before,
             office,
-            as_of,
+            INFINITY if current else as_of,
         )
     )
+
+
+INFINITY = datetime.max.replace(tzinfo=UTC)
+"""An instant after every event (asyncpg sends it as timestamptz ``infinity``)."""
 
 
 async def offices_seen(conn: asyncpg.Connection, as_of: datetime) -> list[str]:
@@ -175,17 +211,28 @@ async def offices_seen(conn: asyncpg.Connection, as_of: datetime) -> list[str]:
 
 
 async def open_complaints(
-    conn: asyncpg.Connection, *, office: str | None, as_of: datetime
+    conn: asyncpg.Connection, *, office: str | None, as_of: datetime, current: bool = False
 ) -> list[asyncpg.Record]:
-    """Every complaint open as of T (received, not closed, withdrawn or merged)."""
+    """Every complaint open as of T (received, not closed, withdrawn or merged);
+    ``current``: as every event applied has them (``complaint_current``)."""
+    columns = """s.complaint_id, s.office, s.unit, s.subject, s.status, s.major,
+                 s.major_rule, s.major_at, s.occurred_at, s.priority"""
+    if current:
+        return list(
+            await conn.fetch(
+                f"""SELECT {columns} FROM complaint_current s
+                    WHERE s.status NOT IN ('closed', 'withdrawn', 'merged')
+                      AND ($1::text IS NULL OR s.office = $1)
+                    ORDER BY s.occurred_at, s.complaint_id""",
+                office,
+            )
+        )
     return list(
         await conn.fetch(
-            """SELECT s.complaint_id, s.office, s.unit, s.subject, s.status, s.major,
-                      s.major_rule, s.major_at, s.occurred_at, s.priority
-               FROM reporting.complaint_states($1) s
-               WHERE s.status NOT IN ('closed', 'withdrawn', 'merged')
-                 AND ($2::text IS NULL OR s.office = $2)
-               ORDER BY s.occurred_at, s.complaint_id""",
+            f"""SELECT {columns} FROM reporting.complaint_states($1) s
+                WHERE s.status NOT IN ('closed', 'withdrawn', 'merged')
+                  AND ($2::text IS NULL OR s.office = $2)
+                ORDER BY s.occurred_at, s.complaint_id""",
             as_of,
             office,
         )

@@ -96,6 +96,45 @@ async def write_rows(
         *_columns(facts, _FACT_COLUMNS),
         *_columns(timers, _TIMER_COLUMNS),
     )
+    about = {fact[1] for fact in facts} | {complaint[0] for complaint in complaints}
+    await conn.execute(REFRESH_CURRENT, list(about))
+
+
+CURRENT_COLUMNS = (
+    "complaint_id, office, received_office, channel, unit, building, subject, personal, "
+    "occurred_at, received_at, events, status, validity, category, priority, rejudged, major, "
+    "major_rule, major_at, acknowledged_at, judged_at, assigned_at, implemented_at, "
+    "replied_at, answered_at, revisited_at, ended_at, revisit_satisfied, "
+    "first_response_breached, reply_breached, reply_hard_breached, last_event_at, "
+    "resolved_on_the_spot, suspended, close_outcome, close_summary, merged_into, overdue"
+)
+"""The columns of ``complaint_current``: ``reporting.complaint_states``' and ``overdue``."""
+
+_FOLDED = """
+SELECT s.*, coalesce(a.overdue, false)
+FROM reporting.complaint_states('infinity') s
+LEFT JOIN LATERAL (
+    SELECT bool_or(t.overdue) AS overdue
+    FROM reporting.timer_alerts('infinity') t WHERE t.complaint_id = s.complaint_id
+) a ON true"""
+"""Each complaint folded from every event applied (the functions read the generation the
+transaction's ``search_path`` names: the one being written)."""
+
+REFRESH_CURRENT = f"""
+INSERT INTO complaint_current ({CURRENT_COLUMNS})
+{_FOLDED}
+WHERE s.complaint_id = ANY($1::uuid[])
+ON CONFLICT (complaint_id) DO UPDATE SET ({CURRENT_COLUMNS}) = ROW(EXCLUDED.*)
+"""
+"""Fold again the complaints ``$1`` (the ones a batch of events is about) into
+``complaint_current``."""
+
+FILL_CURRENT = f"""
+DELETE FROM complaint_current;
+INSERT INTO complaint_current ({CURRENT_COLUMNS})
+{_FOLDED}
+"""
+"""Fold every complaint into ``complaint_current`` (a builder, after its bulk load)."""
 
 
 # -- a builder's bulk load ---------------------------------------------------------------
@@ -180,6 +219,12 @@ async def finish_bulk(conn: asyncpg.Connection) -> None:
         await conn.execute(UNIQUE_COMPLAINTS)
     await conn.execute(UNIQUE_TIMERS)
     await conn.execute(COUNT_INTAKE)
+
+
+async def fill_current(conn: asyncpg.Connection) -> None:
+    """After a bulk load and its indexes: every complaint's state into ``complaint_current``
+    (``FILL_CURRENT``)."""
+    await conn.execute(FILL_CURRENT)
 
 
 async def _made(conn: asyncpg.Connection, constraint: str) -> bool:

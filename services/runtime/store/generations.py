@@ -223,22 +223,27 @@ async def drop_table(conn: asyncpg.Connection, schema: str, table: str) -> None:
     await conn.execute(f"DROP TABLE {checked(schema)}.{checked(table)} CASCADE")
 
 
-async def point_view(conn: asyncpg.Connection, schema: str, view: str, source: str) -> None:
+async def point_view(conn: asyncpg.Connection, schema: str, view: str, source: str) -> bool:
     """Make ``<schema>.<view>`` show ``source``, keeping the view (and what depends on it)
-    when the columns are the same; replacing it when the shape changed."""
+    when the columns are the same; replacing it when the shape changed (``True``: what
+    depended on it is gone too)."""
     name = f"{checked(schema)}.{checked(view)}"
     definition = f"SELECT * FROM {source}"
     try:
         async with conn.transaction():  # a savepoint: a changed shape falls back below
             await conn.execute(f"CREATE OR REPLACE VIEW {name} AS {definition}")
+        return False
     except (asyncpg.InvalidTableDefinitionError, asyncpg.WrongObjectTypeError):
         await conn.execute(f"DROP VIEW IF EXISTS {name} CASCADE")
         await conn.execute(f"CREATE VIEW {name} AS {definition}")
+        return True
 
 
-async def run_stable_sql(conn: asyncpg.Connection, schema: str, files: Sequence[Path]) -> None:
+async def run_stable_sql(
+    conn: asyncpg.Connection, schema: str, files: Sequence[Path], *, force: bool = False
+) -> None:
     """Run the SQL files of the stable objects, only when they changed since the last run
-    (their digest is kept in ``<schema>.stable_sql``)."""
+    (their digest is kept in ``<schema>.stable_sql``) or ``force``."""
     if not files:
         return
     digest = hashlib.sha256(b"".join(p.read_bytes() for p in files)).hexdigest()
@@ -246,7 +251,7 @@ async def run_stable_sql(conn: asyncpg.Connection, schema: str, files: Sequence[
         f"""CREATE TABLE IF NOT EXISTS {checked(schema)}.stable_sql (
                 id boolean PRIMARY KEY DEFAULT true CHECK (id), digest text NOT NULL)"""
     )
-    if await conn.fetchval(f"SELECT digest FROM {schema}.stable_sql") == digest:
+    if not force and await conn.fetchval(f"SELECT digest FROM {schema}.stable_sql") == digest:
         return
     for path in files:
         await conn.execute(path.read_text(encoding="utf-8"))
