@@ -25,6 +25,7 @@ import orjson
 from bench.common import Bench, reader_headers
 from contracts import ServiceCategory, Validity
 from services.reporting import store
+from services.reporting.projection import SETTLE_CHUNK
 from services.reporting.store.writing import EVENT_COLUMNS
 from services.runtime import vault
 
@@ -191,16 +192,20 @@ async def load(database_url: str, n: int) -> float:
 
 async def fold_current(database_url: str) -> float:
     """Fold each complaint's state as every event applied has it into ``complaint_current``,
-    as a builder does after its bulk load (what the report "now" reads); seconds taken."""
+    as a builder does after the swap of a bulk load (``ComplaintsProjection.settle``): what
+    the report "now" reads; seconds taken."""
     started = time.perf_counter()
     conn = await asyncpg.connect(database_url)
     try:
         live = await conn.fetchval(
             "SELECT 'reporting_g' || gen FROM reporting.generations WHERE state = 'live'"
         )
-        async with conn.transaction():
-            await conn.execute(f"SET LOCAL search_path TO {live}, reporting")
-            await store.fill_current(conn)
+        await conn.execute(f"INSERT INTO {live}.current_pending DEFAULT VALUES")
+        more = True
+        while more:
+            async with conn.transaction():
+                await conn.execute(f"SET LOCAL search_path TO {live}, reporting")
+                more = await store.fold_pending(conn, SETTLE_CHUNK)
         await conn.execute(f"ANALYZE {live}.complaint_current")
     finally:
         await conn.close()

@@ -205,9 +205,20 @@ LANGUAGE sql STABLE AS $$
     GROUP BY a.complaint_id, a.timer
 $$;
 
--- For analysts: every complaint as it stands now (as every event applied has it: the rows the
--- projection keeps, not a fold per query).
-CREATE VIEW reporting.current_states AS SELECT * FROM reporting.complaint_current;
+-- For analysts: every complaint as it stands now, and whether a timer is overdue. The rows the
+-- projection keeps (complaint_current, no fold per query), unless a rebuild's builder is still
+-- folding them in (current_pending): then the fold as of now. One branch runs.
+CREATE VIEW reporting.current_states AS
+SELECT k.* FROM reporting.complaint_current k
+WHERE NOT EXISTS (SELECT 1 FROM reporting.current_pending)
+UNION ALL
+SELECT s.*, coalesce(a.overdue, false) AS overdue
+FROM reporting.complaint_states(now()) s
+LEFT JOIN LATERAL (
+    SELECT bool_or(t.overdue) AS overdue
+    FROM reporting.timer_alerts(now()) t WHERE t.complaint_id = s.complaint_id
+) a ON true
+WHERE EXISTS (SELECT 1 FROM reporting.current_pending);
 
 -- Analysts read reporting and nothing else (the role is created with the database).
 DO $$

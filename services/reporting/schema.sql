@@ -94,10 +94,11 @@ CREATE INDEX IF NOT EXISTS timer_events_alerts ON timer_events (recorded_at)
 -- Each complaint's state as every event applied has it: reporting.complaint_states(T) at
 -- T = 'infinity', and whether one of its timers is overdue (reporting.timer_alerts). The
 -- projection folds again, in the transaction that writes them, the complaints a batch of
--- events is about (store.refresh_current); a builder folds every complaint once, after its
--- bulk load. The report and the dashboard "now" read these rows instead of folding every
+-- events is about (store.write_rows). A bulk load writes none: once the generation is live,
+-- the builder folds every complaint into it in chunks (current_pending). The report and the
+-- dashboard "now" read these rows, when nothing is pending, instead of folding every
 -- complaint of the period per request. Its columns are complaint_states' and `overdue`
--- (tests/integration/test_reporting_current.py holds them equal).
+-- (tests/integration/reporting_db.py, assert_current_is_the_fold, holds them equal).
 CREATE TABLE IF NOT EXISTS complaint_current (
     complaint_id            uuid PRIMARY KEY,
     office                  text NOT NULL,
@@ -141,3 +142,10 @@ CREATE TABLE IF NOT EXISTS complaint_current (
 CREATE INDEX IF NOT EXISTS complaint_current_occurred ON complaint_current (occurred_at);
 CREATE INDEX IF NOT EXISTS complaint_current_office_occurred
     ON complaint_current (office, occurred_at);
+
+-- A row: complaint_current does not hold every complaint yet (a bulk load left it to the
+-- builder, which folds them after the swap, in the order of their ids, after `folded_to`).
+CREATE TABLE IF NOT EXISTS current_pending (
+    id        boolean PRIMARY KEY DEFAULT true CHECK (id),
+    folded_to uuid  -- the last complaint id folded; NULL: none yet
+);

@@ -47,7 +47,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from services.runtime import store
 from services.runtime.consumer import Batch, ProjectionConsumer
 from services.runtime.db import TRANSIENT_DB_ERRORS
-from services.runtime.generations import Generation, builder_lock_key, live_lock_key
+from services.runtime.generations import Generation, Rebuilding, builder_lock_key, live_lock_key
 from services.runtime.kafka import client_options, topic_partitions
 from services.runtime.settings import Settings
 from services.runtime.store import consumer_tables_sql
@@ -158,7 +158,10 @@ class Builder:
         gens = self.service.generations
         async with self.service.pool.acquire() as lease:
             building = await gens.building(lease)
-            if building is None or building.version != gens.version:
+            if building is None:
+                await self._settle(lease)
+                return
+            if building.version != gens.version:
                 return
             key = builder_lock_key(gens.schema)
             if not await store.try_lock(lease, key):
@@ -177,6 +180,31 @@ class Builder:
             finally:
                 self.building = None
                 await store.unlock(lease, key)
+
+    async def _settle(self, lease: asyncpg.Connection) -> None:
+        """What a projection loaded in bulk leaves for after its swap (its ``settle`` hook,
+        called until it says ``False``), done in the live generation by the copy holding the
+        builder lease, one transaction at a time (a swap waits at most one)."""
+        settling = [
+            settle
+            for c in self.service.projections
+            if (settle := getattr(c.projection, "settle", None)) is not None
+        ]
+        if not settling:
+            return
+        key = builder_lock_key(self.service.generations.schema)
+        if not await store.try_lock(lease, key):
+            return
+        try:
+            for settle in settling:
+                more = True
+                while more:
+                    async with self.service.write() as conn:
+                        more = await settle(conn)
+        except Rebuilding:
+            pass  # a new version goes live first; its generation settles after
+        finally:
+            await store.unlock(lease, key)
 
     async def build(self, gen: Generation) -> None:
         """Build ``gen`` from its stored offsets to the log's end, then swap it in."""

@@ -22,6 +22,7 @@ import httpx
 import pytest
 
 from deploy.local import stack
+from services.reporting import store
 from services.runtime import vault
 from services.runtime.settings import Settings
 from tests.conftest import RUN, Infra, RunningSystem, free_port
@@ -39,6 +40,7 @@ from tests.e2e.helpers import (
 from tests.e2e.test_sla_timers import logged_sla_events
 from tests.e2e.test_workflow_rebuild import snapshot as workflow_snapshot
 from tests.faults.burst import complaint_event, publish, run_id
+from tests.integration.reporting_db import assert_current_is_the_fold
 
 pytestmark = pytest.mark.infra
 
@@ -180,6 +182,21 @@ async def test_reporting_rebuilds_live_while_complaints_flow_and_readers_poll(
     assert stats["by_office"][backlog_office] == counted[backlog_office] == 3000
     assert stats["by_office"][flow_office] == counted[flow_office] == traffic.accepted
     assert stats["total"] == sum(counted.values())
+
+    # The bulk load left each complaint's current state to the builder, after the swap: it is
+    # folded in, and then equals the fold of every event.
+    conn = await asyncpg.connect(system.database_url, server_settings={"search_path": "reporting"})
+    try:
+        for _ in range(300):
+            if await store.kept_current(conn):
+                break
+            await asyncio.sleep(0.1)
+        assert await store.kept_current(conn)
+        kept = await conn.fetchval("SELECT count(*) FROM complaint_current")
+        assert kept == await conn.fetchval("SELECT count(*) FROM complaints") >= 3000
+        await assert_current_is_the_fold(conn)
+    finally:
+        await conn.close()
 
 
 async def test_a_second_rebuild_while_one_runs_says_so_and_changes_nothing(

@@ -253,8 +253,20 @@ async def test_a_bulk_load_with_duplicates_writes_the_rows_of_each_event_applied
                 await projection.write(conn, rows, bulk=True)
         async with conn.transaction():
             await projection.finish_build(conn, "reporting.complaints.v1")
+        # the states are folded after the swap, a few complaints at a time
+        assert await conn.fetchval("SELECT count(*) FROM reporting.complaint_current") == 0
+        assert not await store.kept_current(conn)
+        chunks = 0
+        while True:
+            async with conn.transaction():
+                more = await store.fold_pending(conn, 3)
+            chunks += 1
+            if not more:
+                break
+        assert await store.kept_current(conn)
         bulk = await ranked_snapshot(conn)
         processed = await conn.fetchval("SELECT count(*) FROM reporting.processed_events")
+    assert chunks == 4  # 8 complaints, 3 a time: 3 + 3 + 2, then none left
     assert len(once["complaints"]) == 8
     assert sum(r[3] for r in once["daily_intake"]) == 8
     assert bulk == once

@@ -27,8 +27,8 @@ from services.reporting.store.reports import (
 from services.reporting.store.writing import (
     BULK_DROPPED,
     copy_rows,
-    fill_current,
     finish_bulk,
+    fold_pending,
     write_rows,
 )
 
@@ -37,8 +37,8 @@ __all__ = [
     "complaint",
     "copy_rows",
     "export_snapshot",
-    "fill_current",
     "finish_bulk",
+    "fold_pending",
     "hot_spots",
     "import_snapshot",
     "intake_by_channel",

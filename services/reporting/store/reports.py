@@ -142,9 +142,13 @@ async def _of_period(
 
 
 async def kept_current(conn: asyncpg.Connection) -> bool:
-    """Whether the live generation keeps ``complaint_current``. A generation built by an
-    earlier version does not: until the swap to this version's, "now" is folded as of now."""
-    return bool(await conn.fetchval("SELECT to_regclass('complaint_current') IS NOT NULL"))
+    """Whether the live generation's ``complaint_current`` holds every complaint. A generation
+    built by an earlier version has none (until the swap to this version's), and one just
+    loaded in bulk is folded into it after the swap (``current_pending``): until then "now"
+    is folded as of now."""
+    if await conn.fetchval("SELECT to_regclass('current_pending')") is None:
+        return False
+    return not await conn.fetchval("SELECT EXISTS (SELECT 1 FROM current_pending)")
 
 
 async def quoted_events(

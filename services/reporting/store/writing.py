@@ -129,12 +129,23 @@ ON CONFLICT (complaint_id) DO UPDATE SET ({CURRENT_COLUMNS}) = ROW(EXCLUDED.*)
 """Fold again the complaints ``$1`` (the ones a batch of events is about) into
 ``complaint_current``."""
 
-FILL_CURRENT = f"""
-DELETE FROM complaint_current;
-INSERT INTO complaint_current ({CURRENT_COLUMNS})
-{_FOLDED}
+FOLD_PENDING = f"""
+WITH chunk AS (
+    SELECT c.complaint_id FROM complaints c, current_pending p
+    WHERE p.folded_to IS NULL OR c.complaint_id > p.folded_to
+    ORDER BY c.complaint_id
+    LIMIT $1
+), kept AS (
+    INSERT INTO complaint_current ({CURRENT_COLUMNS})
+    {_FOLDED}
+    WHERE s.complaint_id IN (SELECT complaint_id FROM chunk)
+    -- a batch applied since folded it anew: its row is the newer one
+    ON CONFLICT (complaint_id) DO NOTHING
+)
+SELECT complaint_id FROM chunk ORDER BY complaint_id DESC LIMIT 1
 """
-"""Fold every complaint into ``complaint_current`` (a builder, after its bulk load)."""
+"""Fold the next ``$1`` complaints (by id) a bulk load left out of ``complaint_current``; the
+last one's id (``NULL``: none was left)."""
 
 
 # -- a builder's bulk load ---------------------------------------------------------------
@@ -146,14 +157,16 @@ INSERT INTO complaint_current ({CURRENT_COLUMNS})
 # later one adds no fact), the timer rows of those facts, the intake counted once.
 
 BULK_DROPPED = """
+INSERT INTO current_pending DEFAULT VALUES ON CONFLICT DO NOTHING;
 ALTER TABLE complaints DROP CONSTRAINT IF EXISTS complaints_pkey;
 ALTER TABLE events DROP CONSTRAINT IF EXISTS events_event_id_key;
 ALTER TABLE timer_events DROP CONSTRAINT IF EXISTS timer_events_pkey;
 DROP INDEX IF EXISTS complaints_occurred, complaints_office_occurred, events_complaint,
     events_quoted, events_moved_to, timer_events_alerts;
 """
-"""What a bulk load goes without: the constraints (made again by ``finish_bulk``) and the
-secondary indexes (by ``schema.sql``, run again after it)."""
+"""What a bulk load goes without: the constraints (made again by ``finish_bulk``), the
+secondary indexes (by ``schema.sql``, run again after it), and ``complaint_current`` (folded
+after the swap, ``fold_pending``)."""
 
 FIRST_COPIES = """
 WITH again AS (
@@ -221,10 +234,17 @@ async def finish_bulk(conn: asyncpg.Connection) -> None:
     await conn.execute(COUNT_INTAKE)
 
 
-async def fill_current(conn: asyncpg.Connection) -> None:
-    """After a bulk load and its indexes: every complaint's state into ``complaint_current``
-    (``FILL_CURRENT``)."""
-    await conn.execute(FILL_CURRENT)
+async def fold_pending(conn: asyncpg.Connection, chunk: int) -> bool:
+    """Fold the next ``chunk`` complaints a bulk load left out of ``complaint_current``
+    (``FOLD_PENDING``), in the generation the transaction writes; whether any is left."""
+    if await conn.fetchval("SELECT count(*) FROM current_pending") == 0:
+        return False
+    last = await conn.fetchval(FOLD_PENDING, chunk)
+    if last is None:
+        await conn.execute("DELETE FROM current_pending")
+        return False
+    await conn.execute("UPDATE current_pending SET folded_to = $1", last)
+    return True
 
 
 async def _made(conn: asyncpg.Connection, constraint: str) -> bool:
