@@ -184,7 +184,8 @@ class Builder:
     async def _settle(self, lease: asyncpg.Connection) -> None:
         """What a projection loaded in bulk leaves for after its swap (its ``settle`` hook,
         called until it says ``False``), done in the live generation by the copy holding the
-        builder lease, one transaction at a time (a swap waits at most one)."""
+        builder lease, one transaction at a time (a swap waits at most one). A rebuild asked
+        for meanwhile is built first."""
         settling = [
             settle
             for c in self.service.projections
@@ -199,6 +200,8 @@ class Builder:
             for settle in settling:
                 more = True
                 while more:
+                    if await self.service.generations.building(lease) is not None:
+                        return  # a rebuild asked for goes first; the next round settles
                     async with self.service.write() as conn:
                         more = await settle(conn)
         except Rebuilding:
