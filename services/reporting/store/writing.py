@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
+from uuid import UUID
 
 import asyncpg
 
@@ -130,9 +131,9 @@ ON CONFLICT (complaint_id) DO UPDATE SET ({CURRENT_COLUMNS}) = ROW(EXCLUDED.*)
 ``complaint_current``."""
 
 FOLD_PENDING = f"""
-WITH chunk AS (
-    SELECT c.complaint_id FROM complaints c, current_pending p
-    WHERE p.folded_to IS NULL OR c.complaint_id > p.folded_to
+WITH chunk AS (  -- a range of the primary key's index
+    SELECT c.complaint_id FROM complaints c
+    WHERE c.complaint_id >= $2
     ORDER BY c.complaint_id
     LIMIT $1
 ), kept AS (
@@ -144,8 +145,8 @@ WITH chunk AS (
 )
 SELECT complaint_id FROM chunk ORDER BY complaint_id DESC LIMIT 1
 """
-"""Fold the next ``$1`` complaints (by id) a bulk load left out of ``complaint_current``; the
-last one's id (``NULL``: none was left)."""
+"""Fold the ``$1`` complaints from id ``$2`` on that a bulk load left out of
+``complaint_current``; the last one's id (``NULL``: none was left)."""
 
 
 # -- a builder's bulk load ---------------------------------------------------------------
@@ -234,12 +235,18 @@ async def finish_bulk(conn: asyncpg.Connection) -> None:
     await conn.execute(COUNT_INTAKE)
 
 
+UUID_MAX = 2**128 - 1
+
+
 async def fold_pending(conn: asyncpg.Connection, chunk: int) -> bool:
     """Fold the next ``chunk`` complaints a bulk load left out of ``complaint_current``
     (``FOLD_PENDING``), in the generation the transaction writes; whether any is left."""
-    if await conn.fetchval("SELECT count(*) FROM current_pending") == 0:
+    pending = await conn.fetchrow("SELECT folded_to FROM current_pending")
+    if pending is None:
         return False
-    last = await conn.fetchval(FOLD_PENDING, chunk)
+    folded_to: UUID | None = pending["folded_to"]
+    start = 0 if folded_to is None else folded_to.int + 1
+    last = None if start > UUID_MAX else await conn.fetchval(FOLD_PENDING, chunk, UUID(int=start))
     if last is None:
         await conn.execute("DELETE FROM current_pending")
         return False
