@@ -42,6 +42,8 @@ from services.reporting.monthly.build import (
     _records,
     _types,
     build_monthly_report,
+    described_first,
+    described_latest,
 )
 from services.reporting.monthly.consistency import (
     _agree,
@@ -228,6 +230,8 @@ __all__ = [
     "build_monthly_report",
     "check_report",
     "comparisons",
+    "described_first",
+    "described_latest",
     "figure_rows",
     "find_figure",
     "format_share",

@@ -16,6 +16,8 @@ from services.reporting.domain import ServiceLevelFacts, service_levels
 from services.reporting.monthly import (
     QuotedEvent,
     ReportRow,
+    described_first,
+    described_latest,
 )
 from services.reporting.reports.periods import day_start
 from services.runtime import vault
@@ -93,13 +95,35 @@ def _period(
 async def opened_report_rows(
     conn: asyncpg.Connection, records: Sequence[asyncpg.Record]
 ) -> list[ReportRow]:
-    """``store.report_rows`` as the report counts them, each description opened (the main
-    problems group by it when a complaint names no subject). Opened as the report is made,
-    never stored opened: an erasure shows in the next report."""
+    """``store.report_rows`` as the report counts them, with the descriptions it reads opened
+    (``monthly.described_first``: the ones with no subject, which the main problems group by,
+    and the directly received ones it writes up; then ``monthly.described_latest``: the latest
+    of each problem). Every other row's description is left empty: a company-wide month has
+    42,000 complaints, and opening each took 0.8 s. Opened as the report is made, never
+    stored opened: an erasure shows in the next report."""
+    rows = [report_row(r, "") for r in records]
+    first = [n for n, row in enumerate(rows) if described_first(row)]
+    await _open_descriptions(conn, records, rows, first)
+    latest = described_latest(rows)
+    then = [
+        n for n, row in enumerate(rows) if row.complaint_id in latest and not described_first(row)
+    ]
+    await _open_descriptions(conn, records, rows, then)
+    return rows
+
+
+async def _open_descriptions(
+    conn: asyncpg.Connection,
+    records: Sequence[asyncpg.Record],
+    rows: list[ReportRow],
+    at: Sequence[int],
+) -> None:
+    """Open the descriptions of ``rows[n]`` for each ``n`` in ``at`` (in place)."""
     descriptions = await vault.open_descriptions(
-        conn, [orjson.loads(r["personal"]) for r in records]
+        conn, [orjson.loads(records[n]["personal"]) for n in at]
     )
-    return [report_row(r, d) for r, d in zip(records, descriptions, strict=True)]
+    for n, description in zip(at, descriptions, strict=True):
+        rows[n] = rows[n].model_copy(update={"description": description})
 
 
 def report_row(row: Mapping[str, Any], description: str) -> ReportRow:

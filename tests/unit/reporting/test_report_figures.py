@@ -23,6 +23,8 @@ from services.reporting.monthly import (
     ReportRow,
     ServiceLevels,
     build_monthly_report,
+    described_first,
+    described_latest,
     figure_rows,
     find_figure,
     headline_of,
@@ -123,6 +125,35 @@ def test_every_figure_lists_exactly_the_complaints_it_counts(
             assert len(behind) == records.shown(report), (office, key)
             shown = report.accountability if key == "accountability" else report.preventive_measures
             assert behind == [item.complaint_id for item in shown]
+
+
+NOT_READ = "（报告不应读到这段描述）"
+
+
+@settings(max_examples=80, deadline=None)
+@given(rows=st.lists(report_row(), max_size=60, unique_by=lambda r: r.complaint_id))
+def test_the_report_reads_no_description_but_the_ones_it_is_said_to(rows: list[ReportRow]) -> None:
+    """The reports layer opens only the descriptions ``described_first`` and then
+    ``described_latest`` name: a report built with every other description replaced is the
+    report built with all of them, for the company and for each office."""
+    rows = [  # a description of each row's own, so that one read in its place shows
+        row.model_copy(update={"description": f"{row.description}{n}" if n % 3 else ""})
+        for n, row in enumerate(rows)
+    ]
+
+    def hidden(keep: set[uuid.UUID]) -> list[ReportRow]:
+        return [
+            row if row.complaint_id in keep else row.model_copy(update={"description": NOT_READ})
+            for row in rows
+        ]
+
+    first = {row.complaint_id for row in rows if described_first(row)}
+    opened = first | described_latest(hidden(first))
+    for office in (None, *OFFICES):
+        scope: dict[str, Any] = {"period_from": PERIOD[0], "period_to": PERIOD[1], "office": office}
+        made = {"offices": OFFICES, "generated_at": START + timedelta(days=60), **scope}
+        everything = build_monthly_report(rows, **made, problems_per_category=2)
+        assert build_monthly_report(hidden(opened), **made, problems_per_category=2) == everything
 
 
 UNCOUNTED = (
