@@ -205,6 +205,20 @@ LANGUAGE sql STABLE AS $$
     GROUP BY a.complaint_id, a.timer
 $$;
 
+-- Every complaint folded as of now, with whether a timer is overdue: what current_states shows
+-- while a rebuild's builder is still folding complaint_current in. Its own search_path, so that
+-- the view can be read from any session.
+DROP FUNCTION IF EXISTS reporting.folded_now() CASCADE;
+CREATE FUNCTION reporting.folded_now() RETURNS SETOF reporting.complaint_current
+LANGUAGE sql STABLE SET search_path = reporting AS $$
+    SELECT s.*, coalesce(a.overdue, false)
+    FROM complaint_states(now()) s
+    LEFT JOIN LATERAL (
+        SELECT bool_or(t.overdue) AS overdue
+        FROM timer_alerts(now()) t WHERE t.complaint_id = s.complaint_id
+    ) a ON true
+$$;
+
 -- For analysts: every complaint as it stands now, and whether a timer is overdue. The rows the
 -- projection keeps (complaint_current, no fold per query), unless a rebuild's builder is still
 -- folding them in (current_pending): then the fold as of now. One branch runs.
@@ -212,12 +226,7 @@ CREATE VIEW reporting.current_states AS
 SELECT k.* FROM reporting.complaint_current k
 WHERE NOT EXISTS (SELECT 1 FROM reporting.current_pending)
 UNION ALL
-SELECT s.*, coalesce(a.overdue, false) AS overdue
-FROM reporting.complaint_states(now()) s
-LEFT JOIN LATERAL (
-    SELECT bool_or(t.overdue) AS overdue
-    FROM reporting.timer_alerts(now()) t WHERE t.complaint_id = s.complaint_id
-) a ON true
+SELECT f.* FROM reporting.folded_now() f
 WHERE EXISTS (SELECT 1 FROM reporting.current_pending);
 
 -- Analysts read reporting and nothing else (the role is created with the database).
