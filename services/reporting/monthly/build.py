@@ -118,14 +118,25 @@ def described_first(row: ReportRow) -> bool:
     return not row.subject or FIGURES["direct"].test(row)
 
 
-def described_latest(rows: Iterable[ReportRow]) -> set[UUID]:
-    """The complaints whose description a main problem may quote (``latest_description``):
-    the latest of each problem among ``rows`` (``_main_problems``' order), grouped by
-    validity, category and problem text — the report's groups or finer, so every latest one
-    of the report's is among these. The rows ``described_first`` names must carry their
-    description already: it is their problem's text."""
+def described_latest(
+    rows: Iterable[ReportRow],
+    *,
+    period_from: date,
+    period_to: date,
+    office: str | None,
+    timezone: tzinfo = CHINA,
+) -> set[UUID]:
+    """The complaints whose description a main problem of the report on ``period_from``–
+    ``period_to`` for ``office`` may quote (``latest_description``): among the rows that
+    report counts (``report_scope``), the latest of each problem (``_main_problems``' order),
+    grouped by validity, category and problem text — the report's groups or finer, so every
+    latest one of the report's is among these. The rows ``described_first`` names must carry
+    their description already: it is their problem's text."""
+    selected, _ = report_scope(
+        rows, period_from=period_from, period_to=period_to, office=office, timezone=timezone
+    )
     latest: dict[tuple[Any, ...], ReportRow] = {}
-    for row in rows:
+    for row in selected:
         key = (row.validity, row.category, problem_text(row))
         held = latest.get(key)
         if held is None or (row.received_at, str(row.complaint_id)) > (

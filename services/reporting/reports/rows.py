@@ -37,7 +37,7 @@ async def period_rows(
     records = await store.report_rows(
         conn, **_period(period_from, period_to, office, as_of, current)
     )
-    return await opened_report_rows(conn, records)
+    return await opened_report_rows(conn, records, period_from, period_to, office)
 
 
 async def period_groups(
@@ -93,18 +93,23 @@ def _period(
 
 
 async def opened_report_rows(
-    conn: asyncpg.Connection, records: Sequence[asyncpg.Record]
+    conn: asyncpg.Connection,
+    records: Sequence[asyncpg.Record],
+    period_from: date,
+    period_to: date,
+    office: str | None,
 ) -> list[ReportRow]:
-    """``store.report_rows`` as the report counts them, with the descriptions it reads opened
-    (``monthly.described_first``: the ones with no subject, which the main problems group by,
-    and the directly received ones it writes up; then ``monthly.described_latest``: the latest
-    of each problem). Every other row's description is left empty: a company-wide month has
-    42,000 complaints, and opening each took 0.8 s. Opened as the report is made, never
-    stored opened: an erasure shows in the next report."""
+    """``store.report_rows`` as the report on ``period_from``–``period_to`` for ``office``
+    counts them, with the descriptions it reads opened (``monthly.described_first``: the ones
+    with no subject, which the main problems group by, and the directly received ones it
+    writes up; then ``monthly.described_latest``: the latest of each problem). Every other
+    row's description is left empty: a company-wide month has 42,000 complaints, and opening
+    each took 0.8 s. Opened as the report is made, never stored opened: an erasure shows in
+    the next report."""
     rows = [report_row(r, "") for r in records]
     first = [n for n, row in enumerate(rows) if described_first(row)]
     await _open_descriptions(conn, records, rows, first)
-    latest = described_latest(rows)
+    latest = described_latest(rows, period_from=period_from, period_to=period_to, office=office)
     then = [
         n for n, row in enumerate(rows) if row.complaint_id in latest and not described_first(row)
     ]

@@ -8,7 +8,7 @@ import uuid
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from contracts.enums import Channel, ServiceCategory, Validity
@@ -130,8 +130,24 @@ def test_every_figure_lists_exactly_the_complaints_it_counts(
 NOT_READ = "（报告不应读到这段描述）"
 
 
-@settings(max_examples=80, deadline=None)
+def _assist(n: int, at: datetime) -> ReportRow:
+    return ReportRow(
+        complaint_id=uuid.UUID(int=n),
+        office=OFFICES[0],
+        channel=Channel.HOTLINE,
+        validity=Validity.ASSIST,
+        category=None,
+        received_at=at,
+        subject="外墙清洗",
+        description=f"描述{n}",
+    )
+
+
+@settings(max_examples=300, deadline=None)
 @given(rows=st.lists(report_row(), max_size=60, unique_by=lambda r: r.complaint_id))
+# found by CI: a later complaint of the same problem outside the period is not the report's
+# latest one, and must not stand in for it
+@example(rows=[_assist(1, START + timedelta(days=10)), _assist(2, START + timedelta(days=40))])
 def test_the_report_reads_no_description_but_the_ones_it_is_said_to(rows: list[ReportRow]) -> None:
     """The reports layer opens only the descriptions ``described_first`` and then
     ``described_latest`` name: a report built with every other description replaced is the
@@ -148,9 +164,9 @@ def test_the_report_reads_no_description_but_the_ones_it_is_said_to(rows: list[R
         ]
 
     first = {row.complaint_id for row in rows if described_first(row)}
-    opened = first | described_latest(hidden(first))
     for office in (None, *OFFICES):
         scope: dict[str, Any] = {"period_from": PERIOD[0], "period_to": PERIOD[1], "office": office}
+        opened = first | described_latest(hidden(first), **scope)
         made = {"offices": OFFICES, "generated_at": START + timedelta(days=60), **scope}
         everything = build_monthly_report(rows, **made, problems_per_category=2)
         assert build_monthly_report(hidden(opened), **made, problems_per_category=2) == everything
