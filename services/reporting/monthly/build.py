@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime, tzinfo
 from typing import Any
@@ -49,6 +49,7 @@ from services.reporting.monthly.shares import (
     _write_up,
     half_up_tenths,
     problem_text,
+    recency,
     rounding_note,
 )
 
@@ -128,23 +129,18 @@ def described_latest(
 ) -> set[UUID]:
     """The complaints whose description a main problem of the report on ``period_from``–
     ``period_to`` for ``office`` may quote (``latest_description``): among the rows that
-    report counts (``report_scope``), the latest of each problem (``_main_problems``' order),
-    grouped by validity, category and problem text — the report's groups or finer, so every
-    latest one of the report's is among these. The rows ``described_first`` names must carry
-    their description already: it is their problem's text."""
+    report counts (``report_scope``), the latest of each problem by ``recency``, as
+    ``_main_problems`` picks it, grouped by validity, category and problem text: the report's
+    groups or finer, so every latest one of the report's is among these. The rows
+    ``described_first`` names must carry their description already: it is their problem's
+    text."""
     selected, _ = report_scope(
         rows, period_from=period_from, period_to=period_to, office=office, timezone=timezone
     )
-    latest: dict[tuple[Any, ...], ReportRow] = {}
+    problems: defaultdict[tuple[Any, ...], list[ReportRow]] = defaultdict(list)
     for row in selected:
-        key = (row.validity, row.category, problem_text(row))
-        held = latest.get(key)
-        if held is None or (row.received_at, str(row.complaint_id)) > (
-            held.received_at,
-            str(held.complaint_id),
-        ):
-            latest[key] = row
-    return {row.complaint_id for row in latest.values()}
+        problems[(row.validity, row.category, problem_text(row))].append(row)
+    return {max(members, key=recency).complaint_id for members in problems.values()}
 
 
 # One builder per figure of the report: each returns the report's fields it makes.

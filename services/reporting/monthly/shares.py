@@ -7,6 +7,7 @@ import hashlib
 import re
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 
 from contracts.enums import ServiceCategory, Validity
@@ -94,6 +95,11 @@ def problem_figure(category: ServiceCategory | None, text: str) -> str:
     return f"problem.{category.value}.{problem_id(text)}"
 
 
+def recency(row: ReportRow) -> tuple[datetime, str]:
+    """The order in which a problem's latest complaint is picked (ties: by id)."""
+    return row.received_at, str(row.complaint_id)
+
+
 def _main_problems(
     rows: Sequence[ReportRow], limit: int, category: ServiceCategory | None
 ) -> tuple[MainProblem, ...]:
@@ -106,7 +112,7 @@ def _main_problems(
         groups[problem_text(row)].append(row)
     problems = []
     for subject, members in groups.items():
-        latest = max(members, key=lambda row: (row.received_at, str(row.complaint_id)))
+        latest = max(members, key=recency)
         problems.append(
             MainProblem(
                 subject=subject,
