@@ -26,11 +26,13 @@ from contracts.lifecycle import (
     ComplaintAcknowledged,
     ComplaintClosed,
     ComplaintJudged,
+    ComplaintMerged,
     ComplaintOfficeTransferred,
     ComplaintRejudged,
     ComplaintReopened,
     ComplaintResumed,
     ComplaintSuspended,
+    ComplaintWithdrawn,
     DepartmentAssigned,
     MajorComplaintFlagged,
     MajorComplaintUnflagged,
@@ -45,8 +47,9 @@ from contracts.sla import AlertKind, SlaBreached, SlaWarning, sla_event_id
 from deploy.local.sandbox import create_database, drop_database
 from services.reporting import reports
 from services.reporting.dashboard import BOARD_FIGURES
-from services.reporting.monthly import headline_figures
+from services.reporting.monthly import build_from_parts, build_monthly_report, headline_figures
 from services.reporting.projection import ComplaintsProjection
+from services.reporting.reports.rows import period_parts, period_rows
 from tests.conftest import RUN, Infra
 from tests.integration.reporting_db import assert_current_is_the_fold, install_reporting
 
@@ -89,6 +92,7 @@ class Story:
     channel: Channel = Channel.HOTLINE
     occurred_at: datetime = T0
     complaint_id: uuid.UUID = field(default_factory=uuid.uuid4)
+    description: str = ""
 
     async def received(self, recorded: datetime | None = None) -> Story:
         data = ComplaintReceivedV3.from_submission(
@@ -100,7 +104,7 @@ class Story:
                     "unit": self.unit,
                     "complainant": {"name": "何先生", "phone": "13812345678"},
                     "subject": self.subject,
-                    "description": f"{self.subject}，多次反映未解决",
+                    "description": self.description or f"{self.subject}，多次反映未解决",
                     "occurred_at": self.occurred_at.isoformat(),
                 }
             ),
@@ -737,3 +741,95 @@ async def test_the_report_and_the_dashboard_now_read_the_kept_states_and_equal_t
     async with pool.acquire() as conn:
         await assert_current_is_the_fold(conn)
         assert await conn.fetchval("SELECT count(*) FROM reporting.complaint_current") >= 3
+
+
+async def test_the_report_now_made_of_groups_is_the_report_of_every_complaints_row(
+    pool: asyncpg.Pool,
+) -> None:
+    """The report "now" is made of the period's complaints grouped by what the counts read,
+    the complaints it names one by one and the latest complaint of each problem
+    (``period_parts``): the same report as made of every complaint's own row (``report_parts``
+    of ``period_rows``) and as folded as of T. Here with a problem spelt two ways, two
+    complaints of one problem at one instant, direct, merged, withdrawn, unjudged, invalid and
+    assist complaints, in two offices, company-wide and for one office."""
+    day = T0 + timedelta(days=45)
+    first, second = office(), office()
+    fees, parking = ServiceCategory.FEES, ServiceCategory.VEHICLES_TRAFFIC
+
+    async def told(
+        where: str,
+        subject: str,
+        minutes: int,
+        validity: Validity | None,
+        category: ServiceCategory | None = fees,
+        channel: Channel = Channel.HOTLINE,
+    ) -> Story:
+        story = Story(
+            pool,
+            where,
+            subject=subject,
+            channel=channel,
+            occurred_at=day + timedelta(minutes=minutes),
+            description=f"{subject}：第{minutes}分钟，{uuid.uuid4().hex[:4]}",
+        )
+        await story.received()
+        if validity is not None:
+            await story.tell(
+                ComplaintJudged(
+                    actor=AGENT,
+                    validity=validity,
+                    category=None if validity is Validity.INVALID else category,
+                ),
+                day + timedelta(minutes=minutes + 1),
+            )
+        return story
+
+    kept = await told(first, "垃圾桶 破损", 0, Validity.VALID)
+    await told(first, "垃圾桶 破损", 10, Validity.VALID)
+    await told(first, "垃圾桶 破损", 10, Validity.VALID)  # the same instant: by id
+    await told(first, "垃圾桶  破损", 20, Validity.VALID)  # the same problem, spelt otherwise
+    await told(first, "电梯故障", 30, Validity.VALID, parking)
+    await told(first, "电梯故障", 30, Validity.VALID, parking)  # the latest two: by id
+    await told(first, "停车位被占", 40, Validity.ASSIST, parking)
+    await told(first, "停车位被占", 50, Validity.ASSIST, parking)
+    await told(first, "噪音扰民", 60, None)
+    await told(first, "乱收费", 65, Validity.INVALID)
+    await told(first, "物业费", 70, Validity.VALID, channel=Channel.SUPERVISION)
+    merged = await told(first, "垃圾桶 破损", 80, Validity.VALID)
+    await merged.tell(
+        ComplaintMerged(actor=AGENT, into_complaint_id=kept.complaint_id), day + timedelta(hours=2)
+    )
+    withdrawn = await told(first, "停车位被占", 90, Validity.ASSIST, parking)
+    await withdrawn.tell(
+        ComplaintWithdrawn(actor=AGENT, reason="业主撤诉"), day + timedelta(hours=2)
+    )
+    await told(second, "垃圾桶 破损", 5, Validity.VALID)
+    await told(second, "停车位被占", 15, Validity.ASSIST, parking)
+    await told(second, "私搭乱建", 25, Validity.INVALID, channel=Channel.SUPERVISION)
+    as_of = day + timedelta(days=1)
+    period = {"period_from": day.date(), "period_to": day.date()}
+
+    for where in (None, first):
+        async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read"):
+            parts = await period_parts(conn, day.date(), day.date(), where, as_of, True)
+            rows = await period_rows(conn, day.date(), day.date(), where, as_of, True)
+        args = {**period, "office": where, "offices": [first, second], "generated_at": as_of}
+        made = build_from_parts(parts, **args)
+        assert made.model_dump() == build_monthly_report(rows, **args).model_dump()
+        assert len(parts.counted) < len(rows) - len(parts.excluded)  # alike ones grouped
+        async with pool.acquire() as conn:
+            now = await reports.monthly_report(
+                conn, **period, office=where, as_of=as_of, offices=[first, second], current=True
+            )
+            folded = await reports.monthly_report(
+                conn, **period, office=where, as_of=as_of, offices=[first, second]
+            )
+        assert now.model_dump() == folded.model_dump()
+        assert {(p.subject, p.count) for p in made.main_problems[0].problems} >= {
+            ("垃圾桶 破损", 4 if where else 5)
+        }
+        assert [(t.subject, t.count) for t in made.assist_topics] == [
+            ("停车位被占", 2 if where else 3)
+        ]
+        assert (made.excluded.merged, made.excluded.withdrawn) == (1, 1)
+        assert len(made.case_write_ups) == made.direct.total == (1 if where else 2)

@@ -32,6 +32,8 @@ Rules the figures follow (the tests hold them):
 """
 
 from services.reporting.monthly.build import (
+    PROBLEM_TYPES,
+    ReportParts,
     _attachment1,
     _attachment2,
     _attachments,
@@ -41,9 +43,11 @@ from services.reporting.monthly.build import (
     _offices,
     _records,
     _types,
+    build_from_parts,
     build_monthly_report,
     described_first,
     described_latest,
+    report_parts,
 )
 from services.reporting.monthly.consistency import (
     _agree,
@@ -151,6 +155,7 @@ __all__ = [
     "HEADLINE_FIGURE_KEYS",
     "PENDING_LABEL",
     "PROBLEM_ID",
+    "PROBLEM_TYPES",
     "RECORD_FIGURES",
     "ROUNDING_NOTE",
     "SERVICE_LEVEL_LABELS",
@@ -183,6 +188,7 @@ __all__ = [
     "QuotedEvent",
     "Ratio",
     "RecordFigure",
+    "ReportParts",
     "ReportRow",
     "ServiceLevels",
     "TypeFigure",
@@ -227,6 +233,7 @@ __all__ = [
     "_valid_of",
     "_validity_is",
     "_write_up",
+    "build_from_parts",
     "build_monthly_report",
     "check_report",
     "comparisons",
@@ -244,6 +251,7 @@ __all__ = [
     "problem_text",
     "quoted_scope",
     "record_complaints",
+    "report_parts",
     "report_scope",
     "rounding_note",
     "with_comparisons",

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
-from typing import Any
+from operator import attrgetter
+from typing import Any, TypeVar
 from uuid import UUID
 
 from contracts.enums import ServiceCategory, Validity
@@ -53,6 +55,8 @@ from services.reporting.monthly.shares import (
     rounding_note,
 )
 
+_K = TypeVar("_K")
+
 
 def build_monthly_report(
     rows: Iterable[ReportRow],
@@ -82,12 +86,89 @@ def build_monthly_report(
     """
     if period_from > period_to:
         raise ValueError(f"period_from {period_from} is after period_to {period_to}")
-    selected, excluded_rows = report_scope(
+    return build_from_parts(
+        report_parts(
+            rows, period_from=period_from, period_to=period_to, office=office, timezone=timezone
+        ),
+        period_from=period_from,
+        period_to=period_to,
+        office=office,
+        offices=offices,
+        generated_at=generated_at,
+        timezone=timezone,
+        top_categories=top_categories,
+        problems_per_category=problems_per_category,
+        quoted=quoted,
+        document=document,
+    )
+
+
+PROBLEM_TYPES = (Validity.VALID, Validity.ASSIST)
+"""The judgments whose complaints the report groups into problems (the main problems of the
+valid ones' top categories, the topics of the assist ones)."""
+
+
+@dataclass(frozen=True)
+class ReportParts:
+    """What a report is made of, once its period and office are chosen.
+
+    ``counted``: the complaints it counts (merged and withdrawn ones left out), each row with
+    how many complaints it stands for: 1 for a complaint's own row, a group's size for a row
+    standing for complaints alike in everything a count reads (``store.report_groups``).
+    ``excluded``: the merged and withdrawn ones, listed apart. ``direct``: the counted ones
+    received directly, which it writes up one by one. ``problems``: the counted valid and
+    assist complaints, each row the latest (``recency``) of as many complaints of its
+    validity, category and problem text (``problem_text``).
+    """
+
+    counted: Sequence[tuple[ReportRow, int]]
+    excluded: Sequence[ReportRow]
+    direct: Sequence[ReportRow]
+    problems: Sequence[tuple[ReportRow, int]]
+
+
+def report_parts(
+    rows: Iterable[ReportRow],
+    *,
+    period_from: date,
+    period_to: date,
+    office: str | None,
+    timezone: tzinfo = CHINA,
+) -> ReportParts:
+    """The parts of the report of ``period_from``–``period_to`` for ``office`` from each
+    complaint's own row (``report_scope``): every row stands for itself."""
+    selected, excluded = report_scope(
         rows, period_from=period_from, period_to=period_to, office=office, timezone=timezone
     )
-    order = _office_order(offices, office, selected)
-    valid_rows = [row for row in selected if row.validity is Validity.VALID]
-    direct_rows = [row for row in selected if FIGURES["direct"].test(row)]
+    return ReportParts(
+        counted=[(row, 1) for row in selected],
+        excluded=excluded,
+        direct=[row for row in selected if FIGURES["direct"].test(row)],
+        problems=[(row, 1) for row in selected if row.validity in PROBLEM_TYPES],
+    )
+
+
+def build_from_parts(
+    parts: ReportParts,
+    *,
+    period_from: date,
+    period_to: date,
+    office: str | None,
+    offices: Sequence[str],
+    generated_at: datetime,
+    timezone: tzinfo = CHINA,
+    top_categories: int = 2,
+    problems_per_category: int = 3,
+    quoted: Iterable[QuotedEvent] = (),
+    document: DocumentText | None = None,
+) -> MonthlyReport:
+    """``build_monthly_report`` of the complaints ``parts`` holds (already of the period and
+    the office): every count weighs each row by the complaints it stands for."""
+    if period_from > period_to:
+        raise ValueError(f"period_from {period_from} is after period_to {period_to}")
+    counted = parts.counted
+    order = _office_order(offices, office, [row for row, _ in counted])
+    valid = [(row, n) for row, n in counted if row.validity is Validity.VALID]
     scoped = quoted_scope(
         quoted, period_from=period_from, period_to=period_to, office=office, timezone=timezone
     )
@@ -96,16 +177,24 @@ def build_monthly_report(
         period_to=period_to,
         office=office,
         generated_at=generated_at,
-        **_types(selected),
-        **_categories(valid_rows, top_categories, problems_per_category),
-        **_offices(valid_rows, order),
-        direct=_direct(direct_rows, order),
-        **_attachments(selected, order, top_categories),
-        **_counted(selected, excluded_rows),
+        **_types(counted),
+        **_categories(valid, parts.problems, top_categories, problems_per_category),
+        **_offices(valid, order),
+        direct=_direct([(row, n) for row, n in counted if FIGURES["direct"].test(row)], order),
+        **_attachments(counted, order, top_categories),
+        **_counted(counted, parts.excluded, parts.problems),
         **_records(scoped),
-        case_write_ups=tuple(_write_up(row) for row in direct_rows),
+        case_write_ups=tuple(_write_up(row) for row in parts.direct),
         document=document if document is not None else DocumentText(),
     )
+
+
+def _tally(counted: Iterable[tuple[ReportRow, int]], key: Callable[[ReportRow], _K]) -> Counter[_K]:
+    """How many complaints have each value of ``key``, each row weighing what it stands for."""
+    tally: Counter[_K] = Counter()
+    for row, n in counted:
+        tally[key(row)] += n
+    return tally
 
 
 # Which descriptions the report reads. Opening one takes the complainant's key and a decryption;
@@ -146,9 +235,9 @@ def described_latest(
 # One builder per figure of the report: each returns the report's fields it makes.
 
 
-def _types(selected: Sequence[ReportRow]) -> dict[str, Any]:
+def _types(counted: Sequence[tuple[ReportRow, int]]) -> dict[str, Any]:
     """Received, judged and pending, and the share of each validity type (有效/协助/无效)."""
-    types: Counter[Validity | None] = Counter(row.validity for row in selected)
+    types = _tally(counted, attrgetter("validity"))
     judged_counts = [types[validity] for validity in Validity]
     judged = sum(judged_counts)
     by_type = tuple(
@@ -156,7 +245,7 @@ def _types(selected: Sequence[ReportRow]) -> dict[str, Any]:
         for validity, count in zip(Validity, judged_counts, strict=True)
     )
     return {
-        "received": len(selected),
+        "received": sum(types.values()),
         "judged": judged,
         "pending": types[None],
         "by_type": by_type,
@@ -165,12 +254,15 @@ def _types(selected: Sequence[ReportRow]) -> dict[str, Any]:
 
 
 def _categories(
-    valid_rows: Sequence[ReportRow], top_categories: int, problems_per_category: int
+    valid_counted: Sequence[tuple[ReportRow, int]],
+    problems: Sequence[tuple[ReportRow, int]],
+    top_categories: int,
+    problems_per_category: int,
 ) -> dict[str, Any]:
     """The valid complaints by service category, ranked, with the main problems of the top
     categories."""
-    valid = len(valid_rows)
-    categories: Counter[ServiceCategory | None] = Counter(row.category for row in valid_rows)
+    categories = _tally(valid_counted, attrgetter("category"))
+    valid = sum(categories.values())
     ranked_categories = sorted(  # sorted() is stable: ties keep the declaration order
         (category for category in ServiceCategory if categories[category]),
         key=lambda category: -categories[category],
@@ -191,7 +283,11 @@ def _categories(
         CategoryProblems(
             category=figure.category,
             problems=_main_problems(
-                [row for row in valid_rows if row.category is figure.category],
+                [
+                    (row, n)
+                    for row, n in problems
+                    if row.validity is Validity.VALID and row.category is figure.category
+                ],
                 problems_per_category,
                 figure.category,
             ),
@@ -208,14 +304,17 @@ def _categories(
     }
 
 
-def _offices(valid_rows: Sequence[ReportRow], order: Sequence[str]) -> dict[str, Any]:
+def _offices(
+    valid_counted: Sequence[tuple[ReportRow, int]], order: Sequence[str]
+) -> dict[str, Any]:
     """The valid complaints by office, ranked (ties in the company's order of offices)."""
-    valid_per_office: Counter[str] = Counter(row.office for row in valid_rows)
+    valid_per_office = _tally(valid_counted, attrgetter("office"))
+    valid = sum(valid_per_office.values())
     by_office = tuple(
         OfficeFigure(
             office=name,
             count=valid_per_office[name],
-            share_tenths=half_up_tenths(valid_per_office[name], len(valid_rows)),
+            share_tenths=half_up_tenths(valid_per_office[name], valid),
             rank=i,
         )
         for i, name in enumerate(_ranked_offices(valid_per_office, order), start=1)
@@ -227,15 +326,15 @@ def _offices(valid_rows: Sequence[ReportRow], order: Sequence[str]) -> dict[str,
     }
 
 
-def _direct(direct_rows: Sequence[ReportRow], order: Sequence[str]) -> DirectComplaints:
+def _direct(direct: Sequence[tuple[ReportRow, int]], order: Sequence[str]) -> DirectComplaints:
     """The complaints that went over the office's head (the supervision line), by type, and
     the valid ones by office."""
-    direct_types: Counter[Validity | None] = Counter(row.validity for row in direct_rows)
-    direct_valid: Counter[str] = Counter(
-        row.office for row in direct_rows if row.validity is Validity.VALID
+    direct_types = _tally(direct, attrgetter("validity"))
+    direct_valid = _tally(
+        ((row, n) for row, n in direct if row.validity is Validity.VALID), attrgetter("office")
     )
     return DirectComplaints(
-        total=len(direct_rows),
+        total=sum(direct_types.values()),
         valid=direct_types[Validity.VALID],
         assist=direct_types[Validity.ASSIST],
         invalid=direct_types[Validity.INVALID],
@@ -248,7 +347,7 @@ def _direct(direct_rows: Sequence[ReportRow], order: Sequence[str]) -> DirectCom
 
 
 def _attachments(
-    selected: Sequence[ReportRow], order: Sequence[str], top_categories: int
+    counted: Sequence[tuple[ReportRow, int]], order: Sequence[str], top_categories: int
 ) -> dict[str, Any]:
     """Every office's counts by type (附件1) and its valid ones by category (附件2), with
     totals; which offices had complaints; each office's main categories in words."""
@@ -256,16 +355,17 @@ def _attachments(
     per_office_category: dict[str, Counter[ServiceCategory | None]] = {
         name: Counter() for name in order
     }
-    for row in selected:
-        per_office[row.office][row.validity] += 1
+    for row, n in counted:
+        per_office[row.office][row.validity] += n
         if row.validity is Validity.VALID:
-            per_office_category[row.office][row.category] += 1
+            per_office_category[row.office][row.category] += n
     with_complaints = tuple(name for name in order if sum(per_office[name].values()))
     # The totals rows are counted over the rows themselves, apart from the offices' columns:
     # ``MonthlyReport.check`` holds each against the sum of its column.
-    types: Counter[Validity | None] = Counter(row.validity for row in selected)
-    categories: Counter[ServiceCategory | None] = Counter(
-        row.category for row in selected if row.validity is Validity.VALID
+    types = _tally(counted, attrgetter("validity"))
+    categories = _tally(
+        ((row, n) for row, n in counted if row.validity is Validity.VALID),
+        attrgetter("category"),
     )
     return {
         "offices": tuple(order),
@@ -330,13 +430,17 @@ def _attachment2(
     return Attachment2(rows=rows, totals=totals)
 
 
-def _counted(selected: Sequence[ReportRow], excluded_rows: Sequence[ReportRow]) -> dict[str, Any]:
+def _counted(
+    counted: Sequence[tuple[ReportRow, int]],
+    excluded_rows: Sequence[ReportRow],
+    problems: Sequence[tuple[ReportRow, int]],
+) -> dict[str, Any]:
     """The service levels, the handling counts (exceptions included), the merged and
     withdrawn complaints listed apart, and the topics of assist complaints."""
     return {
         "service_levels": ServiceLevels(
             **{
-                name: _ratio(_count(selected, name), _count(selected, f"{name}.base"))
+                name: _ratio(_weighed(counted, name), _weighed(counted, f"{name}.base"))
                 for name in ServiceLevels.model_fields
             }
         ),
@@ -345,11 +449,17 @@ def _counted(selected: Sequence[ReportRow], excluded_rows: Sequence[ReportRow]) 
             withdrawn=_count(excluded_rows, "withdrawn"),
             complaints=tuple(_listed(row) for row in excluded_rows),
         ),
-        "handling": Handling(**{name: _count(selected, name) for name in Handling.model_fields}),
+        "handling": Handling(**{name: _weighed(counted, name) for name in Handling.model_fields}),
         "assist_topics": _main_problems(
-            [row for row in selected if row.validity is Validity.ASSIST], 5, None
+            [(row, n) for row, n in problems if row.validity is Validity.ASSIST], 5, None
         ),
     }
+
+
+def _weighed(counted: Sequence[tuple[ReportRow, int]], key: str) -> int:
+    """The count ``key`` (``FIGURES``) over rows that each stand for ``n`` complaints."""
+    test = FIGURES[key].test
+    return sum(n for row, n in counted if test(row))
 
 
 def _records(scoped: Sequence[QuotedEvent]) -> dict[str, Any]:

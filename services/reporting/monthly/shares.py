@@ -101,22 +101,23 @@ def recency(row: ReportRow) -> tuple[datetime, str]:
 
 
 def _main_problems(
-    rows: Sequence[ReportRow], limit: int, category: ServiceCategory | None
+    rows: Sequence[tuple[ReportRow, int]], limit: int, category: ServiceCategory | None
 ) -> tuple[MainProblem, ...]:
     """The most frequent subjects among ``rows`` (ties: the most recent first), with the latest
     text of each. Rows with no subject are grouped by their exact description instead
-    (``problem_text``). ``category``: whose problems these are (``None``: the assist
+    (``problem_text``). Each row stands for ``n`` complaints of its problem, of which it is
+    the latest (1: for itself). ``category``: whose problems these are (``None``: the assist
     complaints'), for each problem's figure key."""
-    groups: dict[str, list[ReportRow]] = defaultdict(list)
-    for row in rows:
-        groups[problem_text(row)].append(row)
+    groups: dict[str, list[tuple[ReportRow, int]]] = defaultdict(list)
+    for row, n in rows:
+        groups[problem_text(row)].append((row, n))
     problems = []
     for subject, members in groups.items():
-        latest = max(members, key=recency)
+        latest = max((row for row, _ in members), key=recency)
         problems.append(
             MainProblem(
                 subject=subject,
-                count=len(members),
+                count=sum(n for _, n in members),
                 latest_description=latest.description,
                 latest_at=latest.received_at,
                 figure=problem_figure(category, subject),

@@ -16,10 +16,11 @@ from services.reporting.monthly import (
     RECORD_FIGURES,
     MonthlyReport,
     PeriodHeadline,
-    build_monthly_report,
+    build_from_parts,
     figure_rows,
     period_headline,
     record_complaints,
+    report_parts,
     with_comparisons,
 )
 from services.reporting.reports.periods import (
@@ -29,6 +30,7 @@ from services.reporting.reports.periods import (
 from services.reporting.reports.rows import (
     listed_complaints,
     period_groups,
+    period_parts,
     period_quoted,
     period_rows,
 )
@@ -71,6 +73,7 @@ async def _headline_in_snapshot(
         other.transaction(isolation="repeatable_read", readonly=True),
     ):
         await store.import_snapshot(other, snapshot)
+        await store.grouping_memory(other)
         return await _headline(other, period_from, period_to, office, as_of, current)
 
 
@@ -108,6 +111,7 @@ async def monthly_report(
     ]
     async with conn.transaction(isolation="repeatable_read", readonly=True):
         current = current and await store.kept_current(conn)
+        await store.grouping_memory(conn)
         beside: list[asyncio.Task[PeriodHeadline]] = []
         if pool is not None:
             snapshot = await store.export_snapshot(conn)
@@ -119,8 +123,18 @@ async def monthly_report(
             ]
         try:
             seen = await store.offices_seen(conn, as_of)
-            report = build_monthly_report(
-                await period_rows(conn, period_from, period_to, office, as_of, current),
+            parts = (
+                await period_parts(conn, period_from, period_to, office, as_of, current)
+                if current
+                else report_parts(
+                    await period_rows(conn, period_from, period_to, office, as_of, current),
+                    period_from=period_from,
+                    period_to=period_to,
+                    office=office,
+                )
+            )
+            report = build_from_parts(
+                parts,
                 period_from=period_from,
                 period_to=period_to,
                 office=office,

@@ -14,7 +14,11 @@ import orjson
 from services.reporting import store
 from services.reporting.domain import ServiceLevelFacts, service_levels
 from services.reporting.monthly import (
+    EXCLUDED_STATUSES,
+    FIGURES,
+    PROBLEM_TYPES,
     QuotedEvent,
+    ReportParts,
     ReportRow,
     described_first,
     described_latest,
@@ -60,6 +64,46 @@ async def period_groups(
 
 _UNNAMED = {"complaint_id": UUID(int=0), "subject": "", "close_summary": None, "merged_into": None}
 """What a row of a group says of the columns a count never reads."""
+
+
+async def period_parts(
+    conn: asyncpg.Connection,
+    period_from: date,
+    period_to: date,
+    office: str | None,
+    as_of: datetime,
+    current: bool = False,
+) -> ReportParts:
+    """The period's complaints as the report is made of them (``monthly.ReportParts``) without
+    a row for each: the counts over ``period_groups``, the complaints it names one by one
+    (``store.report_listed``) and the latest of each problem (``store.report_problems``), with
+    the descriptions the report reads opened. The same report as ``report_parts`` of
+    ``period_rows`` (the tests hold it), a company-wide month read as ~3,000 groups and a few
+    hundred rows instead of 42,000 rows."""
+    args = _period(period_from, period_to, office, as_of, current)
+    groups = await period_groups(conn, period_from, period_to, office, as_of, current)
+    listed_records = await store.report_listed(conn, **args)
+    listed = [report_row(r, "") for r in listed_records]
+    await _open_descriptions(
+        conn,
+        listed_records,
+        listed,
+        [n for n, row in enumerate(listed) if described_first(row)],
+    )
+    latest_records = await store.report_problems(conn, **args)
+    latest = [report_row(r, "") for r in latest_records]
+    await _open_descriptions(conn, latest_records, latest, range(len(latest)))
+    counted = [(row, n) for row, n in groups if row.status not in EXCLUDED_STATUSES]
+    named = [row for row in listed if row.status not in EXCLUDED_STATUSES]
+    return ReportParts(
+        counted=counted,
+        excluded=[row for row in listed if row.status in EXCLUDED_STATUSES],
+        direct=[row for row in named if FIGURES["direct"].test(row)],
+        problems=[
+            *((row, r["n"]) for row, r in zip(latest, latest_records, strict=True)),
+            *((row, 1) for row in named if row.validity in PROBLEM_TYPES and not row.subject),
+        ],
+    )
 
 
 async def period_quoted(

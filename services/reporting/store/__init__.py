@@ -12,6 +12,7 @@ complaint, lists, counts), ``reports`` (the monthly report's and the dashboard's
 from services.reporting.store.complaints import complaint, listed_complaints, stats
 from services.reporting.store.reports import (
     export_snapshot,
+    grouping_memory,
     hot_spots,
     import_snapshot,
     intake_by_channel,
@@ -21,6 +22,8 @@ from services.reporting.store.reports import (
     open_complaints,
     quoted_events,
     report_groups,
+    report_listed,
+    report_problems,
     report_rows,
     timer_alerts,
 )
@@ -39,6 +42,7 @@ __all__ = [
     "export_snapshot",
     "finish_bulk",
     "fold_pending",
+    "grouping_memory",
     "hot_spots",
     "import_snapshot",
     "intake_by_channel",
@@ -49,6 +53,8 @@ __all__ = [
     "open_complaints",
     "quoted_events",
     "report_groups",
+    "report_listed",
+    "report_problems",
     "report_rows",
     "stats",
     "timer_alerts",
