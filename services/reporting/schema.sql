@@ -144,8 +144,10 @@ CREATE INDEX IF NOT EXISTS complaint_current_office_occurred
     ON complaint_current (office, occurred_at);
 
 -- A row: complaint_current does not hold every complaint yet (a bulk load left it to the
--- builder, which folds them after the swap, in the order of their ids, after `folded_to`).
+-- builder, which folds them after the swap in the order they occurred, so that a period's
+-- rows lie together: after (`folded_at`, `folded_to`), the last one folded).
 CREATE TABLE IF NOT EXISTS current_pending (
     id        boolean PRIMARY KEY DEFAULT true CHECK (id),
-    folded_to uuid  -- the last complaint id folded; NULL: none yet
+    folded_at timestamptz,  -- the last folded complaint's occurred_at; NULL: none yet
+    folded_to uuid          -- and its id
 );

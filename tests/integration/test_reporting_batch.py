@@ -267,6 +267,10 @@ async def test_a_bulk_load_with_duplicates_writes_the_rows_of_each_event_applied
         bulk = await ranked_snapshot(conn)
         processed = await conn.fetchval("SELECT count(*) FROM reporting.processed_events")
     assert chunks == 4  # 8 complaints, 3 a time: 3 + 3 + 2, then none left
+    # in the order they occurred: a period's complaints lie together in the table
+    async with pool.acquire() as conn:
+        placed = await conn.fetch("SELECT occurred_at FROM complaint_current ORDER BY ctid")
+    assert [r["occurred_at"] for r in placed] == sorted(r["occurred_at"] for r in placed)
     assert len(once["complaints"]) == 8
     assert sum(r[3] for r in once["daily_intake"]) == 8
     assert bulk == once
