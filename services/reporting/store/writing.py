@@ -129,10 +129,13 @@ REFRESH_CURRENT = f"""
 INSERT INTO complaint_current ({CURRENT_COLUMNS})
 {_FOLDED}
 WHERE s.complaint_id = ANY($1::uuid[])
+ORDER BY s.occurred_at, s.complaint_id  -- as FOLD_PENDING: neither waits for the other in a cycle
 ON CONFLICT (complaint_id) DO UPDATE SET ({CURRENT_COLUMNS}) = ROW(EXCLUDED.*)
 """
 """Fold again the complaints ``$1`` (the ones a batch of events is about) into
-``complaint_current``."""
+``complaint_current``, in the order ``FOLD_PENDING`` inserts them: a batch and a builder
+folding in after a bulk load lock the complaints both write in one order, so they cannot
+deadlock."""
 
 FOLD_PENDING = f"""
 WITH chunk AS (  -- the next complaints in the order they occurred (complaints_occurred)
