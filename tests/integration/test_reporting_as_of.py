@@ -743,15 +743,16 @@ async def test_the_report_and_the_dashboard_now_read_the_kept_states_and_equal_t
         assert await conn.fetchval("SELECT count(*) FROM reporting.complaint_current") >= 3
 
 
-async def test_the_report_now_made_of_groups_is_the_report_of_every_complaints_row(
+async def test_a_report_made_of_groups_is_the_report_of_every_complaints_row(
     pool: asyncpg.Pool,
 ) -> None:
-    """The report "now" is made of the period's complaints grouped by what the counts read,
-    the complaints it names one by one and the latest complaint of each problem
+    """A report is made of the period's complaints grouped by what the counts read, the
+    complaints it names one by one and the latest complaint of each problem
     (``period_parts``): the same report as made of every complaint's own row (``report_parts``
-    of ``period_rows``) and as folded as of T. Here with a problem spelt two ways, two
-    complaints of one problem at one instant, direct, merged, withdrawn, unjudged, invalid and
-    assist complaints, in two offices, company-wide and for one office."""
+    of ``period_rows``), "now" and as of T, and "now" the same as folded as of T. Here with a
+    problem spelt two ways, two complaints of one problem at one instant, direct, merged,
+    withdrawn, unjudged, invalid and assist complaints, in two offices, company-wide and for
+    one office."""
     day = T0 + timedelta(days=45)
     first, second = office(), office()
     fees, parking = ServiceCategory.FEES, ServiceCategory.VEHICLES_TRAFFIC
@@ -809,10 +810,10 @@ async def test_the_report_now_made_of_groups_is_the_report_of_every_complaints_r
     as_of = day + timedelta(days=1)
     period = {"period_from": day.date(), "period_to": day.date()}
 
-    for where in (None, first):
+    for where, current in ((None, True), (first, True), (None, False), (first, False)):
         async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read"):
-            parts = await period_parts(conn, day.date(), day.date(), where, as_of, True)
-            rows = await period_rows(conn, day.date(), day.date(), where, as_of, True)
+            parts = await period_parts(conn, day.date(), day.date(), where, as_of, current)
+            rows = await period_rows(conn, day.date(), day.date(), where, as_of, current)
         args = {**period, "office": where, "offices": [first, second], "generated_at": as_of}
         made = build_from_parts(parts, **args)
         assert made.model_dump() == build_monthly_report(rows, **args).model_dump()

@@ -20,7 +20,6 @@ from services.reporting.monthly import (
     figure_rows,
     period_headline,
     record_complaints,
-    report_parts,
     with_comparisons,
 )
 from services.reporting.reports.periods import (
@@ -123,16 +122,7 @@ async def monthly_report(
             ]
         try:
             seen = await store.offices_seen(conn, as_of)
-            parts = (
-                await period_parts(conn, period_from, period_to, office, as_of, current)
-                if current
-                else report_parts(
-                    await period_rows(conn, period_from, period_to, office, as_of, current),
-                    period_from=period_from,
-                    period_to=period_to,
-                    office=office,
-                )
-            )
+            parts = await period_parts(conn, period_from, period_to, office, as_of, current)
             report = build_from_parts(
                 parts,
                 period_from=period_from,

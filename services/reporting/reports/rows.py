@@ -75,32 +75,34 @@ async def period_parts(
     current: bool = False,
 ) -> ReportParts:
     """The period's complaints as the report is made of them (``monthly.ReportParts``) without
-    a row for each: the counts over ``period_groups``, the complaints it names one by one
-    (``store.report_listed``) and the latest of each problem (``store.report_problems``), with
-    the descriptions the report reads opened. The same report as ``report_parts`` of
-    ``period_rows`` (the tests hold it), a company-wide month read as ~3,000 groups and a few
-    hundred rows instead of 42,000 rows."""
-    args = _period(period_from, period_to, office, as_of, current)
-    groups = await period_groups(conn, period_from, period_to, office, as_of, current)
-    listed_records = await store.report_listed(conn, **args)
-    listed = [report_row(r, "") for r in listed_records]
-    await _open_descriptions(
-        conn,
-        listed_records,
-        listed,
-        [n for n, row in enumerate(listed) if described_first(row)],
+    a row for each (``store.report_parts``): the counts over groups, the complaints it names
+    one by one and the latest of each problem, with the descriptions the report reads
+    opened. The same report as ``monthly.report_parts`` of ``period_rows`` (the tests hold
+    it)."""
+    records = await store.report_parts(
+        conn, **_period(period_from, period_to, office, as_of, current)
     )
-    latest_records = await store.report_problems(conn, **args)
-    latest = [report_row(r, "") for r in latest_records]
-    await _open_descriptions(conn, latest_records, latest, range(len(latest)))
-    counted = [(row, n) for row, n in groups if row.status not in EXCLUDED_STATUSES]
+    parts: dict[str, list[asyncpg.Record]] = {"counted": [], "named": [], "latest": []}
+    for record in records:
+        parts[record["part"]].append(record)
+    counted = [
+        (report_row({**dict(g), **_UNNAMED}, ""), g["n"])
+        for g in parts["counted"]
+        if g["status"] not in EXCLUDED_STATUSES
+    ]
+    listed = [report_row(r, "") for r in parts["named"]]
+    await _open_descriptions(
+        conn, parts["named"], listed, [n for n, row in enumerate(listed) if described_first(row)]
+    )
+    latest = [report_row(r, "") for r in parts["latest"]]
+    await _open_descriptions(conn, parts["latest"], latest, range(len(latest)))
     named = [row for row in listed if row.status not in EXCLUDED_STATUSES]
     return ReportParts(
         counted=counted,
         excluded=[row for row in listed if row.status in EXCLUDED_STATUSES],
         direct=[row for row in named if FIGURES["direct"].test(row)],
         problems=[
-            *((row, r["n"]) for row, r in zip(latest, latest_records, strict=True)),
+            *((row, r["n"]) for row, r in zip(latest, parts["latest"], strict=True)),
             *((row, 1) for row in named if row.validity in PROBLEM_TYPES and not row.subject),
         ],
     )
