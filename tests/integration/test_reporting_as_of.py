@@ -834,3 +834,69 @@ async def test_a_report_made_of_groups_is_the_report_of_every_complaints_row(
         ]
         assert (made.excluded.merged, made.excluded.withdrawn) == (1, 1)
         assert len(made.case_write_ups) == made.direct.total == (1 if where else 2)
+
+
+async def test_as_of_an_instant_a_complaint_with_nothing_after_it_is_read_as_kept(
+    pool: asyncpg.Pool,
+) -> None:
+    """As of T, while ``complaint_current`` holds every complaint, a complaint with no event
+    recorded after T is read as kept and only the others are folded: the same parts of the
+    report as folding every complaint (as while a bulk load's fill-in is pending), at instants
+    before, between and after the steps of complaints judged, moved to another office,
+    breached and closed, merged, and received late; company-wide and for each office."""
+    day = T0 + timedelta(days=50)
+    first, second = office(), office()
+
+    def after(minutes: int) -> datetime:
+        return day + timedelta(minutes=minutes)
+
+    moved = await Story(pool, first, occurred_at=day).received()
+    await moved.tell(
+        ComplaintJudged(actor=AGENT, validity=Validity.VALID, category=ServiceCategory.FEES),
+        after(10),
+    )
+    await moved.tell(
+        ComplaintOfficeTransferred(actor=AGENT, from_office=first, to_office=second, reason="移交"),
+        after(30),
+    )
+    breached = await Story(pool, first, occurred_at=after(5)).received()
+    await breached.tell(
+        DepartmentAssigned(actor=AGENT, department="环境部", deadline=after(20), reason="manual"),
+        after(6),
+    )
+    await breached.tell(breach("department", after(20)), after(21))
+    await breached.tell(
+        ComplaintClosed(actor=AGENT, outcome=CloseOutcome.SATISFIED, summary="已解决"), after(40)
+    )
+    merged = await Story(pool, first, occurred_at=after(1)).received()
+    await merged.tell(ComplaintMerged(actor=AGENT, into_complaint_id=moved.complaint_id), after(25))
+    await Story(pool, second, occurred_at=after(15)).received()
+
+    async def built(where: str | None, instant: datetime, *, fold: bool) -> dict[str, Any]:
+        async with pool.acquire() as conn:
+            transaction = conn.transaction(isolation="repeatable_read")
+            await transaction.start()
+            try:
+                if fold:  # as while a fill-in is pending: every complaint folded as of T
+                    await conn.execute("INSERT INTO current_pending DEFAULT VALUES")
+                parts = await period_parts(conn, day.date(), day.date(), where, instant, False)
+            finally:
+                await transaction.rollback()
+        report = build_from_parts(
+            parts,
+            period_from=day.date(),
+            period_to=day.date(),
+            office=where,
+            offices=[first, second],
+            generated_at=instant,
+        )
+        return report.model_dump()
+
+    received = []
+    for minutes in (0, 3, 8, 22, 27, 35, 40, 60):
+        for where in (None, first, second):
+            kept = await built(where, after(minutes), fold=False)
+            assert kept == await built(where, after(minutes), fold=True), (minutes, where)
+            if where is None:
+                received.append(kept["received"])
+    assert received == [1, 2, 3, 4, 3, 3, 3, 3]  # the merged one listed apart from 25 minutes

@@ -9,6 +9,7 @@ import asyncpg
 
 from contracts.enums import Channel
 from services.reporting.monthly.model import EXCLUDED_STATUSES
+from services.reporting.store.writing import CURRENT_COLUMNS
 
 # ------------------------------------------------------------------------------------------
 # the monthly report
@@ -47,15 +48,15 @@ _REPORT_ROW = f"""s.complaint_id, s.occurred_at, s.subject, s.personal, s.close_
 _EXCLUDED = "(" + ", ".join(f"'{status}'" for status in EXCLUDED_STATUSES) + ")"
 _DIRECT = f"'{Channel.SUPERVISION.value}'"  # monthly's "direct": received on the supervision line
 
-_OF_THE_PERIOD = """FROM (
-    SELECT s.*, coalesce(a.overdue, false) AS overdue
+_FOLDED_AS_OF = """SELECT s.*, coalesce(a.overdue, false) AS overdue
     FROM reporting.complaint_states($4) s
     LEFT JOIN LATERAL (
         SELECT bool_or(t.overdue) AS overdue
         FROM reporting.timer_alerts($4) t WHERE t.complaint_id = s.complaint_id
-    ) a ON true
-) s
-WHERE s.occurred_at >= $1 AND s.occurred_at < $2
+    ) a ON true"""
+"""Every complaint folded as of T = $4, with whether a timer is overdue then."""
+
+_IN_THE_PERIOD_AS_OF = """WHERE s.occurred_at >= $1 AND s.occurred_at < $2
   AND ($3::text IS NULL
        OR (s.office = $3 AND s.complaint_id IN (
            -- received for the office, or moved to it: both found by an index
@@ -64,8 +65,25 @@ WHERE s.occurred_at >= $1 AND s.occurred_at < $2
            UNION
            SELECT t.complaint_id FROM events t
            WHERE t.type = 'ComplaintOfficeTransferred' AND t.office = $3)))"""
+"""Those that occurred in [$1, $2), counting for office $3 as of T, if given."""
+
+_OF_THE_PERIOD = f"""FROM ({_FOLDED_AS_OF}) s
+{_IN_THE_PERIOD_AS_OF}"""
 """The complaints that occurred in [$1, $2) (counting for office $3 as of T, if given), as
 of T = $4."""
+
+_KEPT_OF_THE_PERIOD = f"""FROM (
+    -- nothing recorded after T: its state then is the one kept (events and timers alike)
+    SELECT {CURRENT_COLUMNS} FROM complaint_current s WHERE s.last_event_at <= $4
+    UNION ALL
+    SELECT f.* FROM ({_FOLDED_AS_OF}) f
+    WHERE f.complaint_id IN (
+        SELECT k.complaint_id FROM complaint_current k
+        WHERE k.occurred_at >= $1 AND k.occurred_at < $2 AND NOT k.last_event_at <= $4)
+) s
+{_IN_THE_PERIOD_AS_OF}"""
+"""``_OF_THE_PERIOD`` while ``complaint_current`` holds every complaint: a complaint with no
+event recorded after T is as of T as it is kept; only the others are folded."""
 
 _NOW_OF_THE_PERIOD = """FROM complaint_current s
 WHERE s.occurred_at >= $1 AND s.occurred_at < $2 AND ($3::text IS NULL OR s.office = $3)"""
@@ -205,18 +223,18 @@ async def _of_period(
     as_of: datetime,
     current: bool,
 ) -> list[asyncpg.Record]:
-    """``query`` (a read ``{source}``: ``_OF_THE_PERIOD``, or ``_NOW_OF_THE_PERIOD`` when
-    ``current``) for the period, the office and the instant."""
+    """``query`` (a read ``{source}``) for the period, the office and the instant:
+    ``_NOW_OF_THE_PERIOD`` when ``current``, else ``_KEPT_OF_THE_PERIOD`` while
+    ``complaint_current`` holds every complaint (``kept_current``), else ``_OF_THE_PERIOD``."""
     if current:
         return list(
             await conn.fetch(
                 query.format(source=_NOW_OF_THE_PERIOD), occurred_from, occurred_before, office
             )
         )
+    source = _KEPT_OF_THE_PERIOD if await kept_current(conn) else _OF_THE_PERIOD
     return list(
-        await conn.fetch(
-            query.format(source=_OF_THE_PERIOD), occurred_from, occurred_before, office, as_of
-        )
+        await conn.fetch(query.format(source=source), occurred_from, occurred_before, office, as_of)
     )
 
 
