@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cache
 from typing import NamedTuple
 
 
@@ -26,6 +27,7 @@ class ServiceLevels(NamedTuple):
     replied_within_3_days: bool | None
 
 
+@cache
 def service_levels(facts: ServiceLevelFacts) -> ServiceLevels:
     """The report's time-limit answers for one complaint.
 

@@ -86,6 +86,7 @@ from services.reporting.monthly.figures import (
 )
 from services.reporting.monthly.model import (
     EXCLUDED_STATUSES,
+    HEADLINE_COLUMNS,
     HEADLINE_FIGURE_KEYS,
     PENDING_LABEL,
     ROUNDING_NOTE,
@@ -151,6 +152,7 @@ from services.reporting.monthly.shares import (
 __all__ = [
     "EXCLUDED_STATUSES",
     "FIGURES",
+    "HEADLINE_COLUMNS",
     "HEADLINE_FIGURES",
     "HEADLINE_FIGURE_KEYS",
     "PENDING_LABEL",

@@ -20,6 +20,23 @@ EXCLUDED_STATUSES = ("merged", "withdrawn")
 """Complaints in these statuses are left out of the report's totals and listed apart."""
 
 
+HEADLINE_COLUMNS = (
+    "office",
+    "channel",
+    "validity",
+    "overdue",
+    "revisit_satisfied",
+    "status",
+    "major",
+    "resolved_on_the_spot",
+    "suspended",
+    "rejudged",
+    "close_outcome",
+)
+"""The fields of a ``ReportRow`` the headline figures read (``period_headline``; besides when
+and where it occurred, which scope it): an earlier period is counted over its complaints
+grouped by these alone (a test holds the headline so counted to the built report's)."""
+
 HEADLINE_FIGURE_KEYS: dict[str, str | None] = {
     "direct_valid": "direct.valid",
     "offices_with_valid": None,  # a count of offices: there is no list of complaints behind it

@@ -44,7 +44,7 @@ async def _headline(
     current: bool,
 ) -> PeriodHeadline:
     """An earlier period as a report compares with it: its headline figures only, counted
-    over its complaints grouped by what the counts read (``period_groups``: no complaint
+    over its complaints grouped by what those read (``period_groups``: no complaint
     listed, no description opened, no other figure built)."""
     return period_headline(
         await period_groups(conn, period_from, period_to, office, as_of, current),

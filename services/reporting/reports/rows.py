@@ -52,18 +52,15 @@ async def period_groups(
     as_of: datetime,
     current: bool = False,
 ) -> list[tuple[ReportRow, int]]:
-    """The complaints of the period grouped by everything a count reads
+    """The complaints of the period grouped by what the headline figures read
     (``store.report_groups``): one row for each group, with how many complaints it stands
-    for. A row of a group names no complaint (a nil id, no subject, no description), so it
-    serves counts, never a list; each count is the same as over ``period_rows``."""
+    for. A row of a group names no complaint (a nil id, no subject, no description) and says
+    nothing of what the headline does not read, so it serves the headline counts alone
+    (``monthly.period_headline``), the same as over ``period_rows``."""
     groups = await store.report_groups(
         conn, **_period(period_from, period_to, office, as_of, current)
     )
-    return [(report_row({**dict(g), **_UNNAMED}, ""), g["n"]) for g in groups]
-
-
-_UNNAMED = {"complaint_id": UUID(int=0), "subject": "", "close_summary": None, "merged_into": None}
-"""What a row of a group says of the columns a count never reads."""
+    return [(report_row(g, "", unnamed=True), g["n"]) for g in groups]
 
 
 async def period_parts(
@@ -86,7 +83,7 @@ async def period_parts(
     for record in records:
         parts[record["part"]].append(record)
     counted = [
-        (report_row({**dict(g), **_UNNAMED}, ""), g["n"])
+        (report_row(g, "", unnamed=True), g["n"])
         for g in parts["counted"]
         if g["status"] not in EXCLUDED_STATUSES
     ]
@@ -177,9 +174,11 @@ async def _open_descriptions(
         rows[n] = rows[n].model_copy(update={"description": description})
 
 
-def report_row(row: Mapping[str, Any], description: str) -> ReportRow:
+def report_row(row: Mapping[str, Any], description: str, *, unnamed: bool = False) -> ReportRow:
     """One complaint of the store as the monthly report needs it (``description`` opened from
-    its sealed form: ``已删除`` once the complainant is erased).
+    its sealed form: ``已删除`` once the complainant is erased); ``unnamed``: a group of
+    complaints (``store.report_groups``), which names none: a nil id, no subject, summary or
+    merge, the columns a count never reads.
 
     The report counts a complaint in the period it occurred in (``received_at`` of the row is
     the complaint's ``occurred_at``, 投诉时间).
@@ -198,7 +197,7 @@ def report_row(row: Mapping[str, Any], description: str) -> ReportRow:
     # Python), and the row is checked again for free. 42,000 rows a company-wide month.
     return ReportRow.model_validate(
         {
-            "complaint_id": row["complaint_id"],
+            "complaint_id": _NIL if unnamed else row["complaint_id"],
             "office": row["office"],
             "channel": row["channel"],
             "validity": row["validity"],
@@ -209,7 +208,7 @@ def report_row(row: Mapping[str, Any], description: str) -> ReportRow:
             "replied_within_3_days": levels.replied_within_3_days,
             "overdue": row["overdue"],
             "revisit_satisfied": row["revisit_satisfied"],
-            "subject": row["subject"],
+            "subject": "" if unnamed else row["subject"],
             "description": description,
             "status": row["status"],
             "priority": row["priority"],
@@ -218,10 +217,13 @@ def report_row(row: Mapping[str, Any], description: str) -> ReportRow:
             "suspended": row["suspended"],
             "rejudged": row["rejudged"],
             "close_outcome": row["close_outcome"],
-            "close_summary": row["close_summary"] or "",
-            "merged_into": row["merged_into"],
+            "close_summary": "" if unnamed else row["close_summary"] or "",
+            "merged_into": None if unnamed else row["merged_into"],
         }
     )
+
+
+_NIL = UUID(int=0)
 
 
 def quoted_event(row: Mapping[str, Any]) -> QuotedEvent:

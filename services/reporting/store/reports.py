@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import asyncpg
 
 from contracts.enums import Channel
-from services.reporting.monthly.model import EXCLUDED_STATUSES
+from services.reporting.monthly.model import EXCLUDED_STATUSES, HEADLINE_COLUMNS
 from services.reporting.store.writing import CURRENT_COLUMNS
 
 # ------------------------------------------------------------------------------------------
@@ -38,9 +38,14 @@ _COUNTED_COLUMNS = (
 )
 """The columns of a report row every count reads (the others name, date or describe it)."""
 _COUNTED = ", ".join(_COUNTED_COLUMNS)
-_COUNTED_NAMES = ", ".join(
-    column.split(" AS ")[-1].removeprefix("s.") for column in _COUNTED_COLUMNS
-)
+
+
+def _name(column: str) -> str:
+    """The name a column of ``_COUNTED_COLUMNS`` is read by."""
+    return column.split(" AS ")[-1].removeprefix("s.")
+
+
+_COUNTED_NAMES = ", ".join(_name(column) for column in _COUNTED_COLUMNS)
 _REPORT_ROW = f"""s.complaint_id, s.occurred_at, s.subject, s.personal, s.close_summary,
                    s.merged_into, {_COUNTED}"""
 """What ``report_rows`` reads of each complaint."""
@@ -128,16 +133,21 @@ async def report_groups(
     as_of: datetime,
     current: bool = False,
 ) -> list[asyncpg.Record]:
-    """The rows of ``report_rows`` grouped by every column a count reads: each group's columns,
-    how many complaints it holds (``n``) and the first one's ``occurred_at``. What a count of
-    the period needs when none of its complaints is listed (about 3,000 groups for 42,000
-    complaints of a company-wide month)."""
-    groups = ", ".join(str(n) for n in range(3, 3 + len(_COUNTED_COLUMNS)))
+    """The rows of ``report_rows`` grouped by the columns the headline figures read
+    (``monthly.HEADLINE_COLUMNS``; the others NULL): each group's columns, how many
+    complaints it holds (``n``) and the first one's ``occurred_at``. What an earlier period
+    is counted over (about 450 groups for 42,000 complaints of a company-wide month; 3,000
+    when grouped by every column a count reads)."""
+    kept = [n for n, column in enumerate(_COUNTED_COLUMNS) if _name(column) in HEADLINE_COLUMNS]
+    columns = ", ".join(
+        column if n in kept else f"NULL AS {_name(column)}"
+        for n, column in enumerate(_COUNTED_COLUMNS)
+    )
     return await _of_period(
         conn,
-        f"""SELECT count(*) AS n, min(s.occurred_at) AS occurred_at, {_COUNTED}
+        f"""SELECT count(*) AS n, min(s.occurred_at) AS occurred_at, {columns}
             {{source}}
-            GROUP BY {groups}""",
+            GROUP BY {", ".join(str(3 + n) for n in kept)}""",
         occurred_from,
         occurred_before,
         office,
@@ -158,8 +168,8 @@ async def report_parts(
     """The rows of ``report_rows`` as a report is made of them (``monthly.ReportParts``), the
     period read (or folded) once. Each row's ``part`` says what it is:
 
-    - ``counted``: the complaints grouped by every column a count reads, as
-      ``report_groups`` (``n`` of them; no complaint named);
+    - ``counted``: the complaints grouped by every column a count reads (``n`` of them; no
+      complaint named);
     - ``named``: a complaint the report names one by one: received directly (the supervision
       line: it writes each up), merged or withdrawn (listed apart), or with no subject (its
       description is its problem's text); in the order of ``report_rows``;

@@ -5,16 +5,20 @@ and for each office."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from contracts.enums import Channel, ServiceCategory, Validity
+from contracts.enums import Channel, Priority, ServiceCategory, Validity
 from contracts.timezone import CHINA as REPORT_TIMEZONE
 from services.reporting.monthly import (
+    EXCLUDED_STATUSES,
     FIGURES,
+    HEADLINE_COLUMNS,
     HEADLINE_FIGURES,
     RECORD_FIGURES,
     Figure,
@@ -22,6 +26,7 @@ from services.reporting.monthly import (
     QuotedEvent,
     ReportRow,
     ServiceLevels,
+    build_from_parts,
     build_monthly_report,
     described_first,
     described_latest,
@@ -31,6 +36,7 @@ from services.reporting.monthly import (
     period_headline,
     problem_text,
     record_complaints,
+    report_parts,
 )
 
 OFFICES = ("甲苑", "乙园", "丙城")
@@ -180,18 +186,48 @@ UNCOUNTED = (
     "close_summary",
     "merged_into",
 )
-"""What ``store.report_groups`` leaves out of its groups: no count reads these."""
+"""What ``store.report_parts`` leaves out of its groups: no count reads these."""
 
 
-def grouped(rows: list[ReportRow]) -> list[tuple[ReportRow, int]]:
-    """``rows`` of the period grouped as ``store.report_groups`` groups them: by every other
-    field, one row of each group (no id, subject or description; its first time) and its
-    size."""
+DOMAINS: dict[str, list[Any]] = {
+    "office": list(OFFICES),
+    "channel": list(Channel),
+    "validity": [None, *Validity],
+    "category": [None, *ServiceCategory],
+    "priority": [None, *Priority],
+    "status": ["received", "judged", "suspended", "closed", "merged", "withdrawn"],
+    "close_outcome": [None, "satisfied", "unsatisfied", "unreachable"],
+    "revisit_satisfied": [None, True, False],
+}
+"""The values a field a count may read takes (the others are true or false)."""
+AGREEING = ("first_response_within_30min", "replied_within_1_day", "replied_within_3_days")
+FLIPPED = tuple(name for name in ReportRow.model_fields if name not in (*UNCOUNTED, *AGREEING))
+"""The fields a clone differs from its complaint in, one each: all a count may read but the
+answers on time limits, which must agree with each other (``AGREEING``)."""
+
+
+def flipped(row: ReportRow, field: str) -> dict[str, Any]:
+    """``field`` of ``row`` changed to the next value it may take (a complaint suspended now
+    stays one that was ever suspended)."""
+    domain = DOMAINS.get(field, [False, True])
+    changed = {field: domain[(domain.index(getattr(row, field)) + 1) % len(domain)]}
+    if changed.get("status", row.status) == "suspended":
+        changed["suspended"] = True
+    return changed
+
+
+def grouped(rows: list[ReportRow], by: Sequence[str] | None = None) -> list[tuple[ReportRow, int]]:
+    """``rows`` of the period grouped as ``store.report_parts`` groups them: by every other
+    field (``by``: by those fields alone, as ``store.report_groups`` groups them for the
+    headline), one row of each group (no id, subject or description; its first time; the
+    first member's other fields) and its size."""
     groups: dict[tuple[Any, ...], list[ReportRow]] = {}
     for row in rows:
         if PERIOD[0] <= row.received_at.astimezone(REPORT_TIMEZONE).date() <= PERIOD[1]:
-            fields = row.model_dump(exclude=set(UNCOUNTED))
-            groups.setdefault(tuple(fields.values()), []).append(row)
+            fields = (
+                row.model_dump(include=set(by)) if by else row.model_dump(exclude=set(UNCOUNTED))
+            )
+            groups.setdefault(tuple(sorted(fields.items())), []).append(row)
     return [
         (
             members[0].model_copy(
@@ -238,6 +274,20 @@ def test_an_earlier_periods_headline_counted_alone_is_the_built_reports(
             if n % 3 == 0
         ),
     ]
+    # and complaints that differ from another in one field a count may read, for each such
+    # field: grouped by the headline's fields, a complaint and such a clone fall in one group
+    # exactly when the headline does not read that field
+    rows += [
+        row.model_copy(
+            update={
+                "complaint_id": uuid.UUID(int=2**67 + n * len(FLIPPED) + f),
+                "received_at": row.received_at + timedelta(hours=2),
+                **flipped(row, field),
+            }
+        )
+        for n, row in enumerate(rows)
+        for f, field in enumerate(FLIPPED)
+    ]
     rows = [
         row.model_copy(update={"close_summary": "已处理" if n % 2 else ""})
         for n, row in enumerate(rows)
@@ -251,6 +301,8 @@ def test_an_earlier_periods_headline_counted_alone_is_the_built_reports(
         assert each == headline_of(built), office
         assert list(each.figures) == list(HEADLINE_FIGURES)
         assert period_headline(grouped(rows), quoted, **scope) == each, office
+        by_headline = grouped(rows, HEADLINE_COLUMNS)
+        assert period_headline(by_headline, quoted, **scope) == each, office
 
 
 def test_the_figures_name_every_count_of_the_handling_and_the_service_levels() -> None:
@@ -415,3 +467,37 @@ def test_every_figure_counts_what_the_rules_say_on_rows_counted_by_hand() -> Non
     for key, expected in HAND_COUNTED.items():
         assert FIGURES[key].shown(report) == expected, key
         assert len(figure_rows(rows, key, **scope)) == expected, key
+
+
+@settings(max_examples=60, deadline=None)
+@given(rows=st.lists(report_row(), max_size=60, unique_by=lambda r: r.complaint_id))
+def test_a_report_counted_over_groups_is_the_report_of_every_row(rows: list[ReportRow]) -> None:
+    """``build_from_parts`` weighs each counted row by the complaints it stands for: the
+    report counted over the period's complaints grouped by every field a count reads
+    (``grouped``, as ``store.report_parts`` groups them) is the report of every complaint's
+    own row, for the company and each office."""
+    rows = [  # complaints that differ only in what no count reads, so that groups hold several
+        *rows,
+        *(
+            row.model_copy(
+                update={
+                    "complaint_id": uuid.UUID(int=2**66 + n),
+                    "received_at": row.received_at + timedelta(minutes=30),
+                    "subject": "又一件事",
+                    "close_summary": "另写的总结",
+                }
+            )
+            for n, row in enumerate(rows)
+            if n % 2 == 0
+        ),
+    ]
+    for office in (None, *OFFICES):
+        scope: dict[str, Any] = {"period_from": PERIOD[0], "period_to": PERIOD[1], "office": office}
+        made = {"offices": OFFICES, "generated_at": START + timedelta(days=60), **scope}
+        counted = [
+            (row, n)
+            for row, n in grouped(rows)
+            if (office is None or row.office == office) and row.status not in EXCLUDED_STATUSES
+        ]
+        parts = replace(report_parts(rows, **scope), counted=counted)
+        assert build_from_parts(parts, **made) == build_monthly_report(rows, **made), office
