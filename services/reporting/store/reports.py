@@ -52,6 +52,10 @@ _REPORT_ROW = f"""s.complaint_id, s.occurred_at, s.subject, s.personal, s.close_
 
 _EXCLUDED = "(" + ", ".join(f"'{status}'" for status in EXCLUDED_STATUSES) + ")"
 _DIRECT = f"'{Channel.SUPERVISION.value}'"  # monthly's "direct": received on the supervision line
+_NAMED = f"""(s.channel = {_DIRECT} OR s.status IN {_EXCLUDED}
+                             OR coalesce(s.subject, '') = '')"""
+"""The complaints a report names one by one: received directly (it writes each up), merged
+or withdrawn (listed apart), or with no subject (their description is their problem's text)."""
 
 _FOLDED_AS_OF = """SELECT s.*, coalesce(a.overdue, false) AS overdue
     FROM reporting.complaint_states($4) s
@@ -181,9 +185,10 @@ async def report_parts(
     """
     return await _of_period(
         conn,
-        f"""WITH p AS MATERIALIZED (  -- read or folded once; sealed data joined where named
+        f"""WITH p AS MATERIALIZED (  -- read or folded once; sealed data only where named
                 SELECT s.complaint_id, s.occurred_at, s.subject, s.close_summary, s.merged_into,
-                       {_COUNTED}
+                       {_COUNTED},
+                       CASE WHEN {_NAMED} THEN s.personal END AS personal
                 {{source}}
             ), latest AS (
                 SELECT count(*) AS n,
@@ -197,12 +202,12 @@ async def report_parts(
                 -- equal subjects are equal bytes: grouped without the collation's slow order
                 GROUP BY p.validity, p.category, p.subject COLLATE "C"
             )
-            SELECT 'named' AS part, 1::bigint AS n, p.*, c.personal
-            FROM p JOIN complaints c USING (complaint_id)
-            WHERE p.channel = {_DIRECT} OR p.status IN {_EXCLUDED}
-               OR coalesce(p.subject, '') = ''
+            SELECT 'named' AS part, 1::bigint AS n, p.* FROM p  -- sealed data is never NULL
+            WHERE p.personal IS NOT NULL
             UNION ALL
-            SELECT 'latest', latest.n, p.*, c.personal
+            SELECT 'latest', latest.n, p.complaint_id, p.occurred_at, p.subject, p.close_summary,
+                   p.merged_into, {", ".join(f"p.{n}" for n in _COUNTED_NAMES.split(", "))},
+                   c.personal
             FROM p JOIN latest USING (complaint_id) JOIN complaints c USING (complaint_id)
             UNION ALL
             SELECT 'counted', count(*), NULL, min(p.occurred_at), NULL, NULL, NULL,
