@@ -226,10 +226,14 @@ async def get_stats(parts: PartsDep, staff: CurrentStaff) -> dict[str, Any]:
 @router.get(
     "/v1/reports/monthly",
     summary="The monthly report (客户投诉工作月报) as JSON",
+    response_model=MonthlyReport,
     responses=READS,
 )
-async def get_monthly(parts: PartsDep, query: ReportParams) -> MonthlyReport:
-    return await monthly(parts, query)
+async def get_monthly(parts: PartsDep, query: ReportParams) -> Response:
+    # Written by pydantic-core at once: FastAPI would validate the report again, dump it to
+    # Python and encode that (a company-wide month is 1.2 MB: 20 ms against 11 ms).
+    report = await monthly(parts, query)
+    return Response(report.model_dump_json(), media_type="application/json")
 
 
 @router.get(
