@@ -4,9 +4,9 @@ connections of their own in that snapshot), and the complaints behind one of its
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import date, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 
@@ -16,6 +16,7 @@ from services.reporting.monthly import (
     RECORD_FIGURES,
     MonthlyReport,
     PeriodHeadline,
+    ReportRow,
     build_from_parts,
     figure_rows,
     period_headline,
@@ -28,6 +29,7 @@ from services.reporting.reports.periods import (
 )
 from services.reporting.reports.rows import (
     listed_complaints,
+    period_counted,
     period_groups,
     period_parts,
     period_quoted,
@@ -55,25 +57,25 @@ async def _headline(
     )
 
 
-async def _headline_in_snapshot(
+async def _in_snapshot(
     pool: asyncpg.Pool,
     snapshot: str,
-    period_from: date,
-    period_to: date,
-    office: str | None,
-    as_of: datetime,
-    current: bool,
-) -> PeriodHeadline:
-    """``_headline`` on a connection of its own, in the transaction snapshot ``snapshot``
-    (``pg_export_snapshot`` of the report's transaction): it reads exactly what that
-    transaction reads, while that transaction goes on with another period."""
+    read: Callable[..., Awaitable[_Read]],
+    *args: Any,
+) -> _Read:
+    """``read(connection, *args)`` on a connection of its own, in the transaction snapshot
+    ``snapshot`` (``pg_export_snapshot`` of the report's transaction): it reads exactly what
+    that transaction reads, while that transaction goes on with another read."""
     async with (
         pool.acquire() as other,
         other.transaction(isolation="repeatable_read", readonly=True),
     ):
         await store.import_snapshot(other, snapshot)
         await store.grouping_memory(other)
-        return await _headline(other, period_from, period_to, office, as_of, current)
+        return await read(other, *args)
+
+
+_Read = TypeVar("_Read")
 
 
 async def monthly_report(
@@ -112,17 +114,20 @@ async def monthly_report(
         current = current and await store.kept_current(conn)
         await store.grouping_memory(conn)
         beside: list[asyncio.Task[PeriodHeadline]] = []
-        if pool is not None:
+        counted: asyncio.Task[list[tuple[ReportRow, int]]] | None = None
+        period = (period_from, period_to, office, as_of, current)
+        if pool is not None:  # on connections of their own, in this transaction's snapshot
             snapshot = await store.export_snapshot(conn)
             beside = [
                 asyncio.create_task(
-                    _headline_in_snapshot(pool, snapshot, *p, office, as_of, current)
+                    _in_snapshot(pool, snapshot, _headline, *p, office, as_of, current)
                 )
                 for p in earlier_periods
             ]
+            counted = asyncio.create_task(_in_snapshot(pool, snapshot, period_counted, *period))
         try:
             seen = await store.offices_seen(conn, as_of)
-            parts = await period_parts(conn, period_from, period_to, office, as_of, current)
+            parts = await period_parts(conn, *period, counted=counted)
             report = build_from_parts(
                 parts,
                 period_from=period_from,
@@ -139,10 +144,11 @@ async def monthly_report(
                 else [await _headline(conn, *p, office, as_of, current) for p in earlier_periods]
             )
         finally:
-            for task in beside:  # the snapshot ends with this transaction
+            tasks = [*beside, *([counted] if counted else [])]
+            for task in tasks:  # the snapshot ends with this transaction
                 if not task.done():
                     task.cancel()
-            await asyncio.gather(*beside, return_exceptions=True)
+            await asyncio.gather(*tasks, return_exceptions=True)
     return with_comparisons(report, *earlier)
 
 

@@ -3,7 +3,7 @@ opened from the vault as it is read (never stored opened)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -63,6 +63,27 @@ async def period_groups(
     return [(report_row(g, "", unnamed=True), g["n"]) for g in groups]
 
 
+async def period_counted(
+    conn: asyncpg.Connection,
+    period_from: date,
+    period_to: date,
+    office: str | None,
+    as_of: datetime,
+    current: bool = False,
+) -> list[tuple[ReportRow, int]]:
+    """The complaints of the period the report counts (merged and withdrawn ones left out),
+    grouped by every column a count reads (``store.report_counted``): one row for each group,
+    which names no complaint, with how many complaints it stands for."""
+    groups = await store.report_counted(
+        conn, **_period(period_from, period_to, office, as_of, current)
+    )
+    return [
+        (report_row(g, "", unnamed=True), g["n"])
+        for g in groups
+        if g["status"] not in EXCLUDED_STATUSES
+    ]
+
+
 async def period_parts(
     conn: asyncpg.Connection,
     period_from: date,
@@ -70,23 +91,19 @@ async def period_parts(
     office: str | None,
     as_of: datetime,
     current: bool = False,
+    counted: Awaitable[list[tuple[ReportRow, int]]] | None = None,
 ) -> ReportParts:
     """The period's complaints as the report is made of them (``monthly.ReportParts``) without
-    a row for each (``store.report_parts``): the counts over groups, the complaints it names
-    one by one and the latest of each problem, with the descriptions the report reads
-    opened. The same report as ``monthly.report_parts`` of ``period_rows`` (the tests hold
-    it)."""
-    records = await store.report_parts(
+    a row for each: the counts over groups (``period_counted``; ``counted``: those, being read
+    on another connection meanwhile), the complaints it names one by one and the latest of
+    each problem (``store.report_named``), with the descriptions the report reads opened. The
+    same report as ``monthly.report_parts`` of ``period_rows`` (the tests hold it)."""
+    records = await store.report_named(
         conn, **_period(period_from, period_to, office, as_of, current)
     )
-    parts: dict[str, list[asyncpg.Record]] = {"counted": [], "named": [], "latest": []}
+    parts: dict[str, list[asyncpg.Record]] = {"named": [], "latest": []}
     for record in records:
         parts[record["part"]].append(record)
-    counted = [
-        (report_row(g, "", unnamed=True), g["n"])
-        for g in parts["counted"]
-        if g["status"] not in EXCLUDED_STATUSES
-    ]
     listed = [report_row(r, "") for r in parts["named"]]
     await _open_descriptions(
         conn, parts["named"], listed, [n for n, row in enumerate(listed) if described_first(row)]
@@ -95,7 +112,9 @@ async def period_parts(
     await _open_descriptions(conn, parts["latest"], latest, range(len(latest)))
     named = [row for row in listed if row.status not in EXCLUDED_STATUSES]
     return ReportParts(
-        counted=counted,
+        counted=await counted
+        if counted is not None
+        else await period_counted(conn, period_from, period_to, office, as_of, current),
         excluded=[row for row in listed if row.status in EXCLUDED_STATUSES],
         direct=[row for row in named if FIGURES["direct"].test(row)],
         problems=[

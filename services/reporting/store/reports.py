@@ -160,7 +160,7 @@ async def report_groups(
     )
 
 
-async def report_parts(
+async def report_counted(
     conn: asyncpg.Connection,
     *,
     occurred_from: datetime,
@@ -169,11 +169,35 @@ async def report_parts(
     as_of: datetime,
     current: bool = False,
 ) -> list[asyncpg.Record]:
-    """The rows of ``report_rows`` as a report is made of them (``monthly.ReportParts``), the
-    period read (or folded) once. Each row's ``part`` says what it is:
+    """The rows of ``report_rows`` grouped by every column a count reads: each group's columns,
+    how many complaints it holds (``n``) and the first one's ``occurred_at``; no complaint
+    named. What a report's counts are made of (about 3,000 groups for the 42,000 complaints
+    of a company-wide month)."""
+    return await _of_period(
+        conn,
+        f"""SELECT count(*) AS n, min(s.occurred_at) AS occurred_at, {_COUNTED}
+            {{source}}
+            GROUP BY {", ".join(str(3 + n) for n in range(len(_COUNTED_COLUMNS)))}""",
+        occurred_from,
+        occurred_before,
+        office,
+        as_of,
+        current,
+    )
 
-    - ``counted``: the complaints grouped by every column a count reads (``n`` of them; no
-      complaint named);
+
+async def report_named(
+    conn: asyncpg.Connection,
+    *,
+    occurred_from: datetime,
+    occurred_before: datetime,
+    office: str | None,
+    as_of: datetime,
+    current: bool = False,
+) -> list[asyncpg.Record]:
+    """The rows of ``report_rows`` a report names, the period read (or folded) once. Each
+    row's ``part`` says what it is:
+
     - ``named``: a complaint the report names one by one: received directly (the supervision
       line: it writes each up), merged or withdrawn (listed apart), or with no subject (its
       description is its problem's text); in the order of ``report_rows``;
@@ -181,7 +205,8 @@ async def report_parts(
       complaints, its latest complaint (by ``occurred_at``, then id: ``monthly.recency``),
       standing for the ``n`` of them.
 
-    A company-wide month: ~3,000 groups and a few thousand complaints instead of 42,000.
+    A few thousand complaints of a company-wide month's 42,000 (``report_counted`` counts
+    them all).
     """
     return await _of_period(
         conn,
@@ -209,10 +234,6 @@ async def report_parts(
                    p.merged_into, {", ".join(f"p.{n}" for n in _COUNTED_NAMES.split(", "))},
                    c.personal
             FROM p JOIN latest USING (complaint_id) JOIN complaints c USING (complaint_id)
-            UNION ALL
-            SELECT 'counted', count(*), NULL, min(p.occurred_at), NULL, NULL, NULL,
-                   {_COUNTED_NAMES}, NULL
-            FROM p GROUP BY {_COUNTED_NAMES}
             ORDER BY part, occurred_at, complaint_id""",
         occurred_from,
         occurred_before,
