@@ -71,7 +71,7 @@ async def _in_snapshot(
         other.transaction(isolation="repeatable_read", readonly=True),
     ):
         await store.import_snapshot(other, snapshot)
-        await store.grouping_memory(other)
+        await store.report_settings(other)
         return await read(other, *args)
 
 
@@ -112,7 +112,7 @@ async def monthly_report(
     ]
     async with conn.transaction(isolation="repeatable_read", readonly=True):
         current = current and await store.kept_current(conn)
-        await store.grouping_memory(conn)
+        await store.report_settings(conn)
         beside: list[asyncio.Task[PeriodHeadline]] = []
         counted: asyncio.Task[list[tuple[ReportRow, int]]] | None = None
         period = (period_from, period_to, office, as_of, current)

@@ -12,7 +12,6 @@ complaint, lists, counts), ``reports`` (the monthly report's and the dashboard's
 from services.reporting.store.complaints import complaint, listed_complaints, stats
 from services.reporting.store.reports import (
     export_snapshot,
-    grouping_memory,
     hot_spots,
     import_snapshot,
     intake_by_channel,
@@ -25,6 +24,7 @@ from services.reporting.store.reports import (
     report_groups,
     report_named,
     report_rows,
+    report_settings,
     timer_alerts,
 )
 from services.reporting.store.writing import (
@@ -42,7 +42,6 @@ __all__ = [
     "export_snapshot",
     "finish_bulk",
     "fold_pending",
-    "grouping_memory",
     "hot_spots",
     "import_snapshot",
     "intake_by_channel",
@@ -56,6 +55,7 @@ __all__ = [
     "report_groups",
     "report_named",
     "report_rows",
+    "report_settings",
     "stats",
     "timer_alerts",
     "write_rows",
