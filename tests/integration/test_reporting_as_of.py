@@ -764,6 +764,7 @@ async def test_a_report_made_of_groups_is_the_report_of_every_complaints_row(
         validity: Validity | None,
         category: ServiceCategory | None = fees,
         channel: Channel = Channel.HOTLINE,
+        complaint_id: uuid.UUID | None = None,
     ) -> Story:
         story = Story(
             pool,
@@ -771,6 +772,7 @@ async def test_a_report_made_of_groups_is_the_report_of_every_complaints_row(
             subject=subject,
             channel=channel,
             occurred_at=day + timedelta(minutes=minutes),
+            complaint_id=complaint_id or uuid.uuid4(),
             description=f"{subject}：第{minutes}分钟，{uuid.uuid4().hex[:4]}",
         )
         await story.received()
@@ -791,6 +793,16 @@ async def test_a_report_made_of_groups_is_the_report_of_every_complaints_row(
     await told(first, "垃圾桶  破损", 20, Validity.VALID)  # the same problem, spelt otherwise
     await told(first, "电梯故障", 30, Validity.VALID, parking)
     await told(first, "电梯故障", 30, Validity.VALID, parking)  # the latest two: by id
+    # at that instant too, with ids above any of the others (and submissions of their own):
+    # the same subject in another category, another subject in that category
+    largest = uuid.UUID("ffffffff-ffff-" + str(uuid.uuid4())[14:])
+    await told(
+        first, "电梯故障", 30, Validity.VALID, ServiceCategory.FACILITIES, complaint_id=largest
+    )
+    larger = uuid.UUID("ffffffff-fffe-" + str(uuid.uuid4())[14:])
+    await told(first, "路灯不亮", 30, Validity.VALID, parking, complaint_id=larger)
+    large = uuid.UUID("ffffffff-fffd-" + str(uuid.uuid4())[14:])  # and judged otherwise
+    await told(first, "电梯故障", 30, Validity.ASSIST, parking, complaint_id=large)
     await told(first, "停车位被占", 40, Validity.ASSIST, parking)
     await told(first, "停车位被占", 50, Validity.ASSIST, parking)
     await told(first, "噪音扰民", 60, None)
@@ -830,7 +842,8 @@ async def test_a_report_made_of_groups_is_the_report_of_every_complaints_row(
             ("垃圾桶 破损", 4 if where else 5)
         }
         assert [(t.subject, t.count) for t in made.assist_topics] == [
-            ("停车位被占", 2 if where else 3)
+            ("停车位被占", 2 if where else 3),
+            ("电梯故障", 1),
         ]
         assert (made.excluded.merged, made.excluded.withdrawn) == (1, 1)
         assert len(made.case_write_ups) == made.direct.total == (1 if where else 2)
