@@ -96,18 +96,20 @@ async def period_parts(
     """The period's complaints as the report is made of them (``monthly.ReportParts``) without
     a row for each: the counts over groups (``period_counted``; ``counted``: those, being read
     on another connection meanwhile), the complaints it names one by one and the latest of
-    each problem (``store.report_named``, ``store.report_latest``), with the descriptions the
-    report reads opened. The same report as ``monthly.report_parts`` of ``period_rows`` (the
-    tests hold it)."""
-    period = _period(period_from, period_to, office, as_of, current)
-    named_records = await store.report_named(conn, **period)
-    listed = [report_row(r, "") for r in named_records]
-    await _open_descriptions(
-        conn, named_records, listed, [n for n, row in enumerate(listed) if described_first(row)]
+    each problem (``store.report_named``), with the descriptions the report reads opened. The
+    same report as ``monthly.report_parts`` of ``period_rows`` (the tests hold it)."""
+    records = await store.report_named(
+        conn, **_period(period_from, period_to, office, as_of, current)
     )
-    latest_records = await store.report_latest(conn, **period)
-    latest = [report_row(r, "") for r in latest_records]
-    await _open_descriptions(conn, latest_records, latest, range(len(latest)))
+    parts: dict[str, list[asyncpg.Record]] = {"named": [], "latest": []}
+    for record in records:
+        parts[record["part"]].append(record)
+    listed = [report_row(r, "") for r in parts["named"]]
+    await _open_descriptions(
+        conn, parts["named"], listed, [n for n, row in enumerate(listed) if described_first(row)]
+    )
+    latest = [report_row(r, "") for r in parts["latest"]]
+    await _open_descriptions(conn, parts["latest"], latest, range(len(latest)))
     named = [row for row in listed if row.status not in EXCLUDED_STATUSES]
     return ReportParts(
         counted=await counted
@@ -116,7 +118,7 @@ async def period_parts(
         excluded=[row for row in listed if row.status in EXCLUDED_STATUSES],
         direct=[row for row in named if FIGURES["direct"].test(row)],
         problems=[
-            *((row, r["n"]) for row, r in zip(latest, latest_records, strict=True)),
+            *((row, r["n"]) for row, r in zip(latest, parts["latest"], strict=True)),
             *((row, 1) for row in named if row.validity in PROBLEM_TYPES and not row.subject),
         ],
     )

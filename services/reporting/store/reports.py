@@ -195,55 +195,46 @@ async def report_named(
     as_of: datetime,
     current: bool = False,
 ) -> list[asyncpg.Record]:
-    """The rows of ``report_rows`` a report names one by one (``_NAMED``: received directly,
-    which it writes up; merged or withdrawn, listed apart; with no subject, whose description
-    is its problem's text), in the order of ``report_rows``: a few thousand of a company-wide
-    month's 42,000 (``report_counted`` counts them all)."""
+    """The rows of ``report_rows`` a report names, the period read (or folded) once. Each
+    row's ``part`` says what it is:
+
+    - ``named``: a complaint the report names one by one: received directly (the supervision
+      line: it writes each up), merged or withdrawn (listed apart), or with no subject (its
+      description is its problem's text); in the order of ``report_rows``;
+    - ``latest``: for each judgment, category and subject of the counted valid and assist
+      complaints, its latest complaint (by ``occurred_at``, then id: ``monthly.recency``),
+      standing for the ``n`` of them.
+
+    A few thousand complaints of a company-wide month's 42,000 (``report_counted`` counts
+    them all).
+    """
     return await _of_period(
         conn,
-        f"""SELECT {_REPORT_ROW}
-            {{source}} AND {_NAMED}
-            ORDER BY s.occurred_at, s.complaint_id""",
-        occurred_from,
-        occurred_before,
-        office,
-        as_of,
-        current,
-    )
-
-
-async def report_latest(
-    conn: asyncpg.Connection,
-    *,
-    occurred_from: datetime,
-    occurred_before: datetime,
-    office: str | None,
-    as_of: datetime,
-    current: bool = False,
-) -> list[asyncpg.Record]:
-    """For each judgment, category and subject of the counted valid and assist complaints of
-    the period, its latest complaint (by ``occurred_at``, then id: ``monthly.recency``) as
-    ``report_rows`` reads it, and how many complaints it stands for (``n``). Each problem's
-    count and latest instant are hashed (sorting its 36,000 complaints took twice as long),
-    then its complaints of that instant found in a second read of the period, the largest
-    id kept."""
-    problem = f"""s.validity IN ('valid', 'assist') AND coalesce(s.status, '') NOT IN {_EXCLUDED}
-                  AND coalesce(s.subject, '') <> ''"""
-    return await _of_period(
-        conn,
-        f"""WITH top AS (
-                -- equal subjects are equal bytes: hashed without the collation
-                SELECT s.validity, s.category, s.subject COLLATE "C" AS subject,
-                       count(*) AS n, max(s.occurred_at) AS latest_at
-                {{source}} AND {problem}
-                GROUP BY 1, 2, 3
+        f"""WITH p AS MATERIALIZED (  -- read or folded once; sealed data only where named
+                SELECT s.complaint_id, s.occurred_at, s.subject, s.close_summary, s.merged_into,
+                       {_COUNTED},
+                       CASE WHEN {_NAMED} THEN s.personal END AS personal
+                {{source}}
+            ), latest AS (
+                SELECT count(*) AS n,
+                       (array_agg(p.complaint_id
+                                  ORDER BY p.occurred_at DESC, p.complaint_id DESC))[1]
+                           AS complaint_id
+                FROM p
+                WHERE p.validity IN ('valid', 'assist')
+                  AND coalesce(p.status, '') NOT IN {_EXCLUDED}
+                  AND coalesce(p.subject, '') <> ''
+                -- equal subjects are equal bytes: grouped without the collation's slow order
+                GROUP BY p.validity, p.category, p.subject COLLATE "C"
             )
-            SELECT DISTINCT ON (top.validity, top.category, top.subject) top.n, {_REPORT_ROW}
-            FROM top JOIN (SELECT s.* {{source}} AND {problem}) s
-              ON s.occurred_at = top.latest_at AND s.validity = top.validity
-             AND s.category IS NOT DISTINCT FROM top.category
-             AND s.subject COLLATE "C" = top.subject
-            ORDER BY top.validity, top.category, top.subject, s.complaint_id DESC""",
+            SELECT 'named' AS part, 1::bigint AS n, p.* FROM p  -- sealed data is never NULL
+            WHERE p.personal IS NOT NULL
+            UNION ALL
+            SELECT 'latest', latest.n, p.complaint_id, p.occurred_at, p.subject, p.close_summary,
+                   p.merged_into, {", ".join(f"p.{n}" for n in _COUNTED_NAMES.split(", "))},
+                   c.personal
+            FROM p JOIN latest USING (complaint_id) JOIN complaints c USING (complaint_id)
+            ORDER BY part, occurred_at, complaint_id""",
         occurred_from,
         occurred_before,
         office,
