@@ -45,7 +45,7 @@ from contracts.lifecycle import (
 )
 from contracts.sla import AlertKind, SlaBreached, SlaWarning, sla_event_id
 from deploy.local.sandbox import create_database, drop_database
-from services.reporting import reports
+from services.reporting import reports, store
 from services.reporting.dashboard import BOARD_FIGURES
 from services.reporting.monthly import build_from_parts, build_monthly_report, headline_figures
 from services.reporting.projection import ComplaintsProjection
@@ -824,8 +824,9 @@ async def test_a_report_made_of_groups_is_the_report_of_every_complaints_row(
 
     for where, current in ((None, True), (first, True), (None, False), (first, False)):
         async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read"):
-            parts = await period_parts(conn, day.date(), day.date(), where, as_of, current)
-            rows = await period_rows(conn, day.date(), day.date(), where, as_of, current)
+            reading = await store.reading(conn, now=current)
+            parts = await period_parts(conn, day.date(), day.date(), where, as_of, reading)
+            rows = await period_rows(conn, day.date(), day.date(), where, as_of, reading)
         args = {**period, "office": where, "offices": [first, second], "generated_at": as_of}
         made = build_from_parts(parts, **args)
         assert made.model_dump() == build_monthly_report(rows, **args).model_dump()
@@ -892,7 +893,8 @@ async def test_as_of_an_instant_a_complaint_with_nothing_after_it_is_read_as_kep
             try:
                 if fold:  # as while a fill-in is pending: every complaint folded as of T
                     await conn.execute("INSERT INTO current_pending DEFAULT VALUES")
-                parts = await period_parts(conn, day.date(), day.date(), where, instant, False)
+                reading = await store.reading(conn, now=False)
+                parts = await period_parts(conn, day.date(), day.date(), where, instant, reading)
             finally:
                 await transaction.rollback()
         report = build_from_parts(

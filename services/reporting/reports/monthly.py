@@ -35,6 +35,7 @@ from services.reporting.reports.rows import (
     period_quoted,
     period_rows,
 )
+from services.reporting.store import Reading
 
 
 async def _headline(
@@ -43,14 +44,14 @@ async def _headline(
     period_to: date,
     office: str | None,
     as_of: datetime,
-    current: bool,
+    reading: Reading,
 ) -> PeriodHeadline:
     """An earlier period as a report compares with it: its headline figures only, counted
     over its complaints grouped by what those read (``period_groups``: no complaint
     listed, no description opened, no other figure built)."""
     return period_headline(
-        await period_groups(conn, period_from, period_to, office, as_of, current),
-        await period_quoted(conn, period_from, period_to, office, as_of, current),
+        await period_groups(conn, period_from, period_to, office, as_of, reading),
+        await period_quoted(conn, period_from, period_to, office, as_of, reading),
         period_from=period_from,
         period_to=period_to,
         office=office,
@@ -111,16 +112,16 @@ async def monthly_report(
         previous_year(period_from, period_to),
     ]
     async with conn.transaction(isolation="repeatable_read", readonly=True):
-        current = current and await store.kept_current(conn)
+        reading = await store.reading(conn, now=current)
         await store.report_settings(conn)
         beside: list[asyncio.Task[PeriodHeadline]] = []
         counted: asyncio.Task[list[tuple[ReportRow, int]]] | None = None
-        period = (period_from, period_to, office, as_of, current)
+        period = (period_from, period_to, office, as_of, reading)
         if pool is not None:  # on connections of their own, in this transaction's snapshot
             snapshot = await store.export_snapshot(conn)
             beside = [
                 asyncio.create_task(
-                    _in_snapshot(pool, snapshot, _headline, *p, office, as_of, current)
+                    _in_snapshot(pool, snapshot, _headline, *p, office, as_of, reading)
                 )
                 for p in earlier_periods
             ]
@@ -135,13 +136,13 @@ async def monthly_report(
                 office=office,
                 offices=list(dict.fromkeys([*offices, *seen])),
                 generated_at=as_of,
-                quoted=await period_quoted(conn, period_from, period_to, office, as_of, current),
+                quoted=await period_quoted(conn, *period),
                 document=document.text_for(period_from, period_to),
             )
             earlier = (
                 [await task for task in beside]
                 if beside
-                else [await _headline(conn, *p, office, as_of, current) for p in earlier_periods]
+                else [await _headline(conn, *p, office, as_of, reading) for p in earlier_periods]
             )
         finally:
             tasks = [*beside, *([counted] if counted else [])]
@@ -173,10 +174,10 @@ async def monthly_figure(
     ``KeyError`` for a key that names no count (``monthly.find_figure``). ``current``: as
     ``monthly_report``'s."""
     async with conn.transaction(isolation="repeatable_read", readonly=True):
-        current = current and await store.kept_current(conn)
+        reading = await store.reading(conn, now=current)
         if key in RECORD_FIGURES:
             ids = record_complaints(
-                await period_quoted(conn, period_from, period_to, office, as_of, current),
+                await period_quoted(conn, period_from, period_to, office, as_of, reading),
                 key,
                 period_from=period_from,
                 period_to=period_to,
@@ -186,7 +187,7 @@ async def monthly_figure(
             ids = [
                 row.complaint_id
                 for row in figure_rows(
-                    await period_rows(conn, period_from, period_to, office, as_of, current),
+                    await period_rows(conn, period_from, period_to, office, as_of, reading),
                     key,
                     period_from=period_from,
                     period_to=period_to,

@@ -24,6 +24,7 @@ from services.reporting.monthly import (
     described_latest,
 )
 from services.reporting.reports.periods import day_start
+from services.reporting.store import Reading
 from services.runtime import vault
 from services.runtime.auth import masked_complainant
 
@@ -34,12 +35,12 @@ async def period_rows(
     period_to: date,
     office: str | None,
     as_of: datetime,
-    current: bool = False,
+    reading: Reading,
 ) -> list[ReportRow]:
     """The complaints of the period as the report counts them (opened): the one read the
     report and every drill-down list make, so a list is the rows its count counted."""
     records = await store.report_rows(
-        conn, **_period(period_from, period_to, office, as_of, current)
+        conn, **_period(period_from, period_to, office, as_of, reading)
     )
     return await opened_report_rows(conn, records, period_from, period_to, office)
 
@@ -50,7 +51,7 @@ async def period_groups(
     period_to: date,
     office: str | None,
     as_of: datetime,
-    current: bool = False,
+    reading: Reading,
 ) -> list[tuple[ReportRow, int]]:
     """The complaints of the period grouped by what the headline figures read
     (``store.report_groups``): one row for each group, with how many complaints it stands
@@ -58,7 +59,7 @@ async def period_groups(
     nothing of what the headline does not read, so it serves the headline counts alone
     (``monthly.period_headline``), the same as over ``period_rows``."""
     groups = await store.report_groups(
-        conn, **_period(period_from, period_to, office, as_of, current)
+        conn, **_period(period_from, period_to, office, as_of, reading)
     )
     return [(report_row(g, "", unnamed=True), g["n"]) for g in groups]
 
@@ -69,13 +70,13 @@ async def period_counted(
     period_to: date,
     office: str | None,
     as_of: datetime,
-    current: bool = False,
+    reading: Reading,
 ) -> list[tuple[ReportRow, int]]:
     """The complaints of the period the report counts (merged and withdrawn ones left out),
     grouped by every column a count reads (``store.report_counted``): one row for each group,
     which names no complaint, with how many complaints it stands for."""
     groups = await store.report_counted(
-        conn, **_period(period_from, period_to, office, as_of, current)
+        conn, **_period(period_from, period_to, office, as_of, reading)
     )
     return [
         (report_row(g, "", unnamed=True), g["n"])
@@ -90,7 +91,7 @@ async def period_parts(
     period_to: date,
     office: str | None,
     as_of: datetime,
-    current: bool = False,
+    reading: Reading,
     counted: Awaitable[list[tuple[ReportRow, int]]] | None = None,
 ) -> ReportParts:
     """The period's complaints as the report is made of them (``monthly.ReportParts``) without
@@ -99,7 +100,7 @@ async def period_parts(
     each problem (``store.report_named``), with the descriptions the report reads opened. The
     same report as ``monthly.report_parts`` of ``period_rows`` (the tests hold it)."""
     records = await store.report_named(
-        conn, **_period(period_from, period_to, office, as_of, current)
+        conn, **_period(period_from, period_to, office, as_of, reading)
     )
     parts: dict[str, list[asyncpg.Record]] = {"named": [], "latest": []}
     for record in records:
@@ -114,7 +115,7 @@ async def period_parts(
     return ReportParts(
         counted=await counted
         if counted is not None
-        else await period_counted(conn, period_from, period_to, office, as_of, current),
+        else await period_counted(conn, period_from, period_to, office, as_of, reading),
         excluded=[row for row in listed if row.status in EXCLUDED_STATUSES],
         direct=[row for row in named if FIGURES["direct"].test(row)],
         problems=[
@@ -130,27 +131,27 @@ async def period_quoted(
     period_to: date,
     office: str | None,
     as_of: datetime,
-    current: bool = False,
+    reading: Reading,
 ) -> list[QuotedEvent]:
     """The events of the period whose texts the report quotes (records, measures): the one
     read of the report and of the drill-down lists of its record counts."""
     quoted = await store.quoted_events(
-        conn, **_period(period_from, period_to, office, as_of, current)
+        conn, **_period(period_from, period_to, office, as_of, reading)
     )
     return [quoted_event(q) for q in quoted]
 
 
 def _period(
-    period_from: date, period_to: date, office: str | None, as_of: datetime, current: bool
+    period_from: date, period_to: date, office: str | None, as_of: datetime, reading: Reading
 ) -> dict[str, Any]:
-    """The store's arguments for the days ``period_from``–``period_to`` (China time);
-    ``current``: read as every event applied has the complaints, not folded as of T."""
+    """The store's arguments for the days ``period_from``–``period_to`` (China time), read
+    as ``reading`` says (``store.reading``: once per report)."""
     return {
         "occurred_from": day_start(period_from),
         "occurred_before": day_start(period_to + timedelta(days=1)),
         "office": office,
         "as_of": as_of,
-        "current": current,
+        "reading": reading,
     }
 
 

@@ -11,6 +11,7 @@ complaint, lists, counts), ``reports`` (the monthly report's and the dashboard's
 
 from services.reporting.store.complaints import complaint, listed_complaints, stats
 from services.reporting.store.reports import (
+    Reading,
     export_snapshot,
     hot_spots,
     import_snapshot,
@@ -20,6 +21,7 @@ from services.reporting.store.reports import (
     offices_seen,
     open_complaints,
     quoted_events,
+    reading,
     report_counted,
     report_groups,
     report_named,
@@ -37,6 +39,7 @@ from services.reporting.store.writing import (
 
 __all__ = [
     "BULK_DROPPED",
+    "Reading",
     "complaint",
     "copy_rows",
     "export_snapshot",
@@ -51,6 +54,7 @@ __all__ = [
     "offices_seen",
     "open_complaints",
     "quoted_events",
+    "reading",
     "report_counted",
     "report_groups",
     "report_named",

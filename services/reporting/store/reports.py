@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from enum import StrEnum
 
 import asyncpg
 
@@ -106,10 +107,10 @@ async def report_rows(
     occurred_before: datetime,
     office: str | None,
     as_of: datetime,
-    current: bool = False,
+    reading: Reading,
 ) -> list[asyncpg.Record]:
     """Every complaint that occurred in [from, before) (counting for ``office`` as of T, if
-    given), as of T; ``current``: as every event applied has them (T is not read).
+    given), as of T (``reading``: how; ``Reading.NOW`` does not read T).
 
     Each row: office (after any transfer), channel, the latest judgment and priority, the step
     facts the service levels need, the latest revisit's answer, whether a timer is overdue as
@@ -124,7 +125,7 @@ async def report_rows(
         occurred_before,
         office,
         as_of,
-        current,
+        reading,
     )
 
 
@@ -135,7 +136,7 @@ async def report_groups(
     occurred_before: datetime,
     office: str | None,
     as_of: datetime,
-    current: bool = False,
+    reading: Reading,
 ) -> list[asyncpg.Record]:
     """The rows of ``report_rows`` grouped by the columns the headline figures read
     (``monthly.HEADLINE_COLUMNS``; the others NULL): each group's columns, how many
@@ -156,7 +157,7 @@ async def report_groups(
         occurred_before,
         office,
         as_of,
-        current,
+        reading,
     )
 
 
@@ -167,7 +168,7 @@ async def report_counted(
     occurred_before: datetime,
     office: str | None,
     as_of: datetime,
-    current: bool = False,
+    reading: Reading,
 ) -> list[asyncpg.Record]:
     """The rows of ``report_rows`` grouped by every column a count reads: each group's columns,
     how many complaints it holds (``n``) and the first one's ``occurred_at``; no complaint
@@ -182,7 +183,7 @@ async def report_counted(
         occurred_before,
         office,
         as_of,
-        current,
+        reading,
     )
 
 
@@ -193,7 +194,7 @@ async def report_named(
     occurred_before: datetime,
     office: str | None,
     as_of: datetime,
-    current: bool = False,
+    reading: Reading,
 ) -> list[asyncpg.Record]:
     """The rows of ``report_rows`` a report names, the period read (or folded) once. Each
     row's ``part`` says what it is:
@@ -239,7 +240,7 @@ async def report_named(
         occurred_before,
         office,
         as_of,
-        current,
+        reading,
     )
 
 
@@ -259,6 +260,29 @@ async def report_settings(conn: asyncpg.Connection) -> None:
     )
 
 
+class Reading(StrEnum):
+    """How a report's reads see the complaints, decided once per report (``reading``)."""
+
+    NOW = "now"  # as every event applied has them: ``complaint_current``
+    KEPT = "kept"  # as of T: kept where nothing was recorded after T, the others folded
+    FOLDED = "folded"  # as of T, every complaint folded (``complaint_current`` not filled in)
+
+
+async def reading(conn: asyncpg.Connection, *, now: bool) -> Reading:
+    """How this transaction's report reads: ``now`` from ``complaint_current`` while it holds
+    every complaint (``kept_current``), else folded as of the report's instant."""
+    if not await kept_current(conn):
+        return Reading.FOLDED
+    return Reading.NOW if now else Reading.KEPT
+
+
+_SOURCES = {
+    Reading.NOW: _NOW_OF_THE_PERIOD,
+    Reading.KEPT: _KEPT_OF_THE_PERIOD,
+    Reading.FOLDED: _OF_THE_PERIOD,
+}
+
+
 async def _of_period(
     conn: asyncpg.Connection,
     query: str,
@@ -266,21 +290,12 @@ async def _of_period(
     occurred_before: datetime,
     office: str | None,
     as_of: datetime,
-    current: bool,
+    reading: Reading,
 ) -> list[asyncpg.Record]:
-    """``query`` (a read ``{source}``) for the period, the office and the instant:
-    ``_NOW_OF_THE_PERIOD`` when ``current``, else ``_KEPT_OF_THE_PERIOD`` while
-    ``complaint_current`` holds every complaint (``kept_current``), else ``_OF_THE_PERIOD``."""
-    if current:
-        return list(
-            await conn.fetch(
-                query.format(source=_NOW_OF_THE_PERIOD), occurred_from, occurred_before, office
-            )
-        )
-    source = _KEPT_OF_THE_PERIOD if await kept_current(conn) else _OF_THE_PERIOD
-    return list(
-        await conn.fetch(query.format(source=source), occurred_from, occurred_before, office, as_of)
-    )
+    """``query`` (a read ``{source}``: ``_SOURCES``' of ``reading``) for the period, the office
+    and the instant (not read ``NOW``)."""
+    args = (occurred_from, occurred_before, office, *(() if reading is Reading.NOW else (as_of,)))
+    return list(await conn.fetch(query.format(source=_SOURCES[reading]), *args))
 
 
 async def kept_current(conn: asyncpg.Connection) -> bool:
@@ -300,12 +315,13 @@ async def quoted_events(
     occurred_before: datetime,
     office: str | None,
     as_of: datetime,
-    current: bool = False,
+    reading: Reading,
 ) -> list[asyncpg.Record]:
     """The accountability records (``PlanImplemented``) and preventive measures that occurred
     in [from, before) and were recorded by T, with the office their complaint counts for then
-    and its subject; ``detail`` is the event's quoted fields (JSON text). ``current``: every
-    one applied, with the office its complaint counts for now."""
+    and its subject; ``detail`` is the event's quoted fields (JSON text). ``Reading.NOW``:
+    every one applied, with the office its complaint counts for now."""
+    current = reading is Reading.NOW
     states = "complaint_current" if current else "reporting.complaint_states($4)"
     return list(
         await conn.fetch(
