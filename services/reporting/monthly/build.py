@@ -114,7 +114,7 @@ class ReportParts:
 
     ``counted``: the complaints it counts (merged and withdrawn ones left out), each row with
     how many complaints it stands for: 1 for a complaint's own row, a group's size for a row
-    standing for complaints alike in everything a count reads (``store.report_parts``).
+    standing for complaints alike in everything a count reads (``store.report_counted``).
     ``excluded``: the merged and withdrawn ones, listed apart. ``direct``: the counted ones
     received directly, which it writes up one by one. ``problems``: the counted valid and
     assist complaints, each row the latest (``recency``) of as many complaints of its

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from datetime import UTC, datetime
 from enum import StrEnum
 
@@ -46,7 +47,7 @@ def _name(column: str) -> str:
     return column.split(" AS ")[-1].removeprefix("s.")
 
 
-_COUNTED_NAMES = ", ".join(_name(column) for column in _COUNTED_COLUMNS)
+_COUNTED_NAMES = tuple(_name(column) for column in _COUNTED_COLUMNS)
 _REPORT_ROW = f"""s.complaint_id, s.occurred_at, s.subject, s.personal, s.close_summary,
                    s.merged_into, {_COUNTED}"""
 """What ``report_rows`` reads of each complaint."""
@@ -139,20 +140,12 @@ async def report_groups(
     reading: Reading,
 ) -> list[asyncpg.Record]:
     """The rows of ``report_rows`` grouped by the columns the headline figures read
-    (``monthly.HEADLINE_COLUMNS``; the others NULL): each group's columns, how many
-    complaints it holds (``n``) and the first one's ``occurred_at``. What an earlier period
-    is counted over (about 450 groups for 42,000 complaints of a company-wide month; 3,000
-    when grouped by every column a count reads)."""
-    kept = [n for n, column in enumerate(_COUNTED_COLUMNS) if _name(column) in HEADLINE_COLUMNS]
-    columns = ", ".join(
-        column if n in kept else f"NULL AS {_name(column)}"
-        for n, column in enumerate(_COUNTED_COLUMNS)
-    )
+    (``monthly.HEADLINE_COLUMNS``; the others NULL): what an earlier period is counted over
+    (about 450 groups for 42,000 complaints of a company-wide month; 3,000 when grouped by
+    every column a count reads). Each group as ``_grouped`` gives it."""
     return await _of_period(
         conn,
-        f"""SELECT count(*) AS n, min(s.occurred_at) AS occurred_at, {columns}
-            {{source}}
-            GROUP BY {", ".join(str(3 + n) for n in kept)}""",
+        _grouped(HEADLINE_COLUMNS),
         occurred_from,
         occurred_before,
         office,
@@ -170,21 +163,32 @@ async def report_counted(
     as_of: datetime,
     reading: Reading,
 ) -> list[asyncpg.Record]:
-    """The rows of ``report_rows`` grouped by every column a count reads: each group's columns,
-    how many complaints it holds (``n``) and the first one's ``occurred_at``; no complaint
-    named. What a report's counts are made of (about 3,000 groups for the 42,000 complaints
-    of a company-wide month)."""
+    """The rows of ``report_rows`` grouped by every column a count reads; no complaint named.
+    What a report's counts are made of (about 3,000 groups for the 42,000 complaints of a
+    company-wide month). Each group as ``_grouped`` gives it."""
     return await _of_period(
         conn,
-        f"""SELECT count(*) AS n, min(s.occurred_at) AS occurred_at, {_COUNTED}
-            {{source}}
-            GROUP BY {", ".join(str(3 + n) for n in range(len(_COUNTED_COLUMNS)))}""",
+        _grouped(_COUNTED_NAMES),
         occurred_from,
         occurred_before,
         office,
         as_of,
         reading,
     )
+
+
+def _grouped(names: Collection[str]) -> str:
+    """A read of ``{source}`` grouped by the ``_COUNTED_COLUMNS`` that ``names`` names (the
+    others NULL): each group's columns, how many complaints it holds (``n``) and the first
+    one's ``occurred_at``."""
+    kept = [n for n, column in enumerate(_COUNTED_COLUMNS) if _name(column) in names]
+    columns = ", ".join(
+        column if n in kept else f"NULL AS {_name(column)}"
+        for n, column in enumerate(_COUNTED_COLUMNS)
+    )
+    return f"""SELECT count(*) AS n, min(s.occurred_at) AS occurred_at, {columns}
+               {{source}}
+               GROUP BY {", ".join(str(3 + n) for n in kept)}"""
 
 
 async def report_named(
@@ -232,7 +236,7 @@ async def report_named(
             WHERE p.personal IS NOT NULL
             UNION ALL
             SELECT 'latest', latest.n, p.complaint_id, p.occurred_at, p.subject, p.close_summary,
-                   p.merged_into, {", ".join(f"p.{n}" for n in _COUNTED_NAMES.split(", "))},
+                   p.merged_into, {", ".join(f"p.{name}" for name in _COUNTED_NAMES)},
                    c.personal
             FROM p JOIN latest USING (complaint_id) JOIN complaints c USING (complaint_id)
             ORDER BY part, occurred_at, complaint_id""",

@@ -186,7 +186,7 @@ UNCOUNTED = (
     "close_summary",
     "merged_into",
 )
-"""What ``store.report_parts`` leaves out of its groups: no count reads these."""
+"""What ``store.report_counted`` leaves out of its groups: no count reads these."""
 
 
 DOMAINS: dict[str, list[Any]] = {
@@ -217,7 +217,7 @@ def flipped(row: ReportRow, field: str) -> dict[str, Any]:
 
 
 def grouped(rows: list[ReportRow], by: Sequence[str] | None = None) -> list[tuple[ReportRow, int]]:
-    """``rows`` of the period grouped as ``store.report_parts`` groups them: by every other
+    """``rows`` of the period grouped as ``store.report_counted`` groups them: by every other
     field (``by``: by those fields alone, as ``store.report_groups`` groups them for the
     headline), one row of each group (no id, subject or description; its first time; the
     first member's other fields) and its size."""
@@ -474,7 +474,7 @@ def test_every_figure_counts_what_the_rules_say_on_rows_counted_by_hand() -> Non
 def test_a_report_counted_over_groups_is_the_report_of_every_row(rows: list[ReportRow]) -> None:
     """``build_from_parts`` weighs each counted row by the complaints it stands for: the
     report counted over the period's complaints grouped by every field a count reads
-    (``grouped``, as ``store.report_parts`` groups them) is the report of every complaint's
+    (``grouped``, as ``store.report_counted`` groups them) is the report of every complaint's
     own row, for the company and each office."""
     rows = [  # complaints that differ only in what no count reads, so that groups hold several
         *rows,
