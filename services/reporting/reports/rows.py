@@ -24,7 +24,7 @@ from services.reporting.monthly import (
     described_latest,
 )
 from services.reporting.reports.periods import day_start
-from services.reporting.store import Reading
+from services.reporting.store import PeriodRead, Reading
 from services.runtime import vault
 from services.runtime.auth import masked_complainant
 
@@ -39,9 +39,7 @@ async def period_rows(
 ) -> list[ReportRow]:
     """The complaints of the period as the report counts them (opened): the one read the
     report and every drill-down list make, so a list is the rows its count counted."""
-    records = await store.report_rows(
-        conn, **_period(period_from, period_to, office, as_of, reading)
-    )
+    records = await store.report_rows(conn, _period(period_from, period_to, office, as_of, reading))
     return await opened_report_rows(conn, records, period_from, period_to, office)
 
 
@@ -59,7 +57,7 @@ async def period_groups(
     nothing of what the headline does not read, so it serves the headline counts alone
     (``monthly.period_headline``), the same as over ``period_rows``."""
     groups = await store.report_groups(
-        conn, **_period(period_from, period_to, office, as_of, reading)
+        conn, _period(period_from, period_to, office, as_of, reading)
     )
     return [(report_row(g, "", unnamed=True), g["n"]) for g in groups]
 
@@ -76,7 +74,7 @@ async def period_counted(
     grouped by every column a count reads (``store.report_counted``): one row for each group,
     which names no complaint, with how many complaints it stands for."""
     groups = await store.report_counted(
-        conn, **_period(period_from, period_to, office, as_of, reading)
+        conn, _period(period_from, period_to, office, as_of, reading)
     )
     return [
         (report_row(g, "", unnamed=True), g["n"])
@@ -100,7 +98,7 @@ async def period_parts(
     each problem (``store.report_named``), with the descriptions the report reads opened. The
     same report as ``monthly.report_parts`` of ``period_rows`` (the tests hold it)."""
     records = await store.report_named(
-        conn, **_period(period_from, period_to, office, as_of, reading)
+        conn, _period(period_from, period_to, office, as_of, reading)
     )
     parts: dict[str, list[asyncpg.Record]] = {"named": [], "latest": []}
     for record in records:
@@ -136,23 +134,23 @@ async def period_quoted(
     """The events of the period whose texts the report quotes (records, measures): the one
     read of the report and of the drill-down lists of its record counts."""
     quoted = await store.quoted_events(
-        conn, **_period(period_from, period_to, office, as_of, reading)
+        conn, _period(period_from, period_to, office, as_of, reading)
     )
     return [quoted_event(q) for q in quoted]
 
 
 def _period(
     period_from: date, period_to: date, office: str | None, as_of: datetime, reading: Reading
-) -> dict[str, Any]:
-    """The store's arguments for the days ``period_from``–``period_to`` (China time), read
-    as ``reading`` says (``store.reading``: once per report)."""
-    return {
-        "occurred_from": day_start(period_from),
-        "occurred_before": day_start(period_to + timedelta(days=1)),
-        "office": office,
-        "as_of": as_of,
-        "reading": reading,
-    }
+) -> PeriodRead:
+    """The store's read of the days ``period_from``–``period_to`` (China time), read as
+    ``reading`` says (``store.reading``: once per report)."""
+    return PeriodRead(
+        occurred_from=day_start(period_from),
+        occurred_before=day_start(period_to + timedelta(days=1)),
+        office=office,
+        as_of=as_of,
+        reading=reading,
+    )
 
 
 async def opened_report_rows(

@@ -11,6 +11,7 @@ complaint, lists, counts), ``reports`` (the monthly report's and the dashboard's
 
 from services.reporting.store.complaints import complaint, listed_complaints, stats
 from services.reporting.store.reports import (
+    PeriodRead,
     Reading,
     export_snapshot,
     hot_spots,
@@ -39,6 +40,7 @@ from services.reporting.store.writing import (
 
 __all__ = [
     "BULK_DROPPED",
+    "PeriodRead",
     "Reading",
     "complaint",
     "copy_rows",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 
@@ -101,15 +102,7 @@ WHERE s.occurred_at >= $1 AND s.occurred_at < $2 AND ($3::text IS NULL OR s.offi
 """The same as every event applied has them (``complaint_current``: no fold per read)."""
 
 
-async def report_rows(
-    conn: asyncpg.Connection,
-    *,
-    occurred_from: datetime,
-    occurred_before: datetime,
-    office: str | None,
-    as_of: datetime,
-    reading: Reading,
-) -> list[asyncpg.Record]:
+async def report_rows(conn: asyncpg.Connection, period: PeriodRead) -> list[asyncpg.Record]:
     """Every complaint that occurred in [from, before) (counting for ``office`` as of T, if
     given), as of T (``reading``: how; ``Reading.NOW`` does not read T).
 
@@ -122,23 +115,11 @@ async def report_rows(
         f"""SELECT {_REPORT_ROW}
             {{source}}
             ORDER BY s.occurred_at, s.complaint_id""",
-        occurred_from,
-        occurred_before,
-        office,
-        as_of,
-        reading,
+        period,
     )
 
 
-async def report_groups(
-    conn: asyncpg.Connection,
-    *,
-    occurred_from: datetime,
-    occurred_before: datetime,
-    office: str | None,
-    as_of: datetime,
-    reading: Reading,
-) -> list[asyncpg.Record]:
+async def report_groups(conn: asyncpg.Connection, period: PeriodRead) -> list[asyncpg.Record]:
     """The rows of ``report_rows`` grouped by the columns the headline figures read
     (``monthly.HEADLINE_COLUMNS``; the others NULL): what an earlier period is counted over
     (about 450 groups for 42,000 complaints of a company-wide month; 3,000 when grouped by
@@ -146,34 +127,18 @@ async def report_groups(
     return await _of_period(
         conn,
         _grouped(HEADLINE_COLUMNS),
-        occurred_from,
-        occurred_before,
-        office,
-        as_of,
-        reading,
+        period,
     )
 
 
-async def report_counted(
-    conn: asyncpg.Connection,
-    *,
-    occurred_from: datetime,
-    occurred_before: datetime,
-    office: str | None,
-    as_of: datetime,
-    reading: Reading,
-) -> list[asyncpg.Record]:
+async def report_counted(conn: asyncpg.Connection, period: PeriodRead) -> list[asyncpg.Record]:
     """The rows of ``report_rows`` grouped by every column a count reads; no complaint named.
     What a report's counts are made of (about 3,000 groups for the 42,000 complaints of a
     company-wide month). Each group as ``_grouped`` gives it."""
     return await _of_period(
         conn,
         _grouped(_COUNTED_NAMES),
-        occurred_from,
-        occurred_before,
-        office,
-        as_of,
-        reading,
+        period,
     )
 
 
@@ -191,15 +156,7 @@ def _grouped(names: Collection[str]) -> str:
                GROUP BY {", ".join(str(3 + n) for n in kept)}"""
 
 
-async def report_named(
-    conn: asyncpg.Connection,
-    *,
-    occurred_from: datetime,
-    occurred_before: datetime,
-    office: str | None,
-    as_of: datetime,
-    reading: Reading,
-) -> list[asyncpg.Record]:
+async def report_named(conn: asyncpg.Connection, period: PeriodRead) -> list[asyncpg.Record]:
     """The rows of ``report_rows`` a report names, the period read (or folded) once. Each
     row's ``part`` says what it is:
 
@@ -240,11 +197,7 @@ async def report_named(
                    c.personal
             FROM p JOIN latest USING (complaint_id) JOIN complaints c USING (complaint_id)
             ORDER BY part, occurred_at, complaint_id""",
-        occurred_from,
-        occurred_before,
-        office,
-        as_of,
-        reading,
+        period,
     )
 
 
@@ -287,19 +240,28 @@ _SOURCES = {
 }
 
 
+@dataclass(frozen=True)
+class PeriodRead:
+    """A report's read of a period: the complaints that occurred in [``occurred_from``,
+    ``occurred_before``) (counting for ``office``, if given) as of ``as_of``, read as
+    ``reading`` says."""
+
+    occurred_from: datetime
+    occurred_before: datetime
+    office: str | None
+    as_of: datetime
+    reading: Reading
+
+
 async def _of_period(
-    conn: asyncpg.Connection,
-    query: str,
-    occurred_from: datetime,
-    occurred_before: datetime,
-    office: str | None,
-    as_of: datetime,
-    reading: Reading,
+    conn: asyncpg.Connection, query: str, period: PeriodRead
 ) -> list[asyncpg.Record]:
-    """``query`` (a read ``{source}``: ``_SOURCES``' of ``reading``) for the period, the office
-    and the instant (not read ``NOW``)."""
-    args = (occurred_from, occurred_before, office, *(() if reading is Reading.NOW else (as_of,)))
-    return list(await conn.fetch(query.format(source=_SOURCES[reading]), *args))
+    """``query`` (a read ``{source}``: ``_SOURCES``' of the period's reading) for the period,
+    the office and the instant (not read ``NOW``)."""
+    args = [period.occurred_from, period.occurred_before, period.office]
+    if period.reading is not Reading.NOW:
+        args.append(period.as_of)
+    return list(await conn.fetch(query.format(source=_SOURCES[period.reading]), *args))
 
 
 async def kept_current(conn: asyncpg.Connection) -> bool:
@@ -312,20 +274,12 @@ async def kept_current(conn: asyncpg.Connection) -> bool:
     return not await conn.fetchval("SELECT EXISTS (SELECT 1 FROM current_pending)")
 
 
-async def quoted_events(
-    conn: asyncpg.Connection,
-    *,
-    occurred_from: datetime,
-    occurred_before: datetime,
-    office: str | None,
-    as_of: datetime,
-    reading: Reading,
-) -> list[asyncpg.Record]:
+async def quoted_events(conn: asyncpg.Connection, period: PeriodRead) -> list[asyncpg.Record]:
     """The accountability records (``PlanImplemented``) and preventive measures that occurred
     in [from, before) and were recorded by T, with the office their complaint counts for then
     and its subject; ``detail`` is the event's quoted fields (JSON text). ``Reading.NOW``:
     every one applied, with the office its complaint counts for now."""
-    current = reading is Reading.NOW
+    current = period.reading is Reading.NOW
     states = "complaint_current" if current else "reporting.complaint_states($4)"
     return list(
         await conn.fetch(
@@ -336,10 +290,10 @@ async def quoted_events(
                 WHERE q.type IN ('PlanImplemented', 'PreventiveMeasureRecorded')
                   AND ($3::text IS NULL OR s.office = $3)
                 ORDER BY q.occurred_at, q.complaint_id""",
-            occurred_from,
-            occurred_before,
-            office,
-            INFINITY if current else as_of,
+            period.occurred_from,
+            period.occurred_before,
+            period.office,
+            INFINITY if current else period.as_of,
         )
     )
 
