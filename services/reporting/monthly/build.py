@@ -82,10 +82,9 @@ def build_monthly_report(
     The main problems are given for the ``top_categories`` highest-ranked categories, at most
     ``problems_per_category`` subjects each. ``quoted``: the period's accountability records
     and preventive measures (other events, periods and offices are left out). ``document``:
-    the header and footer text. Raises ``ValueError`` for an inverted period.
+    the header and footer text. Raises ``ValueError`` for an inverted period
+    (``build_from_parts``).
     """
-    if period_from > period_to:
-        raise ValueError(f"period_from {period_from} is after period_to {period_to}")
     return build_from_parts(
         report_parts(
             rows, period_from=period_from, period_to=period_to, office=office, timezone=timezone
