@@ -142,6 +142,88 @@ CREATE TABLE IF NOT EXISTS complaint_current (
 CREATE INDEX IF NOT EXISTS complaint_current_occurred ON complaint_current (occurred_at);
 CREATE INDEX IF NOT EXISTS complaint_current_office_occurred
     ON complaint_current (office, occurred_at);
+-- The complaints a report names one by one (store.reports.named: received directly, merged,
+-- withdrawn, or with no subject), a few thousand of a month's tens of thousands.
+CREATE INDEX IF NOT EXISTS complaint_current_named ON complaint_current (occurred_at)
+    WHERE (channel = 'supervision' OR status IN ('merged', 'withdrawn') OR coalesce(subject, '') = '');
+
+-- How many complaints of complaint_current share each month they occurred in (China time:
+-- contracts.timezone.CHINA) and every column a report's count reads (store.reports'
+-- _COUNTED_COLUMNS): a report "now" counts a whole month from its few thousand rows instead of
+-- grouping its tens of thousands of complaints. Kept by the statement triggers below in the
+-- transaction that changes complaint_current (a batch's refresh, the builder's fill-in), from
+-- the rows each statement inserted, updated or deleted; a count that falls to 0 stays, as 0.
+-- (tests/integration/reporting_db.py, assert_current_is_the_fold, holds it equal to grouping
+-- complaint_current.)
+CREATE TABLE IF NOT EXISTS current_counts (
+    month                   date NOT NULL,  -- the first day of the month
+    office                  text NOT NULL,
+    channel                 text NOT NULL,
+    validity                text,
+    category                text,
+    acknowledged            boolean NOT NULL,
+    replied                 boolean NOT NULL,
+    first_response_breached boolean NOT NULL,
+    reply_breached          boolean NOT NULL,
+    reply_hard_breached     boolean NOT NULL,
+    revisit_satisfied       boolean,
+    overdue                 boolean NOT NULL,
+    status                  text,
+    priority                text,
+    major                   boolean NOT NULL,
+    resolved_on_the_spot    boolean NOT NULL,
+    suspended               boolean NOT NULL,
+    rejudged                boolean NOT NULL,
+    close_outcome           text,
+    n                       bigint NOT NULL,  -- no CHECK: checked on a -1 before it is summed
+    UNIQUE NULLS NOT DISTINCT (month, office, channel, validity, category, acknowledged, replied,
+        first_response_breached, reply_breached, reply_hard_breached, revisit_satisfied,
+        overdue, status, priority, major, resolved_on_the_spot, suspended, rejudged,
+        close_outcome)
+);
+
+-- The statement's rows (its transition tables: counted_new, counted_old), +1 for each row it
+-- made and -1 for each it replaced or removed, summed into current_counts in the order of the
+-- key (two writers wait for each other's counts in one order: no cycle). Its search_path is
+-- the generation's it was made in, whoever writes.
+CREATE OR REPLACE FUNCTION count_current() RETURNS trigger
+LANGUAGE plpgsql SET search_path FROM CURRENT AS $function$
+BEGIN
+    EXECUTE format($counted$
+        INSERT INTO current_counts AS k
+        SELECT date_trunc('month', r.occurred_at AT TIME ZONE 'Asia/Shanghai')::date,
+               r.office, r.channel, r.validity, r.category, r.acknowledged_at IS NOT NULL,
+               r.replied_at IS NOT NULL, r.first_response_breached, r.reply_breached,
+               r.reply_hard_breached, r.revisit_satisfied, r.overdue, r.status, r.priority,
+               r.major, r.resolved_on_the_spot, r.suspended, r.rejudged, r.close_outcome,
+               sum(r.d)
+        FROM (%s) r
+        GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19
+        HAVING sum(r.d) <> 0
+        ORDER BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19
+        ON CONFLICT (month, office, channel, validity, category, acknowledged, replied,
+            first_response_breached, reply_breached, reply_hard_breached, revisit_satisfied,
+            overdue, status, priority, major, resolved_on_the_spot, suspended, rejudged,
+            close_outcome)
+        DO UPDATE SET n = k.n + EXCLUDED.n
+        $counted$,
+        CASE TG_OP
+            WHEN 'INSERT' THEN 'SELECT 1 AS d, * FROM counted_new'
+            WHEN 'DELETE' THEN 'SELECT -1 AS d, * FROM counted_old'
+            ELSE 'SELECT 1 AS d, * FROM counted_new UNION ALL SELECT -1, * FROM counted_old'
+        END);
+    RETURN NULL;
+END
+$function$;
+CREATE OR REPLACE TRIGGER current_counted_insert AFTER INSERT ON complaint_current
+    REFERENCING NEW TABLE AS counted_new
+    FOR EACH STATEMENT EXECUTE FUNCTION count_current();
+CREATE OR REPLACE TRIGGER current_counted_update AFTER UPDATE ON complaint_current
+    REFERENCING OLD TABLE AS counted_old NEW TABLE AS counted_new
+    FOR EACH STATEMENT EXECUTE FUNCTION count_current();
+CREATE OR REPLACE TRIGGER current_counted_delete AFTER DELETE ON complaint_current
+    REFERENCING OLD TABLE AS counted_old
+    FOR EACH STATEMENT EXECUTE FUNCTION count_current();
 
 -- A row: complaint_current does not hold every complaint yet (a bulk load left it to the
 -- builder, which folds them after the swap in the order they occurred, so that a period's

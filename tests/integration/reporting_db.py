@@ -45,3 +45,21 @@ async def assert_current_is_the_fold(conn: asyncpg.Connection) -> None:
     kept = "SELECT * FROM reporting.complaint_current"
     assert await conn.fetch(f"({kept}) EXCEPT ({folded})") == []
     assert await conn.fetch(f"({folded}) EXCEPT ({kept})") == []
+    await assert_counts_are_current(conn)
+
+
+async def assert_counts_are_current(conn: asyncpg.Connection) -> None:
+    """``current_counts`` holds, for each month (China time) and every combination of the
+    columns a report counts, how many complaints of ``complaint_current`` have it (no more, no
+    fewer; a combination none has now is absent or 0)."""
+    counted = await conn.fetch("SELECT * FROM reporting.current_counts WHERE n > 0")
+    grouped = await conn.fetch(
+        """SELECT date_trunc('month', occurred_at AT TIME ZONE 'Asia/Shanghai')::date AS month,
+                  office, channel, validity, category, acknowledged_at IS NOT NULL AS acknowledged,
+                  replied_at IS NOT NULL AS replied, first_response_breached, reply_breached,
+                  reply_hard_breached, revisit_satisfied, overdue, status, priority, major,
+                  resolved_on_the_spot, suspended, rejudged, close_outcome, count(*) AS n
+           FROM reporting.complaint_current
+           GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19"""
+    )
+    assert sorted(map(tuple, counted), key=repr) == sorted(map(tuple, grouped), key=repr)

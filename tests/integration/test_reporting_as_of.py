@@ -822,6 +822,7 @@ async def test_a_report_made_of_groups_is_the_report_of_every_complaints_row(
     as_of = day + timedelta(days=1)
     period = {"period_from": day.date(), "period_to": day.date()}
 
+    on_the_day: dict[str | None, int] = {}
     for where, current in ((None, True), (first, True), (None, False), (first, False)):
         async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read"):
             reading = await store.reading(conn, now=current)
@@ -848,6 +849,68 @@ async def test_a_report_made_of_groups_is_the_report_of_every_complaints_row(
         ]
         assert (made.excluded.merged, made.excluded.withdrawn) == (1, 1)
         assert len(made.case_write_ups) == made.direct.total == (1 if where else 2)
+        on_the_day[where] = now.received
+
+    # Whole months "now" are counted from current_counts, only the other days' complaints
+    # one by one: the same report as made of every row, and as folded (as of an instant
+    # after every event). Some complaints on the month's edges, and one on a day outside.
+    month_start = day.replace(day=1, hour=0, minute=0)
+    month_end = (month_start + timedelta(days=31)).replace(day=1)
+
+    def minutes_to(at: datetime) -> int:
+        return int((at - day) / timedelta(minutes=1))
+
+    await told(first, "垃圾桶 破损", minutes_to(month_start), Validity.VALID)  # its first instant
+    await told(second, "停车位被占", minutes_to(month_start) - 1, Validity.ASSIST, parking)
+    await told(
+        first,
+        "物业费",
+        minutes_to(month_end) - 61,  # its last day, 22:59
+        Validity.VALID,
+        channel=Channel.SUPERVISION,
+    )
+    after_every_event = day + timedelta(days=3650)
+    month = (month_start.date(), (month_end - timedelta(days=1)).date())
+    wider = (month[0] - timedelta(days=1), (month_end + timedelta(days=40)).replace(day=1).date())
+    # the month; and the day before it, it, and the whole month after it
+    for period_from, period_to in (month, (wider[0], wider[1] - timedelta(days=1))):
+        for where in (None, first):
+            async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read"):
+                reading = await store.reading(conn, now=True)
+                parts = await period_parts(
+                    conn, period_from, period_to, where, after_every_event, reading
+                )
+                rows = await period_rows(
+                    conn, period_from, period_to, where, after_every_event, reading
+                )
+            args = {
+                "period_from": period_from,
+                "period_to": period_to,
+                "office": where,
+                "offices": [first, second],
+                "generated_at": after_every_event,
+            }
+            made = build_from_parts(parts, **args)
+            assert made.model_dump() == build_monthly_report(rows, **args).model_dump()
+            edges = 2 if where or period_from == month[0] else 3  # the first, last, day before
+            extra = made.received - on_the_day[where]  # company-wide: other tests' too
+            assert (extra == edges) if where else (extra >= edges)
+            async with pool.acquire() as conn:
+                now, folded = [
+                    await reports.monthly_report(
+                        conn,
+                        period_from=period_from,
+                        period_to=period_to,
+                        office=where,
+                        as_of=after_every_event,
+                        offices=[first, second],
+                        current=current,
+                    )
+                    for current in (True, False)
+                ]
+            assert now.model_dump() == folded.model_dump()
+    async with pool.acquire() as conn:
+        await assert_current_is_the_fold(conn)
 
 
 async def test_as_of_an_instant_a_complaint_with_nothing_after_it_is_read_as_kept(

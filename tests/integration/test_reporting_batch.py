@@ -34,7 +34,7 @@ from services.reporting import store
 from services.reporting.projection import ComplaintsProjection, logged
 from services.runtime.store import consumer_tables_sql
 from tests.conftest import RUN, Infra
-from tests.integration.reporting_db import assert_current_is_the_fold
+from tests.integration.reporting_db import assert_counts_are_current, assert_current_is_the_fold
 
 pytestmark = pytest.mark.infra
 
@@ -58,7 +58,8 @@ TABLES = {
 }
 TRUNCATE = (
     "TRUNCATE reporting.complaints, reporting.daily_intake, reporting.events, "
-    "reporting.timer_events, reporting.complaint_current RESTART IDENTITY"
+    "reporting.timer_events, reporting.complaint_current, reporting.current_counts "
+    "RESTART IDENTITY"
 )
 
 
@@ -168,6 +169,7 @@ async def test_batch_path_writes_the_same_rows_as_one_event_at_a_time(pool: asyn
             for envelope, data in events:
                 await projection.apply(conn, envelope, data)
         one_by_one = await snapshot(conn)
+        await assert_counts_are_current(conn)
         await conn.execute(TRUNCATE)
         async with conn.transaction():
             await projection.apply_batch(conn, events[:17])  # batches cut mid-complaint
@@ -278,3 +280,19 @@ async def test_a_bulk_load_with_duplicates_writes_the_rows_of_each_event_applied
     assert processed == len(once["events"])
     async with pool.acquire() as conn:
         await assert_current_is_the_fold(conn)
+
+
+async def test_a_generation_without_counts_is_read_folded(pool: asyncpg.Pool) -> None:
+    """A live generation an earlier version built, with ``complaint_current`` but no
+    ``current_counts`` (until this version's is swapped in): "now" is folded as of now, as
+    while a fill-in is pending, not read from counts it lacks."""
+    events = story(0)
+    projection = ComplaintsProjection(b"pepper-of-this-test")
+    async with pool.acquire() as conn:
+        async with conn.transaction():
+            await projection.apply_batch(conn, events)
+        assert await store.kept_current(conn)
+        assert await store.reading(conn, now=True) is store.Reading.NOW
+        await conn.execute("DROP TABLE reporting.current_counts")
+        assert not await store.kept_current(conn)
+        assert await store.reading(conn, now=True) is store.Reading.FOLDED

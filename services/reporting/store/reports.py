@@ -5,12 +5,13 @@ from __future__ import annotations
 import re
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 
 import asyncpg
 
 from contracts.enums import Channel
+from contracts.timezone import CHINA
 from services.reporting.monthly.model import EXCLUDED_STATUSES, HEADLINE_COLUMNS
 from services.reporting.store.writing import CURRENT_COLUMNS
 
@@ -55,10 +56,19 @@ _REPORT_ROW = f"""s.complaint_id, s.occurred_at, s.subject, s.personal, s.close_
 
 _EXCLUDED = "(" + ", ".join(f"'{status}'" for status in EXCLUDED_STATUSES) + ")"
 _DIRECT = f"'{Channel.SUPERVISION.value}'"  # monthly's "direct": received on the supervision line
-_NAMED = f"""(s.channel = {_DIRECT} OR s.status IN {_EXCLUDED}
-                             OR coalesce(s.subject, '') = '')"""
-"""The complaints a report names one by one: received directly (it writes each up), merged
-or withdrawn (listed apart), or with no subject (their description is their problem's text)."""
+
+
+def named(row: str) -> str:
+    """Whether the complaint ``row`` (an alias) is one a report names one by one: received
+    directly (it writes each up), merged or withdrawn (listed apart), or with no subject
+    (their description is their problem's text). ``schema.sql``'s complaint_current_named
+    indexes the complaints of which it holds (``named("")``, spelt alike)."""
+    column = f"{row}." if row else ""
+    return (
+        f"({column}channel = {_DIRECT} OR {column}status IN {_EXCLUDED}"
+        f" OR coalesce({column}subject, '') = '')"
+    )
+
 
 _FOLDED_AS_OF = """SELECT s.*, coalesce(a.overdue, false) AS overdue
     FROM reporting.complaint_states($4) s
@@ -124,41 +134,95 @@ async def report_groups(conn: asyncpg.Connection, period: PeriodRead) -> list[as
     (``monthly.HEADLINE_COLUMNS``; the others NULL): what an earlier period is counted over
     (about 450 groups for 42,000 complaints of a company-wide month; 3,000 when grouped by
     every column a count reads). Each group as ``_grouped`` gives it."""
-    return await _of_period(
-        conn,
-        _grouped(HEADLINE_COLUMNS),
-        period,
-    )
+    return await _grouped_of_period(conn, HEADLINE_COLUMNS, period)
 
 
 async def report_counted(conn: asyncpg.Connection, period: PeriodRead) -> list[asyncpg.Record]:
     """The rows of ``report_rows`` grouped by every column a count reads; no complaint named.
     What a report's counts are made of (about 3,000 groups for the 42,000 complaints of a
     company-wide month). Each group as ``_grouped`` gives it."""
-    return await _of_period(
-        conn,
-        _grouped(_COUNTED_NAMES),
-        period,
+    return await _grouped_of_period(conn, _COUNTED_NAMES, period)
+
+
+async def _grouped_of_period(
+    conn: asyncpg.Connection, names: Collection[str], period: PeriodRead
+) -> list[asyncpg.Record]:
+    """The period's complaints grouped by the ``_COUNTED_COLUMNS`` that ``names`` names
+    (``_grouped``). ``Reading.NOW``: its whole months from ``current_counts`` (a month's few
+    thousand counts instead of its tens of thousands of complaints), only its other days
+    from ``complaint_current`` (``_SUMMED``)."""
+    if period.reading is not Reading.NOW:
+        return await _of_period(conn, _grouped(names), period)
+    first, end = whole_months(period.occurred_from, period.occurred_before)
+    return list(
+        await conn.fetch(
+            _grouped(names, summed=True).format(source=_SUMMED),
+            period.occurred_from,
+            period.occurred_before,
+            period.office,
+            first,
+            end,
+            datetime.combine(first, time.min, CHINA),
+            datetime.combine(end, time.min, CHINA),
+        )
     )
 
 
-def _grouped(names: Collection[str]) -> str:
+_SUMMED = f"""FROM (
+    SELECT k.n, k.month::timestamp AT TIME ZONE '{CHINA.key}' AS occurred_at,
+           {", ".join(f"k.{name}" for name in _COUNTED_NAMES)}
+    FROM current_counts k
+    WHERE k.month >= $4 AND k.month < $5 AND k.n > 0 AND ($3::text IS NULL OR k.office = $3)
+    UNION ALL
+    SELECT 1, s.occurred_at, {_COUNTED}
+    FROM complaint_current s
+    WHERE s.occurred_at >= $1 AND s.occurred_at < $2 AND ($3::text IS NULL OR s.office = $3)
+      AND NOT (s.occurred_at >= $6 AND s.occurred_at < $7)
+) s"""
+"""``_NOW_OF_THE_PERIOD`` as counts (``n`` complaints each, its columns by their names): the
+whole months [$4, $5) (starting at the instants $6, $7) counted by ``current_counts``, the
+period's other days one row per complaint."""
+
+
+def whole_months(occurred_from: datetime, occurred_before: datetime) -> tuple[date, date]:
+    """The first days of the first whole month (China time) in [``occurred_from``,
+    ``occurred_before``) and of the month after the last one; the same day twice when the
+    period holds no whole month."""
+    start = occurred_from.astimezone(CHINA)
+    first = start.date()
+    if first.day != 1 or start.timetz().replace(tzinfo=None) != time.min:
+        first = _next_month(first.replace(day=1))
+    end = occurred_before.astimezone(CHINA).date().replace(day=1)
+    return (first, end) if first < end else (first, first)
+
+
+def _next_month(first: date) -> date:
+    return (first + timedelta(days=31)).replace(day=1)
+
+
+def _grouped(names: Collection[str], *, summed: bool = False) -> str:
     """A read of ``{source}`` grouped by the ``_COUNTED_COLUMNS`` that ``names`` names (the
     others NULL): each group's columns, how many complaints it holds (``n``) and the first
-    one's ``occurred_at``."""
+    one's ``occurred_at``. ``summed``: ``{source}``'s rows are counts (``_SUMMED``)."""
     kept = [n for n, column in enumerate(_COUNTED_COLUMNS) if _name(column) in names]
     columns = ", ".join(
         column if n in kept else f"NULL AS {_name(column)}"
         for n, column in enumerate(_COUNTED_COLUMNS)
     )
-    return f"""SELECT count(*) AS n, min(s.occurred_at) AS occurred_at, {columns}
+    if summed:  # the columns of ``{source}`` by their names, and its rows' counts
+        columns = ", ".join(
+            f"s.{name}" if n in kept else f"NULL AS {name}" for n, name in enumerate(_COUNTED_NAMES)
+        )
+    return f"""SELECT {"sum(s.n)::bigint" if summed else "count(*)"} AS n,
+                      min(s.occurred_at) AS occurred_at, {columns}
                {{source}}
                GROUP BY {", ".join(str(3 + n) for n in kept)}"""
 
 
 async def report_named(conn: asyncpg.Connection, period: PeriodRead) -> list[asyncpg.Record]:
-    """The rows of ``report_rows`` a report names, the period read (or folded) once. Each
-    row's ``part`` says what it is:
+    """The rows of ``report_rows`` a report names, in one statement: as of T the period
+    folded once, "now" each part read by an index of its own. Each row's ``part`` says what
+    it is:
 
     - ``named``: a complaint the report names one by one: received directly (the supervision
       line: it writes each up), merged or withdrawn (listed apart), or with no subject (its
@@ -170,32 +234,56 @@ async def report_named(conn: asyncpg.Connection, period: PeriodRead) -> list[asy
     A few thousand complaints of a company-wide month's 42,000 (``report_counted`` counts
     them all).
     """
-    return await _of_period(
-        conn,
-        f"""WITH p AS MATERIALIZED (  -- read or folded once; sealed data only where named
-                SELECT s.complaint_id, s.occurred_at, s.subject, s.close_summary, s.merged_into,
-                       {_COUNTED},
-                       CASE WHEN {_NAMED} THEN s.personal END AS personal
-                {{source}}
-            ), latest AS (
+    problem = f"""p.validity IN ('valid', 'assist')
+                  AND coalesce(p.status, '') NOT IN {_EXCLUDED}
+                  AND coalesce(p.subject, '') <> ''"""
+    if period.reading is Reading.NOW:
+        # "Now" each part reads the kept rows by an index of its own: the named ones by
+        # complaint_current_named, each problem's latest by the instant of it (36 ms for a
+        # company-wide month, against 93 ms with the period materialized and sorted).
+        period_rows = "NOT MATERIALIZED"
+        latest = f"""problems AS (  -- equal subjects are equal bytes: no collation's order
+                SELECT p.validity, p.category, p.subject COLLATE "C" AS subject,
+                       count(*) AS n, max(p.occurred_at) AS occurred_at
+                FROM p WHERE {problem}
+                GROUP BY 1, 2, 3
+            ), latest AS (  -- its complaints at that instant: the largest id
+                SELECT problems.n,
+                       (array_agg(p.complaint_id ORDER BY p.complaint_id DESC))[1] AS complaint_id
+                FROM problems JOIN p
+                  ON p.occurred_at = problems.occurred_at AND p.validity = problems.validity
+                 AND p.category IS NOT DISTINCT FROM problems.category
+                 AND p.subject COLLATE "C" = problems.subject
+                WHERE {problem}
+                GROUP BY problems.validity, problems.category, problems.subject, problems.n
+            )"""
+    else:
+        # As of T the period is folded once; the planner cannot see how many rows the fold
+        # holds (it joined the problems back to it by merging 400,000 pairs): one sort.
+        period_rows = "MATERIALIZED"
+        latest = f"""latest AS (
                 SELECT count(*) AS n,
                        (array_agg(p.complaint_id
                                   ORDER BY p.occurred_at DESC, p.complaint_id DESC))[1]
                            AS complaint_id
-                FROM p
-                WHERE p.validity IN ('valid', 'assist')
-                  AND coalesce(p.status, '') NOT IN {_EXCLUDED}
-                  AND coalesce(p.subject, '') <> ''
+                FROM p WHERE {problem}
                 -- equal subjects are equal bytes: grouped without the collation's slow order
                 GROUP BY p.validity, p.category, p.subject COLLATE "C"
-            )
-            SELECT 'named' AS part, 1::bigint AS n, p.* FROM p  -- sealed data is never NULL
-            WHERE p.personal IS NOT NULL
+            )"""
+    return await _of_period(
+        conn,
+        f"""WITH p AS {period_rows} (
+                SELECT s.complaint_id, s.occurred_at, s.subject, s.close_summary, s.merged_into,
+                       {_COUNTED},
+                       CASE WHEN {named("s")} THEN s.personal END AS personal  -- sealed data
+                {{source}}
+            ), {latest}
+            SELECT 'named' AS part, 1::bigint AS n, p.* FROM p WHERE {named("p")}
             UNION ALL
             SELECT 'latest', latest.n, p.complaint_id, p.occurred_at, p.subject, p.close_summary,
                    p.merged_into, {", ".join(f"p.{name}" for name in _COUNTED_NAMES)},
                    c.personal
-            FROM p JOIN latest USING (complaint_id) JOIN complaints c USING (complaint_id)
+            FROM latest JOIN p USING (complaint_id) JOIN complaints c USING (complaint_id)
             ORDER BY part, occurred_at, complaint_id""",
         period,
     )
@@ -265,11 +353,13 @@ async def _of_period(
 
 
 async def kept_current(conn: asyncpg.Connection) -> bool:
-    """Whether the live generation's ``complaint_current`` holds every complaint. A generation
-    built by an earlier version has none (until the swap to this version's), and one just
-    loaded in bulk is folded into it after the swap (``current_pending``): until then "now"
-    is folded as of now."""
-    if await conn.fetchval("SELECT to_regclass('current_pending')") is None:
+    """Whether the live generation's ``complaint_current`` holds every complaint, counted by
+    ``current_counts``. A generation built by an earlier version may have neither (until the
+    swap to this version's), and one just loaded in bulk is folded into it after the swap
+    (``current_pending``): until then "now" is folded as of now."""
+    if await conn.fetchval(
+        "SELECT to_regclass('current_pending') IS NULL OR to_regclass('current_counts') IS NULL"
+    ):
         return False
     return not await conn.fetchval("SELECT EXISTS (SELECT 1 FROM current_pending)")
 
