@@ -185,43 +185,33 @@ CREATE TABLE IF NOT EXISTS current_counts (
 -- The statement's rows (its transition tables: counted_new, counted_old), +1 for each row it
 -- made and -1 for each it replaced or removed, summed into current_counts in the order of the
 -- key (two writers wait for each other's counts in one order: no cycle). Its search_path is
--- the generation's it was made in, whoever writes. The rows are taken into arrays so that
--- one statement, planned once per session, counts for the three triggers.
+-- the generation's it was made in, whoever writes.
 CREATE OR REPLACE FUNCTION count_current() RETURNS trigger
 LANGUAGE plpgsql SET search_path FROM CURRENT AS $function$
-DECLARE
-    made complaint_current[] := '{}';
-    gone complaint_current[] := '{}';
 BEGIN
-    IF TG_OP <> 'DELETE' THEN
-        SELECT coalesce(array_agg(r), '{}') INTO made FROM counted_new r;
-    END IF;
-    IF TG_OP <> 'INSERT' THEN
-        SELECT coalesce(array_agg(r), '{}') INTO gone FROM counted_old r;
-    END IF;
-    IF cardinality(made) + cardinality(gone) = 0 THEN
-        RETURN NULL;
-    END IF;
-    INSERT INTO current_counts AS k
-    SELECT date_trunc('month', r.occurred_at AT TIME ZONE 'Asia/Shanghai')::date,
-           r.office, r.channel, r.validity, r.category, r.acknowledged_at IS NOT NULL,
-           r.replied_at IS NOT NULL, r.first_response_breached, r.reply_breached,
-           r.reply_hard_breached, r.revisit_satisfied, r.overdue, r.status, r.priority,
-           r.major, r.resolved_on_the_spot, r.suspended, r.rejudged, r.close_outcome,
-           sum(r.d)
-    FROM (
-        SELECT 1 AS d, * FROM unnest(made)
-        UNION ALL
-        SELECT -1, * FROM unnest(gone)
-    ) r
-    GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19
-    HAVING sum(r.d) <> 0
-    ORDER BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19
-    ON CONFLICT (month, office, channel, validity, category, acknowledged, replied,
-        first_response_breached, reply_breached, reply_hard_breached, revisit_satisfied,
-        overdue, status, priority, major, resolved_on_the_spot, suspended, rejudged,
-        close_outcome)
-    DO UPDATE SET n = k.n + EXCLUDED.n;
+    EXECUTE format($counted$
+        INSERT INTO current_counts AS k
+        SELECT date_trunc('month', r.occurred_at AT TIME ZONE 'Asia/Shanghai')::date,
+               r.office, r.channel, r.validity, r.category, r.acknowledged_at IS NOT NULL,
+               r.replied_at IS NOT NULL, r.first_response_breached, r.reply_breached,
+               r.reply_hard_breached, r.revisit_satisfied, r.overdue, r.status, r.priority,
+               r.major, r.resolved_on_the_spot, r.suspended, r.rejudged, r.close_outcome,
+               sum(r.d)
+        FROM (%s) r
+        GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19
+        HAVING sum(r.d) <> 0
+        ORDER BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19
+        ON CONFLICT (month, office, channel, validity, category, acknowledged, replied,
+            first_response_breached, reply_breached, reply_hard_breached, revisit_satisfied,
+            overdue, status, priority, major, resolved_on_the_spot, suspended, rejudged,
+            close_outcome)
+        DO UPDATE SET n = k.n + EXCLUDED.n
+        $counted$,
+        CASE TG_OP
+            WHEN 'INSERT' THEN 'SELECT 1 AS d, * FROM counted_new'
+            WHEN 'DELETE' THEN 'SELECT -1 AS d, * FROM counted_old'
+            ELSE 'SELECT 1 AS d, * FROM counted_new UNION ALL SELECT -1, * FROM counted_old'
+        END);
     RETURN NULL;
 END
 $function$;
