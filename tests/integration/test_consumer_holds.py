@@ -1,5 +1,7 @@
 """A batch that fails for a reason the consumer does not class as transient is never dropped:
-the consumer holds at it and tries again, so the next batch cannot store offsets past it."""
+the consumer holds at it and tries again, so the next batch cannot store offsets past it. A
+batch with an event the projection cannot apply is applied again event by event, the one at
+fault parked and every other applied once."""
 
 from __future__ import annotations
 
@@ -35,6 +37,19 @@ class CountingProjection:
         )
 
 
+class RefusingProjection(CountingProjection):
+    """Counts each event, then refuses the ones in ``refused`` (a projection with a bug for
+    them): what it wrote for them, and for the rest of their batch, must be rolled back."""
+
+    def __init__(self, refused: set[uuid.UUID]) -> None:
+        self.refused = refused
+
+    async def apply(self, conn: asyncpg.Connection, envelope: object, data: object) -> None:
+        await super().apply(conn, envelope, data)
+        if envelope.event_id in self.refused:  # type: ignore[attr-defined]
+            raise ValueError("this projection cannot apply it")
+
+
 class FlakyConsumer(ProjectionConsumer):
     """Its first attempts at a batch fail outside the projection, as a bug or a driver error
     nobody classed as transient would."""
@@ -67,11 +82,27 @@ async def topic(real_infra: Infra) -> AsyncIterator[str]:
     admin = AIOKafkaAdminClient(bootstrap_servers=real_infra.kafka_bootstrap)
     await admin.start()
     try:
-        await admin.create_topics([NewTopic(name, 1, 1)])
+        await admin.create_topics([NewTopic(name, 1, 1), NewTopic(f"{name}.dlq", 1, 1)])
         yield name
-        await admin.delete_topics([name])
+        await admin.delete_topics([name, f"{name}.dlq"])
     finally:
         await admin.close()
+
+
+async def publish_events(real_infra: Infra, pool: asyncpg.Pool, topic: str) -> list[uuid.UUID]:
+    """``EVENTS`` events on ``topic``, through the outbox and its relay; their ids."""
+    events = [event(n) for n in range(EVENTS)]
+    async with pool.acquire() as conn, conn.transaction():
+        await enqueue_many(conn, SCHEMA, topic, events)
+    broker = KafkaBroker(real_infra.kafka_bootstrap, enable_idempotence=True)
+    await broker.connect()
+    try:
+        relay = OutboxRelay(schema=SCHEMA, pool=lambda: pool, broker=broker, batch_size=100)
+        while await relay.publish_pending():
+            pass
+    finally:
+        await broker.stop()
+    return [e.event_id for e in events]
 
 
 async def test_a_batch_failing_outside_the_projection_is_held_and_retried_never_dropped(
@@ -123,3 +154,48 @@ async def test_a_batch_failing_outside_the_projection_is_held_and_retried_never_
     assert await consumer.stored_offsets() == {0: EVENTS}
     assert consumer.failures == 0
     assert failures() == 2  # each failed attempt was counted
+
+
+async def test_an_event_the_projection_cannot_apply_is_parked_and_the_rest_applied_once(
+    real_infra: Infra, pool: asyncpg.Pool, topic: str
+) -> None:
+    """The whole batch is applied with no savepoint; when one event fails, its batch's
+    transaction is rolled back (the others' rows and claims too) and the batch applied
+    again, each event in a savepoint of its own: the one at fault dead-lettered, every other
+    applied exactly once, the offsets past all of them."""
+    ids = await publish_events(real_infra, pool, topic)
+    refused = {ids[3], ids[17], ids[18]}  # in the first batch, and two in one later batch
+    name = f"holdtest.{uuid.uuid4().hex[:6]}"
+    consumer_broker = KafkaBroker(real_infra.kafka_bootstrap)
+    consumer = ProjectionConsumer(
+        name=name,
+        schema=SCHEMA,
+        projection=RefusingProjection(refused),
+        topic=topic,
+        deadletter_topic=f"{topic}.dlq",
+        pool=lambda: pool,
+        max_records=10,
+    )
+    consumer.attach(consumer_broker)
+    await consumer_broker.start()
+    try:
+        for _ in range(300):
+            if await consumer.stored_offsets() == {0: EVENTS}:
+                break
+            await asyncio.sleep(0.1)
+    finally:
+        await consumer_broker.stop()
+
+    seen = {
+        r["event_id"]: r["n"]
+        for r in await pool.fetch(f"SELECT * FROM {SCHEMA}.seen WHERE event_id = ANY($1)", ids)
+    }
+    assert seen == {i: 1 for i in ids if i not in refused}  # none lost, none doubled
+    assert await consumer.stored_offsets() == {0: EVENTS}
+    processed = await pool.fetch(
+        f"SELECT event_id FROM {SCHEMA}.processed_events WHERE consumer = $1", name
+    )
+    assert {r["event_id"] for r in processed} == set(ids) - refused
+    letters = await pool.fetch(f"SELECT error FROM {SCHEMA}.dead_letters WHERE consumer = $1", name)
+    assert len(letters) == len(refused)
+    assert all("cannot apply it" in r["error"] for r in letters)
