@@ -10,7 +10,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
-from typing import Any, TypeAlias, TypeVar
+from typing import Any, TypeAlias
 from uuid import UUID
 
 import asyncpg
@@ -34,15 +34,6 @@ log = logging.getLogger("services.runtime.consumer")  # one logger for the packa
 
 Record: TypeAlias = ConsumerRecord[bytes, bytes]
 Apply: TypeAlias = Callable[[], Awaitable[None]]
-_Done = TypeVar("_Done")
-
-
-class ApplyFailed(Exception):
-    """A record of the batch could not be applied with the others, for a reason of its own
-    (the cause is chained): the batch's transaction is to be rolled back and the batch
-    applied again one record at a time."""
-
-
 """Applies one record (or a whole batch) inside the caller's transaction."""
 
 
@@ -111,30 +102,18 @@ class LogConsumer:
             conn, self.book_schema, self.name, self.topic, batch.next_offsets, batch.seen_until
         )
 
-    async def _at_once(self, apply: Apply) -> None:
-        """``apply()`` (the whole batch) in the batch's transaction itself, with no savepoint
-        of its own: a savepoint is two more round trips per batch, each waiting for a core
-        on a busy machine (the e2e bench's p50 fell by a third without them). A failure of
-        its own raises ``ApplyFailed``: the caller's transaction is then rolled back and the
-        batch applied again record by record (``_park_failing``, in ``_carefully``). A
-        transient error is raised as it is: it is the database's fault, not a record's."""
+    async def _at_once(self, conn: asyncpg.Connection, apply: Apply) -> bool:
+        """``apply()`` (the whole batch) in one savepoint; ``False`` when it failed for a
+        reason of its own (find the record at fault with ``_park_failing``). A transient
+        error is raised: it is the database's fault, not a record's."""
         try:
-            await apply()
+            async with conn.transaction():
+                await apply()
         except TRANSIENT_DB_ERRORS:
             raise
-        except Exception as exc:
-            raise ApplyFailed from exc
-
-    @staticmethod
-    async def _carefully(attempt: Callable[[bool], Awaitable[_Done]]) -> _Done:
-        """``attempt(False)``: the batch in one transaction, its records applied at once
-        (``_at_once``). If one of them failed (``ApplyFailed``: that transaction rolled
-        back, claims and all), ``attempt(True)``: the batch again in a new transaction, each
-        record in a savepoint of its own, to park the one at fault."""
-        try:
-            return await attempt(False)
-        except ApplyFailed:
-            return await attempt(True)
+        except Exception:
+            return False
+        return True
 
     async def _park_failing(
         self, conn: asyncpg.Connection, items: Sequence[tuple[UUID, Record, Apply]]

@@ -59,21 +59,14 @@ class ProcessorConsumer(LogConsumer):
         return batch
 
     async def _apply_batch(self, batch: Batch) -> list[DeadLetter] | None:
-        """One transaction: claim the records, process the new ones all at once, store the
-        offsets; if one failed, the same again in a new transaction, one by one to park the
-        one at fault (``_carefully``)."""
-        async with self._batch_lock, self._pool().acquire() as conn:
-
-            async def attempt(careful: bool) -> list[DeadLetter]:
-                letters: list[DeadLetter] = []
-                async with conn.transaction():
-                    fresh = await self._claim(conn, batch.records)
-                    if fresh:
-                        letters = await self._process_fresh(conn, fresh, careful=careful)
-                    await self._close_batch(conn, batch, letters)
-                return letters
-
-            letters = await self._carefully(attempt)
+        """One transaction: claim the records, process the new ones (all at once, or one by
+        one to park the one at fault), store the offsets."""
+        letters: list[DeadLetter] = []
+        async with self._batch_lock, self._pool().acquire() as conn, conn.transaction():
+            fresh = await self._claim(conn, batch.records)
+            if fresh:
+                letters = await self._process_fresh(conn, fresh)
+            await self._close_batch(conn, batch, letters)
         self._reached(batch)
         return letters
 
@@ -89,17 +82,15 @@ class ProcessorConsumer(LogConsumer):
         return fresh
 
     async def _process_fresh(
-        self, conn: asyncpg.Connection, fresh: list[tuple[UUID, Record]], *, careful: bool
+        self, conn: asyncpg.Connection, fresh: list[tuple[UUID, Record]]
     ) -> list[DeadLetter]:
-        """All at once (``ApplyFailed`` if one fails), or, ``careful``, one by one to park
-        the record at fault."""
+        """All at once, or one by one to park the record at fault."""
 
         async def process_all() -> None:
             for _, record in fresh:
                 await self.processor.process(conn, record)
 
-        if not careful:
-            await self._at_once(process_all)
+        if await self._at_once(conn, process_all):
             EVENTS_CONSUMED.labels(self.name, self.processor.kind).inc(len(fresh))
             return []
         letters, applied = await self._park_failing(

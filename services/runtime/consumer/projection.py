@@ -111,35 +111,25 @@ class ProjectionConsumer(LogConsumer):
         """One transaction: skip duplicates, apply the rest, park what fails, store offsets.
 
         The fast path applies the whole batch at once (through the projection's
-        ``write`` of rows computed ahead, or its ``apply_batch``), with no savepoint; only if
-        that fails is the transaction rolled back and the batch applied again in a new one,
-        each event in a savepoint of its own, to find and park the one at fault
-        (``_carefully``).
+        ``write`` of rows computed ahead, or its ``apply_batch``) inside one savepoint; only
+        if that fails does each event get a savepoint of its own, to find and park the one
+        at fault.
 
         A live projection's transaction first passes the service's live gate: when another
         generation went live since the last batch, nothing is applied (``None``): the
         consumer writes the new generation from then on, from that generation's offsets.
         """
-        async with self._batch_lock, self._pool().acquire() as conn:
-
-            async def attempt(careful: bool) -> list[DeadLetter] | None:
-                letters = list(batch.unreadable)
-                async with conn.transaction():
-                    if not await self._enter(conn):
-                        return None
-                    if self.claiming:
-                        fresh = await self._claim(conn, batch.decoded)
-                        letters += await self._apply_fresh(conn, fresh, careful=careful)
-                    else:  # the projection is idempotent: every event is applied (again)
-                        letters += await self._apply_fresh(
-                            conn, batch.decoded, batch.rows, careful=careful
-                        )
-                    await self._close_batch(conn, batch, letters)
-                return letters
-
-            letters = await self._carefully(attempt)
-        if letters is not None:
-            self._reached(batch)
+        letters = list(batch.unreadable)
+        async with self._batch_lock, self._pool().acquire() as conn, conn.transaction():
+            if not await self._enter(conn):
+                return None
+            if self.claiming:
+                fresh = await self._claim(conn, batch.decoded)
+                letters += await self._apply_fresh(conn, fresh)
+            else:  # the projection is idempotent: every event is applied (again)
+                letters += await self._apply_fresh(conn, batch.decoded, batch.rows)
+            await self._close_batch(conn, batch, letters)
+        self._reached(batch)
         return letters
 
     async def _enter(self, conn: asyncpg.Connection) -> bool:
@@ -181,16 +171,13 @@ class ProjectionConsumer(LogConsumer):
         return fresh
 
     async def _apply_fresh(
-        self, conn: asyncpg.Connection, fresh: list[Decoded], rows: Any = None, *, careful: bool
+        self, conn: asyncpg.Connection, fresh: list[Decoded], rows: Any = None
     ) -> list[DeadLetter]:
-        """Apply new events: all at once (``ApplyFailed`` if one fails), or, ``careful``, one
-        by one to park the one that fails.
+        """Apply new events: all at once, or one by one to park the one that fails.
 
         ``rows``: the projection's ``rows`` of exactly these events, computed ahead."""
         if not fresh:
             return []
-        if careful:
-            return await self._apply_one_by_one(conn, fresh)
 
         async def apply_all() -> None:
             apply_batch = getattr(self.projection, "apply_batch", None)
@@ -202,7 +189,8 @@ class ProjectionConsumer(LogConsumer):
                 for _, envelope, data in fresh:
                     await self._apply_event(conn, envelope, data)
 
-        await self._at_once(apply_all)
+        if not await self._at_once(conn, apply_all):  # some event cannot be applied: find it
+            return await self._apply_one_by_one(conn, fresh)
         for kind, n in Counter(envelope.type for _, envelope, _ in fresh).items():
             EVENTS_CONSUMED.labels(self.name, kind).inc(n)
         if log.isEnabledFor(logging.DEBUG):
