@@ -205,14 +205,11 @@ def _grouped(names: Collection[str], *, summed: bool = False) -> str:
     others NULL): each group's columns, how many complaints it holds (``n``) and the first
     one's ``occurred_at``. ``summed``: ``{source}``'s rows are counts (``_SUMMED``)."""
     kept = [n for n, column in enumerate(_COUNTED_COLUMNS) if _name(column) in names]
+    # summed: ``{source}`` has the columns by their names already
+    read = [f"s.{name}" for name in _COUNTED_NAMES] if summed else _COUNTED_COLUMNS
     columns = ", ".join(
-        column if n in kept else f"NULL AS {_name(column)}"
-        for n, column in enumerate(_COUNTED_COLUMNS)
+        column if n in kept else f"NULL AS {_name(column)}" for n, column in enumerate(read)
     )
-    if summed:  # the columns of ``{source}`` by their names, and its rows' counts
-        columns = ", ".join(
-            f"s.{name}" if n in kept else f"NULL AS {name}" for n, name in enumerate(_COUNTED_NAMES)
-        )
     return f"""SELECT {"sum(s.n)::bigint" if summed else "count(*)"} AS n,
                       min(s.occurred_at) AS occurred_at, {columns}
                {{source}}
