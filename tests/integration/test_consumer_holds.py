@@ -105,20 +105,24 @@ async def publish_events(real_infra: Infra, pool: asyncpg.Pool, topic: str) -> l
     return [e.event_id for e in events]
 
 
+async def consume_all(real_infra: Infra, consumer: ProjectionConsumer) -> None:
+    """Run ``consumer`` until it has stored offsets past the ``EVENTS`` events (30 s at most)."""
+    consumer_broker = KafkaBroker(real_infra.kafka_bootstrap)
+    consumer.attach(consumer_broker)
+    await consumer_broker.start()
+    try:
+        for _ in range(300):
+            if await consumer.stored_offsets() == {0: EVENTS}:
+                break
+            await asyncio.sleep(0.1)
+    finally:
+        await consumer_broker.stop()
+
+
 async def test_a_batch_failing_outside_the_projection_is_held_and_retried_never_dropped(
     real_infra: Infra, pool: asyncpg.Pool, topic: str
 ) -> None:
-    async with pool.acquire() as conn, conn.transaction():
-        await enqueue_many(conn, SCHEMA, topic, [event(n) for n in range(EVENTS)])
-    broker = KafkaBroker(real_infra.kafka_bootstrap, enable_idempotence=True)
-    await broker.connect()
-    try:
-        relay = OutboxRelay(schema=SCHEMA, pool=lambda: pool, broker=broker, batch_size=100)
-        while await relay.publish_pending():
-            pass
-    finally:
-        await broker.stop()
-
+    await publish_events(real_infra, pool, topic)
     name = f"holdtest.{uuid.uuid4().hex[:6]}"
 
     def failures() -> float:
@@ -127,7 +131,6 @@ async def test_a_batch_failing_outside_the_projection_is_held_and_retried_never_
         )
         return value or 0.0
 
-    consumer_broker = KafkaBroker(real_infra.kafka_bootstrap)
     # Batches of 10 on one partition: a dropped first batch would leave later ones to store
     # offsets past it.
     consumer = FlakyConsumer(
@@ -139,15 +142,7 @@ async def test_a_batch_failing_outside_the_projection_is_held_and_retried_never_
         pool=lambda: pool,
         max_records=10,
     )
-    consumer.attach(consumer_broker)
-    await consumer_broker.start()
-    try:
-        for _ in range(300):
-            if await consumer.stored_offsets() == {0: EVENTS}:
-                break
-            await asyncio.sleep(0.1)
-    finally:
-        await consumer_broker.stop()
+    await consume_all(real_infra, consumer)
 
     counts = await pool.fetch(f"SELECT n, count(*) AS c FROM {SCHEMA}.seen GROUP BY n")
     assert {r["n"]: r["c"] for r in counts} == {1: EVENTS}  # none lost, none doubled
@@ -166,7 +161,6 @@ async def test_an_event_the_projection_cannot_apply_is_parked_and_the_rest_appli
     ids = await publish_events(real_infra, pool, topic)
     refused = {ids[3], ids[17], ids[18]}  # in the first batch, and two in one later batch
     name = f"holdtest.{uuid.uuid4().hex[:6]}"
-    consumer_broker = KafkaBroker(real_infra.kafka_bootstrap)
     consumer = ProjectionConsumer(
         name=name,
         schema=SCHEMA,
@@ -176,15 +170,7 @@ async def test_an_event_the_projection_cannot_apply_is_parked_and_the_rest_appli
         pool=lambda: pool,
         max_records=10,
     )
-    consumer.attach(consumer_broker)
-    await consumer_broker.start()
-    try:
-        for _ in range(300):
-            if await consumer.stored_offsets() == {0: EVENTS}:
-                break
-            await asyncio.sleep(0.1)
-    finally:
-        await consumer_broker.stop()
+    await consume_all(real_infra, consumer)
 
     seen = {
         r["event_id"]: r["n"]
