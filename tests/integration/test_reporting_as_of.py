@@ -49,7 +49,7 @@ from services.reporting import reports, store
 from services.reporting.dashboard import BOARD_FIGURES
 from services.reporting.monthly import build_from_parts, build_monthly_report, headline_figures
 from services.reporting.projection import ComplaintsProjection
-from services.reporting.reports.rows import period_parts, period_rows
+from services.reporting.reports.rows import ReportPeriod, period_parts, period_rows
 from tests.conftest import RUN, Infra
 from tests.integration.reporting_db import assert_current_is_the_fold, install_reporting
 
@@ -825,9 +825,11 @@ async def test_a_report_made_of_groups_is_the_report_of_every_complaints_row(
     on_the_day: dict[str | None, int] = {}
     for where, current in ((None, True), (first, True), (None, False), (first, False)):
         async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read"):
-            reading = await store.reading(conn, now=current)
-            parts = await period_parts(conn, day.date(), day.date(), where, as_of, reading)
-            rows = await period_rows(conn, day.date(), day.date(), where, as_of, reading)
+            read = ReportPeriod(
+                day.date(), day.date(), where, as_of, await store.reading(conn, now=current)
+            )
+            parts = await period_parts(conn, read)
+            rows = await period_rows(conn, read)
         args = {**period, "office": where, "offices": [first, second], "generated_at": as_of}
         made = build_from_parts(parts, **args)
         assert made.model_dump() == build_monthly_report(rows, **args).model_dump()
@@ -876,13 +878,15 @@ async def test_a_report_made_of_groups_is_the_report_of_every_complaints_row(
     for period_from, period_to in (month, (wider[0], wider[1] - timedelta(days=1))):
         for where in (None, first):
             async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read"):
-                reading = await store.reading(conn, now=True)
-                parts = await period_parts(
-                    conn, period_from, period_to, where, after_every_event, reading
+                read = ReportPeriod(
+                    period_from,
+                    period_to,
+                    where,
+                    after_every_event,
+                    await store.reading(conn, now=True),
                 )
-                rows = await period_rows(
-                    conn, period_from, period_to, where, after_every_event, reading
-                )
+                parts = await period_parts(conn, read)
+                rows = await period_rows(conn, read)
             args = {
                 "period_from": period_from,
                 "period_to": period_to,
@@ -957,7 +961,9 @@ async def test_as_of_an_instant_a_complaint_with_nothing_after_it_is_read_as_kep
                 if fold:  # as while a fill-in is pending: every complaint folded as of T
                     await conn.execute("INSERT INTO current_pending DEFAULT VALUES")
                 reading = await store.reading(conn, now=False)
-                parts = await period_parts(conn, day.date(), day.date(), where, instant, reading)
+                parts = await period_parts(
+                    conn, ReportPeriod(day.date(), day.date(), where, instant, reading)
+                )
             finally:
                 await transaction.rollback()
         report = build_from_parts(

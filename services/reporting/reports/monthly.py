@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
 from datetime import date, datetime
 from typing import Any, TypeVar
 
@@ -28,6 +29,7 @@ from services.reporting.reports.periods import (
     previous_year,
 )
 from services.reporting.reports.rows import (
+    ReportPeriod,
     listed_complaints,
     period_counted,
     period_groups,
@@ -35,36 +37,28 @@ from services.reporting.reports.rows import (
     period_quoted,
     period_rows,
 )
-from services.reporting.store import Reading
 
 
-async def _headline(
-    conn: asyncpg.Connection,
-    period_from: date,
-    period_to: date,
-    office: str | None,
-    as_of: datetime,
-    reading: Reading,
-) -> PeriodHeadline:
+async def _headline(conn: asyncpg.Connection, period: ReportPeriod) -> PeriodHeadline:
     """An earlier period as a report compares with it: its headline figures only, counted
     over its complaints grouped by what those read (``period_groups``: no complaint
     listed, no description opened, no other figure built)."""
     return period_headline(
-        await period_groups(conn, period_from, period_to, office, as_of, reading),
-        await period_quoted(conn, period_from, period_to, office, as_of, reading),
-        period_from=period_from,
-        period_to=period_to,
-        office=office,
+        await period_groups(conn, period),
+        await period_quoted(conn, period),
+        period_from=period.period_from,
+        period_to=period.period_to,
+        office=period.office,
     )
 
 
 async def _in_snapshot(
     pool: asyncpg.Pool,
     snapshot: str,
-    read: Callable[..., Awaitable[_Read]],
-    *args: Any,
+    read: Callable[[asyncpg.Connection, ReportPeriod], Awaitable[_Read]],
+    period: ReportPeriod,
 ) -> _Read:
-    """``read(connection, *args)`` on a connection of its own, in the transaction snapshot
+    """``read(connection, period)`` on a connection of its own, in the transaction snapshot
     ``snapshot`` (``pg_export_snapshot`` of the report's transaction): it reads exactly what
     that transaction reads, while that transaction goes on with another read."""
     async with (
@@ -73,7 +67,7 @@ async def _in_snapshot(
     ):
         await store.import_snapshot(other, snapshot)
         await store.report_settings(other)
-        return await read(other, *args)
+        return await read(other, period)
 
 
 _Read = TypeVar("_Read")
@@ -107,28 +101,29 @@ async def monthly_report(
     ``generated_at``).
     """
     document = document or DocumentSettings()
-    earlier_periods = [
-        previous_period(period_from, period_to),
-        previous_year(period_from, period_to),
-    ]
     async with conn.transaction(isolation="repeatable_read", readonly=True):
         reading = await store.reading(conn, now=current)
         await store.report_settings(conn)
+        period = ReportPeriod(period_from, period_to, office, as_of, reading)
+        earlier_periods = [
+            replace(period, period_from=start, period_to=end)
+            for start, end in (
+                previous_period(period_from, period_to),
+                previous_year(period_from, period_to),
+            )
+        ]
         beside: list[asyncio.Task[PeriodHeadline]] = []
         counted: asyncio.Task[list[tuple[ReportRow, int]]] | None = None
-        period = (period_from, period_to, office, as_of, reading)
         if pool is not None:  # on connections of their own, in this transaction's snapshot
             snapshot = await store.export_snapshot(conn)
             beside = [
-                asyncio.create_task(
-                    _in_snapshot(pool, snapshot, _headline, *p, office, as_of, reading)
-                )
+                asyncio.create_task(_in_snapshot(pool, snapshot, _headline, p))
                 for p in earlier_periods
             ]
-            counted = asyncio.create_task(_in_snapshot(pool, snapshot, period_counted, *period))
+            counted = asyncio.create_task(_in_snapshot(pool, snapshot, period_counted, period))
         try:
             seen = await store.offices_seen(conn, as_of)
-            parts = await period_parts(conn, *period, counted=counted)
+            parts = await period_parts(conn, period, counted=counted)
             report = build_from_parts(
                 parts,
                 period_from=period_from,
@@ -136,13 +131,13 @@ async def monthly_report(
                 office=office,
                 offices=list(dict.fromkeys([*offices, *seen])),
                 generated_at=as_of,
-                quoted=await period_quoted(conn, *period),
+                quoted=await period_quoted(conn, period),
                 document=document.text_for(period_from, period_to),
             )
             earlier = (
                 [await task for task in beside]
                 if beside
-                else [await _headline(conn, *p, office, as_of, reading) for p in earlier_periods]
+                else [await _headline(conn, p) for p in earlier_periods]
             )
         finally:
             tasks = [*beside, *([counted] if counted else [])]
@@ -174,10 +169,12 @@ async def monthly_figure(
     ``KeyError`` for a key that names no count (``monthly.find_figure``). ``current``: as
     ``monthly_report``'s."""
     async with conn.transaction(isolation="repeatable_read", readonly=True):
-        reading = await store.reading(conn, now=current)
+        period = ReportPeriod(
+            period_from, period_to, office, as_of, await store.reading(conn, now=current)
+        )
         if key in RECORD_FIGURES:
             ids = record_complaints(
-                await period_quoted(conn, period_from, period_to, office, as_of, reading),
+                await period_quoted(conn, period),
                 key,
                 period_from=period_from,
                 period_to=period_to,
@@ -187,7 +184,7 @@ async def monthly_figure(
             ids = [
                 row.complaint_id
                 for row in figure_rows(
-                    await period_rows(conn, period_from, period_to, office, as_of, reading),
+                    await period_rows(conn, period),
                     key,
                     period_from=period_from,
                     period_to=period_to,

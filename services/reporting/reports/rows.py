@@ -4,6 +4,7 @@ opened from the vault as it is read (never stored opened)."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -29,53 +30,58 @@ from services.runtime import vault
 from services.runtime.auth import masked_complainant
 
 
-async def period_rows(
-    conn: asyncpg.Connection,
-    period_from: date,
-    period_to: date,
-    office: str | None,
-    as_of: datetime,
-    reading: Reading,
-) -> list[ReportRow]:
+@dataclass(frozen=True)
+class ReportPeriod:
+    """What one of a report's reads reads: the complaints that occurred in the days
+    ``period_from``–``period_to`` (China time), counting for ``office`` (``None``: the whole
+    company), as of ``as_of``, read as ``reading`` says (``store.reading``: once per report)."""
+
+    period_from: date
+    period_to: date
+    office: str | None
+    as_of: datetime
+    reading: Reading
+
+    @property
+    def read(self) -> PeriodRead:
+        """The store's read of it: the instants its days begin and end."""
+        return PeriodRead(
+            occurred_from=day_start(self.period_from),
+            occurred_before=day_start(self.period_to + timedelta(days=1)),
+            office=self.office,
+            as_of=self.as_of,
+            reading=self.reading,
+        )
+
+
+async def period_rows(conn: asyncpg.Connection, period: ReportPeriod) -> list[ReportRow]:
     """The complaints of the period as the report counts them (opened): the one read the
     report and every drill-down list make, so a list is the rows its count counted."""
-    records = await store.report_rows(conn, _period(period_from, period_to, office, as_of, reading))
-    return await opened_report_rows(conn, records, period_from, period_to, office)
+    records = await store.report_rows(conn, period.read)
+    return await opened_report_rows(
+        conn, records, period.period_from, period.period_to, period.office
+    )
 
 
 async def period_groups(
-    conn: asyncpg.Connection,
-    period_from: date,
-    period_to: date,
-    office: str | None,
-    as_of: datetime,
-    reading: Reading,
+    conn: asyncpg.Connection, period: ReportPeriod
 ) -> list[tuple[ReportRow, int]]:
     """The complaints of the period grouped by what the headline figures read
     (``store.report_groups``): one row for each group, with how many complaints it stands
     for. A row of a group names no complaint (a nil id, no subject, no description) and says
     nothing of what the headline does not read, so it serves the headline counts alone
     (``monthly.period_headline``), the same as over ``period_rows``."""
-    groups = await store.report_groups(
-        conn, _period(period_from, period_to, office, as_of, reading)
-    )
+    groups = await store.report_groups(conn, period.read)
     return [(report_row(g, "", unnamed=True), g["n"]) for g in groups]
 
 
 async def period_counted(
-    conn: asyncpg.Connection,
-    period_from: date,
-    period_to: date,
-    office: str | None,
-    as_of: datetime,
-    reading: Reading,
+    conn: asyncpg.Connection, period: ReportPeriod
 ) -> list[tuple[ReportRow, int]]:
     """The complaints of the period the report counts (merged and withdrawn ones left out),
     grouped by every column a count reads (``store.report_counted``): one row for each group,
     which names no complaint, with how many complaints it stands for."""
-    groups = await store.report_counted(
-        conn, _period(period_from, period_to, office, as_of, reading)
-    )
+    groups = await store.report_counted(conn, period.read)
     return [
         (report_row(g, "", unnamed=True), g["n"])
         for g in groups
@@ -85,11 +91,7 @@ async def period_counted(
 
 async def period_parts(
     conn: asyncpg.Connection,
-    period_from: date,
-    period_to: date,
-    office: str | None,
-    as_of: datetime,
-    reading: Reading,
+    period: ReportPeriod,
     counted: Awaitable[list[tuple[ReportRow, int]]] | None = None,
 ) -> ReportParts:
     """The period's complaints as the report is made of them (``monthly.ReportParts``) without
@@ -97,9 +99,7 @@ async def period_parts(
     on another connection meanwhile), the complaints it names one by one and the latest of
     each problem (``store.report_named``), with the descriptions the report reads opened. The
     same report as ``monthly.report_parts`` of ``period_rows`` (the tests hold it)."""
-    records = await store.report_named(
-        conn, _period(period_from, period_to, office, as_of, reading)
-    )
+    records = await store.report_named(conn, period.read)
     parts: dict[str, list[asyncpg.Record]] = {"named": [], "latest": []}
     for record in records:
         parts[record["part"]].append(record)
@@ -111,9 +111,7 @@ async def period_parts(
     await _open_descriptions(conn, parts["latest"], latest, range(len(latest)))
     named = [row for row in listed if row.status not in EXCLUDED_STATUSES]
     return ReportParts(
-        counted=await counted
-        if counted is not None
-        else await period_counted(conn, period_from, period_to, office, as_of, reading),
+        counted=await (counted if counted is not None else period_counted(conn, period)),
         excluded=[row for row in listed if row.status in EXCLUDED_STATUSES],
         direct=[row for row in named if FIGURES["direct"].test(row)],
         problems=[
@@ -123,34 +121,10 @@ async def period_parts(
     )
 
 
-async def period_quoted(
-    conn: asyncpg.Connection,
-    period_from: date,
-    period_to: date,
-    office: str | None,
-    as_of: datetime,
-    reading: Reading,
-) -> list[QuotedEvent]:
+async def period_quoted(conn: asyncpg.Connection, period: ReportPeriod) -> list[QuotedEvent]:
     """The events of the period whose texts the report quotes (records, measures): the one
     read of the report and of the drill-down lists of its record counts."""
-    quoted = await store.quoted_events(
-        conn, _period(period_from, period_to, office, as_of, reading)
-    )
-    return [quoted_event(q) for q in quoted]
-
-
-def _period(
-    period_from: date, period_to: date, office: str | None, as_of: datetime, reading: Reading
-) -> PeriodRead:
-    """The store's read of the days ``period_from``–``period_to`` (China time), read as
-    ``reading`` says (``store.reading``: once per report)."""
-    return PeriodRead(
-        occurred_from=day_start(period_from),
-        occurred_before=day_start(period_to + timedelta(days=1)),
-        office=office,
-        as_of=as_of,
-        reading=reading,
-    )
+    return [quoted_event(q) for q in await store.quoted_events(conn, period.read)]
 
 
 async def opened_report_rows(

@@ -238,7 +238,7 @@ async def report_named(conn: asyncpg.Connection, period: PeriodRead) -> list[asy
         # "Now" each part reads the kept rows by an index of its own: the named ones by
         # complaint_current_named, each problem's latest by the instant of it (36 ms for a
         # company-wide month, against 93 ms with the period materialized and sorted).
-        period_rows = "NOT MATERIALIZED"
+        materialized = "NOT MATERIALIZED"
         latest = f"""problems AS (  -- equal subjects are equal bytes: no collation's order
                 SELECT p.validity, p.category, p.subject COLLATE "C" AS subject,
                        count(*) AS n, max(p.occurred_at) AS occurred_at
@@ -257,7 +257,7 @@ async def report_named(conn: asyncpg.Connection, period: PeriodRead) -> list[asy
     else:
         # As of T the period is folded once; the planner cannot see how many rows the fold
         # holds (it joined the problems back to it by merging 400,000 pairs): one sort.
-        period_rows = "MATERIALIZED"
+        materialized = "MATERIALIZED"
         latest = f"""latest AS (
                 SELECT count(*) AS n,
                        (array_agg(p.complaint_id
@@ -269,7 +269,7 @@ async def report_named(conn: asyncpg.Connection, period: PeriodRead) -> list[asy
             )"""
     return await _of_period(
         conn,
-        f"""WITH p AS {period_rows} (
+        f"""WITH p AS {materialized} (
                 SELECT s.complaint_id, s.occurred_at, s.subject, s.close_summary, s.merged_into,
                        {_COUNTED},
                        CASE WHEN {named("s")} THEN s.personal END AS personal  -- sealed data
