@@ -216,6 +216,24 @@ def flipped(row: ReportRow, field: str) -> dict[str, Any]:
     return changed
 
 
+def alike(
+    rows: list[ReportRow], *, every: int, first_id: int, later: timedelta, **changed: str
+) -> list[ReportRow]:
+    """A copy of every ``every``-th row that differs only in what no count reads: its own
+    id (from ``first_id`` on), received ``later``, and the fields ``changed``."""
+    return [
+        row.model_copy(
+            update={
+                "complaint_id": uuid.UUID(int=first_id + n),
+                "received_at": row.received_at + later,
+                **changed,
+            }
+        )
+        for n, row in enumerate(rows)
+        if n % every == 0
+    ]
+
+
 def grouped(rows: list[ReportRow], by: Sequence[str] | None = None) -> list[tuple[ReportRow, int]]:
     """``rows`` of the period grouped as ``store.report_counted`` groups them: by every other
     field (``by``: by those fields alone, as ``store.report_groups`` groups them for the
@@ -261,17 +279,13 @@ def test_an_earlier_periods_headline_counted_alone_is_the_built_reports(
     # rows with and without a closing summary
     rows = [
         *rows,
-        *(
-            row.model_copy(
-                update={
-                    "complaint_id": uuid.UUID(int=2**65 + n),
-                    "received_at": row.received_at + timedelta(hours=1),
-                    "subject": "另一件事",
-                    "description": "另一段描述",
-                }
-            )
-            for n, row in enumerate(rows)
-            if n % 3 == 0
+        *alike(
+            rows,
+            every=3,
+            first_id=2**65,
+            later=timedelta(hours=1),
+            subject="另一件事",
+            description="另一段描述",
         ),
     ]
     # and complaints that differ from another in one field a count may read, for each such
@@ -478,17 +492,13 @@ def test_a_report_counted_over_groups_is_the_report_of_every_row(rows: list[Repo
     own row, for the company and each office."""
     rows = [  # complaints that differ only in what no count reads, so that groups hold several
         *rows,
-        *(
-            row.model_copy(
-                update={
-                    "complaint_id": uuid.UUID(int=2**66 + n),
-                    "received_at": row.received_at + timedelta(minutes=30),
-                    "subject": "又一件事",
-                    "close_summary": "另写的总结",
-                }
-            )
-            for n, row in enumerate(rows)
-            if n % 2 == 0
+        *alike(
+            rows,
+            every=2,
+            first_id=2**66,
+            later=timedelta(minutes=30),
+            subject="又一件事",
+            close_summary="另写的总结",
         ),
     ]
     for office in (None, *OFFICES):
