@@ -189,6 +189,14 @@ CREATE TABLE IF NOT EXISTS current_counts (
 CREATE OR REPLACE FUNCTION count_current() RETURNS trigger
 LANGUAGE plpgsql SET search_path FROM CURRENT AS $function$
 BEGIN
+    -- a batch's refresh fires both triggers, and mostly only updates: nothing to plan
+    IF TG_OP = 'DELETE' THEN
+        IF NOT EXISTS (SELECT FROM counted_old) THEN
+            RETURN NULL;
+        END IF;
+    ELSIF NOT EXISTS (SELECT FROM counted_new) THEN
+        RETURN NULL;
+    END IF;
     EXECUTE format($counted$
         INSERT INTO current_counts AS k
         SELECT date_trunc('month', r.occurred_at AT TIME ZONE 'Asia/Shanghai')::date,
