@@ -176,10 +176,10 @@ CREATE TABLE IF NOT EXISTS current_counts (
     rejudged                boolean NOT NULL,
     close_outcome           text,
     n                       bigint NOT NULL,  -- no CHECK: checked on a -1 before it is summed
-    UNIQUE NULLS NOT DISTINCT (month, office, channel, validity, category, acknowledged, replied,
-        first_response_breached, reply_breached, reply_hard_breached, revisit_satisfied,
-        overdue, status, priority, major, resolved_on_the_spot, suspended, rejudged,
-        close_outcome)
+    CONSTRAINT current_counts_key UNIQUE NULLS NOT DISTINCT (month, office, channel, validity,
+        category, acknowledged, replied, first_response_breached, reply_breached,
+        reply_hard_breached, revisit_satisfied, overdue, status, priority, major,
+        resolved_on_the_spot, suspended, rejudged, close_outcome)
 );
 
 -- The statement's rows (its transition tables: counted_new, counted_old), +1 for each row it
@@ -209,11 +209,7 @@ BEGIN
         GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19
         HAVING sum(r.d) <> 0
         ORDER BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19
-        ON CONFLICT (month, office, channel, validity, category, acknowledged, replied,
-            first_response_breached, reply_breached, reply_hard_breached, revisit_satisfied,
-            overdue, status, priority, major, resolved_on_the_spot, suspended, rejudged,
-            close_outcome)
-        DO UPDATE SET n = k.n + EXCLUDED.n
+        ON CONFLICT ON CONSTRAINT current_counts_key DO UPDATE SET n = k.n + EXCLUDED.n
         $counted$,
         CASE TG_OP
             WHEN 'INSERT' THEN 'SELECT 1 AS d, * FROM counted_new'
