@@ -35,6 +35,7 @@ from contracts.submissions import (
     SubmissionFormat,
     SupervisionCase,
 )
+from contracts.watermarks import Watermark
 from services import catalog
 from services.runtime.app import build_app
 from services.runtime.service import ConsumingService
@@ -244,6 +245,18 @@ def _outside_topics(broker: KafkaBroker, settings: Settings) -> None:
             "`complaints deadletters replay` re-publishes to the original topic."
         ),
         schema=bytes,
+    )
+    broker.publisher(
+        settings.topic_watermarks,
+        title="watermarks",
+        description=(
+            "A producer's word that every event it decided before `before` is in the events "
+            "topic `topic`, acknowledged by every in-sync replica (key: the producer). The "
+            "workflow appends one after each round of its outbox relay, and every "
+            "COMPLAINTS_WATERMARK_INTERVAL_S when idle; the SLA judges a deadline only once "
+            "the workflow's watermark has passed it. One partition, kept an hour."
+        ),
+        schema=Watermark,
     )
 
 

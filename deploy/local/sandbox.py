@@ -73,8 +73,9 @@ async def drop_database(admin_url: str, name: str, *, attempts: int = 20) -> Non
 
 
 def topic_names(prefix: str) -> dict[str, str]:
-    """The events, submissions and dead-letter topic names under ``prefix``."""
-    return {kind: f"{prefix}.complaints.{kind}" for kind in ("events", "submissions", "deadletter")}
+    """The events, submissions, dead-letter and watermarks topic names under ``prefix``."""
+    kinds = ("events", "submissions", "deadletter", "watermarks")
+    return {kind: f"{prefix}.complaints.{kind}" for kind in kinds}
 
 
 async def delete_topics(bootstrap: str, topics: Iterable[str]) -> None:
@@ -105,6 +106,7 @@ def environment(
         "COMPLAINTS_TOPIC_EVENTS": topics["events"],
         "COMPLAINTS_TOPIC_SUBMISSIONS": topics["submissions"],
         "COMPLAINTS_TOPIC_DEADLETTER": topics["deadletter"],
+        "COMPLAINTS_TOPIC_WATERMARKS": topics["watermarks"],
         **extra,
     }
     for name in stack.SERVICES:

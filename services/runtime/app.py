@@ -47,7 +47,9 @@ def build_app(
     )
     _add_consumers(spec, parts)
     if spec.outbox:
-        service.add_outbox()
+        service.add_outbox(watermarks=parts.now if spec.watermarks else None)
+    elif spec.watermarks:
+        raise ValueError(f"{spec.name}: watermarks are said by the outbox's relay (outbox=True)")
     for task in spec.tasks:
         service.add_task(task.name, task.build(parts))
     for name, refresh in spec.gauges:

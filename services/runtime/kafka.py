@@ -157,6 +157,12 @@ def transient_topic_configs(settings: Settings) -> dict[str, str]:
     return {**topic_configs(settings), "retention.ms": str(settings.submissions_retention_ms)}
 
 
+def watermark_topic_configs(settings: Settings) -> dict[str, str]:
+    """The configs of the watermarks topic: a reader wants only the latest record, so an
+    hour is kept, in segments of ten minutes."""
+    return {**topic_configs(settings), "retention.ms": "3600000", "segment.ms": "600000"}
+
+
 def transient_topics(settings: Settings) -> list[str]:
     """The topics made with ``transient_topic_configs``."""
     return [settings.topic_submissions, settings.submissions_deadletter_topic]
@@ -173,6 +179,7 @@ def wanted_topics(settings: Settings, extra: Iterable[str] = ()) -> list[NewTopi
         ),
         NewTopic(settings.topic_deadletter, 1, rf, topic_configs=configs),
         NewTopic(settings.submissions_deadletter_topic, 1, rf, topic_configs=transient),
+        NewTopic(settings.topic_watermarks, 1, rf, topic_configs=watermark_topic_configs(settings)),
     ]
     known = {t.name for t in wanted}
     for name in dict.fromkeys(extra):

@@ -37,6 +37,11 @@ HTTP_SECONDS = Histogram(
     "complaints_http_request_seconds", "HTTP request latency", ["service", "route"]
 )
 OUTBOX_BACKLOG = Gauge("complaints_outbox_backlog", "Decided events not yet published", ["schema"])
+OUTBOX_WATERMARK = Gauge(
+    "complaints_outbox_watermark_timestamp_seconds",
+    "The relay's last watermark: every event decided before it is in the log (Unix time)",
+    ["schema"],
+)
 
 # Refreshed every COMPLAINTS_METRICS_INTERVAL_S by services.runtime.monitor (consuming services).
 # Offsets live in PostgreSQL, shared by every copy, so each copy reports the whole group's lag:

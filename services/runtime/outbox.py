@@ -9,6 +9,18 @@ order of one complaint's events is the order they were decided in, even with N c
 
 Rows are kept after publishing: the outbox doubles as the record of what this service said, and
 its ``event_id`` uniqueness lets rules that re-run on a replay recognise events already made.
+
+**Watermarks.** A relay given a ``Watermarking`` also says how far its service's decisions
+are in the log (``contracts.watermarks``): after a round, "every event decided before X is
+published". A transaction that decides events takes the schema's writer lock in shared mode
+(``deciding``) *before* it reads the clock for their ``recorded_at``. The relay takes the same
+lock exclusively (never waiting: a decision in flight only skips the round's watermark), reads
+X, then reads the unpublished rows in a later statement. Every transaction stamped before X
+had then committed, so its rows are either published already or among those read; once the
+round's rows are acknowledged, X holds. The workflow's commands take the lock (every event
+that can stop a clock is a command's, or derived from one in its transaction). Outside the
+claim: events whose instant was taken elsewhere (those the rules derive from another service's
+event carry that event's instant), and erasures, which stop no clock and do not take the lock.
 """
 
 from __future__ import annotations
@@ -17,18 +29,34 @@ import asyncio
 import json
 import logging
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from uuid import UUID
 
 import asyncpg
 from faststream.kafka import KafkaBroker
 
 from contracts import Envelope, encode_event
+from contracts.watermarks import Watermark, encode_watermark
 from services.runtime import store
 from services.runtime.db import TRANSIENT_DB_ERRORS
 from services.runtime.kafka import complaint_key, event_headers
-from services.runtime.metrics import EVENTS_PUBLISHED, OUTBOX_BACKLOG
+from services.runtime.metrics import EVENTS_PUBLISHED, OUTBOX_BACKLOG, OUTBOX_WATERMARK
 
 log = logging.getLogger(__name__)
+
+
+def writers_lock(schema: str) -> str:
+    """The advisory lock deciding transactions share and the relay's watermark takes."""
+    return f"outbox-writers:{schema}"
+
+
+async def deciding(conn: asyncpg.Connection, schema: str) -> None:
+    """Called first in a transaction that will stamp events (``recorded_at``) and enqueue them
+    into ``schema``'s outbox, before the clock is read: the relay's watermark never passes an
+    instant such a transaction may still stamp. Deciding transactions never wait for each
+    other; they wait only while the relay reads its instant (one short statement)."""
+    await store.share_for_transaction(conn, writers_lock(schema))
 
 
 async def enqueue(conn: asyncpg.Connection, schema: str, topic: str, envelope: Envelope) -> bool:
@@ -76,6 +104,19 @@ async def emit(
     return written
 
 
+@dataclass(frozen=True)
+class Watermarking:
+    """What a relay needs to publish watermarks: their topic, the name it signs them with, the
+    topic its service's events go to, the clock it stamps them with, and how often it says so
+    when nothing is decided."""
+
+    topic: str
+    producer: str
+    events_topic: str
+    now: Callable[[], datetime]
+    interval_s: float
+
+
 class OutboxRelay:
     """Publishes a schema's outbox to Kafka, in order, one relay at a time."""
 
@@ -87,12 +128,18 @@ class OutboxRelay:
         broker: KafkaBroker,
         batch_size: int = 500,
         poll_interval_s: float = 0.5,
+        watermarking: Watermarking | None = None,
     ) -> None:
         self.schema = schema
         self._pool = pool
         self._broker = broker
         self._batch_size = batch_size
-        self._poll = poll_interval_s
+        self._watermarking = watermarking
+        self._poll = (
+            poll_interval_s
+            if watermarking is None
+            else min(poll_interval_s, watermarking.interval_s)
+        )
         self._wake = asyncio.Event()
         self.is_leader = False
 
@@ -135,12 +182,53 @@ class OutboxRelay:
         self._wake.clear()
 
     async def publish_pending(self) -> int:
-        """Publish one batch of unpublished events in decision order; return how many."""
-        async with self._pool().acquire() as conn:
-            rows = await store.unpublished(conn, self.schema, self._batch_size)
+        """Publish one batch of unpublished events in decision order, then the watermark if
+        the relay has one to say; return how many events."""
+        fenced_at, rows = await self._pending()
+        if rows:
+            await self._publish(rows)
+        if fenced_at is not None and len(rows) < self._batch_size:
+            # Every row decided before ``fenced_at`` was among those read (the batch was not
+            # full) and is acknowledged now.
+            await self._publish_watermark(fenced_at)
         if not rows:
             OUTBOX_BACKLOG.labels(self.schema).set(0)
             return 0
+        await self._mark_published([row["seq"] for row in rows])
+        async with self._pool().acquire() as conn:
+            backlog = await store.outbox_backlog(conn, self.schema)
+        OUTBOX_BACKLOG.labels(self.schema).set(backlog)
+        return len(rows)
+
+    async def _pending(self) -> tuple[datetime | None, list[asyncpg.Record]]:
+        """Up to a batch of unpublished rows; with watermarks, also the instant before which
+        every decision had committed when they were read (``None``: one was in flight)."""
+        async with self._pool().acquire() as conn:
+            if self._watermarking is None:
+                return None, await store.unpublished(conn, self.schema, self._batch_size)
+            async with conn.transaction():
+                fenced = await store.try_lock_for_transaction(conn, writers_lock(self.schema))
+                fenced_at = self._watermarking.now() if fenced else None
+                # A statement of its own, after the lock: its snapshot holds every decision
+                # stamped before ``fenced_at``.
+                return fenced_at, await store.unpublished(conn, self.schema, self._batch_size)
+
+    async def _publish_watermark(self, before: datetime) -> None:
+        """Say, once the broker acknowledged it, that every decision before ``before`` is in
+        the log."""
+        assert self._watermarking is not None
+        producer = self._watermarking.producer
+        await self._broker.publish(
+            encode_watermark(
+                Watermark(producer=producer, topic=self._watermarking.events_topic, before=before)
+            ),
+            topic=self._watermarking.topic,
+            key=producer.encode(),
+        )
+        OUTBOX_WATERMARK.labels(self.schema).set(before.timestamp())
+
+    async def _publish(self, rows: list[asyncpg.Record]) -> None:
+        """Send every row, then wait for every acknowledgement."""
         # Send all, then await every acknowledgement: one complaint's events share a key,
         # hence a partition, and the idempotent producer keeps their order within it.
         futures = []
@@ -158,11 +246,6 @@ class OutboxRelay:
         await asyncio.gather(*futures)
         for row in rows:
             EVENTS_PUBLISHED.labels(json.loads(row["headers"])["event-type"]).inc()
-        await self._mark_published([row["seq"] for row in rows])
-        async with self._pool().acquire() as conn:
-            backlog = await store.outbox_backlog(conn, self.schema)
-        OUTBOX_BACKLOG.labels(self.schema).set(backlog)
-        return len(rows)
 
     async def _mark_published(self, seqs: list[int]) -> None:
         async with self._pool().acquire() as conn:

@@ -10,6 +10,7 @@ import os
 import threading
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ from services.runtime.generations import Generations, LiveGate, Rebuilding
 from services.runtime.http import ReadinessCheck
 from services.runtime.kafka import ensure_topics, make_broker
 from services.runtime.monitor import Monitor
-from services.runtime.outbox import OutboxRelay
+from services.runtime.outbox import OutboxRelay, Watermarking
 from services.runtime.settings import Settings
 from services.runtime.store import consumer_tables_sql, outbox_table_sql
 
@@ -149,9 +150,24 @@ class ConsumingService:
         """Run ``run()`` in the background while the service runs (started after the broker)."""
         self._background.append((name, run))
 
-    def add_outbox(self) -> OutboxRelay:
-        """Give the service an outbox and a relay that publishes it to the log."""
-        self.relay = OutboxRelay(schema=self.schema, pool=lambda: self.pool, broker=self.broker)
+    def add_outbox(self, *, watermarks: Callable[[], datetime] | None = None) -> OutboxRelay:
+        """Give the service an outbox and a relay that publishes it to the log; with
+        ``watermarks`` (the clock its decisions are stamped with), the relay also says how far
+        they are in the log (``services.runtime.outbox``, "Watermarks")."""
+        self.relay = OutboxRelay(
+            schema=self.schema,
+            pool=lambda: self.pool,
+            broker=self.broker,
+            watermarking=None
+            if watermarks is None
+            else Watermarking(
+                topic=self.settings.topic_watermarks,
+                producer=self.name,
+                events_topic=self.settings.topic_events,
+                now=watermarks,
+                interval_s=self.settings.watermark_interval_s,
+            ),
+        )
         return self.relay
 
     @asynccontextmanager

@@ -60,6 +60,11 @@ class Settings(BaseSettings):
     topic_events: str = "complaints.events"
     topic_submissions: str = "complaints.submissions"
     topic_deadletter: str = "complaints.deadletter"
+    # Producers' watermarks (contracts.watermarks): kept an hour, only the latest matters.
+    topic_watermarks: str = "complaints.watermarks"
+    # How often a relay that publishes watermarks (the workflow's) says how far its decisions
+    # are in the log while it has nothing else to publish.
+    watermark_interval_s: float = 0.05
     events_partitions: int = 6
     # Kafka for real deployments (docs/operations.md, "Kafka for real deployments"): how the
     # clients authenticate and encrypt, and how many copies of each topic the brokers keep.

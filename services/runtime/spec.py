@@ -128,6 +128,9 @@ class ServiceSpec:
     reactions: Sequence[Reacts] = ()
     tasks: Sequence[Task] = ()
     outbox: bool = False
+    # Its relay publishes watermarks (services.runtime.outbox, "Watermarks"): its decisions
+    # can stop another service's clocks, and that service waits for them (the workflow's).
+    watermarks: bool = False
     publishes: Sequence[Publishes] = ()
     gauges: Sequence[tuple[str, GaugeRefresh]] = ()  # its own gauges, refreshed by the monitor
     routers: Sequence[APIRouter] = ()

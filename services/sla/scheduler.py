@@ -1,9 +1,11 @@
 """The SLA scheduler: judges due timers and publishes warnings and breaches through the outbox.
 
 A complaint's alerts are judged only up to the instant its partition of the log has been
-applied (minus a small grace), so a breach is never published for a timer whose stopping
-event is already in the log but not yet read — during a rebuild, for instance. Alert ids
-derive from (complaint, timer, deadline, kind) and the outbox keeps every id it ever
+applied, so a breach is never published for a timer whose stopping event is already in the log
+but not yet read — during a rebuild, for instance — and only up to the workflow's watermark
+(``contracts.watermarks``), so that a stop decided before a deadline but still in the
+workflow's outbox is read first. Without a fresh watermark, a small grace stands in for it.
+Alert ids derive from (complaint, timer, deadline, kind) and the outbox keeps every id it ever
 published, so a restart, a replay or two copies of the service never publish one breach twice.
 """
 
@@ -48,6 +50,11 @@ OPEN_TIMERS = Gauge(
     "complaints_sla_timers_open", "Clocks not yet stopped, by state when last judged", ["state"]
 )
 OVERDUE_TIMERS = Gauge("complaints_sla_timers_overdue", "Running clocks past their deadline")
+JUDGED_BEHIND = Gauge(
+    "complaints_sla_judged_behind_seconds",
+    "How far before now due timers can be judged (the partitions applied, the workflow's "
+    "watermark or else the grace), for the partition furthest behind",
+)
 CHECKS_DUE = Gauge(
     "complaints_sla_checks_due", "Complaints whose timers are due to be judged now (backlog)"
 )
@@ -234,6 +241,7 @@ class Scheduler:
         grace: timedelta,
         tick: timedelta,
         now: Now,
+        fence: Callable[[], datetime | None] = lambda: None,
         batch: int = 500,
         refold_batch: int = 200,
     ) -> None:
@@ -243,6 +251,7 @@ class Scheduler:
         self._relay = relay
         self._topic = topic
         self._grace = grace
+        self._fence = fence
         self._tick = tick.total_seconds()
         self._now = now
         self._batch = batch
@@ -278,19 +287,34 @@ class Scheduler:
             earliest = await store.earliest_check(conn, refold=refold)
         if earliest is None:
             return self._tick
-        wait = (earliest + self._grace - self._now()).total_seconds()
+        margin = self._grace if self._fence() is None else timedelta(0)
+        wait = (earliest + margin - self._now()).total_seconds()
         if wait <= 0:  # due, yet not judged: the log is not applied that far yet
             return min(0.02, self._tick)
         return min(wait, self._tick)
 
-    async def _until(self) -> tuple[datetime, dict[int, datetime]] | None:
+    async def judged_until(self) -> tuple[datetime, dict[int, datetime]] | None:
         """``(now, until)``: the timers of a complaint keyed to partition ``p`` are judged up to
-        ``until[p]`` (``None``: not yet)."""
+        ``until[p]`` (``None``: not yet).
+
+        That is as far as the partition is applied, and before the workflow's watermark: its
+        decisions stamped before the watermark were in the log before the log's ends are read
+        here, so a partition applied to its end holds them. Without a fresh watermark, a grace
+        before the instant the partition is applied to."""
         now = self._now()
+        fence = self._fence()  # before the ends of the log are read
         applied = await self._consumer.applied_by_partition(now)
         if applied is None:
             return None  # the log is being replayed from a point with nothing applied yet
-        return now, {p: min(now, at) - self._grace for p, at in applied.items()}
+        if fence is None:
+            untils = {p: min(now, at) - self._grace for p, at in applied.items()}
+        else:
+            # Only decisions stamped strictly before the fence are known to be in the log.
+            before = fence - timedelta(microseconds=1)
+            untils = {p: min(now, at, before) for p, at in applied.items()}
+        if untils:
+            JUDGED_BEHIND.set((now - min(untils.values())).total_seconds())
+        return now, untils
 
     async def judge_due(self) -> bool:
         """Judge the complaints whose agenda is due (up to a batch); whether more are due."""
@@ -303,7 +327,7 @@ class Scheduler:
     async def _round(self, *, fold_again: bool) -> bool:
         """Take up to a batch of due complaints of the kind, judge each as far as its
         partition allows (``judgeable``): folded again (``fold_again``) or from its agenda."""
-        instants = await self._until()
+        instants = await self.judged_until()
         if instants is None:
             return False
         now, untils = instants

@@ -21,8 +21,17 @@ class SlaSettings(Settings):
     sla_port: int = 8003
     sla_policy_file: Path = HERE / "policy.yaml"
     sla_calendar_file: Path = HERE / "calendar.yaml"
-    # A deadline is judged this long after it passed, so that a stop decided just before it
-    # (still on its way through another service's outbox) is seen first.
+    # A deadline is judged once every stop decided before it is in the log: once the
+    # watermark (contracts.watermarks) of each of these producers has passed it.
+    sla_watermarks_from: list[str] = ["workflow"]
+    # A producer that goes silent (its relay behind, or stopped) holds due timers where it
+    # last said, for up to this long; beyond, it is taken for down and the grace below takes
+    # over, so that alerts still go out (late by this much).
+    sla_watermark_wait_s: float = 60.0
+    # Without a watermark to wait for (none of those producers ever heard from, or silent
+    # for longer than the wait), a deadline is judged this long after it passed, so that a
+    # stop decided just before it (still on its way through another service's outbox) is
+    # most likely seen first.
     sla_grace_s: float = 0.3
     # How often the scheduler looks for due timers when nothing wakes it sooner.
     sla_tick_s: float = 0.1

@@ -11,6 +11,7 @@ from typing import Any
 
 from services.catalog import SERVICES
 from services.runtime.spec import Consumes, Parts, Publishes, ServiceSpec, Task
+from services.runtime.watermarks import Watermarks
 from services.sla import horizon, routes
 from services.sla.calendar import load_calendar
 from services.sla.notifications import Notifications, load_notifications
@@ -30,6 +31,7 @@ class SlaShared:
 
     rules: SlaRules
     notifications: Notifications
+    watermarks: Watermarks  # of the producers whose decisions stop clocks
     replaying: asyncio.Lock = field(default_factory=asyncio.Lock)  # one what-if at a time
 
 
@@ -41,6 +43,11 @@ def _shared(settings: SlaSettings) -> SlaShared:
         ),
         # Its secrets are checked when the service starts (SlaSettings.problems), not here.
         notifications=load_notifications(settings.notifications_file, require_secrets=False),
+        watermarks=Watermarks(
+            settings.sla_watermarks_from,
+            topic=settings.topic_events,
+            wait_s=settings.sla_watermark_wait_s,
+        ),
     )
 
 
@@ -69,9 +76,14 @@ def _scheduler(parts: Parts) -> Loop:
         relay=relay,
         topic=settings.topic_events,
         grace=timedelta(seconds=settings.sla_grace_s),
+        fence=parts.shared.watermarks.fence,
         tick=timedelta(seconds=settings.sla_tick_s),
         now=parts.now,
     ).run
+
+
+def _watermarks(parts: Parts) -> Loop:
+    return lambda: parts.shared.watermarks.run(parts.settings)
 
 
 def _calendar_watch(parts: Parts) -> Loop:
@@ -108,6 +120,7 @@ SPEC = ServiceSpec(
     outbox=True,
     tasks=[
         Task("scheduler", _scheduler),
+        Task("watermarks", _watermarks),
         Task("calendar", _calendar_watch),
         Task("notifier", _notifier),
     ],

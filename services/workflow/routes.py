@@ -17,6 +17,7 @@ from services.runtime.app import PartsDep
 from services.runtime.auth import CurrentStaff, Staff, check_office, shown_complainant
 from services.runtime.generations import Rebuilding
 from services.runtime.http import FieldErrors, field_errors, problem
+from services.runtime.outbox import deciding
 from services.runtime.spec import Parts
 from services.workflow import store
 from services.workflow.commands import COMMANDS, Command
@@ -105,6 +106,8 @@ async def give(
 
     try:
         async with parts.service.write() as conn:
+            # Before the clock is read: the relay's watermark never passes a decision in flight.
+            await deciding(conn, store.SCHEMA)
             decided = await handle_command(
                 conn,
                 parts.shared.ctx,

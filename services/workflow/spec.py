@@ -83,6 +83,8 @@ SPEC = ServiceSpec(
     consumers=[Consumes(CONSUMER, lambda parts: StateProjection(parts.shared.ctx))],
     reactions=[Reacts("rules", lambda parts: parts.shared.rules, reads=CONSUMER)],
     outbox=True,
+    # Its decisions stop the SLA's clocks: the SLA waits for its watermark, not a fixed grace.
+    watermarks=True,
     tasks=[Task("retention", _retention)],
     publishes=[Publishes("topic_events", ("contracts.lifecycle", "contracts.privacy"))],
     routers=[queue.router, pages.router, erasure.router, routes.router],

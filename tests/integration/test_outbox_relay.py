@@ -16,9 +16,10 @@ from faststream.kafka import KafkaBroker
 
 from contracts import Channel, Envelope, EventData, new_envelope
 from contracts.intake import ComplaintReceivedV3, Submission
+from contracts.watermarks import Watermark, decode_watermark
 from services.runtime.consumer import ProjectionConsumer
 from services.runtime.kafka import partition_of, publish_event
-from services.runtime.outbox import OutboxRelay, enqueue
+from services.runtime.outbox import OutboxRelay, Watermarking, deciding, enqueue
 from services.runtime.store import consumer_tables_sql, outbox_table_sql
 from tests.conftest import RUN, Infra
 from tests.e2e.helpers import read_topic
@@ -186,3 +187,80 @@ async def test_every_event_lands_in_the_partition_the_sla_scheduler_computes_for
     assert set(placed) == {e.complaint_id for e in relayed + direct}
     assert len(set(placed.values())) == 3  # 120 keys over 3 partitions: each one used
     assert placed == {cid: partition_of(cid, 3) for cid in placed}
+
+
+@pytest.fixture
+async def marks_topic(real_infra: Infra) -> AsyncIterator[str]:
+    name = f"test.{RUN}.watermarks.{uuid.uuid4().hex[:6]}"
+    admin = AIOKafkaAdminClient(bootstrap_servers=real_infra.kafka_bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(name, 1, 1)])
+        yield name
+        await admin.delete_topics([name])
+    finally:
+        await admin.close()
+
+
+async def test_the_watermark_never_passes_a_decision_in_flight_nor_one_not_yet_published(
+    real_infra: Infra, pool: asyncpg.Pool, topic: str, marks_topic: str
+) -> None:
+    """A relay says "every event decided before X is in the log" only when it is: a decision
+    stamped but not committed keeps it silent; a committed one is in the log before the word
+    that covers it; a full batch (rows left behind) says nothing."""
+    bootstrap = real_infra.kafka_bootstrap
+
+    async def said() -> list[Watermark]:
+        return [decode_watermark(r.value or b"") for r in await read_topic(bootstrap, marks_topic)]
+
+    broker = KafkaBroker(bootstrap, enable_idempotence=True)
+    await broker.connect()
+    relay = OutboxRelay(
+        schema=SCHEMA,
+        pool=lambda: pool,
+        broker=broker,
+        batch_size=2,
+        watermarking=Watermarking(
+            topic=marks_topic,
+            producer="workflow",
+            events_topic=topic,
+            now=lambda: datetime.now(UTC),
+            interval_s=0.05,
+        ),
+    )
+    try:
+        assert await relay.publish_pending() == 0  # nothing decided: the word is "now"
+        assert len(await said()) == 1
+
+        # A command: the writer lock, then its instant; not committed yet.
+        async with pool.acquire() as conn:
+            txn = conn.transaction()
+            await txn.start()
+            await deciding(conn, SCHEMA)
+            stamped = event(1)
+            assert await relay.publish_pending() == 0
+            assert len(await said()) == 1  # a decision in flight: no word this round
+            await enqueue(conn, SCHEMA, topic, stamped)
+            await txn.commit()
+
+        assert await relay.publish_pending() == 1
+        words = await said()
+        assert len(words) == 2 and words[-1].before > stamped.recorded_at
+        assert words[-1] == Watermark(producer="workflow", topic=topic, before=words[-1].before)
+        (logged,) = await read_topic(bootstrap, topic)
+        assert logged.key == str(stamped.complaint_id).encode()
+
+        # Three decided: a batch of two leaves one behind, and says nothing until it is out.
+        more = [event(n) for n in range(3)]
+        async with pool.acquire() as conn, conn.transaction():
+            await deciding(conn, SCHEMA)
+            for env in more:
+                assert await enqueue(conn, SCHEMA, topic, env)
+        assert await relay.publish_pending() == 2
+        assert len(await said()) == 2
+        assert await relay.publish_pending() == 1
+        words = await said()
+        assert len(words) == 3 and words[-1].before > max(e.recorded_at for e in more)
+        assert len(await read_topic(bootstrap, topic)) == 4
+    finally:
+        await broker.stop()

@@ -221,14 +221,21 @@ def test_topics_are_wanted_with_the_replication_and_min_isr() -> None:
         "complaints.submissions",
         "complaints.deadletter",
         "complaints.submissions.deadletter",
+        "complaints.watermarks",
         "sla.alerts",
     ]
     assert {t.replication_factor for t in wanted} == {3}
-    # The channels' records are in clear: their topics are kept a week, the rest forever.
+    # The channels' records are in clear: their topics are kept a week; only the latest
+    # watermark matters: an hour of them is kept; the rest forever.
     transient = {"complaints.submissions", "complaints.submissions.deadletter"}
-    assert all(
-        t.topic_configs == topic_configs(settings) for t in wanted if t.name not in transient
-    )
+    short = {*transient, "complaints.watermarks"}
+    assert all(t.topic_configs == topic_configs(settings) for t in wanted if t.name not in short)
+    (marks,) = [t for t in wanted if t.name == "complaints.watermarks"]
+    assert marks.topic_configs == {
+        **topic_configs(settings),
+        "retention.ms": "3600000",
+        "segment.ms": "600000",
+    }
     week = str(7 * 24 * 3600 * 1000)
     assert all(
         t.topic_configs == {**topic_configs(settings), "retention.ms": week}

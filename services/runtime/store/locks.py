@@ -21,6 +21,18 @@ async def lock_for_transaction(conn: asyncpg.Connection, key: str) -> None:
     await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", key)
 
 
+async def share_for_transaction(conn: asyncpg.Connection, key: str) -> None:
+    """Wait for the advisory lock named ``key`` in shared mode, held until the transaction
+    ends: holders of the shared lock never wait for each other, only for an exclusive one."""
+    await conn.execute("SELECT pg_advisory_xact_lock_shared(hashtext($1))", key)
+
+
+async def try_lock_for_transaction(conn: asyncpg.Connection, key: str) -> bool:
+    """Take the advisory lock named ``key`` exclusively if nobody holds it, shared or not
+    (held until the transaction ends); ``False`` at once otherwise."""
+    return bool(await conn.fetchval("SELECT pg_try_advisory_xact_lock(hashtext($1))", key))
+
+
 async def ping(conn: asyncpg.Connection) -> bool:
     """Whether the connection still answers (a lost one raises)."""
     return bool(await conn.fetchval("SELECT true"))
