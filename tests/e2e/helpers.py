@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import orjson
 from aiokafka import ConsumerRecord
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from deploy.local import sandbox, stack
 from deploy.local.sandbox import RunningSystem
@@ -154,6 +155,23 @@ async def read_events(bootstrap: str, topic: str) -> list[dict[str, Any]]:
         if isinstance(event, dict) and "type" in event and "complaint_id" in event:
             events.append(event)
     return events
+
+
+@asynccontextmanager
+async def scratch_topic(
+    bootstrap: str, name: str, partitions: int = 1, *, also: Sequence[str] = ()
+) -> AsyncIterator[str]:
+    """A topic ``name`` (and ``name`` + each suffix of ``also``, one partition each) made for a
+    test and deleted after it."""
+    names = [name, *(f"{name}{suffix}" for suffix in also)]
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(n, partitions if n == name else 1, 1) for n in names])
+        yield name
+        await admin.delete_topics(names)
+    finally:
+        await admin.close()
 
 
 @asynccontextmanager

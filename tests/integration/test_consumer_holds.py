@@ -11,7 +11,6 @@ from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from faststream.kafka import KafkaBroker
 from prometheus_client import REGISTRY
 
@@ -19,6 +18,7 @@ from services.runtime.consumer import Decoded, ProjectionConsumer
 from services.runtime.outbox import OutboxRelay, enqueue_many
 from services.runtime.store import consumer_tables_sql, outbox_table_sql
 from tests.conftest import RUN, Infra
+from tests.e2e.helpers import scratch_topic
 from tests.integration.test_outbox_relay import event
 
 pytestmark = pytest.mark.infra
@@ -79,14 +79,8 @@ async def pool(test_database: str) -> AsyncIterator[asyncpg.Pool]:
 @pytest.fixture
 async def topic(real_infra: Infra) -> AsyncIterator[str]:
     name = f"test.{RUN}.hold.{uuid.uuid4().hex[:6]}"
-    admin = AIOKafkaAdminClient(bootstrap_servers=real_infra.kafka_bootstrap)
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(name, 1, 1), NewTopic(f"{name}.dlq", 1, 1)])
-        yield name
-        await admin.delete_topics([name, f"{name}.dlq"])
-    finally:
-        await admin.close()
+    async with scratch_topic(real_infra.kafka_bootstrap, name, also=[".dlq"]) as made:
+        yield made
 
 
 async def publish_events(real_infra: Infra, pool: asyncpg.Pool, topic: str) -> list[uuid.UUID]:

@@ -11,7 +11,6 @@ from datetime import UTC, datetime
 
 import asyncpg
 import pytest
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from faststream.kafka import KafkaBroker
 
 from contracts import Channel, Envelope, EventData, new_envelope
@@ -22,7 +21,7 @@ from services.runtime.kafka import partition_of, publish_event
 from services.runtime.outbox import OutboxRelay, Watermarking, deciding, enqueue
 from services.runtime.store import consumer_tables_sql, outbox_table_sql
 from tests.conftest import RUN, Infra
-from tests.e2e.helpers import read_topic
+from tests.e2e.helpers import read_topic, scratch_topic
 from tests.faults.test_intake_broker_down import read_all
 
 pytestmark = pytest.mark.infra
@@ -70,14 +69,8 @@ async def pool(test_database: str) -> AsyncIterator[asyncpg.Pool]:
 @pytest.fixture
 async def topic(real_infra: Infra) -> AsyncIterator[str]:
     name = f"test.{RUN}.outbox.{uuid.uuid4().hex[:6]}"
-    admin = AIOKafkaAdminClient(bootstrap_servers=real_infra.kafka_bootstrap)
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(name, 3, 1)])
-        yield name
-        await admin.delete_topics([name])
-    finally:
-        await admin.close()
+    async with scratch_topic(real_infra.kafka_bootstrap, name, 3) as made:
+        yield made
 
 
 def event(n: int) -> Envelope:
@@ -192,14 +185,8 @@ async def test_every_event_lands_in_the_partition_the_sla_scheduler_computes_for
 @pytest.fixture
 async def marks_topic(real_infra: Infra) -> AsyncIterator[str]:
     name = f"test.{RUN}.watermarks.{uuid.uuid4().hex[:6]}"
-    admin = AIOKafkaAdminClient(bootstrap_servers=real_infra.kafka_bootstrap)
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(name, 1, 1)])
-        yield name
-        await admin.delete_topics([name])
-    finally:
-        await admin.close()
+    async with scratch_topic(real_infra.kafka_bootstrap, name) as made:
+        yield made
 
 
 async def test_the_watermark_never_passes_a_decision_in_flight_nor_one_not_yet_published(
