@@ -12,8 +12,11 @@ every one of them and judged each complaint once (no complaint's check due any m
 intake load is open-loop (sent on schedule, whatever the answers: ``bench/rebuild_live.py``),
 started before the window and stopped after the last breach.
 
+The workflow runs too: the SLA judges a deadline once the workflow's watermark has passed it
+(docs/architecture.md, "The workflow's watermark"). ``BENCH_SLA_NO_WATERMARK=1`` runs the SLA
+without waiting for it (``COMPLAINTS_SLA_WATERMARKS_FROM=[]``): the grace alone, as before.
 ``BENCH_SLA_GRACE_S=<s>``: run the SLA service with another grace (``COMPLAINTS_SLA_GRACE_S``;
-the figure names the grace it ran with: no alert can be less late than it).
+without a watermark no alert can be less late than it). The figure names what it waited for.
 
 ``BENCH_PROFILE_DIR=<dir>``: record a py-spy profile of the SLA process during the window
 (``<dir>/sla_timers[_100k].txt``, collapsed stacks).
@@ -194,7 +197,11 @@ async def measure(
     timers pending (due hours later), while intake takes 100 complaints per second."""
     grace = os.environ.get("BENCH_SLA_GRACE_S")  # the service's default unless given
     env = {"COMPLAINTS_SLA_GRACE_S": grace} if grace else {}
-    async with bench.system(name.replace("_", ""), ["intake", "sla"], **env) as system:
+    watermark = os.environ.get("BENCH_SLA_NO_WATERMARK", "") in ("", "0")
+    if not watermark:
+        env["COMPLAINTS_SLA_WATERMARKS_FROM"] = "[]"
+    services = ["intake", "workflow", "sla"]
+    async with bench.system(name.replace("_", ""), services, **env) as system:
         topic = system.topics["events"]
         rng = random.Random(7)
         seeding = time.monotonic()
@@ -233,6 +240,7 @@ async def measure(
         "fired": len(late),
         **summary_ms(list(late.values())),
         "target_p99_ms": TARGET_P99_MS,
+        "waits_for": "the workflow's watermark" if watermark else "the grace",
         "grace_s": float(grace) if grace else SlaSettings().sla_grace_s,
         "intake_per_s": round(intake.rate, 1),
         "intake_refused": intake.refused,
