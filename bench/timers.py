@@ -42,6 +42,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from bench.common import Bench, received_event, submission_body, summary_ms
 from contracts import Envelope, encode_event
+from services.runtime.kafka import end_offsets
 from services.sla.settings import SlaSettings
 
 INTAKE_PER_S = 100.0
@@ -72,6 +73,34 @@ async def _publish(bootstrap: str, topic: str, events: Sequence[Envelope]) -> No
         await producer.stop()
 
 
+async def _workflow_applied(
+    bootstrap: str, database_url: str, topic: str, timeout_s: float
+) -> bool:
+    """Wait until the workflow's projection has applied the log up to its end as it is now:
+    a workflow still folding the seeded receipts would take the window's cores (whether it
+    did within ``timeout_s``)."""
+    ends = {p: o for p, o in (await end_offsets(bootstrap, topic)).items() if o > 0}
+    started = time.monotonic()
+    conn = await asyncpg.connect(database_url)
+    try:
+        while time.monotonic() - started < timeout_s:
+            try:
+                rows = await conn.fetch(
+                    "SELECT partition, next_offset FROM workflow.live_consumer_offsets "
+                    "WHERE topic = $1",
+                    topic,
+                )
+            except (asyncpg.UndefinedTableError, asyncpg.InvalidSchemaNameError):
+                rows = []
+            stored = {r["partition"]: r["next_offset"] for r in rows}
+            if all(stored.get(p, 0) >= end for p, end in ends.items()):
+                return True
+            await asyncio.sleep(0.5)
+    finally:
+        await conn.close()
+    return False
+
+
 async def _judged(
     database_url: str, complaints: int, timeout_s: float, *, strict: bool = True
 ) -> bool:
@@ -96,6 +125,27 @@ async def _judged(
     if strict:
         raise RuntimeError(f"the SLA service did not judge {complaints} complaints in {timeout_s}s")
     return False
+
+
+class Behind:
+    """Samples, every 0.1 s, how far before now the SLA could judge due timers
+    (``complaints_sla_judged_behind_seconds``: the partitions applied, the workflow's watermark
+    or the grace), for the partition furthest behind."""
+
+    def __init__(self, sla: str) -> None:
+        self.sla = sla
+        self.samples: list[float] = []
+        self.stopping = asyncio.Event()
+
+    async def run(self) -> None:
+        async with aiohttp.ClientSession() as http:
+            while not self.stopping.is_set():
+                async with http.get(f"{self.sla}/metrics") as resp:
+                    text = await resp.text()
+                for line in text.splitlines():
+                    if line.startswith("complaints_sla_judged_behind_seconds "):
+                        self.samples.append(float(line.rsplit(" ", 1)[1]))
+                await asyncio.sleep(0.1)
 
 
 async def _decided(sla: str, breaches: int) -> dict[str, float]:
@@ -219,17 +269,23 @@ async def measure(
         due = [start + timedelta(seconds=rng.uniform(0, window_s)) for _ in range(n)]
         await _publish(bench.bootstrap, topic, _receipts(0, n, bench.run, due))
         judged = await _judged(system.database_url, later + n, timeout_s=lead, strict=False)
+        left_s = (start - datetime.now(UTC)).total_seconds()
+        applied = await _workflow_applied(bench.bootstrap, system.database_url, topic, left_s)
         seeded_s = time.monotonic() - seeding
 
         intake = Intake(system.urls["intake"], bench.run)
         load = asyncio.create_task(intake.run_load())
         wait_s = (start - datetime.now(UTC)).total_seconds()
+        behind = Behind(system.urls["sla"])
+        sampling = asyncio.create_task(behind.run())
         profiler = _profile(system.procs["sla"].pid, max(wait_s, 0) + window_s + 5, name)
         try:
             late = await _lateness(consumer, n, until=time.monotonic() + wait_s + window_s + 90)
         finally:
             intake.stopping.set()
+            behind.stopping.set()
             await load
+            await sampling
             await consumer.stop()
             if profiler is not None:
                 profiler.wait(timeout=window_s + 120)
@@ -245,8 +301,11 @@ async def measure(
         "intake_per_s": round(intake.rate, 1),
         "intake_refused": intake.refused,
         "decided_within_s": decided,
+        # how far before now due timers could be judged, sampled over the wait and window
+        "judged_behind": summary_ms(behind.samples),
         "seeded_s": round(seeded_s, 1),
         "judged_before_window": judged,
+        "workflow_applied_before_window": applied,
     }
 
 
@@ -259,6 +318,7 @@ async def _pending(
     due = [soon + timedelta(seconds=rng.uniform(0, 3600)) for _ in range(count)]
     await _publish(bench.bootstrap, topic, _receipts(first, count, bench.run, due))
     await _judged(database_url, count, timeout_s=1800)
+    await _workflow_applied(bench.bootstrap, database_url, topic, timeout_s=1800)
 
 
 async def _lateness(consumer: AIOKafkaConsumer, n: int, *, until: float) -> dict[str, float]:
