@@ -130,11 +130,17 @@ async def _judged(
 class Behind:
     """Samples, every 0.1 s, how far before now the SLA could judge due timers
     (``complaints_sla_judged_behind_seconds``: the partitions applied, the workflow's watermark
-    or the grace), for the partition furthest behind."""
+    or the grace, for the partition furthest behind), and how far the watermark alone was
+    (``complaints_sla_watermark_behind_seconds``)."""
+
+    GAUGES = {
+        "complaints_sla_judged_behind_seconds": "judged",
+        "complaints_sla_watermark_behind_seconds": "watermark",
+    }
 
     def __init__(self, sla: str) -> None:
         self.sla = sla
-        self.samples: list[float] = []
+        self.samples: dict[str, list[float]] = {kind: [] for kind in self.GAUGES.values()}
         self.stopping = asyncio.Event()
 
     async def run(self) -> None:
@@ -143,8 +149,9 @@ class Behind:
                 async with http.get(f"{self.sla}/metrics") as resp:
                     text = await resp.text()
                 for line in text.splitlines():
-                    if line.startswith("complaints_sla_judged_behind_seconds "):
-                        self.samples.append(float(line.rsplit(" ", 1)[1]))
+                    name, _, value = line.partition(" ")
+                    if name in self.GAUGES and value != "NaN":
+                        self.samples[self.GAUGES[name]].append(float(value))
                 await asyncio.sleep(0.1)
 
 
@@ -302,7 +309,8 @@ async def measure(
         "intake_refused": intake.refused,
         "decided_within_s": decided,
         # how far before now due timers could be judged, sampled over the wait and window
-        "judged_behind": summary_ms(behind.samples),
+        "judged_behind": summary_ms(behind.samples["judged"]),
+        "watermark_behind": summary_ms(behind.samples["watermark"]),
         "seeded_s": round(seeded_s, 1),
         "judged_before_window": judged,
         "workflow_applied_before_window": applied,

@@ -55,6 +55,11 @@ JUDGED_BEHIND = Gauge(
     "How far before now due timers can be judged (the partitions applied, the workflow's "
     "watermark or else the grace), for the partition furthest behind",
 )
+FENCE_BEHIND = Gauge(
+    "complaints_sla_watermark_behind_seconds",
+    "How far before now the workflow's watermark was when due timers were last looked at "
+    "(NaN while there is none: the grace)",
+)
 CHECKS_DUE = Gauge(
     "complaints_sla_checks_due", "Complaints whose timers are due to be judged now (backlog)"
 )
@@ -306,6 +311,7 @@ class Scheduler:
         applied = await self._consumer.applied_by_partition(now)
         if applied is None:
             return None  # the log is being replayed from a point with nothing applied yet
+        FENCE_BEHIND.set(float("nan") if fence is None else (now - fence).total_seconds())
         if fence is None:
             untils = {p: min(now, at) - self._grace for p, at in applied.items()}
         else:
