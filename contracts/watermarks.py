@@ -11,19 +11,21 @@ The instant is the producer's own clock, the one its events' ``recorded_at`` is 
 
 from __future__ import annotations
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, NonNegativeInt
 
 
 class Watermark(BaseModel):
     """Every event ``producer`` decided (stamped ``recorded_at``) before ``before`` is in the
-    log, acknowledged by every in-sync replica; ``topic``: the log its events go to (only its
-    readers wait for it)."""
+    log ``topic``, acknowledged by every in-sync replica, at an offset below ``offsets``'
+    for its partition (the partitions' ends once they were acknowledged): a reader that has
+    applied a partition up to there has read them all, whatever else the partition holds."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     producer: str = Field(min_length=1, max_length=64)
     topic: str = Field(min_length=1, max_length=249)
     before: AwareDatetime
+    offsets: dict[int, NonNegativeInt]
 
 
 def encode_watermark(watermark: Watermark) -> bytes:

@@ -40,7 +40,7 @@ from contracts import Envelope, encode_event
 from contracts.watermarks import Watermark, encode_watermark
 from services.runtime import store
 from services.runtime.db import TRANSIENT_DB_ERRORS
-from services.runtime.kafka import complaint_key, event_headers
+from services.runtime.kafka import TopicEnds, complaint_key, event_headers
 from services.runtime.metrics import EVENTS_PUBLISHED, OUTBOX_BACKLOG, OUTBOX_WATERMARK
 
 log = logging.getLogger(__name__)
@@ -107,12 +107,13 @@ async def emit(
 @dataclass(frozen=True)
 class Watermarking:
     """What a relay needs to publish watermarks: their topic, the name it signs them with, the
-    topic its service's events go to, the clock it stamps them with, and how often it says so
-    when nothing is decided."""
+    topic its service's events go to and how to ask for its partitions' ends, the clock it
+    stamps them with, and how often it says so when nothing is decided."""
 
     topic: str
     producer: str
     events_topic: str
+    ends: TopicEnds
     now: Callable[[], datetime]
     interval_s: float
 
@@ -149,6 +150,13 @@ class OutboxRelay:
 
     async def run(self) -> None:
         """Publish forever: take the leader lock, drain the outbox, wait for more."""
+        try:
+            await self._relay()
+        finally:
+            if self._watermarking is not None:
+                await self._watermarking.ends.close()
+
+    async def _relay(self) -> None:
         lock_key = f"outbox:{self.schema}"
         while True:
             try:
@@ -215,15 +223,17 @@ class OutboxRelay:
 
     async def _publish_watermark(self, before: datetime) -> None:
         """Say, once the broker acknowledged it, that every decision before ``before`` is in
-        the log."""
-        assert self._watermarking is not None
-        producer = self._watermarking.producer
+        the log, below the partitions' ends as they are now (after the round's acks)."""
+        marking = self._watermarking
+        assert marking is not None
+        said = Watermark(
+            producer=marking.producer,
+            topic=marking.events_topic,
+            before=before,
+            offsets=await marking.ends(),
+        )
         await self._broker.publish(
-            encode_watermark(
-                Watermark(producer=producer, topic=self._watermarking.events_topic, before=before)
-            ),
-            topic=self._watermarking.topic,
-            key=producer.encode(),
+            encode_watermark(said), topic=marking.topic, key=marking.producer.encode()
         )
         OUTBOX_WATERMARK.labels(self.schema).set(before.timestamp())
 

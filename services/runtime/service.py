@@ -25,7 +25,7 @@ from services.runtime.consumer.processor import Processor, ProcessorConsumer
 from services.runtime.db import create_pool, ping
 from services.runtime.generations import Generations, LiveGate, Rebuilding
 from services.runtime.http import ReadinessCheck
-from services.runtime.kafka import ensure_topics, make_broker
+from services.runtime.kafka import TopicEnds, ensure_topics, make_broker
 from services.runtime.monitor import Monitor
 from services.runtime.outbox import OutboxRelay, Watermarking
 from services.runtime.settings import Settings
@@ -164,6 +164,7 @@ class ConsumingService:
                 topic=self.settings.topic_watermarks,
                 producer=self.name,
                 events_topic=self.settings.topic_events,
+                ends=TopicEnds(self.settings, self.settings.topic_events),
                 now=watermarks,
                 interval_s=self.settings.watermark_interval_s,
             ),

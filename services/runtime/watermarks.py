@@ -2,11 +2,12 @@
 waits for has its decisions in the log.
 
 ``Watermarks.fence()`` is the instant before which every named producer's events are in the
-log. A producer that goes silent (its relay behind on a full outbox, decisions in flight that
-keep it from saying so, its process stopped) holds the fence where it last said, for up to
-``wait_s``. ``None`` — the service falls back on its own margin — when there is nobody to
-wait for, a producer was never heard from (a system without it), or one has been silent for
-longer than ``wait_s`` (down: the service's own duties come first).
+log, and the offsets below which they are in each partition. A producer that goes silent (its
+relay behind on a full outbox, decisions in flight that keep it from saying so, its process
+stopped) holds the fence where it last said, for up to ``wait_s``. ``None`` — the service
+falls back on its own margin — when there is nobody to wait for, a producer was never heard
+from (a system without it), or one has been silent for longer than ``wait_s`` (down: the
+service's own duties come first).
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from aiokafka import AIOKafkaConsumer
@@ -25,6 +27,15 @@ from services.runtime.kafka import client_options, topic_partitions
 from services.runtime.settings import Settings
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Fence:
+    """Every event the producers decided before ``before`` is in the log below ``offsets``
+    (partition → offset) in its partition."""
+
+    before: datetime
+    offsets: Mapping[int, int]
 
 
 class Watermarks:
@@ -43,32 +54,33 @@ class Watermarks:
         self.topic = topic
         self._wait_s = wait_s
         self._clock = clock
-        self._latest: dict[str, tuple[datetime, float]] = {}  # producer → (before, heard at)
+        self._latest: dict[str, tuple[Watermark, float]] = {}  # producer → (said, heard at)
 
     def note(self, watermark: Watermark) -> None:
-        """Take a watermark read from the log. A claim stays true once made, so a producer's
-        fence never moves back (a new relay leader may say less at first)."""
+        """Take a watermark read from the log: the latest a producer said (a new relay leader
+        may say an earlier instant at first: it is taken, a claim that stays true)."""
         if watermark.producer not in self.producers or watermark.topic != self.topic:
             return
-        before = watermark.before
-        known = self._latest.get(watermark.producer)
-        if known is not None and known[0] > before:
-            before = known[0]
-        self._latest[watermark.producer] = (before, self._clock())
+        self._latest[watermark.producer] = (watermark, self._clock())
 
-    def fence(self) -> datetime | None:
-        """The earliest of the producers' latest watermarks; ``None`` when there is no producer
-        to wait for, or one was never heard from or not for longer than ``wait_s``."""
+    def fence(self) -> Fence | None:
+        """The earliest of the producers' latest watermarks, below the furthest of their
+        offsets; ``None`` when there is no producer to wait for, or one was never heard from
+        or not for longer than ``wait_s``."""
         if not self.producers:
             return None
         now = self._clock()
-        fences = []
+        said = []
         for producer in self.producers:
             known = self._latest.get(producer)
             if known is None or now - known[1] > self._wait_s:
                 return None
-            fences.append(known[0])
-        return min(fences)
+            said.append(known[0])
+        offsets: dict[int, int] = {}
+        for watermark in said:
+            for partition, offset in watermark.offsets.items():
+                offsets[partition] = max(offset, offsets.get(partition, 0))
+        return Fence(before=min(w.before for w in said), offsets=offsets)
 
     async def run(self, settings: Settings) -> None:
         """Read the watermarks topic from its end, forever (reconnecting after an error)."""

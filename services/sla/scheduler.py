@@ -33,6 +33,7 @@ from services.runtime.generations import Rebuilding
 from services.runtime.kafka import partition_of
 from services.runtime.outbox import OutboxRelay, enqueue_many
 from services.runtime.spec import Now
+from services.runtime.watermarks import Fence
 from services.sla import store
 from services.sla.calendar import BusinessCalendar
 from services.sla.policy import SlaAlert, SlaPolicy
@@ -246,7 +247,7 @@ class Scheduler:
         grace: timedelta,
         tick: timedelta,
         now: Now,
-        fence: Callable[[], datetime | None] = lambda: None,
+        fence: Callable[[], Fence | None] = lambda: None,
         batch: int = 500,
         refold_batch: int = 200,
     ) -> None:
@@ -308,15 +309,17 @@ class Scheduler:
         before the instant the partition is applied to."""
         now = self._now()
         fence = self._fence()  # before the ends of the log are read
-        applied = await self._consumer.applied_by_partition(now)
+        applied = await self._consumer.applied_by_partition(
+            now, None if fence is None else fence.offsets
+        )
         if applied is None:
             return None  # the log is being replayed from a point with nothing applied yet
-        FENCE_BEHIND.set(float("nan") if fence is None else (now - fence).total_seconds())
+        FENCE_BEHIND.set(float("nan") if fence is None else (now - fence.before).total_seconds())
         if fence is None:
             untils = {p: min(now, at) - self._grace for p, at in applied.items()}
         else:
             # Only decisions stamped strictly before the fence are known to be in the log.
-            before = fence - timedelta(microseconds=1)
+            before = fence.before - timedelta(microseconds=1)
             untils = {p: min(now, at, before) for p, at in applied.items()}
         if untils:
             JUDGED_BEHIND.set((now - min(untils.values())).total_seconds())

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 
 import asyncpg
 import pytest
@@ -179,3 +180,58 @@ async def test_an_event_the_projection_cannot_apply_is_parked_and_the_rest_appli
     letters = await pool.fetch(f"SELECT error FROM {SCHEMA}.dead_letters WHERE consumer = $1", name)
     assert len(letters) == len(refused)
     assert all("cannot apply it" in r["error"] for r in letters)
+
+
+class HoldingProjection(CountingProjection):
+    """Counts each event, and holds the batch of any event not in ``let`` until ``go`` is
+    set."""
+
+    def __init__(self, let: set[uuid.UUID]) -> None:
+        self.let = let
+        self.go = asyncio.Event()
+
+    async def apply(self, conn: asyncpg.Connection, envelope: object, data: object) -> None:
+        if envelope.event_id not in self.let:  # type: ignore[attr-defined]
+            await self.go.wait()
+        await super().apply(conn, envelope, data)
+
+
+async def test_a_partition_applied_up_to_a_watermarks_offset_counts_as_applied_now(
+    real_infra: Infra, pool: asyncpg.Pool, topic: str
+) -> None:
+    """The SLA judges a complaint up to now once its partition is applied to the log's end, or
+    up to the offset the workflow's watermark names for it (``reached``): whatever else the
+    partition holds beyond it, no decision of the workflow's from before the watermark. A
+    partition applied short of it, or that the watermark does not name, gives the instant of
+    its latest event applied."""
+    first = await publish_events(real_infra, pool, topic)
+    projection = HoldingProjection(set(first))
+    consumer = ProjectionConsumer(
+        name=f"holdtest.{uuid.uuid4().hex[:6]}",
+        schema=SCHEMA,
+        projection=projection,
+        topic=topic,
+        deadletter_topic=f"{topic}.dlq",
+        pool=lambda: pool,
+        max_records=EVENTS,
+    )
+    broker = KafkaBroker(real_infra.kafka_bootstrap)
+    consumer.attach(broker)
+    await broker.start()
+    try:
+        for _ in range(300):  # the first events applied
+            if await consumer.stored_offsets() == {0: EVENTS}:
+                break
+            await asyncio.sleep(0.1)
+        assert await consumer.stored_offsets() == {0: EVENTS}
+        assert len(first) == EVENTS
+        await publish_events(real_infra, pool, topic)  # held
+        now = datetime.now(UTC)
+        applied = await consumer.applied_by_partition(now)
+        assert applied is not None and applied[0] < now  # behind the log's end
+        assert await consumer.applied_by_partition(now, {0: EVENTS}) == {0: now}
+        assert await consumer.applied_by_partition(now, {0: EVENTS + 1}) == applied
+        assert await consumer.applied_by_partition(now, {1: 0}) == applied
+    finally:
+        projection.go.set()
+        await broker.stop()

@@ -17,7 +17,7 @@ from contracts import Channel, Envelope, EventData, new_envelope
 from contracts.intake import ComplaintReceivedV3, Submission
 from contracts.watermarks import Watermark, decode_watermark
 from services.runtime.consumer import ProjectionConsumer
-from services.runtime.kafka import partition_of, publish_event
+from services.runtime.kafka import TopicEnds, partition_of, publish_event
 from services.runtime.outbox import OutboxRelay, Watermarking, deciding, enqueue
 from services.runtime.store import consumer_tables_sql, outbox_table_sql
 from tests.conftest import RUN, Infra
@@ -202,6 +202,7 @@ async def test_the_watermark_never_passes_a_decision_in_flight_nor_one_not_yet_p
 
     broker = KafkaBroker(bootstrap, enable_idempotence=True)
     await broker.connect()
+    relay_ends = TopicEnds(bootstrap, topic)
     relay = OutboxRelay(
         schema=SCHEMA,
         pool=lambda: pool,
@@ -211,6 +212,7 @@ async def test_the_watermark_never_passes_a_decision_in_flight_nor_one_not_yet_p
             topic=marks_topic,
             producer="workflow",
             events_topic=topic,
+            ends=relay_ends,
             now=lambda: datetime.now(UTC),
             interval_s=0.05,
         ),
@@ -233,9 +235,15 @@ async def test_the_watermark_never_passes_a_decision_in_flight_nor_one_not_yet_p
         assert await relay.publish_pending() == 1
         words = await said()
         assert len(words) == 2 and words[-1].before > stamped.recorded_at
-        assert words[-1] == Watermark(producer="workflow", topic=topic, before=words[-1].before)
         (logged,) = await read_topic(bootstrap, topic)
         assert logged.key == str(stamped.complaint_id).encode()
+        # ... below the offsets it names: the event's partition's end after it was acked.
+        assert words[-1] == Watermark(
+            producer="workflow",
+            topic=topic,
+            before=words[-1].before,
+            offsets={p: int(p == logged.partition) for p in range(3)},
+        )
 
         # Three decided: a batch of two leaves one behind, and says nothing until it is out.
         more = [event(n) for n in range(3)]
@@ -248,6 +256,9 @@ async def test_the_watermark_never_passes_a_decision_in_flight_nor_one_not_yet_p
         assert await relay.publish_pending() == 1
         words = await said()
         assert len(words) == 3 and words[-1].before > max(e.recorded_at for e in more)
-        assert len(await read_topic(bootstrap, topic)) == 4
+        logged_all = await read_topic(bootstrap, topic)
+        assert len(logged_all) == 4
+        assert all(r.offset < words[-1].offsets[r.partition] for r in logged_all)
     finally:
         await broker.stop()
+        await relay_ends.close()

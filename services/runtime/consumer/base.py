@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeAlias
 from uuid import UUID
@@ -359,10 +359,14 @@ class LogConsumer:
 
     # -- where it stands ---------------------------------------------------------------
 
-    async def applied_by_partition(self, now: datetime) -> dict[int, datetime] | None:
+    async def applied_by_partition(
+        self, now: datetime, reached: Mapping[int, int] | None = None
+    ) -> dict[int, datetime] | None:
         """Partition → the instant up to which it has been applied (by every copy), or ``None``.
 
-        A partition applied up to its end gives ``now``; one still behind gives the
+        A partition applied up to its end, or up to its offset in ``reached`` (where a
+        producer's watermark says its events before an instant are: ``Fence.offsets``), gives
+        ``now``; one still behind gives the
         ``recorded_at`` of the last event applied from it: the instant before which no
         unapplied event of it was recorded, the latest moment a timer of a complaint keyed to
         it may be judged without missing the event that stopped it. ``None`` when a
@@ -380,7 +384,9 @@ class LogConsumer:
         applied: dict[int, datetime] = {}
         for tp, end in ends.items():
             row = stored.get(tp.partition)
-            if (row["next_offset"] if row else 0) >= end:
+            applied_to = row["next_offset"] if row else 0
+            beyond = reached is not None and applied_to >= reached.get(tp.partition, end + 1)
+            if applied_to >= end or beyond:
                 applied[tp.partition] = now
             elif row is None or row["watermark"] is None:
                 return None

@@ -3,6 +3,7 @@ while the workflow is silent, and falls back on the grace without one."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
@@ -10,7 +11,7 @@ import pydantic
 import pytest
 
 from contracts.watermarks import Watermark, decode_watermark, encode_watermark
-from services.runtime.watermarks import Watermarks
+from services.runtime.watermarks import Fence, Watermarks
 from services.sla.scheduler import Scheduler
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -25,20 +26,22 @@ class Clock:
         return self.t
 
 
-def mark(producer: str, before: datetime, topic: str = EVENTS) -> Watermark:
-    return Watermark(producer=producer, topic=topic, before=before)
+def mark(
+    producer: str, before: datetime, offsets: dict[int, int] | None = None, topic: str = EVENTS
+) -> Watermark:
+    return Watermark(producer=producer, topic=topic, before=before, offsets=offsets or {0: 1})
 
 
-def test_the_fence_is_the_earliest_word_of_every_producer_waited_for() -> None:
+def test_the_fence_is_the_earliest_word_of_every_producer_below_the_furthest_offsets() -> None:
     clock = Clock()
     marks = Watermarks(["workflow", "other"], topic=EVENTS, wait_s=60, clock=clock)
     assert marks.fence() is None  # never heard from: the grace
-    marks.note(mark("workflow", T0))
+    marks.note(mark("workflow", T0, {0: 5, 1: 9}))
     assert marks.fence() is None  # "other" not yet
-    marks.note(mark("other", T0 + timedelta(seconds=5)))
-    assert marks.fence() == T0
-    marks.note(mark("workflow", T0 + timedelta(seconds=9)))
-    assert marks.fence() == T0 + timedelta(seconds=5)
+    marks.note(mark("other", T0 + timedelta(seconds=5), {0: 7, 1: 2, 2: 4}))
+    assert marks.fence() == Fence(before=T0, offsets={0: 7, 1: 9, 2: 4})
+    marks.note(mark("workflow", T0 + timedelta(seconds=9), {0: 6, 1: 9}))
+    assert marks.fence() == Fence(before=T0 + timedelta(seconds=5), offsets={0: 7, 1: 9, 2: 4})
 
 
 def test_words_about_another_log_or_from_another_producer_are_not_taken() -> None:
@@ -47,19 +50,22 @@ def test_words_about_another_log_or_from_another_producer_are_not_taken() -> Non
     marks.note(mark("intake", T0))
     assert marks.fence() is None
     marks.note(mark("workflow", T0))
-    assert marks.fence() == T0
+    assert marks.fence() == Fence(before=T0, offsets={0: 1})
 
 
-def test_a_silent_producer_holds_the_fence_until_the_wait_ends_and_it_never_moves_back() -> None:
+def test_a_silent_producer_holds_the_fence_until_the_wait_ends() -> None:
     clock = Clock()
     marks = Watermarks(["workflow"], topic=EVENTS, wait_s=60, clock=clock)
     marks.note(mark("workflow", T0))
     clock.t += 59.9
-    assert marks.fence() == T0  # silent (behind, or stopped): judged no further than it said
-    marks.note(mark("workflow", T0 - timedelta(seconds=1)))  # a new relay leader says less
-    assert marks.fence() == T0
-    clock.t += 60.1
+    # silent (behind, or stopped): judged no further than it said
+    assert marks.fence() == Fence(before=T0, offsets={0: 1})
+    clock.t += 0.2
     assert marks.fence() is None  # silent past the wait: taken for down, the grace again
+    # A new relay leader may say an earlier instant first: its word is taken whole (an instant
+    # with another word's offsets could claim what neither said).
+    marks.note(mark("workflow", T0 - timedelta(seconds=1), {0: 3}))
+    assert marks.fence() == Fence(before=T0 - timedelta(seconds=1), offsets={0: 3})
 
 
 def test_no_producer_to_wait_for_means_the_grace() -> None:
@@ -72,24 +78,41 @@ def test_a_watermark_round_trips_and_bad_bytes_name_the_field() -> None:
     sent = mark("workflow", T0)
     assert decode_watermark(encode_watermark(sent)) == sent
     with pytest.raises(pydantic.ValidationError, match="before"):
-        decode_watermark(b'{"producer": "workflow", "topic": "t", "before": "2026-03-02T09:00"}')
+        decode_watermark(
+            b'{"producer": "w", "topic": "t", "before": "2026-03-02T09:00", "offsets": {}}'
+        )
+    with pytest.raises(pydantic.ValidationError, match="offsets"):
+        decode_watermark(
+            b'{"producer": "w", "topic": "t", "before": "2026-03-02T09:00Z", "offsets": {"0": -1}}'
+        )
 
 
 class Applied:
-    """The consumer's answer: partition → the instant it is applied to."""
+    """The consumer's answer: partition → the instant it is applied to; ``now`` for those
+    applied up to where the fence's offsets say (the offsets it was asked with are kept)."""
 
-    def __init__(self, applied: dict[int, datetime]) -> None:
+    def __init__(self, applied: dict[int, datetime], reached: set[int]) -> None:
         self.applied = applied
+        self.reached = reached
+        self.asked: list[Mapping[int, int] | None] = []
 
-    async def applied_by_partition(self, now: datetime) -> dict[int, datetime]:
-        return {p: min(now, at) for p, at in self.applied.items()}
+    async def applied_by_partition(
+        self, now: datetime, reached: Mapping[int, int] | None = None
+    ) -> dict[int, datetime]:
+        self.asked.append(reached)
+        return {
+            p: now if reached is not None and p in self.reached else min(now, at)
+            for p, at in self.applied.items()
+        }
 
 
-def scheduler(applied: dict[int, datetime], fence: datetime | None) -> Scheduler:
+def scheduler(
+    applied: dict[int, datetime], fence: Fence | None, reached: set[int] = frozenset()
+) -> Scheduler:
     return Scheduler(
         rules=cast(Any, None),
         write=cast(Any, None),
-        consumer=cast(Any, Applied(applied)),
+        consumer=cast(Any, Applied(applied, set(reached))),
         relay=cast(Any, None),
         topic=EVENTS,
         grace=timedelta(seconds=0.3),
@@ -107,11 +130,15 @@ async def test_without_a_fence_a_deadline_is_judged_a_grace_after_the_partition_
 
 async def test_with_a_fence_a_deadline_is_judged_strictly_before_it_and_no_grace() -> None:
     behind = T0 - timedelta(seconds=2)
-    fence = T0 - timedelta(milliseconds=10)
-    judged = await scheduler({0: T0, 1: behind}, fence).judged_until()
-    # Partition 0 is applied to its end: up to the watermark (a decision stamped at the fence
-    # itself may not be in the log yet). Partition 1 is behind: up to what it applied.
-    assert judged == (T0, {0: fence - timedelta(microseconds=1), 1: behind})
+    fence = Fence(before=T0 - timedelta(milliseconds=10), offsets={0: 40, 1: 70, 2: 9})
+    judging = scheduler({0: T0, 1: behind, 2: behind}, fence, reached={2})
+    judged = await judging.judged_until()
+    # Partition 0 is applied to its end and partition 2 past the fence's offset: up to the
+    # watermark (a decision stamped at the fence itself may not be in the log yet).
+    # Partition 1 is behind the fence's offset: up to what it applied.
+    before = fence.before - timedelta(microseconds=1)
+    assert judged == (T0, {0: before, 1: behind, 2: before})
+    assert cast(Any, judging)._consumer.asked == [fence.offsets]
     # A fence ahead of the scheduler's own clock judges no further than now.
-    ahead = await scheduler({0: T0}, T0 + timedelta(seconds=1)).judged_until()
-    assert ahead == (T0, {0: T0})
+    ahead = Fence(before=T0 + timedelta(seconds=1), offsets={0: 1})
+    assert await scheduler({0: T0}, ahead).judged_until() == (T0, {0: T0})
