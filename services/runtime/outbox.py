@@ -34,6 +34,7 @@ from datetime import datetime
 from uuid import UUID
 
 import asyncpg
+from aiokafka.structs import RecordMetadata
 from faststream.kafka import KafkaBroker
 
 from contracts import Envelope, encode_event
@@ -143,6 +144,8 @@ class OutboxRelay:
         )
         self._wake = asyncio.Event()
         self.is_leader = False
+        # Partition → the offset after this relay's latest event there (watermarks' offsets)
+        self._reached: dict[int, int] | None = None
 
     def wake(self) -> None:
         """Publish now rather than at the next poll (called after a commit in this process)."""
@@ -164,6 +167,7 @@ class OutboxRelay:
                     while not await store.try_lock(lock_conn, lock_key):  # noqa: ASYNC110
                         await asyncio.sleep(2.0)  # another copy relays; stand by
                     self.is_leader = True
+                    self._reached = None  # what earlier leaders published: the ends, first
                     try:
                         while True:
                             if await self.publish_pending() < self._batch_size:
@@ -194,7 +198,7 @@ class OutboxRelay:
         the relay has one to say; return how many events."""
         fenced_at, rows = await self._pending()
         if rows:
-            await self._publish(rows)
+            self._note_reached(await self._publish(rows))
         if fenced_at is not None and len(rows) < self._batch_size:
             # Every row decided before ``fenced_at`` was among those read (the batch was not
             # full) and is acknowledged now.
@@ -221,24 +225,38 @@ class OutboxRelay:
                 # stamped before ``fenced_at``.
                 return fenced_at, await store.unpublished(conn, self.schema, self._batch_size)
 
+    def _note_reached(self, acked: Sequence[RecordMetadata]) -> None:
+        """Where this relay's events now reach in each partition of the events topic."""
+        if self._watermarking is None or self._reached is None:
+            return
+        for meta in acked:
+            if meta.topic == self._watermarking.events_topic:
+                self._reached[meta.partition] = max(
+                    meta.offset + 1, self._reached.get(meta.partition, 0)
+                )
+
     async def _publish_watermark(self, before: datetime) -> None:
         """Say, once the broker acknowledged it, that every decision before ``before`` is in
-        the log, below the partitions' ends as they are now (after the round's acks)."""
+        the log, below where this relay's events reach in each partition: the partitions'
+        ends after its first round as leader (what earlier leaders published is below them),
+        then past each event it published since."""
         marking = self._watermarking
         assert marking is not None
+        if self._reached is None:
+            self._reached = await marking.ends()
         said = Watermark(
             producer=marking.producer,
             topic=marking.events_topic,
             before=before,
-            offsets=await marking.ends(),
+            offsets=dict(self._reached),
         )
         await self._broker.publish(
             encode_watermark(said), topic=marking.topic, key=marking.producer.encode()
         )
         OUTBOX_WATERMARK.labels(self.schema).set(before.timestamp())
 
-    async def _publish(self, rows: list[asyncpg.Record]) -> None:
-        """Send every row, then wait for every acknowledgement."""
+    async def _publish(self, rows: list[asyncpg.Record]) -> list[RecordMetadata]:
+        """Send every row, then wait for every acknowledgement; where each landed."""
         # Send all, then await every acknowledgement: one complaint's events share a key,
         # hence a partition, and the idempotent producer keeps their order within it.
         futures = []
@@ -253,9 +271,10 @@ class OutboxRelay:
                     no_confirm=True,
                 )
             )
-        await asyncio.gather(*futures)
+        acked: list[RecordMetadata] = await asyncio.gather(*futures)
         for row in rows:
             EVENTS_PUBLISHED.labels(json.loads(row["headers"])["event-type"]).inc()
+        return acked
 
     async def _mark_published(self, seqs: list[int]) -> None:
         async with self._pool().acquire() as conn:

@@ -55,6 +55,7 @@ class Watermarks:
         self._wait_s = wait_s
         self._clock = clock
         self._latest: dict[str, tuple[Watermark, float]] = {}  # producer → (said, heard at)
+        self._waiting: set[asyncio.Event] = set()
 
     def note(self, watermark: Watermark) -> None:
         """Take a watermark read from the log: the latest a producer said (a new relay leader
@@ -62,6 +63,19 @@ class Watermarks:
         if watermark.producer not in self.producers or watermark.topic != self.topic:
             return
         self._latest[watermark.producer] = (watermark, self._clock())
+        for waiter in self._waiting:
+            waiter.set()
+
+    async def next_word(self, timeout_s: float) -> None:
+        """Return at the next watermark taken, or after ``timeout_s``."""
+        heard = asyncio.Event()
+        self._waiting.add(heard)
+        try:
+            await asyncio.wait_for(heard.wait(), timeout_s)
+        except TimeoutError:
+            pass
+        finally:
+            self._waiting.discard(heard)
 
     def fence(self) -> Fence | None:
         """The earliest of the producers' latest watermarks, below the furthest of their

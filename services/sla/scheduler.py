@@ -248,6 +248,7 @@ class Scheduler:
         tick: timedelta,
         now: Now,
         fence: Callable[[], Fence | None] = lambda: None,
+        word: Callable[[float], Awaitable[None]] | None = None,
         batch: int = 500,
         refold_batch: int = 200,
     ) -> None:
@@ -258,6 +259,7 @@ class Scheduler:
         self._topic = topic
         self._grace = grace
         self._fence = fence
+        self._word = word  # returns at the next watermark, or after the seconds given
         self._tick = tick.total_seconds()
         self._now = now
         self._batch = batch
@@ -274,7 +276,11 @@ class Scheduler:
         while True:
             try:
                 if not await judge():
-                    await asyncio.sleep(await self._idle(refold=refold))
+                    wait, waiting_for_word = await self._idle(refold=refold)
+                    if waiting_for_word and self._word is not None:
+                        await self._word(wait)  # a check is due: the next watermark may allow it
+                    else:
+                        await asyncio.sleep(wait)
             except asyncio.CancelledError:
                 raise
             except TRANSIENT_DB_ERRORS as exc:
@@ -286,18 +292,19 @@ class Scheduler:
                 log.exception("sla scheduler (%s): round failed; retrying", name)
                 await asyncio.sleep(1.0)
 
-    async def _idle(self, *, refold: bool) -> float:
+    async def _idle(self, *, refold: bool) -> tuple[float, bool]:
         """Seconds until the next check of the kind falls due (and its grace passed), at most
-        ``tick``."""
+        ``tick``; and whether one is due already, yet not judged (the log not applied, or the
+        watermark not past it yet)."""
         async with self._write() as conn:
             earliest = await store.earliest_check(conn, refold=refold)
         if earliest is None:
-            return self._tick
+            return self._tick, False
         margin = self._grace if self._fence() is None else timedelta(0)
         wait = (earliest + margin - self._now()).total_seconds()
         if wait <= 0:  # due, yet not judged: the log is not applied that far yet
-            return min(0.02, self._tick)
-        return min(wait, self._tick)
+            return min(0.02, self._tick), True
+        return min(wait, self._tick), False
 
     async def judged_until(self) -> tuple[datetime, dict[int, datetime]] | None:
         """``(now, until)``: the timers of a complaint keyed to partition ``p`` are judged up to

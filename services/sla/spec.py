@@ -77,6 +77,7 @@ def _scheduler(parts: Parts) -> Loop:
         topic=settings.topic_events,
         grace=timedelta(seconds=settings.sla_grace_s),
         fence=parts.shared.watermarks.fence,
+        word=parts.shared.watermarks.next_word,
         tick=timedelta(seconds=settings.sla_tick_s),
         now=parts.now,
     ).run

@@ -245,6 +245,15 @@ async def test_the_watermark_never_passes_a_decision_in_flight_nor_one_not_yet_p
             offsets={p: int(p == logged.partition) for p in range(3)},
         )
 
+        # Another producer's event (intake's, say) lands beyond: the word names where the
+        # relay's own events reach, so a reader need not apply the other's first.
+        other = event(9)
+        await publish_event(broker, topic, other)
+        assert await relay.publish_pending() == 0
+        words = await said()
+        assert len(words) == 3
+        assert words[-1].offsets == {p: int(p == logged.partition) for p in range(3)}
+
         # Three decided: a batch of two leaves one behind, and says nothing until it is out.
         more = [event(n) for n in range(3)]
         async with pool.acquire() as conn, conn.transaction():
@@ -252,13 +261,17 @@ async def test_the_watermark_never_passes_a_decision_in_flight_nor_one_not_yet_p
             for env in more:
                 assert await enqueue(conn, SCHEMA, topic, env)
         assert await relay.publish_pending() == 2
-        assert len(await said()) == 2
+        assert len(await said()) == 3
         assert await relay.publish_pending() == 1
         words = await said()
-        assert len(words) == 3 and words[-1].before > max(e.recorded_at for e in more)
+        assert len(words) == 4 and words[-1].before > max(e.recorded_at for e in more)
         logged_all = await read_topic(bootstrap, topic)
-        assert len(logged_all) == 4
-        assert all(r.offset < words[-1].offsets[r.partition] for r in logged_all)
+        assert len(logged_all) == 5
+        relayed = [r for r in logged_all if r.key != str(other.complaint_id).encode()]
+        assert all(r.offset < words[-1].offsets[r.partition] for r in relayed)
+        assert words[-1].offsets == {
+            p: max((r.offset + 1 for r in relayed if r.partition == p), default=0) for p in range(3)
+        }
     finally:
         await broker.stop()
         await relay_ends.close()

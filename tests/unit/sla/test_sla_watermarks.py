@@ -3,6 +3,7 @@ while the workflow is silent, and falls back on the grace without one."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
@@ -142,3 +143,13 @@ async def test_with_a_fence_a_deadline_is_judged_strictly_before_it_and_no_grace
     # A fence ahead of the scheduler's own clock judges no further than now.
     ahead = Fence(before=T0 + timedelta(seconds=1), offsets={0: 1})
     assert await scheduler({0: T0}, ahead).judged_until() == (T0, {0: T0})
+
+
+async def test_a_due_check_waits_for_the_next_word_or_the_timeout() -> None:
+    marks = Watermarks(["workflow"], topic=EVENTS, wait_s=60, clock=Clock())
+    waiting = [asyncio.create_task(marks.next_word(5.0)) for _ in range(2)]
+    await asyncio.sleep(0.01)
+    assert not any(w.done() for w in waiting)
+    marks.note(mark("workflow", T0))  # every waiter wakes at once
+    await asyncio.wait_for(asyncio.gather(*waiting), 1.0)
+    await asyncio.wait_for(marks.next_word(0.05), 1.0)  # nothing said: back at the timeout
