@@ -17,10 +17,12 @@ published". A transaction that decides events takes the schema's writer lock in 
 lock exclusively (never waiting: a decision in flight only skips the round's watermark), reads
 X, then reads the unpublished rows in a later statement. Every transaction stamped before X
 had then committed, so its rows are either published already or among those read; once the
-round's rows are acknowledged, X holds. The workflow's commands take the lock (every event
-that can stop a clock is a command's, or derived from one in its transaction). Outside the
-claim: events whose instant was taken elsewhere (those the rules derive from another service's
-event carry that event's instant), and erasures, which stop no clock and do not take the lock.
+round's rows are acknowledged, X holds, below the offsets the relay's decided rows reach
+in each partition (``outbox.decided``: written by a deciding transaction). The workflow's
+commands take the lock (every event that can stop a clock is a command's, or derived from
+one in its transaction). Outside the claim: events whose instant was taken elsewhere (those
+the rules derive from another service's event carry that event's instant), and erasures,
+which stop no clock and do not take the lock.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from services.runtime import store
 from services.runtime.db import TRANSIENT_DB_ERRORS
 from services.runtime.kafka import TopicEnds, complaint_key, event_headers
 from services.runtime.metrics import EVENTS_PUBLISHED, OUTBOX_BACKLOG, OUTBOX_WATERMARK
+from services.runtime.store.outbox import DECIDING
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +60,7 @@ async def deciding(conn: asyncpg.Connection, schema: str) -> None:
     into ``schema``'s outbox, before the clock is read: the relay's watermark never passes an
     instant such a transaction may still stamp. Deciding transactions never wait for each
     other; they wait only while the relay reads its instant (one short statement)."""
-    await store.share_for_transaction(conn, writers_lock(schema))
+    await store.share_for_transaction(conn, writers_lock(schema), setting=DECIDING)
 
 
 async def enqueue(conn: asyncpg.Connection, schema: str, topic: str, envelope: Envelope) -> bool:
@@ -198,7 +201,7 @@ class OutboxRelay:
         the relay has one to say; return how many events."""
         fenced_at, rows = await self._pending()
         if rows:
-            self._note_reached(await self._publish(rows))
+            self._note_reached(rows, await self._publish(rows))
         if fenced_at is not None and len(rows) < self._batch_size:
             # Every row decided before ``fenced_at`` was among those read (the batch was not
             # full) and is acknowledged now.
@@ -225,12 +228,15 @@ class OutboxRelay:
                 # stamped before ``fenced_at``.
                 return fenced_at, await store.unpublished(conn, self.schema, self._batch_size)
 
-    def _note_reached(self, acked: Sequence[RecordMetadata]) -> None:
-        """Where this relay's events now reach in each partition of the events topic."""
+    def _note_reached(
+        self, rows: Sequence[asyncpg.Record], acked: Sequence[RecordMetadata]
+    ) -> None:
+        """Where this relay's decided events (``deciding``) now reach in each partition of
+        the events topic; the others are outside the watermark's word."""
         if self._watermarking is None or self._reached is None:
             return
-        for meta in acked:
-            if meta.topic == self._watermarking.events_topic:
+        for row, meta in zip(rows, acked, strict=True):
+            if row["decided"] and meta.topic == self._watermarking.events_topic:
                 self._reached[meta.partition] = max(
                     meta.offset + 1, self._reached.get(meta.partition, 0)
                 )

@@ -254,6 +254,17 @@ async def test_the_watermark_never_passes_a_decision_in_flight_nor_one_not_yet_p
         assert len(words) == 3
         assert words[-1].offsets == {p: int(p == logged.partition) for p in range(3)}
 
+        # An event enqueued without deciding (a rule's, stamped with its cause's instant) is
+        # published, but outside the word: its offsets do not move past it.
+        derived = event(10)
+        async with pool.acquire() as conn, conn.transaction():
+            assert await enqueue(conn, SCHEMA, topic, derived)
+        assert await relay.publish_pending() == 1
+        words = await said()
+        assert len(words) == 4
+        assert words[-1].offsets == {p: int(p == logged.partition) for p in range(3)}
+        unfenced = {other.complaint_id, derived.complaint_id}
+
         # Three decided: a batch of two leaves one behind, and says nothing until it is out.
         more = [event(n) for n in range(3)]
         async with pool.acquire() as conn, conn.transaction():
@@ -261,13 +272,13 @@ async def test_the_watermark_never_passes_a_decision_in_flight_nor_one_not_yet_p
             for env in more:
                 assert await enqueue(conn, SCHEMA, topic, env)
         assert await relay.publish_pending() == 2
-        assert len(await said()) == 3
+        assert len(await said()) == 4
         assert await relay.publish_pending() == 1
         words = await said()
-        assert len(words) == 4 and words[-1].before > max(e.recorded_at for e in more)
+        assert len(words) == 5 and words[-1].before > max(e.recorded_at for e in more)
         logged_all = await read_topic(bootstrap, topic)
-        assert len(logged_all) == 5
-        relayed = [r for r in logged_all if r.key != str(other.complaint_id).encode()]
+        assert len(logged_all) == 6
+        relayed = [r for r in logged_all if uuid.UUID((r.key or b"").decode()) not in unfenced]
         assert all(r.offset < words[-1].offsets[r.partition] for r in relayed)
         assert words[-1].offsets == {
             p: max((r.offset + 1 for r in relayed if r.partition == p), default=0) for p in range(3)

@@ -7,9 +7,16 @@ from uuid import UUID
 
 import asyncpg
 
+DECIDING = "complaints.deciding"
+"""The transaction-local setting a deciding transaction sets (``outbox.deciding``)."""
+
+_DECIDED = f"(coalesce(current_setting('{DECIDING}', true), '') = 'on')"
+
 
 def outbox_table_sql(schema: str) -> str:
-    """DDL of the outbox in ``schema``."""
+    """DDL of the outbox in ``schema``. ``decided``: written by a transaction that took the
+    writer lock before stamping its events (``outbox.deciding``), the events a watermark
+    speaks of."""
     return f"""
     CREATE TABLE IF NOT EXISTS {schema}.outbox (
         seq          bigserial PRIMARY KEY,
@@ -21,6 +28,8 @@ def outbox_table_sql(schema: str) -> str:
         created_at   timestamptz NOT NULL DEFAULT now(),
         published_at timestamptz
     );
+    ALTER TABLE {schema}.outbox
+        ADD COLUMN IF NOT EXISTS decided boolean NOT NULL DEFAULT {_DECIDED};
     CREATE INDEX IF NOT EXISTS outbox_unpublished ON {schema}.outbox (seq)
         WHERE published_at IS NULL;
     """
@@ -68,7 +77,7 @@ async def insert_outbox(
 async def unpublished(conn: asyncpg.Connection, schema: str, limit: int) -> list[asyncpg.Record]:
     """Up to ``limit`` events not yet published, in decision order."""
     rows: list[asyncpg.Record] = await conn.fetch(
-        f"""SELECT seq, event_id, complaint_id, topic, payload, headers
+        f"""SELECT seq, event_id, complaint_id, topic, payload, headers, decided
             FROM {schema}.outbox WHERE published_at IS NULL
             ORDER BY seq LIMIT $1""",
         limit,
