@@ -207,26 +207,32 @@ class OutboxRelay:
             # full) and is acknowledged now.
             await self._publish_watermark(fenced_at)
         if not rows:
-            OUTBOX_BACKLOG.labels(self.schema).set(0)
             return 0
         await self._mark_published([row["seq"] for row in rows])
-        async with self._pool().acquire() as conn:
-            backlog = await store.outbox_backlog(conn, self.schema)
-        OUTBOX_BACKLOG.labels(self.schema).set(backlog)
         return len(rows)
 
     async def _pending(self) -> tuple[datetime | None, list[asyncpg.Record]]:
         """Up to a batch of unpublished rows; with watermarks, also the instant before which
-        every decision had committed when they were read (``None``: one was in flight)."""
+        every decision had committed when they were read (``None``: one was in flight). The
+        backlog gauge says how many were unpublished then."""
         async with self._pool().acquire() as conn:
             if self._watermarking is None:
-                return None, await store.unpublished(conn, self.schema, self._batch_size)
-            async with conn.transaction():
-                fenced = await store.try_lock_for_transaction(conn, writers_lock(self.schema))
-                fenced_at = self._watermarking.now() if fenced else None
-                # A statement of its own, after the lock: its snapshot holds every decision
-                # stamped before ``fenced_at``.
-                return fenced_at, await store.unpublished(conn, self.schema, self._batch_size)
+                fenced_at, rows = None, await store.unpublished(conn, self.schema, self._batch_size)
+            else:
+                async with conn.transaction():
+                    lock = writers_lock(self.schema)
+                    fenced = await store.try_lock_for_transaction(conn, lock)
+                    fenced_at = self._watermarking.now() if fenced else None
+                    # A statement of its own, after the lock: its snapshot holds every
+                    # decision stamped before ``fenced_at``.
+                    rows = await store.unpublished(conn, self.schema, self._batch_size)
+            backlog = (
+                len(rows)
+                if len(rows) < self._batch_size
+                else await store.outbox_backlog(conn, self.schema)
+            )
+        OUTBOX_BACKLOG.labels(self.schema).set(backlog)
+        return fenced_at, rows
 
     def _note_reached(
         self, rows: Sequence[asyncpg.Record], acked: Sequence[RecordMetadata]

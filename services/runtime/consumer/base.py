@@ -379,14 +379,23 @@ class LogConsumer:
         partitions = consumer.partitions_for_topic(self.topic) or set()
         if not partitions:
             return None
+        stored = await self._stored_positions()  # a lower bound of what is applied by now
+
+        def beyond(partition: int) -> bool:
+            row = stored.get(partition)
+            return (
+                reached is not None
+                and partition in reached
+                and (row["next_offset"] if row else 0) >= reached[partition]
+            )
+
+        if all(beyond(p) for p in partitions):  # the ends need not be asked
+            return dict.fromkeys(partitions, now)
         ends = await consumer.end_offsets([TopicPartition(self.topic, p) for p in partitions])
-        stored = await self._stored_positions()
         applied: dict[int, datetime] = {}
         for tp, end in ends.items():
             row = stored.get(tp.partition)
-            applied_to = row["next_offset"] if row else 0
-            beyond = reached is not None and applied_to >= reached.get(tp.partition, end + 1)
-            if applied_to >= end or beyond:
+            if (row["next_offset"] if row else 0) >= end or beyond(tp.partition):
                 applied[tp.partition] = now
             elif row is None or row["watermark"] is None:
                 return None
