@@ -63,8 +63,10 @@ class Settings(BaseSettings):
     # Producers' watermarks (contracts.watermarks): kept an hour, only the latest matters.
     topic_watermarks: str = "complaints.watermarks"
     # How often a relay that publishes watermarks (the workflow's) says how far its decisions
-    # are in the log while it has nothing else to publish.
-    watermark_interval_s: float = 0.05
+    # are in the log while it has nothing else to publish: the floor of the SLA's alerts'
+    # lateness. Each round costs a few statements and a write to Kafka; at 20 ms, about a
+    # tenth of a core of this 2-core machine while idle (bench/README.md, "SLA timers").
+    watermark_interval_s: float = 0.02
     events_partitions: int = 6
     # Kafka for real deployments (docs/operations.md, "Kafka for real deployments"): how the
     # clients authenticate and encrypt, and how many copies of each topic the brokers keep.
