@@ -147,7 +147,7 @@ class OutboxRelay:
         )
         self._wake = asyncio.Event()
         self.is_leader = False
-        # Partition → the offset after this relay's latest event there (watermarks' offsets)
+        # Partition → the offset after the latest decided event there (watermarks' offsets)
         self._reached: dict[int, int] | None = None
 
     def wake(self) -> None:
