@@ -369,30 +369,6 @@ async def end_offsets(bootstrap: str | Settings, topic: str) -> dict[int, int]:
         await consumer.stop()
 
 
-class TopicEnds:
-    """The end offsets of one topic, asked of the brokers on one client kept open (started at
-    the first call; ``close`` when done)."""
-
-    def __init__(self, target: str | Settings, topic: str) -> None:
-        self._options = _options(target)
-        self.topic = topic
-        self._consumer: AIOKafkaConsumer | None = None
-
-    async def __call__(self) -> dict[int, int]:
-        """Partition → offset after its last record now."""
-        if self._consumer is None:
-            consumer = AIOKafkaConsumer(**self._options, enable_auto_commit=False)
-            await consumer.start()
-            self._consumer = consumer
-        ends = await self._consumer.end_offsets(await topic_partitions(self._consumer, self.topic))
-        return {tp.partition: offset for tp, offset in ends.items()}
-
-    async def close(self) -> None:
-        if self._consumer is not None:
-            consumer, self._consumer = self._consumer, None
-            await consumer.stop()
-
-
 async def read_to_end(
     bootstrap: str | Settings, topic: str, *, max_records: int = 5000
 ) -> AsyncIterator[list[ConsumerRecord[bytes, bytes]]]:

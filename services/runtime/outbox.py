@@ -30,7 +30,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
@@ -43,7 +43,7 @@ from contracts import Envelope, encode_event
 from contracts.watermarks import Watermark, encode_watermark
 from services.runtime import store
 from services.runtime.db import TRANSIENT_DB_ERRORS
-from services.runtime.kafka import TopicEnds, complaint_key, event_headers
+from services.runtime.kafka import complaint_key, event_headers
 from services.runtime.metrics import EVENTS_PUBLISHED, OUTBOX_BACKLOG, OUTBOX_WATERMARK
 from services.runtime.store.outbox import DECIDING
 
@@ -117,7 +117,7 @@ class Watermarking:
     topic: str
     producer: str
     events_topic: str
-    ends: TopicEnds
+    ends: Callable[[], Awaitable[dict[int, int]]]  # the events topic's end offsets, now
     now: Callable[[], datetime]
     interval_s: float
 
@@ -156,13 +156,6 @@ class OutboxRelay:
 
     async def run(self) -> None:
         """Publish forever: take the leader lock, drain the outbox, wait for more."""
-        try:
-            await self._relay()
-        finally:
-            if self._watermarking is not None:
-                await self._watermarking.ends.close()
-
-    async def _relay(self) -> None:
         lock_key = f"outbox:{self.schema}"
         while True:
             try:

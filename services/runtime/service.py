@@ -11,6 +11,7 @@ import threading
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,7 @@ from services.runtime.consumer.processor import Processor, ProcessorConsumer
 from services.runtime.db import create_pool, ping
 from services.runtime.generations import Generations, LiveGate, Rebuilding
 from services.runtime.http import ReadinessCheck
-from services.runtime.kafka import TopicEnds, ensure_topics, make_broker
+from services.runtime.kafka import end_offsets, ensure_topics, make_broker
 from services.runtime.monitor import Monitor
 from services.runtime.outbox import OutboxRelay, Watermarking
 from services.runtime.settings import Settings
@@ -164,7 +165,7 @@ class ConsumingService:
                 topic=self.settings.topic_watermarks,
                 producer=self.name,
                 events_topic=self.settings.topic_events,
-                ends=TopicEnds(self.settings, self.settings.topic_events),
+                ends=partial(end_offsets, self.settings, self.settings.topic_events),
                 now=watermarks,
                 interval_s=self.settings.watermark_interval_s,
             ),

@@ -8,6 +8,7 @@ import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from functools import partial
 
 import asyncpg
 import pytest
@@ -17,7 +18,7 @@ from contracts import Channel, Envelope, EventData, new_envelope
 from contracts.intake import ComplaintReceivedV3, Submission
 from contracts.watermarks import Watermark, decode_watermark
 from services.runtime.consumer import ProjectionConsumer
-from services.runtime.kafka import TopicEnds, partition_of, publish_event
+from services.runtime.kafka import end_offsets, partition_of, publish_event
 from services.runtime.outbox import OutboxRelay, Watermarking, deciding, enqueue
 from services.runtime.store import consumer_tables_sql, outbox_table_sql
 from tests.conftest import RUN, Infra
@@ -202,7 +203,6 @@ async def test_the_watermark_never_passes_a_decision_in_flight_nor_one_not_yet_p
 
     broker = KafkaBroker(bootstrap, enable_idempotence=True)
     await broker.connect()
-    relay_ends = TopicEnds(bootstrap, topic)
     relay = OutboxRelay(
         schema=SCHEMA,
         pool=lambda: pool,
@@ -212,7 +212,7 @@ async def test_the_watermark_never_passes_a_decision_in_flight_nor_one_not_yet_p
             topic=marks_topic,
             producer="workflow",
             events_topic=topic,
-            ends=relay_ends,
+            ends=partial(end_offsets, bootstrap, topic),
             now=lambda: datetime.now(UTC),
             interval_s=0.05,
         ),
@@ -285,4 +285,3 @@ async def test_the_watermark_never_passes_a_decision_in_flight_nor_one_not_yet_p
         }
     finally:
         await broker.stop()
-        await relay_ends.close()
