@@ -45,7 +45,6 @@ from services.runtime import store
 from services.runtime.db import TRANSIENT_DB_ERRORS
 from services.runtime.kafka import complaint_key, event_headers
 from services.runtime.metrics import EVENTS_PUBLISHED, OUTBOX_BACKLOG, OUTBOX_WATERMARK
-from services.runtime.store.outbox import DECIDING
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +59,7 @@ async def deciding(conn: asyncpg.Connection, schema: str) -> None:
     into ``schema``'s outbox, before the clock is read: the relay's watermark never passes an
     instant such a transaction may still stamp. Deciding transactions never wait for each
     other; they wait only while the relay reads its instant (one short statement)."""
-    await store.share_for_transaction(conn, writers_lock(schema), setting=DECIDING)
+    await store.begin_deciding(conn, writers_lock(schema))
 
 
 async def enqueue(conn: asyncpg.Connection, schema: str, topic: str, envelope: Envelope) -> bool:

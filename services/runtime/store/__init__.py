@@ -33,7 +33,6 @@ from services.runtime.store.locks import (
     lock_for_transaction,
     ping,
     run_script,
-    share_for_transaction,
     table_exists,
     try_lock,
     try_lock_for_transaction,
@@ -41,6 +40,7 @@ from services.runtime.store.locks import (
 )
 from services.runtime.store.names import checked
 from services.runtime.store.outbox import (
+    begin_deciding,
     in_outbox,
     insert_outbox,
     mark_published,
@@ -50,6 +50,7 @@ from services.runtime.store.outbox import (
 )
 
 __all__ = [
+    "begin_deciding",
     "checked",
     "claim",
     "consumer_tables_sql",
@@ -70,7 +71,6 @@ __all__ = [
     "reset_local_search_path",
     "run_script",
     "set_local_search_path",
-    "share_for_transaction",
     "store_offsets",
     "stored_offsets",
     "stored_positions",

@@ -21,20 +21,6 @@ async def lock_for_transaction(conn: asyncpg.Connection, key: str) -> None:
     await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", key)
 
 
-async def share_for_transaction(
-    conn: asyncpg.Connection, key: str, *, setting: str | None = None
-) -> None:
-    """Wait for the advisory lock named ``key`` in shared mode, held until the transaction
-    ends: holders of the shared lock never wait for each other, only for an exclusive one.
-    ``setting``: a transaction-local setting turned ``on`` with it."""
-    await conn.execute(
-        "SELECT pg_advisory_xact_lock_shared(hashtext($1)), "
-        "CASE WHEN $2::text IS NULL THEN NULL ELSE set_config($2, 'on', true) END",
-        key,
-        setting,
-    )
-
-
 async def try_lock_for_transaction(conn: asyncpg.Connection, key: str) -> bool:
     """Take the advisory lock named ``key`` exclusively if nobody holds it, shared or not
     (held until the transaction ends); ``False`` at once otherwise."""

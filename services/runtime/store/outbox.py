@@ -8,9 +8,19 @@ from uuid import UUID
 import asyncpg
 
 DECIDING = "complaints.deciding"
-"""The transaction-local setting a deciding transaction sets (``outbox.deciding``)."""
+"""The transaction-local setting a deciding transaction sets (``begin_deciding``)."""
 
 _DECIDED = f"(coalesce(current_setting('{DECIDING}', true), '') = 'on')"
+
+
+async def begin_deciding(conn: asyncpg.Connection, lock: str) -> None:
+    """Share the writer lock named ``lock`` until the transaction ends (deciding transactions
+    never wait for each other, only for the relay's exclusive hold), and mark the
+    transaction deciding: the outbox rows it writes are ``decided``."""
+    await conn.execute(
+        f"SELECT pg_advisory_xact_lock_shared(hashtext($1)), set_config('{DECIDING}', 'on', true)",
+        lock,
+    )
 
 
 def outbox_table_sql(schema: str) -> str:
