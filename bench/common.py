@@ -6,11 +6,13 @@ import contextlib
 import os
 import statistics
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+import asyncpg
 
 from contracts import Channel, Envelope, new_envelope
 from contracts.intake import ComplaintReceivedV3, Submission, complaint_id_for, received_event_id
@@ -64,6 +66,19 @@ def percentile(values: Sequence[float], p: float) -> float:
         return float("nan")
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, round(p / 100 * (len(ordered) - 1))))]
+
+
+async def live_caught_up(
+    conn: asyncpg.Connection | asyncpg.Pool, schema: str, ends: Mapping[int, int]
+) -> bool:
+    """Whether the live generation of ``schema``'s projections has stored offsets up to
+    ``ends`` (partition → offset)."""
+    rows = await conn.fetch(
+        f"SELECT partition, next_offset FROM {schema}.live_consumer_offsets WHERE consumer LIKE $1",
+        f"{schema}.%",
+    )
+    stored = {r["partition"]: r["next_offset"] for r in rows}
+    return all(stored.get(p, 0) >= o for p, o in ends.items())
 
 
 def summary_ms(values_s: Sequence[float]) -> dict[str, float]:

@@ -15,7 +15,7 @@ import asyncpg
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from bench.common import Bench, received_event, submission_body
+from bench.common import Bench, live_caught_up, received_event, submission_body
 from contracts.timezone import CHINA
 from services.reporting.store.writing import TIMER_EVENT_COLUMNS
 from services.runtime.kafka import end_offsets
@@ -196,16 +196,6 @@ def _uuid(value: str) -> Any:
     return UUID(value)
 
 
-async def caught_up(pool: asyncpg.Pool, ends: dict[int, int]) -> bool:
-    """Whether the live generation has stored offsets up to ``ends``."""
-    rows = await pool.fetch(
-        "SELECT partition, next_offset FROM reporting.live_consumer_offsets "
-        "WHERE consumer LIKE 'reporting.%'"
-    )
-    stored = {r["partition"]: r["next_offset"] for r in rows}
-    return all(stored.get(p, 0) >= o for p, o in ends.items())
-
-
 async def live_rebuild(database_url: str, *, poll_s: float = 0.02) -> dict[str, Any]:
     """Ask for a rebuild of reporting (as ``complaints rebuild reporting`` does) and wait for
     the swap. Returns the generation's registry row and the seconds from request to swap."""
@@ -256,7 +246,7 @@ async def wait_live_caught_up(database_url: str, ends: dict[int, int]) -> None:
     pool = await asyncpg.create_pool(database_url, min_size=1, max_size=1)
     try:
         while True:
-            if await caught_up(pool, ends):
+            if await live_caught_up(pool, "reporting", ends):
                 return
             await asyncio.sleep(0.2)
     finally:

@@ -40,7 +40,7 @@ import asyncpg
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from bench.common import Bench, received_event, submission_body, summary_ms
+from bench.common import Bench, live_caught_up, received_event, submission_body, summary_ms
 from contracts import Envelope, encode_event
 from services.runtime.kafka import end_offsets
 from services.sla.settings import SlaSettings
@@ -85,16 +85,10 @@ async def _workflow_applied(
     try:
         while time.monotonic() - started < timeout_s:
             try:
-                rows = await conn.fetch(
-                    "SELECT partition, next_offset FROM workflow.live_consumer_offsets "
-                    "WHERE topic = $1",
-                    topic,
-                )
+                if await live_caught_up(conn, "workflow", ends):
+                    return True
             except (asyncpg.UndefinedTableError, asyncpg.InvalidSchemaNameError):
-                rows = []
-            stored = {r["partition"]: r["next_offset"] for r in rows}
-            if all(stored.get(p, 0) >= end for p, end in ends.items()):
-                return True
+                pass  # the workflow has not made its schema yet
             await asyncio.sleep(0.5)
     finally:
         await conn.close()
