@@ -311,9 +311,9 @@ class Scheduler:
         ``until[p]`` (``None``: not yet).
 
         That is as far as the partition is applied, and before the workflow's watermark: its
-        decisions stamped before the watermark were in the log before the log's ends are read
-        here, so a partition applied to its end holds them. Without a fresh watermark, a grace
-        before the instant the partition is applied to."""
+        decisions stamped before the watermark are in the log below the watermark's offsets,
+        so a partition applied to its end, or to its offset there, holds them. Without a
+        fresh watermark, a grace before the instant the partition is applied to."""
         now = self._now()
         fence = self._fence()  # before the ends of the log are read
         applied = await self._consumer.applied_by_partition(
