@@ -195,6 +195,15 @@ class LoggedEvent:
             data.model_dump(mode="json"),
         )
 
+    @classmethod
+    def read(cls, envelope: Envelope | LoggedEvent, data: EventData | JsonDict) -> LoggedEvent:
+        """The event as a projection that ``reads_logged`` reads it: as is, or from a validated
+        envelope and body (``of``)."""
+        if isinstance(envelope, LoggedEvent):
+            return envelope
+        assert isinstance(data, EventData)
+        return cls.of(envelope, data)
+
 
 _FIELDS = frozenset(Envelope.model_fields)
 

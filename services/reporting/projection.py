@@ -25,7 +25,7 @@ from typing import Any
 
 import asyncpg
 
-from contracts import Envelope, EventData, LoggedEvent
+from contracts import Envelope, LoggedEvent
 from services.reporting import store
 from services.reporting.domain import (
     logged_complaint_row,
@@ -46,14 +46,6 @@ NOT_ABOUT_A_COMPLAINT = frozenset({"ComplainantErased"})
 erasure's effect)."""
 
 Rows = tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], list[tuple[Any, ...]]]
-
-
-def logged(envelope: Envelope | LoggedEvent, data: EventData | dict[str, Any]) -> LoggedEvent:
-    """The event as the projection reads it (from a validated envelope and body, or as is)."""
-    if isinstance(envelope, LoggedEvent):
-        return envelope
-    assert isinstance(data, EventData)
-    return LoggedEvent.of(envelope, data)
 
 
 class ComplaintsProjection:
@@ -99,7 +91,7 @@ class ComplaintsProjection:
         self, conn: asyncpg.Connection, envelope: Envelope | LoggedEvent, data: Any
     ) -> None:
         """Project one event of the log (inside the consumer's transaction)."""
-        await self.write(conn, self.rows([logged(envelope, data)]))
+        await self.write(conn, self.rows([LoggedEvent.read(envelope, data)]))
 
     async def apply_batch(
         self,
@@ -108,7 +100,9 @@ class ComplaintsProjection:
     ) -> None:
         """Project a batch of events with one statement: the same rows as ``apply`` for each
         event in turn."""
-        await self.write(conn, self.rows([logged(envelope, data) for envelope, data in events]))
+        await self.write(
+            conn, self.rows([LoggedEvent.read(envelope, data) for envelope, data in events])
+        )
 
     # -- a builder's bulk load ---------------------------------------------------------
 

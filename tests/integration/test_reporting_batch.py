@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 import asyncpg
 import pytest
 
-from contracts import Channel, Envelope, EventData, Validity, new_envelope
+from contracts import Channel, Envelope, EventData, LoggedEvent, Validity, new_envelope
 from contracts.enums import Priority, ServiceCategory
 from contracts.intake import ComplaintReceivedV3, Submission
 from contracts.lifecycle import (
@@ -31,7 +31,7 @@ from contracts.lifecycle import (
 from contracts.sla import AlertKind, SlaBreached, SlaWarning, sla_event_id
 from deploy.local import sandbox
 from services.reporting import store
-from services.reporting.projection import ComplaintsProjection, logged
+from services.reporting.projection import ComplaintsProjection
 from services.runtime.store import consumer_tables_sql
 from tests.conftest import RUN, Infra
 from tests.integration.reporting_db import assert_counts_are_current, assert_current_is_the_fold
@@ -251,7 +251,7 @@ async def test_a_bulk_load_with_duplicates_writes_the_rows_of_each_event_applied
             await projection.begin_build(conn)
         for start in range(0, len(log), 10):  # batches, as a builder loads them
             async with conn.transaction():
-                rows = projection.rows([logged(e, d) for e, d in log[start : start + 10]])
+                rows = projection.rows([LoggedEvent.read(e, d) for e, d in log[start : start + 10]])
                 await projection.write(conn, rows, bulk=True)
         async with conn.transaction():
             await projection.finish_build(conn, "reporting.complaints.v1")
