@@ -320,14 +320,23 @@ async def prior_candidates(
     pepper: bytes,
 ) -> list[asyncpg.Record]:
     """Every complaint ``prior_complaints`` could return for any of these receipts (the same
-    owner or unit, within ``window``), with one statement; the caller picks each one's."""
+    owner or unit, within ``window``), with one statement; the caller picks each one's.
+
+    The owners' and the units' complaints are found apart, each through its index, and put
+    together (``UNION``: a complaint of both once). Asked with ``OR`` in one condition, the
+    units' pairs being a subquery, PostgreSQL read the whole table for every batch: 16.6 ms
+    a batch at 13,000 complaints, most of PostgreSQL's time in the pipeline bench."""
     if not receipts:
         return []
     rows: list[asyncpg.Record] = await conn.fetch(
         """SELECT complaint_id, occurred_at, owner_ref, unit, office FROM complaints
-           WHERE (owner_ref = ANY($1::text[])
-                  OR (office, unit) IN (SELECT * FROM unnest($2::text[], $3::text[])))
-             AND occurred_at BETWEEN $4 AND $5""",
+           WHERE owner_ref = ANY($1::text[]) AND occurred_at BETWEEN $4 AND $5
+           UNION
+           SELECT c.complaint_id, c.occurred_at, c.owner_ref, c.unit, c.office
+           FROM complaints c
+           JOIN unnest($2::text[], $3::text[]) AS u(office, unit)
+             ON c.office = u.office AND c.unit = u.unit
+           WHERE c.occurred_at BETWEEN $4 AND $5""",
         list({vault.ref_of(pepper, r) for r in receipts}),
         [r.office for r in receipts],
         [r.unit for r in receipts],

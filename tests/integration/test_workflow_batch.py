@@ -24,6 +24,7 @@ from contracts import (
     ServiceCategory,
     Validity,
     decode_event,
+    encode_event,
     new_envelope,
 )
 from contracts.lifecycle import (
@@ -339,3 +340,47 @@ async def test_batches_fold_transfers_office_moves_and_major_judgments_as_one_at
     moved = [c for c in reference["complaints"] if c["office"] == "G小城"]
     assert len(moved) >= 6 and all(c["clock_since"] is not None for c in moved)
     assert any(s.summary == "处理及时" for s in reference["states"].values())
+
+
+async def test_a_batch_finds_the_prior_complaints_of_its_owners_and_of_its_units(
+    pool: asyncpg.Pool,
+) -> None:
+    """``prior_candidates``: for a receipt, every complaint of the same owner (in any unit)
+    and of the same unit of the same office (of any owner) within the window, each once —
+    not the same unit name in another office, nor anything outside the window."""
+    from bench.common import received_event, submission_body
+    from services.runtime import vault
+
+    body = submission_body(0, "prior")
+    body["complainant"] = {"name": "业主", "phone": "13900000001"}
+    _, receipt = decode_event(encode_event(received_event(body)))  # as the log has it
+    assert isinstance(receipt, ComplaintReceived)
+    owner = vault.ref_of(CTX.pepper, receipt)
+    other = vault.complainant_ref(CTX.pepper, "13900000002")
+    at, office, unit = receipt.occurred_at, receipt.office, receipt.unit
+    rows = {
+        "both": (owner, office, unit, at),
+        "same unit, other owner": (other, office, unit, at + timedelta(days=1)),
+        "same owner, other unit": (owner, "另一个项目", "9栋901", at - timedelta(days=2)),
+        "same unit name, other office": (other, "另一个项目", unit, at),
+        "same owner, too early": (owner, office, unit, at - timedelta(days=40)),
+        "nothing in common": (other, "另一个项目", "9栋901", at),
+    }
+    ids = {name: uuid.uuid4() for name in rows}
+    async with pool.acquire() as conn:
+        await conn.execute(f"TRUNCATE {GEN}.complaints")
+        for name, (ref, where, flat, when) in rows.items():
+            await conn.execute(
+                f"""INSERT INTO {GEN}.complaints (complaint_id, office, unit, channel,
+                        owner_ref, occurred_at, status, escalation_level, version)
+                    VALUES ($1, $2, $3, 'hotline', $4, $5, 'received', 'none', 1)""",
+                ids[name],
+                where,
+                flat,
+                ref,
+                when,
+            )
+        found = await store.prior_candidates(conn, [receipt], timedelta(days=7), CTX.pepper)
+    assert sorted(r["complaint_id"] for r in found) == sorted(
+        ids[n] for n in ("both", "same unit, other owner", "same owner, other unit")
+    )
