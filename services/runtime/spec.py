@@ -122,7 +122,7 @@ class ServiceSpec:
     durable: Sequence[Path] = ()  # tables that are not projections (never dropped)
     functions: Sequence[Path] = ()  # stable objects over the views (SQL functions)
     legacy_tables: Sequence[str] = ()  # projection tables an older release kept in the schema
-    plan_each_query: bool = False  # reads with optional filters: no generic plans
+    plan_each_query: bool = False  # no generic plans (optional filters; tables that grow)
     shared: Callable[[Any], Any] = field(default=lambda settings: None)
     consumers: Sequence[Consumes | Processes] = ()
     reactions: Sequence[Reacts] = ()

@@ -111,6 +111,9 @@ SPEC = ServiceSpec(
     migrations=[HERE / "schema.sql"],
     durable=[HERE / "durable.sql"],
     legacy_tables=["complaints", "history", "clocks"],
+    # Its tables start empty (a new system, a new generation): a generic plan made then
+    # scans them whole for good (``create_pool``), so each execution is planned.
+    plan_each_query=True,
     shared=_shared,
     consumers=[
         Consumes(CLOCKS, lambda parts: ClockProjection(parts.shared.rules)),
