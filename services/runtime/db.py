@@ -47,9 +47,9 @@ async def create_pool(
     statement once per connection, and after five executions PostgreSQL may keep one generic
     plan for all parameters: a report run for the whole company and then for one office got
     the company's plan (a scan of the month, filtered after: 2.4 s instead of 0.13 s). And a
-    generic plan made while a table was nearly empty (a new system, a new generation, before
-    autovacuum analyses it) scans it whole for good: the workflow's and the SLA's batches read
-    their tables by key, and took 6–27 ms a statement on a table of 10,000 rows.
+    generic plan made while a table was nearly empty (a new system, a new generation) scans it
+    whole until autovacuum analyses it, a minute later at the earliest: the workflow's and the
+    SLA's batches read their tables by key, and took 6–27 ms a statement at 10,000 rows.
     """
     # No JIT compilation: every query here answers a person or applies a batch, and compiling
     # one took longer than running it (445 ms of a 1.4 s monthly report over 1,000,000

@@ -112,7 +112,7 @@ SPEC = ServiceSpec(
     durable=[HERE / "durable.sql"],
     legacy_tables=["complaints", "history", "clocks"],
     # Its tables start empty (a new system, a new generation): a generic plan made then
-    # scans them whole for good (``create_pool``), so each execution is planned.
+    # scans them whole until they are analysed (``create_pool``), so each execution is planned.
     plan_each_query=True,
     shared=_shared,
     consumers=[
