@@ -15,6 +15,7 @@ from typing import Any
 import asyncpg
 import pytest
 
+from bench.common import received_event, submission_body
 from bench.rebuild_services import histories
 from contracts import (
     Channel,
@@ -43,6 +44,7 @@ from contracts.lifecycle import (
     Role,
 )
 from deploy.local import sandbox
+from services.runtime import vault
 from services.runtime.store import consumer_tables_sql, outbox_table_sql
 from services.workflow import store
 from services.workflow.domain import MajorPolicy, load_routing_rules, replay
@@ -348,9 +350,6 @@ async def test_a_batch_finds_the_prior_complaints_of_its_owners_and_of_its_units
     """``prior_candidates``: for a receipt, every complaint of the same owner (in any unit)
     and of the same unit of the same office (of any owner) within the window, each once —
     not the same unit name in another office, nor anything outside the window."""
-    from bench.common import received_event, submission_body
-    from services.runtime import vault
-
     body = submission_body(0, "prior")
     body["complainant"] = {"name": "业主", "phone": "13900000001"}
     _, receipt = decode_event(encode_event(received_event(body)))  # as the log has it
