@@ -22,7 +22,7 @@ from services.reporting import spec as reporting_spec
 
 POLL_S = 0.003
 
-REPORTING_CONSUMER = f"reporting.{reporting_spec.SPEC.consumers[0].name}"
+REPORTING_CONSUMER = reporting_spec.SPEC.consumer_name(reporting_spec.SPEC.consumers[0])
 """The reporting projection's consumer, as its offsets and processed events name it."""
 
 

@@ -122,7 +122,10 @@ class ServiceSpec:
     durable: Sequence[Path] = ()  # tables that are not projections (never dropped)
     functions: Sequence[Path] = ()  # stable objects over the views (SQL functions)
     legacy_tables: Sequence[str] = ()  # projection tables an older release kept in the schema
-    plan_each_query: bool = False  # no generic plans (optional filters; tables that grow)
+    # Plan each execution, no generic plans (``create_pool``): for reads with optional
+    # filters, and for tables that start empty (a new system, a new generation) and are read
+    # by key as they grow, which a generic plan made early would scan whole until analysed.
+    plan_each_query: bool = False
     shared: Callable[[Any], Any] = field(default=lambda settings: None)
     consumers: Sequence[Consumes | Processes] = ()
     reactions: Sequence[Reacts] = ()

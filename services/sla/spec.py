@@ -111,9 +111,7 @@ SPEC = ServiceSpec(
     migrations=[HERE / "schema.sql"],
     durable=[HERE / "durable.sql"],
     legacy_tables=["complaints", "history", "clocks"],
-    # Its tables start empty (a new system, a new generation): a generic plan made then
-    # scans them whole until they are analysed (``create_pool``), so each execution is planned.
-    plan_each_query=True,
+    plan_each_query=True,  # its tables start empty (``ServiceSpec.plan_each_query``)
     shared=_shared,
     consumers=[
         Consumes(CLOCKS, lambda parts: ClockProjection(parts.shared.rules)),
