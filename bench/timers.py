@@ -281,7 +281,8 @@ async def measure(
         sampling = asyncio.create_task(behind.run())
         profiler = _profile(system.procs["sla"].pid, max(wait_s, 0) + window_s + 5, name)
         try:
-            late = await _lateness(consumer, n, until=time.monotonic() + wait_s + window_s + 90)
+            until = time.monotonic() + wait_s + window_s + 90
+            late, relayed = await _lateness(consumer, n, until=until)
         finally:
             intake.stopping.set()
             behind.stopping.set()
@@ -302,6 +303,8 @@ async def measure(
         "intake_per_s": round(intake.rate, 1),
         "intake_refused": intake.refused,
         "decided_within_s": decided,
+        # of the lateness, decided → in the log: the judging transaction's commit and the relay
+        "relayed": summary_ms(list(relayed.values())),
         # how far before now due timers could be judged, sampled over the wait and window
         "judged_behind": summary_ms(behind.samples["judged"]),
         "watermark_behind": summary_ms(behind.samples["watermark"]),
@@ -323,19 +326,31 @@ async def _pending(
     await _workflow_applied(bench.bootstrap, database_url, topic, timeout_s=1800)
 
 
-async def _lateness(consumer: AIOKafkaConsumer, n: int, *, until: float) -> dict[str, float]:
+async def _lateness(
+    consumer: AIOKafkaConsumer, n: int, *, until: float
+) -> tuple[dict[str, float], dict[str, float]]:
     """Each complaint's first-response breach as the log got it: seconds after its deadline
-    (the record's Kafka timestamp), until ``n`` came or ``until`` (``time.monotonic``)."""
+    (the record's Kafka timestamp), until ``n`` came or ``until`` (``time.monotonic``); and
+    seconds after it was decided (its ``recorded_at``: the judging round's instant), which is
+    the part of the lateness spent committing and relaying it."""
     late: dict[str, float] = {}
+    relayed: dict[str, float] = {}
     while len(late) < n and time.monotonic() < until:
         batch = await consumer.getmany(timeout_ms=500, max_records=5000)
         for records in batch.values():
             for r in records:
                 e = orjson.loads(r.value)
                 if e["type"] == "SlaBreached" and e["data"]["timer"] == "first_response":
-                    due_at = datetime.fromisoformat(e["data"]["deadline"])
-                    late.setdefault(e["complaint_id"], r.timestamp / 1000 - due_at.timestamp())
-    return late
+                    if e["complaint_id"] in late:
+                        continue
+                    at = r.timestamp / 1000
+                    late[e["complaint_id"]] = (
+                        at - datetime.fromisoformat(e["data"]["deadline"]).timestamp()
+                    )
+                    relayed[e["complaint_id"]] = (
+                        at - datetime.fromisoformat(e["recorded_at"]).timestamp()
+                    )
+    return late, relayed
 
 
 async def measure_100k(bench: Bench) -> dict[str, Any]:
