@@ -194,18 +194,11 @@ async def judge_from_agenda(
     if not complaint_ids:
         return []
     alerts: list[tuple[UUID, SlaAlert]] = []
-    breached: list[tuple[UUID, str]] = []
     for row in await store.take_due_agenda(conn, complaint_ids, until):
-        if row["owed_until"] is not None and row["owed_until"] <= until:
-            continue  # no longer owed (a warning whose deadline passed meanwhile)
         data = latest_version(row["event_type"]).model_validate_json(row["data"])
         assert isinstance(data, SlaWarning | SlaBreached | ComplaintResumed)
         alerts.append((row["complaint_id"], SlaAlert(row["event_id"], row["due_at"], data)))
-        if isinstance(data, SlaBreached) and not data.hard:
-            breached.append((row["complaint_id"], data.timer))
-    published = await _publish(conn, topic, alerts, now)
-    await store.after_agenda(conn, complaint_ids, breached)
-    return published
+    return await _publish(conn, topic, alerts, now)
 
 
 def judgeable(

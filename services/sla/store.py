@@ -177,40 +177,35 @@ AgendaRow = tuple[UUID, UUID, datetime, datetime | None, datetime, str, str]
 async def take_due_agenda(
     conn: asyncpg.Connection, complaint_ids: Sequence[UUID], until: datetime
 ) -> list[asyncpg.Record]:
-    """Remove and return the agenda rows of these (locked) complaints owed from ``until`` or
-    before, oldest first: those still owed at ``until`` are the alerts to publish."""
+    """Judge these (locked) complaints from their agenda up to ``until``, in one statement:
+    remove their agenda rows owed from ``until`` or before, mark breached the clocks of the
+    (target, not hard) breaches still owed at ``until``, move each complaint's next check to
+    its agenda's next instant; return the rows still owed at ``until``, oldest first: the
+    alerts to publish. A row owed only until ``until`` or before (a warning whose deadline
+    passed meanwhile) is removed and not returned."""
+    # One statement, not three: the judging transaction is on every due alert's way to the
+    # log, and each round trip is a wait on a loaded machine. The complaints' next check reads
+    # the agenda as it was before the statement: the rows left are those owed after ``until``.
     rows: list[asyncpg.Record] = await conn.fetch(
         """WITH due AS (
                DELETE FROM agenda WHERE complaint_id = ANY($1::uuid[]) AND owed_from <= $2
-               RETURNING *)
-           SELECT * FROM due ORDER BY due_at, owed_from""",
+               RETURNING *),
+           owed AS (SELECT * FROM due WHERE owed_until IS NULL OR owed_until > $2),
+           breached AS (
+               UPDATE clocks c SET state = 'breached'
+               FROM owed o
+               WHERE o.event_type = 'SlaBreached' AND NOT (o.data ->> 'hard')::boolean
+                 AND c.complaint_id = o.complaint_id AND c.timer = o.data ->> 'timer'),
+           checked AS (
+               UPDATE complaints c SET updated_at = now(), next_check_at = (
+                   SELECT min(a.owed_from) FROM agenda a
+                   WHERE a.complaint_id = c.complaint_id AND a.owed_from > $2)
+               WHERE c.complaint_id = ANY($1::uuid[]))
+           SELECT * FROM owed ORDER BY due_at, owed_from""",
         complaint_ids,
         until,
     )
     return rows
-
-
-async def after_agenda(
-    conn: asyncpg.Connection,
-    complaint_ids: Sequence[UUID],
-    breached: Sequence[tuple[UUID, str]],
-) -> None:
-    """After judging complaints from their agenda: the clocks whose deadline passed are
-    breached, and each complaint's next check is its agenda's next instant."""
-    if breached:
-        await conn.execute(
-            """UPDATE clocks c SET state = 'breached'
-               FROM unnest($1::uuid[], $2::text[]) AS b(complaint_id, timer)
-               WHERE c.complaint_id = b.complaint_id AND c.timer = b.timer""",
-            [cid for cid, _ in breached],
-            [timer for _, timer in breached],
-        )
-    await conn.execute(
-        """UPDATE complaints c SET updated_at = now(), next_check_at = (
-               SELECT min(a.owed_from) FROM agenda a WHERE a.complaint_id = c.complaint_id)
-           WHERE c.complaint_id = ANY($1::uuid[])""",
-        complaint_ids,
-    )
 
 
 async def earliest_check(conn: asyncpg.Connection, *, refold: bool) -> datetime | None:
