@@ -16,7 +16,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from aiokafka import AIOKafkaConsumer
@@ -36,6 +36,9 @@ class Fence:
 
     before: datetime
     offsets: Mapping[int, int]
+    # How many watermarks had been taken when it was made (``Watermarks.heard``): a waiter
+    # for the next word names it, so that one taken meanwhile is not waited for again.
+    heard: int = field(default=0, compare=False)
 
 
 class Watermarks:
@@ -56,6 +59,7 @@ class Watermarks:
         self._clock = clock
         self._latest: dict[str, tuple[Watermark, float]] = {}  # producer → (said, heard at)
         self._waiting: set[asyncio.Event] = set()
+        self.heard = 0  # how many watermarks were taken
 
     def note(self, watermark: Watermark) -> None:
         """Take a watermark read from the log: the latest a producer said (a new relay leader
@@ -63,11 +67,19 @@ class Watermarks:
         if watermark.producer not in self.producers or watermark.topic != self.topic:
             return
         self._latest[watermark.producer] = (watermark, self._clock())
+        self.heard += 1
         for waiter in self._waiting:
             waiter.set()
 
-    async def next_word(self, timeout_s: float) -> None:
-        """Return at the next watermark taken, or after ``timeout_s``."""
+    async def next_word(self, timeout_s: float, since: int | None = None) -> None:
+        """Return at the next watermark taken, or after ``timeout_s``; at once if one was
+        taken after the ``since``-th (``Fence.heard``: the one the caller last judged by).
+
+        A caller judges by a fence, then works for a while (a round of the scheduler takes
+        about as long as the watermarks' interval): a watermark that came meanwhile may
+        already allow more, and waiting for the one after it would add a whole interval."""
+        if since is not None and self.heard > since:
+            return
         heard = asyncio.Event()
         self._waiting.add(heard)
         try:
@@ -94,7 +106,7 @@ class Watermarks:
         for watermark in said:
             for partition, offset in watermark.offsets.items():
                 offsets[partition] = max(offset, offsets.get(partition, 0))
-        return Fence(before=min(w.before for w in said), offsets=offsets)
+        return Fence(before=min(w.before for w in said), offsets=offsets, heard=self.heard)
 
     async def run(self, settings: Settings) -> None:
         """Read the watermarks topic from its end, forever (reconnecting after an error)."""

@@ -153,3 +153,22 @@ async def test_a_due_check_waits_for_the_next_word_or_the_timeout() -> None:
     marks.note(mark("workflow", T0))  # every waiter wakes at once
     await asyncio.wait_for(asyncio.gather(*waiting), 1.0)
     await asyncio.wait_for(marks.next_word(0.05), 1.0)  # nothing said: back at the timeout
+
+
+async def test_a_word_that_came_after_the_fence_judged_by_is_not_waited_for_again() -> None:
+    # A round judges by a fence, then works about as long as the watermarks' interval: the
+    # watermark that came meanwhile may allow more at once, not one interval later.
+    marks = Watermarks(["workflow"], topic=EVENTS, wait_s=60, clock=Clock())
+    marks.note(mark("workflow", T0))
+    fence = marks.fence()
+    assert fence is not None
+    marks.note(mark("workflow", T0 + timedelta(milliseconds=20)))  # during the round
+    await asyncio.wait_for(marks.next_word(5.0, since=fence.heard), 0.5)  # at once
+
+    latest = marks.fence()
+    assert latest is not None and latest.heard == fence.heard + 1
+    waiting = asyncio.create_task(marks.next_word(5.0, since=latest.heard))
+    await asyncio.sleep(0.01)
+    assert not waiting.done()  # nothing after the latest: the next word is waited for
+    marks.note(mark("workflow", T0 + timedelta(milliseconds=40)))
+    await asyncio.wait_for(waiting, 1.0)
