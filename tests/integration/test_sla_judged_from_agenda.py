@@ -33,7 +33,7 @@ TOPIC = "complaints.events"
 
 @pytest.fixture
 async def pool(real_infra: Infra) -> AsyncIterator[asyncpg.Pool]:
-    name = f"complaints_test_{RUN}_slaagenda"
+    name = f"complaints_test_{RUN}_slajudged"
     url = await sandbox.create_database(real_infra.admin_database_url, name)
     pool = await asyncpg.create_pool(
         url, min_size=1, max_size=2, server_settings={"search_path": f"{GEN}, sla"}
