@@ -32,12 +32,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
 import os
 import socket
 import time
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -45,6 +44,7 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 from services.runtime import store
+from services.runtime.collector import few_collections
 from services.runtime.consumer import Batch, ProjectionConsumer
 from services.runtime.db import TRANSIENT_DB_ERRORS
 from services.runtime.generations import Generation, Rebuilding, builder_lock_key, live_lock_key
@@ -442,26 +442,6 @@ class Builder:
         if retired is not None:
             async with service.pool.acquire() as conn:
                 await gens.drop(conn, retired)
-
-
-@contextlib.contextmanager
-def few_collections(young: int = 1_000_000) -> Iterator[None]:
-    """Fewer garbage collections while a generation is loaded: the objects the process holds
-    when it starts are set aside (``gc.freeze``: a collection no longer walks them), and the
-    youngest generation is collected once ``young`` more container objects are alive instead
-    of 700. A batch's rows are tuples and dicts that live until the batch is written (a
-    workflow batch of 5,000 events keeps about 250,000); collecting them over and over was a
-    third of preparing a batch, for nothing (they hold no cycles), and at 50,000 still a tenth
-    of a workflow rebuild. What refcounting frees does not count towards ``young``, so memory
-    stays bounded by what is alive."""
-    threshold = gc.get_threshold()
-    gc.freeze()
-    gc.set_threshold(max(young, threshold[0]), *threshold[1:])
-    try:
-        yield
-    finally:
-        gc.set_threshold(*threshold)
-        gc.unfreeze()
 
 
 async def follow(

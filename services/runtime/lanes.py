@@ -40,7 +40,8 @@ from multiprocessing.connection import Connection
 from multiprocessing.context import ForkServerContext, ForkServerProcess
 from typing import Any
 
-from services.runtime.builder import Progress, few_collections, follow, open_part
+from services.runtime.builder import Progress, follow, open_part
+from services.runtime.collector import few_collections
 from services.runtime.settings import Settings
 
 log = logging.getLogger(__name__)

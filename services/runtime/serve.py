@@ -7,6 +7,7 @@ import sys
 import uvicorn
 from fastapi import FastAPI
 
+from services.runtime.collector import settle
 from services.runtime.logs import configure_logging
 from services.runtime.settings import Settings, refuse
 
@@ -37,6 +38,7 @@ def serve(app: FastAPI, settings: Settings, *, port: int) -> None:
     # A SIGTERM ends the process within this many seconds, whatever hangs in the shutdown
     # (``ConsumingService.lifespan``); ``docker compose stop`` waits 10 s, then kills anyway.
     app.state.exit_within_s = 12.0
+    settle()  # the app is built: what it holds now is never a full collection's again
     uvicorn.run(
         app,
         host=settings.host,
