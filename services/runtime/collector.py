@@ -5,8 +5,8 @@ lot that lives as long as it does (modules, the app and its routes, pydantic sch
 SLA policy and calendar), so every full collection walked it all again: 190–240 ms of a
 running SLA, workflow or intake process on this machine's cores, every few seconds under
 load, during which the process answered nothing, judged nothing, published nothing. That was
-the tail of the SLA's alert lateness and of intake's latency (bench/README.md, "Garbage
-collections").
+the tail of the SLA's alert lateness (bench/README.md, "Garbage collections, and the SLA's
+due alerts").
 
 ``settle`` sets what the process holds once it is built aside (``gc.freeze``: no collection
 walks it again; nothing in it is garbage) and collects the youngest generation less often;
