@@ -255,7 +255,6 @@ class Scheduler:
         # returns at the next watermark (at once if one came after the n-th), or after the
         # seconds given
         self._word = word
-        self._heard: dict[bool, int | None] = {}  # per loop (refold?): its round's Fence.heard
         self._tick = tick.total_seconds()
         self._now = now
         self._batch = batch
@@ -271,12 +270,14 @@ class Scheduler:
     async def _loop(self, name: str, judge: Callable[[], Awaitable[bool]], *, refold: bool) -> None:
         while True:
             try:
+                # The watermark the round judges by (its fence is read before any await)
+                fence = self._fence()
                 if not await judge():
                     wait, waiting_for_word = await self._idle(refold=refold)
                     if waiting_for_word and self._word is not None:
                         # a check is due: the next watermark may allow it (one heard since
-                        # this loop's round read its fence, at once)
-                        await self._word(wait, self._heard.get(refold))
+                        # the round read its fence, at once)
+                        await self._word(wait, None if fence is None else fence.heard)
                     else:
                         await asyncio.sleep(wait)
             except asyncio.CancelledError:
@@ -304,12 +305,9 @@ class Scheduler:
             return min(0.02, self._tick), True
         return min(wait, self._tick), False
 
-    async def judged_until(
-        self, *, refold: bool = False
-    ) -> tuple[datetime, dict[int, datetime]] | None:
+    async def judged_until(self) -> tuple[datetime, dict[int, datetime]] | None:
         """``(now, until)``: the timers of a complaint keyed to partition ``p`` are judged up to
-        ``until[p]`` (``None``: not yet). ``refold``: which loop asks (it waits for the next
-        watermark after the one its fence was made of).
+        ``until[p]`` (``None``: not yet).
 
         That is as far as the partition is applied, and before the workflow's watermark: its
         decisions stamped before the watermark are in the log below the watermark's offsets,
@@ -317,7 +315,6 @@ class Scheduler:
         fresh watermark, a grace before the instant the partition is applied to."""
         now = self._now()
         fence = self._fence()  # before the ends of the log are read
-        self._heard[refold] = None if fence is None else fence.heard
         applied = await self._consumer.applied_by_partition(
             now, None if fence is None else fence.offsets
         )
@@ -345,7 +342,7 @@ class Scheduler:
     async def _round(self, *, fold_again: bool) -> bool:
         """Take up to a batch of due complaints of the kind, judge each as far as its
         partition allows (``judgeable``): folded again (``fold_again``) or from its agenda."""
-        instants = await self.judged_until(refold=fold_again)
+        instants = await self.judged_until()
         if instants is None:
             return False
         now, untils = instants

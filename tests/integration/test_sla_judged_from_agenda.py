@@ -15,8 +15,7 @@ import pytest
 from bench.common import received_event, submission_body
 from contracts import decode_event, encode_event
 from deploy.local import sandbox
-from services.runtime.store import consumer_tables_sql
-from services.runtime.store.outbox import outbox_table_sql
+from services.runtime.store import consumer_tables_sql, outbox_table_sql
 from services.sla import store
 from services.sla.calendar import load_calendar
 from services.sla.policy import load_policy
