@@ -190,6 +190,9 @@ class Bench:
         try:
             for service in services:
                 system.start(service)
+            # load comes once every service is ready, as compose starts it: a service that
+            # answers /healthz may still be warming up (``Builder.warm``)
+            system.wait_ready()
             yield system
         finally:
             system.stop_all()

@@ -154,6 +154,14 @@ class RunningSystem:
         self.urls[key] = f"http://127.0.0.1:{port}"
         return key
 
+    def wait_ready(self, timeout: float = 60) -> None:
+        """Wait until every running service answers ``/readyz`` with 200: consumers assigned
+        and warm-up done (what compose's health checks wait for before load comes)."""
+        ports = {
+            key: int(url.rsplit(":", 1)[1]) for key, url in self.urls.items() if key in self.procs
+        }
+        stack.wait_healthy(ports, timeout=timeout, logs=self.logs, path="/readyz")
+
     def kill(self, name: str) -> None:
         """SIGKILL one service: no shutdown hooks, no flushing (a crash)."""
         proc = self.procs.pop(name)

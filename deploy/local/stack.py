@@ -33,10 +33,13 @@ def service_port(name: str, env: Mapping[str, str] = os.environ) -> int:
     return int(env.get(f"COMPLAINTS_{name.upper()}_PORT", SERVICES[name]))
 
 
-def healthy(port: int, host: str = "127.0.0.1", timeout: float = 1.0) -> bool:
-    """Whether ``/healthz`` answers 200 on ``port``."""
+def healthy(
+    port: int, host: str = "127.0.0.1", timeout: float = 1.0, path: str = "/healthz"
+) -> bool:
+    """Whether ``path`` (``/healthz``: the process answers; ``/readyz``: it is ready for
+    load) answers 200 on ``port``."""
     try:
-        with urllib.request.urlopen(f"http://{host}:{port}/healthz", timeout=timeout) as resp:
+        with urllib.request.urlopen(f"http://{host}:{port}{path}", timeout=timeout) as resp:
             return bool(resp.status == 200)
     except (urllib.error.URLError, OSError):
         return False
@@ -62,17 +65,22 @@ def start_service(
     return proc
 
 
-def wait_healthy(ports: Mapping[str, int], *, timeout: float, logs: Path) -> None:
-    """Return once every service answers ``/healthz``; else fail naming the ones that do not."""
+def wait_healthy(
+    ports: Mapping[str, int], *, timeout: float, logs: Path, path: str = "/healthz"
+) -> None:
+    """Return once every service answers ``path`` (see ``healthy``); else fail naming the
+    ones that do not."""
     deadline = time.monotonic() + timeout
     waiting = dict(ports)
     while waiting and time.monotonic() < deadline:
-        waiting = {n: p for n, p in waiting.items() if not healthy(p)}
+        waiting = {n: p for n, p in waiting.items() if not healthy(p, path=path)}
         if waiting:
-            time.sleep(0.3)
+            time.sleep(0.1 if path == "/readyz" else 0.3)
     if waiting:
         names = ", ".join(sorted(waiting))
-        raise SystemExit(f"not healthy after {timeout:.0f}s: {names} (see {logs}/<service>.log)")
+        raise SystemExit(
+            f"no 200 from {path} after {timeout:.0f}s: {names} (see {logs}/<service>.log)"
+        )
 
 
 def _pid_alive(pid_path: Path) -> int | None:

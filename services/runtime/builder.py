@@ -104,6 +104,28 @@ class Builder:
         self.service = service
         self.identity = f"{socket.gethostname()}:{os.getpid()}"
         self.building: int | None = None  # the generation this copy builds now
+        self.server_tried = False  # whether the lanes' fork server was started (or failed to)
+
+    @property
+    def warm(self) -> bool:
+        """Whether this copy is past its warm-up: the lanes' fork server, when it builds in
+        processes, has started (or failed to start). Until then the fork server's imports
+        take about a second of a core beside the live work (``/readyz`` says not ready)."""
+        return self.server_tried or not any(self._in_processes(c) for c in self.service.projections)
+
+    async def start_lanes(self) -> None:
+        """Start the lanes' fork server if this copy builds in processes: its imports take
+        about a second, so now, not when a rebuild is asked for."""
+        if not any(self._in_processes(c) for c in self.service.projections):
+            return
+        from services.runtime import lanes
+
+        try:
+            await asyncio.to_thread(lanes.start_server, self.service.spec_name or "")
+        except Exception:  # a rebuild starts it then, or fails with the reason
+            log.exception("%s builder: cannot start the lanes' fork server", self.name)
+        finally:
+            self.server_tried = True
 
     async def run(self) -> None:
         """Forever, every ``rebuild_poll_s`` and whenever a rebuild is asked for
@@ -111,14 +133,7 @@ class Builder:
         generation that is due."""
         wake = asyncio.Event()
         listener = await self._listen(wake)
-        if any(self._in_processes(c) for c in self.service.projections):
-            from services.runtime import lanes
-
-            # Its imports take about a second: now, not when a rebuild is asked for.
-            try:
-                await asyncio.to_thread(lanes.start_server, self.service.spec_name or "")
-            except Exception:  # a rebuild starts it then, or fails with the reason
-                log.exception("%s builder: cannot start the lanes' fork server", self.name)
+        await self.start_lanes()
         try:
             while True:
                 wake.clear()

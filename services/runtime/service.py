@@ -281,7 +281,9 @@ class ConsumingService:
             yield conn
 
     def readiness(self) -> dict[str, ReadinessCheck]:
-        """Checks for ``/readyz``: migrations done, database, broker, consumers assigned once."""
+        """Checks for ``/readyz``: migrations done, database, broker, consumers assigned once,
+        and the warm-up done (``Builder.warm``: a copy still importing its lanes' fork server
+        would answer the first load slowly)."""
 
         async def migrations() -> bool:
             return self.migrated
@@ -295,11 +297,15 @@ class ConsumingService:
         async def consumers() -> bool:
             return all(c.has_been_assigned for c in self.consumers)
 
+        async def warm() -> bool:
+            return self.builder.warm
+
         return {
             "migrations": migrations,
             "database": database,
             "kafka": kafka,
             "consumers": consumers,
+            "warm": warm,
         }
 
 

@@ -90,6 +90,7 @@ def current_process_lines(path: Path) -> list[str]:
 async def test_readiness_names_its_checks_and_every_log_line_is_json(
     http: httpx.AsyncClient, system: RunningSystem
 ) -> None:
+    await asyncio.to_thread(system.wait_ready)  # the copies' warm-up may still run
     for name in ("workflow", "sla", "reporting"):
         ready = (await http.get(f"{system.urls[name]}/readyz")).json()
         assert ready["checks"] == {
@@ -97,6 +98,7 @@ async def test_readiness_names_its_checks_and_every_log_line_is_json(
             "database": True,
             "kafka": True,
             "consumers": True,
+            "warm": True,
         }, name
     intake = (await http.get(f"{system.urls['intake']}/readyz")).json()["checks"]
     assert intake["kafka"] is True and all(intake.values())
