@@ -90,9 +90,19 @@ def context(service: str) -> ForkServerContext:
 
 def start_server(service: str) -> None:
     """Start the fork server now (its imports take about a second of CPU), so that a
-    rebuild does not wait for it. Blocking: run it in a thread."""
-    context(service)
+    rebuild does not wait for it, and return once it has imported them. Blocking: run it in
+    a thread."""
+    ctx = context(service)
     multiprocessing.forkserver.ensure_running()
+    # ``ensure_running`` returns once the server is spawned, not once it has imported; it
+    # forks only after its imports, so a first fork that has ended says they are done
+    first = ctx.Process(target=_nothing, name=f"{service}-lanes-warm-up", daemon=True)
+    first.start()
+    first.join()
+
+
+def _nothing() -> None:
+    """A first lane process's work: none (``start_server``)."""
 
 
 @dataclass

@@ -6,7 +6,11 @@ not keep the copy unready forever: a rebuild tries again, or fails with the reas
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -14,6 +18,8 @@ from services.reporting.spec import SPEC as REPORTING
 from services.runtime import lanes
 from services.runtime.app import build_app
 from services.workflow.spec import SPEC as WORKFLOW
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 async def warm_check(app: object) -> bool:
@@ -66,3 +72,49 @@ async def test_a_copy_that_builds_in_its_own_process_has_no_warm_up(
     assert await warm_check(app)
     await app.state.service.builder.start_lanes()
     assert await warm_check(app)
+
+
+SLOW_MODULE = """
+import os, time
+time.sleep(0.5)
+with open(os.environ["WARM_MARK"], "w") as mark:
+    mark.write(str(os.getpid()))
+"""
+
+STARTS_THE_SERVER = """
+import multiprocessing.forkserver, os, sys
+from services.runtime import lanes
+
+if __name__ == "__main__":
+    plain = lanes.context
+
+    def with_a_slow_import(service):
+        ctx = plain(service)
+        preload = multiprocessing.forkserver._forkserver._preload_modules
+        ctx.set_forkserver_preload([*preload, "slow_import"])
+        return ctx
+
+    lanes.context = with_a_slow_import
+    lanes.start_server("reporting")
+    print(os.path.exists(os.environ["WARM_MARK"]))
+"""
+
+
+def test_the_fork_server_has_imported_the_service_when_it_is_said_started(tmp_path: Path) -> None:
+    """``ensure_running`` alone returns as soon as the server is spawned: the warm-up would
+    end at once and the imports run under the first load."""
+    (tmp_path / "slow_import.py").write_text(SLOW_MODULE)
+    mark = tmp_path / "imported"
+    script = tmp_path / "start.py"
+    script.write_text(STARTS_THE_SERVER)
+    env = {
+        **os.environ,
+        "WARM_MARK": str(mark),
+        "PYTHONPATH": os.pathsep.join([str(tmp_path), str(REPO)]),
+    }
+    done = subprocess.run(
+        [sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "True"
+    assert mark.read_text() != str(os.getpid())  # imported in the fork server
