@@ -13,10 +13,13 @@ its ``event_id`` uniqueness lets rules that re-run on a replay recognise events 
 **Watermarks.** A relay given a ``Watermarking`` also says how far its service's decisions
 are in the log (``contracts.watermarks``): after a round, "every event decided before X is
 published". A transaction that decides events takes the schema's writer lock in shared mode
-(``deciding``) *before* it reads the clock for their ``recorded_at``. The relay takes the same
-lock exclusively (never waiting: a decision in flight only skips the round's watermark), reads
-X, then reads the unpublished rows in a later statement. Every transaction stamped before X
-had then committed, so its rows are either published already or among those read; once the
+(``deciding``) *before* it reads the clock for their ``recorded_at``. The relay reads X, then
+passes the fence: one statement that takes the same lock exclusively and lets it go at once
+(``store.fence``; never waiting: a decision in flight only skips the round's watermark), then
+reads the unpublished rows in a later statement. Every transaction stamped before X took the
+lock before X, so it had then ended: its rows are either published already or among those
+read. The relay holds the lock for no longer than that statement, so a relay paused in its
+round (a stopped process, a slow connection) never holds back a command. Once the
 round's rows are acknowledged, X holds, below the offsets the relay's decided rows reach
 in each partition (``outbox.decided``: written by a deciding transaction). The workflow's
 commands take the lock (every event that can stop a clock is a command's, or derived from
@@ -211,13 +214,13 @@ class OutboxRelay:
             if self._watermarking is None:
                 fenced_at, rows = None, await store.unpublished(conn, self.schema, self._batch_size)
             else:
-                async with conn.transaction():
-                    lock = writers_lock(self.schema)
-                    fenced = await store.try_lock_for_transaction(conn, lock)
-                    fenced_at = self._watermarking.now() if fenced else None
-                    # A statement of its own, after the lock: its snapshot holds every
-                    # decision stamped before ``fenced_at``.
-                    rows = await store.unpublished(conn, self.schema, self._batch_size)
+                instant = self._watermarking.now()  # before the fence, so every decision
+                # stamped before it had taken the lock when the fence looked
+                fenced = await store.fence(conn, writers_lock(self.schema))
+                fenced_at = instant if fenced else None
+                # A statement of its own, after the fence: its snapshot holds every
+                # decision stamped before ``fenced_at``.
+                rows = await store.unpublished(conn, self.schema, self._batch_size)
             backlog = (
                 len(rows)
                 if len(rows) < self._batch_size

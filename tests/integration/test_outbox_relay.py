@@ -17,6 +17,7 @@ from faststream.kafka import KafkaBroker
 from contracts import Channel, Envelope, EventData, new_envelope
 from contracts.intake import ComplaintReceivedV3, Submission
 from contracts.watermarks import Watermark, decode_watermark
+from services.runtime import store
 from services.runtime.consumer import ProjectionConsumer
 from services.runtime.kafka import end_offsets, partition_of, publish_event
 from services.runtime.outbox import OutboxRelay, Watermarking, deciding, enqueue
@@ -283,5 +284,62 @@ async def test_the_watermark_never_passes_a_decision_in_flight_nor_one_not_yet_p
         assert words[-1].offsets == {
             p: max((r.offset + 1 for r in relayed if r.partition == p), default=0) for p in range(3)
         }
+    finally:
+        await broker.stop()
+
+
+async def test_a_relay_paused_in_its_round_holds_back_no_decision(
+    real_infra: Infra,
+    pool: asyncpg.Pool,
+    topic: str,
+    marks_topic: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A relay stopped in the middle of its round (here: right after its fence, reading the
+    rows) holds no lock a command needs: every command of every copy would wait for it. The
+    decision made meanwhile is published by that round, and its word does not cover it."""
+    bootstrap = real_infra.kafka_bootstrap
+    reading, go_on = asyncio.Event(), asyncio.Event()
+    plain = store.unpublished
+
+    async def paused(conn: asyncpg.Connection, schema: str, limit: int) -> list[asyncpg.Record]:
+        reading.set()
+        await go_on.wait()
+        return await plain(conn, schema, limit)
+
+    monkeypatch.setattr(store, "unpublished", paused)
+    broker = KafkaBroker(bootstrap, enable_idempotence=True)
+    await broker.connect()
+    relay = OutboxRelay(
+        schema=SCHEMA,
+        pool=lambda: pool,
+        broker=broker,
+        batch_size=10,
+        watermarking=Watermarking(
+            topic=marks_topic,
+            producer="workflow",
+            events_topic=topic,
+            ends=partial(end_offsets, bootstrap, topic),
+            now=lambda: datetime.now(UTC),
+            interval_s=0.05,
+        ),
+    )
+    try:
+        round_ = asyncio.create_task(relay.publish_pending())
+        await asyncio.wait_for(reading.wait(), 10)
+        stamped = event(1)
+        async with pool.acquire() as conn, conn.transaction():
+            # held by the paused relay, the lock would fail this after two seconds
+            await conn.execute("SET LOCAL lock_timeout = '2s'")
+            await deciding(conn, SCHEMA)
+            await enqueue(conn, SCHEMA, topic, stamped)
+        go_on.set()
+        assert await asyncio.wait_for(round_, 10) == 1
+        (logged,) = await read_topic(bootstrap, topic)
+        assert logged.key == str(stamped.complaint_id).encode()
+        (word,) = [
+            decode_watermark(r.value or b"") for r in await read_topic(bootstrap, marks_topic)
+        ]
+        assert word.before < stamped.recorded_at  # its instant was read before the decision
     finally:
         await broker.stop()

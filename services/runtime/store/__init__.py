@@ -30,12 +30,12 @@ from services.runtime.store.consumers import (
     unclaim,
 )
 from services.runtime.store.locks import (
+    fence,
     lock_for_transaction,
     ping,
     run_script,
     table_exists,
     try_lock,
-    try_lock_for_transaction,
     unlock,
 )
 from services.runtime.store.names import checked
@@ -55,6 +55,7 @@ __all__ = [
     "claim",
     "consumer_tables_sql",
     "dead_letters_recorded",
+    "fence",
     "forget_consumers",
     "group_applied",
     "group_offsets",
@@ -76,7 +77,6 @@ __all__ = [
     "stored_positions",
     "table_exists",
     "try_lock",
-    "try_lock_for_transaction",
     "unclaim",
     "unlock",
     "unpublished",

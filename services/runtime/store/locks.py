@@ -21,9 +21,11 @@ async def lock_for_transaction(conn: asyncpg.Connection, key: str) -> None:
     await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", key)
 
 
-async def try_lock_for_transaction(conn: asyncpg.Connection, key: str) -> bool:
-    """Take the advisory lock named ``key`` exclusively if nobody holds it, shared or not
-    (held until the transaction ends); ``False`` at once otherwise."""
+async def fence(conn: asyncpg.Connection, key: str) -> bool:
+    """Whether nobody held the advisory lock named ``key``, shared or not, when this looked:
+    it is taken exclusively and let go by the statement's own transaction (``conn`` must be
+    outside a transaction), never waited for; ``False`` at once if it is held."""
+    assert not conn.is_in_transaction(), "a fence inside a transaction would hold the lock"
     return bool(await conn.fetchval("SELECT pg_try_advisory_xact_lock(hashtext($1))", key))
 
 
