@@ -75,7 +75,7 @@ def wait_healthy(
     while waiting and time.monotonic() < deadline:
         waiting = {n: p for n, p in waiting.items() if not healthy(p, path=path)}
         if waiting:
-            time.sleep(0.1 if path == "/readyz" else 0.3)
+            time.sleep(0.3)
     if waiting:
         names = ", ".join(sorted(waiting))
         raise SystemExit(

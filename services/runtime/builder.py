@@ -111,12 +111,17 @@ class Builder:
         """Whether this copy is past its warm-up: the lanes' fork server, when it builds in
         processes, has started (or failed to start). Until then the fork server's imports
         take about a second of a core beside the live work (``/readyz`` says not ready)."""
-        return self.server_tried or not any(self._in_processes(c) for c in self.service.projections)
+        return self.server_tried or not self._forks
+
+    @property
+    def _forks(self) -> bool:
+        """Whether some projection of this copy is built in lane processes."""
+        return any(self._in_processes(c) for c in self.service.projections)
 
     async def start_lanes(self) -> None:
         """Start the lanes' fork server if this copy builds in processes: its imports take
         about a second, so now, not when a rebuild is asked for."""
-        if not any(self._in_processes(c) for c in self.service.projections):
+        if not self._forks:
             return
         from services.runtime import lanes
 

@@ -88,6 +88,9 @@ def context(service: str) -> ForkServerContext:
     return ctx
 
 
+WARM_UP_S = 60.0  # the longest the fork server's imports and first fork may take
+
+
 def start_server(service: str) -> None:
     """Start the fork server now (its imports take about a second of CPU), so that a
     rebuild does not wait for it, and return once it has imported them. Blocking: run it in
@@ -98,7 +101,10 @@ def start_server(service: str) -> None:
     # forks only after its imports, so a first fork that has ended says they are done
     first = ctx.Process(target=_nothing, name=f"{service}-lanes-warm-up", daemon=True)
     first.start()
-    first.join()
+    first.join(WARM_UP_S)
+    if first.exitcode is None:
+        first.kill()
+        raise RuntimeError(f"the lanes' fork server did not fork within {WARM_UP_S:.0f} s")
 
 
 def _nothing() -> None:

@@ -38,6 +38,7 @@ Apply: TypeAlias = Callable[[], Awaitable[None]]
 
 
 POISON_ATTEMPTS = 3
+HOLD_BACKOFF_MAX_S = 30.0  # the longest wait between attempts at a batch that keeps failing
 POLL_MS = 50  # the longest a poll waits for records before the loop goes round
 
 
@@ -64,9 +65,6 @@ def polls_without_blind_sleep(
         return ()
 
     subscriber.get_msg = get_msg  # type: ignore[method-assign]
-
-
-HOLD_BACKOFF_MAX_S = 30.0  # the longest wait between attempts at a batch that keeps failing
 
 
 class LogConsumer:
