@@ -191,6 +191,32 @@ async def marks_topic(real_infra: Infra) -> AsyncIterator[str]:
         yield made
 
 
+def watermarking_relay(
+    pool: asyncpg.Pool,
+    broker: KafkaBroker,
+    bootstrap: str,
+    topic: str,
+    marks_topic: str,
+    *,
+    batch_size: int,
+) -> OutboxRelay:
+    """A relay of ``SCHEMA``'s outbox that says the workflow's watermarks on ``marks_topic``."""
+    return OutboxRelay(
+        schema=SCHEMA,
+        pool=lambda: pool,
+        broker=broker,
+        batch_size=batch_size,
+        watermarking=Watermarking(
+            topic=marks_topic,
+            producer="workflow",
+            events_topic=topic,
+            ends=partial(end_offsets, bootstrap, topic),
+            now=lambda: datetime.now(UTC),
+            interval_s=0.05,
+        ),
+    )
+
+
 async def test_the_watermark_never_passes_a_decision_in_flight_nor_one_not_yet_published(
     real_infra: Infra, pool: asyncpg.Pool, topic: str, marks_topic: str
 ) -> None:
@@ -204,20 +230,7 @@ async def test_the_watermark_never_passes_a_decision_in_flight_nor_one_not_yet_p
 
     broker = KafkaBroker(bootstrap, enable_idempotence=True)
     await broker.connect()
-    relay = OutboxRelay(
-        schema=SCHEMA,
-        pool=lambda: pool,
-        broker=broker,
-        batch_size=2,
-        watermarking=Watermarking(
-            topic=marks_topic,
-            producer="workflow",
-            events_topic=topic,
-            ends=partial(end_offsets, bootstrap, topic),
-            now=lambda: datetime.now(UTC),
-            interval_s=0.05,
-        ),
-    )
+    relay = watermarking_relay(pool, broker, bootstrap, topic, marks_topic, batch_size=2)
     try:
         assert await relay.publish_pending() == 0  # nothing decided: the word is "now"
         assert len(await said()) == 1
@@ -310,20 +323,7 @@ async def test_a_relay_paused_in_its_round_holds_back_no_decision(
     monkeypatch.setattr(store, "unpublished", paused)
     broker = KafkaBroker(bootstrap, enable_idempotence=True)
     await broker.connect()
-    relay = OutboxRelay(
-        schema=SCHEMA,
-        pool=lambda: pool,
-        broker=broker,
-        batch_size=10,
-        watermarking=Watermarking(
-            topic=marks_topic,
-            producer="workflow",
-            events_topic=topic,
-            ends=partial(end_offsets, bootstrap, topic),
-            now=lambda: datetime.now(UTC),
-            interval_s=0.05,
-        ),
-    )
+    relay = watermarking_relay(pool, broker, bootstrap, topic, marks_topic, batch_size=10)
     try:
         round_ = asyncio.create_task(relay.publish_pending())
         await asyncio.wait_for(reading.wait(), 10)
