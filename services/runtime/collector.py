@@ -25,12 +25,17 @@ YOUNG = 7_000
 what is alive; ten times fewer young collections make ten times fewer full ones."""
 
 
+def _set_aside() -> None:
+    """Collect what is garbage now, and set the rest aside from every later collection."""
+    gc.collect()
+    gc.freeze()
+
+
 def settle(young: int = YOUNG) -> None:
     """Once a service process is built (``services.runtime.serve``): collect what is garbage
     already, set the rest aside, and collect the youngest generation once ``young`` more
     objects are alive."""
-    gc.collect()
-    gc.freeze()
+    _set_aside()
     threshold = gc.get_threshold()
     gc.set_threshold(max(young, threshold[0]), *threshold[1:])
 
@@ -58,5 +63,4 @@ def few_collections(young: int = 1_000_000) -> Iterator[None]:
         gc.set_threshold(*threshold)
         gc.unfreeze()
         if settled:
-            gc.collect()
-            gc.freeze()
+            _set_aside()
