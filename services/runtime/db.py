@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
 import asyncpg
 
@@ -30,6 +31,43 @@ TRANSIENT_DB_ERRORS: tuple[type[BaseException], ...] = (
     asyncpg.AdminShutdownError,
     asyncpg.CrashShutdownError,
 )
+
+
+class Connection(asyncpg.Connection):  # type: ignore[misc]  # asyncpg is untyped here
+    """A pooled connection that knows whether it took session state.
+
+    asyncpg's pool resets every connection it gets back (``SELECT pg_advisory_unlock_all();
+    CLOSE ALL; UNLISTEN *; RESET ALL``): one more round trip, and four statements for the
+    server, after every borrow. Here nothing sets session state but the session advisory
+    locks (``store.try_lock`` and the what-if's lease), which say so
+    (``store.note_session_state``);
+    settings are ``SET LOCAL`` and cursors live in transactions, which the pool ends itself.
+    A connection is reset in full only after such a lock, whether it was let go or not.
+    """
+
+    __slots__ = ("_session_state",)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._session_state = False
+
+    def note_session_state(self) -> None:
+        """This connection took state that outlives a transaction (a session advisory lock):
+        reset it in full when it goes back to the pool."""
+        self._session_state = True
+
+    @property
+    def holds_session_state(self) -> bool:
+        return self._session_state
+
+
+async def _reset(conn: asyncpg.Connection) -> None:
+    """What the pool runs on a connection it gets back, after asyncpg has rolled back an open
+    transaction and dropped its listeners: the full reset only where session state was
+    taken (``Connection``)."""
+    if isinstance(conn, Connection) and conn.holds_session_state:
+        await conn.execute(conn.get_reset_query())
+        conn._session_state = False
 
 
 async def create_pool(
@@ -64,7 +102,13 @@ async def create_pool(
     while True:
         try:
             return await asyncpg.create_pool(
-                dsn, min_size=1, max_size=size, command_timeout=30, server_settings=settings
+                dsn,
+                min_size=1,
+                max_size=size,
+                command_timeout=30,
+                server_settings=settings,
+                connection_class=Connection,
+                reset=_reset,
             )
         except TRANSIENT_DB_ERRORS as exc:
             if loop.time() > deadline:

@@ -32,6 +32,7 @@ from services.runtime.store.consumers import (
 from services.runtime.store.locks import (
     fence,
     lock_for_transaction,
+    note_session_state,
     ping,
     run_script,
     table_exists,
@@ -65,6 +66,7 @@ __all__ = [
     "mark_applied",
     "mark_applied_many",
     "mark_published",
+    "note_session_state",
     "outbox_backlog",
     "outbox_table_sql",
     "ping",

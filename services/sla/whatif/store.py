@@ -20,7 +20,7 @@ import asyncpg
 
 from contracts import EventData, decode_event
 from contracts.sla import AlertKind
-from services.runtime.store import consumer_tables_sql
+from services.runtime.store import consumer_tables_sql, note_session_state
 from services.sla.whatif.judging import Alert
 from services.sla.whatif.projection import PUBLISHED_SQL
 
@@ -45,6 +45,7 @@ class Replayed:
 async def leased(lease: asyncpg.Connection, scratch: str) -> AsyncIterator[None]:
     """Hold the lease of ``scratch`` on ``lease`` meanwhile; drop the schema afterwards,
     whatever happens."""
+    note_session_state(lease)
     await lease.execute("SELECT pg_advisory_lock(hashtext($1))", scratch)
     try:
         yield
@@ -61,6 +62,7 @@ async def drop_abandoned(lease: asyncpg.Connection) -> None:
     )
     for row in rows:
         name = row["nspname"]
+        note_session_state(lease)
         if not await lease.fetchval("SELECT pg_try_advisory_lock(hashtext($1))", name):
             continue  # a what-if is running in it
         try:
