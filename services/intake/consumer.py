@@ -20,6 +20,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 
 import asyncpg
 from aiokafka import ConsumerRecord
@@ -185,7 +186,9 @@ class SubmissionsProcessor:
             return  # decided before the offsets were reset: the decision stands
         channel, declared, verdict = await judge_record(self.settings, data, conn)
         if isinstance(verdict, Accepted):
-            sealed = await vault.seal_received(conn, self.settings.pepper(), verdict.received)
+            sealed = await vault.seal_received(
+                partial(vault.key_for_sealing, conn), self.settings.pepper(), verdict.received
+            )
             event = verdict.envelope(sealed, recorded_at=self.now())
             topic = self.settings.topic_events
         else:

@@ -9,6 +9,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime
+from functools import partial
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -168,8 +169,10 @@ async def accept(
     if isinstance(verdict, Refused):
         raise FieldErrors(verdict.errors())
     try:
-        async with service.pool.acquire() as conn:
-            sealed = await vault.seal_received(conn, settings.pepper(), verdict.received)
+        keys: vault.KeyMaker = parts.shared
+        sealed = await vault.seal_received(
+            partial(keys.key_for, service.pool), settings.pepper(), verdict.received
+        )
     except TRANSIENT_DB_ERRORS as exc:
         raise _unavailable("the key vault is unavailable; retry with the same id") from exc
     envelope = verdict.envelope(sealed, recorded_at=received_at)

@@ -8,6 +8,7 @@ from services.intake.consumer import SubmissionsProcessor
 from services.intake.projection import CallerDirectory, RejectedSubmissions
 from services.intake.settings import IntakeSettings
 from services.runtime.spec import Consumes, Parts, Processes, Publishes, ServiceSpec
+from services.runtime.vault import KeyMaker
 
 HERE = Path(__file__).parent
 
@@ -49,4 +50,6 @@ SPEC = ServiceSpec(
         Publishes("rejections_topic", ("contracts.submissions",)),
     ],
     routers=[routes.router],
+    # the complainants' sealing keys, made for concurrent requests together
+    shared=lambda settings: KeyMaker(),
 )

@@ -18,11 +18,12 @@ pepper can test a phone number against it.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -86,29 +87,97 @@ def unseal(key: bytes, ref: str, field: str, sealed: str) -> Any:
     return orjson.loads(AESGCM(key).decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], _aad(ref, field)))
 
 
-async def key_for_sealing(conn: asyncpg.Connection, ref: str) -> bytes:
-    """The complainant's key, made on their first complaint.
+async def keys_for_sealing(conn: asyncpg.Connection, refs: Iterable[str]) -> dict[str, bytes]:
+    """Each complainant's key, made on their first complaint: one statement for them all
+    when none was made before, two when some were.
 
     Two complaints from one new number at once: both insert, one wins, both read its key.
     An erased complainant who complains again gets a fresh key: the new complaint is readable,
     the erased ones stay sealed under the destroyed key.
     """
+    wanted = set(refs)
+    keys: dict[str, bytes] = {}
     for _ in range(5):
-        key = await stored.insert_key(conn, ref, AESGCM.generate_key(bit_length=256))
-        if key is None:  # someone else's key is there (or was just erased: try again)
-            key = await stored.key_of(conn, ref)
-        if key is not None:
-            return key
-    raise RuntimeError("the vault kept erasing this complainant's key while sealing")
+        made = await stored.insert_keys(
+            conn, {ref: AESGCM.generate_key(bit_length=256) for ref in wanted}
+        )
+        keys.update(made)
+        others = sorted(wanted - made.keys())  # someone else's key is there (or was just
+        # erased: try again)
+        if others:
+            for ref, (key, _) in (await stored.keys_of(conn, others)).items():
+                if key is not None:
+                    keys[ref] = key
+        wanted -= keys.keys()
+        if not wanted:
+            return keys
+    raise RuntimeError("the vault kept erasing a complainant's key while sealing")
+
+
+async def key_for_sealing(conn: asyncpg.Connection, ref: str) -> bytes:
+    """``keys_for_sealing`` for one complainant."""
+    return (await keys_for_sealing(conn, [ref]))[ref]
+
+
+class KeyMaker:
+    """The sealing keys of concurrent requests, made together (group commit).
+
+    Each request made its complainant's key alone: a pooled connection, a round trip and a
+    commit per complaint. Here the requests that ask while a statement is out wait for it,
+    then go together in the next one; a lone request goes at once. Not a cache: every key is
+    read from the vault when it is asked for, so an erasure shows on the next complaint.
+    A failure reaches every request of its statement.
+    """
+
+    def __init__(self) -> None:
+        self._asked: dict[str, list[asyncio.Future[bytes]]] = {}
+        self._making: asyncio.Task[None] | None = None
+
+    async def key_for(self, pool: asyncpg.Pool, ref: str) -> bytes:
+        """The key of ``ref`` (``keys_for_sealing``), made with the others asked meanwhile."""
+        future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        self._asked.setdefault(ref, []).append(future)
+        if self._making is None:
+            self._making = asyncio.create_task(self._make(pool), name="vault-keys")
+        return await future
+
+    async def _make(self, pool: asyncpg.Pool) -> None:
+        try:
+            while self._asked:
+                asked, self._asked = self._asked, {}
+                try:
+                    async with pool.acquire() as conn:
+                        keys = await keys_for_sealing(conn, asked)
+                    for ref, futures in asked.items():
+                        for future in futures:
+                            if not future.done():  # its request gave up (a client gone)
+                                future.set_result(keys[ref])
+                except asyncio.CancelledError:
+                    for future in _waiting(asked):
+                        future.cancel()
+                    raise
+                except Exception as exc:  # never a request left waiting
+                    for future in _waiting(asked):
+                        future.set_exception(exc)
+        finally:
+            self._making = None
+            for future in _waiting(self._asked):  # asked while this task was cancelled
+                future.cancel()
+            self._asked = {}
+
+
+def _waiting(asked: dict[str, list[asyncio.Future[bytes]]]) -> list[asyncio.Future[bytes]]:
+    return [f for futures in asked.values() for f in futures if not f.done()]
 
 
 async def seal_received(
-    conn: asyncpg.Connection, pepper: bytes, received: ComplaintReceivedV3
+    key_for: Callable[[str], Awaitable[bytes]], pepper: bytes, received: ComplaintReceivedV3
 ) -> ComplaintReceived:
     """The event for the log: ``received`` (in clear, as intake decided it) with the
-    complainant's name and phone and the free text sealed under the complainant's key."""
+    complainant's name and phone and the free text sealed under the complainant's key
+    (``key_for``: ``KeyMaker.key_for`` or ``key_for_sealing`` on a connection)."""
     ref = complainant_ref(pepper, received.complainant.phone)
-    key = await key_for_sealing(conn, ref)
+    key = await key_for(ref)
     facts = received.model_dump(exclude={"complainant", "description", "demand"})
     who = {"name": received.complainant.name, "phone": received.complainant.phone}
     return ComplaintReceived(

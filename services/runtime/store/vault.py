@@ -30,29 +30,23 @@ async def migrate(conn: asyncpg.Connection) -> None:
         await conn.execute(SCHEMA_SQL)
 
 
-async def insert_key(conn: asyncpg.Connection, ref: str, key: bytes) -> bytes | None:
-    """Store ``key`` for ``ref`` unless a live key is there (an erased one is replaced);
-    the key stored, or ``None`` when another was there."""
-    stored = await conn.fetchval(
+async def insert_keys(conn: asyncpg.Connection, keys: dict[str, bytes]) -> dict[str, bytes]:
+    """Store each ``ref``'s new key unless a live key is there (an erased one is replaced),
+    with one statement, in ``ref`` order (two copies inserting overlapping refs never wait
+    for each other in a cycle); ``ref`` → the key stored, for those stored."""
+    refs = sorted(keys)
+    rows = await conn.fetch(
         """INSERT INTO vault.complainant_keys AS k (complainant_ref, key)
-           VALUES ($1, $2)
+           SELECT * FROM unnest($1::text[], $2::bytea[])
            ON CONFLICT (complainant_ref) DO UPDATE
            SET key = EXCLUDED.key, created_at = now(), erased_at = NULL,
                erasure_reason = NULL, erasure_reference = NULL, erased_by = NULL
            WHERE k.key IS NULL
-           RETURNING key""",
-        ref,
-        key,
+           RETURNING complainant_ref, key""",
+        refs,
+        [keys[ref] for ref in refs],
     )
-    return bytes(stored) if stored is not None else None
-
-
-async def key_of(conn: asyncpg.Connection, ref: str) -> bytes | None:
-    """The live key of ``ref`` (``None``: erased, or none)."""
-    key = await conn.fetchval(
-        "SELECT key FROM vault.complainant_keys WHERE complainant_ref = $1", ref
-    )
-    return bytes(key) if key is not None else None
+    return {r["complainant_ref"]: bytes(r["key"]) for r in rows}
 
 
 async def keys_of(
