@@ -40,9 +40,9 @@ class Connection(asyncpg.Connection):  # type: ignore[misc]  # asyncpg is untype
     CLOSE ALL; UNLISTEN *; RESET ALL``): one more round trip, and four statements for the
     server, after every borrow. Here nothing sets session state but the session advisory
     locks (``store.try_lock`` and the what-if's lease), which say so
-    (``store.note_session_state``);
-    settings are ``SET LOCAL`` and cursors live in transactions, which the pool ends itself.
-    A connection is reset in full only after such a lock, whether it was let go or not.
+    (``store.note_session_state``); settings are ``SET LOCAL`` and cursors live in
+    transactions, which the pool ends itself. A connection is reset in full
+    (``reset_if_marked``, the pool's reset) only after such a lock, let go or not.
     """
 
     __slots__ = ("_session_state",)
@@ -56,18 +56,13 @@ class Connection(asyncpg.Connection):  # type: ignore[misc]  # asyncpg is untype
         reset it in full when it goes back to the pool."""
         self._session_state = True
 
-    @property
-    def holds_session_state(self) -> bool:
-        return self._session_state
-
-
-async def _reset(conn: asyncpg.Connection) -> None:
-    """What the pool runs on a connection it gets back, after asyncpg has rolled back an open
-    transaction and dropped its listeners: the full reset only where session state was
-    taken (``Connection``)."""
-    if isinstance(conn, Connection) and conn.holds_session_state:
-        await conn.execute(conn.get_reset_query())
-        conn._session_state = False
+    async def reset_if_marked(self) -> None:
+        """What the pool runs on a connection it gets back, after asyncpg has rolled back an
+        open transaction and dropped its listeners: asyncpg's full reset, only where session
+        state was taken."""
+        if self._session_state:
+            await self.execute(self.get_reset_query())
+            self._session_state = False
 
 
 async def create_pool(
@@ -108,7 +103,7 @@ async def create_pool(
                 command_timeout=30,
                 server_settings=settings,
                 connection_class=Connection,
-                reset=_reset,
+                reset=Connection.reset_if_marked,
             )
         except TRANSIENT_DB_ERRORS as exc:
             if loop.time() > deadline:

@@ -102,8 +102,8 @@ async def keys_for_sealing(conn: asyncpg.Connection, refs: Iterable[str]) -> dic
             conn, {ref: AESGCM.generate_key(bit_length=256) for ref in wanted}
         )
         keys.update(made)
-        others = sorted(wanted - made.keys())  # someone else's key is there (or was just
-        # erased: try again)
+        # Not made: someone else's key is there (or was, and was just erased: try again)
+        others = sorted(wanted - made.keys())
         if others:
             for ref, (key, _) in (await stored.keys_of(conn, others)).items():
                 if key is not None:
