@@ -135,6 +135,15 @@ async def test_database(real_infra: Infra) -> AsyncIterator[str]:
     await sandbox.drop_database(real_infra.admin_database_url, name)
 
 
+@pytest.fixture
+async def own_database(real_infra: Infra, request: pytest.FixtureRequest) -> AsyncIterator[str]:
+    """A fresh database for one test, named after its module, dropped after it."""
+    module = request.module.__name__.rsplit(".", 1)[-1].removeprefix("test_")
+    name = f"complaints_test_{RUN}_{module}"
+    yield await sandbox.create_database(real_infra.admin_database_url, name)
+    await sandbox.drop_database(real_infra.admin_database_url, name)
+
+
 @pytest.fixture(scope="session")
 async def test_topics(real_infra: Infra) -> AsyncIterator[dict[str, str]]:
     """This session's topic names; the topics are deleted at the end."""

@@ -10,25 +10,16 @@ from collections.abc import AsyncIterator
 import asyncpg
 import pytest
 
-from deploy.local import sandbox
 from services.runtime.generations import Generation, Generations
 from services.runtime.store import consumer_tables_sql
-from tests.conftest import RUN, Infra
 from tests.integration.reporting_db import HERE
 
 pytestmark = pytest.mark.infra
 
 
 @pytest.fixture
-async def url(real_infra: Infra) -> AsyncIterator[str]:
-    name = f"complaints_test_{RUN}_generations"
-    yield await sandbox.create_database(real_infra.admin_database_url, name)
-    await sandbox.drop_database(real_infra.admin_database_url, name)
-
-
-@pytest.fixture
-async def conn(url: str) -> AsyncIterator[asyncpg.Connection]:
-    connection = await asyncpg.connect(url)
+async def conn(own_database: str) -> AsyncIterator[asyncpg.Connection]:
+    connection = await asyncpg.connect(own_database)
     yield connection
     await connection.close()
 
@@ -98,7 +89,7 @@ async def test_a_swap_points_the_stable_names_at_the_new_generation_and_replaces
 
 
 async def test_a_swap_gives_way_to_a_reader_whose_two_connections_it_stands_between(
-    conn: asyncpg.Connection, url: str
+    conn: asyncpg.Connection, own_database: str
 ) -> None:
     """A reader's transaction holds one stable view and waits for a query on a connection of
     its own (as the monthly report reads its earlier periods in its snapshot) that reads
@@ -108,7 +99,7 @@ async def test_a_swap_gives_way_to_a_reader_whose_two_connections_it_stands_betw
     way instead; the reader gets its answer; the next try swaps."""
     gens, building = await one_live_and_one_built(conn)
 
-    reader, other = await asyncpg.connect(url), await asyncpg.connect(url)
+    reader, other = await asyncpg.connect(own_database), await asyncpg.connect(own_database)
     try:
         async with reader.transaction(isolation="repeatable_read", readonly=True):
             # The reader holds ``events`` (after ``daily_intake`` in the swap's order) ...

@@ -8,25 +8,25 @@ next."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
 
-from deploy.local import sandbox
 from services.runtime import store
 from services.runtime.db import create_pool
 from services.sla.whatif.store import leased
-from tests.conftest import RUN, Infra
 
 pytestmark = pytest.mark.infra
 
 
 @pytest.fixture
-async def url(real_infra: Infra) -> AsyncIterator[str]:
-    name = f"complaints_test_{RUN}_poolreset"
-    yield await sandbox.create_database(real_infra.admin_database_url, name)
-    await sandbox.drop_database(real_infra.admin_database_url, name)
+async def pool(own_database: str) -> AsyncIterator[asyncpg.Pool]:
+    """The services' pool, of one connection: each borrow gets the same session back."""
+    pool = await create_pool(own_database, size=1)
+    yield pool
+    await pool.close()
 
 
 async def _held_elsewhere(url: str, key: str) -> bool:
@@ -41,52 +41,45 @@ async def _held_elsewhere(url: str, key: str) -> bool:
         await other.close()
 
 
-async def test_a_borrow_without_session_state_is_not_reset(url: str) -> None:
-    pool = await create_pool(url, size=1)
-    try:
-        async with pool.acquire() as conn:
-            backend = await conn.fetchval("SELECT pg_backend_pid()")
-            await conn.execute("SELECT set_config('application_name', 'left-behind', false)")
-        async with pool.acquire() as conn:
-            # the same connection (a pool of one), its session as it was left: no RESET ALL
-            assert await conn.fetchval("SELECT pg_backend_pid()") == backend
-            assert await conn.fetchval("SHOW application_name") == "left-behind"
-    finally:
-        await pool.close()
+async def test_a_borrow_without_session_state_is_not_reset(pool: asyncpg.Pool) -> None:
+    async with pool.acquire() as conn:
+        backend = await conn.fetchval("SELECT pg_backend_pid()")
+        await conn.execute("SELECT set_config('application_name', 'left-behind', false)")
+    async with pool.acquire() as conn:
+        # the same connection (a pool of one), its session as it was left: no RESET ALL
+        assert await conn.fetchval("SELECT pg_backend_pid()") == backend
+        assert await conn.fetchval("SHOW application_name") == "left-behind"
 
 
 async def test_a_session_lock_left_on_a_borrowed_connection_goes_with_its_release(
-    url: str,
+    own_database: str, pool: asyncpg.Pool
 ) -> None:
-    pool = await create_pool(url, size=1)
-    try:
-        async with pool.acquire() as conn:
-            backend = await conn.fetchval("SELECT pg_backend_pid()")
-            assert await store.try_lock(conn, "leader")
-            await conn.execute("SELECT set_config('application_name', 'left-behind', false)")
-            assert await _held_elsewhere(url, "leader")
-            # released without ``unlock``: a task cancelled between its lock and its finally
-        assert not await _held_elsewhere(url, "leader")
-        async with pool.acquire() as conn:
-            assert await conn.fetchval("SELECT pg_backend_pid()") == backend
-            # reset in full (RESET ALL too), and then no longer marked
-            assert await conn.fetchval("SHOW application_name") != "left-behind"
-            await conn.execute("SELECT set_config('application_name', 'again', false)")
-        async with pool.acquire() as conn:
-            assert await conn.fetchval("SHOW application_name") == "again"
-    finally:
-        await pool.close()
+    async with pool.acquire() as conn:
+        backend = await conn.fetchval("SELECT pg_backend_pid()")
+        assert await store.try_lock(conn, "leader")
+        await conn.execute("SELECT set_config('application_name', 'left-behind', false)")
+        assert await _held_elsewhere(own_database, "leader")
+        # released without ``unlock``: a task cancelled between its lock and its finally
+    assert not await _held_elsewhere(own_database, "leader")
+    async with pool.acquire() as conn:
+        assert await conn.fetchval("SELECT pg_backend_pid()") == backend
+        # reset in full (RESET ALL too), and then no longer marked
+        assert await conn.fetchval("SHOW application_name") != "left-behind"
+        await conn.execute("SELECT set_config('application_name', 'again', false)")
+    async with pool.acquire() as conn:
+        assert await conn.fetchval("SHOW application_name") == "again"
 
 
-async def test_the_what_if_lease_is_let_go_with_its_connection(url: str) -> None:
-    pool = await create_pool(url, size=1)
-    try:
-        async with pool.acquire() as lease:
-            # the lease's own exit lets go; here the lock is taken by ``leased`` and the
-            # connection released while it still holds it (its finally not reached yet)
-            context = leased(lease, "complaints_whatif_pooltest")
-            await context.__aenter__()
-            assert await _held_elsewhere(url, "complaints_whatif_pooltest")
-        assert not await _held_elsewhere(url, "complaints_whatif_pooltest")
-    finally:
-        await pool.close()
+async def test_the_what_if_lease_is_let_go_with_its_connection(
+    own_database: str, pool: asyncpg.Pool
+) -> None:
+    async with pool.acquire() as lease:
+        # the lease's own exit lets go; here the lock is taken by ``leased`` and the
+        # connection released while it still holds it (its finally not reached yet)
+        context = leased(lease, "complaints_whatif_pooltest")
+        await context.__aenter__()
+        assert await _held_elsewhere(own_database, "complaints_whatif_pooltest")
+    assert not await _held_elsewhere(own_database, "complaints_whatif_pooltest")
+    # its own exit, now that its connection is back in the pool, cannot run there
+    with contextlib.suppress(asyncpg.InterfaceError):
+        await context.__aexit__(None, None, None)

@@ -14,10 +14,8 @@ import asyncpg
 import pytest
 
 from contracts.privacy import ErasureReason
-from deploy.local import sandbox
 from services.runtime import vault
 from services.runtime.db import create_pool
-from tests.conftest import RUN, Infra
 
 pytestmark = pytest.mark.infra
 
@@ -42,15 +40,12 @@ class CountingPool:
 
 
 @pytest.fixture
-async def pool(real_infra: Infra) -> AsyncIterator[CountingPool]:
-    name = f"complaints_test_{RUN}_vaultkeys"
-    url = await sandbox.create_database(real_infra.admin_database_url, name)
-    pool = await create_pool(url, size=3)
+async def pool(own_database: str) -> AsyncIterator[CountingPool]:
+    pool = await create_pool(own_database, size=3)
     async with pool.acquire() as conn:
         await vault.migrate(conn)
     yield CountingPool(pool)
     await pool.close()
-    await sandbox.drop_database(real_infra.admin_database_url, name)
 
 
 async def _stored(pool: CountingPool, ref: str) -> Any:
