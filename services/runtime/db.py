@@ -39,8 +39,8 @@ class Connection(asyncpg.Connection):  # type: ignore[misc]  # asyncpg is untype
     asyncpg's pool resets every connection it gets back (``SELECT pg_advisory_unlock_all();
     CLOSE ALL; UNLISTEN *; RESET ALL``): one more round trip, and four statements for the
     server, after every borrow. Here nothing sets session state but the session advisory
-    locks (``store.try_lock`` and the what-if's lease), which say so
-    (``store.note_session_state``); settings are ``SET LOCAL`` and cursors live in
+    locks, all taken through ``store.lock`` and ``store.try_lock``, which say so
+    (``note_session_state``); settings are ``SET LOCAL`` and cursors live in
     transactions, which the pool ends itself. A connection is reset in full
     (``reset_if_marked``, the pool's reset) only after such a lock, let go or not.
     """

@@ -31,8 +31,8 @@ from services.runtime.store.consumers import (
 )
 from services.runtime.store.locks import (
     fence,
+    lock,
     lock_for_transaction,
-    note_session_state,
     ping,
     run_script,
     table_exists,
@@ -62,11 +62,11 @@ __all__ = [
     "group_offsets",
     "in_outbox",
     "insert_outbox",
+    "lock",
     "lock_for_transaction",
     "mark_applied",
     "mark_applied_many",
     "mark_published",
-    "note_session_state",
     "outbox_backlog",
     "outbox_table_sql",
     "ping",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncpg
 
 
-def note_session_state(conn: asyncpg.Connection) -> None:
+def _note_session_state(conn: asyncpg.Connection) -> None:
     """Say that ``conn`` (pooled or not) takes a session advisory lock or other state that
     outlives a transaction, so that its pool resets it in full when it is released
     (``services.runtime.db.Connection``). Said before the statement: a lock taken by a
@@ -18,8 +18,15 @@ def note_session_state(conn: asyncpg.Connection) -> None:
 async def try_lock(conn: asyncpg.Connection, key: str) -> bool:
     """Take the session advisory lock named ``key`` if it is free (held until ``unlock`` or
     the connection ends): one leader among copies."""
-    note_session_state(conn)
+    _note_session_state(conn)
     return bool(await conn.fetchval("SELECT pg_try_advisory_lock(hashtext($1))", key))
+
+
+async def lock(conn: asyncpg.Connection, key: str) -> None:
+    """Wait for the session advisory lock named ``key`` (held until ``unlock`` or the
+    connection ends)."""
+    _note_session_state(conn)
+    await conn.execute("SELECT pg_advisory_lock(hashtext($1))", key)
 
 
 async def unlock(conn: asyncpg.Connection, key: str) -> None:

@@ -20,7 +20,7 @@ import asyncpg
 
 from contracts import EventData, decode_event
 from contracts.sla import AlertKind
-from services.runtime.store import consumer_tables_sql, note_session_state
+from services.runtime.store import consumer_tables_sql, lock, try_lock, unlock
 from services.sla.whatif.judging import Alert
 from services.sla.whatif.projection import PUBLISHED_SQL
 
@@ -45,13 +45,12 @@ class Replayed:
 async def leased(lease: asyncpg.Connection, scratch: str) -> AsyncIterator[None]:
     """Hold the lease of ``scratch`` on ``lease`` meanwhile; drop the schema afterwards,
     whatever happens."""
-    note_session_state(lease)
-    await lease.execute("SELECT pg_advisory_lock(hashtext($1))", scratch)
+    await lock(lease, scratch)
     try:
         yield
     finally:
         await lease.execute(f"DROP SCHEMA IF EXISTS {scratch} CASCADE")
-        await lease.execute("SELECT pg_advisory_unlock(hashtext($1))", scratch)
+        await unlock(lease, scratch)
 
 
 async def drop_abandoned(lease: asyncpg.Connection) -> None:
@@ -62,14 +61,13 @@ async def drop_abandoned(lease: asyncpg.Connection) -> None:
     )
     for row in rows:
         name = row["nspname"]
-        note_session_state(lease)
-        if not await lease.fetchval("SELECT pg_try_advisory_lock(hashtext($1))", name):
+        if not await try_lock(lease, name):
             continue  # a what-if is running in it
         try:
             log.warning("dropping %s, left by a what-if that did not finish", name)
             await lease.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
         finally:
-            await lease.execute("SELECT pg_advisory_unlock(hashtext($1))", name)
+            await unlock(lease, name)
 
 
 async def create_scratch(conn: asyncpg.Connection, scratch: str) -> None:
