@@ -4,7 +4,7 @@ that pacing reads."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -139,6 +139,8 @@ async def watermark(conn: asyncpg.Connection, now: datetime) -> datetime:
 
 async def insert_deliveries(conn: asyncpg.Connection, rows: Sequence[tuple[Any, ...]]) -> None:
     """One delivery per alert and target (a replayed alert adds none)."""
+    if not rows:
+        return
     await conn.executemany(
         """INSERT INTO sla.notification_deliveries
                (delivery_id, alert_event_id, alert_type, alert_kind, complaint_id, office,
@@ -209,6 +211,16 @@ async def office_of(conn: asyncpg.Connection, complaint_id: UUID) -> str | None:
         "SELECT office FROM sla.notification_offices WHERE complaint_id = $1", complaint_id
     )
     return office
+
+
+async def offices_of(conn: asyncpg.Connection, complaint_ids: Collection[UUID]) -> dict[UUID, str]:
+    """``office_of`` for many complaints in one statement (an unknown one is left out)."""
+    rows = await conn.fetch(
+        "SELECT complaint_id, office FROM sla.notification_offices "
+        "WHERE complaint_id = ANY($1::uuid[])",
+        list(complaint_ids),
+    )
+    return {row["complaint_id"]: row["office"] for row in rows}
 
 
 async def deliveries(

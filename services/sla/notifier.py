@@ -28,6 +28,7 @@ import contextlib
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
+from typing import Any
 from uuid import UUID
 
 import asyncpg
@@ -92,20 +93,30 @@ class AlertDeliveries:
     async def apply_batch(
         self, conn: asyncpg.Connection, events: Sequence[tuple[Envelope, EventData]]
     ) -> None:
-        """``apply`` for each event in turn: the offices set by a run of events up to an alert
-        with two statements (``set_offices``), then the alert as ``apply`` records it (its
-        office already followed)."""
-        offices: list[tuple[UUID, str, bool]] = []
+        """``apply`` for each event in turn, in a few statements for the whole batch: the
+        alerts' offices as they stood before it (one read), followed through the batch's
+        receipts and moves in memory, so each alert names the office ``apply`` would have
+        given it at its turn; then the offices written (``set_offices``, at most two) and the
+        deliveries of every alert (one)."""
+        alerts = [(env, data) for env, data in events if env.type in ALERT_EVENTS]
+        if not alerts:
+            await deliveries_store.set_offices(conn, _office_changes(events))
+            return
+        office = await deliveries_store.offices_of(conn, {env.complaint_id for env, _ in alerts})
+        rows: list[tuple[Any, ...]] = []
         for envelope, data in events:
             if envelope.type in OFFICE_EVENTS:
                 change = _office_change(envelope, data)
                 if change is not None:
-                    offices.append(change)
+                    complaint_id, to_office, moved = change
+                    if moved or office.get(complaint_id) is None:
+                        office[complaint_id] = to_office
             elif envelope.type in ALERT_EVENTS:
-                await deliveries_store.set_offices(conn, offices)
-                offices = []
-                await self.apply(conn, envelope, data)
-        await deliveries_store.set_offices(conn, offices)
+                rows += await self._deliveries(
+                    conn, envelope, data, office.get(envelope.complaint_id)
+                )
+        await deliveries_store.set_offices(conn, _office_changes(events))
+        await deliveries_store.insert_deliveries(conn, rows)
 
     async def apply(self, conn: asyncpg.Connection, envelope: Envelope, data: EventData) -> None:
         """Record an office, or the deliveries of an alert; ignore every other event."""
@@ -116,6 +127,15 @@ class AlertDeliveries:
         if envelope.type not in ALERT_EVENTS:
             return
         office = await deliveries_store.office_of(conn, envelope.complaint_id)
+        await deliveries_store.insert_deliveries(
+            conn, await self._deliveries(conn, envelope, data, office)
+        )
+
+    async def _deliveries(
+        self, conn: asyncpg.Connection, envelope: Envelope, data: EventData, office: str | None
+    ) -> list[tuple[Any, ...]]:
+        """The delivery rows of an alert of ``office``: one per target the configuration names
+        for it; none for an alert recorded too long before the notifier started."""
         alert = alert_of(
             envelope,
             data,
@@ -124,7 +144,7 @@ class AlertDeliveries:
             workbench_url=self._workbench_url,
         )
         if alert is None:
-            return
+            return []
         started = self._watermark
         if started is None:
             now = self._now()
@@ -143,8 +163,8 @@ class AlertDeliveries:
                 envelope.recorded_at.isoformat(),
                 started.isoformat(),
             )
-            return
-        rows = [
+            return []
+        return [
             (
                 delivery_id(envelope.event_id, target.name),
                 envelope.event_id,
@@ -160,7 +180,17 @@ class AlertDeliveries:
             )
             for target in self.config.targets_for(alert.kind, office, alert.level)
         ]
-        await deliveries_store.insert_deliveries(conn, rows)
+
+
+def _office_changes(events: Sequence[tuple[Envelope, EventData]]) -> list[tuple[UUID, str, bool]]:
+    """The office changes of the events, in order."""
+    changes = []
+    for envelope, data in events:
+        if envelope.type in OFFICE_EVENTS:
+            change = _office_change(envelope, data)
+            if change is not None:
+                changes.append(change)
+    return changes
 
 
 def _office_change(envelope: Envelope, data: EventData) -> tuple[UUID, str, bool] | None:

@@ -21,7 +21,7 @@ import orjson
 import pytest
 
 from bench.common import submission_body
-from contracts import Channel, Envelope, EventData, new_envelope
+from contracts import Channel, Envelope, EventData, decode_event, encode_event, new_envelope
 from contracts.intake import ComplaintReceivedV3, Submission
 from contracts.lifecycle import Actor, ComplaintOfficeTransferred, Role
 from contracts.sla import SlaBreached
@@ -114,6 +114,12 @@ def logged(data: EventData, complaint: uuid.UUID, at: datetime) -> Envelope:
         recorded_at=at,
         source="test",
     )
+
+
+def as_read(data: EventData, complaint: uuid.UUID, at: datetime) -> tuple[Envelope, EventData]:
+    """``logged``, as a consumer reads it back: upcast to its latest version (a receipt
+    written as version 3 is read as ``ComplaintReceived``)."""
+    return decode_event(encode_event(logged(data, complaint, at)))
 
 
 async def rows_of(conn: asyncpg.Connection, ids: list[uuid.UUID]) -> list[asyncpg.Record]:
@@ -314,7 +320,7 @@ async def test_a_batch_follows_offices_and_records_alerts_as_one_event_at_a_time
             )
         else:
             data = SlaBreached(timer="reply", deadline=now - timedelta(minutes=n), hard=False)
-        events.append((logged(data, cid, now), data))
+        events.append(as_read(data, cid, now))
 
     async def rows(conn: asyncpg.Connection) -> tuple[list[Any], list[Any]]:
         offices = await conn.fetch(
@@ -342,3 +348,57 @@ async def test_a_batch_follows_offices_and_records_alerts_as_one_event_at_a_time
                 for at in range(0, len(events), size):
                     await consumer.apply_batch(conn, events[at : at + size])
             assert await rows(conn) == one_by_one
+
+
+async def test_a_batch_names_each_alert_by_the_office_it_had_at_its_turn(
+    pool: asyncpg.Pool,
+) -> None:
+    """Within one batch, an alert takes the office as the batch's earlier events left it: a
+    receipt read again (another office) changes nothing, a move does, and an office stored
+    by an earlier batch stands against a later receipt. Only 测园 has targets, so an alert
+    that named any other office would leave no deliveries, and one that should not have
+    would leave some."""
+    now = datetime.now(UTC)
+    c, d = uuid.uuid4(), uuid.uuid4()
+
+    def received(complaint: uuid.UUID, office: str) -> tuple[Envelope, EventData]:
+        body = submission_body(0, "turn")
+        body["office"] = office
+        data = ComplaintReceivedV3.from_submission(Channel.HOTLINE, Submission.model_validate(body))
+        return as_read(data, complaint, now)
+
+    def breached(complaint: uuid.UUID, minutes: int) -> tuple[Envelope, EventData]:
+        data = SlaBreached(timer="reply", deadline=now - timedelta(minutes=minutes), hard=False)
+        return logged(data, complaint, now), data
+
+    move = ComplaintOfficeTransferred(
+        actor=Actor(staff_id="head", role=Role.CS_HEAD),
+        from_office="乙园",
+        to_office="测园",
+        reason="跨项目转办",
+    )
+    first, second, third, of_d = breached(c, 1), breached(c, 2), breached(c, 3), breached(d, 4)
+    earlier = [received(d, "测园")]
+    batch = [
+        received(c, "乙园"),
+        received(c, "测园"),  # read again, another office: c stays in 乙园
+        first,  # 乙园: no target
+        (logged(move, c, now), move),
+        second,  # 测园
+        received(c, "乙园"),  # a receipt after the move changes nothing
+        third,  # 测园
+        received(d, "乙园"),  # d's office was stored by an earlier batch
+        of_d,  # 测园
+    ]
+    consumer = AlertDeliveries(config(), lambda: now)
+    async with pool.acquire() as conn, conn.transaction():
+        await consumer.apply_batch(conn, earlier)
+        await consumer.apply_batch(conn, batch)
+        delivered = await conn.fetch(
+            "SELECT alert_event_id, office FROM sla.notification_deliveries"
+        )
+    assert Counter((r["alert_event_id"], r["office"]) for r in delivered) == {
+        (second[0].event_id, "测园"): 3,
+        (third[0].event_id, "测园"): 3,
+        (of_d[0].event_id, "测园"): 3,
+    }
