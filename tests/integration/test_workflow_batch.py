@@ -49,6 +49,7 @@ from services.runtime.store import consumer_tables_sql, outbox_table_sql
 from services.workflow import store
 from services.workflow.domain import MajorPolicy, load_routing_rules, replay
 from services.workflow.handlers import AutomaticRules, Context, Rules
+from services.workflow.handlers.rules import BatchJournal
 from services.workflow.projection import StateProjection
 from tests.conftest import RUN, Infra
 
@@ -352,7 +353,7 @@ async def test_a_batch_finds_the_prior_complaints_of_its_owners_and_of_its_units
     not the same unit name in another office, nor anything outside the window."""
     body = submission_body(0, "prior")
     body["complainant"] = {"name": "业主", "phone": "13900000001"}
-    _, receipt = decode_event(encode_event(received_event(body)))  # as the log has it
+    envelope, receipt = decode_event(encode_event(received_event(body)))  # as the log has it
     assert isinstance(receipt, ComplaintReceived)
     owner = vault.ref_of(CTX.pepper, receipt)
     other = vault.complainant_ref(CTX.pepper, "13900000002")
@@ -380,6 +381,16 @@ async def test_a_batch_finds_the_prior_complaints_of_its_owners_and_of_its_units
                 when,
             )
         found = await store.prior_candidates(conn, [receipt], timedelta(days=7), CTX.pepper)
-    assert sorted(r["complaint_id"] for r in found) == sorted(
-        ids[n] for n in ("both", "same unit, other owner", "same owner, other unit")
+        every = await conn.fetch(
+            f"SELECT complaint_id, occurred_at, owner_ref, unit, office FROM {GEN}.complaints"
+        )
+    expected = sorted(ids[n] for n in ("both", "same unit, other owner", "same owner, other unit"))
+    assert sorted(r["complaint_id"] for r in found) == expected
+    # The batch's journal picks a receipt's own from candidates read for other receipts too.
+    by_id = {r["complaint_id"]: r for r in every}
+    journal = BatchJournal(CTX, set(), set(), set(), set(), every, {})
+    prior = await journal.prior(None, CTX, envelope, receipt)  # type: ignore[arg-type]
+    assert sorted(prior) == sorted(
+        (by_id[i]["occurred_at"], by_id[i]["owner_ref"], by_id[i]["unit"], by_id[i]["office"])
+        for i in expected
     )

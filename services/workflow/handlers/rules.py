@@ -129,7 +129,14 @@ class BatchJournal(Journal):
         self.asked: set[tuple[UUID, str]] = set()
         self.checked = checked  # the ids of every event the fresh pairs may derive
         self.in_outbox = in_outbox
+        # Each candidate's position, by owner and by (office, unit): a receipt looks at its own
+        # two groups, not at every candidate of the batch.
         self.candidates = candidates
+        self.by_owner: dict[str, list[int]] = {}
+        self.by_unit: dict[tuple[str, str], list[int]] = {}
+        for at, r in enumerate(candidates):
+            self.by_owner.setdefault(r["owner_ref"], []).append(at)
+            self.by_unit.setdefault((r["office"], r["unit"]), []).append(at)
         self.created_by = created_by
         self.position = 0
         self.outbox: list[Envelope] = []
@@ -168,11 +175,11 @@ class BatchJournal(Journal):
         window = ctx.rules.major.window
         low, high = data.occurred_at - window, data.occurred_at + window
         owner = vault.ref_of(ctx.pepper, data)
+        mine = self.by_owner.get(owner, []) + self.by_unit.get((data.office, data.unit), [])
         return [
             (r["occurred_at"], r["owner_ref"], r["unit"], r["office"])
-            for r in self.candidates
+            for r in (self.candidates[at] for at in sorted(set(mine)))  # in the read's order
             if r["complaint_id"] != envelope.complaint_id
-            and (r["owner_ref"] == owner or (r["office"] == data.office and r["unit"] == data.unit))
             and low <= r["occurred_at"] <= high
             and self.created_by.get(r["complaint_id"], -1) <= self.position
         ]
