@@ -19,6 +19,7 @@ Suspensions (暂缓) are followed here as well as by the policy's ``pauses_on``/
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -213,28 +214,54 @@ def agenda(folded: Folded, complaint_id: UUID, after: datetime) -> list[Pending]
     those instants.
     """
     moments: set[datetime] = set()
-    for timer in folded.timers.values():
+    timers = list(folded.timers.values())
+    own: list[list[datetime]] = []  # each timer's own instants after ``after``, in order
+    for timer in timers:
+        mine: set[datetime] = set()
         changes = [timer.started_at, timer.stopped_at, timer.cancelled_at]
         for paused, resumed in timer.pauses:
             changes += [paused, resumed]
         views = [timer]
         for change in changes:
             if change is not None and change > after:
-                moments.add(change)
+                mine.add(change)
                 views.append(timer.as_of(change))
         if after >= timer.started_at:
             views.append(timer.as_of(after))
         for view in views:
             for moment in (view.warning_at, view.deadline, view.hard_deadline):
                 if moment is not None and moment > after:
-                    moments.add(moment)
+                    mine.add(moment)
+        own.append(sorted(mine))
+        moments |= mine
     moments.update(a.due_at for a in folded.owed_before if a.due_at > after)
     if folded.resume is not None and folded.resume.due_at > after:
         moments.add(folded.resume.due_at)
+
+    # A timer owes the same between two of its own instants: what it owes at each of them
+    # is worked out once, not again at every other timer's instant.
+    owed_by: dict[tuple[int, datetime], list[SlaAlert]] = {}
+
+    def owed_at(until: datetime) -> dict[UUID, SlaAlert]:
+        """``owed(folded, complaint_id, until)``, by event id."""
+        alerts = {a.event_id: a for a in folded.owed_before if a.due_at <= until}
+        for at, timer in enumerate(timers):
+            passed = bisect_right(own[at], until)  # of its own instants, those reached
+            since = own[at][passed - 1] if passed else after
+            if (at, since) not in owed_by:
+                owed_by[at, since] = (
+                    [] if since < timer.started_at else timer.alerts_due(complaint_id, since)
+                )
+            for alert in owed_by[at, since]:
+                alerts.setdefault(alert.event_id, alert)
+        if folded.resume is not None and folded.resume.due_at <= until:
+            alerts.setdefault(folded.resume.event_id, folded.resume)
+        return alerts
+
     before = {a.event_id for a in owed(folded, complaint_id, after)}
     found: dict[UUID, Pending] = {}
     for moment in sorted(moments):
-        now_owed = {a.event_id: a for a in owed(folded, complaint_id, moment)}
+        now_owed = owed_at(moment)
         for event_id, pending in found.items():
             if pending.owed_until is None and event_id not in now_owed:
                 found[event_id] = Pending(pending.alert, pending.owed_from, moment)
