@@ -98,16 +98,15 @@ class AlertDeliveries:
         receipts and moves in memory, so each alert names the office ``apply`` would have
         given it at its turn; then the offices written (``set_offices``, at most two) and the
         deliveries of every alert (one)."""
-        alerts = [(env, data) for env, data in events if env.type in ALERT_EVENTS]
-        if not alerts:
-            await deliveries_store.set_offices(conn, _office_changes(events))
-            return
-        office = await deliveries_store.offices_of(conn, {env.complaint_id for env, _ in alerts})
+        alerted = {env.complaint_id for env, _ in events if env.type in ALERT_EVENTS}
+        office = await deliveries_store.offices_of(conn, alerted) if alerted else {}
+        changes: list[tuple[UUID, str, bool]] = []
         rows: list[tuple[Any, ...]] = []
         for envelope, data in events:
             if envelope.type in OFFICE_EVENTS:
                 change = _office_change(envelope, data)
                 if change is not None:
+                    changes.append(change)
                     complaint_id, to_office, moved = change
                     if moved or office.get(complaint_id) is None:
                         office[complaint_id] = to_office
@@ -115,7 +114,7 @@ class AlertDeliveries:
                 rows += await self._deliveries(
                     conn, envelope, data, office.get(envelope.complaint_id)
                 )
-        await deliveries_store.set_offices(conn, _office_changes(events))
+        await deliveries_store.set_offices(conn, changes)
         await deliveries_store.insert_deliveries(conn, rows)
 
     async def apply(self, conn: asyncpg.Connection, envelope: Envelope, data: EventData) -> None:
@@ -180,17 +179,6 @@ class AlertDeliveries:
             )
             for target in self.config.targets_for(alert.kind, office, alert.level)
         ]
-
-
-def _office_changes(events: Sequence[tuple[Envelope, EventData]]) -> list[tuple[UUID, str, bool]]:
-    """The office changes of the events, in order."""
-    changes = []
-    for envelope, data in events:
-        if envelope.type in OFFICE_EVENTS:
-            change = _office_change(envelope, data)
-            if change is not None:
-                changes.append(change)
-    return changes
 
 
 def _office_change(envelope: Envelope, data: EventData) -> tuple[UUID, str, bool] | None:
