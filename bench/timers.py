@@ -164,6 +164,21 @@ async def _decided(sla: str, breaches: int) -> dict[str, float]:
     return {le: round(n / breaches, 3) for le, n in buckets.items() if le in ("0.25", "0.5", "1.0")}
 
 
+async def _full_collections(sla: str) -> tuple[float, float, float]:
+    """The SLA process's full garbage collections so far (``complaints_gc_pause_seconds``,
+    generation 2): how many, the seconds they held it, and how many took over 50 ms."""
+    async with aiohttp.ClientSession() as http, http.get(f"{sla}/metrics") as resp:
+        text = await resp.text()
+    seen: dict[str, float] = {}
+    for line in text.splitlines():
+        if line.startswith("complaints_gc_pause_seconds") and 'generation="2"' in line:
+            name, value = line.rsplit(" ", 1)
+            seen[name] = float(value)
+    count = seen.get('complaints_gc_pause_seconds_count{generation="2"}', 0.0)
+    short = seen.get('complaints_gc_pause_seconds_bucket{generation="2",le="0.05"}', 0.0)
+    return count, seen.get('complaints_gc_pause_seconds_sum{generation="2"}', 0.0), count - short
+
+
 class Intake:
     """An open-loop writer of complaints through intake at ``INTAKE_PER_S``."""
 
@@ -277,6 +292,7 @@ async def measure(
         intake = Intake(system.urls["intake"], bench.run)
         load = asyncio.create_task(intake.run_load())
         wait_s = (start - datetime.now(UTC)).total_seconds()
+        gc_before = await _full_collections(system.urls["sla"])
         behind = Behind(system.urls["sla"])
         sampling = asyncio.create_task(behind.run())
         profiler = _profile(system.procs["sla"].pid, max(wait_s, 0) + window_s + 5, name)
@@ -292,6 +308,7 @@ async def measure(
             if profiler is not None:
                 profiler.wait(timeout=window_s + 120)
         decided = await _decided(system.urls["sla"], n)
+        gc_after = await _full_collections(system.urls["sla"])
     return {
         "timers_due": n,
         "timers_pending": n + later,
@@ -308,6 +325,12 @@ async def measure(
         # how far before now due timers could be judged, sampled over the wait and window
         "judged_behind": summary_ms(behind.samples["judged"]),
         "watermark_behind": summary_ms(behind.samples["watermark"]),
+        # the SLA's full collections from the intake load's start to the last breach
+        "sla_full_collections": {
+            "count": int(gc_after[0] - gc_before[0]),
+            "seconds": round(gc_after[1] - gc_before[1], 3),
+            "over_50ms": int(gc_after[2] - gc_before[2]),
+        },
         "seeded_s": round(seeded_s, 1),
         "judged_before_window": judged,
         "workflow_applied_before_window": applied,

@@ -17,12 +17,35 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import time
 from collections.abc import Iterator
+from typing import Any
+
+from services.runtime.metrics import GC_PAUSE_SECONDS
 
 YOUNG = 7_000
 """The youngest generation is collected once this many more container objects are alive
 (CPython's default: 700). What refcounting frees does not count, so memory stays bounded by
 what is alive; ten times fewer young collections make ten times fewer full ones."""
+
+
+class _Pauses:
+    """A ``gc.callbacks`` hook: how long each collection held the process, by generation
+    (``complaints_gc_pause_seconds``), so a stall on ``/metrics`` can be told from a slow
+    statement."""
+
+    def __init__(self) -> None:
+        self._by_generation = [GC_PAUSE_SECONDS.labels(str(g)) for g in range(3)]
+        self._started = 0.0
+
+    def __call__(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self._by_generation[info["generation"]].observe(time.perf_counter() - self._started)
+
+
+_PAUSES = _Pauses()
 
 
 def _set_aside() -> None:
@@ -34,7 +57,9 @@ def _set_aside() -> None:
 def settle(young: int = YOUNG) -> None:
     """Once a service process is built (``services.runtime.serve``): collect what is garbage
     already, set the rest aside, and collect the youngest generation once ``young`` more
-    objects are alive."""
+    objects are alive; from then on each collection's pause is measured."""
+    if _PAUSES not in gc.callbacks:
+        gc.callbacks.append(_PAUSES)
     _set_aside()
     threshold = gc.get_threshold()
     gc.set_threshold(max(young, threshold[0]), *threshold[1:])

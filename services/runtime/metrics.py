@@ -88,3 +88,10 @@ DEAD_LETTERS_RECORDED = Gauge(
     "Records the consumer dead-lettered, as recorded in its schema (survives restarts)",
     ["consumer"],
 )
+GC_PAUSE_SECONDS = Histogram(
+    "complaints_gc_pause_seconds",
+    "The process's garbage collections by generation, and how long each held the process "
+    "(2: a full collection, which walks every object not set aside)",
+    ["generation"],
+    buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0),
+)

@@ -8,6 +8,7 @@ import gc
 from collections.abc import Iterator
 
 import pytest
+from prometheus_client import REGISTRY
 
 from services.runtime.collector import YOUNG, few_collections, settle
 
@@ -44,3 +45,20 @@ def test_a_bulk_load_leaves_a_settled_process_settled_and_another_as_it_was() ->
     assert gc.get_freeze_count() > 0
     assert gc.get_threshold() == settled
     del loaded
+
+
+def test_a_settled_process_measures_each_collection_by_generation() -> None:
+    """Once settled, every collection's pause is observed under its generation, once."""
+    settle()
+    settle()  # settled again (after a bulk load): still one hook
+
+    def count(generation: int) -> float:
+        value = REGISTRY.get_sample_value(
+            "complaints_gc_pause_seconds_count", {"generation": str(generation)}
+        )
+        return value or 0.0
+
+    before = [count(g) for g in range(3)]
+    gc.collect(2)
+    gc.collect(0)
+    assert [count(g) - before[g] for g in range(3)] == [1, 0, 1]
