@@ -25,6 +25,7 @@ without a watermark no alert can be less late than it). The figure names what it
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import random
 import subprocess
@@ -39,6 +40,7 @@ import aiohttp
 import asyncpg
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from prometheus_client.parser import text_string_to_metric_families
 
 from bench.common import Bench, live_caught_up, received_event, submission_body, summary_ms
 from contracts import Envelope, encode_event
@@ -121,6 +123,21 @@ async def _judged(
     return False
 
 
+Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
+
+
+async def _metrics(http: aiohttp.ClientSession, url: str) -> Samples:
+    """Every sample of a service's ``/metrics``: (name, labels) → value (prometheus_client's
+    own parser)."""
+    async with http.get(f"{url}/metrics") as resp:
+        text = await resp.text()
+    return {
+        (s.name, frozenset(s.labels.items())): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+
+
 class Behind:
     """Samples, every 0.1 s, how far before now the SLA could judge due timers
     (``complaints_sla_judged_behind_seconds``: the partitions applied, the workflow's watermark
@@ -140,12 +157,11 @@ class Behind:
     async def run(self) -> None:
         async with aiohttp.ClientSession() as http:
             while not self.stopping.is_set():
-                async with http.get(f"{self.sla}/metrics") as resp:
-                    text = await resp.text()
-                for line in text.splitlines():
-                    name, _, value = line.partition(" ")
-                    if name in self.GAUGES and value != "NaN":
-                        self.samples[self.GAUGES[name]].append(float(value))
+                seen = await _metrics(http, self.sla)
+                for name, kind in self.GAUGES.items():
+                    value = seen.get((name, frozenset()))
+                    if value is not None and not math.isnan(value):
+                        self.samples[kind].append(value)
                 await asyncio.sleep(0.1)
 
 
@@ -154,29 +170,25 @@ async def _decided(sla: str, breaches: int) -> dict[str, float]:
     their deadline (its histogram ``complaints_sla_alert_lateness_seconds``: due → enqueued;
     the seeded complaints' warnings were decided minutes late, in no bucket named), so the
     figure splits into deciding and publishing."""
-    async with aiohttp.ClientSession() as http, http.get(f"{sla}/metrics") as resp:
-        text = await resp.text()
-    buckets: dict[str, float] = {}
-    for line in text.splitlines():
-        if line.startswith("complaints_sla_alert_lateness_seconds_bucket"):
-            le = line.split('le="', 1)[1].split('"', 1)[0]
-            buckets[le] = float(line.rsplit(" ", 1)[1])
-    return {le: round(n / breaches, 3) for le, n in buckets.items() if le in ("0.25", "0.5", "1.0")}
+    async with aiohttp.ClientSession() as http:
+        seen = await _metrics(http, sla)
+    bucket = "complaints_sla_alert_lateness_seconds_bucket"
+    return {
+        le: round(seen.get((bucket, frozenset({("le", le)})), 0.0) / breaches, 3)
+        for le in ("0.25", "0.5", "1.0")
+    }
 
 
 async def _full_collections(sla: str) -> tuple[float, float, float]:
     """The SLA process's full garbage collections so far (``complaints_gc_pause_seconds``,
     generation 2): how many, the seconds they held it, and how many took over 50 ms."""
-    async with aiohttp.ClientSession() as http, http.get(f"{sla}/metrics") as resp:
-        text = await resp.text()
-    seen: dict[str, float] = {}
-    for line in text.splitlines():
-        if line.startswith("complaints_gc_pause_seconds") and 'generation="2"' in line:
-            name, value = line.rsplit(" ", 1)
-            seen[name] = float(value)
-    count = seen.get('complaints_gc_pause_seconds_count{generation="2"}', 0.0)
-    short = seen.get('complaints_gc_pause_seconds_bucket{generation="2",le="0.05"}', 0.0)
-    return count, seen.get('complaints_gc_pause_seconds_sum{generation="2"}', 0.0), count - short
+    async with aiohttp.ClientSession() as http:
+        seen = await _metrics(http, sla)
+    full = ("generation", "2")
+    count = seen.get(("complaints_gc_pause_seconds_count", frozenset({full})), 0.0)
+    short = seen.get(("complaints_gc_pause_seconds_bucket", frozenset({full, ("le", "0.05")})), 0.0)
+    total = seen.get(("complaints_gc_pause_seconds_sum", frozenset({full})), 0.0)
+    return count, total, count - short
 
 
 class Intake:
