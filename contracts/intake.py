@@ -238,6 +238,9 @@ class ChannelRefs(BaseModel):
     ] = None
 
 
+_NO_REFS = ChannelRefs()  # frozen: one for every complaint without references
+
+
 def _over_the_head_from_channel(data: Any) -> Any:
     # Required on the wire (intake always writes it); code building an event without it
     # gets what the channel implies, so the marker can never contradict the channel.
@@ -307,8 +310,9 @@ class ComplaintReceivedV3(_ComplaintFacts, EventData):
             over_the_head=channel.is_over_the_head,
             photos=list(photos),
             owner_category=owner_category,
-            channel_refs=channel_refs or ChannelRefs(),
-            **submission.model_dump(),
+            channel_refs=channel_refs or _NO_REFS,
+            # as they are: models dumped to dicts would be validated again
+            **{name: getattr(submission, name) for name in Submission.model_fields},
         )
 
 

@@ -200,7 +200,7 @@ def _map(payload: Payload, caller: Caller | None) -> _Mapped | Refused:
     """The register's facts of a payload, and what the channel adds to them."""
     match payload:
         case Submission():
-            return _Mapped(payload.model_dump(), {})
+            return _Mapped({}, {})  # ``decide`` takes the submission as it is
         case HotlineCall():
             known = _from_directory(payload, caller)
             if isinstance(known, Refused):
@@ -255,11 +255,14 @@ def decide(
     mapped = _map(payload, caller)
     if isinstance(mapped, Refused):
         return mapped
-    try:
-        submission = Submission.model_validate(mapped.submission)
-    except ValidationError as exc:  # only what a directory entry brought in can fail here
-        sid = mapped.submission.get("submission_id")
-        return Refused(reasons_from(exc.errors(), mapped.rename), sid)
+    if isinstance(payload, Submission):
+        submission = payload  # validated by the same model already
+    else:
+        try:
+            submission = Submission.model_validate(mapped.submission)
+        except ValidationError as exc:  # only what a directory entry brought in can fail here
+            sid = mapped.submission.get("submission_id")
+            return Refused(reasons_from(exc.errors(), mapped.rename), sid)
     if submission.occurred_at > received_at + clock_skew:
         field = mapped.rename.get("occurred_at", "occurred_at")
         return Refused([Reason(field=field, reason="lies in the future")], submission.submission_id)

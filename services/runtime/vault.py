@@ -74,10 +74,12 @@ def _aad(ref: str, field: str) -> bytes:
     return f"complaints/vault/v1/{ref}/{field}".encode()
 
 
-def seal(key: bytes, ref: str, field: str, value: Any) -> str:
-    """``value`` (JSON-able) sealed under ``key``: base64 of the nonce and the ciphertext."""
+def seal(key: bytes | AESGCM, ref: str, field: str, value: Any) -> str:
+    """``value`` (JSON-able) sealed under ``key`` (or its ``AESGCM``, made once for several
+    fields): base64 of the nonce and the ciphertext."""
+    cipher = key if isinstance(key, AESGCM) else AESGCM(key)
     nonce = os.urandom(NONCE_BYTES)
-    sealed = AESGCM(key).encrypt(nonce, orjson.dumps(value), _aad(ref, field))
+    sealed = cipher.encrypt(nonce, orjson.dumps(value), _aad(ref, field))
     return base64.b64encode(nonce + sealed).decode()
 
 
@@ -177,15 +179,24 @@ async def seal_received(
     complainant's name and phone and the free text sealed under the complainant's key
     (``key_for``: ``KeyMaker.key_for`` or ``key_for_sealing`` on a connection)."""
     ref = complainant_ref(pepper, received.complainant.phone)
-    key = await key_for(ref)
-    facts = received.model_dump(exclude={"complainant", "description", "demand"})
+    cipher = AESGCM(await key_for(ref))
     who = {"name": received.complainant.name, "phone": received.complainant.phone}
+    # The other fields as they are (models, not dumped to dicts that would be validated again)
+    facts = {name: getattr(received, name) for name in _IN_CLEAR}
     return ComplaintReceived(
         **facts,
-        complainant=SealedComplainant(ref=ref, sealed=seal(key, ref, "complainant", who)),
-        description=SealedText(sealed=seal(key, ref, "description", received.description)),
-        demand=SealedText(sealed=seal(key, ref, "demand", received.demand)),
+        complainant=SealedComplainant(ref=ref, sealed=seal(cipher, ref, "complainant", who)),
+        description=SealedText(sealed=seal(cipher, ref, "description", received.description)),
+        demand=SealedText(sealed=seal(cipher, ref, "demand", received.demand)),
     )
+
+
+_IN_CLEAR = [
+    name
+    for name in ComplaintReceivedV3.model_fields
+    if name not in {"complainant", "description", "demand"}
+]
+"""The fields of a received complaint that go into the log as they are."""
 
 
 def personal_of(pepper: bytes, received: ComplaintReceived) -> dict[str, Any]:
