@@ -236,6 +236,8 @@ class RequestObserver:
         asked = headers.get("x-correlation-id", "")
         correlation_id = asked if _CORRELATION.match(asked) else uuid.uuid4().hex
         found = _COMPLAINT_IN_PATH.search(path)
+        level = logging.DEBUG if path in _OPERATIONS else logging.INFO
+        logged = log.isEnabledFor(level)  # else the answer is not peeked at for its line
         status = 500
         peek: list[bytes] = []
         json_answer = False
@@ -248,7 +250,8 @@ class RequestObserver:
                 answer["X-Correlation-Id"] = correlation_id
                 size = answer.get("content-length", "")
                 json_answer = (
-                    answer.get("content-type", "").startswith("application/json")
+                    logged
+                    and answer.get("content-type", "").startswith("application/json")
                     and size.isdigit()
                     and int(size) < _PEEK_LIMIT
                 )
@@ -265,22 +268,23 @@ class RequestObserver:
                 route = getattr(scope.get("route"), "path", "unmatched")
                 HTTP_REQUESTS.labels(self.service, scope["method"], route, str(status)).inc()
                 HTTP_SECONDS.labels(self.service, route).observe(elapsed)
-                complaint_id = None if found else _complaint_in(peek)
-                with bound(complaint_id=complaint_id):
-                    log.log(
-                        logging.DEBUG if path in _OPERATIONS else logging.INFO,
-                        "%s %s %d",
-                        scope["method"],
-                        path,
-                        status,
-                        extra={
-                            "method": scope["method"],
-                            "route": route,
-                            "path": path,
-                            "status": status,
-                            "duration_ms": round(elapsed * 1000, 1),
-                        },
-                    )
+                if logged:
+                    complaint_id = None if found else _complaint_in(peek)
+                    with bound(complaint_id=complaint_id):
+                        log.log(
+                            level,
+                            "%s %s %d",
+                            scope["method"],
+                            path,
+                            status,
+                            extra={
+                                "method": scope["method"],
+                                "route": route,
+                                "path": path,
+                                "status": status,
+                                "duration_ms": round(elapsed * 1000, 1),
+                            },
+                        )
 
 
 def _complaint_in(chunks: list[bytes]) -> str | None:

@@ -14,6 +14,7 @@ import httpx
 import pytest
 from aiokafka import ConsumerRecord
 from fastapi import FastAPI
+from prometheus_client import REGISTRY
 
 from contracts import Envelope, new_envelope
 from contracts.enums import Channel
@@ -193,3 +194,49 @@ def test_each_event_handled_is_one_debug_line_with_ids_and_type_only(
     assert applied["duplicate"] is False and duplicate["duplicate"] is True
     text = captured.getvalue()  # …the log never does
     assert NAME not in text and PHONE not in text and "牛奶盒" not in text
+
+
+async def test_above_info_requests_are_counted_not_logged_and_a_failure_still_counts() -> None:
+    stream = io.StringIO()
+    root = logging.getLogger()
+    saved = (list(root.handlers), root.level)
+    configure_logging(service="quiet", level="WARNING", stream=stream)
+    app = FastAPI()
+    install_common(app, service="quiet", readiness={})
+    complaint_id = uuid.uuid4()
+
+    @app.post("/v1/complaints", status_code=202)
+    async def submit(body: dict[str, Any]) -> dict[str, str]:
+        return {"complaint_id": str(complaint_id)}
+
+    @app.get("/v1/boom")
+    async def boom() -> None:
+        raise RuntimeError("a handler that fails")
+
+    def counted(route: str, status: str) -> float:
+        value = REGISTRY.get_sample_value(
+            "complaints_http_requests_total",
+            {
+                "service": "quiet",
+                "method": route.split()[0],
+                "route": route.split()[1],
+                "status": status,
+            },
+        )
+        return value or 0.0
+
+    before = counted("POST /v1/complaints", "202"), counted("GET /v1/boom", "500")
+    try:
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            posted = await client.post("/v1/complaints", json={})
+            failed = await client.get("/v1/boom")
+    finally:
+        root.handlers[:] = saved[0]
+        root.setLevel(saved[1])
+        logging.captureWarnings(False)
+    assert posted.status_code == 202 and len(posted.headers["X-Correlation-Id"]) == 32
+    assert failed.status_code == 500
+    assert counted("POST /v1/complaints", "202") == before[0] + 1
+    assert counted("GET /v1/boom", "500") == before[1] + 1
+    assert not [r for r in lines(stream) if r["logger"] == "complaints.http"]
