@@ -179,16 +179,31 @@ async def _decided(sla: str, breaches: int) -> dict[str, float]:
     }
 
 
-async def _full_collections(sla: str) -> tuple[float, float, float]:
-    """The SLA process's full garbage collections so far (``complaints_gc_pause_seconds``,
-    generation 2): how many, the seconds they held it, and how many took over 50 ms."""
+async def _process(sla: str) -> dict[str, float]:
+    """What the SLA process says of itself so far: its full garbage collections
+    (``complaints_gc_pause_seconds``, generation 2: how many, the seconds they held it, how
+    many took over 50 ms) and its event loop's lag (``complaints_event_loop_lag_seconds``:
+    wake-ups observed, and how many came over 25, 100 and 250 ms late)."""
     async with aiohttp.ClientSession() as http:
         seen = await _metrics(http, sla)
     full = ("generation", "2")
-    count = seen.get(("complaints_gc_pause_seconds_count", frozenset({full})), 0.0)
-    short = seen.get(("complaints_gc_pause_seconds_bucket", frozenset({full, ("le", "0.05")})), 0.0)
-    total = seen.get(("complaints_gc_pause_seconds_sum", frozenset({full})), 0.0)
-    return count, total, count - short
+
+    def bucket(name: str, le: str, *labels: tuple[str, str]) -> float:
+        return seen.get((f"{name}_bucket", frozenset({*labels, ("le", le)})), 0.0)
+
+    gc_count = seen.get(("complaints_gc_pause_seconds_count", frozenset({full})), 0.0)
+    lag = "complaints_event_loop_lag_seconds"
+    lag_count = seen.get((f"{lag}_count", frozenset()), 0.0)
+    return {
+        "gc_count": gc_count,
+        "gc_seconds": seen.get(("complaints_gc_pause_seconds_sum", frozenset({full})), 0.0),
+        "gc_over_50ms": gc_count - bucket("complaints_gc_pause_seconds", "0.05", full),
+        "lag_count": lag_count,
+        **{
+            f"lag_over_{ms}ms": lag_count - bucket(lag, le)
+            for ms, le in (("25", "0.025"), ("100", "0.1"), ("250", "0.25"))
+        },
+    }
 
 
 class Intake:
@@ -304,7 +319,7 @@ async def measure(
         intake = Intake(system.urls["intake"], bench.run)
         load = asyncio.create_task(intake.run_load())
         wait_s = (start - datetime.now(UTC)).total_seconds()
-        gc_before = await _full_collections(system.urls["sla"])
+        process_before = await _process(system.urls["sla"])
         behind = Behind(system.urls["sla"])
         sampling = asyncio.create_task(behind.run())
         profiler = _profile(system.procs["sla"].pid, max(wait_s, 0) + window_s + 5, name)
@@ -320,7 +335,9 @@ async def measure(
             if profiler is not None:
                 profiler.wait(timeout=window_s + 120)
         decided = await _decided(system.urls["sla"], n)
-        gc_after = await _full_collections(system.urls["sla"])
+        process = {
+            k: v - process_before[k] for k, v in (await _process(system.urls["sla"])).items()
+        }
     return {
         "timers_due": n,
         "timers_pending": n + later,
@@ -339,9 +356,13 @@ async def measure(
         "watermark_behind": summary_ms(behind.samples["watermark"]),
         # the SLA's full collections from the intake load's start to the last breach
         "sla_full_collections": {
-            "count": int(gc_after[0] - gc_before[0]),
-            "seconds": round(gc_after[1] - gc_before[1], 3),
-            "over_50ms": int(gc_after[2] - gc_before[2]),
+            "count": int(process["gc_count"]),
+            "seconds": round(process["gc_seconds"], 3),
+            "over_50ms": int(process["gc_over_50ms"]),
+        },
+        # the SLA's event loop over the same span: wake-ups every 50 ms, and how many were late
+        "sla_loop_lag": {
+            k.removeprefix("lag_"): int(v) for k, v in process.items() if k.startswith("lag_")
         },
         "seeded_s": round(seeded_s, 1),
         "judged_before_window": judged,

@@ -88,6 +88,12 @@ DEAD_LETTERS_RECORDED = Gauge(
     "Records the consumer dead-lettered, as recorded in its schema (survives restarts)",
     ["consumer"],
 )
+EVENT_LOOP_LAG_SECONDS = Histogram(
+    "complaints_event_loop_lag_seconds",
+    "How late the event loop woke a task that slept (sampled every 50 ms): how long anything "
+    "ready, a request or a due alert, waited behind work that did not yield",
+    buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0),
+)
 GC_PAUSE_SECONDS = Histogram(
     "complaints_gc_pause_seconds",
     "The process's garbage collections by generation, and how long each held the process "

@@ -34,6 +34,7 @@ from services.runtime.metrics import (
     CONSUMER_LAG,
     CONSUMER_PROGRESS,
     DEAD_LETTERS_RECORDED,
+    EVENT_LOOP_LAG_SECONDS,
     GENERATION,
     OUTBOX_BACKLOG,
     REBUILD_DONE,
@@ -128,3 +129,17 @@ class Monitor:
             applied += min(stored, end)
             written += end
         CONSUMER_PROGRESS.labels(consumer.name).set(applied / written if written else 1.0)
+
+
+LOOP_LAG_INTERVAL_S = 0.05
+
+
+async def loop_lag(interval_s: float = LOOP_LAG_INTERVAL_S) -> None:
+    """Forever: sleep ``interval_s`` and observe how much later than asked the loop woke this
+    task (``complaints_event_loop_lag_seconds``). A lag is CPU work that held the loop — a
+    batch decoded, folds, a collection — while something else was ready."""
+    loop = asyncio.get_running_loop()
+    while True:
+        asked = loop.time()
+        await asyncio.sleep(interval_s)
+        EVENT_LOOP_LAG_SECONDS.observe(max(loop.time() - asked - interval_s, 0.0))

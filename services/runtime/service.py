@@ -27,7 +27,7 @@ from services.runtime.db import create_pool, ping
 from services.runtime.generations import Generations, LiveGate, Rebuilding
 from services.runtime.http import ReadinessCheck
 from services.runtime.kafka import end_offsets, ensure_topics, make_broker
-from services.runtime.monitor import Monitor
+from services.runtime.monitor import Monitor, loop_lag
 from services.runtime.outbox import OutboxRelay, Watermarking
 from services.runtime.settings import Settings
 from services.runtime.store import consumer_tables_sql, outbox_table_sql
@@ -190,6 +190,7 @@ class ConsumingService:
         for name, run in self._background:
             self._tasks.append(asyncio.create_task(run(), name=f"{self.name}-{name}"))
         self._tasks.append(asyncio.create_task(self.monitor.run(), name=f"{self.name}-monitor"))
+        self._tasks.append(asyncio.create_task(loop_lag(), name=f"{self.name}-loop-lag"))
         if self.projections:
             self._tasks.append(asyncio.create_task(self.builder.run(), name=f"{self.name}-builder"))
         log.info("%s started", self.name)
