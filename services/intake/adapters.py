@@ -175,7 +175,9 @@ _SUPERVISION_FIELDS = {"submission_id": "case_no", "occurred_at": "received_at"}
 
 @dataclass(frozen=True)
 class _Mapped:
-    submission: dict[str, Any]
+    # a ``Submission`` is taken as it is (validated by the same model); a channel's facts are
+    # validated as one (a directory entry may have brought a value in)
+    submission: Submission | dict[str, Any]
     rename: Mapping[str, str]
     photos: Sequence[str] = ()
     owner_category: ServiceCategory | None = None
@@ -200,7 +202,7 @@ def _map(payload: Payload, caller: Caller | None) -> _Mapped | Refused:
     """The register's facts of a payload, and what the channel adds to them."""
     match payload:
         case Submission():
-            return _Mapped({}, {})  # ``decide`` takes the submission as it is
+            return _Mapped(payload, {})
         case HotlineCall():
             known = _from_directory(payload, caller)
             if isinstance(known, Refused):
@@ -255,14 +257,14 @@ def decide(
     mapped = _map(payload, caller)
     if isinstance(mapped, Refused):
         return mapped
-    if isinstance(payload, Submission):
-        submission = payload  # validated by the same model already
+    facts = mapped.submission
+    if isinstance(facts, Submission):
+        submission = facts
     else:
         try:
-            submission = Submission.model_validate(mapped.submission)
+            submission = Submission.model_validate(facts)
         except ValidationError as exc:  # only what a directory entry brought in can fail here
-            sid = mapped.submission.get("submission_id")
-            return Refused(reasons_from(exc.errors(), mapped.rename), sid)
+            return Refused(reasons_from(exc.errors(), mapped.rename), facts.get("submission_id"))
     if submission.occurred_at > received_at + clock_skew:
         field = mapped.rename.get("occurred_at", "occurred_at")
         return Refused([Reason(field=field, reason="lies in the future")], submission.submission_id)
