@@ -46,14 +46,20 @@ def healthy(
 
 
 def start_service(
-    name: str, *, env: Mapping[str, str], log_path: Path, pid_path: Path | None = None
+    name: str,
+    *,
+    env: Mapping[str, str],
+    log_path: Path,
+    pid_path: Path | None = None,
+    cwd: Path = REPO,
 ) -> subprocess.Popen[bytes]:
-    """Start ``python -m services.<name>`` detached, its output appended to ``log_path``."""
+    """Start ``python -m services.<name>`` detached, its output appended to ``log_path``
+    (``cwd``: the checkout whose code runs; another one to compare two trees)."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "ab") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", f"services.{name}"],
-            cwd=REPO,
+            cwd=cwd,
             env=dict(env),
             stdout=log,
             stderr=subprocess.STDOUT,
