@@ -311,8 +311,7 @@ class ComplaintReceivedV3(_ComplaintFacts, EventData):
             photos=list(photos),
             owner_category=owner_category,
             channel_refs=channel_refs or _NO_REFS,
-            # as they are: models dumped to dicts would be validated again
-            **{name: getattr(submission, name) for name in Submission.model_fields},
+            **dict(submission),  # its fields as they are: dumped, they would be validated again
         )
 
 

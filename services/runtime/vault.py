@@ -48,6 +48,9 @@ ERASED = "已删除"
 
 NONCE_BYTES = 12
 
+PERSONAL = ("complainant", "description", "demand")
+"""The fields of a received complaint sealed under its complainant's key."""
+
 
 async def migrate(conn: asyncpg.Connection) -> None:
     """Create the vault if it is missing (every service calls this at start; one runs it)."""
@@ -182,7 +185,7 @@ async def seal_received(
     cipher = AESGCM(await key_for(ref))
     who = {"name": received.complainant.name, "phone": received.complainant.phone}
     # The other fields as they are (models, not dumped to dicts that would be validated again)
-    facts = {name: getattr(received, name) for name in _IN_CLEAR}
+    facts = {name: value for name, value in received if name not in PERSONAL}
     return ComplaintReceived(
         **facts,
         complainant=SealedComplainant(ref=ref, sealed=seal(cipher, ref, "complainant", who)),
@@ -191,20 +194,12 @@ async def seal_received(
     )
 
 
-_IN_CLEAR = [
-    name
-    for name in ComplaintReceivedV3.model_fields
-    if name not in {"complainant", "description", "demand"}
-]
-"""The fields of a received complaint that go into the log as they are."""
-
-
 def personal_of(pepper: bytes, received: ComplaintReceived) -> dict[str, Any]:
     """What a projection keeps of the personal fields: the reference and the values as the log
     has them (sealed; in clear only for events from before sealing). Never opened values."""
     return {
         "ref": ref_of(pepper, received),
-        **received.model_dump(mode="json", include={"complainant", "description", "demand"}),
+        **received.model_dump(mode="json", include=set(PERSONAL)),
     }
 
 
@@ -259,7 +254,7 @@ async def _keys(conn: asyncpg.Connection, refs: Iterable[str]) -> dict[str, KeyS
 def open_with(personal: dict[str, Any], state: KeyState | None) -> Opened:
     """Open ``personal`` (``personal_of``) with the vault's row of its complainant (``None``:
     the vault has none). Pure: ``open_many`` looks the rows up."""
-    opened = _opened(personal, state, ("complainant", "description", "demand"))
+    opened = _opened(personal, state, PERSONAL)
     if opened is None:
         return ERASED_OPENED
     who = opened["complainant"]
