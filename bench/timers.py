@@ -170,42 +170,42 @@ class Behind:
                 await asyncio.sleep(SAMPLE_EVERY_S)
 
 
-async def _decided(sla: str, breaches: int) -> dict[str, float]:
+async def _read(url: str) -> Samples:
+    """``_metrics`` of ``url`` once, on a session of its own."""
+    async with aiohttp.ClientSession() as http:
+        return await _metrics(http, url)
+
+
+def _bucket(seen: Samples, name: str, le: str, *labels: tuple[str, str]) -> float:
+    """The cumulative count of histogram ``name`` at ``le`` (0 when it has none yet)."""
+    return seen.get((f"{name}_bucket", frozenset({*labels, ("le", le)})), 0.0)
+
+
+def _decided(seen: Samples, breaches: int) -> dict[str, float]:
     """The share of the ``breaches`` the SLA service decided within 0.25, 0.5 and 1 s of
     their deadline (its histogram ``complaints_sla_alert_lateness_seconds``: due → enqueued;
     the seeded complaints' warnings were decided minutes late, in no bucket named), so the
     figure splits into deciding and publishing."""
-    async with aiohttp.ClientSession() as http:
-        seen = await _metrics(http, sla)
-    bucket = "complaints_sla_alert_lateness_seconds_bucket"
-    return {
-        le: round(seen.get((bucket, frozenset({("le", le)})), 0.0) / breaches, 3)
-        for le in ("0.25", "0.5", "1.0")
-    }
+    name = "complaints_sla_alert_lateness_seconds"
+    return {le: round(_bucket(seen, name, le) / breaches, 3) for le in ("0.25", "0.5", "1.0")}
 
 
-async def _process(sla: str) -> dict[str, float]:
+def _process(seen: Samples) -> dict[str, float]:
     """What the SLA process says of itself so far: its full garbage collections
     (``complaints_gc_pause_seconds``, generation 2: how many, the seconds they held it, how
     many took over 50 ms) and its event loop's lag (``complaints_event_loop_lag_seconds``:
     wake-ups observed, and how many came over 1, 5, 10, 25, 100 and 250 ms late)."""
-    async with aiohttp.ClientSession() as http:
-        seen = await _metrics(http, sla)
     full = ("generation", "2")
-
-    def bucket(name: str, le: str, *labels: tuple[str, str]) -> float:
-        return seen.get((f"{name}_bucket", frozenset({*labels, ("le", le)})), 0.0)
-
     gc_count = seen.get(("complaints_gc_pause_seconds_count", frozenset({full})), 0.0)
     lag = "complaints_event_loop_lag_seconds"
     lag_count = seen.get((f"{lag}_count", frozenset()), 0.0)
     return {
         "gc_count": gc_count,
         "gc_seconds": seen.get(("complaints_gc_pause_seconds_sum", frozenset({full})), 0.0),
-        "gc_over_50ms": gc_count - bucket("complaints_gc_pause_seconds", "0.05", full),
+        "gc_over_50ms": gc_count - _bucket(seen, "complaints_gc_pause_seconds", "0.05", full),
         "lag_count": lag_count,
         **{
-            f"lag_over_{ms}ms": lag_count - bucket(lag, le)
+            f"lag_over_{ms}ms": lag_count - _bucket(seen, lag, le)
             for ms, le in (
                 ("1", "0.001"),
                 ("5", "0.005"),
@@ -331,7 +331,7 @@ async def measure(
         intake = Intake(system.urls["intake"], bench.run)
         load = asyncio.create_task(intake.run_load())
         wait_s = (start - datetime.now(UTC)).total_seconds()
-        process_before = await _process(system.urls["sla"])
+        process_before = _process(await _read(system.urls["sla"]))
         behind = Behind(system.urls["sla"])
         sampling = asyncio.create_task(behind.run())
         profiler = _profile(system.procs["sla"].pid, max(wait_s, 0) + window_s + 5, name)
@@ -346,10 +346,9 @@ async def measure(
             await consumer.stop()
             if profiler is not None:
                 profiler.wait(timeout=window_s + 120)
-        decided = await _decided(system.urls["sla"], n)
-        process = {
-            k: v - process_before[k] for k, v in (await _process(system.urls["sla"])).items()
-        }
+        after = await _read(system.urls["sla"])  # one read for what the SLA says of itself
+        decided = _decided(after, n)
+        process = {k: v - process_before[k] for k, v in _process(after).items()}
     return {
         "timers_due": n,
         "timers_pending": n + later,
