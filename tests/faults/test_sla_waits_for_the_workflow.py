@@ -79,9 +79,17 @@ async def test_a_stop_published_long_after_its_deadline_is_no_breach(
             finally:
                 await conn.close()
 
+        async def warned() -> bool:
+            history = (await desk.get())["history"]
+            return any(e["type"] == "SlaWarning" for e in history)
+
+        # The clock is past its warning point: the SLA warns at once, and a workflow copy
+        # applies the warning with the complaint's row locked. Frozen in that transaction, a
+        # copy would hold back the acknowledgement below; so freeze once it is applied.
+        await eventually(warned)
         relay = system.procs["workflow"]
-        # at any instant: the relay holds the writer lock for one statement at most
-        # (``store.fence``), so frozen it holds back no command of the other copy
+        # At any other instant the relay holds the writer lock for one statement at most
+        # (``store.fence``), so frozen it holds back no command of the other copy.
         os.kill(relay.pid, signal.SIGSTOP)
         try:
             desk.base = system.urls["workflow-2"]
