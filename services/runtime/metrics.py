@@ -11,6 +11,11 @@ EVENTS_CONSUMED = Counter(
 EVENTS_DUPLICATE = Counter(
     "complaints_events_duplicate_total", "Events ignored as already applied", ["consumer"]
 )
+EVENTS_PASSED = Counter(
+    "complaints_events_passed_total",
+    "Events a consumer passed unread: their type header names a type its projection ignores",
+    ["consumer"],
+)
 DEAD_LETTERS = Counter(
     "complaints_dead_letters_total", "Messages sent to the dead-letter topic", ["consumer"]
 )

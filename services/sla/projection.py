@@ -25,6 +25,9 @@ class ClockProjection:
 
     def __init__(self, rules: SlaRules) -> None:
         self.rules = rules
+        # The consumer passes the other types unread (by their header): most of the log is
+        # events no timer hears of, this service's own alerts among them.
+        self.reads = rules.events
 
     async def apply(self, conn: asyncpg.Connection, envelope: Envelope, data: EventData) -> None:
         """Record an event that moves a timer; ignore the others."""

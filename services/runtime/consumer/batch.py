@@ -33,6 +33,10 @@ class Projection(Protocol):
 # - ``idempotent = True``: applying an event twice changes nothing, so a builder skips the
 #   ``processed_events`` claim per batch and calls ``begin_build(conn)`` before its bulk load
 #   and ``finish_build(conn, consumer)`` after it (indexes, ``processed_events``).
+# - ``reads``: the event types it applies (a set of names); a record whose ``event-type``
+#   header (``services.runtime.kafka.event_headers``) names another type is passed unread:
+#   not decoded, claimed or applied, only its offset stored. A record without the header is
+#   decoded as ever.
 
 
 Decoder = Callable[[ConsumerRecord[bytes, bytes]], tuple[Envelope, EventData]]
@@ -53,6 +57,11 @@ def decode_logged_record(record: ConsumerRecord[bytes, bytes]) -> tuple[Any, Any
 Decoded = tuple[ConsumerRecord[bytes, bytes], Envelope, EventData]
 
 
+def header(record: ConsumerRecord[bytes, bytes], name: str) -> bytes | None:
+    """The value of the record's header ``name``, if it has one."""
+    return next((value for key, value in record.headers or () if key == name), None)
+
+
 @dataclass(frozen=True)
 class DeadLetter:
     """A record the consumer could not process, with why."""
@@ -71,6 +80,7 @@ class Batch:
     unreadable: list[DeadLetter] = field(default_factory=list)
     next_offsets: dict[int, int] = field(default_factory=dict)
     seen_until: dict[int, datetime] = field(default_factory=dict)
+    passed: int = 0  # records passed unread (a type the projection does not read)
     rows: Any = None  # the projection's ``rows`` of every decoded event (no claim needed)
 
 

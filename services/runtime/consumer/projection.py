@@ -23,11 +23,13 @@ from services.runtime.consumer.batch import (
     Projection,
     decode_logged_record,
     decode_record,
+    header,
 )
 from services.runtime.logs import bound
 from services.runtime.metrics import (
     EVENTS_CONSUMED,
     EVENTS_DUPLICATE,
+    EVENTS_PASSED,
 )
 
 log = logging.getLogger("services.runtime.consumer")  # one logger for the package
@@ -47,6 +49,9 @@ class ProjectionConsumer(LogConsumer):
         self.projection = projection
         reads_logged = getattr(projection, "reads_logged", False)
         self._decode = decode or (decode_logged_record if reads_logged else decode_record)
+        # The types the projection reads, as their headers spell them; ``None``: every event.
+        reads = getattr(projection, "reads", None)
+        self._reads = None if reads is None else frozenset(t.encode() for t in reads)
         # Whether each batch claims its event ids in ``processed_events`` (skipping those
         # applied before). A builder loading an idempotent projection does not: it loads
         # in bulk (``write(rows, bulk=True)``), duplicates removed at the end.
@@ -85,11 +90,20 @@ class ProjectionConsumer(LogConsumer):
     # -- the batch ------------------------------------------------------------------------
 
     def prepare(self, records: Sequence[ConsumerRecord[bytes, bytes]]) -> Batch:
-        """Decode a batch (no I/O); compute its rows too when no claim can drop an event."""
+        """Decode a batch (no I/O); compute its rows too when no claim can drop an event.
+
+        A record of a type the projection does not read is passed unread (only its offset
+        stored); it does not move the partition's watermark either, which can only stay
+        earlier than it would have: a lower bound of what is applied, as it must be."""
         batch = Batch(records)
-        decode = self._decode
+        decode, reads = self._decode, self._reads
         for record in records:
             batch.next_offsets[record.partition] = record.offset + 1
+            if reads is not None:
+                kind = header(record, "event-type")
+                if kind is not None and kind not in reads:
+                    batch.passed += 1
+                    continue
             try:
                 envelope, data = decode(record)
             except Exception as exc:  # not an event at all: deterministic, park it
@@ -129,6 +143,8 @@ class ProjectionConsumer(LogConsumer):
             else:  # the projection is idempotent: every event is applied (again)
                 letters += await self._apply_fresh(conn, batch.decoded, batch.rows)
             await self._close_batch(conn, batch, letters)
+        if batch.passed:
+            EVENTS_PASSED.labels(self.name).inc(batch.passed)
         self._reached(batch)
         return letters
 
