@@ -30,6 +30,8 @@ class CallerDirectory:
     # validating every event of the log again with pydantic, to ignore most of them, was the
     # directory's main cost in intake's process.
     reads_logged = True
+    # The other types are passed by their header, unread and unclaimed (``reads``).
+    reads = frozenset({RECEIVED})
 
     def __init__(self, pepper: bytes) -> None:
         self.pepper = pepper
