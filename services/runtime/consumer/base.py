@@ -15,7 +15,7 @@ from uuid import UUID
 
 import asyncpg
 from aiokafka import ConsumerRebalanceListener, ConsumerRecord, TopicPartition
-from faststream import AckPolicy, Context
+from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.subscriber.usecase import BatchSubscriber
 
@@ -296,13 +296,16 @@ class LogConsumer:
             ack_policy=AckPolicy.MANUAL,  # nothing is committed to Kafka: offsets live in PG
             listener=_SeekToStoredOffsets(self),
             # The handler reads the raw records; FastStream need not decode every body.
-            decoder=_raw_body,
+            decoder=_raw_records,
             title=f"{self.name}:{self.topic}",
             description=f"Projection consumer {self.name} (offsets stored in {self.schema})",
         )
 
-        async def handle(message: Any = Context("message")) -> None:
-            await self.handle_batch(list(message.raw_message))
+        # The records come as the handler's body (``_raw_records``): asked for through
+        # ``Context("message")``, FastStream's injection resolved it in a worker thread, a
+        # hop to a thread and back for every batch.
+        async def handle(records: Any) -> None:
+            await self.handle_batch(list(records))
 
         subscriber(handle)
         polls_without_blind_sleep(subscriber, max_records=self._max_records)
@@ -468,9 +471,10 @@ class LogConsumer:
         return {tp.partition: end - stored.get(tp.partition, 0) for tp, end in ends.items()}
 
 
-async def _raw_body(message: Any) -> Any:
-    """FastStream decoder that leaves the bodies alone (the consumer decodes the records)."""
-    return None
+async def _raw_records(message: Any) -> Any:
+    """FastStream decoder that leaves the bodies alone: the batch's records as they came (the
+    consumer decodes them)."""
+    return message.raw_message
 
 
 class _SeekToStoredOffsets(ConsumerRebalanceListener):  # type: ignore[misc]
