@@ -43,7 +43,7 @@ def install_console(app: FastAPI, parts: Parts) -> None:
             )
             return await _answer(json_handlers[kind], request, exc)
         try:
-            staff = _page_reader(request)
+            staff = await _page_reader(request)
         except StarletteHTTPException as refused:  # no session: to the login, as every page
             return await _answer(json_handlers[StarletteHTTPException], request, refused)
         problems = (
@@ -97,7 +97,7 @@ async def _answer(
     return await answer if isawaitable(answer) else answer
 
 
-def _page_reader(request: Request) -> Staff:
+async def _page_reader(request: Request) -> Staff:
     """The reader of a page, as ``PageStaff`` finds them (bearer header, else the session);
     raises its redirect to the login (or 401) when there is none."""
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
@@ -106,4 +106,4 @@ def _page_reader(request: Request) -> Staff:
         if scheme.lower() == "bearer" and token.strip()
         else None
     )
-    return page_staff(request, credentials, request.cookies.get(SESSION_COOKIE))
+    return await page_staff(request, credentials, request.cookies.get(SESSION_COOKIE))

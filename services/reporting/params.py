@@ -57,7 +57,7 @@ class ReportQuery:
     current: bool = False
 
 
-def report_query(
+async def report_query(  # async (as every dependency here): a plain def hops to a thread
     period_from: Annotated[
         date | None,
         Query(alias="from", description="First day of the period (default: the month of as_of)"),
@@ -120,14 +120,14 @@ READS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def scoped_report_query(
+async def scoped_report_query(
     staff: CurrentStaff, query: Annotated[ReportQuery, Depends(report_query)]
 ) -> ReportQuery:
     """The report's parameters with ``office`` limited to what ``staff`` may see."""
     return replace(query, office=office_scope(staff, query.office))
 
 
-def scoped_page_query(
+async def scoped_page_query(
     staff: PageStaff, query: Annotated[ReportQuery, Depends(report_query)]
 ) -> ReportQuery:
     """The same for a page (a browser without a session goes to the login first)."""

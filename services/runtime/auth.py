@@ -236,7 +236,9 @@ SessionToken = Annotated[str | None, Depends(_session)]
 """The session cookie's token, declared as the OpenAPI security scheme Session."""
 
 
-def current_staff(request: Request, credentials: BearerCredentials, session: SessionToken) -> Staff:
+async def current_staff(  # async: a plain def would hop to a worker thread per request
+    request: Request, credentials: BearerCredentials, session: SessionToken
+) -> Staff:
     """FastAPI dependency: the staff member of the ``Authorization: Bearer`` header, else of
     the session cookie set by ``POST /login``; 401 when neither names a valid one."""
     token = credentials.credentials if credentials else session

@@ -161,7 +161,9 @@ def safe_next(target: str | None) -> str:
     return target
 
 
-def page_staff(request: Request, credentials: BearerCredentials, session: SessionToken) -> Staff:
+async def page_staff(  # async: a plain def would hop to a worker thread per request
+    request: Request, credentials: BearerCredentials, session: SessionToken
+) -> Staff:
     """FastAPI dependency for pages: the session's (or bearer header's) staff member; else a
     browser (it accepts ``text/html``) is sent to the login with a 303, anything else gets the
     401 every other read answers."""

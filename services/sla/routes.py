@@ -64,7 +64,7 @@ class WhatIfRequest(BaseModel):
     )
 
 
-def may_run_what_if(staff: CurrentStaff) -> Staff:
+async def may_run_what_if(staff: CurrentStaff) -> Staff:  # async: no thread hop
     """The company and analyst roles may run a what-if (a replay of the whole log)."""
     if staff.role not in WHAT_IF_ROLES:
         raise HTTPException(

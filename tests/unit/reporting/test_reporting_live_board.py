@@ -240,17 +240,17 @@ def test_a_naive_as_of_is_china_time_and_no_as_of_is_now() -> None:
         ((date(2024, 1, 1), date(2024, 2, 29)), (date(2024, 1, 1), date(2024, 2, 29))),
     ],
 )
-def test_report_period_defaults_to_whole_months(
+async def test_report_period_defaults_to_whole_months(
     given: tuple[date | None, date | None], expected: tuple[date, date]
 ) -> None:
-    query = report_query(*given, office=None, as_of=datetime(2026, 2, 14, 12, 0))
+    query = await report_query(*given, office=None, as_of=datetime(2026, 2, 14, 12, 0))
     assert (query.period_from, query.period_to) == expected
     assert query.as_of == datetime(2026, 2, 14, 12, 0, tzinfo=CHINA)
 
 
-def test_report_period_that_ends_before_it_starts_names_the_field() -> None:
+async def test_report_period_that_ends_before_it_starts_names_the_field() -> None:
     with pytest.raises(FieldErrors) as refused:
-        report_query(date(2024, 3, 1), date(2024, 2, 1), office=None, as_of=None)
+        await report_query(date(2024, 3, 1), date(2024, 2, 1), office=None, as_of=None)
     assert [e["field"] for e in refused.value.errors] == ["from"]
 
 
@@ -262,11 +262,11 @@ def test_report_period_that_ends_before_it_starts_names_the_field() -> None:
         ({"as_of": datetime(1, 1, 1, 0, 0)}, "as_of"),
     ],
 )
-def test_dates_no_database_could_store_are_refused_naming_the_field(
+async def test_dates_no_database_could_store_are_refused_naming_the_field(
     given: dict[str, Any], field: str
 ) -> None:
     with pytest.raises(FieldErrors) as refused:
-        report_query(
+        await report_query(
             **{"period_from": None, "period_to": None, "office": None, "as_of": None, **given}
         )
     assert [e["field"] for e in refused.value.errors] == [field]
