@@ -309,10 +309,15 @@ async def _keep_transient_short(
         log.info("retention.ms of %s set to %s", stale, wanted)
 
 
+EVENT_TYPE = "event-type"
+"""The header that names an event's type (``event_headers``): consumers and tools filter by it
+without parsing the body."""
+
+
 def event_headers(envelope: Envelope) -> dict[str, str]:
     """Headers that let tools filter events without parsing the body."""
     return {
-        "event-type": envelope.type,
+        EVENT_TYPE: envelope.type,
         "schema-version": str(envelope.schema_version),
         "event-id": str(envelope.event_id),
         "content-type": "application/json",

@@ -46,7 +46,7 @@ from contracts import Envelope, encode_event
 from contracts.watermarks import Watermark, encode_watermark
 from services.runtime import store
 from services.runtime.db import TRANSIENT_DB_ERRORS
-from services.runtime.kafka import complaint_key, event_headers
+from services.runtime.kafka import EVENT_TYPE, complaint_key, event_headers
 from services.runtime.metrics import EVENTS_PUBLISHED, OUTBOX_BACKLOG, OUTBOX_WATERMARK
 
 log = logging.getLogger(__name__)
@@ -266,9 +266,10 @@ class OutboxRelay:
         """Send every row, then wait for every acknowledgement; where each landed."""
         # Send all, then await every acknowledgement: one complaint's events share a key,
         # hence a partition, and the idempotent producer keeps their order within it.
-        futures = []
+        futures, types = [], []
         for row in rows:
             headers = json.loads(row["headers"])
+            types.append(headers[EVENT_TYPE])
             futures.append(
                 await self._broker.publish(
                     bytes(row["payload"]),
@@ -279,8 +280,8 @@ class OutboxRelay:
                 )
             )
         acked: list[RecordMetadata] = await asyncio.gather(*futures)
-        for row in rows:
-            EVENTS_PUBLISHED.labels(json.loads(row["headers"])["event-type"]).inc()
+        for kind in types:
+            EVENTS_PUBLISHED.labels(kind).inc()
         return acked
 
     async def _mark_published(self, seqs: list[int]) -> None:

@@ -11,12 +11,7 @@ import anyio.to_thread
 import pytest
 from faststream.kafka import KafkaBroker, TestKafkaBroker
 
-from services.runtime.consumer import ProjectionConsumer
-
-
-class Nothing:
-    async def apply(self, conn: Any, envelope: Any, data: Any) -> None:
-        raise AssertionError("no batch is applied here")
+from tests.unit.test_consumer_passes_unread import ReadsAll, consumer
 
 
 async def test_a_batch_reaches_the_consumer_as_records_without_a_thread(
@@ -31,21 +26,14 @@ async def test_a_batch_reaches_the_consumer_as_records_without_a_thread(
 
     monkeypatch.setattr(anyio.to_thread, "run_sync", counted)
     broker = KafkaBroker("127.0.0.1:1")
-    consumer = ProjectionConsumer(
-        name="sla.clocks.v1",
-        schema="sla",
-        projection=Nothing(),
-        topic="complaints.events",
-        deadletter_topic="complaints.deadletter",
-        pool=lambda: None,  # type: ignore[arg-type,return-value]
-    )
+    tested = consumer(ReadsAll())  # applies nothing: its handle_batch is replaced
     seen: list[list[Any]] = []
 
     async def handle_batch(records: Sequence[Any]) -> None:
         seen.append(list(records))
 
-    consumer.handle_batch = handle_batch  # type: ignore[method-assign]
-    consumer.attach(broker)
+    tested.handle_batch = handle_batch  # type: ignore[method-assign]
+    tested.attach(broker)
     async with TestKafkaBroker(broker) as test:
         await test.publish_batch(b"one", b"two", topic="complaints.events")
     [records] = seen

@@ -33,10 +33,10 @@ class Projection(Protocol):
 # - ``idempotent = True``: applying an event twice changes nothing, so a builder skips the
 #   ``processed_events`` claim per batch and calls ``begin_build(conn)`` before its bulk load
 #   and ``finish_build(conn, consumer)`` after it (indexes, ``processed_events``).
-# - ``reads``: the event types it applies (a set of names); a record whose ``event-type``
-#   header (``services.runtime.kafka.event_headers``) names another type is passed unread:
-#   not decoded, claimed or applied, only its offset stored. A record without the header is
-#   decoded as ever.
+# - ``reads``: the event types it applies (a set of names); a record whose type header
+#   (``services.runtime.kafka.EVENT_TYPE``, written by ``event_headers``) names another type
+#   is passed unread: not decoded, claimed or applied, only its offset stored. A record
+#   without the header is decoded as ever.
 
 
 Decoder = Callable[[ConsumerRecord[bytes, bytes]], tuple[Envelope, EventData]]

@@ -25,6 +25,7 @@ from services.runtime.consumer.batch import (
     decode_record,
     header,
 )
+from services.runtime.kafka import EVENT_TYPE
 from services.runtime.logs import bound
 from services.runtime.metrics import (
     EVENTS_CONSUMED,
@@ -100,7 +101,7 @@ class ProjectionConsumer(LogConsumer):
         for record in records:
             batch.next_offsets[record.partition] = record.offset + 1
             if reads is not None:
-                kind = header(record, "event-type")
+                kind = header(record, EVENT_TYPE)
                 if kind is not None and kind not in reads:
                     batch.passed += 1
                     continue
