@@ -374,16 +374,18 @@ async def rebuild(
 
 
 def profiler(pid: int | None, name: str) -> subprocess.Popen[bytes] | None:
-    """With ``BENCH_PYSPY=<dir>``: py-spy samples the service ``pid`` (200 Hz, its collapsed
-    stacks into ``<dir>/<name>.txt``) until the caller stops it with SIGINT."""
+    """With ``BENCH_PYSPY=<dir>``: py-spy samples the service ``pid`` and its lanes (200 Hz,
+    collapsed stacks into ``<dir>/<name>.txt``) until the caller stops it with SIGINT."""
     folder = os.environ.get("BENCH_PYSPY")
     if not folder or pid is None:
         return None
     Path(folder).mkdir(parents=True, exist_ok=True)
     spy = Path(sys.executable).with_name("py-spy")
     out = Path(folder) / f"{name}.txt"
+    # --subprocesses: the rebuild's lanes are processes of their own (the fork server's)
+    command = ["record", "-r", "200", "-f", "raw", "--nonblocking", "--subprocesses"]
     return subprocess.Popen(
-        [str(spy), "record", "-r", "200", "-f", "raw", "--nonblocking", "-p", str(pid), "-o", out],
+        [str(spy), *command, "-p", str(pid), "-o", str(out)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
