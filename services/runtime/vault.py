@@ -60,7 +60,14 @@ async def migrate(conn: asyncpg.Connection) -> None:
 def complainant_ref(pepper: bytes, phone: str) -> str:
     """The pseudonymous reference of a phone number (any written form of one number gives the
     same reference; a number that is not valid is refused with ``ValueError``)."""
-    return hmac.new(pepper, normalise_phone(phone).encode(), hashlib.sha256).hexdigest()
+    return _ref(pepper, normalise_phone(phone))
+
+
+def _ref(pepper: bytes, normalised: str) -> str:
+    # The reference of a number already in national form: what a ``Complainant``'s phone
+    # holds, normalised by its validator when the event was accepted (and trusted as such when
+    # read back from the log). Parsing it again took 5 % of a workflow rebuild's lanes.
+    return hmac.new(pepper, normalised.encode(), hashlib.sha256).hexdigest()
 
 
 def ref_of(pepper: bytes, received: ComplaintReceived) -> str:
@@ -68,7 +75,7 @@ def ref_of(pepper: bytes, received: ComplaintReceived) -> str:
     who = received.complainant
     if isinstance(who, SealedComplainant):
         return who.ref
-    return complainant_ref(pepper, who.phone)
+    return _ref(pepper, who.phone)
 
 
 def _aad(ref: str, field: str) -> bytes:
@@ -181,7 +188,7 @@ async def seal_received(
     """The event for the log: ``received`` (in clear, as intake decided it) with the
     complainant's name and phone and the free text sealed under the complainant's key
     (``key_for``: ``KeyMaker.key_for`` or ``key_for_sealing`` on a connection)."""
-    ref = complainant_ref(pepper, received.complainant.phone)
+    ref = _ref(pepper, received.complainant.phone)
     cipher = AESGCM(await key_for(ref))
     who = {"name": received.complainant.name, "phone": received.complainant.phone}
     # The other fields as they are (models, not dumped to dicts that would be validated again)
@@ -206,7 +213,7 @@ def personal_of(pepper: bytes, received: ComplaintReceived) -> dict[str, Any]:
 def personal_of_logged(pepper: bytes, data: dict[str, Any]) -> dict[str, Any]:
     """``personal_of`` for a body read as JSON (``LoggedEvent.data``)."""
     who = data["complainant"]
-    ref = who["ref"] if "ref" in who else complainant_ref(pepper, who["phone"])
+    ref = who["ref"] if "ref" in who else _ref(pepper, who["phone"])
     return {
         "ref": ref,
         "complainant": who,

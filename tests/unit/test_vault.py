@@ -114,6 +114,18 @@ def test_a_receipt_from_before_sealing_reads_in_clear_until_its_complainant_is_e
     assert erased.erased and erased.name == ERASED and erased.description == ERASED
 
 
+@pytest.mark.parametrize("form", ["+86 138-1234-5678", "0086 13812345678", "138 1234 5678"])
+def test_a_receipt_in_clear_has_the_reference_of_its_number_in_any_written_form(form: str) -> None:
+    # The reference of a receipt in clear hashes the phone as the receipt holds it, without
+    # parsing it again: what that relies on is that the receipt's validator normalised it.
+    data: dict[str, Any] = receipt_before_sealing().model_dump()
+    data["complainant"] = {"name": "何先生", "phone": form}
+    received = ComplaintReceived.model_validate(data)
+    ref = vault.complainant_ref(PEPPER, "13812345678")
+    assert vault.ref_of(PEPPER, received) == ref
+    assert vault.personal_of_logged(PEPPER, received.model_dump(mode="json"))["ref"] == ref
+
+
 @pytest.mark.parametrize(
     "state",
     [
