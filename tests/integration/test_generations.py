@@ -10,7 +10,8 @@ from collections.abc import AsyncIterator
 import asyncpg
 import pytest
 
-from services.runtime.generations import Generation, Generations
+from services.runtime import store
+from services.runtime.generations import Generation, Generations, LiveGate, live_lock_key
 from services.runtime.store import consumer_tables_sql
 from tests.integration.reporting_db import HERE
 
@@ -121,6 +122,35 @@ async def test_a_swap_gives_way_to_a_reader_whose_two_connections_it_stands_betw
     finally:
         await reader.close()
         await other.close()
+
+
+async def test_a_writer_that_waited_for_a_swap_writes_to_the_generation_it_made_live(
+    conn: asyncpg.Connection, own_database: str
+) -> None:
+    """The live gate takes the live lock and reads the live generation in one round trip. A
+    statement's snapshot is taken before a lock it waits for: read in the same query as the
+    lock, the generation would be the one the swap it waited for had just retired, and the
+    writer would write to a retired generation."""
+    gens, building = await one_live_and_one_built(conn)
+    writer, probe = await asyncpg.connect(own_database), await asyncpg.connect(own_database)
+    try:
+        async with conn.transaction():  # the swap, as the builder makes it
+            await store.lock_for_transaction(conn, live_lock_key("reporting"))
+            await gens.swap(conn, building.gen)
+
+            async def write() -> tuple[int, str]:
+                async with writer.transaction():
+                    target = await LiveGate(gens).enter(writer)
+                    return target.gen, await writer.fetchval("SHOW search_path")
+
+            entering = asyncio.create_task(write())
+            await until_waiting(probe)  # the writer waits for the swap's lock
+        gen, search_path = await asyncio.wait_for(entering, timeout=60)  # a guard, not a measure
+        assert gen == building.gen
+        assert search_path.startswith(f"reporting_g{building.gen},")
+    finally:
+        await writer.close()
+        await probe.close()
 
 
 async def swap(

@@ -16,9 +16,16 @@ import asyncpg
 
 from services.runtime.store.names import checked
 
+ENTER_LIVE = "enter_live_v1"
+"""The function a live writer's transaction enters the live generation with (``enter_live``).
+Its body never changes under this name: a changed body takes a new name, so copies of the
+older code go on calling theirs through a rolling upgrade, and no start replaces a function
+another session is running."""
+
 
 def registry_sql(schema: str) -> str:
-    """DDL of the registry of generations (durable: never dropped)."""
+    """DDL of the registry of generations and of its ``ENTER_LIVE`` function (durable: never
+    dropped)."""
     checked(schema)
     return f"""
     CREATE SCHEMA IF NOT EXISTS {schema};
@@ -44,6 +51,33 @@ def registry_sql(schema: str) -> str:
         ON {schema}.generations ((true)) WHERE state = 'live';
     CREATE UNIQUE INDEX IF NOT EXISTS generations_one_building
         ON {schema}.generations ((true)) WHERE state = 'building';
+    DO $do$ BEGIN
+        IF to_regprocedure('{schema}.{ENTER_LIVE}(text)') IS NULL THEN
+            CREATE FUNCTION {schema}.{ENTER_LIVE}(lock_key text)
+                RETURNS TABLE (gen integer, version text)
+                LANGUAGE plpgsql VOLATILE
+            AS $fn$
+            DECLARE
+                live record;
+            BEGIN
+                PERFORM pg_advisory_xact_lock_shared(hashtext(lock_key));
+                -- A query of its own, so a snapshot of its own, taken once the lock is held
+                -- (a VOLATILE function's every query takes one): after any swap committed.
+                SELECT g.gen, g.version INTO live
+                FROM {schema}.generations g WHERE g.state = 'live';
+                IF FOUND THEN
+                    PERFORM set_config('search_path', '{schema}_g' || live.gen || ', {schema}',
+                                       true);
+                    gen := live.gen;
+                    version := live.version;
+                    RETURN NEXT;
+                END IF;
+            END
+            $fn$;
+        END IF;
+    EXCEPTION WHEN duplicate_function OR unique_violation THEN
+        NULL;  -- another copy starting at the same instant made it
+    END $do$;
     """
 
 
@@ -153,15 +187,14 @@ async def make_live(conn: asyncpg.Connection, schema: str, gen: int) -> None:
 
 async def enter_live(conn: asyncpg.Connection, schema: str, lock_key: str) -> dict[str, Any] | None:
     """Take the live lock (shared) for the caller's transaction, then aim its unqualified
-    names at the live generation; that generation's number and version."""
-    # Two statements: a statement's snapshot is taken before a lock it waits for, so the
-    # live generation is read only once the lock is held (after any swap committed).
-    await conn.execute("SELECT pg_advisory_xact_lock_shared(hashtext($1))", lock_key)
+    names at the live generation; that generation's number and version.
+
+    One round trip (``ENTER_LIVE``, in ``registry_sql``). A statement's snapshot is taken
+    before a lock it waits for, so a plain statement could read the generation a swap it
+    waited for had just retired: the function reads it in a query of its own, after the lock.
+    """
     row = await conn.fetchrow(
-        f"""SELECT gen, version,
-                   set_config('search_path', $1 || '_g' || gen || ', ' || $1, true)
-            FROM {checked(schema)}.generations WHERE state = 'live'""",
-        schema,
+        f"SELECT gen, version FROM {checked(schema)}.{ENTER_LIVE}($1)", lock_key
     )
     return dict(row) if row else None
 
