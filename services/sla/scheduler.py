@@ -37,7 +37,7 @@ from services.runtime.watermarks import Fence
 from services.sla import store
 from services.sla.calendar import BusinessCalendar
 from services.sla.policy import SlaAlert, SlaPolicy
-from services.sla.timers import agenda, alert_labels, fold, owed
+from services.sla.timers import alert_labels, fold, owed_and_agenda
 
 log = logging.getLogger(__name__)
 
@@ -151,7 +151,8 @@ async def refold(
             policy=rules.policy,
             calendar=rules.calendar,
         )
-        alerts += [(complaint_id, alert) for alert in owed(folded, complaint_id, until)]
+        owed_now, pending = owed_and_agenda(folded, complaint_id, until)
+        alerts += [(complaint_id, alert) for alert in owed_now]
         # The clocks count for the office the complaint belongs to now (after a transfer,
         # the new one): the overdue list and every per-office read follow it from then.
         judgments.append(
@@ -170,7 +171,7 @@ async def refold(
                         p.alert.data.event_type,
                         p.alert.data.model_dump_json(),
                     )
-                    for p in agenda(folded, complaint_id, until)
+                    for p in pending
                 ],
             )
         )

@@ -19,7 +19,6 @@ Suspensions (暂缓) are followed here as well as by the policy's ``pauses_on``/
 
 from __future__ import annotations
 
-from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -202,73 +201,92 @@ class Pending:
 
 
 def agenda(folded: Folded, complaint_id: UUID, after: datetime) -> list[Pending]:
-    """What ``owed`` will add after ``after``, by the instants it becomes owed, until a new
-    event: the stored state the scheduler judges due timers from without folding again.
+    """What ``owed`` will add after ``after`` (``owed_and_agenda``)."""
+    return owed_and_agenda(folded, complaint_id, after)[1]
+
+
+def owed_and_agenda(
+    folded: Folded, complaint_id: UUID, after: datetime
+) -> tuple[list[SlaAlert], list[Pending]]:
+    """``owed(folded, complaint_id, after)``, and what ``owed`` will add after ``after``, by
+    the instants it becomes owed, until a new event: the stored state the scheduler judges
+    due timers from without folding again.
 
     For every ``t > after`` (and no new event), ``owed(folded, cid, t)`` is
     ``owed(folded, cid, after)`` plus the alerts ``p`` with ``p.owed_from <= t`` and
-    ``t < p.owed_until`` (when it is not ``None``). ``owed`` changes only where a timer changes
-    (its recorded changes later than ``after``: events stamped after it) or where a view of a
-    timer as of such a change reaches its warning, deadline or hard limit, or where an alert
-    owed before an event or the scheduled resume falls due; ``owed`` is evaluated at each of
-    those instants.
+    ``t < p.owed_until`` (when it is not ``None``).
+
+    ``owed`` is a union of sources, each owing its alerts over spans of time: an alert owed
+    before an event, from its due instant on; the scheduled resume likewise; and each timer,
+    which owes the same between two of its own instants (its recorded changes later than
+    ``after``: events stamped after it; and the warning, deadline and hard limit of each view
+    of it as of such a change), ``alerts_due`` at the earlier one. So each timer is asked
+    once per instant of its own, and an alert's span is the union of its sources' spans from
+    the first that begins: an alert owed at ``after`` is not on the agenda, and one owed
+    again after a gap keeps its first span (as ``owed`` at the instants in between says).
+    Where several sources owe one alert, the body is the one ``owed`` gives: owed before an
+    event first, then the timers in order, then the resume.
     """
-    moments: set[datetime] = set()
-    timers = list(folded.timers.values())
-    own: list[list[datetime]] = []  # each timer's own instants after ``after``, in order
-    for timer in timers:
-        mine: set[datetime] = set()
-        changes = [timer.started_at, timer.stopped_at, timer.cancelled_at]
-        for paused, resumed in timer.pauses:
-            changes += [paused, resumed]
-        views = [timer]
-        for change in changes:
-            if change is not None and change > after:
-                mine.add(change)
-                views.append(timer.as_of(change))
-        if after >= timer.started_at:
-            views.append(timer.as_of(after))
-        for view in views:
-            for moment in (view.warning_at, view.deadline, view.hard_deadline):
-                if moment is not None and moment > after:
-                    mine.add(moment)
-        own.append(sorted(mine))
-        moments |= mine
-    moments.update(a.due_at for a in folded.owed_before if a.due_at > after)
-    if folded.resume is not None and folded.resume.due_at > after:
-        moments.add(folded.resume.due_at)
+    spans: dict[UUID, list[tuple[datetime, datetime | None, int, SlaAlert]]] = {}
+    before: dict[UUID, SlaAlert] = {}  # what ``owed`` gives at ``after``, in its order
 
-    # A timer owes the same between two of its own instants: what it owes at each of them
-    # is worked out once, not again at every other timer's instant.
-    owed_by: dict[tuple[int, datetime], list[SlaAlert]] = {}
+    def owes(alert: SlaAlert, since: datetime, until: datetime | None, source: int) -> None:
+        if since <= after:
+            before.setdefault(alert.event_id, alert)
+        else:
+            spans.setdefault(alert.event_id, []).append((since, until, source, alert))
 
-    def owed_at(until: datetime) -> dict[UUID, SlaAlert]:
-        """``owed(folded, complaint_id, until)``, by event id."""
-        alerts = {a.event_id: a for a in folded.owed_before if a.due_at <= until}
-        for at, timer in enumerate(timers):
-            passed = bisect_right(own[at], until)  # of its own instants, those reached
-            since = own[at][passed - 1] if passed else after
-            if (at, since) not in owed_by:
-                owed_by[at, since] = (
-                    [] if since < timer.started_at else timer.alerts_due(complaint_id, since)
-                )
-            for alert in owed_by[at, since]:
-                alerts.setdefault(alert.event_id, alert)
-        if folded.resume is not None and folded.resume.due_at <= until:
-            alerts.setdefault(folded.resume.event_id, folded.resume)
-        return alerts
+    for a in folded.owed_before:
+        owes(a, a.due_at, None, 0)
+    for number, timer in enumerate(folded.timers.values(), start=1):
+        instants = _own_instants(timer, after)
+        starts = [after, *instants]
+        for at, since in enumerate(starts):
+            if since < timer.started_at:
+                continue
+            until = starts[at + 1] if at + 1 < len(starts) else None
+            for alert in timer.alerts_due(complaint_id, since):
+                owes(alert, since, until, number)
+    if folded.resume is not None:
+        owes(folded.resume, folded.resume.due_at, None, len(folded.timers) + 1)
 
-    before = {a.event_id for a in owed(folded, complaint_id, after)}
-    found: dict[UUID, Pending] = {}
-    for moment in sorted(moments):
-        now_owed = owed_at(moment)
-        for event_id, pending in found.items():
-            if pending.owed_until is None and event_id not in now_owed:
-                found[event_id] = Pending(pending.alert, pending.owed_from, moment)
-        for event_id, alert in now_owed.items():
-            if event_id not in before and event_id not in found:
-                found[event_id] = Pending(alert, moment, None)
-    return sorted(found.values(), key=lambda p: (p.owed_from, p.alert.due_at))
+    pending = []
+    for event_id, owed_spans in spans.items():
+        if event_id in before:
+            continue
+        owed_spans.sort(key=lambda span: (span[0], span[2]))
+        owed_from, until, _, alert = owed_spans[0]
+        for since, ends, _, _ in owed_spans[1:]:
+            if until is None or since > until:
+                break  # owed for good, or a gap: the first span is the agenda's
+            until = None if ends is None else max(until, ends)
+        pending.append(Pending(alert, owed_from, until))
+    return (
+        sorted(before.values(), key=lambda a: a.due_at),
+        sorted(pending, key=lambda p: (p.owed_from, p.alert.due_at)),
+    )
+
+
+def _own_instants(timer: Timer, after: datetime) -> list[datetime]:
+    """The instants after ``after`` at which what ``timer`` owes may change, in order: its
+    recorded changes later than ``after``, and the warning, deadline and hard limit of the
+    timer and of its views as of ``after`` and of each such change."""
+    mine: set[datetime] = set()
+    changes = [timer.started_at, timer.stopped_at, timer.cancelled_at]
+    for paused, resumed in timer.pauses:
+        changes += [paused, resumed]
+    views = [timer]
+    for change in changes:
+        if change is not None and change > after:
+            mine.add(change)
+            views.append(timer.as_of(change))
+    if after >= timer.started_at:
+        views.append(timer.as_of(after))
+    for view in views:
+        for moment in (view.warning_at, view.deadline, view.hard_deadline):
+            if moment is not None and moment > after:
+                mine.add(moment)
+    return sorted(mine)
 
 
 def alert_kind(alert: SlaAlert) -> AlertKind:
@@ -295,5 +313,6 @@ __all__ = [
     "fold",
     "next_check",
     "owed",
+    "owed_and_agenda",
     "sla_event_id",
 ]

@@ -189,7 +189,7 @@ class Timer:
         """Whether the timer is paused now (its last pause has not resumed)."""
         return bool(self.pauses) and self.pauses[-1][1] is None
 
-    @property
+    @cached_property  # a timer never changes; ``as_of`` asks for it at every view
     def last_change(self) -> datetime:
         """The latest instant in the timer's history; changes may not go back before it."""
         moments = [self.started_at, self.stopped_at, self.cancelled_at]

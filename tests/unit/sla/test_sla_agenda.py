@@ -17,7 +17,7 @@ from contracts.lifecycle import ComplaintAcknowledged, DepartmentAssigned
 from services.sla.calendar import load_calendar
 from services.sla.policy import load_policy
 from services.sla.scheduler import _alert_envelope
-from services.sla.timers import Folded, agenda, fold, owed
+from services.sla.timers import Folded, agenda, fold, owed, owed_and_agenda
 from tests.unit.sla.test_sla_exceptions import (
     AGENT,
     CID,
@@ -43,7 +43,9 @@ def check_agenda(f: Folded, cid: UUID, after: datetime, probes: list[datetime]) 
     """For every probe later than ``after``: what the fold owes beyond what it owed at
     ``after`` is what the agenda says is owed then. Returns how many agenda entries there
     were (so that a test can see it exercised something)."""
-    pending = agenda(f, cid, after)
+    owed_now, pending = owed_and_agenda(f, cid, after)
+    assert owed_now == owed(f, cid, after)  # the alerts and their order, as the scheduler sends
+    assert pending == agenda(f, cid, after)
     moments = {p.owed_from for p in pending} | {p.owed_until for p in pending if p.owed_until}
     probes = sorted(
         {t for t in probes if t > after}
