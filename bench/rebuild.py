@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import signal
 import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -16,6 +17,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from bench.common import Bench, live_caught_up, received_event, submission_body
+from bench.rebuild_services import profiler
 from contracts.timezone import CHINA
 from services.reporting.store.writing import TIMER_EVENT_COLUMNS
 from services.runtime.kafka import end_offsets
@@ -273,7 +275,13 @@ async def measure(bench: Bench, *, n: int = 200_000) -> dict[str, Any]:
         topic = system.topics["events"]
         system.start("reporting")  # the live generation: applied by the live consumers
         await wait_live_caught_up(system.database_url, ends)
-        built = await rebuilt(bench, system.database_url, topic)
+        spy = profiler(system.procs["reporting"].pid, "reporting-rebuild")  # BENCH_PYSPY
+        try:
+            built = await rebuilt(bench, system.database_url, topic)
+        finally:
+            if spy is not None:
+                spy.send_signal(signal.SIGINT)
+                spy.wait(timeout=60)
         live = await rebuild_live.during(
             system.urls["reporting"],
             system.urls["intake"],
