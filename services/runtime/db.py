@@ -30,6 +30,9 @@ TRANSIENT_DB_ERRORS: tuple[type[BaseException], ...] = (
     asyncpg.DeadlockDetectedError,
     asyncpg.AdminShutdownError,
     asyncpg.CrashShutdownError,
+    # The session idled inside a transaction past ``idle_in_transaction_session_timeout``
+    # (the process was stopped): PostgreSQL rolled it back and closed it.
+    asyncpg.IdleInTransactionSessionTimeoutError,
 )
 
 
@@ -72,6 +75,7 @@ async def create_pool(
     timeout_s: float = 60.0,
     search_path: str | None = None,
     plan_each_query: bool = False,
+    idle_in_transaction_s: float = 0,
 ) -> asyncpg.Pool:
     """A connection pool, waiting for the database to accept connections (it may be starting).
 
@@ -83,6 +87,8 @@ async def create_pool(
     generic plan made while a table was nearly empty (a new system, a new generation) scans it
     whole until autovacuum analyses it, a minute later at the earliest: the workflow's and the
     SLA's batches read their tables by key, and took 6–27 ms a statement at 10,000 rows.
+    ``idle_in_transaction_s``: PostgreSQL ends a session idle inside a transaction this long,
+    releasing its locks (``Settings.db_idle_in_transaction_s``; 0: never).
     """
     # No JIT compilation: every query here answers a person or applies a batch, and compiling
     # one took longer than running it (445 ms of a 1.4 s monthly report over 1,000,000
@@ -92,6 +98,10 @@ async def create_pool(
         settings["search_path"] = search_path
     if plan_each_query:
         settings["plan_cache_mode"] = "force_custom_plan"
+    if idle_in_transaction_s > 0:
+        settings["idle_in_transaction_session_timeout"] = (
+            f"{max(round(idle_in_transaction_s * 1000), 1)}ms"
+        )
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout_s
     while True:

@@ -237,6 +237,7 @@ async def _run(lane: Lane, pipe: Connection) -> None:
         size=2,
         search_path=service.schema,
         plan_each_query=service.plan_each_query,
+        idle_in_transaction_s=lane.settings.db_idle_in_transaction_s,
     )
     await service.broker.connect()  # dead letters are published, as the builder's are
     try:

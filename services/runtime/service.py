@@ -181,6 +181,7 @@ class ConsumingService:
             size=self.settings.db_pool_size,
             search_path=self.schema,
             plan_each_query=self.plan_each_query,
+            idle_in_transaction_s=self.settings.db_idle_in_transaction_s,
         )
         await self.migrate()
         await ensure_topics(self.settings, extra=[c.topic for c in self.consumers])

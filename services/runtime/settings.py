@@ -92,6 +92,13 @@ class Settings(BaseSettings):
     # How often each service refreshes the gauges it computes (consumer lag, backlogs, timers).
     metrics_interval_s: float = 5.0
     db_pool_size: int = 10
+    # A copy stopped inside a transaction (a hung process, a paused machine) keeps its locks,
+    # and a complaint it locked waits with it: its connection stays open, so PostgreSQL would
+    # not notice for hours. PostgreSQL ends a session idle inside a transaction this long; the
+    # transaction rolls back and the copy retries on a new connection. No transaction here
+    # waits on the application for more than seconds (a batch's fold, a report's other
+    # period). 0: never.
+    db_idle_in_transaction_s: float = 30.0
     # Rebuilds (services.runtime.builder): how often each copy looks for a generation to
     # build, how many records a batch of the builder holds, and how close to the log's end
     # the new generation must be before the swap (which then catches up under the live lock).
@@ -274,7 +281,7 @@ class Settings(BaseSettings):
         return found
 
     def _count_problems(self) -> list[Problem]:
-        """Replication, in-sync replicas, partitions and rebuild lanes that cannot be."""
+        """Replication, in-sync replicas, partitions, rebuild lanes and timeouts that cannot be."""
         found = []
         rf, isr = self.kafka_replication_factor, self.kafka_min_insync_replicas
         if rf < 1:
@@ -300,6 +307,13 @@ class Settings(BaseSettings):
                 Problem(
                     variable("rebuild_swap_lock_timeout_s"),
                     f"{self.rebuild_swap_lock_timeout_s}; more than 0 (0 would wait for good)",
+                )
+            )
+        if not self.db_idle_in_transaction_s >= 0:
+            found.append(
+                Problem(
+                    variable("db_idle_in_transaction_s"),
+                    f"{self.db_idle_in_transaction_s}; 0 (never) or more",
                 )
             )
         return found
