@@ -95,3 +95,17 @@ def test_postgres_gets_a_buffer_cache_sized_for_the_reporting_tables() -> None:
     assert size.endswith("MB") and 128 <= int(size[:-2]) <= 4096
     with pytest.raises(InfraError, match="COMPLAINTS_PG_SHARED_BUFFERS"):
         InfraConfig.from_env({"COMPLAINTS_PG_SHARED_BUFFERS": "1GB -c fsync=off"})
+
+
+def test_postgres_checkpoints_with_room_for_the_log_in_both_modes() -> None:
+    """Compose and local mode both let 8GB of write-ahead log build up between checkpoints
+    (PostgreSQL's 1GB checkpointed every 30-60 s under load), and local mode refuses a size it
+    cannot pass on, naming the variable."""
+    from deploy.local.infra import InfraConfig, InfraError
+
+    command = COMPOSE["services"]["postgres"]["command"]
+    assert command[3:] == ["-c", "max_wal_size=${COMPLAINTS_PG_MAX_WAL_SIZE:-8GB}"]
+    assert InfraConfig.from_env({}).pg_max_wal_size == "8GB"
+    assert InfraConfig.from_env({"COMPLAINTS_PG_MAX_WAL_SIZE": "2GB"}).pg_max_wal_size == "2GB"
+    with pytest.raises(InfraError, match="COMPLAINTS_PG_MAX_WAL_SIZE"):
+        InfraConfig.from_env({"COMPLAINTS_PG_MAX_WAL_SIZE": "8GB -c fsync=off"})

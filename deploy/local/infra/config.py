@@ -76,6 +76,13 @@ class InfraConfig:
     # million complaints): COMPLAINTS_PG_SHARED_BUFFERS, else a quarter of the memory (at most
     # 4GB, at least 128MB), PostgreSQL's own advice for a server of 1GB or more.
     pg_shared_buffers: str = field(default_factory=default_shared_buffers)
+    # How much write-ahead log PostgreSQL lets accumulate before a checkpoint
+    # (COMPLAINTS_PG_MAX_WAL_SIZE). Its default, 1GB, made a checkpoint every 30-60 s under the
+    # pipeline bench's writes ("checkpoints are occurring too frequently"), each followed by a
+    # full page image in the log for every page written again; at 8GB the checkpoints come
+    # with ``checkpoint_timeout`` (5 min), and PostgreSQL spent 7 % less CPU a complaint
+    # (bench/README.md). The log takes up to this much disk between checkpoints.
+    pg_max_wal_size: str = "8GB"
     # Broker jar cache; default home/cache/kafka-<version>. Point several homes (e.g. pytest
     # tmp homes) at one cache with COMPLAINTS_KAFKA_CACHE to fetch the jars only once.
     kafka_cache: Path | None = None
@@ -118,6 +125,13 @@ class InfraConfig:
                 "or 512MB"
             )
 
+        max_wal_size = env.get("COMPLAINTS_PG_MAX_WAL_SIZE") or "8GB"
+        if not re.fullmatch(r"[0-9]+(MB|GB)", max_wal_size):
+            raise InfraError(
+                f"COMPLAINTS_PG_MAX_WAL_SIZE={max_wal_size!r}: expected a size such as 8GB "
+                "or 2048MB"
+            )
+
         return cls(
             home=home,
             kafka_host=_loopback(khost),
@@ -129,6 +143,7 @@ class InfraConfig:
             pg_password=unquote(parts.password or ""),
             pg_dbname=unquote(parts.path.lstrip("/")) or "complaints",
             pg_shared_buffers=shared_buffers,
+            pg_max_wal_size=max_wal_size,
             kafka_cache=Path(env["COMPLAINTS_KAFKA_CACHE"])
             if env.get("COMPLAINTS_KAFKA_CACHE")
             else None,

@@ -256,7 +256,8 @@ def _pg_start(cfg: InfraConfig, bin_dir: Path, deadline: float) -> None:
     """``pg_ctl start`` this home's cluster and wait for it; its log's tail on failure."""
     options = (
         f"-p {cfg.pg_port} -k {cfg.pg_socket_dir} -c listen_addresses={cfg.pg_host} "
-        f"-c max_connections=200 -c shared_buffers={cfg.pg_shared_buffers}"
+        f"-c max_connections=200 -c shared_buffers={cfg.pg_shared_buffers} "
+        f"-c max_wal_size={cfg.pg_max_wal_size}"
     )
     remaining = max(5, int(deadline - time.monotonic()))
     try:
