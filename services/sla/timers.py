@@ -200,11 +200,6 @@ class Pending:
     owed_until: datetime | None
 
 
-def agenda(folded: Folded, complaint_id: UUID, after: datetime) -> list[Pending]:
-    """What ``owed`` will add after ``after`` (``owed_and_agenda``)."""
-    return owed_and_agenda(folded, complaint_id, after)[1]
-
-
 def owed_and_agenda(
     folded: Folded, complaint_id: UUID, after: datetime
 ) -> tuple[list[SlaAlert], list[Pending]]:
@@ -307,7 +302,6 @@ def alert_labels(alert: SlaAlert) -> tuple[str, str]:
 __all__ = [
     "Folded",
     "Pending",
-    "agenda",
     "alert_kind",
     "alert_labels",
     "fold",
