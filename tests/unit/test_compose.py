@@ -99,7 +99,7 @@ def test_postgres_gets_a_buffer_cache_sized_for_the_reporting_tables() -> None:
 
 def test_postgres_checkpoints_with_room_for_the_log_in_both_modes() -> None:
     """Compose and local mode both let 8GB of write-ahead log build up between checkpoints
-    (PostgreSQL's 1GB checkpointed every 30-60 s under load), and local mode refuses a size it
+    (at PostgreSQL's 1GB, heavy writes checkpointed every 11-95 s), and local mode refuses a size it
     cannot pass on, naming the variable."""
     from deploy.local.infra import InfraConfig, InfraError
 

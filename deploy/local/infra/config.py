@@ -77,11 +77,13 @@ class InfraConfig:
     # 4GB, at least 128MB), PostgreSQL's own advice for a server of 1GB or more.
     pg_shared_buffers: str = field(default_factory=default_shared_buffers)
     # How much write-ahead log PostgreSQL lets accumulate before a checkpoint
-    # (COMPLAINTS_PG_MAX_WAL_SIZE). Its default, 1GB, made a checkpoint every 30-60 s under the
-    # pipeline bench's writes ("checkpoints are occurring too frequently"), each followed by a
-    # full page image in the log for every page written again; at 8GB the checkpoints come
-    # with ``checkpoint_timeout`` (5 min), and PostgreSQL spent 7 % less CPU a complaint
-    # (bench/README.md). The log takes up to this much disk between checkpoints.
+    # (COMPLAINTS_PG_MAX_WAL_SIZE). At its default, 1GB, the heavy phases of ``make bench``
+    # (rebuilds, seeding 100,000 timers, loading a million complaints) started checkpoints
+    # 11-95 s apart ("checkpoints are occurring too frequently"), each writing up to 120,000
+    # buffers while the next figure was measured, and each followed by full page images in
+    # the log for every page written again. At 8GB they come with ``checkpoint_timeout``
+    # (5 min) under such writes too (bench/README.md, "Checkpoints, the live gate…"). The log
+    # takes up to this much disk between checkpoints.
     pg_max_wal_size: str = "8GB"
     # Broker jar cache; default home/cache/kafka-<version>. Point several homes (e.g. pytest
     # tmp homes) at one cache with COMPLAINTS_KAFKA_CACHE to fetch the jars only once.
