@@ -229,16 +229,9 @@ def main(lane: Lane, pipe: Connection) -> None:
 async def _run(lane: Lane, pipe: Connection) -> None:
     from services.catalog import spec
     from services.runtime.app import build_app
-    from services.runtime.db import create_pool
 
     service: Any = build_app(spec(lane.service), lane.settings).state.service
-    service._pool = await create_pool(
-        lane.settings.database_url,
-        size=2,
-        search_path=service.schema,
-        plan_each_query=service.plan_each_query,
-        idle_in_transaction_s=lane.settings.db_idle_in_transaction_s,
-    )
+    await service.open_pool(size=2)
     await service.broker.connect()  # dead letters are published, as the builder's are
     try:
         (consumer,) = [c for c in service.projections if c.name == lane.consumer]

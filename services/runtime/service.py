@@ -172,17 +172,22 @@ class ConsumingService:
         )
         return self.relay
 
-    @asynccontextmanager
-    async def lifespan(self, app: FastAPI) -> AsyncIterator[None]:
-        """Open the pool, migrate, make sure topics exist, start consuming; undo on exit."""
+    async def open_pool(self, size: int) -> None:
+        """The service's connection pool, as every process of it opens one (the service, and
+        each rebuild lane in a process of its own)."""
         # Readers' unqualified names are the stable views of the service's schema.
         self._pool = await create_pool(
             self.settings.database_url,
-            size=self.settings.db_pool_size,
+            size=size,
             search_path=self.schema,
             plan_each_query=self.plan_each_query,
             idle_in_transaction_s=self.settings.db_idle_in_transaction_s,
         )
+
+    @asynccontextmanager
+    async def lifespan(self, app: FastAPI) -> AsyncIterator[None]:
+        """Open the pool, migrate, make sure topics exist, start consuming; undo on exit."""
+        await self.open_pool(self.settings.db_pool_size)
         await self.migrate()
         await ensure_topics(self.settings, extra=[c.topic for c in self.consumers])
         await self.broker.start()
