@@ -46,7 +46,7 @@ from contracts import Envelope, encode_event
 from contracts.watermarks import Watermark, encode_watermark
 from services.runtime import store
 from services.runtime.db import TRANSIENT_DB_ERRORS
-from services.runtime.kafka import EVENT_TYPE, complaint_key, event_headers
+from services.runtime.kafka import EVENT_TYPE, complaint_key, event_headers, send
 from services.runtime.metrics import EVENTS_PUBLISHED, OUTBOX_BACKLOG, OUTBOX_WATERMARK
 
 log = logging.getLogger(__name__)
@@ -271,12 +271,12 @@ class OutboxRelay:
             headers = json.loads(row["headers"])
             types.append(headers[EVENT_TYPE])
             futures.append(
-                await self._broker.publish(
+                await send(
+                    self._broker,
+                    row["topic"],
                     bytes(row["payload"]),
-                    topic=row["topic"],
                     key=complaint_key(row["complaint_id"]),
                     headers=headers,
-                    no_confirm=True,
                 )
             )
         acked: list[RecordMetadata] = await asyncio.gather(*futures)

@@ -19,7 +19,13 @@ from contracts.intake import ComplaintReceivedV3, Submission
 from contracts.watermarks import Watermark, decode_watermark
 from services.runtime import store
 from services.runtime.consumer import ProjectionConsumer
-from services.runtime.kafka import end_offsets, partition_of, publish_event
+from services.runtime.kafka import (
+    end_offsets,
+    event_headers,
+    partition_of,
+    producer_of,
+    publish_event,
+)
 from services.runtime.outbox import OutboxRelay, Watermarking, deciding, enqueue
 from services.runtime.store import consumer_tables_sql, outbox_table_sql
 from tests.conftest import RUN, Infra
@@ -182,6 +188,17 @@ async def test_every_event_lands_in_the_partition_the_sla_scheduler_computes_for
     assert set(placed) == {e.complaint_id for e in relayed + direct}
     assert len(set(placed.values())) == 3  # 120 keys over 3 partitions: each one used
     assert placed == {cid: partition_of(cid, 3) for cid in placed}
+    # both hand the record to aiokafka with the event's own headers, and only those
+    sent = {e.event_id: e for e in relayed + direct}
+    for record in records:
+        headers = {name: value.decode() for name, value in record.headers}
+        assert headers == event_headers(sent[uuid.UUID(headers["event-id"])])
+
+
+async def test_the_producer_is_asked_of_a_broker_that_has_not_started() -> None:
+    broker = KafkaBroker("127.0.0.1:1", enable_idempotence=True)
+    with pytest.raises(RuntimeError, match="no started aiokafka producer"):
+        producer_of(broker)
 
 
 @pytest.fixture
