@@ -7,15 +7,15 @@ judge these payloads and the records of the submissions topic, which intake also
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
 from datetime import datetime
 from functools import partial
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Response, status
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import AwareDatetime, BaseModel, Field
+from starlette.requests import HTTPConnection
 
 from contracts import Channel
 from contracts.intake import Submission
@@ -30,7 +30,7 @@ from services.intake import store
 from services.intake.adapters import Caller, Payload, Refused, judge_payload
 from services.intake.settings import IntakeSettings
 from services.runtime import vault
-from services.runtime.app import PartsDep
+from services.runtime.app import PartsDep, parts_in
 from services.runtime.auth import verify_token
 from services.runtime.db import TRANSIENT_DB_ERRORS
 from services.runtime.http import FieldErrors
@@ -69,13 +69,13 @@ class Rejections(BaseModel):
     items: list[RejectedSubmission]
 
 
-API_KEY = APIKeyHeader(
-    name="X-Api-Key",
-    auto_error=False,
-    scheme_name="ChannelKey",
-    description="A channel's key (one or more per channel: hotline, app, supervision); the "
-    "channel of a submission is the key's, never the body's",
-)
+CHANNEL_KEY: dict[str, Any] = {
+    "name": "X-Api-Key",
+    "scheme_name": "ChannelKey",
+    "description": "A channel's key (one or more per channel: hotline, app, supervision); "
+    "the channel of a submission is the key's, never the body's",
+}
+API_KEY = APIKeyHeader(auto_error=False, **CHANNEL_KEY)
 """The channel credential, declared as an OpenAPI security scheme."""
 
 ANSWERS: dict[int | str, dict[str, Any]] = {
@@ -97,42 +97,40 @@ ANSWERS: dict[int | str, dict[str, Any]] = {
 }
 
 
-async def channel_of(  # async: a plain def would hop to a worker thread per request
-    parts: PartsDep,
-    x_api_key: Annotated[str | None, Depends(API_KEY)] = None,
-) -> Channel:
-    """The channel whose key the request carries (else 401)."""
-    settings: IntakeSettings = parts.settings
-    channel = settings.channel_for_key(x_api_key)
-    if channel is None:
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED,
-            detail="X-Api-Key: missing or not a key of any channel",
-        )
-    return channel
+class ChannelCredential(APIKeyHeader):
+    """The ``X-Api-Key`` credential resolved to its channel (else 401), which must be
+    ``owner``'s when one is given (else 403).
 
+    One dependency that is also the OpenAPI security scheme: FastAPI spends about 20 µs a
+    request on each dependency it solves, and the credential, the app's parts and the channel
+    were three on every submission (190 against 152 µs a request, measured in process).
+    """
 
-ChannelDep = Annotated[Channel, Depends(channel_of)]
+    def __init__(self, owner: Channel | None = None) -> None:
+        super().__init__(auto_error=False, **CHANNEL_KEY)
+        self.owner = owner
 
-
-def channel_must_be(owner: Channel) -> Callable[[Channel], Awaitable[Channel]]:
-    """A dependency: the credential's channel, which must be ``owner`` (else 403)."""
-
-    async def check(channel: ChannelDep) -> Channel:
-        if channel is not owner:
+    async def __call__(self, request: HTTPConnection) -> Channel:
+        settings: IntakeSettings = parts_in(request).settings
+        channel = settings.channel_for_key(request.headers.get(self.model.name))
+        if channel is None:
+            raise HTTPException(
+                status.HTTP_401_UNAUTHORIZED,
+                detail="X-Api-Key: missing or not a key of any channel",
+            )
+        if self.owner is not None and channel is not self.owner:
             raise HTTPException(
                 status.HTTP_403_FORBIDDEN,
-                detail=f"X-Api-Key: this is the {owner.value} channel's endpoint; "
+                detail=f"X-Api-Key: this is the {self.owner.value} channel's endpoint; "
                 f"the key is the {channel.value} channel's",
             )
         return channel
 
-    return check
 
-
-Hotline = Annotated[Channel, Depends(channel_must_be(Channel.HOTLINE))]
-App = Annotated[Channel, Depends(channel_must_be(Channel.APP))]
-Supervision = Annotated[Channel, Depends(channel_must_be(Channel.SUPERVISION))]
+AnyChannel = Annotated[Channel, Depends(ChannelCredential())]
+Hotline = Annotated[Channel, Depends(ChannelCredential(Channel.HOTLINE))]
+App = Annotated[Channel, Depends(ChannelCredential(Channel.APP))]
+Supervision = Annotated[Channel, Depends(ChannelCredential(Channel.SUPERVISION))]
 
 
 def _unavailable(what: str) -> HTTPException:
@@ -142,9 +140,10 @@ def _unavailable(what: str) -> HTTPException:
 
 
 async def accept(
-    parts: PartsDep, channel: Channel, payload: Payload, response: Response
+    request: Request, channel: Channel, payload: Payload, response: Response
 ) -> Accepted:
     """Judge ``payload`` from ``channel``; seal its personal data; ``202`` once the log has it."""
+    parts = parts_in(request)
     settings: IntakeSettings = parts.settings
     service = parts.service
 
@@ -177,10 +176,8 @@ async def accept(
         raise _unavailable("the key vault is unavailable; retry with the same id") from exc
     envelope = verdict.envelope(sealed, recorded_at=received_at)
     try:
-        await asyncio.wait_for(
-            publish_event(service.broker, settings.topic_events, envelope),
-            timeout=settings.publish_timeout_s,
-        )
+        async with asyncio.timeout(settings.publish_timeout_s):  # no task of its own
+            await publish_event(service.broker, settings.topic_events, envelope)
     except Exception as exc:  # any failure to get the ack must not become a 202
         log.warning("publish of %s failed: %s: %s", verdict.complaint_id, type(exc).__name__, exc)
         raise _unavailable(
@@ -198,9 +195,9 @@ async def accept(
     responses={k: v for k, v in ANSWERS.items() if k != 403},
 )
 async def submit(
-    submission: Submission, channel: ChannelDep, parts: PartsDep, response: Response
+    submission: Submission, channel: AnyChannel, request: Request, response: Response
 ) -> Accepted:
-    return await accept(parts, channel, submission, response)
+    return await accept(request, channel, submission, response)
 
 
 @router.post(
@@ -212,9 +209,9 @@ async def submit(
     responses=ANSWERS,
 )
 async def hotline_call(
-    call: HotlineCall, channel: Hotline, parts: PartsDep, response: Response
+    call: HotlineCall, channel: Hotline, request: Request, response: Response
 ) -> Accepted:
-    return await accept(parts, channel, call, response)
+    return await accept(request, channel, call, response)
 
 
 @router.post(
@@ -225,9 +222,9 @@ async def hotline_call(
     responses=ANSWERS,
 )
 async def app_complaint(
-    complaint: AppComplaint, channel: App, parts: PartsDep, response: Response
+    complaint: AppComplaint, channel: App, request: Request, response: Response
 ) -> Accepted:
-    return await accept(parts, channel, complaint, response)
+    return await accept(request, channel, complaint, response)
 
 
 @router.post(
@@ -238,9 +235,9 @@ async def app_complaint(
     responses=ANSWERS,
 )
 async def supervision_case(
-    case: SupervisionCase, channel: Supervision, parts: PartsDep, response: Response
+    case: SupervisionCase, channel: Supervision, request: Request, response: Response
 ) -> Accepted:
-    return await accept(parts, channel, case, response)
+    return await accept(request, channel, case, response)
 
 
 bearer = HTTPBearer(auto_error=False, description="A staff token from `complaints token`")

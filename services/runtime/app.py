@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import Depends, FastAPI, Request
+from starlette.requests import HTTPConnection
 
 from services.runtime.consumer.reactor import Reacting
 from services.runtime.http import install_common
@@ -104,10 +105,15 @@ def _add_consumers(spec: ServiceSpec, parts: Parts) -> None:
         reacting.react_with(reaction.build(parts))
 
 
-async def parts_of(request: Request) -> Parts:  # async: a plain def hops to a worker thread
-    """The parts of the app serving ``request``."""
+def parts_in(request: HTTPConnection) -> Parts:
+    """The parts of the app serving ``request`` (for a dependency that already has it)."""
     parts: Parts = request.app.state.parts
     return parts
+
+
+async def parts_of(request: Request) -> Parts:  # async: a plain def hops to a worker thread
+    """The parts of the app serving ``request``."""
+    return parts_in(request)
 
 
 PartsDep = Annotated[Parts, Depends(parts_of)]
