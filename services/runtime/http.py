@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import time
-import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from http import HTTPStatus
 from typing import Any, Literal
@@ -15,7 +15,7 @@ from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -226,15 +226,30 @@ class RequestObserver:
     def __init__(self, app: ASGIApp, service: str) -> None:
         self.app = app
         self.service = service
+        self._children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
+
+    def _metrics(self, method: str, route: str, status: int) -> tuple[Counter, Histogram]:
+        """The request counter's and timer's children for these labels, asked of
+        prometheus_client once (``labels`` takes a lock and builds a key on every call)."""
+        key = (method, route, status)
+        found = self._children.get(key)
+        if found is None:
+            found = self._children[key] = (
+                HTTP_REQUESTS.labels(self.service, method, route, str(status)),
+                HTTP_SECONDS.labels(self.service, route),
+            )
+        return found
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         path: str = scope["path"]
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        asked = headers.get("x-correlation-id", "")
-        correlation_id = asked if _CORRELATION.match(asked) else uuid.uuid4().hex
+        asked = next(
+            (v.decode("latin-1") for k, v in scope["headers"] if k.lower() == b"x-correlation-id"),
+            "",
+        )
+        correlation_id = asked if _CORRELATION.match(asked) else os.urandom(16).hex()
         found = _COMPLAINT_IN_PATH.search(path)
         level = logging.DEBUG if path in _OPERATIONS else logging.INFO
         logged = log.isEnabledFor(level)  # else the answer is not peeked at for its line
@@ -266,8 +281,9 @@ class RequestObserver:
             finally:
                 elapsed = time.perf_counter() - started
                 route = getattr(scope.get("route"), "path", "unmatched")
-                HTTP_REQUESTS.labels(self.service, scope["method"], route, str(status)).inc()
-                HTTP_SECONDS.labels(self.service, route).observe(elapsed)
+                counted, timed = self._metrics(scope["method"], route, status)
+                counted.inc()
+                timed.observe(elapsed)
                 if logged:
                     complaint_id = None if found else _complaint_in(peek)
                     with bound(complaint_id=complaint_id):
