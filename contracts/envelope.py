@@ -37,6 +37,9 @@ class Envelope(BaseModel):
     """The metadata every event carries; ``data`` is the event-specific body."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
+    # ``_logged``: the JSON it was read from (``decode_event``), which ``envelope_json`` gives
+    # back as it is. A slot, not a field: equality, dumps and copies never see it.
+    __slots__ = ("_logged",)
 
     event_id: UUID
     type: str = Field(min_length=1)
@@ -129,7 +132,14 @@ def new_envelope(
 
 def envelope_json(envelope: Envelope) -> str:
     """The envelope as JSON, as ``model_dump_json`` writes it (orjson, three times faster;
-    pydantic's own for a field orjson cannot write): the history rows the projections keep."""
+    pydantic's own for a field orjson cannot write): the history rows the projections keep.
+
+    An envelope read from the log (``decode_event``) is the JSON it was read from: the same
+    document (its ``data`` as logged, before any upcaster, as ``__dict__`` holds it), not
+    written again (5 % of a workflow rebuild's lanes)."""
+    logged: bytes | str | None = getattr(envelope, "_logged", None)
+    if logged is not None:
+        return logged if isinstance(logged, str) else logged.decode()
     try:
         return orjson.dumps(envelope.__dict__, option=orjson.OPT_UTC_Z).decode()
     except TypeError:
@@ -157,9 +167,11 @@ def decode_event(raw: bytes | str) -> tuple[Envelope, EventData]:
         if step is None:
             raise UnknownEventError(f"no upcaster for {envelope.type} v{version}")
         data, version = step(data), version + 1
+    body = target.model_validate(data, context=FROM_LOG)
+    object.__setattr__(envelope, "_logged", raw)  # frozen: its fields, not this slot
     # FROM_LOG lets validators skip work a published event already had done (normalising a
     # phone number): what the log holds was validated when it was accepted, and never changes.
-    return envelope, target.model_validate(data, context=FROM_LOG)
+    return envelope, body
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
+import orjson
 import pytest
 from pydantic import ValidationError
 
@@ -27,6 +28,7 @@ from contracts.envelope import (
     _LATEST,
     _UPCASTERS,
     EventData,
+    envelope_json,
     event,
     latest_version,
     registered_events,
@@ -245,3 +247,19 @@ def test_unit_text_is_parsed_into_building_entrance_and_room(
     unit: str, building: str | None, entrance: str | None, room: str | None
 ) -> None:
     assert Address.parse(unit) == Address(building=building, entrance=entrance, room=room)
+
+
+@pytest.mark.parametrize("sample", sorted(STORED.glob("*.json")), ids=lambda p: p.stem)
+def test_the_history_row_of_an_event_read_from_the_log_is_the_document_it_was_read_from(
+    sample: Path,
+) -> None:
+    """``envelope_json`` gives back what ``decode_event`` read (old versions as stored, not
+    upcast): the same document as writing the envelope again."""
+    raw = sample.read_bytes()
+    envelope, _ = decode_event(raw)
+    kept = envelope_json(envelope)
+    assert kept == raw.decode()
+    written = orjson.loads(envelope.model_dump_json())
+    assert orjson.loads(kept) == written == orjson.loads(envelope_json(envelope.model_copy()))
+    moved = envelope.model_copy(update={"source": "elsewhere"})
+    assert orjson.loads(envelope_json(moved)) == {**written, "source": "elsewhere"}
