@@ -76,6 +76,10 @@ ATTEMPTS_KEPT = timedelta(hours=1)
 class AlertDeliveries:
     """The notifier's consumer: offices followed, one delivery per alert × target."""
 
+    # The other types are passed by their header, unread and unclaimed: it ignored them
+    # after decoding and validating each one and claiming its id.
+    reads = OFFICE_EVENTS | frozenset(ALERT_EVENTS)
+
     def __init__(
         self,
         config: Notifications,

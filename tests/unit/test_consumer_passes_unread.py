@@ -14,6 +14,8 @@ from contracts import Envelope
 from services.runtime.consumer import ProjectionConsumer
 from services.runtime.kafka import event_headers
 from services.sla.calendar import load_calendar
+from services.sla.notifications import ALERT_EVENTS, OFFICE_EVENTS, load_notifications
+from services.sla.notifier import AlertDeliveries
 from services.sla.policy import load_policy
 from services.sla.projection import ClockProjection
 from services.sla.scheduler import SlaRules
@@ -101,3 +103,24 @@ def test_the_sla_reads_the_types_its_policy_names() -> None:
     assert reads == rules.events
     assert {"ComplaintReceived", "ComplaintAcknowledged", "ComplaintClosed"} <= reads
     assert not {"SlaBreached", "SlaWarning", "ComplaintEscalated"} & reads  # its own alerts
+
+
+def test_the_notifier_reads_the_offices_and_the_alerts_and_passes_the_rest() -> None:
+    """Every type its ``apply`` acts on is read; a workflow event, which it ignored after
+    decoding it, is passed by its header."""
+    notifier = AlertDeliveries(
+        load_notifications(SlaSettings().notifications_file),
+        lambda: received(uuid.uuid4()).recorded_at,
+    )
+    assert notifier.reads == OFFICE_EVENTS | set(ALERT_EVENTS)
+    assert {"ComplaintReceived", "ComplaintOfficeTransferred", "SlaBreached"} <= notifier.reads
+    receipt = received(uuid.uuid4())
+    records = [
+        logged(receipt),
+        record(1, b"\x00not an event", {"event-type": "ComplaintJudged"}),
+        record(2, b"\x00not an event", {"event-type": "SlaWarning"}),  # read: so parked
+    ]
+    batch = consumer(notifier).prepare(records)
+    assert [e.event_id for _, e, _ in batch.decoded] == [receipt.event_id]
+    assert [letter.record.offset for letter in batch.unreadable] == [2]
+    assert batch.passed == 1
