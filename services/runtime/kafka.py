@@ -351,8 +351,8 @@ def producer_of(broker: KafkaBroker) -> AIOKafkaProducer:
     (68 against 41 µs a send, 64 at a time, on this machine): a command object, the codec, a
     correlation id (a ``uuid4``) in a header nobody reads, its middleware layers. Intake
     publishes one record a request and the outbox relays one an event. FastStream 0.7 keeps
-    the producer in ``config.producer._producer.producer``; ``tests/unit/test_kafka_options``
-    fails if that moves.
+    the producer in ``config.producer._producer.producer``; the relay's and ``publish_event``'s
+    tests (``tests/integration/test_outbox_relay.py``) fail if that moves.
     """
     state = getattr(broker.config.producer, "_producer", None)
     producer = state.producer if state else None  # an unstarted broker's state is falsy
