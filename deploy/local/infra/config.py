@@ -9,6 +9,7 @@ import logging
 import os
 import re
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote, unquote, urlsplit
@@ -26,6 +27,7 @@ DEPENDENCY_PLUGIN = "org.apache.maven.plugins:maven-dependency-plugin:3.8.1"
 DEFAULT_KAFKA_BOOTSTRAP = "127.0.0.1:9092"
 DEFAULT_KAFKA_CONTROLLER_PORT = 9093
 DEFAULT_DATABASE_URL = "postgresql://complaints:complaints@127.0.0.1:55432/complaints"
+DEFAULT_PG_MAX_WAL_SIZE = "8GB"  # write-ahead log between checkpoints (see InfraConfig)
 
 _KAFKA_MAIN_CLASS = "kafka.Kafka"
 _PG_SUPERUSER = "postgres"
@@ -49,6 +51,15 @@ def _loopback(host: str) -> str:
     except ValueError:
         return "127.0.0.1"
     return host
+
+
+def _pg_size(env: Mapping[str, str], name: str, default: str, units: str, examples: str) -> str:
+    """A PostgreSQL size setting from ``env`` (else ``default``): digits and one of ``units``,
+    nothing else, since it goes on ``pg_ctl``'s command line; refused naming the variable."""
+    value = env.get(name) or default
+    if not re.fullmatch(rf"[0-9]+({units})", value):
+        raise InfraError(f"{name}={value!r}: expected a size such as {examples}")
+    return value
 
 
 def default_shared_buffers() -> str:
@@ -84,7 +95,7 @@ class InfraConfig:
     # the log for every page written again. At 8GB they come with ``checkpoint_timeout``
     # (5 min) under such writes too (bench/README.md, "Checkpoints, the live gate…"). The log
     # takes up to this much disk between checkpoints.
-    pg_max_wal_size: str = "8GB"
+    pg_max_wal_size: str = DEFAULT_PG_MAX_WAL_SIZE
     # Broker jar cache; default home/cache/kafka-<version>. Point several homes (e.g. pytest
     # tmp homes) at one cache with COMPLAINTS_KAFKA_CACHE to fetch the jars only once.
     kafka_cache: Path | None = None
@@ -120,19 +131,16 @@ class InfraConfig:
         except ValueError as exc:
             raise InfraError(f"COMPLAINTS_DATABASE_URL={url!r}: {exc}") from None
 
-        shared_buffers = env.get("COMPLAINTS_PG_SHARED_BUFFERS") or default_shared_buffers()
-        if not re.fullmatch(r"[0-9]+(kB|MB|GB)", shared_buffers):
-            raise InfraError(
-                f"COMPLAINTS_PG_SHARED_BUFFERS={shared_buffers!r}: expected a size such as 1GB "
-                "or 512MB"
-            )
-
-        max_wal_size = env.get("COMPLAINTS_PG_MAX_WAL_SIZE") or "8GB"
-        if not re.fullmatch(r"[0-9]+(MB|GB)", max_wal_size):
-            raise InfraError(
-                f"COMPLAINTS_PG_MAX_WAL_SIZE={max_wal_size!r}: expected a size such as 8GB "
-                "or 2048MB"
-            )
+        shared_buffers = _pg_size(
+            env,
+            "COMPLAINTS_PG_SHARED_BUFFERS",
+            default_shared_buffers(),
+            "kB|MB|GB",
+            "1GB or 512MB",
+        )
+        max_wal_size = _pg_size(
+            env, "COMPLAINTS_PG_MAX_WAL_SIZE", DEFAULT_PG_MAX_WAL_SIZE, "MB|GB", "8GB or 2048MB"
+        )
 
         return cls(
             home=home,
