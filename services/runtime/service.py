@@ -251,9 +251,7 @@ class ConsumingService:
         """Create the schema and the durable tables; find (or make) the live generation."""
         async with self.pool.acquire() as conn:
             await vault.migrate(conn)  # shared by every service, never a projection
-        async with self.pool.acquire() as conn, conn.transaction():
-            # Copies starting together: one migrates, the others wait and find it done.
-            await store.lock_for_transaction(conn, self.schema)
+        async with self.pool.acquire() as conn, store.migrating(conn, self.schema):
             await store.run_script(conn, consumer_tables_sql(self.schema))
             await store.run_script(conn, outbox_table_sql(self.schema))
             for path in self.durable_sql:

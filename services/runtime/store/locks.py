@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 import asyncpg
 
 
@@ -37,6 +40,24 @@ async def unlock(conn: asyncpg.Connection, key: str) -> None:
 async def lock_for_transaction(conn: asyncpg.Connection, key: str) -> None:
     """Wait for the advisory lock named ``key``, held until the transaction ends."""
     await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", key)
+
+
+@asynccontextmanager
+async def migrating(conn: asyncpg.Connection, key: str) -> AsyncIterator[None]:
+    """A transaction that begins once this connection holds the advisory lock named ``key``
+    (copies starting together: one migrates, the others wait and find it done).
+
+    The lock is taken before the transaction begins, never inside it: PostgreSQL reads what
+    other transactions did to its catalog when a transaction begins, so the DDL of one that
+    began before it waited for the lock does not see what the holder committed meanwhile.
+    Two copies making a new schema together failed so (``CREATE SCHEMA IF NOT EXISTS``: the
+    schema "already exists", ``tests/integration/test_migrate_together.py``)."""
+    await lock(conn, key)
+    try:
+        async with conn.transaction():
+            yield
+    finally:
+        await unlock(conn, key)
 
 
 async def fence(conn: asyncpg.Connection, key: str) -> bool:

@@ -8,6 +8,8 @@ from datetime import datetime
 
 import asyncpg
 
+from services.runtime.store.locks import migrating
+
 SCHEMA_SQL = """
 CREATE SCHEMA IF NOT EXISTS vault;
 CREATE TABLE IF NOT EXISTS vault.complainant_keys (
@@ -25,8 +27,7 @@ CREATE TABLE IF NOT EXISTS vault.complainant_keys (
 
 async def migrate(conn: asyncpg.Connection) -> None:
     """Create the vault if it is missing (every service calls this at start; one runs it)."""
-    async with conn.transaction():
-        await conn.execute("SELECT pg_advisory_xact_lock(hashtext('vault'))")
+    async with migrating(conn, "vault"):
         await conn.execute(SCHEMA_SQL)
 
 
