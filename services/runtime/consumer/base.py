@@ -40,6 +40,9 @@ Apply: TypeAlias = Callable[[], Awaitable[None]]
 POISON_ATTEMPTS = 3
 HOLD_BACKOFF_MAX_S = 30.0  # the longest wait between attempts at a batch that keeps failing
 POLL_MS = 50  # the longest a poll waits for records before the loop goes round
+# What the broker holds a fetch for when a consumer may wait (``LogConsumer.wait_ms``): about
+# 80 receipts, so that under load such a consumer applies batches, not an event at a time.
+BATCH_BYTES = 64 * 1024
 
 
 def polls_without_blind_sleep(
@@ -101,6 +104,9 @@ class LogConsumer:
         self.deadletter_topic = deadletter_topic
         self._pool = pool
         self._max_records = max_records
+        # How long a fetch may wait for BATCH_BYTES (Kafka's fetch.max.wait.ms with
+        # fetch.min.bytes); 0: records are handed over as they come.
+        self.wait_ms = 0
         self._subscriber: BatchSubscriber | None = None
         self._broker: KafkaBroker | None = broker
         self.assigned: set[TopicPartition] = set()
@@ -299,6 +305,10 @@ class LogConsumer:
             decoder=_raw_records,
             title=f"{self.name}:{self.topic}",
             description=f"Projection consumer {self.name} (offsets stored in {self.schema})",
+            # A fetch returns as soon as it has a record, unless this consumer may wait:
+            # then the broker holds it until BATCH_BYTES came or ``wait_ms`` passed.
+            fetch_min_bytes=BATCH_BYTES if self.wait_ms else 1,
+            fetch_max_wait_ms=self.wait_ms or 500,  # 500: aiokafka's default
         )
 
         # The records come as the handler's body (``_raw_records``): asked for through

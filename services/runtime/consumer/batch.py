@@ -37,6 +37,8 @@ class Projection(Protocol):
 #   (``services.runtime.kafka.EVENT_TYPE``, written by ``event_headers``) names another type
 #   is passed unread: not decoded, claimed or applied, only its offset stored. A record
 #   without the header is decoded as ever.
+# - ``may_wait_ms``: how long its readers can wait for an event (intake's caller directory:
+#   300); the broker then holds a live fetch that long for a batch (``LogConsumer.wait_ms``).
 
 
 Decoder = Callable[[ConsumerRecord[bytes, bytes]], tuple[Envelope, EventData]]

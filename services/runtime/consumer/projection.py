@@ -53,6 +53,8 @@ class ProjectionConsumer(LogConsumer):
         # The types the projection reads, as their headers spell them; ``None``: every event.
         reads = getattr(projection, "reads", None)
         self._reads = None if reads is None else frozenset(t.encode() for t in reads)
+        # How long its readers can wait for an event (``LogConsumer.wait_ms``).
+        self.wait_ms = getattr(projection, "may_wait_ms", 0)
         # Whether each batch claims its event ids in ``processed_events`` (skipping those
         # applied before). A builder loading an idempotent projection does not: it loads
         # in bulk (``write(rows, bulk=True)``), duplicates removed at the end.
