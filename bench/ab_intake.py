@@ -33,8 +33,11 @@ async def compare(other: Path, rounds: int, seconds: float) -> None:
     async with bench.system("abA", ["intake"]) as a, bench.system("abB", ["intake"]) as b:
         a.stop("intake")  # A's intake again, from the other checkout, on the same settings
         port = int(a.env["COMPLAINTS_INTAKE_PORT"])
-        other_intake = stack.start_service(
-            "intake", env=a.env, log_path=a.logs / "intake-other.log", cwd=other
+        other_intake = stack.start_service(  # as deployed: HTTP only, A's consuming copy beside
+            "intake",
+            env={**a.env, "COMPLAINTS_ROLE": "http"},
+            log_path=a.logs / "intake-other.log",
+            cwd=other,
         )
         try:
             stack.wait_healthy({"intake": port}, timeout=60, logs=a.logs, path="/readyz")

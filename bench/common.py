@@ -189,7 +189,7 @@ class Bench:
         )
         try:
             for service in services:
-                system.start(service)
+                system.start_as_deployed(service)
             # load comes once every service is ready, as compose starts it: a service that
             # answers /healthz may still be warming up (``Builder.warm``)
             system.wait_ready()

@@ -9,7 +9,10 @@
 HTTP load comes from wrk (C, one thread, 32 connections: ``bench/wrk.py``), not from a Python
 client competing for the same two cores; every request is a new complaint with a number of
 its own. ``*_cpu_us_per_request`` is the server process's CPU time per request: on a shared
-machine the rates move with the neighbours, the CPU cost of our code much less.
+machine the rates move with the neighbours, the CPU cost of our code much less. Intake runs as
+deployed (``services.catalog.CONSUMING_COPIES``): the copy wrk drives serves HTTP only, and
+``consumers_cpu_us_per_request`` is what its consuming copy (the caller directory) spent
+meanwhile, per request.
 """
 
 from __future__ import annotations
@@ -55,13 +58,25 @@ def submission_template(run: str) -> str:
 
 
 async def _wrk_with_cpu(
-    pid: int, url: str, run: str, headers: dict[str, str], seconds: float
+    pid: int,
+    url: str,
+    run: str,
+    headers: dict[str, str],
+    seconds: float,
+    *,
+    beside: int | None = None,
 ) -> dict[str, Any]:
-    before = cpu_seconds(pid)
+    """wrk's load on ``url``, with the CPU a request of process ``pid`` (and of ``beside``,
+    a process that works for the same requests elsewhere: intake's consuming copy)."""
+    pids = [pid] if beside is None else [pid, beside]
+    before = [cpu_seconds(p) for p in pids]
     load = await wrk.post_load(
         url, template=submission_template(run), run=run, headers=headers, seconds=seconds
     )
-    load["cpu_us_per_request"] = round((cpu_seconds(pid) - before) / max(load["requests"], 1) * 1e6)
+    used = [cpu_seconds(p) - b for p, b in zip(pids, before, strict=True)]
+    load["cpu_us_per_request"] = round(used[0] / max(load["requests"], 1) * 1e6)
+    if beside is not None:
+        load["beside_cpu_us_per_request"] = round(used[1] / max(load["requests"], 1) * 1e6)
     refused = {status: n for status, n in load["statuses"].items() if status != 202}
     if refused or load["errors"]:
         raise RuntimeError(f"not every answer was 202: {refused} {load['errors']}")
@@ -97,12 +112,14 @@ async def measure(
 
     async with bench.system("intake", ["intake"]) as system:
         url = f"{system.urls['intake']}/v1/complaints"
+        # as deployed: the public copy serves HTTP only, its consuming copy runs beside it
         intake_load = await _wrk_with_cpu(
             system.procs["intake"].pid,
             url,
             f"{bench.run}i",
             {**headers, "X-Api-Key": "dev-hotline"},
             seconds,
+            beside=system.procs["intake-2"].pid,
         )
 
         # the same broker, a topic nobody consumes
@@ -113,6 +130,7 @@ async def measure(
         "intake_per_s": intake_load["per_s"],
         "intake_p99_ms": intake_load["p99_ms"],
         "intake_cpu_us_per_request": intake_load["cpu_us_per_request"],
+        "consumers_cpu_us_per_request": intake_load["beside_cpu_us_per_request"],
         "bare_http_per_s": bare_load["per_s"],
         "bare_cpu_us_per_request": bare_load["cpu_us_per_request"],
         "ratio_to_bare": round(intake_load["per_s"] / bare_load["per_s"], 3),

@@ -12,7 +12,8 @@ reporting projections (``lag_after_s``: the slowest). The figures:
 - ``append_delay``: per producing service, an event's ``recorded_at`` → its record's timestamp
   in the log: how long after an instant an event recorded before it can still be missing from
   the log — what the SLA scheduler's grace (``COMPLAINTS_SLA_GRACE_S``) must cover;
-- ``cpu_s`` and ``cpu_share`` of each process over load and drain: the four services, wrk,
+- ``cpu_s`` and ``cpu_share`` of each process over load and drain: each service process
+  (intake's two copies: ``intake`` serves, ``intake-2`` consumes), wrk,
   Kafka (``java``) and PostgreSQL (all its processes), ``cpu_share`` = its part of the time
   the machine's cores had; ``cpu_busy``: their sum.
 """
@@ -55,7 +56,7 @@ async def measure(
     """The platform's sustained rate with everything running, its lag and its latency."""
     async with bench.system("pipeline", SERVICES) as system:
         url = f"{system.urls['intake']}/v1/complaints"
-        pids = {name: system.procs[name].pid for name in SERVICES}
+        pids = {key: proc.pid for key, proc in system.procs.items()}  # intake: two copies
         before = _cpu(pids)
         arrivals = Arrivals(url)
         done = asyncio.Event()

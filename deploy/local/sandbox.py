@@ -20,6 +20,7 @@ import asyncpg
 from aiokafka.admin import AIOKafkaAdminClient
 
 from deploy.local import stack
+from services.catalog import CONSUMING_COPIES
 
 
 def free_port() -> int:
@@ -135,24 +136,33 @@ class RunningSystem:
 
     copy_ports: dict[str, int] = field(default_factory=dict)
 
-    def start(self, name: str, copy: int = 1) -> str:
+    def start(self, name: str, copy: int = 1, *, role: str | None = None) -> str:
         """Start (or restart) one service and wait for its health check; return its key.
 
         ``copy`` > 1 starts another copy of the service (key ``<name>-<copy>``, e.g.
         ``workflow-2``) on a port of its own, kept for its restarts; its URL is
-        ``urls[key]``, and ``kill``/``stop`` take the key.
+        ``urls[key]``, and ``kill``/``stop`` take the key. ``role``: its ``COMPLAINTS_ROLE``
+        (``http``: it serves HTTP only; by default it runs everything).
         """
         key = name if copy == 1 else f"{name}-{copy}"
-        env = self.env
+        env = self.env if role is None else {**self.env, "COMPLAINTS_ROLE": role}
         if copy == 1:
             port = int(self.env[f"COMPLAINTS_{name.upper()}_PORT"])
         else:
             port = self.copy_ports.setdefault(key, free_port())
-            env = {**self.env, f"COMPLAINTS_{name.upper()}_PORT": str(port)}
+            env = {**env, f"COMPLAINTS_{name.upper()}_PORT": str(port)}
         self.procs[key] = stack.start_service(name, env=env, log_path=self.logs / f"{key}.log")
         stack.wait_healthy({key: port}, timeout=60, logs=self.logs)
         self.urls[key] = f"http://127.0.0.1:{port}"
         return key
+
+    def start_as_deployed(self, name: str) -> list[str]:
+        """Start ``name`` as ``make up`` and docker-compose.yml run it: for a service of
+        ``CONSUMING_COPIES``, its copy that serves HTTP only (key ``name``) and a second copy
+        that consumes (``<name>-2``); else one copy. Returns their keys."""
+        if name not in CONSUMING_COPIES:
+            return [self.start(name)]
+        return [self.start(name, role="http"), self.start(name, copy=2)]
 
     def wait_ready(self, timeout: float = 60) -> None:
         """Wait until every running service answers ``/readyz`` with 200: consumers assigned

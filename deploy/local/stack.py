@@ -20,10 +20,11 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from deploy.local import infra
-from services.catalog import SERVICES
+from services.catalog import CONSUMING_COPIES, PROCESSES, SERVICES
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -31,6 +32,32 @@ REPO = Path(__file__).resolve().parents[2]
 def service_port(name: str, env: Mapping[str, str] = os.environ) -> int:
     """The port a service listens on: ``COMPLAINTS_<NAME>_PORT`` or its default."""
     return int(env.get(f"COMPLAINTS_{name.upper()}_PORT", SERVICES[name]))
+
+
+@dataclass(frozen=True)
+class Process:
+    """One process of the system: ``key`` names its log and pid files."""
+
+    key: str
+    service: str
+    port: int
+    env: dict[str, str] = field(default_factory=dict)  # beside the shared environment
+
+
+def processes(env: Mapping[str, str] = os.environ) -> list[Process]:
+    """Every process ``up`` starts (``PROCESSES``): one per service, two for a service of
+    ``CONSUMING_COPIES`` (its public copy serves HTTP only; ``<name>-consumers`` consumes)."""
+    found = []
+    for key, name in PROCESSES.items():
+        if name not in CONSUMING_COPIES:
+            found.append(Process(key, name, service_port(name, env)))
+        elif key == name:
+            found.append(Process(key, name, service_port(name, env), {"COMPLAINTS_ROLE": "http"}))
+        else:
+            port = CONSUMING_COPIES[name]
+            copy_env = {f"COMPLAINTS_{name.upper()}_PORT": str(port), "COMPLAINTS_ROLE": "all"}
+            found.append(Process(key, name, port, copy_env))
+    return found
 
 
 def healthy(
@@ -126,16 +153,20 @@ def up(cfg: infra.InfraConfig) -> None:
     env.setdefault("COMPLAINTS_INTAKE_COMPLAINT_URL", complaint_url(ports["workflow"]))
     env.setdefault("COMPLAINTS_SLA_URL", sla_url(ports["sla"]))
     env.setdefault("COMPLAINTS_WORKBENCH_URL", workbench_url(ports["workflow"]))
-    for name, port in ports.items():
-        if healthy(port):
-            print(f"{name}: already running on :{port}")
+    running = processes(env)
+    for proc in running:
+        if healthy(proc.port):
+            print(f"{proc.key}: already running on :{proc.port}")
             continue
         start_service(
-            name, env=env, log_path=logs / f"{name}.log", pid_path=cfg.home / "run" / f"{name}.pid"
+            proc.service,
+            env={**env, **proc.env},
+            log_path=logs / f"{proc.key}.log",
+            pid_path=cfg.home / "run" / f"{proc.key}.pid",
         )
-        print(f"{name}: starting on :{port}")
-    wait_healthy(ports, timeout=90, logs=logs)
-    listening = ", ".join(f"{name} :{port}" for name, port in ports.items())
+        print(f"{proc.key}: starting on :{proc.port}")
+    wait_healthy({proc.key: proc.port for proc in running}, timeout=90, logs=logs)
+    listening = ", ".join(f"{proc.key} :{proc.port}" for proc in running)
     print(f"all services healthy: {listening}")
     print(f"logs: {logs}")
 
@@ -143,12 +174,12 @@ def up(cfg: infra.InfraConfig) -> None:
 def down(cfg: infra.InfraConfig) -> None:
     """Stop the services (SIGTERM, then SIGKILL after 15 s), then Kafka and PostgreSQL."""
     procs = {}
-    for name in SERVICES:
-        pid_path = cfg.home / "run" / f"{name}.pid"
+    for proc in processes():
+        pid_path = cfg.home / "run" / f"{proc.key}.pid"
         pid = _pid_alive(pid_path)
         if pid is not None:
             os.killpg(pid, signal.SIGTERM)
-            procs[name] = (pid, pid_path)
+            procs[proc.key] = (pid, pid_path)
     deadline = time.monotonic() + 15
     for name, (pid, pid_path) in procs.items():
         while _pid_alive(pid_path) and time.monotonic() < deadline:
@@ -163,8 +194,8 @@ def down(cfg: infra.InfraConfig) -> None:
 def status(cfg: infra.InfraConfig) -> dict[str, object]:
     """What runs now: infrastructure and each service's health."""
     state: dict[str, object] = dict(infra.status(cfg))
-    for name in SERVICES:
-        state[name] = "healthy" if healthy(service_port(name)) else "down"
+    for proc in processes():
+        state[proc.key] = "healthy" if healthy(proc.port) else "down"
     return state
 
 

@@ -77,6 +77,9 @@ class ConsumingService:
         )
         self.gate = LiveGate(self.generations)
         self.broker = make_broker(settings, client_id=name)
+        # A copy of role ``http`` knows its consumers (their tables, stored offsets and
+        # gauges) but runs none of them, nor the rebuilds, the relay or the background tasks.
+        self.consumes = settings.role == "all"
         self.consumers: list[LogConsumer] = []
         self.relay: OutboxRelay | None = None
         self._pool: asyncpg.Pool | None = None
@@ -125,8 +128,7 @@ class ConsumingService:
         )
         if not durable:
             consumer.gate = self.gate
-        consumer.attach(self.broker)
-        self.consumers.append(consumer)
+        self._attach(consumer)
         return consumer
 
     def add_processor(
@@ -143,9 +145,13 @@ class ConsumingService:
             deadletter_topic=deadletter_topic,
             pool=lambda: self.pool,
         )
-        consumer.attach(self.broker)
-        self.consumers.append(consumer)
+        self._attach(consumer)
         return consumer
+
+    def _attach(self, consumer: LogConsumer) -> None:
+        self.consumers.append(consumer)
+        if self.consumes:
+            consumer.attach(self.broker)
 
     def add_task(self, name: str, run: Callable[[], Coroutine[Any, Any, None]]) -> None:
         """Run ``run()`` in the background while the service runs (started after the broker)."""
@@ -191,15 +197,11 @@ class ConsumingService:
         await self.migrate()
         await ensure_topics(self.settings, extra=[c.topic for c in self.consumers])
         await self.broker.start()
-        if self.relay is not None:
-            self._tasks.append(asyncio.create_task(self.relay.run(), name=f"{self.name}-relay"))
-        for name, run in self._background:
-            self._tasks.append(asyncio.create_task(run(), name=f"{self.name}-{name}"))
         self._tasks.append(asyncio.create_task(self.monitor.run(), name=f"{self.name}-monitor"))
         self._tasks.append(asyncio.create_task(loop_lag(), name=f"{self.name}-loop-lag"))
-        if self.projections:
-            self._tasks.append(asyncio.create_task(self.builder.run(), name=f"{self.name}-builder"))
-        log.info("%s started", self.name)
+        if self.consumes:
+            self._start_consuming()
+        log.info("%s started (role %s)", self.name, self.settings.role)
         try:
             yield
         finally:
@@ -213,6 +215,16 @@ class ConsumingService:
             self._tasks.clear()
             await self._stop_within()
             self._pool = None
+
+    def _start_consuming(self) -> None:
+        """The relay, the background tasks and the builder (the consumers start with the
+        broker they are attached to)."""
+        if self.relay is not None:
+            self._tasks.append(asyncio.create_task(self.relay.run(), name=f"{self.name}-relay"))
+        for name, run in self._background:
+            self._tasks.append(asyncio.create_task(run(), name=f"{self.name}-{name}"))
+        if self.projections:
+            self._tasks.append(asyncio.create_task(self.builder.run(), name=f"{self.name}-builder"))
 
     async def _stop_within(self, broker_s: float = 5.0, pool_s: float = 3.0) -> None:
         """Stop the broker's consumers and producer, then close the pool, each within a bound.
@@ -300,10 +312,10 @@ class ConsumingService:
             return bool(await self.broker.ping(timeout=2))
 
         async def consumers() -> bool:
-            return all(c.has_been_assigned for c in self.consumers)
+            return not self.consumes or all(c.has_been_assigned for c in self.consumers)
 
         async def warm() -> bool:
-            return self.builder.warm
+            return not self.consumes or self.builder.warm
 
         return {
             "migrations": migrations,

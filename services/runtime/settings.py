@@ -118,6 +118,12 @@ class Settings(BaseSettings):
     # Each lane in a process of its own (services.runtime.lanes), so that the lanes fold on
     # as many cores as the machine has; false: the lanes share the service's one process.
     rebuild_lane_processes: bool = True
+    # What this copy runs. ``all``: its HTTP API, consumers, rebuilds, outbox relay and
+    # background tasks. ``http``: its HTTP API only, with copies of role ``all`` beside it
+    # that consume: under load the consumers take no share of the core that answers requests
+    # (intake's public copy in docker-compose.yml and ``make up``; docs/operations.md,
+    # "Copies that only serve HTTP").
+    role: Literal["all", "http"] = "all"
     # How long a producer may wait for the broker's acknowledgement before the caller is told
     # the write failed (intake answers 503 then, never a false 202).
     publish_timeout_s: float = 10.0

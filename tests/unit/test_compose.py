@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 import yaml
 
+from services import catalog
+from services.catalog import CONSUMING_COPIES
 from services.intake.settings import IntakeSettings
 from services.reporting.settings import ReportingSettings
 from services.runtime.settings import Settings
@@ -25,6 +27,11 @@ SETTINGS: dict[str, type[Settings]] = {
     "reporting": ReportingSettings,
 }
 DEFAULT_PORTS = {"intake": 8001, "workflow": 8002, "sla": 8003, "reporting": 8004}
+# Each compose service that runs one of ours: (which service, its port)
+PROCESSES = {
+    key: (name, CONSUMING_COPIES[name] if key.endswith("-consumers") else DEFAULT_PORTS[name])
+    for key, name in catalog.PROCESSES.items()
+}
 
 
 def env_names(settings: type[Settings]) -> set[str]:
@@ -39,33 +46,34 @@ def module_of(command: list[str]) -> str:
 
 def test_compose_runs_every_service_and_the_infrastructure() -> None:
     default = {n for n, s in COMPOSE["services"].items() if not s.get("profiles")}
-    assert default == {"kafka", "postgres", *SETTINGS}  # monitoring is behind a profile
+    assert default == {"kafka", "postgres", *PROCESSES}  # monitoring is behind a profile
     assert COMPOSE["services"]["kafka"]["image"].startswith("apache/kafka:4.")
     assert "kafka-data" in COMPOSE["volumes"] and "pg-data" in COMPOSE["volumes"]
 
 
-@pytest.mark.parametrize("name", sorted(SETTINGS))
+@pytest.mark.parametrize("name", sorted(PROCESSES))
 def test_service_command_is_a_module_of_the_package(name: str) -> None:
     service = COMPOSE["services"][name]
     module = module_of(service["command"])
-    assert module == f"services.{name}"
+    assert module == f"services.{PROCESSES[name][0]}"
     assert importlib.util.find_spec(module) is not None
     assert (ROOT / "deploy" / "Dockerfile").exists()
     assert service["build"]["dockerfile"] == "deploy/Dockerfile"
 
 
-@pytest.mark.parametrize("name", sorted(SETTINGS))
+@pytest.mark.parametrize("name", sorted(PROCESSES))
 def test_every_variable_compose_sets_is_one_the_service_reads(name: str) -> None:
     environment = COMPOSE["services"][name]["environment"]
-    unknown = set(environment) - env_names(SETTINGS[name])
+    unknown = set(environment) - env_names(SETTINGS[PROCESSES[name][0]])
     assert not unknown, f"{name} sets variables its settings never read: {unknown}"
 
 
-@pytest.mark.parametrize("name", sorted(SETTINGS))
+@pytest.mark.parametrize("name", sorted(PROCESSES))
 def test_health_check_probes_the_port_the_service_listens_on(name: str) -> None:
     service = COMPOSE["services"][name]
-    port = service["environment"][f"COMPLAINTS_{name.upper()}_PORT"]
-    assert int(port) == DEFAULT_PORTS[name]
+    of, default_port = PROCESSES[name]
+    port = service["environment"][f"COMPLAINTS_{of.upper()}_PORT"]
+    assert int(port) == default_port
     check = service["healthcheck"]["test"]
     assert module_of(check[1:]) == "services.runtime.probe"
     assert importlib.util.find_spec("services.runtime.probe") is not None
@@ -109,3 +117,16 @@ def test_postgres_checkpoints_with_room_for_the_log_in_both_modes() -> None:
     assert InfraConfig.from_env({"COMPLAINTS_PG_MAX_WAL_SIZE": "2GB"}).pg_max_wal_size == "2GB"
     with pytest.raises(InfraError, match="COMPLAINTS_PG_MAX_WAL_SIZE"):
         InfraConfig.from_env({"COMPLAINTS_PG_MAX_WAL_SIZE": "8GB -c fsync=off"})
+
+
+@pytest.mark.parametrize("name", sorted(CONSUMING_COPIES))
+def test_a_service_run_as_two_copies_has_one_that_consumes(name: str) -> None:
+    """The public copy serves HTTP only; the copy beside it has the default role, which runs
+    the consumers: without it nothing would read intake's topics. Both have the same keys."""
+    public = COMPOSE["services"][name]["environment"]
+    consuming = COMPOSE["services"][f"{name}-consumers"]["environment"]
+    assert public["COMPLAINTS_ROLE"] == "http"
+    assert consuming["COMPLAINTS_ROLE"] == "all" == Settings.model_fields["role"].default
+    assert {k: v for k, v in public.items() if not k.endswith(("_PORT", "_ROLE"))} == {
+        k: v for k, v in consuming.items() if not k.endswith(("_PORT", "_ROLE"))
+    }

@@ -96,7 +96,7 @@ def service_problems(model: dict[str, Any]) -> list[str]:
     """What keeps a service from using all three brokers with replication 3 / min ISR 2."""
     problems = []
     endpoints = client_endpoints(model)
-    for name in SERVICES:
+    for name in catalog.PROCESSES:
         env = _env(model["services"][name])
         want = {
             "COMPLAINTS_KAFKA_REPLICATION_FACTOR": "3",
@@ -132,8 +132,8 @@ def test_the_services_use_all_three_with_replication_3_and_min_isr_2() -> None:
 
 
 def test_every_variable_the_services_get_is_one_they_read() -> None:
-    for name, cls in SETTINGS.items():
-        read = {variable(f) for f in cls.model_fields}
+    for name, service in catalog.PROCESSES.items():
+        read = {variable(f) for f in SETTINGS[service].model_fields}
         given = set(_env(MODEL["services"][name]))
         assert "COMPLAINTS_KAFKA_SASL_PASSWORD" in given
         assert given - read == set(), name

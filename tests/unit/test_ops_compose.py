@@ -23,6 +23,7 @@ from services.runtime import probe
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 SERVICES = tuple(catalog.SERVICES)
+PROCESSES = catalog.PROCESSES  # each compose service that runs one of ours → its service
 PROMETHEUS: dict[str, Any] = yaml.safe_load(
     (ROOT / "deploy" / "prometheus" / "prometheus.yml").read_text()
 )
@@ -50,16 +51,16 @@ def mounts(name: str) -> dict[str, str]:
 
 def test_monitoring_is_behind_a_profile_and_the_default_stack_stays_small() -> None:
     default = {n for n in COMPOSE["services"] if not profiles(n)}
-    assert default == {"kafka", "postgres", *SERVICES}
+    assert default == {"kafka", "postgres", *PROCESSES}
     assert profiles("prometheus") == ["observability"]
     assert profiles("grafana") == ["observability"]
     assert {"prometheus-data", "grafana-data"} <= set(COMPOSE["volumes"])
 
 
-@pytest.mark.parametrize("name", SERVICES)
+@pytest.mark.parametrize("name", sorted(PROCESSES))
 def test_health_checks_ask_for_readiness(name: str) -> None:
     check = COMPOSE["services"][name]["healthcheck"]["test"]
-    port = COMPOSE["services"][name]["environment"][f"COMPLAINTS_{name.upper()}_PORT"]
+    port = COMPOSE["services"][name]["environment"][f"COMPLAINTS_{PROCESSES[name].upper()}_PORT"]
     assert check == ["CMD", "python", "-m", "services.runtime.probe", "--ready", port]
 
 
@@ -87,11 +88,12 @@ def test_the_probe_takes_ready_before_the_port(monkeypatch: pytest.MonkeyPatch) 
 
 def test_prometheus_scrapes_every_copy_of_every_service_on_its_port() -> None:
     jobs = {job["job_name"]: job for job in PROMETHEUS["scrape_configs"]}
-    assert set(jobs) == set(SERVICES)
+    assert set(jobs) == set(PROCESSES)
     for name, job in jobs.items():
         (sd,) = job["dns_sd_configs"]
         assert sd["names"] == [name] and name in COMPOSE["services"]
-        port = COMPOSE["services"][name]["environment"][f"COMPLAINTS_{name.upper()}_PORT"]
+        variable = f"COMPLAINTS_{PROCESSES[name].upper()}_PORT"
+        port = COMPOSE["services"][name]["environment"][variable]
         assert sd["port"] == int(port), name
         assert job.get("metrics_path", "/metrics") == "/metrics"
     assert mounts("prometheus")["/etc/prometheus/prometheus.yml"] == (
