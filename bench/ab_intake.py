@@ -2,14 +2,16 @@
 
 ``python -m bench.ab_intake <other checkout> [--rounds 24] [--seconds 6]``
 
-On a shared machine one ``bench intake`` run moves by hundreds of microseconds a request
-from one minute to the next, more than most changes to intake's path. Here two intakes run at
-once, each on its own database and topics: A from the other checkout (its own code, this
-checkout's virtualenv), B from this one. wrk drives each in turn for ``--seconds``, A then B,
-then B then A, for ``--rounds``; each burst's CPU a request is the intake process's CPU time
-over its requests. It prints each round, both medians, the median of the per-round
-differences (B − A) and in how many rounds B was lower. A development tool, not a figure of
-``make bench``: it has no baseline and no target.
+On a shared machine one ``bench intake`` run moves by hundreds of microseconds a request from
+one minute to the next, more than most changes to intake's path. Here two intakes run at once,
+each on its own database and topics: A from the other checkout (its own code, this checkout's
+virtualenv), B from this one. wrk drives each in turn for ``--seconds``, A then B, then B then
+A, for ``--rounds``; each burst's CPU a request is the intake process's CPU time over its
+requests. Each intake runs as deployed, its public copy serving HTTP only
+(``COMPLAINTS_ROLE=http``) beside a consuming copy of this checkout; a checkout from before that
+setting ignores it and consumes in its public copy too. It prints each round, both medians, the
+median of the per-round differences (B − A) and in how many rounds B was lower. A development
+tool, not a figure of ``make bench``: it has no baseline and no target.
 """
 
 from __future__ import annotations
