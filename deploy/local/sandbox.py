@@ -20,7 +20,6 @@ import asyncpg
 from aiokafka.admin import AIOKafkaAdminClient
 
 from deploy.local import stack
-from services.catalog import CONSUMING_COPIES
 
 
 def free_port() -> int:
@@ -157,12 +156,14 @@ class RunningSystem:
         return key
 
     def start_as_deployed(self, name: str) -> list[str]:
-        """Start ``name`` as ``make up`` and docker-compose.yml run it: for a service of
-        ``CONSUMING_COPIES``, its copy that serves HTTP only (key ``name``) and a second copy
-        that consumes (``<name>-2``); else one copy. Returns their keys."""
-        if name not in CONSUMING_COPIES:
-            return [self.start(name)]
-        return [self.start(name, role="http"), self.start(name, copy=2)]
+        """Start ``name``'s copies as ``make up`` runs them (``stack.processes``: for intake, a
+        copy that serves HTTP only, key ``name``, and one that consumes, ``<name>-2``), each
+        with its role and on this system's ports. Returns their keys."""
+        copies = [p for p in stack.processes(self.env) if p.service == name]
+        return [
+            self.start(name, copy=n, role=p.env.get("COMPLAINTS_ROLE"))
+            for n, p in enumerate(copies, start=1)
+        ]
 
     def wait_ready(self, timeout: float = 60) -> None:
         """Wait until every running service answers ``/readyz`` with 200: consumers assigned
