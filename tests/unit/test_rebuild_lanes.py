@@ -15,7 +15,7 @@ from typing import Any, cast
 
 import pytest
 
-from services.runtime import lanes
+from services.runtime import lanes, logs
 from services.runtime.settings import Settings
 
 
@@ -82,3 +82,25 @@ def test_a_lane_sees_the_builder_gone_when_its_end_of_the_pipe_closes() -> None:
     assert theirs.poll()  # readable now: the end of file a lane takes for the builder's death
     with pytest.raises(EOFError):
         theirs.recv()
+
+
+def test_a_lane_runs_on_the_event_loop_the_services_run_on(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # uvicorn's "auto" loop (uvloop, installed with uvicorn[standard]) serves every service;
+    # a lane's reads from Kafka and COPYs to PostgreSQL ran on asyncio's pure-Python loop
+    from uvicorn.loops.auto import auto_loop_factory
+
+    expected = type(auto_loop_factory()())
+    seen: list[type] = []
+
+    async def work(_lane: lanes.Lane, _pipe: Connection) -> None:
+        seen.append(type(asyncio.get_running_loop()))
+
+    monkeypatch.setattr(lanes, "_run", work)
+    monkeypatch.setattr(logs, "configure_logging", lambda **_: None)  # the test's own logging
+    ours, theirs = multiprocessing.Pipe(duplex=True)
+    lanes.main(lane(0), theirs)
+    assert seen == [expected]
+    assert expected is not asyncio.SelectorEventLoop  # uvloop is there, as deployed
+    ours.close()
