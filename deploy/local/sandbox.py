@@ -21,12 +21,24 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from deploy.local import stack
 
+_HANDED_OUT: set[int] = set()
+"""Every port ``free_port`` has returned in this process."""
+
 
 def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A TCP port nobody listens on right now, and never returned before in this process.
+
+    A port is free until its service binds it, which may be long after it was chosen (a
+    system's ports are chosen together, its services started one by one): without the second
+    rule a copy started meanwhile could be handed a port chosen for a service not started
+    yet, and that service's health check would then be answered by the copy."""
+    while True:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = int(sock.getsockname()[1])
+        if port not in _HANDED_OUT:
+            _HANDED_OUT.add(port)
+            return port
 
 
 def with_database(url: str, name: str) -> str:
@@ -151,7 +163,7 @@ class RunningSystem:
             port = self.copy_ports.setdefault(key, free_port())
             env = {**env, f"COMPLAINTS_{name.upper()}_PORT": str(port)}
         self.procs[key] = stack.start_service(name, env=env, log_path=self.logs / f"{key}.log")
-        stack.wait_healthy({key: port}, timeout=60, logs=self.logs)
+        stack.wait_healthy({key: port}, timeout=60, logs=self.logs, services={key: name})
         self.urls[key] = f"http://127.0.0.1:{port}"
         return key
 

@@ -12,6 +12,7 @@ Standard library only: it runs before anything else is known to work.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import subprocess
@@ -61,14 +62,21 @@ def processes(env: Mapping[str, str] = os.environ) -> list[Process]:
 
 
 def healthy(
-    port: int, host: str = "127.0.0.1", timeout: float = 1.0, path: str = "/healthz"
+    port: int,
+    host: str = "127.0.0.1",
+    timeout: float = 1.0,
+    path: str = "/healthz",
+    service: str | None = None,
 ) -> bool:
     """Whether ``path`` (``/healthz``: the process answers; ``/readyz``: it is ready for
-    load) answers 200 on ``port``."""
+    load) answers 200 on ``port``; with ``service``, only if that service answers (its
+    ``/healthz`` names it), not another process on the port."""
     try:
         with urllib.request.urlopen(f"http://{host}:{port}{path}", timeout=timeout) as resp:
-            return bool(resp.status == 200)
-    except (urllib.error.URLError, OSError):
+            if resp.status != 200:
+                return False
+            return service is None or json.loads(resp.read()).get("service") == service
+    except (urllib.error.URLError, OSError, ValueError):
         return False
 
 
@@ -99,14 +107,22 @@ def start_service(
 
 
 def wait_healthy(
-    ports: Mapping[str, int], *, timeout: float, logs: Path, path: str = "/healthz"
+    ports: Mapping[str, int],
+    *,
+    timeout: float,
+    logs: Path,
+    path: str = "/healthz",
+    services: Mapping[str, str] | None = None,
 ) -> None:
     """Return once every service answers ``path`` (see ``healthy``); else fail naming the
-    ones that do not."""
+    ones that do not. ``services``: key → the service that must be the one answering."""
     deadline = time.monotonic() + timeout
     waiting = dict(ports)
+    named = services or {}
     while waiting and time.monotonic() < deadline:
-        waiting = {n: p for n, p in waiting.items() if not healthy(p, path=path)}
+        waiting = {
+            n: p for n, p in waiting.items() if not healthy(p, path=path, service=named.get(n))
+        }
         if waiting:
             time.sleep(0.3)
     if waiting:
@@ -155,7 +171,7 @@ def up(cfg: infra.InfraConfig) -> None:
     env.setdefault("COMPLAINTS_WORKBENCH_URL", workbench_url(ports["workflow"]))
     running = processes(env)
     for proc in running:
-        if healthy(proc.port):
+        if healthy(proc.port, service=proc.service):
             print(f"{proc.key}: already running on :{proc.port}")
             continue
         start_service(
@@ -165,7 +181,12 @@ def up(cfg: infra.InfraConfig) -> None:
             pid_path=cfg.home / "run" / f"{proc.key}.pid",
         )
         print(f"{proc.key}: starting on :{proc.port}")
-    wait_healthy({proc.key: proc.port for proc in running}, timeout=90, logs=logs)
+    wait_healthy(
+        {proc.key: proc.port for proc in running},
+        timeout=90,
+        logs=logs,
+        services={proc.key: proc.service for proc in running},
+    )
     listening = ", ".join(f"{proc.key} :{proc.port}" for proc in running)
     print(f"all services healthy: {listening}")
     print(f"logs: {logs}")
@@ -195,7 +216,7 @@ def status(cfg: infra.InfraConfig) -> dict[str, object]:
     """What runs now: infrastructure and each service's health."""
     state: dict[str, object] = dict(infra.status(cfg))
     for proc in processes():
-        state[proc.key] = "healthy" if healthy(proc.port) else "down"
+        state[proc.key] = "healthy" if healthy(proc.port, service=proc.service) else "down"
     return state
 
 
