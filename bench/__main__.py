@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import platform
@@ -16,10 +15,10 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
-from uvicorn.loops.auto import auto_loop_factory
 
 from bench import intake, latency, pipeline, rebuild, rebuild_services, report, timers
 from bench.common import Bench
+from services.runtime.serve import run_on_service_loop
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -109,10 +108,9 @@ def main() -> int:
     parser.add_argument("only", nargs="*", help="run only these measurements")
     args = parser.parse_args()
     started = time.perf_counter()
-    # The loop the services and the rebuild's lanes run on (uvicorn's "auto": uvloop), so the
-    # baselines measured here (raw rebuilds, the raw producer) are not run on a slower one.
-    with asyncio.Runner(loop_factory=auto_loop_factory()) as runner:
-        figures = runner.run(run(args.only))
+    # On the loop the services and the rebuild's lanes run on, so the baselines measured here
+    # (raw rebuilds, the raw producer) are not run on a slower one.
+    figures = run_on_service_loop(run(args.only))
     result = {
         "machine": {"cores": os.cpu_count(), "platform": platform.platform()},
         "versions": versions(),

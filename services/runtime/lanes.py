@@ -40,10 +40,9 @@ from multiprocessing.connection import Connection
 from multiprocessing.context import ForkServerContext, ForkServerProcess
 from typing import Any
 
-from uvicorn.loops.auto import auto_loop_factory
-
 from services.runtime.builder import Progress, follow, open_part
 from services.runtime.collector import few_collections
+from services.runtime.serve import run_on_service_loop
 from services.runtime.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -217,9 +216,7 @@ def main(lane: Lane, pipe: Connection) -> None:
     settings = lane.settings
     configure_logging(service=lane.service, level=settings.log_level, fmt=settings.log_format)
     try:
-        # on the loop the service runs on (uvicorn's "auto": uvloop, where it is installed)
-        with asyncio.Runner(loop_factory=auto_loop_factory()) as runner:
-            runner.run(_run(lane, pipe))
+        run_on_service_loop(_run(lane, pipe))
     except BuilderGone:
         log.warning("%s lane %d: the builder is gone; stopping", lane.consumer, lane.lane)
         raise SystemExit(1) from None

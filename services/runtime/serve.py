@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import sys
+from collections.abc import Coroutine
+from typing import Any, TypeVar
 
 import uvicorn
 from fastapi import FastAPI
@@ -10,6 +13,20 @@ from fastapi import FastAPI
 from services.runtime.collector import settle
 from services.runtime.logs import configure_logging
 from services.runtime.settings import Settings, refuse
+
+T = TypeVar("T")
+
+LOOP = "auto"
+"""The event loop every service serves on: uvicorn's "auto" (uvloop, installed with
+``uvicorn[standard]``; asyncio's own where it is missing)."""
+
+
+def run_on_service_loop(main: Coroutine[Any, Any, T]) -> T:
+    """Run ``main`` to its end on the loop the services serve on (``LOOP``): a rebuild's
+    lane, and the bench's own measurements, run as the services do."""
+    factory = uvicorn.Config(app="", loop=LOOP).get_loop_factory()  # no app: only its loop
+    with asyncio.Runner(loop_factory=factory) as runner:
+        return runner.run(main)
 
 
 def service_name(app: FastAPI) -> str:
@@ -45,5 +62,6 @@ def serve(app: FastAPI, settings: Settings, *, port: int) -> None:
         port=port,
         log_level=settings.log_level.lower(),
         log_config=None,
+        loop=LOOP,
         access_log=False,  # one line per request comes from services.runtime.http instead
     )
