@@ -35,9 +35,11 @@ async def compare(other: Path, rounds: int, seconds: float) -> None:
     async with bench.system("abA", ["intake"]) as a, bench.system("abB", ["intake"]) as b:
         a.stop("intake")  # A's intake again, from the other checkout, on the same settings
         port = int(a.env["COMPLAINTS_INTAKE_PORT"])
-        other_intake = stack.start_service(  # as deployed: HTTP only, A's consuming copy beside
+        # as deployed (stack.processes: the public copy's settings), A's consuming copy beside
+        (public,) = [p for p in stack.processes(a.env) if p.key == "intake"]
+        other_intake = stack.start_service(
             "intake",
-            env={**a.env, "COMPLAINTS_ROLE": "http"},
+            env={**a.env, **public.env},
             log_path=a.logs / "intake-other.log",
             cwd=other,
         )
