@@ -14,7 +14,7 @@ from fastapi import Depends, FastAPI, Request
 from starlette.requests import HTTPConnection
 
 from services.runtime.consumer.reactor import Reacting
-from services.runtime.http import install_common
+from services.runtime.http import add_routes, install_common
 from services.runtime.service import ConsumingService
 from services.runtime.settings import Settings
 from services.runtime.spec import Now, Parts, Processes, ServiceSpec
@@ -64,7 +64,7 @@ def build_app(
     app.state.now = parts.now
     install_common(app, service=spec.name, readiness=service.readiness())
     for router in spec.routers:
-        app.include_router(router)
+        add_routes(app, router)
     if spec.install is not None:
         spec.install(app, parts)
     return app

@@ -45,6 +45,7 @@ from services.runtime.auth import (
     verification_secret,
     verify_token,
 )
+from services.runtime.http import add_routes
 from services.runtime.settings import Environment, Settings
 
 DEV_IDENTITIES = (
@@ -305,7 +306,7 @@ def install_login(
     async def logout(request: Request) -> Response:
         return await _logout(request)
 
-    app.include_router(router)
+    add_routes(app, router)
     app.add_middleware(PageHeaders)
 
 
