@@ -125,9 +125,9 @@ def fold(  # long on purpose: one pass whose running state (office, priority, pa
             suspension = None
         if event.event_type in policy.cancels_on:
             suspension = paused_by = None
-        elif _pauses(policy, event.event_type):
+        elif event.event_type in policy.pauses_on:
             paused_by = paused_by or event.event_type
-        elif _resumes(policy, event.event_type):
+        elif event.event_type in policy.resumes_on:
             paused_by = None
     return Folded(
         timers=timers,
@@ -136,14 +136,6 @@ def fold(  # long on purpose: one pass whose running state (office, priority, pa
         resume=_scheduled_resume(complaint_id, suspension),
         offices=tuple(offices),
     )
-
-
-def _pauses(policy: SlaPolicy, event_type: str) -> bool:
-    return any(event_type in policy.timer(k, "").pauses_on for k in policy.kinds)
-
-
-def _resumes(policy: SlaPolicy, event_type: str) -> bool:
-    return any(event_type in policy.timer(k, "").resumes_on for k in policy.kinds)
 
 
 def _scheduled_resume(complaint_id: UUID, suspension: ComplaintSuspended | None) -> SlaAlert | None:

@@ -207,6 +207,16 @@ class SlaPolicy:
         self.priority_from = frozenset(priority_from)
         self.office_from = frozenset(office_from)
         self._priorities = {p: dict(kinds) for p, kinds in (priorities or {}).items()}
+        self._kinds = tuple(self._timers)
+        self.pauses_on = frozenset(t for rules in self._timers.values() for t in rules.pauses_on)
+        """Every event type that pauses a timer of some kind (offices and priorities change
+        targets only, never what pauses)."""
+        self.resumes_on = frozenset(t for rules in self._timers.values() for t in rules.resumes_on)
+        """Every event type that resumes a timer of some kind."""
+        # ``timer`` for each (kind, office, priority) asked: a fold asks it for every kind at
+        # every event, and an office's or a priority's change was merged and checked again
+        # each time (16 % of a fold's CPU). The parts above are not changed after this.
+        self._resolved: dict[tuple[str, str, Priority | None], TimerPolicy] = {}
 
     @property
     def events(self) -> frozenset[str]:
@@ -219,12 +229,19 @@ class SlaPolicy:
     @property
     def kinds(self) -> tuple[str, ...]:
         """The timer kinds, in the order the policy lists them."""
-        return tuple(self._timers)
+        return self._kinds
 
     def timer(self, kind: str, office: str, priority: Priority | None = None) -> TimerPolicy:
         """Timer ``kind`` as ``office`` runs it for a complaint of ``priority``: the company's,
         with the office's changes, then the priority's (an urgent complaint's shorter target
         applies in every office)."""
+        key = (kind, office, priority)
+        found = self._resolved.get(key)
+        if found is None:
+            found = self._resolved[key] = self._merged(kind, office, priority)
+        return found
+
+    def _merged(self, kind: str, office: str, priority: Priority | None) -> TimerPolicy:
         rules = self._timers[kind]
         for change, where in (
             (self._offices.get(office, {}).get(kind), f"offices.{office}.{kind}"),
