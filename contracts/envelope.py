@@ -137,18 +137,25 @@ def envelope_json(envelope: Envelope) -> str:
     An envelope read from the log (``decode_event``) is the JSON it was read from: the same
     document (its ``data`` as logged, before any upcaster, as ``__dict__`` holds it), not
     written again (0.8 against 2.3 µs an event of 817 bytes)."""
-    logged: bytes | str | None = getattr(envelope, "_logged", None)
-    if logged is not None:
-        return logged if isinstance(logged, str) else logged.decode()
-    try:
-        return orjson.dumps(envelope.__dict__, option=orjson.OPT_UTC_Z).decode()
-    except TypeError:
-        return envelope.model_dump_json()
+    written = _written(envelope)
+    return written if isinstance(written, str) else written.decode()
 
 
 def encode_event(envelope: Envelope) -> bytes:
-    """The bytes written to Kafka: the envelope as compact JSON."""
-    return envelope.model_dump_json().encode()
+    """The bytes written to Kafka: the envelope as compact JSON, the document
+    ``envelope_json`` gives (written with orjson: 1.0 against 5.3 µs for intake's event)."""
+    written = _written(envelope)
+    return written if isinstance(written, bytes) else written.encode()
+
+
+def _written(envelope: Envelope) -> bytes | str:
+    logged: bytes | str | None = getattr(envelope, "_logged", None)
+    if logged is not None:
+        return logged
+    try:
+        return orjson.dumps(envelope.__dict__, option=orjson.OPT_UTC_Z)
+    except TypeError:
+        return envelope.model_dump_json()
 
 
 def decode_event(raw: bytes | str) -> tuple[Envelope, EventData]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -263,3 +263,30 @@ def test_the_history_row_of_an_event_read_from_the_log_is_the_document_it_was_re
     assert orjson.loads(kept) == written == orjson.loads(envelope_json(envelope.model_copy()))
     moved = envelope.model_copy(update={"source": "elsewhere"})
     assert orjson.loads(envelope_json(moved)) == {**written, "source": "elsewhere"}
+
+
+@pytest.mark.parametrize("sample", sorted(STORED.glob("*.json")), ids=lambda p: p.stem)
+def test_an_event_is_written_to_the_log_as_pydantic_writes_its_envelope(sample: Path) -> None:
+    """``encode_event`` writes with orjson: the bytes pydantic's ``model_dump_json`` writes,
+    for an envelope built here (not read from the log) with instants in UTC and in +08:00."""
+    read, body = decode_event(sample.read_bytes())
+    for offset in (UTC, timezone(timedelta(hours=8))):
+        fresh = new_envelope(
+            body,
+            event_id=read.event_id,
+            complaint_id=read.complaint_id,
+            occurred_at=read.occurred_at.astimezone(offset),
+            recorded_at=datetime(2026, 12, 7, 20, 31, 5, 123456, tzinfo=offset),
+            source="intake/hotline",
+            correlation_id=read.complaint_id,
+        )
+        assert encode_event(fresh) == fresh.model_dump_json().encode()
+        assert decode_event(encode_event(fresh))[1] == body
+
+
+def test_an_event_read_from_the_log_is_written_again_as_it_was_read() -> None:
+    raw = (STORED / "ComplaintReceived.v1.json").read_bytes()
+    envelope, _ = decode_event(raw)
+    assert encode_event(envelope) == raw
+    moved = envelope.model_copy(update={"source": "elsewhere"})
+    assert orjson.loads(encode_event(moved)) == {**orjson.loads(raw), "source": "elsewhere"}
