@@ -310,26 +310,3 @@ def test_what_pauses_and_resumes_is_every_kinds_and_no_office_or_priority_change
                 rules = POLICY.timer(k, office, priority)
                 assert rules.pauses_on <= POLICY.pauses_on
                 assert rules.resumes_on <= POLICY.resumes_on
-
-
-def test_an_offices_and_a_prioritys_targets_apply_each_time_they_are_asked() -> None:
-    policy = parse_policy(
-        """
-timers:
-  reply:
-    label: 答复业主
-    starts_on: [ComplaintReceived]
-    stops_on: [OwnerReplied]
-    target: 1 working day
-priority_from: [ComplaintJudged]
-priorities: {urgent: {reply: {target: 1 hours}}}
-offices: {Y园: {reply: {target: 2 working days}}}
-"""
-    )
-    day, hour = timedelta(hours=8), timedelta(hours=1)
-    for _ in range(2):  # asked again, the same answers
-        assert policy.timer("reply", "Y园").target.duration(day) == 2 * day
-        assert policy.timer("reply", "X园").target.duration(day) == day
-        assert policy.timer("reply", "Y园", Priority.URGENT).target.duration(day) == hour
-        assert policy.timer("reply", "X园", Priority.URGENT).target.duration(day) == hour
-        assert policy.timer("reply", "X园", Priority.NORMAL).target.duration(day) == day

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from contracts.enums import Channel
+from contracts.enums import Channel, Priority
 from contracts.envelope import EventData
 from contracts.intake import Address, ComplaintReceived
 from contracts.lifecycle import (
@@ -406,6 +406,22 @@ def test_an_office_can_change_a_timers_target_and_warning_share() -> None:
     timer = changed.start(at("2026-10-01", "10:00"), office=ROUND_THE_CLOCK, calendar=CALENDAR)
     assert timer.deadline == at("2026-10-01", "14:00")
     assert timer.warning_at == at("2026-10-01", "12:00")
+
+
+def test_an_offices_and_a_prioritys_changes_apply_each_time_they_are_asked() -> None:
+    policy = parse_policy(
+        POLICY_HEAD
+        + "offices:\n  24h客服:\n    reply: {target: 4 working hours}\n"
+        + "priority_from: [ComplaintJudged]\n"
+        + "priorities: {urgent: {reply: {target: 2 working hours}}}\n"
+    )
+    for _ in range(2):  # asked again (the policy keeps what it resolved), the same answers
+        assert policy.timer("reply", ROUND_THE_CLOCK).target == Span(4, "working_hours")
+        assert policy.timer("reply", OFFICE).target == Span(1, "working_days")
+        urgent = Priority.URGENT
+        assert policy.timer("reply", ROUND_THE_CLOCK, urgent).target == Span(2, "working_hours")
+        assert policy.timer("reply", OFFICE, urgent).target == Span(2, "working_hours")
+        assert policy.timer("reply", OFFICE, Priority.NORMAL).target == Span(1, "working_days")
 
 
 @pytest.mark.parametrize(
