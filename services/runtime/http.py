@@ -170,12 +170,15 @@ def add_routes(app: FastAPI, router: APIRouter) -> None:
     measured in process), while the baseline it is compared with declares its route on the
     app. Our routers are included as they are (no prefix, tags or dependencies at the
     include), so their routes are the app's routes as declared. What this gives up:
-    ``app.dependency_overrides`` does not reach them (nothing here uses it), and a router's
-    own startup or shutdown handlers, or a router nested in it, are refused.
+    ``app.dependency_overrides`` does not reach them (nothing here uses it); a router with
+    what only ``include_router`` carries over (its own startup or shutdown handlers, its
+    lifespan, a frontend, a router nested in it) is refused rather than silently cut short.
     """
     flat = all(hasattr(route, "path") for route in router.routes)  # an included router has none
-    if router.on_startup or router.on_shutdown or not flat:
-        raise ValueError("add_routes takes a flat router without event handlers")
+    own_lifespan = not isinstance(router.lifespan_context, type(APIRouter().lifespan_context))
+    frontend = getattr(router, "_low_priority_routes", [])  # FastAPI keeps ``frontend()`` there
+    if router.on_startup or router.on_shutdown or own_lifespan or frontend or not flat:
+        raise ValueError("add_routes takes a flat router without handlers, lifespan or frontend")
     app.router.routes.extend(router.routes)
 
 

@@ -8,6 +8,9 @@ itself. These tests fail if a service's app holds such a node again.
 from __future__ import annotations
 
 import importlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
 
 import pytest
 from fastapi import APIRouter, FastAPI
@@ -44,7 +47,7 @@ def test_routes_added_answer_as_declared() -> None:
     assert app.openapi()["paths"]["/things/{n}"]["get"]["tags"] == ["things"]
 
 
-def test_a_router_that_flattening_would_lose_something_of_is_refused() -> None:
+def test_a_router_that_flattening_would_lose_something_of_is_refused(tmp_path: Path) -> None:
     inner = APIRouter()
 
     @inner.get("/inner")
@@ -59,3 +62,15 @@ def test_a_router_that_flattening_would_lose_something_of_is_refused() -> None:
     started = APIRouter(on_startup=[lambda: None])
     with pytest.raises(ValueError, match="flat router"):
         add_routes(FastAPI(), started)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+
+    with pytest.raises(ValueError, match="flat router"):
+        add_routes(FastAPI(), APIRouter(lifespan=lifespan))
+
+    served = APIRouter()
+    served.frontend("/", directory=tmp_path, check_dir=False)
+    with pytest.raises(ValueError, match="flat router"):
+        add_routes(FastAPI(), served)
