@@ -139,10 +139,14 @@ def _unavailable(what: str) -> HTTPException:
     )
 
 
-async def accept(
-    request: Request, channel: Channel, payload: Payload, response: Response
-) -> Accepted:
-    """Judge ``payload`` from ``channel``; seal its personal data; ``202`` once the log has it."""
+async def accept(request: Request, channel: Channel, payload: Payload) -> Response:
+    """Judge ``payload`` from ``channel``; seal its personal data; ``202`` once the log has it.
+
+    The ``202`` is written here, from the ``Accepted`` just built: returned as a model, FastAPI
+    validated and serialised it again through the route's response model, and made and merged
+    a sub-response for the ``Location`` header (12 µs a request under load, measured with
+    ``bench.ab_intake``). The routes still declare ``Accepted``: the OpenAPI is unchanged.
+    """
     parts = parts_in(request)
     settings: IntakeSettings = parts.settings
     service = parts.service
@@ -183,8 +187,13 @@ async def accept(
         raise _unavailable(
             "the event log did not confirm the write; retry with the same id"
         ) from exc
-    response.headers["Location"] = settings.location(verdict.complaint_id)
-    return Accepted(complaint_id=verdict.complaint_id, event_id=verdict.event_id)
+    answer = Accepted(complaint_id=verdict.complaint_id, event_id=verdict.event_id)
+    return Response(
+        answer.__pydantic_serializer__.to_json(answer),
+        status.HTTP_202_ACCEPTED,
+        headers={"Location": settings.location(verdict.complaint_id)},
+        media_type="application/json",
+    )
 
 
 @router.post(
@@ -194,10 +203,8 @@ async def accept(
     summary="Submit a complaint (the channel comes from the X-Api-Key credential)",
     responses={k: v for k, v in ANSWERS.items() if k != 403},
 )
-async def submit(
-    submission: Submission, channel: AnyChannel, request: Request, response: Response
-) -> Accepted:
-    return await accept(request, channel, submission, response)
+async def submit(submission: Submission, channel: AnyChannel, request: Request) -> Response:
+    return await accept(request, channel, submission)
 
 
 @router.post(
@@ -208,10 +215,8 @@ async def submit(
     "from the caller directory)",
     responses=ANSWERS,
 )
-async def hotline_call(
-    call: HotlineCall, channel: Hotline, request: Request, response: Response
-) -> Accepted:
-    return await accept(request, channel, call, response)
+async def hotline_call(call: HotlineCall, channel: Hotline, request: Request) -> Response:
+    return await accept(request, channel, call)
 
 
 @router.post(
@@ -221,10 +226,8 @@ async def hotline_call(
     summary="业主APP: an owner's complaint with photo references and the chosen category",
     responses=ANSWERS,
 )
-async def app_complaint(
-    complaint: AppComplaint, channel: App, request: Request, response: Response
-) -> Accepted:
-    return await accept(request, channel, complaint, response)
+async def app_complaint(complaint: AppComplaint, channel: App, request: Request) -> Response:
+    return await accept(request, channel, complaint)
 
 
 @router.post(
@@ -235,9 +238,9 @@ async def app_complaint(
     responses=ANSWERS,
 )
 async def supervision_case(
-    case: SupervisionCase, channel: Supervision, request: Request, response: Response
-) -> Accepted:
-    return await accept(request, channel, case, response)
+    case: SupervisionCase, channel: Supervision, request: Request
+) -> Response:
+    return await accept(request, channel, case)
 
 
 bearer = HTTPBearer(auto_error=False, description="A staff token from `complaints token`")

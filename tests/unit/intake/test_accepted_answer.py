@@ -1,0 +1,122 @@
+"""Intake's ``202`` is written by the route itself (no response-model pass): it must still be
+exactly the ``Accepted`` that the OpenAPI document declares, name the event that went to the
+log, and say where the complaint is read.
+
+The app runs in process; the key vault and the log are replaced by stand-ins that record what
+they were given (the real ones are exercised end to end in ``tests/e2e/test_intake_channels``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from contracts import Envelope
+from services.intake import routes
+from services.intake.routes import Accepted
+from services.intake.spec import SPEC
+from services.runtime.app import build_app
+
+APP = {
+    "app_complaint_id": "APP-7781",
+    "owner_account_id": "U0012345",
+    "owner_name": "林女士",
+    "owner_phone": "13922334455",
+    "office": "G小城",
+    "unit": "12幢2单元1101室",
+    "category": "environment",
+    "title": "垃圾清运",
+    "text": "垃圾桶满了溢到地上，很臭",
+    "submitted_at": "2026-10-05T19:40:00+08:00",
+}
+CALL = {
+    "submission_id": "call-answer-1",
+    "office": "Y园",
+    "unit": "3栋1单元502",
+    "complainant": {"name": "何先生", "phone": "13812345678"},
+    "subject": "漏水",
+    "description": "楼上漏水",
+    "occurred_at": "2026-10-05T09:12:00+08:00",
+}
+
+
+class Keys:
+    """The vault's key maker, in memory: one key a complainant."""
+
+    def __init__(self) -> None:
+        self.keys: dict[str, bytes] = {}
+
+    async def key_for(self, pool: object, ref: str) -> bytes:
+        return self.keys.setdefault(ref, os.urandom(32))
+
+
+@pytest.fixture
+def published(monkeypatch: pytest.MonkeyPatch) -> list[Envelope]:
+    sent: list[Envelope] = []
+
+    async def publish(broker: object, topic: str, envelope: Envelope) -> None:
+        sent.append(envelope)
+
+    monkeypatch.setattr(routes, "publish_event", publish)
+    return sent
+
+
+@pytest.fixture
+def client(monkeypatch: pytest.MonkeyPatch) -> TestClient:
+    app = build_app(SPEC)  # its lifespan is not run: no pool, no broker
+    app.state.parts = dataclasses.replace(app.state.parts, shared=Keys())
+    monkeypatch.setattr(app.state.service, "_pool", object())
+    return TestClient(app)
+
+
+@pytest.mark.parametrize(
+    ("path", "key", "body"),
+    [("/v1/complaints", "dev-hotline", CALL), ("/v1/channels/app/complaints", "dev-app", APP)],
+)
+def test_the_202_is_the_declared_answer_naming_the_logged_event(
+    client: TestClient, published: list[Envelope], path: str, key: str, body: dict[str, Any]
+) -> None:
+    answer = client.post(path, json=body, headers={"X-Api-Key": key})
+
+    assert answer.status_code == 202, answer.text
+    assert answer.headers["content-type"] == "application/json"
+    (envelope,) = published
+    assert answer.json() == {
+        "complaint_id": str(envelope.complaint_id),
+        "event_id": str(envelope.event_id),
+    }
+    assert Accepted.model_validate_json(answer.content) == Accepted(
+        complaint_id=envelope.complaint_id, event_id=envelope.event_id
+    )
+    settings = client.app.state.settings  # type: ignore[attr-defined]
+    assert answer.headers["Location"] == settings.location(envelope.complaint_id)
+    assert answer.headers["X-Correlation-Id"]  # the request observer still saw the answer
+    declared = client.app.openapi()["paths"][path]["post"]["responses"]["202"]  # type: ignore[attr-defined]
+    schema = declared["content"]["application/json"]["schema"]
+    assert schema == {"$ref": "#/components/schemas/Accepted"}
+    assert "Location" in declared["headers"]
+
+
+def test_a_retry_gets_the_same_ids(client: TestClient, published: list[Envelope]) -> None:
+    first = client.post("/v1/complaints", json=CALL, headers={"X-Api-Key": "dev-hotline"})
+    again = client.post("/v1/complaints", json=CALL, headers={"X-Api-Key": "dev-hotline"})
+    assert first.status_code == again.status_code == 202
+    assert first.json() == again.json()
+    assert first.headers["Location"] == again.headers["Location"]
+
+
+def test_a_log_that_does_not_confirm_is_a_503_never_a_202(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def refused(broker: object, topic: str, envelope: Envelope) -> None:
+        raise ConnectionError("no broker")
+
+    monkeypatch.setattr(routes, "publish_event", refused)
+    answer = client.post("/v1/complaints", json=CALL, headers={"X-Api-Key": "dev-hotline"})
+    assert answer.status_code == 503
+    assert "Location" not in answer.headers
+    assert answer.headers["Retry-After"] == "5"
