@@ -1,6 +1,8 @@
-"""Intake's ``202`` is written by the route itself (no response-model pass): it must still be
-exactly the ``Accepted`` that the OpenAPI document declares, name the event that went to the
-log, and say where the complaint is read.
+"""Intake's submission routes check the channel's key before anything else (``ChannelRoute``,
+not a FastAPI dependency), and write their ``202`` themselves (no response-model pass): a
+request without the right key gets the 401 or 403 whatever its body, and the ``202`` is still
+exactly the ``Accepted`` that the OpenAPI document declares, names the event that went to the
+log, and says where the complaint is read.
 
 The app runs in process; the key vault and the log are replaced by stand-ins that record what
 they were given (the real ones are exercised end to end in ``tests/e2e/test_intake_channels``).
@@ -120,3 +122,62 @@ def test_a_log_that_does_not_confirm_is_a_503_never_a_202(
     assert answer.status_code == 503
     assert "Location" not in answer.headers
     assert answer.headers["Retry-After"] == "5"
+
+
+@pytest.mark.parametrize("headers", [{}, {"X-Api-Key": "guess"}])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/v1/complaints",
+        "/v1/channels/hotline/calls",
+        "/v1/channels/app/complaints",
+        "/v1/channels/supervision/cases",
+    ],
+)
+def test_no_channel_key_is_a_401_before_the_body_is_judged(
+    client: TestClient, published: list[Envelope], path: str, headers: dict[str, str]
+) -> None:
+    answer = client.post(path, json={"not": "a submission"}, headers=headers)
+    assert answer.status_code == 401, answer.text
+    assert answer.json()["detail"] == "X-Api-Key: missing or not a key of any channel"
+    assert published == []
+
+
+@pytest.mark.parametrize(
+    ("path", "owner"),
+    [
+        ("/v1/channels/hotline/calls", "hotline"),
+        ("/v1/channels/supervision/cases", "supervision"),
+    ],
+)
+def test_another_channels_key_is_a_403_before_the_body_is_judged(
+    client: TestClient, published: list[Envelope], path: str, owner: str
+) -> None:
+    answer = client.post(path, json=APP, headers={"X-Api-Key": "dev-app"})
+    assert answer.status_code == 403, answer.text
+    assert answer.json()["detail"] == (
+        f"X-Api-Key: this is the {owner} channel's endpoint; the key is the app channel's"
+    )
+    assert published == []
+
+
+def test_the_generic_route_takes_every_channels_key(
+    client: TestClient, published: list[Envelope]
+) -> None:
+    for key, channel in [("dev-hotline", "hotline"), ("dev-supervision", "supervision")]:
+        body = {**CALL, "submission_id": f"generic-{channel}"}
+        answer = client.post("/v1/complaints", json=body, headers={"X-Api-Key": key})
+        assert answer.status_code == 202, answer.text
+    assert [e.data["channel"] for e in published] == ["hotline", "supervision"]
+
+
+def test_each_submission_route_declares_the_channel_key(client: TestClient) -> None:
+    doc = client.app.openapi()  # type: ignore[attr-defined]
+    assert "ChannelKey" in doc["components"]["securitySchemes"]
+    for path in (
+        "/v1/complaints",
+        "/v1/channels/hotline/calls",
+        "/v1/channels/app/complaints",
+        "/v1/channels/supervision/cases",
+    ):
+        assert doc["paths"][path]["post"]["security"] == [{"ChannelKey": []}], path
