@@ -37,7 +37,6 @@ from contracts.intake import (
     ComplaintReceived,
     ComplaintReceivedV3,
     SealedComplainant,
-    SealedText,
     normalise_phone,
 )
 from contracts.privacy import ErasureReason
@@ -191,14 +190,14 @@ async def seal_received(
     ref = _ref(pepper, received.complainant.phone)
     cipher = AESGCM(await key_for(ref))
     who = {"name": received.complainant.name, "phone": received.complainant.phone}
-    # The other fields as they are (models, not dumped to dicts that would be validated again)
-    facts = {name: value for name, value in received if name not in PERSONAL}
-    return ComplaintReceived(
-        **facts,
-        complainant=SealedComplainant(ref=ref, sealed=seal(cipher, ref, "complainant", who)),
-        description=SealedText(sealed=seal(cipher, ref, "description", received.description)),
-        demand=SealedText(sealed=seal(cipher, ref, "demand", received.demand)),
-    )
+    # The other fields as they are: models, not dumped to dicts that would be validated
+    # again, read from ``__dict__`` (iterating the model builds a list of pairs first); the
+    # sealed values as dicts, validated with the event (three models less to build).
+    facts = {name: value for name, value in received.__dict__.items() if name not in PERSONAL}
+    facts["complainant"] = {"ref": ref, "sealed": seal(cipher, ref, "complainant", who)}
+    facts["description"] = {"sealed": seal(cipher, ref, "description", received.description)}
+    facts["demand"] = {"sealed": seal(cipher, ref, "demand", received.demand)}
+    return ComplaintReceived.model_validate(facts)
 
 
 def personal_of(pepper: bytes, received: ComplaintReceived) -> dict[str, Any]:

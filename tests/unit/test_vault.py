@@ -4,6 +4,7 @@ reference is the same for every written form of one number, and depends on the p
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -11,7 +12,16 @@ import pytest
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from contracts.intake import Complainant, ComplaintReceived, SealedComplainant, SealedText
+from contracts import Channel, ServiceCategory, decode_event, encode_event, new_envelope
+from contracts.intake import (
+    ChannelRefs,
+    Complainant,
+    ComplaintReceived,
+    ComplaintReceivedV3,
+    SealedComplainant,
+    SealedText,
+    Submission,
+)
 from services.runtime import vault
 from services.runtime.vault import ERASED, KeyState
 
@@ -145,3 +155,47 @@ def test_the_description_alone_opens_as_it_does_with_every_field(
     receipt = sealed_receipt(KEY) if sealed else receipt_before_sealing()
     personal = vault.personal_of(PEPPER, receipt)
     assert vault.description_with(personal, state) == vault.open_with(personal, state).description
+
+
+async def test_sealing_a_received_complaint_keeps_every_other_fact_and_opens_to_its_own() -> None:
+    received = ComplaintReceivedV3.from_submission(
+        Channel.APP,
+        Submission(
+            submission_id="APP-1",
+            office="G小城",
+            unit="12幢2单元1101室",
+            complainant=Complainant(name="林女士", phone="13922334455"),
+            subject="垃圾清运",
+            description="垃圾桶满了",
+            demand="每天按时清运",
+            occurred_at=datetime(2026, 10, 5, 19, 40, tzinfo=UTC),
+        ),
+        photos=["oss://owner-photos/a.jpg"],
+        owner_category=ServiceCategory.ENVIRONMENT,
+        channel_refs=ChannelRefs(account_id="U0012345"),
+    )
+
+    async def key_for(ref: str) -> bytes:
+        return KEY
+
+    sealed = await vault.seal_received(key_for, PEPPER, received)
+
+    assert type(sealed) is ComplaintReceived
+    personal = set(vault.PERSONAL)
+    assert sealed.model_dump(exclude=personal) == received.model_dump(exclude=personal)
+    assert isinstance(sealed.complainant, SealedComplainant)
+    assert sealed.complainant.ref == vault.complainant_ref(PEPPER, "13922334455")
+    opened = vault.open_with(vault.personal_of(PEPPER, sealed), KeyState(KEY, None))
+    assert opened == vault.Opened(
+        "林女士", "13922334455", "垃圾桶满了", "每天按时清运", erased=False
+    )
+    # what goes into the log reads back as the same event
+    envelope = new_envelope(
+        sealed,
+        event_id=uuid.uuid4(),
+        complaint_id=uuid.uuid4(),
+        occurred_at=received.occurred_at,
+        recorded_at=received.occurred_at,
+        source="intake/app",
+    )
+    assert decode_event(encode_event(envelope))[1] == sealed
