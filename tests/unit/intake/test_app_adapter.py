@@ -11,27 +11,9 @@ import pytest
 from contracts import Channel, ServiceCategory
 from contracts.submissions import SubmissionFormat
 from services.intake.adapters import Accepted, Caller, Refused, judge
+from tests.unit.intake.samples import app_complaint as complaint
 
 NOW = datetime(2026, 10, 5, 12, 0, tzinfo=UTC)
-
-
-def complaint(**overrides: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "app_complaint_id": "APP-7781",
-        "owner_account_id": "U0012345",
-        "owner_name": "林女士",
-        "owner_phone": "13922334455",
-        "office": "G小城",
-        "unit": "12幢2单元1101室",
-        "category": "environment",
-        "title": "垃圾清运",
-        "text": "垃圾桶满了溢到地上，很臭",
-        "demand": "每天按时清运",
-        "photos": ["oss://owner-photos/2026/10/a.jpg", "https://img.example.cn/p/b.png"],
-        "submitted_at": "2026-10-05T19:40:00+08:00",
-    }
-    body.update(overrides)
-    return {k: v for k, v in body.items() if v is not None}
 
 
 async def judged(body: dict[str, Any] | bytes) -> Any:

@@ -12,19 +12,10 @@ from pydantic import ValidationError
 from contracts import Channel, ComplaintReceived, decode_event, encode_event, new_envelope
 from contracts.intake import ChannelRefs, ComplaintReceivedV3, Submission, photo_reference
 from contracts.submissions import Reason, RecordRef, SubmissionRejected
+from tests.unit.intake.samples import submission
 
 STORED = Path(__file__).parents[1] / "contracts" / "stored_events"
-SUBMISSION = Submission.model_validate(
-    {
-        "submission_id": "s-1",
-        "office": "Y园",
-        "unit": "3栋1单元502",
-        "complainant": {"name": "何先生", "phone": "13812345678"},
-        "subject": "漏水",
-        "description": "楼上漏水",
-        "occurred_at": "2026-10-05T09:12:00+08:00",
-    }
-)
+SUBMISSION = Submission.model_validate(submission())
 
 
 def test_stored_v2_supervision_complaint_is_read_over_the_head_with_nothing_else_added() -> None:

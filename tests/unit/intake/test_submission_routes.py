@@ -22,28 +22,10 @@ from services.intake import routes
 from services.intake.routes import Accepted
 from services.intake.spec import SPEC
 from services.runtime.app import build_app
+from tests.unit.intake.samples import app_complaint, submission
 
-APP = {
-    "app_complaint_id": "APP-7781",
-    "owner_account_id": "U0012345",
-    "owner_name": "林女士",
-    "owner_phone": "13922334455",
-    "office": "G小城",
-    "unit": "12幢2单元1101室",
-    "category": "environment",
-    "title": "垃圾清运",
-    "text": "垃圾桶满了溢到地上，很臭",
-    "submitted_at": "2026-10-05T19:40:00+08:00",
-}
-CALL = {
-    "submission_id": "call-answer-1",
-    "office": "Y园",
-    "unit": "3栋1单元502",
-    "complainant": {"name": "何先生", "phone": "13812345678"},
-    "subject": "漏水",
-    "description": "楼上漏水",
-    "occurred_at": "2026-10-05T09:12:00+08:00",
-}
+APP = app_complaint()
+CALL = submission(submission_id="call-answer-1")
 
 
 class Keys:
