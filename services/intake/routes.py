@@ -5,7 +5,6 @@ channel always comes from the ``X-Api-Key`` credential, never from the body. The
 judge these payloads and the records of the submissions topic, which intake also consumes.
 """
 
-import asyncio
 import logging
 from collections.abc import Callable, Coroutine
 from datetime import datetime
@@ -209,8 +208,9 @@ async def accept(request: Request, payload: Payload) -> Response:
         raise _unavailable("the key vault is unavailable; retry with the same id") from exc
     envelope = verdict.envelope(sealed, recorded_at=received_at)
     try:
-        async with asyncio.timeout(settings.publish_timeout_s):  # no task of its own
-            await publish_event(service.broker, settings.topic_events, envelope)
+        await publish_event(
+            service.broker, settings.topic_events, envelope, within=settings.publish_timeout_s
+        )
     except Exception as exc:  # any failure to get the ack must not become a 202
         log.warning("publish of %s failed: %s: %s", verdict.complaint_id, type(exc).__name__, exc)
         raise _unavailable(

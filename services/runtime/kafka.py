@@ -418,8 +418,21 @@ async def send(
     return future
 
 
-async def publish_event(broker: KafkaBroker, topic: str, envelope: Envelope) -> None:
-    """Append one event to the log, keyed by complaint, returning once ``acks=all`` confirmed."""
+async def publish_event(
+    broker: KafkaBroker, topic: str, envelope: Envelope, *, within: float | None = None
+) -> None:
+    """Append one event to the log, keyed by complaint, returning once ``acks=all`` confirmed.
+
+    ``within``: seconds from now until ``TimeoutError`` if the acknowledgement has not come.
+    The idempotent producer never gives up on a record itself (it retries until the broker
+    takes it), so a caller that must answer needs this bound. Handing the record over is
+    bounded by the producer's ``request_timeout_ms`` (``make_broker``: the same
+    ``publish_timeout_s``); the acknowledgement is failed at the
+    deadline by one timer of the loop, where ``asyncio.timeout`` took 4 µs of Python a
+    request (aiokafka skips a record's future that is already done when the broker answers).
+    """
+    loop = asyncio.get_running_loop()
+    started = loop.time()
     acked = await send(
         broker,
         topic,
@@ -427,8 +440,20 @@ async def publish_event(broker: KafkaBroker, topic: str, envelope: Envelope) -> 
         key=complaint_key(envelope.complaint_id),
         headers=event_headers(envelope),
     )
-    await acked
+    if within is None:
+        await acked
+    else:
+        expiry = loop.call_at(started + within, _unacknowledged, acked, within)
+        try:
+            await acked
+        finally:
+            expiry.cancel()
     EVENTS_PUBLISHED.labels(envelope.type).inc()
+
+
+def _unacknowledged(acked: asyncio.Future[RecordMetadata], within: float) -> None:
+    if not acked.done():
+        acked.set_exception(TimeoutError(f"the log did not acknowledge within {within} s"))
 
 
 async def topic_partitions(consumer: AIOKafkaConsumer, topic: str) -> list[TopicPartition]:

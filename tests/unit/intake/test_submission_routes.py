@@ -42,7 +42,11 @@ class Keys:
 def published(monkeypatch: pytest.MonkeyPatch) -> list[Envelope]:
     sent: list[Envelope] = []
 
-    async def publish(broker: object, topic: str, envelope: Envelope) -> None:
+    async def publish(
+        broker: object, topic: str, envelope: Envelope, *, within: float | None = None
+    ) -> None:
+        # intake never waits unbounded for the log (the idempotent producer never gives up)
+        assert within == routes.IntakeSettings().publish_timeout_s
         sent.append(envelope)
 
     monkeypatch.setattr(routes, "publish_event", publish)
@@ -96,7 +100,7 @@ def test_a_retry_gets_the_same_ids(client: TestClient, published: list[Envelope]
 def test_a_log_that_does_not_confirm_is_a_503_never_a_202(
     client: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    async def refused(broker: object, topic: str, envelope: Envelope) -> None:
+    async def refused(broker: object, topic: str, envelope: Envelope, **_: object) -> None:
         raise ConnectionError("no broker")
 
     monkeypatch.setattr(routes, "publish_event", refused)
