@@ -167,7 +167,8 @@ def _unavailable(what: str) -> HTTPException:
 
 
 async def accept(request: Request, payload: Payload) -> Response:
-    """Judge ``payload`` from ``channel``; seal its personal data; ``202`` once the log has it.
+    """Judge ``payload`` from the request's channel (``channel_of``); seal its personal data;
+    ``202`` once the log has it.
 
     The ``202`` is written here, from the ``Accepted`` just built: returned as a model, FastAPI
     validated and serialised it again through the route's response model, and made and merged

@@ -427,9 +427,9 @@ async def publish_event(
     The idempotent producer never gives up on a record itself (it retries until the broker
     takes it), so a caller that must answer needs this bound. Handing the record over is
     bounded by the producer's ``request_timeout_ms`` (``make_broker``: the same
-    ``publish_timeout_s``); the acknowledgement is failed at the
-    deadline by one timer of the loop, where ``asyncio.timeout`` took 4 µs of Python a
-    request (aiokafka skips a record's future that is already done when the broker answers).
+    ``publish_timeout_s``); the acknowledgement is failed at the deadline by one timer of the
+    loop, where ``asyncio.timeout`` took 4 µs of Python a request (aiokafka skips a record's
+    future that is already done when the broker answers).
     """
     loop = asyncio.get_running_loop()
     started = loop.time()
