@@ -15,21 +15,14 @@ from aiokafka.structs import TopicPartition
 from contracts import Channel, new_envelope
 from contracts.intake import ComplaintReceivedV3, Submission
 from services.runtime import kafka
+from tests.unit.intake.samples import submission
 
 
 def an_event() -> Any:
     now = datetime(2026, 12, 1, tzinfo=UTC)
-    submission = Submission(
-        submission_id="call-1",
-        office="Y园",
-        unit="3栋",
-        subject="噪音",
-        complainant={"name": "业主", "phone": "13812345678"},  # type: ignore[arg-type]
-        description="夜间施工噪音",
-        occurred_at=now,
-    )
+    received = Submission.model_validate(submission(occurred_at=now.isoformat()))
     return new_envelope(
-        ComplaintReceivedV3.from_submission(Channel.HOTLINE, submission),
+        ComplaintReceivedV3.from_submission(Channel.HOTLINE, received),
         event_id=uuid.uuid4(),
         complaint_id=uuid.uuid4(),
         occurred_at=now,

@@ -10,27 +10,11 @@ import orjson
 from contracts import Channel, complaint_id_for
 from contracts.submissions import HotlineCall, SubmissionFormat
 from services.intake.adapters import Accepted, Caller, Refused, decide, judge
+from tests.unit.intake.samples import hotline_call as call
 
 NOW = datetime(2026, 10, 5, 9, 30, tzinfo=UTC)
 SKEW = timedelta(minutes=5)
 KNOWN = Caller(name="何先生", office="Y园", unit="3栋1单元502")
-
-
-def call(**overrides: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "call_id": "CC20261005-0042",
-        "caller_number": "+86 138-1234-5678",
-        "agent_id": "KF017",
-        "call_started_at": "2026-10-05T17:12:00+08:00",
-        "caller_name": "何先生",
-        "office": "Y园",
-        "unit": "3栋1单元502",
-        "subject": "高空抛物",
-        "summary": "业主来电反映：楼上经常有牛奶盒从上空坠下",
-        "demand": "查明责任人",
-    }
-    body.update(overrides)
-    return {k: v for k, v in body.items() if v is not None}
 
 
 async def judged(body: dict[str, Any], directory: dict[str, Caller] | None = None) -> Any:
