@@ -8,7 +8,7 @@ judge these payloads and the records of the submissions topic, which intake also
 import logging
 from collections.abc import Callable, Coroutine
 from datetime import datetime
-from functools import cache, partial
+from functools import partial
 from typing import Annotated, Any, ClassVar, TypeVar
 from uuid import UUID
 
@@ -123,13 +123,6 @@ class ChannelRoute(APIRoute):
         kwargs["openapi_extra"] = {**security, **(kwargs.get("openapi_extra") or {})}
         super().__init__(path, endpoint, **kwargs)
 
-    @classmethod
-    @cache
-    def of(cls, owner: Channel | None) -> "type[ChannelRoute]":
-        """The route class of ``owner``'s endpoints (``None``: any channel's)."""
-        name = f"{owner.value.title()}Route" if owner else "AnyChannelRoute"
-        return type(name, (cls,), {"owner": owner})
-
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handle = super().get_route_handler()
         owner = self.owner
@@ -231,6 +224,8 @@ def submission_route(
 ) -> Callable[[Endpoint], Endpoint]:
     """Add the decorated endpoint as ``owner``'s submission route (``None``: any channel's):
     ``POST path``, answered ``202 Accepted`` (``ChannelRoute`` checks the credential)."""
+    name = f"{owner.value.title() if owner else 'AnyChannel'}Route"
+    owned = type(name, (ChannelRoute,), {"owner": owner})  # the route's class: its owner
 
     def add(endpoint: Endpoint) -> Endpoint:
         router.add_api_route(
@@ -239,7 +234,7 @@ def submission_route(
             methods=["POST"],
             status_code=status.HTTP_202_ACCEPTED,
             response_model=Accepted,
-            route_class_override=ChannelRoute.of(owner),
+            route_class_override=owned,
             **declared,
         )
         return endpoint
