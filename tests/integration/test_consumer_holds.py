@@ -235,3 +235,55 @@ async def test_a_partition_applied_up_to_a_watermarks_offset_counts_as_applied_n
     finally:
         projection.go.set()
         await broker.stop()
+
+
+async def test_a_batch_is_applied_without_a_savepoint_unless_an_event_fails(
+    real_infra: Infra, pool: asyncpg.Pool, test_database: str, topic: str
+) -> None:
+    """A batch is applied straight in its transaction: a savepoint costs two round trips a
+    batch. Savepoints come only once an event fails, to find and park it; the batch's first
+    attempt is rolled back whole, and every other event is still applied exactly once."""
+    sent: list[str] = []
+
+    async def logging_queries(conn: asyncpg.Connection) -> None:
+        conn.add_query_logger(lambda record: sent.append(record.query))
+
+    logged = await asyncpg.create_pool(test_database, min_size=1, max_size=2, init=logging_queries)
+    try:
+        ids = await publish_events(real_infra, pool, topic)
+        clean = ProjectionConsumer(
+            name=f"holdtest.{uuid.uuid4().hex[:6]}",
+            schema=SCHEMA,
+            projection=CountingProjection(),
+            topic=topic,
+            deadletter_topic=f"{topic}.dlq",
+            pool=lambda: logged,
+            max_records=10,
+        )
+        await consume_all(real_infra, clean)
+        assert any("processed_events" in q for q in sent)  # the logger saw the batches
+        assert not [q for q in sent if "SAVEPOINT" in q.upper()]
+        seen = await pool.fetch(f"SELECT n FROM {SCHEMA}.seen WHERE event_id = ANY($1)", ids)
+        assert sorted(r["n"] for r in seen) == [1] * EVENTS
+
+        sent.clear()
+        await pool.execute(f"DELETE FROM {SCHEMA}.seen")
+        refused = ids[5]
+        failing = ProjectionConsumer(
+            name=f"holdtest.{uuid.uuid4().hex[:6]}",
+            schema=SCHEMA,
+            projection=RefusingProjection({refused}),
+            topic=topic,
+            deadletter_topic=f"{topic}.dlq",
+            pool=lambda: logged,
+            max_records=10,
+        )
+        await consume_all(real_infra, failing)
+        assert [q for q in sent if q.upper().startswith("SAVEPOINT")]  # for the batch at fault
+        seen = await pool.fetch(
+            f"SELECT event_id, n FROM {SCHEMA}.seen WHERE event_id = ANY($1)", ids
+        )
+        assert {r["event_id"]: r["n"] for r in seen} == {i: 1 for i in ids if i != refused}
+        assert await failing.stored_offsets() == {0: EVENTS}
+    finally:
+        await logged.close()

@@ -58,15 +58,17 @@ class ProcessorConsumer(LogConsumer):
                 batch.seen_until[record.partition] = at
         return batch
 
-    async def _apply_batch(self, batch: Batch) -> list[DeadLetter] | None:
+    async def _apply_batch(self, batch: Batch, *, at_once: bool) -> list[DeadLetter] | None:
         """One transaction: claim the records, process the new ones (all at once, or one by
         one to park the one at fault), store the offsets."""
         letters: list[DeadLetter] = []
         async with self._batch_lock, self._pool().acquire() as conn, conn.transaction():
             fresh = await self._claim(conn, batch.records)
             if fresh:
-                letters = await self._process_fresh(conn, fresh)
+                letters = await self._process_fresh(conn, fresh, at_once=at_once)
             await self._close_batch(conn, batch, letters)
+        if len(fresh) < len(batch.records):  # counted once the batch is written
+            EVENTS_DUPLICATE.labels(self.name).inc(len(batch.records) - len(fresh))
         self._reached(batch)
         return letters
 
@@ -76,13 +78,10 @@ class ProcessorConsumer(LogConsumer):
         """Mark the records processed in one statement; the ones not processed before."""
         ids = [(self.processor.record_id(record), record) for record in records]
         claimed = await store.claim(conn, self.book_schema, self.name, [i for i, _ in ids])
-        fresh = [(i, record) for i, record in ids if i in claimed]
-        if len(fresh) < len(ids):
-            EVENTS_DUPLICATE.labels(self.name).inc(len(ids) - len(fresh))
-        return fresh
+        return [(i, record) for i, record in ids if i in claimed]
 
     async def _process_fresh(
-        self, conn: asyncpg.Connection, fresh: list[tuple[UUID, Record]]
+        self, conn: asyncpg.Connection, fresh: list[tuple[UUID, Record]], *, at_once: bool
     ) -> list[DeadLetter]:
         """All at once, or one by one to park the record at fault."""
 
@@ -90,7 +89,8 @@ class ProcessorConsumer(LogConsumer):
             for _, record in fresh:
                 await self.processor.process(conn, record)
 
-        if await self._at_once(conn, process_all):
+        if at_once:
+            await self._at_once(process_all)
             EVENTS_CONSUMED.labels(self.name, self.processor.kind).inc(len(fresh))
             return []
         letters, applied = await self._park_failing(

@@ -124,28 +124,32 @@ class ProjectionConsumer(LogConsumer):
                 batch.rows = None
         return batch
 
-    async def _apply_batch(self, batch: Batch) -> list[DeadLetter] | None:
+    async def _apply_batch(self, batch: Batch, *, at_once: bool) -> list[DeadLetter] | None:
         """One transaction: skip duplicates, apply the rest, park what fails, store offsets.
 
-        The fast path applies the whole batch at once (through the projection's
-        ``write`` of rows computed ahead, or its ``apply_batch``) inside one savepoint; only
-        if that fails does each event get a savepoint of its own, to find and park the one
-        at fault.
+        ``at_once``: the whole batch is applied in one go (through the projection's
+        ``write`` of rows computed ahead, or its ``apply_batch``); when that fails, ``write``
+        calls again without it, and each event gets a savepoint of its own, to find and park
+        the one at fault.
 
         A live projection's transaction first passes the service's live gate: when another
         generation went live since the last batch, nothing is applied (``None``): the
         consumer writes the new generation from then on, from that generation's offsets.
         """
         letters = list(batch.unreadable)
+        duplicates = 0
         async with self._batch_lock, self._pool().acquire() as conn, conn.transaction():
             if not await self._enter(conn):
                 return None
             if self.claiming:
                 fresh = await self._claim(conn, batch.decoded)
-                letters += await self._apply_fresh(conn, fresh)
+                duplicates = len(batch.decoded) - len(fresh)
+                letters += await self._apply_fresh(conn, fresh, at_once=at_once)
             else:  # the projection is idempotent: every event is applied (again)
-                letters += await self._apply_fresh(conn, batch.decoded, batch.rows)
+                letters += await self._apply_fresh(conn, batch.decoded, batch.rows, at_once=at_once)
             await self._close_batch(conn, batch, letters)
+        if duplicates:  # counted once the batch is written
+            EVENTS_DUPLICATE.labels(self.name).inc(duplicates)
         if batch.passed:
             EVENTS_PASSED.labels(self.name).inc(batch.passed)
         self._reached(batch)
@@ -185,12 +189,11 @@ class ProjectionConsumer(LogConsumer):
                 claimed.discard(envelope.event_id)  # a copy later in this batch is a duplicate
                 fresh.append((record, envelope, data))
             else:
-                EVENTS_DUPLICATE.labels(self.name).inc()
                 self._log_event(record, envelope, duplicate=True)
         return fresh
 
     async def _apply_fresh(
-        self, conn: asyncpg.Connection, fresh: list[Decoded], rows: Any = None
+        self, conn: asyncpg.Connection, fresh: list[Decoded], rows: Any = None, *, at_once: bool
     ) -> list[DeadLetter]:
         """Apply new events: all at once, or one by one to park the one that fails.
 
@@ -208,8 +211,9 @@ class ProjectionConsumer(LogConsumer):
                 for _, envelope, data in fresh:
                     await self._apply_event(conn, envelope, data)
 
-        if not await self._at_once(conn, apply_all):  # some event cannot be applied: find it
+        if not at_once:  # some event could not be applied: find it
             return await self._apply_one_by_one(conn, fresh)
+        await self._at_once(apply_all)
         for kind, n in Counter(envelope.type for _, envelope, _ in fresh).items():
             EVENTS_CONSUMED.labels(self.name, kind).inc(n)
         if log.isEnabledFor(logging.DEBUG):
