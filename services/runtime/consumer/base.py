@@ -130,15 +130,31 @@ class LogConsumer:
 
     # -- the batch ------------------------------------------------------------------------
 
-    async def _close_batch(
-        self, conn: asyncpg.Connection, batch: Batch, letters: list[DeadLetter]
-    ) -> None:
-        """Last in the batch's transaction: dead-letter what failed, store where each
-        partition goes on from."""
+    async def _dead_letters(self, conn: asyncpg.Connection, letters: list[DeadLetter]) -> None:
+        """Last in the batch's transaction: dead-letter what failed."""
         for letter in letters:
             await self._dead_letter(conn, letter)
+
+    async def _store_offsets(self, conn: asyncpg.Connection, batch: Batch) -> None:
+        """Store where each partition goes on from, in the batch's transaction (a consumer
+        that claims event ids stores them with its claim: ``store.claim``)."""
         await store.store_offsets(
             conn, self.book_schema, self.name, self.topic, batch.next_offsets, batch.seen_until
+        )
+
+    async def _claim_ids(
+        self, conn: asyncpg.Connection, batch: Batch, ids: Sequence[UUID]
+    ) -> set[UUID]:
+        """Claim ``ids`` and store the batch's offsets, with one statement (``store.claim``):
+        the ids not claimed before."""
+        return await store.claim(
+            conn,
+            self.book_schema,
+            self.name,
+            ids,
+            topic=self.topic,
+            next_offsets=batch.next_offsets,
+            watermarks=batch.seen_until,
         )
 
     async def _at_once(self, apply: Apply) -> None:

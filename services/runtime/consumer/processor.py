@@ -18,7 +18,6 @@ from uuid import UUID
 
 import asyncpg
 
-from services.runtime import store
 from services.runtime.consumer.base import LogConsumer, Record
 from services.runtime.consumer.batch import Batch, DeadLetter
 from services.runtime.metrics import EVENTS_CONSUMED, EVENTS_DUPLICATE
@@ -63,21 +62,20 @@ class ProcessorConsumer(LogConsumer):
         one to park the one at fault), store the offsets."""
         letters: list[DeadLetter] = []
         async with self._batch_lock, self._pool().acquire() as conn, conn.transaction():
-            fresh = await self._claim(conn, batch.records)
+            fresh = await self._claim(conn, batch)
             if fresh:
                 letters = await self._process_fresh(conn, fresh, at_once=at_once)
-            await self._close_batch(conn, batch, letters)
+            await self._dead_letters(conn, letters)
         if len(fresh) < len(batch.records):  # counted once the batch is written
             EVENTS_DUPLICATE.labels(self.name).inc(len(batch.records) - len(fresh))
         self._reached(batch)
         return letters
 
-    async def _claim(
-        self, conn: asyncpg.Connection, records: Sequence[Record]
-    ) -> list[tuple[UUID, Record]]:
-        """Mark the records processed in one statement; the ones not processed before."""
-        ids = [(self.processor.record_id(record), record) for record in records]
-        claimed = await store.claim(conn, self.book_schema, self.name, [i for i, _ in ids])
+    async def _claim(self, conn: asyncpg.Connection, batch: Batch) -> list[tuple[UUID, Record]]:
+        """Mark the batch's records processed and store its offsets, in one statement; the
+        records not processed before."""
+        ids = [(self.processor.record_id(record), record) for record in batch.records]
+        claimed = await self._claim_ids(conn, batch, [i for i, _ in ids])
         return [(i, record) for i, record in ids if i in claimed]
 
     async def _process_fresh(

@@ -142,12 +142,13 @@ class ProjectionConsumer(LogConsumer):
             if not await self._enter(conn):
                 return None
             if self.claiming:
-                fresh = await self._claim(conn, batch.decoded)
+                fresh = await self._claim(conn, batch)
                 duplicates = len(batch.decoded) - len(fresh)
                 letters += await self._apply_fresh(conn, fresh, at_once=at_once)
             else:  # the projection is idempotent: every event is applied (again)
+                await self._store_offsets(conn, batch)
                 letters += await self._apply_fresh(conn, batch.decoded, batch.rows, at_once=at_once)
-            await self._close_batch(conn, batch, letters)
+            await self._dead_letters(conn, letters)
         if duplicates:  # counted once the batch is written
             EVENTS_DUPLICATE.labels(self.name).inc(duplicates)
         if batch.passed:
@@ -176,13 +177,11 @@ class ProjectionConsumer(LogConsumer):
             return False
         return True
 
-    async def _claim(self, conn: asyncpg.Connection, decoded: list[Decoded]) -> list[Decoded]:
-        """Mark the batch's events processed in one statement; the ones not seen before."""
-        if not decoded:
-            return []
-        claimed = await store.claim(
-            conn, self.book_schema, self.name, [envelope.event_id for _, envelope, _ in decoded]
-        )
+    async def _claim(self, conn: asyncpg.Connection, batch: Batch) -> list[Decoded]:
+        """Mark the batch's events processed and store its offsets, in one statement; the
+        events not seen before."""
+        decoded = batch.decoded
+        claimed = await self._claim_ids(conn, batch, [e.event_id for _, e, _ in decoded])
         fresh = []
         for record, envelope, data in decoded:
             if envelope.event_id in claimed:
