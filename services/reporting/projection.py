@@ -56,6 +56,10 @@ class ComplaintsProjection:
     # Built in lanes (services.runtime.builder): each event's rows are its own, and the
     # copies of an event, like a complaint's receipts, share its key and so its partition.
     parallel_build = True
+    # Its batches' statements plan the same for any rows and ids, and planning the fold into
+    # complaint_current took 2.5 ms, twice its run: the consumer plans them generically,
+    # although the service's pool plans each read for its parameters (``plan_each_query``).
+    plans_generic = True
 
     def __init__(self, pepper: bytes) -> None:
         self.pepper = pepper  # of complainant references, for receipts from before sealing

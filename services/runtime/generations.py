@@ -320,10 +320,13 @@ class LiveGate:
         self.schema = generations.schema
         self.version = generations.version
 
-    async def enter(self, conn: asyncpg.Connection) -> LiveTarget:
+    async def enter(self, conn: asyncpg.Connection, *, plan_generic: bool = False) -> LiveTarget:
         """Take the live lock (shared) for the caller's transaction; aim its unqualified
-        names at the live generation."""
-        row = await gen_store.enter_live(conn, self.schema, live_lock_key(self.schema))
+        names at the live generation. ``plan_generic``: the transaction plans its statements
+        generically (``store.enter_live``)."""
+        row = await gen_store.enter_live(
+            conn, self.schema, live_lock_key(self.schema), plan_generic=plan_generic
+        )
         if row is None:
             raise LookupError(f"{self.schema} has no live generation")
         return LiveTarget(row["gen"], row["version"], generation_schema(self.schema, row["gen"]))

@@ -293,3 +293,47 @@ async def test_a_batch_takes_no_savepoint_unless_an_event_fails_and_claims_with_
         assert await failing.stored_offsets() == {0: EVENTS}
     finally:
         await logged.close()
+
+
+class PlanRecordingProjection(CountingProjection):
+    """Counts each event, and records how the transaction applying it plans statements."""
+
+    plans_generic = True
+
+    def __init__(self) -> None:
+        self.modes: set[str] = set()
+
+    async def apply(self, conn: asyncpg.Connection, envelope: object, data: object) -> None:
+        self.modes.add(await conn.fetchval("SHOW plan_cache_mode"))
+        await super().apply(conn, envelope, data)
+
+
+async def test_a_projection_that_plans_generically_has_its_batches_planned_so(
+    real_infra: Infra, pool: asyncpg.Pool, test_database: str, topic: str
+) -> None:
+    """Its pool plans each query for its parameters (``plan_each_query``); the batches of a
+    projection that says ``plans_generic`` are planned generically all the same."""
+    custom = await asyncpg.create_pool(
+        test_database,
+        min_size=1,
+        max_size=2,
+        server_settings={"plan_cache_mode": "force_custom_plan"},
+    )
+    try:
+        await publish_events(real_infra, custom, topic)
+        projection = PlanRecordingProjection()
+        consumer = ProjectionConsumer(
+            name=f"holdtest.{uuid.uuid4().hex[:6]}",
+            schema=SCHEMA,
+            projection=projection,
+            topic=topic,
+            deadletter_topic=f"{topic}.dlq",
+            pool=lambda: custom,
+            max_records=10,
+        )
+        await consume_all(real_infra, consumer)
+        assert await consumer.stored_offsets() == {0: EVENTS}
+        assert projection.modes == {"force_generic_plan"}
+        assert await custom.fetchval("SHOW plan_cache_mode") == "force_custom_plan"
+    finally:
+        await custom.close()

@@ -5,7 +5,7 @@ instead of waiting on it for good."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import asyncpg
 import pytest
@@ -171,3 +171,46 @@ async def until_waiting(probe: asyncpg.Connection) -> None:
             return
         await asyncio.sleep(0.01)
     raise AssertionError("no session came to wait for a lock")
+
+
+async def test_a_writer_that_plans_generically_says_so_as_it_enters_in_the_same_round_trip(
+    conn: asyncpg.Connection,
+) -> None:
+    """A projection whose writes plan the same for any rows (reporting's) has its
+    transaction plan them generically, whatever the pool's ``plan_each_query``: set by the
+    statement that enters the live generation (or a builder's), not by one of its own. Only
+    for that transaction, and only when asked."""
+    gens, building = await one_live_and_one_built(conn)
+    await conn.execute("SET plan_cache_mode TO force_custom_plan")  # plan_each_query's pool
+    sent: list[str] = []
+    conn.add_query_logger(lambda record: sent.append(record.query))
+
+    async def within(enter: Callable[[], Awaitable[object]]) -> tuple[str, str]:
+        async with conn.transaction():
+            await enter()
+            return (
+                await conn.fetchval("SHOW plan_cache_mode"),
+                await conn.fetchval("SHOW search_path"),
+            )
+
+    gate = LiveGate(gens)
+    assert await within(lambda: gate.enter(conn, plan_generic=True)) == (
+        "force_generic_plan",
+        "reporting_g1, reporting",
+    )
+    assert await within(lambda: gate.enter(conn)) == (
+        "force_custom_plan",
+        "reporting_g1, reporting",
+    )
+    builder_path = gens.schema_of(building.gen)
+    assert await within(
+        lambda: store.set_local_search_path(conn, builder_path, "reporting", plan_generic=True)
+    ) == ("force_generic_plan", f"{builder_path}, reporting")
+    assert await within(lambda: store.set_local_search_path(conn, builder_path, "reporting")) == (
+        "force_custom_plan",
+        f"{builder_path}, reporting",
+    )
+    assert await conn.fetchval("SHOW plan_cache_mode") == "force_custom_plan"  # after them
+    setting = [q for q in sent if "plan_cache_mode" in q and "SHOW" not in q]
+    assert len(setting) == 3  # the two gates and the builder's that asked: no statement apart
+    assert all("search_path" in q or "enter_live" in q for q in setting)

@@ -92,6 +92,8 @@ async def write_rows(
     unique."""
     if not facts and not complaints:
         return
+    # Both statements are planned generically in a consumer's transaction (the projection's
+    # ``plans_generic``): their plans are the same for any rows and ids.
     await conn.execute(
         WRITE_ROWS,
         *_columns(complaints, _COMPLAINT_COLUMNS),
@@ -99,9 +101,6 @@ async def write_rows(
         *_columns(timers, _TIMER_COLUMNS),
     )
     about = {fact[1] for fact in facts} | {complaint[0] for complaint in complaints}
-    # The service's pool plans each read for its parameters (``plan_each_query``); this
-    # statement's plan is the same for any ids, and planning it took 2.5 ms, twice its run.
-    await conn.execute("SET LOCAL plan_cache_mode = force_generic_plan")
     await conn.execute(REFRESH_CURRENT, list(about))
 
 

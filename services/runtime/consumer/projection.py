@@ -53,6 +53,10 @@ class ProjectionConsumer(LogConsumer):
         # The types the projection reads, as their headers spell them; ``None``: every event.
         reads = getattr(projection, "reads", None)
         self._reads = None if reads is None else frozenset(t.encode() for t in reads)
+        # Whether its batches' statements are planned generically, whatever the pool's
+        # ``plan_each_query``: set as the transaction enters its generation, no round trip of
+        # its own. A projection whose writes' plans are the same for any rows says so.
+        self._plans_generic = bool(getattr(projection, "plans_generic", False))
         # How long its readers can wait for an event (``LogConsumer.wait_ms``).
         self.wait_ms = getattr(projection, "may_wait_ms", 0)
         # Whether each batch claims its event ids in ``processed_events`` (skipping those
@@ -159,11 +163,15 @@ class ProjectionConsumer(LogConsumer):
     async def _enter(self, conn: asyncpg.Connection) -> bool:
         """Open the batch's transaction on the right generation; ``False``: apply nothing."""
         if self.search_path is not None:  # a builder: its own generation, no live lock
-            await store.set_local_search_path(conn, self.search_path, self.schema)
+            await store.set_local_search_path(
+                conn, self.search_path, self.schema, plan_generic=self._plans_generic
+            )
             return True
         if self.gate is None:  # a durable consumer: the service's own schema
+            if self._plans_generic:
+                await conn.execute("SET LOCAL plan_cache_mode TO force_generic_plan")
             return True
-        live = await self.gate.enter(conn)
+        live = await self.gate.enter(conn, plan_generic=self._plans_generic)
         if live.version != self.gate.version:
             # This copy runs another projection version than the live one: it must not write
             # tables of a shape it does not know. It waits for the swap to its own version.

@@ -259,9 +259,15 @@ async def record_dead_letter(
     )
 
 
-async def set_local_search_path(conn: asyncpg.Connection, *schemas: str) -> None:
-    """Resolve unqualified names in ``schemas`` until the transaction ends."""
-    await conn.execute(f"SET LOCAL search_path TO {', '.join(checked(s) for s in schemas)}")
+async def set_local_search_path(
+    conn: asyncpg.Connection, *schemas: str, plan_generic: bool = False
+) -> None:
+    """Resolve unqualified names in ``schemas`` until the transaction ends; ``plan_generic``:
+    plan its statements generically too, in the same round trip."""
+    generic = "; SET LOCAL plan_cache_mode TO force_generic_plan" if plan_generic else ""
+    await conn.execute(
+        f"SET LOCAL search_path TO {', '.join(checked(s) for s in schemas)}{generic}"
+    )
 
 
 async def reset_local_search_path(conn: asyncpg.Connection) -> None:

@@ -185,16 +185,25 @@ async def make_live(conn: asyncpg.Connection, schema: str, gen: int) -> None:
     )
 
 
-async def enter_live(conn: asyncpg.Connection, schema: str, lock_key: str) -> dict[str, Any] | None:
+async def enter_live(
+    conn: asyncpg.Connection, schema: str, lock_key: str, *, plan_generic: bool = False
+) -> dict[str, Any] | None:
     """Take the live lock (shared) for the caller's transaction, then aim its unqualified
-    names at the live generation; that generation's number and version.
+    names at the live generation; that generation's number and version. ``plan_generic``:
+    the transaction's statements use generic plans (``GENERIC_PLANS``), set in the same round
+    trip.
 
     One round trip (``ENTER_LIVE``, in ``registry_sql``). A statement's snapshot is taken
     before a lock it waits for, so a plain statement could read the generation a swap it
     waited for had just retired: the function reads it in a query of its own, after the lock.
     """
     row = await conn.fetchrow(
-        f"SELECT gen, version FROM {checked(schema)}.{ENTER_LIVE}($1)", lock_key
+        f"SELECT gen, version, "
+        "set_config('plan_cache_mode', CASE WHEN $2 THEN 'force_generic_plan' "
+        "ELSE current_setting('plan_cache_mode') END, true) "
+        f"FROM {checked(schema)}.{ENTER_LIVE}($1)",
+        lock_key,
+        plan_generic,
     )
     return dict(row) if row else None
 
