@@ -212,5 +212,5 @@ async def test_a_writer_that_plans_generically_says_so_as_it_enters_in_the_same_
     )
     assert await conn.fetchval("SHOW plan_cache_mode") == "force_custom_plan"  # after them
     setting = [q for q in sent if "plan_cache_mode" in q and "SHOW" not in q]
-    assert len(setting) == 3  # the two gates and the builder's that asked: no statement apart
+    assert len(setting) == 2  # the two that asked, each the statement that enters: none apart
     assert all("search_path" in q or "enter_live" in q for q in setting)

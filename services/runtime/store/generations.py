@@ -190,20 +190,16 @@ async def enter_live(
 ) -> dict[str, Any] | None:
     """Take the live lock (shared) for the caller's transaction, then aim its unqualified
     names at the live generation; that generation's number and version. ``plan_generic``:
-    the transaction's statements use generic plans (``GENERIC_PLANS``), set in the same round
-    trip.
+    the transaction's statements are planned generically (``plan_cache_mode``), set by the
+    same statement.
 
     One round trip (``ENTER_LIVE``, in ``registry_sql``). A statement's snapshot is taken
     before a lock it waits for, so a plain statement could read the generation a swap it
     waited for had just retired: the function reads it in a query of its own, after the lock.
     """
+    generic = ", set_config('plan_cache_mode', 'force_generic_plan', true)" if plan_generic else ""
     row = await conn.fetchrow(
-        f"SELECT gen, version, "
-        "set_config('plan_cache_mode', CASE WHEN $2 THEN 'force_generic_plan' "
-        "ELSE current_setting('plan_cache_mode') END, true) "
-        f"FROM {checked(schema)}.{ENTER_LIVE}($1)",
-        lock_key,
-        plan_generic,
+        f"SELECT gen, version{generic} FROM {checked(schema)}.{ENTER_LIVE}($1)", lock_key
     )
     return dict(row) if row else None
 
