@@ -101,6 +101,21 @@ async def publish_events(real_infra: Infra, pool: asyncpg.Pool, topic: str) -> l
     return [e.event_id for e in events]
 
 
+def consumer_of(
+    projection: object, pool: asyncpg.Pool, topic: str, *, max_records: int = 10
+) -> ProjectionConsumer:
+    """A consumer of ``topic`` named afresh, applying ``projection`` on ``pool``."""
+    return ProjectionConsumer(
+        name=f"holdtest.{uuid.uuid4().hex[:6]}",
+        schema=SCHEMA,
+        projection=projection,
+        topic=topic,
+        deadletter_topic=f"{topic}.dlq",
+        pool=lambda: pool,
+        max_records=max_records,
+    )
+
+
 async def consume_all(real_infra: Infra, consumer: ProjectionConsumer) -> None:
     """Run ``consumer`` until it has stored offsets past the ``EVENTS`` events (30 s at most)."""
     consumer_broker = KafkaBroker(real_infra.kafka_bootstrap)
@@ -207,15 +222,7 @@ async def test_a_partition_applied_up_to_a_watermarks_offset_counts_as_applied_n
     its latest event applied."""
     first = await publish_events(real_infra, pool, topic)
     projection = HoldingProjection(set(first))
-    consumer = ProjectionConsumer(
-        name=f"holdtest.{uuid.uuid4().hex[:6]}",
-        schema=SCHEMA,
-        projection=projection,
-        topic=topic,
-        deadletter_topic=f"{topic}.dlq",
-        pool=lambda: pool,
-        max_records=EVENTS,
-    )
+    consumer = consumer_of(projection, pool, topic, max_records=EVENTS)
     broker = KafkaBroker(real_infra.kafka_bootstrap)
     consumer.attach(broker)
     await broker.start()
@@ -254,15 +261,7 @@ async def test_a_batch_takes_no_savepoint_unless_an_event_fails_and_claims_with_
     logged = await asyncpg.create_pool(test_database, min_size=1, max_size=2, init=logging_queries)
     try:
         ids = await publish_events(real_infra, pool, topic)
-        clean = ProjectionConsumer(
-            name=f"holdtest.{uuid.uuid4().hex[:6]}",
-            schema=SCHEMA,
-            projection=CountingProjection(),
-            topic=topic,
-            deadletter_topic=f"{topic}.dlq",
-            pool=lambda: logged,
-            max_records=10,
-        )
+        clean = consumer_of(CountingProjection(), logged, topic)
         await consume_all(real_infra, clean)
         assert any("processed_events" in q for q in sent)  # the logger saw the batches
         assert not [q for q in sent if "SAVEPOINT" in q.upper()]
@@ -275,15 +274,7 @@ async def test_a_batch_takes_no_savepoint_unless_an_event_fails_and_claims_with_
         sent.clear()
         await pool.execute(f"DELETE FROM {SCHEMA}.seen")
         refused = ids[5]
-        failing = ProjectionConsumer(
-            name=f"holdtest.{uuid.uuid4().hex[:6]}",
-            schema=SCHEMA,
-            projection=RefusingProjection({refused}),
-            topic=topic,
-            deadletter_topic=f"{topic}.dlq",
-            pool=lambda: logged,
-            max_records=10,
-        )
+        failing = consumer_of(RefusingProjection({refused}), logged, topic)
         await consume_all(real_infra, failing)
         assert [q for q in sent if q.upper().startswith("SAVEPOINT")]  # for the batch at fault
         seen = await pool.fetch(
@@ -322,15 +313,7 @@ async def test_a_projection_that_plans_generically_has_its_batches_planned_so(
     try:
         await publish_events(real_infra, custom, topic)
         projection = PlanRecordingProjection()
-        consumer = ProjectionConsumer(
-            name=f"holdtest.{uuid.uuid4().hex[:6]}",
-            schema=SCHEMA,
-            projection=projection,
-            topic=topic,
-            deadletter_topic=f"{topic}.dlq",
-            pool=lambda: custom,
-            max_records=10,
-        )
+        consumer = consumer_of(projection, custom, topic)
         await consume_all(real_infra, consumer)
         assert await consumer.stored_offsets() == {0: EVENTS}
         assert projection.modes == {"force_generic_plan"}
