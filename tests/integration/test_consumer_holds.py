@@ -165,10 +165,10 @@ async def test_a_batch_failing_outside_the_projection_is_held_and_retried_never_
 async def test_an_event_the_projection_cannot_apply_is_parked_and_the_rest_applied_once(
     real_infra: Infra, pool: asyncpg.Pool, topic: str
 ) -> None:
-    """The whole batch is applied in one savepoint; when one event fails, what the batch
-    wrote is rolled back (the other events' rows too) and each event applied in a savepoint
-    of its own: the one at fault dead-lettered and unclaimed, every other applied exactly
-    once, the offsets past all of them."""
+    """The whole batch is applied at once; when one event fails, what the batch wrote is
+    rolled back (the other events' rows too) and each event applied in a savepoint of its
+    own: the one at fault dead-lettered and unclaimed, every other applied exactly once, the
+    offsets past all of them."""
     ids = await publish_events(real_infra, pool, topic)
     refused = {ids[3], ids[17], ids[18]}  # in the first batch, and two in one later batch
     name = f"holdtest.{uuid.uuid4().hex[:6]}"

@@ -58,8 +58,8 @@ class ProcessorConsumer(LogConsumer):
         return batch
 
     async def _apply_batch(self, batch: Batch, *, at_once: bool) -> list[DeadLetter] | None:
-        """One transaction: claim the records, process the new ones (all at once, or one by
-        one to park the one at fault), store the offsets."""
+        """One transaction: claim the records and store the offsets (one statement), process
+        the new ones (all at once, or one by one to park the one at fault)."""
         letters: list[DeadLetter] = []
         async with self._batch_lock, self._pool().acquire() as conn, conn.transaction():
             fresh = await self._claim(conn, batch)

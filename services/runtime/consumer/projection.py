@@ -129,7 +129,8 @@ class ProjectionConsumer(LogConsumer):
         return batch
 
     async def _apply_batch(self, batch: Batch, *, at_once: bool) -> list[DeadLetter] | None:
-        """One transaction: skip duplicates, apply the rest, park what fails, store offsets.
+        """One transaction: store the offsets and skip duplicates (one statement), apply the
+        rest, park what fails.
 
         ``at_once``: the whole batch is applied in one go (through the projection's
         ``write`` of rows computed ahead, or its ``apply_batch``); when that fails, ``write``
@@ -169,7 +170,7 @@ class ProjectionConsumer(LogConsumer):
             return True
         if self.gate is None:  # a durable consumer: the service's own schema
             if self._plans_generic:
-                await conn.execute("SET LOCAL plan_cache_mode TO force_generic_plan")
+                await conn.execute(store.GENERIC_PLANS)
             return True
         live = await self.gate.enter(conn, plan_generic=self._plans_generic)
         if live.version != self.gate.version:

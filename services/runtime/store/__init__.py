@@ -13,6 +13,7 @@ registry of projection generations), ``vault`` (the personal-data vault's keys).
 """
 
 from services.runtime.store.consumers import (
+    GENERIC_PLANS,
     claim,
     consumer_tables_sql,
     dead_letters_recorded,
@@ -52,6 +53,7 @@ from services.runtime.store.outbox import (
 )
 
 __all__ = [
+    "GENERIC_PLANS",
     "begin_deciding",
     "checked",
     "claim",

@@ -259,12 +259,16 @@ async def record_dead_letter(
     )
 
 
+GENERIC_PLANS = "SET LOCAL plan_cache_mode TO force_generic_plan"
+"""Plan the transaction's statements generically, whatever the connection's mode."""
+
+
 async def set_local_search_path(
     conn: asyncpg.Connection, *schemas: str, plan_generic: bool = False
 ) -> None:
     """Resolve unqualified names in ``schemas`` until the transaction ends; ``plan_generic``:
-    plan its statements generically too, in the same round trip."""
-    generic = "; SET LOCAL plan_cache_mode TO force_generic_plan" if plan_generic else ""
+    plan its statements generically too (``GENERIC_PLANS``), in the same round trip."""
+    generic = f"; {GENERIC_PLANS}" if plan_generic else ""
     await conn.execute(
         f"SET LOCAL search_path TO {', '.join(checked(s) for s in schemas)}{generic}"
     )
